@@ -1,0 +1,109 @@
+// swift-tools-version: 6.0
+// imc: container image caches. Layers point one way: IMCModel (pure values) at the bottom,
+// I/O adapters (IMCCompression, IMCContent, IMCUnpack, IMCRegistry) above it, IMCPull
+// orchestrating them, and the `imc` command on top. See docs/ARCHITECTURE.md.
+import PackageDescription
+
+let package = Package(
+    name: "imc",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "imc", targets: ["imc"]),
+        .executable(name: "imc-bench", targets: ["imc-bench"]),
+        .library(name: "IMCPull", targets: ["IMCPull"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // C shims: system calls Swift cannot reach directly (openat2, makedev).
+        .target(name: "CIMCSys", path: "Sources/System/CIMCSys"),
+        .systemLibrary(name: "CZlib", path: "Sources/System/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/System/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CIsal", path: "Sources/System/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+
+        // Pure values: references, digests, platforms, manifests, configs, credentials. No I/O.
+        .target(name: "IMCModel", path: "Sources/Model"),
+
+        // I/O adapters.
+        .target(
+            name: "IMCCompression",
+            dependencies: ["CZlib", "CZstd", "CIsal", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Compression"),
+        .target(
+            name: "IMCContent",
+            dependencies: ["IMCModel", "CIMCSys", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Content"),
+        .target(
+            name: "IMCUnpack",
+            dependencies: ["IMCModel", "IMCCompression", "CIMCSys"],
+            path: "Sources/Unpack"),
+        .target(
+            name: "IMCRegistry",
+            dependencies: [
+                "IMCModel", "IMCCompression",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Registry"),
+
+        // Orchestration: a pull, from reference to overlay-ready layer directories.
+        .target(
+            name: "IMCPull",
+            dependencies: [
+                "IMCModel", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCCompression",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Pull"),
+
+        // Doors.
+        .executableTarget(
+            name: "imc",
+            dependencies: ["IMCPull", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/CLI"),
+        .executableTarget(
+            name: "imc-bench",
+            dependencies: [
+                "IMCPull", "IMCTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Bench"),
+
+        // Test bed: images made from code, real and scriptable registries.
+        .target(
+            name: "IMCTestSupport",
+            dependencies: [
+                "IMCModel", "IMCRegistry", "IMCCompression", "IMCPull", "CIMCSys",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/TestSupport"),
+
+        .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
+        .testTarget(
+            name: "IMCCompressionTests", dependencies: ["IMCCompression"], path: "Tests/CompressionTests"),
+        .testTarget(
+            name: "IMCUnpackTests", dependencies: ["IMCUnpack", "IMCTestSupport"], path: "Tests/UnpackTests"),
+        .testTarget(
+            name: "IMCContentTests", dependencies: ["IMCContent", "IMCTestSupport"], path: "Tests/ContentTests"),
+        .testTarget(
+            name: "IMCRegistryTests", dependencies: ["IMCRegistry", "IMCTestSupport"],
+            path: "Tests/RegistryTests"),
+        .testTarget(
+            name: "IMCPullTests", dependencies: ["IMCPull", "IMCTestSupport"], path: "Tests/PullTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

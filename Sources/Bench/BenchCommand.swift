@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imc-bench",
+        abstract: "Benchmarks and demo data for imc.",
+        subcommands: [SeedCommand.self, PullBenchmark.self])
+}

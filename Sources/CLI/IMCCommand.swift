@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct IMCCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imc",
+        abstract: "Container image caches: images pulled once into a disk, started from in seconds.",
+        subcommands: [PullCommand.self])
+}

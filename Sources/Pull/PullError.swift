@@ -1,0 +1,73 @@
+import IMCContent
+import IMCModel
+import IMCRegistry
+import IMCUnpack
+
+/// Why a pull failed, with an exit code that scripts can test.
+public struct PullError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        case badReference
+        case notFound
+        case unauthorized
+        case unreachable
+        case noMatchingPlatform
+        case badImage
+        case diskFull
+        case io
+        case registry
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// The process exit code `imc` uses for this failure.
+    public var exitCode: Int32 {
+        switch code {
+        case .badReference: return 2
+        case .notFound: return 3
+        case .unauthorized: return 4
+        case .unreachable: return 5
+        case .noMatchingPlatform: return 6
+        case .badImage: return 7
+        case .diskFull: return 8
+        case .io: return 9
+        case .registry: return 10
+        }
+    }
+
+    /// Maps the errors of the layers below into pull errors, in one place.
+    public static func from(_ error: any Error) -> PullError {
+        switch error {
+        case let e as PullError: return e
+        case let e as ModelError:
+            return PullError(e.code == .invalidReference || e.code == .invalidPlatform ? .badReference : .badImage, e.message)
+        case let e as RegistryError:
+            switch e.code {
+            case .notFound: return PullError(.notFound, e.message)
+            case .unauthorized, .denied: return PullError(.unauthorized, e.message)
+            case .unreachable, .stalled: return PullError(.unreachable, e.description)
+            case .noMatchingPlatform: return PullError(.noMatchingPlatform, e.message)
+            case .digestMismatch, .tooLarge: return PullError(.badImage, e.message)
+            case .unavailable, .protocolViolation, .refused: return PullError(.registry, e.message)
+            }
+        case let e as ContentError:
+            switch e.code {
+            case .diskFull: return PullError(.diskFull, e.message)
+            case .digestMismatch, .sizeMismatch, .tooLarge: return PullError(.badImage, e.message)
+            case .notFound, .io: return PullError(.io, e.message)
+            }
+        case let e as UnpackError:
+            if e.code == .io && e.message.contains("No space left") { return PullError(.diskFull, e.message) }
+            return PullError(e.code == .io ? .io : .badImage, e.message)
+        default:
+            return PullError(.io, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,39 @@
+#define _GNU_SOURCE
+#include "CIMCSys.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+int imc_open_in_root(int dirfd, const char *path, int flags, unsigned int mode) {
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)flags | O_CLOEXEC;
+    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    long fd;
+    do {
+        fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    } while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+    return (int)fd;
+}
+
+uint64_t imc_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
+
+int imc_link_fd(int fd, int newdirfd, const char *newpath) {
+    return linkat(fd, "", newdirfd, newpath, AT_EMPTY_PATH);
+}
+
+int imc_errno(void) { return errno; }
+
+#include <sys/xattr.h>
+const int IMC_O_PATH = O_PATH;
+int imc_syncfs(int fd) { return syncfs(fd); }
+int imc_fsetxattr(int fd, const char *name, const void *value, size_t size) { return fsetxattr(fd, name, value, size, 0); }
+long imc_fgetxattr(int fd, const char *name, void *value, size_t size) { return fgetxattr(fd, name, value, size); }
+long imc_lgetxattr(const char *path, const char *name, void *value, size_t size) { return lgetxattr(path, name, value, size); }
+long imc_llistxattr(const char *path, char *list, size_t size) { return llistxattr(path, list, size); }

@@ -1,0 +1,19 @@
+import Foundation
+
+/// A directory that exists for the length of a test, removed afterwards (unmounting nothing:
+/// tests unmount what they mount).
+public final class TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(prefix: String = "imc-test") throws {
+        let base = ProcessInfo.processInfo.environment["IMC_TEST_TMP"] ?? NSTemporaryDirectory()
+        let p = (base as NSString).appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        path = p
+    }
+
+    /// `path/name`.
+    public func appending(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}

@@ -1,0 +1,45 @@
+/// Why a layer could not be unpacked. A layer that fails leaves nothing under its final name.
+public struct UnpackError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// The tar stream is malformed (bad checksum, truncated, bad number, bad PAX record).
+        case malformedArchive
+        /// An entry tries to reach outside the layer's root.
+        case pathEscape
+        /// A whiteout entry is malformed (`.wh.`, `.wh..`).
+        case malformedWhiteout
+        /// A limit (bytes, entries, name length, header size) was exceeded.
+        case limitExceeded
+        /// An entry type imc does not unpack (sparse files, ...).
+        case unsupportedEntry
+        /// A hardlink whose target is not in the same layer.
+        case badHardlink
+        /// A system call failed.
+        case io
+        /// The uncompressed digest does not match the config's `diff_ids`.
+        case diffIDMismatch
+    }
+
+    public let code: Code
+    public let message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// Caps that bound what one layer may make imc do, against decompression and tar bombs.
+public struct UnpackLimits: Sendable {
+    /// Most uncompressed bytes of file content in one layer.
+    public var maxLayerBytes: Int64 = 128 << 30
+    /// Most entries in one layer.
+    public var maxEntries: Int = 2_000_000
+    /// Longest entry name or link target, in bytes.
+    public var maxNameLength: Int = 4096
+    /// Largest PAX or GNU long-name header, in bytes.
+    public var maxHeaderSize: Int = 1 << 20
+    /// Largest single xattr value.
+    public var maxXattrSize: Int = 64 << 10
+
+    public init() {}
+}

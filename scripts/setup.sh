@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what imc needs from Debian and PyPI on a fresh machine. Idempotent: it asks apt only
+# for what is missing, so a second run costs a few dpkg queries.
+set -euo pipefail
+
+DEBS=(
+  zlib1g-dev libzstd-dev libisal-dev   # compression libraries imc links
+  docker-registry                      # the real registry the tests start
+  apache2-utils openssl                # htpasswd and certificates for it
+  skopeo podman runc                   # the tools the benchmark compares against
+  xfsprogs e2fsprogs util-linux attr   # disks, mounts and xattr checks
+)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The registry package starts a system service on :5000; imc's tests and demo start their own.
+if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi
