@@ -182,3 +182,12 @@ public final class OverlayMount {
 
     deinit { umount2(target, Int32(MNT_DETACH)) }
 }
+
+extension TreeModel {
+    /// Any xattr of `path` (not following a symlink), `trusted.*` included; nil when absent.
+    public static func xattr(_ path: String, _ name: String) -> [UInt8]? {
+        var value = [UInt8](repeating: 0, count: 65536)
+        let n = imc_lgetxattr(path, name, &value, value.count)
+        return n >= 0 ? Array(value[0..<n]) : nil
+    }
+}

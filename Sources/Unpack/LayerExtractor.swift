@@ -85,11 +85,12 @@ public final class LayerExtractor {
     private func apply(_ entry: TarEntry, _ reader: TarReader) throws {
         let parts = try Self.components(of: entry.name)
         guard let base = parts.last else {
-            // "./": the layer root itself.
-            if entry.kind == .directory {
-                try setOwnerAndMode(rootFD, entry)
-                directoryTimes.append(("", entry.mtime))
+            // "./": the layer root itself, which only a directory entry may describe.
+            guard entry.kind == .directory else {
+                throw UnpackError(.pathEscape, "tar entry \"\(entry.name.prefix(200))\" would replace the layer root with a non-directory")
             }
+            try setOwnerAndMode(rootFD, entry)
+            directoryTimes.append(("", entry.mtime))
             return
         }
         let parentPath = parts.dropLast().joined(separator: "/")
@@ -226,16 +227,7 @@ public final class LayerExtractor {
         if path == cachedParentPath { return cachedParentFD }
         var fd = imc_open_in_root(rootFD, path, O_RDONLY | O_DIRECTORY, 0)
         if fd < 0 && errno == ENOENT {
-            var prefix = ""
-            for part in path.split(separator: "/") {
-                let parentFD = prefix.isEmpty ? dup(rootFD) : imc_open_in_root(rootFD, prefix, O_RDONLY | O_DIRECTORY, 0)
-                guard parentFD >= 0 else { throw Self.ioError("open \(prefix)") }
-                let made = mkdirat(parentFD, String(part), 0o755)
-                let e = errno
-                close(parentFD)
-                guard made == 0 || e == EEXIST else { throw Self.ioError("mkdir \(prefix)/\(part)", e) }
-                prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
-            }
+            try makeDirectories(path, depth: 0)
             fd = imc_open_in_root(rootFD, path, O_RDONLY | O_DIRECTORY, 0)
         }
         guard fd >= 0 else {
@@ -247,6 +239,50 @@ public final class LayerExtractor {
         cachedParentPath = path
         cachedParentFD = fd
         return fd
+    }
+
+    /// `mkdir -p` inside the root. A component that is a dangling symlink has its target made
+    /// instead, resolved the way `RESOLVE_IN_ROOT` resolves it (absolute targets and `..` stay
+    /// under the root), so that later opens through the link land inside the root.
+    private func makeDirectories(_ path: String, depth: Int) throws {
+        guard depth < 40 else { throw UnpackError(.malformedArchive, "too many levels of symbolic links under \"\(path.prefix(200))\"") }
+        var prefix = ""
+        for part in path.split(separator: "/").map(String.init) {
+            let candidate = prefix.isEmpty ? part : prefix + "/" + part
+            let existing = imc_open_in_root(rootFD, candidate, O_RDONLY | O_DIRECTORY, 0)
+            if existing >= 0 {
+                close(existing)
+                prefix = candidate
+                continue
+            }
+            guard errno == ENOENT else { throw Self.ioError("open directory \(candidate)") }
+            let parent = prefix.isEmpty ? dup(rootFD) : imc_open_in_root(rootFD, prefix, O_RDONLY | O_DIRECTORY, 0)
+            guard parent >= 0 else { throw Self.ioError("open directory \(prefix)") }
+            defer { close(parent) }
+            if mkdirat(parent, part, 0o755) != 0 {
+                guard errno == EEXIST else { throw Self.ioError("mkdir \(candidate)") }
+                var target = [CChar](repeating: 0, count: 4097)
+                let n = readlinkat(parent, part, &target, target.count - 1)
+                guard n > 0 else { throw Self.ioError("open directory \(candidate)", ENOENT) }
+                let link = String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let resolved = link.hasPrefix("/") ? link : (prefix.isEmpty ? link : prefix + "/" + link)
+                try makeDirectories(Self.clampedComponents(of: resolved).joined(separator: "/"), depth: depth + 1)
+            }
+            prefix = candidate
+        }
+    }
+
+    /// Path components with `..` clamped at the root, as the kernel resolves them in a root.
+    static func clampedComponents(of path: String) -> [String] {
+        var out: [String] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." {
+                if !out.isEmpty { out.removeLast() }
+            } else {
+                out.append(String(part))
+            }
+        }
+        return out
     }
 
     private func removeExisting(_ parent: Int32, _ name: String, _ path: String) throws {
