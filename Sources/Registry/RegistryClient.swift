@@ -159,24 +159,13 @@ public final class RegistryClient: Sendable {
             let code = Int(response.status.code)
             if [301, 302, 303, 307, 308].contains(code) {
                 _ = try? await response.body.collect(upTo: Self.maxSmallBody)
-                guard let location = response.headers.first(name: "Location"),
-                    let next = URL(string: location, relativeTo: URL(string: url))?.absoluteURL
-                else {
-                    throw RegistryError(.protocolViolation, "registry \(request.host) sent a redirect without a valid Location")
-                }
                 redirects += 1
-                guard redirects <= options.maxRedirects else {
-                    throw RegistryError(.protocolViolation, "registry \(request.host) redirected more than \(options.maxRedirects) times")
+                guard let current = URL(string: url) else {
+                    throw RegistryError(.protocolViolation, "registry \(request.host) led to an invalid URL")
                 }
-                let from = URL(string: url)?.scheme?.lowercased()
-                let to = next.scheme?.lowercased()
-                guard to == "https" || to == "http" else {
-                    throw RegistryError(.refused, "registry \(request.host) redirected to a \(to ?? "scheme-less") URL")
-                }
-                if from == "https" && to == "http" {
-                    throw RegistryError(
-                        .refused, "registry \(request.host) redirected from https to plain http (\(Self.redacted(next))); refused")
-                }
+                let next = try RedirectPolicy.next(
+                    from: current, location: response.headers.first(name: "Location"), count: redirects,
+                    maxRedirects: options.maxRedirects, host: request.host)
                 logger.debug("following redirect", metadata: ["to": "\(Self.redacted(next))"])
                 url = next.absoluteString
                 continue
