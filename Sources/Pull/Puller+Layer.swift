@@ -136,7 +136,8 @@ extension Puller {
             let diffID = Digest(sha256: hashed.finalize())
             guard diffID == job.diffID else {
                 throw UnpackError(
-                    .diffIDMismatch, "layer \(job.descriptor.digest) unpacks to \(diffID), but the image config says \(job.diffID)")
+                    .diffIDMismatch,
+                    "layer \(job.descriptor.digest) unpacks to \(diffID), but the image config (rootfs.diff_ids) says \(job.diffID)")
             }
             try writer?.commit()
             try layers.recordSize(extractor.stats.bytes, of: job.diffID)

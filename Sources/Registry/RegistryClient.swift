@@ -14,7 +14,7 @@ public struct RegistryClientOptions: Sendable {
     /// A transfer that receives no byte for this long is cut (and retried); a slow but moving one is not.
     public var stallTimeout: TimeAmount = .seconds(30)
     /// How long to wait for a connection.
-    public var connectTimeout: TimeAmount = .seconds(15)
+    public var connectTimeout: TimeAmount = .seconds(10)
     /// Deadline for small requests (manifests, tokens, pushes of small blobs).
     public var requestTimeout: TimeAmount = .seconds(120)
     /// Redirects followed in a row at most.
