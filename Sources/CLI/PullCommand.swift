@@ -42,6 +42,12 @@ struct PullCommand: AsyncParsableCommand {
     @Flag(help: "Download and verify the blobs only; do not unpack.")
     var downloadOnly = false
 
+    @Option(help: "Seconds to keep trying to connect to a registry.")
+    var connectTimeout: Int = 10
+
+    @Option(help: "Seconds without a byte after which a transfer is cut and resumed.")
+    var stallTimeout: Int = 30
+
     @Option(help: "Layers fetched at once.")
     var concurrency: Int = 3
 
@@ -53,6 +59,7 @@ struct PullCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...16).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 16, not \(concurrency)") }
+        guard connectTimeout > 0, stallTimeout > 0 else { throw ValidationError("--connect-timeout and --stall-timeout must be positive") }
     }
 
     func run() async throws {
@@ -66,7 +73,10 @@ struct PullCommand: AsyncParsableCommand {
             let config = try loadRegistryConfig()
             var logger = Logger(label: "imc")
             logger.logLevel = verbose ? .debug : .warning
-            let client = RegistryClient(config: config, logger: logger)
+            var clientOptions = RegistryClientOptions()
+            clientOptions.connectTimeout = .seconds(Int64(connectTimeout))
+            clientOptions.stallTimeout = .seconds(Int64(stallTimeout))
+            let client = RegistryClient(config: config, options: clientOptions, logger: logger)
             let store = try OCILayoutStore(root: dest)
             let layers = try LayerStore(root: dest + "/layers")
             let puller = Puller(client: client, store: store, layers: layers, threads: concurrency, logger: logger)

@@ -210,8 +210,9 @@ public final class RegistryClient: Sendable {
     func isRetryableConnectionError(_ error: any Error) -> Bool {
         if error is NIOSSLError || error is BoringSSLError { return false }
         if let e = error as? HTTPClientError {
-            return e == .readTimeout || e == .connectTimeout || e == .remoteConnectionClosed || e == .deadlineExceeded
-                || e == .cancelled
+            // A connect timeout is not retried here: the connection pool has already retried
+            // the connection for the whole connect timeout.
+            return e == .readTimeout || e == .remoteConnectionClosed || e == .deadlineExceeded
         }
         return true
     }
