@@ -18,7 +18,7 @@ YAML
   echo "demo registry serving on http://$registry (log: $root/demo-registry/log)"
 fi
 
-.build/release/imc-bench seed --registry "$registry"
-.build/release/imc pull "$registry/demo/hello:latest" --plain-http "$registry" --dest "$root/images"
+"${IMC_BIN:-.build/release}"/imc-bench seed --registry "$registry"
+"${IMC_BIN:-.build/release}"/imc pull "$registry/demo/hello:latest" --plain-http "$registry" --dest "$root/images"
 echo
 echo "Pulled. Try: .build/release/imc pull $registry/demo/multi:latest --plain-http $registry --platform linux/arm64 --dest $root/images --json"

@@ -6,6 +6,7 @@ set -euo pipefail
 DEBS=(
   zlib1g-dev libzstd-dev libisal-dev   # compression libraries imc links
   docker-registry                      # the real registry the tests start
+  pigz                                 # the benchmark compresses its layers with it
   apache2-utils openssl                # htpasswd and certificates for it
   skopeo podman runc                   # the tools the benchmark compares against
   xfsprogs e2fsprogs util-linux attr   # disks, mounts and xattr checks

@@ -42,6 +42,9 @@ struct PullCommand: AsyncParsableCommand {
     @Flag(help: "Download and verify the blobs only; do not unpack.")
     var downloadOnly = false
 
+    @Flag(help: "Keep the compressed layer blobs in DIR as well as the unpacked layers.")
+    var keepBlobs = false
+
     @Option(help: "Seconds to keep trying to connect to a registry.")
     var connectTimeout: Int = 10
 
@@ -69,6 +72,7 @@ struct PullCommand: AsyncParsableCommand {
             var options = PullOptions()
             options.platform = try platform.map { try Platform(parsing: $0) }
             options.downloadOnly = downloadOnly
+            options.keepLayerBlobs = keepBlobs
             options.layerConcurrency = concurrency
             let config = try loadRegistryConfig()
             var logger = Logger(label: "imc")

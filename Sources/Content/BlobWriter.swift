@@ -84,3 +84,45 @@ public final class BlobWriter {
         unlink(temporaryPath)
     }
 }
+
+/// Where a streamed blob goes: stored (`BlobWriter`) or only checked (`BlobVerifier`).
+public protocol BlobSink: AnyObject {
+    /// Appends `bytes`; throws if they would take the blob past its declared size.
+    func write(_ bytes: UnsafeRawBufferPointer) throws(ContentError)
+    /// Checks size and digest (and, for a writer, commits the file).
+    func commit(sync: Bool) throws(ContentError)
+    /// Drops whatever was written.
+    func abort()
+}
+
+extension BlobWriter: BlobSink {}
+
+/// Checks a streamed blob's size and digest without storing it: used for layers whose unpacked
+/// directory is what is kept.
+public final class BlobVerifier: BlobSink {
+    public let expected: Descriptor
+    private var hasher = SHA256()
+    private var written: Int64 = 0
+
+    public init(expected: Descriptor) { self.expected = expected }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(ContentError) {
+        guard written + Int64(bytes.count) <= expected.size else {
+            throw ContentError(.sizeMismatch, "blob \(expected.digest) is larger than the \(expected.size) bytes its descriptor declares")
+        }
+        hasher.update(bufferPointer: bytes)
+        written += Int64(bytes.count)
+    }
+
+    public func commit(sync: Bool = true) throws(ContentError) {
+        guard written == expected.size else {
+            throw ContentError(.sizeMismatch, "blob \(expected.digest) has \(written) bytes, but its descriptor declares \(expected.size)")
+        }
+        let actual = Digest(sha256: hasher.finalize())
+        guard actual == expected.digest else {
+            throw ContentError(.digestMismatch, "blob has digest \(actual), but \(expected.digest) was expected")
+        }
+    }
+
+    public func abort() {}
+}

@@ -9,6 +9,10 @@ public struct PullOptions: Sendable {
     public var layerConcurrency = 3
     /// Store blobs only; unpack nothing (what `skopeo copy docker://... oci:...` does).
     public var downloadOnly = false
+    /// Also keep each layer's compressed blob in the OCI layout after unpacking it. Off by
+    /// default: the unpacked directory is what is used, and the blob would cost a third more
+    /// disk space and writes. Manifests, indexes and configs are always kept.
+    public var keepLayerBlobs = false
     /// Caps against decompression and tar bombs.
     public var limits = UnpackLimits()
 

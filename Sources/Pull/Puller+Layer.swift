@@ -56,7 +56,7 @@ extension Puller {
             }
             return result
         }
-        if layers.contains(job.diffID) && haveBlob {
+        if layers.contains(job.diffID) {
             result.reused = true
             result.unpackedSize = layers.recordedSize(of: job.diffID) ?? 0
             return result
@@ -71,7 +71,8 @@ extension Puller {
             }
             return result
         }
-        let writer = Handoff(value: try store.writer(for: d))
+        let sink: any BlobSink = job.options.keepLayerBlobs ? try store.writer(for: d) : BlobVerifier(expected: d)
+        let writer = Handoff(value: sink)
         let unpacked = Mutex<Int64>(0)
         try await stream(job) { queue in
             let size = try await self.pool.runIfActive {
@@ -126,7 +127,7 @@ extension Puller {
     /// The blocking pipeline of one layer: decompress, hash (diff_id), extract into a temporary
     /// directory; then check both digests and only then commit blob and directory.
     /// Returns the unpacked size.
-    func unpack(source: ByteSource, job: LayerJob, writer: BlobWriter?) throws -> Int64 {
+    func unpack(source: ByteSource, job: LayerJob, writer: (any BlobSink)?) throws -> Int64 {
         let temporary = try layers.makeTemporary(for: job.diffID.hex)
         do {
             let hashed = HashingSource(decompressing(source, job.compression))
@@ -139,7 +140,7 @@ extension Puller {
                     .diffIDMismatch,
                     "layer \(job.descriptor.digest) unpacks to \(diffID), but the image config (rootfs.diff_ids) says \(job.diffID)")
             }
-            try writer?.commit()
+            try writer?.commit(sync: true)
             try layers.recordSize(extractor.stats.bytes, of: job.diffID)
             try layers.commit(temporary, as: job.diffID)
             return extractor.stats.bytes

@@ -135,6 +135,23 @@ struct PullBehaviourTests {
         await bed.close()
     }
 
+    @Test func layerBlobsAreKeptOnlyWhenAsked() async throws {
+        let bed = try await Bed()
+        let image = try TestImage(layers: [Self.layer("a")])
+        bed.registry.add(image, repository: "app", tag: "v1")
+        _ = try await bed.pull("app:v1")
+        #expect(!bed.store.contains(image.layers[0].descriptor.digest))
+        #expect(bed.store.contains(image.configDescriptor.digest) && bed.store.contains(image.manifestDescriptor.digest))
+        let other = try await Bed()
+        other.registry.add(image, repository: "app", tag: "v1")
+        var options = PullOptions()
+        options.keepLayerBlobs = true
+        _ = try await other.puller.pull(try ImageReference(parsing: "\(other.registry.host)/app:v1"), options: options)
+        #expect(other.store.contains(image.layers[0].descriptor.digest))
+        await bed.close()
+        await other.close()
+    }
+
     @Test func twoPullsOfTheSameLayerAtOnceFetchItOnce() async throws {
         let bed = try await Bed()
         var big = TarBuilder()
@@ -185,5 +202,31 @@ struct PullBehaviourTests {
         #expect(!bed.registry.requests.contains { $0.path.contains("/blobs/") })
         #expect(try String(contentsOfFile: full.layers[1].path! + "/etc/which", encoding: .utf8) == "b")
         await bed.close()
+    }
+}
+
+/// A destination that fills up part way: a typed error, exit code 8, nothing half-written.
+@Suite(.enabled(if: Requirements.isRoot, "needs root to mount a small tmpfs"))
+struct DiskFullTests {
+    @Test func aFullDiskIsATypedErrorAndLeavesNothingBehind() async throws {
+        let registry = try await FaultRegistry.start()
+        var big = TarBuilder()
+        var generator = SystemRandomNumberGenerator()
+        big.add("blob", .file((0..<3_000_000).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+        registry.add(try TestImage(layers: [big]), repository: "big", tag: "v1")
+        let dir = try TemporaryDirectory()
+        let dest = dir.appending("small")
+        try FileManager.default.createDirectory(atPath: dest, withIntermediateDirectories: true)
+        guard mount("tmpfs", dest, "tmpfs", 0, "size=2m") == 0 else { throw TestSupportError("mount tmpfs failed") }
+        defer { umount2(dest, 0) }
+        let r = try await CommandRunner.run(
+            "imc", ["pull", "\(registry.host)/big:v1", "--plain-http", registry.host, "--dest", dest, "--json"])
+        #expect(r.status == 8, "\(r.stderr)")
+        #expect(r.stderr.contains("space"), "\(r.stderr)")
+        let leftovers =
+            ((try? FileManager.default.contentsOfDirectory(atPath: dest + "/ingest")) ?? [])
+            + ((try? FileManager.default.contentsOfDirectory(atPath: dest + "/layers/tmp")) ?? [])
+            + ((try? FileManager.default.contentsOfDirectory(atPath: dest + "/layers/sha256")) ?? [])
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }
