@@ -29,6 +29,12 @@ struct PullBenchmark: AsyncParsableCommand {
     @Option(help: "Write the results as Markdown to this file.")
     var markdown: String?
 
+    @Option(help: "Seconds to let the disk settle after removing the previous runs.")
+    var settle = 60
+
+    @Flag(help: "Do not drop the page cache before each run.")
+    var keepCaches = false
+
     @Flag(help: "Skip podman and skopeo (imc only).")
     var imcOnly = false
 
@@ -52,9 +58,16 @@ struct PullBenchmark: AsyncParsableCommand {
             "image \(reference): \(layers.count) gzip layers, \(mb(compressed)) compressed, \(mb(unpacked)) unpacked, \(layers.reduce(0) { $0 + $1.entries }) entries"
         )
 
-        let runsRoot = work + "/runs-\(ProcessInfo.processInfo.processIdentifier)"
+        // The runs of the last benchmark are removed now, not when it ended, and the disk is
+        // given time to settle: right after a large tree is deleted this disk is slow for a minute.
+        let runsRoot = work + "/runs"
+        if FileManager.default.fileExists(atPath: runsRoot) {
+            print("removing the previous runs and letting the disk settle for \(settle) s...")
+            try FileManager.default.removeItem(atPath: runsRoot)
+            sync()
+            try await Task.sleep(nanoseconds: UInt64(settle) * 1_000_000_000)
+        }
         try FileManager.default.createDirectory(atPath: runsRoot, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: runsRoot) }
         var results: [String: [Measurement]] = [:]
         let tools: [(String, (String) -> [String])] = [
             ("imc pull", { [imcPath, "pull", reference, "--plain-http", registry.host, "--dest", $0, "--json"] }),
@@ -82,8 +95,11 @@ struct PullBenchmark: AsyncParsableCommand {
             for (name, argv) in order where !imcOnly || name.hasPrefix("imc") {
                 let dir = "\(runsRoot)/\(name.replacingOccurrences(of: " ", with: "_"))-\(round)"
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                // Every run starts with no dirty pages, so that no tool pays for another's writeback.
+                // Every run starts from the same state: no dirty pages (no tool pays for another's
+                // writeback) and, unless told otherwise, an empty page cache (no tool pays for
+                // reclaiming the cache another one filled).
                 sync()
+                if !keepCaches { try "3\n".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8) }
                 var m = try Measure.run(argv(dir), outputFile: dir + ".out")
                 guard m.status == 0 else { throw BenchError("\(name) failed with status \(m.status): \(m.output.prefix(500))") }
                 // What it still takes to make the result durable (imc syncs itself; the others do not).

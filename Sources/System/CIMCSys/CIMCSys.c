@@ -37,3 +37,5 @@ int imc_fsetxattr(int fd, const char *name, const void *value, size_t size) { re
 long imc_fgetxattr(int fd, const char *name, void *value, size_t size) { return fgetxattr(fd, name, value, size); }
 long imc_lgetxattr(const char *path, const char *name, void *value, size_t size) { return lgetxattr(path, name, value, size); }
 long imc_llistxattr(const char *path, char *list, size_t size) { return llistxattr(path, list, size); }
+
+int imc_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }

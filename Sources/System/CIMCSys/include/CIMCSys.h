@@ -28,4 +28,7 @@ int imc_fsetxattr(int fd, const char *name, const void *value, size_t size);
 long imc_fgetxattr(int fd, const char *name, void *value, size_t size);
 long imc_lgetxattr(const char *path, const char *name, void *value, size_t size);
 long imc_llistxattr(const char *path, char *list, size_t size);
+/// Starts writeback of a file's dirty pages without waiting for it (sync_file_range WRITE),
+/// so that the disk works while the CPU unpacks and the final sync has little left to wait for.
+int imc_start_writeback(int fd);
 #endif
