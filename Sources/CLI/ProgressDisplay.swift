@@ -82,7 +82,10 @@ final class ProgressDisplay: Sendable {
             for l in s.layers {
                 total += l.size
                 received += l.done ? l.size : l.received
-                let status = l.reused ? "already present" : (l.done ? "done" : "\(formatBytes(l.received)) / \(formatBytes(l.size))")
+                let status =
+                    l.reused
+                    ? "already present"
+                    : (l.done ? "done" : (l.received >= l.size ? "unpacking" : "\(formatBytes(l.received)) / \(formatBytes(l.size))"))
                 lines.append("  \(l.digest.short)  \(bar(l.done ? 1 : Double(l.received) / Double(max(1, l.size)), width: 24))  \(status)")
             }
             let rate = Double(received) / elapsed

@@ -26,7 +26,6 @@ public enum TreeModel {
         var tree: [String: Node] = [:]
         for layer in layers {
             var own: Set<String> = []
-            var pending: [(String, TarBuilder.Entry)] = []
             for e in layer.entries {
                 let path = clean(e.name)
                 let base = path.split(separator: "/").last.map(String.init) ?? ""
@@ -43,7 +42,6 @@ public enum TreeModel {
                     }
                     continue
                 }
-                pending.append((path, e))
                 own.insert(path)
                 // Implicit parents.
                 var p = ""
@@ -61,7 +59,6 @@ public enum TreeModel {
                 }
                 tree[path] = node(e, tree: tree)
             }
-            _ = pending
         }
         return tree
     }
