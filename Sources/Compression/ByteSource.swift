@@ -38,16 +38,23 @@ public final class MemorySource: ByteSource {
 public final class HashingSource: ByteSource {
     private let upstream: ByteSource
     private var hasher = SHA256()
+    private let limit: Int64
     /// How many bytes have passed.
     public private(set) var count: Int64 = 0
 
-    public init(_ upstream: ByteSource) { self.upstream = upstream }
+    /// Hashes what `upstream` yields, refusing more than `limit` bytes in all (a decompression
+    /// bomb hidden, for example, after the end of a tar archive).
+    public init(_ upstream: ByteSource, limit: Int64 = .max) {
+        self.upstream = upstream
+        self.limit = limit
+    }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let n = try upstream.read(into: buffer)
         if n > 0 {
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             count += Int64(n)
+            guard count <= limit else { throw CompressionError("stream is larger than the \(limit) bytes allowed") }
         }
         return n
     }

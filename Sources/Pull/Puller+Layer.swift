@@ -130,7 +130,7 @@ extension Puller {
     func unpack(source: ByteSource, job: LayerJob, writer: (any BlobSink)?) throws -> Int64 {
         let temporary = try layers.makeTemporary(for: job.diffID.hex)
         do {
-            let hashed = HashingSource(decompressing(source, job.compression))
+            let hashed = HashingSource(decompressing(source, job.compression), limit: job.options.limits.maxStreamBytes)
             let extractor = try LayerExtractor(root: temporary, limits: job.options.limits)
             try extractor.apply(TarReader(hashed, limits: job.options.limits))
             try hashed.drain()

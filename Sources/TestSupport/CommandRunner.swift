@@ -28,17 +28,26 @@ public enum CommandRunner {
     }
 
     static func runBlocking(_ product: String, _ arguments: [String]) throws -> Outcome {
+        try capture(productsDirectory + "/" + product, arguments)
+    }
+
+    /// Runs any program to completion, its output going through temporary files (a pipe that
+    /// fills while the other is read would deadlock).
+    public static func capture(_ executable: String, _ arguments: [String]) throws -> Outcome {
+        let dir = try TemporaryDirectory(prefix: "imc-run")
+        let outPath = dir.appending("stdout")
+        let errPath = dir.appending("stderr")
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: productsDirectory + "/" + product)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
+        p.standardOutput = FileHandle(forWritingAtPath: outPath)
+        p.standardError = FileHandle(forWritingAtPath: errPath)
         try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Outcome(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        return Outcome(status: p.terminationStatus, stdout: out, stderr: err)
     }
 }

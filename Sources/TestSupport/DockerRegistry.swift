@@ -140,21 +140,9 @@ public func freePort() throws -> Int {
 /// Runs a program to completion and returns its standard output; throws on a non-zero exit.
 @discardableResult
 public func run(_ executable: String, _ arguments: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-        throw TestSupportError(
-            "\(executable) \(arguments.joined(separator: " ")) failed (\(p.terminationStatus)): \(String(decoding: errData, as: UTF8.self))"
-        )
+    let outcome = try CommandRunner.capture(executable, arguments)
+    guard outcome.status == 0 else {
+        throw TestSupportError("\(executable) \(arguments.joined(separator: " ")) failed (\(outcome.status)): \(outcome.stderr)")
     }
-    return String(decoding: data, as: UTF8.self)
+    return outcome.stdout
 }

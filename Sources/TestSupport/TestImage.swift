@@ -76,6 +76,25 @@ public struct TestImage: Sendable {
 
     public static func digest(_ bytes: [UInt8]) -> Digest { Digest(sha256: SHA256.hash(data: bytes)) }
 
+    /// The same image with another config and/or another list of layer descriptors in its
+    /// manifest (the blobs stay): for registries that serve inconsistent images.
+    public func rewritten(config newConfig: ImageConfig? = nil, manifestLayers: [Descriptor]? = nil) throws -> TestImage {
+        var image = self
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if let newConfig {
+            image.config = try encoder.encode(newConfig)
+            image.configDescriptor = Descriptor(
+                mediaType: configDescriptor.mediaType, digest: Self.digest(Array(image.config)), size: Int64(image.config.count))
+        }
+        let type = manifestDescriptor.mediaType
+        image.manifest = try encoder.encode(
+            ImageManifest(mediaType: type, config: image.configDescriptor, layers: manifestLayers ?? layers.map(\.descriptor)))
+        image.manifestDescriptor = Descriptor(
+            mediaType: type, digest: Self.digest(Array(image.manifest)), size: Int64(image.manifest.count), platform: platform)
+        return image
+    }
+
     /// Every blob by digest (layers and config).
     public var blobs: [Digest: [UInt8]] {
         var out: [Digest: [UInt8]] = [configDescriptor.digest: Array(config)]

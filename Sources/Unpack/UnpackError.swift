@@ -42,4 +42,11 @@ public struct UnpackLimits: Sendable {
     public var maxXattrSize: Int = 64 << 10
 
     public init() {}
+
+    /// The most bytes a layer's whole uncompressed stream may have: content, plus headers and
+    /// padding for every entry, plus a little trailing slack.
+    public var maxStreamBytes: Int64 {
+        let (sum, overflow) = maxLayerBytes.addingReportingOverflow(Int64(maxEntries) * 1536 + (64 << 20))
+        return overflow ? .max : sum
+    }
 }

@@ -63,3 +63,13 @@ struct CompressionTests {
         #expect(h.count == 3)
     }
 }
+
+struct BombTests {
+    @Test func aHashingSourceStopsAtItsLimit() throws {
+        let zeros = try Compressor.gzip([UInt8](repeating: 0, count: 10_000_000))
+        #expect(zeros.count < 100_000, "a small blob that inflates 100-fold")
+        let capped = HashingSource(GzipSource(MemorySource(zeros)), limit: 1_000_000)
+        #expect(throws: CompressionError.self) { try capped.drain() }
+        #expect(capped.count <= 1_000_000 + 8192 * 8 * 16)
+    }
+}
