@@ -12,8 +12,9 @@ build: setup
 	$(SWIFT) build -c release --product imc
 	$(SWIFT) build -c release --product imc-bench
 
-# Until the service exists, the main job is a pull from the demo registry: it starts Debian's
-# registry on $(DEMO_REGISTRY), pushes sample images made from code, and pulls one.
+# The main job: Debian's registry on $(DEMO_REGISTRY) seeded with sample images made from code
+# (this machine reaches no registry on the internet), then `imc serve` with its embedded
+# defaults on 127.0.0.1:8080, in the foreground.
 run: build
 	./scripts/demo.sh "$(DEMO_REGISTRY)" "$(DATA_ROOT)"
 
@@ -26,6 +27,7 @@ format:
 test: setup lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	python3 -m pytest -q Tests/Python
 
 bench: build
 	.build/release/imc-bench pull

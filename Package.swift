@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C shims: system calls Swift cannot reach directly (openat2, makedev).
@@ -58,6 +60,20 @@ let package = Package(
             ],
             path: "Sources/Registry"),
 
+        // Pure values of the service: image caches, their events, validation, matching; the Cloud
+        // API's signature, envelope and error codes.
+        .target(name: "IMCCache", dependencies: ["IMCModel"], path: "Sources/Cache"),
+        .target(
+            name: "IMCAPI", dependencies: ["IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/API"),
+
+        // Persistence: caches in SQLite.
+        .target(
+            name: "IMCStore", dependencies: ["IMCCache", .product(name: "GRDB", package: "GRDB.swift")], path: "Sources/Store"),
+
+        // Orchestration: the image cache life cycle (create, update, delete, match).
+        .target(name: "IMCService", dependencies: ["IMCCache", "IMCStore", "IMCModel"], path: "Sources/Service"),
+
         // Orchestration: a pull, from reference to overlay-ready layer directories.
         .target(
             name: "IMCPull",
@@ -68,10 +84,25 @@ let package = Package(
             ],
             path: "Sources/Pull"),
 
+        // Doors: the Cloud API server.
+        .target(
+            name: "IMCServer",
+            dependencies: [
+                "IMCAPI", "IMCService", "IMCStore", "IMCCache",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Server"),
+
         // Doors.
         .executableTarget(
             name: "imc",
-            dependencies: ["IMCPull", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "IMCPull", "IMCServer", "IMCService", "IMCStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             path: "Sources/CLI"),
         .executableTarget(
             name: "imc-bench",
@@ -96,6 +127,11 @@ let package = Package(
             path: "Sources/TestSupport"),
 
         .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
+        .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
+        .testTarget(
+            name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/ServiceTests"),
+        .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI"], path: "Tests/APITests"),
+        .testTarget(name: "IMCStoreTests", dependencies: ["IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/StoreTests"),
         .testTarget(
             name: "IMCCompressionTests", dependencies: ["IMCCompression"], path: "Tests/CompressionTests"),
         .testTarget(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo: Debian's registry on loopback, seeded with sample images made from code, and a
-# pull of one of them with imc. The registry keeps running so that you can pull more.
+# The main job: Debian's registry on loopback, seeded with sample images made from code, then
+# the imc service in the foreground. The registry keeps running after the service stops.
 set -euo pipefail
 registry="${1:-127.0.0.1:5000}"
 root="${2:-/var/lib/imc}"
@@ -18,7 +18,7 @@ YAML
   echo "demo registry serving on http://$registry (log: $root/demo-registry/log)"
 fi
 
-"${IMC_BIN:-.build/release}"/imc-bench seed --registry "$registry"
-"${IMC_BIN:-.build/release}"/imc pull "$registry/demo/hello:latest" --plain-http "$registry" --dest "$root/images"
-echo
-echo "Pulled. Try: .build/release/imc pull $registry/demo/multi:latest --plain-http $registry --platform linux/arm64 --dest $root/images --json"
+bin="${IMC_BIN:-.build/release}"
+"$bin"/imc-bench seed --registry "$registry"
+echo "Pull one with: $bin/imc pull $registry/demo/multi:latest --plain-http $registry --platform linux/arm64 --dest /tmp/imc-images"
+exec "$bin"/imc serve --data-root "$root" --listen "${IMC_LISTEN:-127.0.0.1:8080}"

@@ -23,5 +23,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The official Tencent Cloud SDK is the API tests' client; pytest runs them.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  "tencentcloud-sdk-python-tke==3.1.193" "pytest>=7" 2>&1 | grep -v "^$" || true
+python3 -c "import tencentcloud.tke.v20180525, pytest" || { echo "setup: the Tencent Cloud SDK or pytest did not install" >&2; exit 1; }
+
 # The registry package starts a system service on :5000; imc's tests and demo start their own.
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi

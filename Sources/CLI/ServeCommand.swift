@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import IMCServer
+import IMCService
+import IMCStore
+import Logging
+
+/// `imc serve`: the image cache service with its embedded defaults.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the image cache service: the Cloud API (TC3-signed) over an SQLite database under the data root.")
+
+    @Option(help: "Where the database, disks and snapshots live.")
+    var dataRoot = "/var/lib/imc"
+
+    @Option(help: "HOST:PORT to listen on.")
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: "A YAML file with regions, accounts and limits.")
+    var config: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a level") }
+        guard Self.split(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
+    }
+
+    static func split(_ s: String) -> (String, Int)? {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (String(s[..<colon]), port)
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "imc")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var settings = ServerConfiguration()
+        if let config {
+            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
+                throw ValidationError("--config \(config): cannot read the file")
+            }
+            settings = try ServerConfiguration.parse(text, source: config)
+        }
+        let (root, created) = try Accounts.root(environment: ProcessInfo.processInfo.environment, dataRoot: dataRoot)
+        let repository = try SQLiteCacheRepository(path: dataRoot + "/imc.sqlite")
+        let service = CacheService(repository: repository, limits: settings.limits)
+        let api = CloudAPI(accounts: Accounts([root] + settings.keys), service: service, regions: settings.regions, logger: logger)
+        guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT") }
+        let regions = settings.regions.sorted().joined(separator: ", ")
+        let dataRoot = self.dataRoot
+        let app = Application(
+            responder: api.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "imc"),
+            onServerRunning: { channel in
+                var lines = [
+                    "imc serve: listening on http://\(host):\(channel.localAddress?.port ?? port), regions \(regions), data root \(dataRoot)"
+                ]
+                if created {
+                    lines += [
+                        "root account created; shown once, kept in \(dataRoot)/root-credentials (mode 0600):",
+                        "  SecretId:  \(root.secretID)", "  SecretKey: \(root.secretKey)",
+                    ]
+                }
+                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            }, logger: logger)
+        try await app.runService()
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import IMCModel
+
+/// The life cycle of an image cache (API.md section 2). Only `ready` caches match.
+public enum CacheStatus: String, Codable, Sendable, CaseIterable {
+    case pending = "Pending"
+    case ready = "Ready"
+    case failed = "Failed"
+    case updating = "Updating"
+    case updateFailed = "UpdateFailed"
+}
+
+/// A registry credential as a cache keeps it. The password is never returned by the API.
+public struct CacheCredential: Codable, Sendable, Equatable {
+    public var server: String
+    public var username: String
+    public var password: String
+    public var name: String?
+
+    public init(server: String, username: String, password: String, name: String? = nil) {
+        self.server = server
+        self.username = username
+        self.password = password
+        self.name = name
+    }
+}
+
+/// A tag on a cache.
+public struct CacheTag: Codable, Sendable, Equatable {
+    public var key: String
+    public var value: String
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// One image cache: what was asked for, where it stands, and what it holds.
+public struct ImageCache: Codable, Sendable, Equatable {
+    /// `imc-` + 8 lower-case alphanumerics.
+    public var id: String
+    /// The account (tenant) that owns it; another account never sees it.
+    public var account: String
+    public var region: String
+    public var name: String
+    /// GiB.
+    public var size: Int
+    /// The references as the user gave them, in order.
+    public var images: [String]
+    public var creationTime: Date
+    /// 0: kept until deleted.
+    public var retentionDays: Int
+    public var lastMatchedTime: Date?
+    public var snapshotID: String?
+    public var status: CacheStatus
+    public var events: [CacheEvent]
+    public var credentials: [CacheCredential]
+    public var tags: [CacheTag]
+    public var subnetID: String?
+    public var vpcID: String?
+    public var securityGroupIDs: [String]
+    public var existedEipID: String?
+    public var autoCreateEip: Bool?
+    public var autoCreateEipAttribute: String?
+    public var registrySkipVerifyList: [String]
+    public var registryHttpEndPointList: [String]
+    public var resolveConfig: String?
+
+    public init(
+        id: String, account: String, region: String, name: String, size: Int, images: [String], creationTime: Date, retentionDays: Int
+    ) {
+        self.id = id
+        self.account = account
+        self.region = region
+        self.name = name
+        self.size = size
+        self.images = images
+        self.creationTime = creationTime
+        self.retentionDays = retentionDays
+        status = .pending
+        events = []
+        credentials = []
+        tags = []
+        securityGroupIDs = []
+        registrySkipVerifyList = []
+        registryHttpEndPointList = []
+    }
+
+    /// `creationTime + retentionDays`, or nil when kept until deleted.
+    public var expireDateTime: Date? {
+        retentionDays > 0 ? creationTime.addingTimeInterval(Double(retentionDays) * 86400) : nil
+    }
+
+    /// Whether the cache has expired at `now`.
+    public func isExpired(at now: Date) -> Bool { expireDateTime.map { $0 <= now } ?? false }
+
+    /// The images, normalised as Docker does (`nginx` is `docker.io/library/nginx:latest`).
+    public var normalizedImages: [String] { images.compactMap { try? ImageReference(parsing: $0).description } }
+
+    /// Adds an event, folding it into the last one when it repeats (same type, reason and
+    /// message: its count and last timestamp grow) and keeping the most recent `limit`.
+    public mutating func record(_ type: CacheEvent.Kind, _ reason: String, _ message: String, at time: Date, limit: Int = 100) {
+        if var last = events.last, last.type == type, last.reason == reason, last.message == message {
+            last.count += 1
+            last.lastTimestamp = time
+            events[events.count - 1] = last
+        } else {
+            events.append(CacheEvent(type: type, reason: reason, message: message, firstTimestamp: time, lastTimestamp: time))
+        }
+        if events.count > limit { events.removeFirst(events.count - limit) }
+    }
+}
+
+/// An event a person can follow a build by.
+public struct CacheEvent: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        case normal = "Normal"
+        case warning = "Warning"
+    }
+    public var type: Kind
+    public var reason: String
+    public var message: String
+    public var firstTimestamp: Date
+    public var lastTimestamp: Date
+    public var count: Int = 1
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// An API key pair and the account (tenant) it belongs to.
+public struct APIKey: Sendable, Equatable {
+    public var account: String
+    public var secretID: String
+    public var secretKey: String
+    public init(account: String, secretID: String, secretKey: String) {
+        self.account = account
+        self.secretID = secretID
+        self.secretKey = secretKey
+    }
+}
+
+/// The keys the server accepts, by SecretId.
+public struct Accounts: Sendable {
+    let keys: [String: APIKey]
+    public init(_ keys: [APIKey]) { self.keys = Dictionary(keys.map { ($0.secretID, $0) }, uniquingKeysWith: { $1 }) }
+    public func key(for secretID: String) -> APIKey? { keys[secretID] }
+
+    /// The first account, like MinIO's root user: from `IMC_ROOT_SECRET_ID` / `IMC_ROOT_SECRET_KEY`
+    /// when set, else generated once and kept in `dataRoot/root-credentials` (mode 0600); `created`
+    /// says whether it was just generated (to print it once).
+    public static func root(environment: [String: String], dataRoot: String) throws -> (APIKey, created: Bool) {
+        if let id = environment["IMC_ROOT_SECRET_ID"], let key = environment["IMC_ROOT_SECRET_KEY"], !id.isEmpty, !key.isEmpty {
+            return (APIKey(account: "100000000001", secretID: id, secretKey: key), false)
+        }
+        let path = dataRoot + "/root-credentials"
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let lines = text.split(separator: "\n").map(String.init)
+            if lines.count >= 2 { return (APIKey(account: "100000000001", secretID: lines[0], secretKey: lines[1]), false) }
+        }
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        func random(_ n: Int) -> String {
+            var g = SystemRandomNumberGenerator()
+            return String((0..<n).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &g)] })
+        }
+        let key = APIKey(account: "100000000001", secretID: "AKID" + random(32), secretKey: random(32))
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ServerError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        let data = Array("\(key.secretID)\n\(key.secretKey)\n".utf8)
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        guard written == data.count else { throw ServerError("cannot write \(path)") }
+        return (key, true)
+    }
+}
+
+/// A failure to start or run the server.
+public struct ServerError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

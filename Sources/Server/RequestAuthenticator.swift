@@ -1,0 +1,70 @@
+import Foundation
+import IMCAPI
+import Synchronization
+
+/// Checks a Cloud API request's TC3-HMAC-SHA256 signature: a known SecretId, a timestamp within
+/// 300 s of the server's clock, a credential scope for that day and service, `content-type` and
+/// `host` signed, and the right signature; `refuseReplay` turns away a changing request sent twice.
+public final class RequestAuthenticator: Sendable {
+    let accounts: Accounts
+    let now: @Sendable () -> Date
+    let service = "tke"
+    /// Signatures seen in the last window, refused if sent again.
+    private let seen = Mutex<[String: Int64]>([:])
+    public static let window: Int64 = 300
+
+    public init(accounts: Accounts, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.accounts = accounts
+        self.now = now
+    }
+
+    /// The account of a correctly signed request. `headers` are by lower-case name.
+    public func authenticate(method: String, uri: String, query: String, headers: [String: String], body: [UInt8]) throws(APIError)
+        -> APIKey
+    {
+        guard let header = headers["authorization"], let auth = TC3Signature.Authorization(header: header) else {
+            throw .signatureFailure("the Authorization header is missing or is not TC3-HMAC-SHA256")
+        }
+        guard let key = accounts.key(for: auth.secretID) else {
+            throw .secretIDNotFound("SecretId \(auth.secretID.prefix(64)) is not known")
+        }
+        guard let stamp = headers["x-tc-timestamp"], let timestamp = Int64(stamp) else {
+            throw .missingParameter("X-TC-Timestamp is required (unix seconds)")
+        }
+        let current = Int64(now().timeIntervalSince1970)
+        guard abs(current - timestamp) <= Self.window else {
+            throw .signatureExpire("X-TC-Timestamp \(timestamp) is more than \(Self.window) s from the server's time \(current)")
+        }
+        guard auth.date == TC3Signature.date(of: timestamp), auth.service == service else {
+            throw .signatureFailure("the credential scope \(auth.date)/\(auth.service) does not match the timestamp's day and service tke")
+        }
+        guard auth.signedHeaders.contains("content-type"), auth.signedHeaders.contains("host") else {
+            throw .signatureFailure("SignedHeaders must include content-type and host")
+        }
+        let payloadHash =
+            headers["x-tc-content-sha256"] == "UNSIGNED-PAYLOAD"
+            ? TC3Signature.sha256Hex(Array("UNSIGNED-PAYLOAD".utf8)) : TC3Signature.sha256Hex(body)
+        let expected = TC3Signature.signature(
+            method: method, uri: uri, query: query, headers: headers, signedHeaders: auth.signedHeaders, payloadHash: payloadHash,
+            timestamp: timestamp, service: service, secretKey: key.secretKey)
+        guard TC3Signature.constantTimeEquals(expected, auth.signature) else {
+            throw .signatureFailure("the request signature does not match; check the SecretKey and how the request was signed")
+        }
+        return key
+    }
+
+    /// Refuses a signature already received within the window. Used for actions that change
+    /// state: an identical read sent twice in one second is a legitimate client's, and
+    /// replaying it reveals nothing new, so reads are not checked.
+    public func refuseReplay(authorization header: String?, now: Date) throws(APIError) {
+        guard let header, let auth = TC3Signature.Authorization(header: header) else { return }
+        let current = Int64(now.timeIntervalSince1970)
+        let replayed = seen.withLock { s -> Bool in
+            if s.count > 10_000 { s = s.filter { $0.value > current - Self.window } }
+            if let at = s[auth.signature], at > current - Self.window { return true }
+            s[auth.signature] = current
+            return false
+        }
+        guard !replayed else { throw .signatureFailure("this signed request was already received; sign each request anew") }
+    }
+}

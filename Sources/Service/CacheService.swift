@@ -1,0 +1,208 @@
+import Foundation
+import IMCCache
+import IMCModel
+import IMCStore
+
+/// What a user asks for when creating (or updating) a cache, already type-checked by the door.
+public struct CacheRequest: Sendable {
+    public var name: String?
+    public var images: [String]?
+    public var size: Int?
+    public var retentionDays: Int?
+    public var credentials: [CacheCredential]?
+    public var tags: [CacheTag]?
+    public var subnetID: String?
+    public var vpcID: String?
+    public var securityGroupIDs: [String]?
+    public var existedEipID: String?
+    public var autoCreateEip: Bool?
+    public var autoCreateEipAttribute: String?
+    public var registrySkipVerifyList: [String]?
+    public var registryHttpEndPointList: [String]?
+    public var resolveConfig: String?
+    public init() {}
+}
+
+/// Limits and defaults of the service (configuration, not code).
+public struct CacheLimits: Sendable {
+    public var minimumSize = 20
+    public var maximumSize = 2048
+    public var defaultSize = 20
+    public var maximumImages = 100
+    public var maximumRetentionDays = 3650
+    public var maximumCachesPerAccount = 10_000
+    public init() {}
+}
+
+/// A refusal of the service, in terms the API maps to its codes.
+public enum CacheServiceError: Error, Equatable, Sendable {
+    /// A value is out of range or malformed; the message names field and value.
+    case invalidValue(String)
+    case missing(String)
+    case notFound(String)
+    case limitExceeded(String)
+    case inUse(String)
+}
+
+/// The image cache life cycle over a `CacheRepository`: validation, ids, events, matching.
+/// Time and ids are injected, so that tests are exact.
+public final class CacheService: Sendable {
+    public let repository: any CacheRepository
+    public let limits: CacheLimits
+    let ids: any IDGenerator
+    let now: @Sendable () -> Date
+
+    public init(
+        repository: any CacheRepository, limits: CacheLimits = CacheLimits(), ids: any IDGenerator = RandomIDGenerator(),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.repository = repository
+        self.limits = limits
+        self.ids = ids
+        self.now = now
+    }
+
+    /// Validates and records a new cache as Pending; a build worker takes it from there.
+    public func create(_ request: CacheRequest, account: String, region: String) throws -> ImageCache {
+        guard let images = request.images else { throw CacheServiceError.missing("Images is required") }
+        try validate(images: images)
+        let size = request.size ?? limits.defaultSize
+        try validate(size: size)
+        let retention = request.retentionDays ?? 0
+        try validate(retentionDays: retention)
+        let name = request.name ?? ""
+        try validate(name: name)
+        let (total, _) = try repository.list(
+            account: account,
+            query: {
+                var q = CacheQuery()
+                q.limit = 0
+                return q
+            }())
+        guard total < limits.maximumCachesPerAccount else {
+            throw CacheServiceError.limitExceeded("the account already has \(total) image caches, the most allowed")
+        }
+        let id = ids.next(prefix: "imc")
+        var cache = ImageCache(
+            id: id, account: account, region: region, name: name.isEmpty ? id : name, size: size, images: images, creationTime: now(),
+            retentionDays: retention)
+        apply(request, to: &cache)
+        cache.record(.normal, "Creating", "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: now())
+        try repository.insert(cache)
+        return cache
+    }
+
+    /// Changes a cache. Name, retention and tags change in place; images, size or credentials
+    /// make it `Updating` (rebuilt by a worker while the old snapshot stays usable).
+    public func update(id: String, _ request: CacheRequest, account: String) throws -> ImageCache {
+        guard var cache = try repository.get(id: id, account: account) else {
+            throw CacheServiceError.notFound("ImageCacheId \(id) does not exist")
+        }
+        if let images = request.images { try validate(images: images) }
+        if let size = request.size { try validate(size: size) }
+        if let r = request.retentionDays { try validate(retentionDays: r) }
+        if let n = request.name { try validate(name: n) }
+        let rebuild =
+            (request.images.map { $0 != cache.images } ?? false) || (request.size.map { $0 != cache.size } ?? false)
+            || (request.credentials.map { $0 != cache.credentials } ?? false)
+        if rebuild && (cache.status == .pending || cache.status == .updating) {
+            throw CacheServiceError.inUse(
+                "image cache \(id) is \(cache.status.rawValue); wait until it is Ready or Failed before changing its images, size or credentials"
+            )
+        }
+        if let n = request.name { cache.name = n.isEmpty ? cache.id : n }
+        if let r = request.retentionDays { cache.retentionDays = r }
+        if let t = request.tags { cache.tags = t }
+        if let s = request.securityGroupIDs { cache.securityGroupIDs = s }
+        if rebuild {
+            if let i = request.images { cache.images = i }
+            if let s = request.size { cache.size = s }
+            if let c = request.credentials { cache.credentials = c }
+            cache.status = cache.snapshotID == nil ? .pending : .updating
+            cache.record(
+                .normal, "Updating", "Image cache \(id) will be rebuilt: \(cache.images.count) image(s) into a \(cache.size) GiB disk",
+                at: now())
+        }
+        try repository.update(cache)
+        return cache
+    }
+
+    /// Deletes caches; unknown ids (or another account's) are an error naming them, and then
+    /// nothing is deleted.
+    public func delete(ids: [String], account: String) throws {
+        guard !ids.isEmpty else { throw CacheServiceError.missing("ImageCacheIds must name at least one cache") }
+        for id in ids where try repository.get(id: id, account: account) == nil {
+            throw CacheServiceError.notFound("ImageCacheId \(id) does not exist")
+        }
+        for id in ids { try repository.delete(id: id, account: account) }
+    }
+
+    /// Caches of the account, filtered and paged.
+    public func describe(account: String, query: CacheQuery) throws -> (total: Int, caches: [ImageCache]) {
+        guard (0...50).contains(query.limit) else { throw CacheServiceError.invalidValue("Limit must be from 0 to 50, not \(query.limit)") }
+        guard query.offset >= 0 else { throw CacheServiceError.invalidValue("Offset must not be negative, not \(query.offset)") }
+        return try repository.list(account: account, query: query)
+    }
+
+    /// The best cache for `images` (API.md section 6); records `LastMatchedTime` when `use` is true.
+    public func match(images: [String], account: String, region: String, use: Bool = false) throws -> ImageCache? {
+        try validate(images: images)
+        guard
+            var best = CacheMatcher.best(
+                for: images, among: try repository.ready(account: account, region: region), account: account, region: region, now: now())
+        else {
+            return nil
+        }
+        if use {
+            best.lastMatchedTime = now()
+            try repository.update(best)
+        }
+        return best
+    }
+
+    func validate(images: [String]) throws {
+        guard !images.isEmpty else { throw CacheServiceError.invalidValue("Images must name at least one image") }
+        guard images.count <= limits.maximumImages else {
+            throw CacheServiceError.invalidValue("Images names \(images.count) images, more than \(limits.maximumImages)")
+        }
+        for (i, image) in images.enumerated() {
+            do { _ = try ImageReference(parsing: image) } catch {
+                throw CacheServiceError.invalidValue("Images[\(i)]: \(error.message)")
+            }
+        }
+    }
+
+    func validate(size: Int) throws {
+        guard (limits.minimumSize...limits.maximumSize).contains(size) else {
+            throw CacheServiceError.invalidValue(
+                "ImageCacheSize must be from \(limits.minimumSize) to \(limits.maximumSize) GiB, not \(size)")
+        }
+    }
+
+    func validate(retentionDays: Int) throws {
+        guard (0...limits.maximumRetentionDays).contains(retentionDays) else {
+            throw CacheServiceError.invalidValue(
+                "RetentionDays must be from 0 (kept until deleted) to \(limits.maximumRetentionDays), not \(retentionDays)")
+        }
+    }
+
+    func validate(name: String) throws {
+        guard name.count <= 60, name.unicodeScalars.allSatisfy({ $0.value >= 32 && $0.value != 127 }) else {
+            throw CacheServiceError.invalidValue("ImageCacheName must be at most 60 printable characters, not \"\(name.prefix(80))\"")
+        }
+    }
+
+    func apply(_ r: CacheRequest, to c: inout ImageCache) {
+        if let v = r.credentials { c.credentials = v }
+        if let v = r.tags { c.tags = v }
+        c.subnetID = r.subnetID ?? c.subnetID
+        c.vpcID = r.vpcID ?? c.vpcID
+        if let v = r.securityGroupIDs { c.securityGroupIDs = v }
+        c.existedEipID = r.existedEipID ?? c.existedEipID
+        c.autoCreateEip = r.autoCreateEip ?? c.autoCreateEip
+        c.autoCreateEipAttribute = r.autoCreateEipAttribute ?? c.autoCreateEipAttribute
+        if let v = r.registrySkipVerifyList { c.registrySkipVerifyList = v }
+        if let v = r.registryHttpEndPointList { c.registryHttpEndPointList = v }
+        c.resolveConfig = r.resolveConfig ?? c.resolveConfig
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import IMCCache
+
+/// Where image caches are kept.
+///
+/// Contract: every call is atomic; a cache is visible only to its own account (another
+/// account's id reads as absent); `update` replaces the whole cache and fails if it is gone.
+public protocol CacheRepository: Sendable {
+    func insert(_ cache: ImageCache) throws
+    func update(_ cache: ImageCache) throws
+    func get(id: String, account: String) throws -> ImageCache?
+    /// Caches of `account` in creation order, filtered, with the total before paging.
+    func list(account: String, query: CacheQuery) throws -> (total: Int, caches: [ImageCache])
+    /// Removes the cache; false when it was not there.
+    @discardableResult
+    func delete(id: String, account: String) throws -> Bool
+    /// Ready caches of an account and region: the candidates of a match.
+    func ready(account: String, region: String) throws -> [ImageCache]
+    /// Caches in any of `statuses`, of every account (for build workers and the sweeper).
+    func all(in statuses: [CacheStatus]) throws -> [ImageCache]
+}
+
+/// Filters of DescribeImageCaches.
+public struct CacheQuery: Sendable {
+    public var ids: [String]?
+    public var names: [String]?
+    public var statuses: [CacheStatus]?
+    public var limit = 20
+    public var offset = 0
+    public init() {}
+}

@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+import IMCCache
+
+/// A `CacheRepository` in SQLite (WAL, `synchronous=FULL`): indexed columns for what queries
+/// filter on, and the whole cache as JSON beside them.
+public final class SQLiteCacheRepository: CacheRepository {
+    private let pool: DatabasePool
+
+    /// Opens (creating and migrating) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-caches") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE caches (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        account TEXT NOT NULL,
+                        region TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        creation REAL NOT NULL,
+                        data BLOB NOT NULL
+                    );
+                    CREATE INDEX caches_account ON caches(account, creation);
+                    CREATE INDEX caches_match ON caches(account, region, status);
+                    CREATE INDEX caches_status ON caches(status);
+                    """)
+        }
+        try migrator.migrate(pool)
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .secondsSince1970
+        return e
+    }()
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .secondsSince1970
+        return d
+    }()
+
+    private static func arguments(_ c: ImageCache) throws -> StatementArguments {
+        [c.id, c.account, c.region, c.name, c.status.rawValue, c.size, c.creationTime.timeIntervalSince1970, try encoder.encode(c)]
+    }
+
+    public func insert(_ cache: ImageCache) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO caches (id, account, region, name, status, size, creation, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: try Self.arguments(cache))
+        }
+    }
+
+    public func update(_ cache: ImageCache) throws {
+        try pool.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE caches SET account = ?2, region = ?3, name = ?4, status = ?5, size = ?6, creation = ?7, data = ?8 WHERE id = ?1",
+                arguments: try Self.arguments(cache))
+            guard db.changesCount == 1 else { throw StoreError("cache \(cache.id) no longer exists") }
+        }
+    }
+
+    private static func decode(_ rows: [Row]) throws -> [ImageCache] {
+        try rows.map { row in
+            let data: Data = row["data"]
+            return try decoder.decode(ImageCache.self, from: data)
+        }
+    }
+
+    public func get(id: String, account: String) throws -> ImageCache? {
+        try pool.read { db in
+            try Self.decode(try Row.fetchAll(db, sql: "SELECT data FROM caches WHERE id = ? AND account = ?", arguments: [id, account]))
+                .first
+        }
+    }
+
+    public func list(account: String, query: CacheQuery) throws -> (total: Int, caches: [ImageCache]) {
+        var conditions = ["account = ?"]
+        var arguments: [any DatabaseValueConvertible] = [account]
+        func any(_ column: String, _ values: [String]?) {
+            guard let values else { return }
+            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += values.map { $0 as any DatabaseValueConvertible }
+            if values.isEmpty { conditions.append("0") }
+        }
+        any("id", query.ids)
+        any("name", query.names)
+        any("status", query.statuses?.map(\.rawValue))
+        let whereClause = conditions.joined(separator: " AND ")
+        return try pool.read { db in
+            let total =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM caches WHERE \(whereClause)", arguments: StatementArguments(arguments)) ?? 0
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT data FROM caches WHERE \(whereClause) ORDER BY creation DESC, id LIMIT ? OFFSET ?",
+                arguments: StatementArguments(arguments + [query.limit, query.offset]))
+            return (total, try Self.decode(rows))
+        }
+    }
+
+    @discardableResult
+    public func delete(id: String, account: String) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM caches WHERE id = ? AND account = ?", arguments: [id, account])
+            return db.changesCount == 1
+        }
+    }
+
+    public func ready(account: String, region: String) throws -> [ImageCache] {
+        try pool.read { db in
+            try Self.decode(
+                try Row.fetchAll(
+                    db, sql: "SELECT data FROM caches WHERE account = ? AND region = ? AND status = ?",
+                    arguments: [account, region, CacheStatus.ready.rawValue]))
+        }
+    }
+
+    public func all(in statuses: [CacheStatus]) throws -> [ImageCache] {
+        try pool.read { db in
+            let marks = statuses.map { _ in "?" }.joined(separator: ", ")
+            return try Self.decode(
+                try Row.fetchAll(
+                    db, sql: "SELECT data FROM caches WHERE status IN (\(marks)) ORDER BY creation",
+                    arguments: StatementArguments(statuses.map(\.rawValue))))
+        }
+    }
+}
+
+/// A failure of the store itself.
+public struct StoreError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

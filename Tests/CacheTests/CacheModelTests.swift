@@ -1,0 +1,66 @@
+import Foundation
+import IMCCache
+import Testing
+
+struct CacheMatcherTests {
+    static let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+
+    static func cache(
+        _ id: String, _ images: [String], size: Int = 20, created: Double = 0, status: CacheStatus = .ready, account: String = "a",
+        region: String = "ap-guangzhou", retention: Int = 0
+    ) -> ImageCache {
+        var c = ImageCache(
+            id: id, account: account, region: region, name: id, size: size, images: images, creationTime: t0.addingTimeInterval(created),
+            retentionDays: retention)
+        c.status = status
+        return c
+    }
+
+    static let caches = [
+        cache("imc-big", ["nginx:latest", "mysql:8"], size: 50),
+        cache("imc-small-old", ["docker.io/library/nginx", "redis"], size: 20, created: 0),
+        cache("imc-small-new", ["nginx", "busybox"], size: 20, created: 100),
+        cache("imc-pending", ["nginx"], size: 20, created: 200, status: .pending),
+        cache("imc-other-account", ["nginx"], size: 20, created: 300, account: "b"),
+        cache("imc-other-region", ["nginx"], size: 20, created: 300, region: "ap-shanghai"),
+        cache("imc-expired", ["nginx"], size: 20, created: -10 * 86400, retention: 1),
+        cache("imc-mysql", ["mysql:8"], size: 30),
+    ]
+
+    @Test(arguments: [
+        (["nginx"], "imc-small-new"),  // smaller first, then newer
+        (["docker.io/library/nginx:latest"], "imc-small-new"),  // normalised
+        (["nginx", "mysql:8"], "imc-big"),  // every image present
+        (["mysql:8"], "imc-mysql"),
+        (["redis", "nginx"], "imc-small-old"),
+        (["nginx", "postgres"], nil),  // one image missing
+        (["mysql:5"], nil),  // another tag
+        (["Bad Ref"], nil),
+    ])
+    func picksTheBestReadyCache(images: [String], expected: String?) {
+        let best = CacheMatcher.best(
+            for: images, among: Self.caches, account: "a", region: "ap-guangzhou", now: Self.t0.addingTimeInterval(1000))
+        #expect(best?.id == expected)
+    }
+
+    @Test func expiryAndEvents() {
+        var c = Self.cache("imc-x", ["nginx"], retention: 7)
+        #expect(c.expireDateTime == Self.t0.addingTimeInterval(7 * 86400))
+        #expect(!c.isExpired(at: Self.t0.addingTimeInterval(7 * 86400 - 1)) && c.isExpired(at: Self.t0.addingTimeInterval(7 * 86400)))
+        c.retentionDays = 0
+        #expect(c.expireDateTime == nil && !c.isExpired(at: .distantFuture))
+        for i in 0..<3 { c.record(.warning, "PullRetry", "registry busy", at: Self.t0.addingTimeInterval(Double(i))) }
+        c.record(.normal, "Pulled", "nginx", at: Self.t0.addingTimeInterval(5))
+        #expect(c.events.count == 2)
+        #expect(
+            c.events[0].count == 3 && c.events[0].firstTimestamp == Self.t0 && c.events[0].lastTimestamp == Self.t0.addingTimeInterval(2))
+        for i in 0..<10 { c.record(.normal, "Step", "\(i)", at: Self.t0, limit: 4) }
+        #expect(c.events.map(\.message) == ["6", "7", "8", "9"], "the most recent are kept")
+    }
+
+    @Test func idsHaveTheRightShape() {
+        let id = RandomIDGenerator().next(prefix: "imc")
+        #expect(RandomIDGenerator.isValid(id, prefix: "imc"))
+        #expect(!RandomIDGenerator.isValid("imc-ABCDEFGH", prefix: "imc") && !RandomIDGenerator.isValid("imc-abc", prefix: "imc"))
+    }
+}

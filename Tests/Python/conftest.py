@@ -1,0 +1,70 @@
+"""Starts a real `imc serve` (the debug build) for the API tests and gives them SDK clients."""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+from tencentcloud.common import credential
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.tke.v20180525 import tke_client
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IMC = os.environ.get("IMC_BINARY", os.path.join(ROOT, ".build", "debug", "imc"))
+
+ROOT_ID, ROOT_KEY = "AKIDrootTEST", "root-secret-key"
+OTHER_ID, OTHER_KEY = "AKIDotherTEST", "other-secret-key"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server():
+    data = tempfile.mkdtemp(prefix="imc-api-")
+    config = os.path.join(data, "config.yaml")
+    with open(config, "w") as f:
+        f.write(
+            "regions: [ap-guangzhou, ap-shanghai]\n"
+            f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n"
+        )
+    port = free_port()
+    env = dict(os.environ, IMC_ROOT_SECRET_ID=ROOT_ID, IMC_ROOT_SECRET_KEY=ROOT_KEY)
+    log = open(os.path.join(data, "serve.log"), "w")
+    proc = subprocess.Popen(
+        [IMC, "serve", "--data-root", os.path.join(data, "root"), "--listen", f"127.0.0.1:{port}", "--config", config],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("imc serve exited: " + open(log.name).read())
+            time.sleep(0.05)
+    yield {"port": port, "data": data, "log": log.name}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def make_client(server, secret_id=ROOT_ID, secret_key=ROOT_KEY, region="ap-guangzhou"):
+    profile = ClientProfile(httpProfile=HttpProfile(endpoint=f"127.0.0.1:{server['port']}", protocol="http"))
+    return tke_client.TkeClient(credential.Credential(secret_id, secret_key), region, profile)
+
+
+@pytest.fixture
+def client(server):
+    return make_client(server)
+
+
+@pytest.fixture
+def other(server):
+    return make_client(server, OTHER_ID, OTHER_KEY)

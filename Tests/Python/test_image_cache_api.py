@@ -1,0 +1,186 @@
+"""Every image cache action, driven by the official tencentcloud-sdk-python-tke against imc serve."""
+import json
+import re
+import time
+
+import pytest
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.tke.v20180525 import models
+
+from conftest import make_client
+
+
+def create(client, **fields):
+    # Each create is a distinct request (imc refuses an identical signed change sent twice).
+    fields.setdefault("ImageCacheName", f"c-{time.time_ns()}")
+    req = models.CreateImageCacheRequest()
+    req.from_json_string(json.dumps({"Images": ["nginx"], **fields}))
+    return client.CreateImageCache(req).ImageCacheId
+
+
+def describe(client, **fields):
+    req = models.DescribeImageCachesRequest()
+    req.from_json_string(json.dumps(fields))
+    return client.DescribeImageCaches(req)
+
+
+def error_of(call):
+    with pytest.raises(TencentCloudSDKException) as e:
+        call()
+    return e.value
+
+
+def test_create_returns_an_id_and_describe_returns_every_field_but_the_password(client):
+    cache_id = create(
+        client, Images=["nginx:1.25", "mysql"], ImageCacheName="web", ImageCacheSize=30, RetentionDays=7,
+        ImageRegistryCredentials=[{"Server": "ccr.example.com", "Username": "u", "Password": "CANARY-PW", "Name": "reg"}],
+        Tags=[{"Key": "team", "Value": "a"}], SubnetId="subnet-1", VpcId="vpc-1", SecurityGroupIds=["sg-1"],
+        RegistrySkipVerifyList=["r.example.com"], RegistryHttpEndPointList=["127.0.0.1:5000"], ResolveConfig="nameserver 1.1.1.1",
+        AutoCreateEip=False, AutoCreateEipAttribute={"InternetMaxBandwidthOut": 2},
+    )
+    assert re.fullmatch(r"imc-[a-z0-9]{8}", cache_id)
+    resp = describe(client, ImageCacheIds=[cache_id])
+    assert resp.TotalCount == 1
+    cache = resp.ImageCaches[0]
+    assert cache.ImageCacheId == cache_id and cache.ImageCacheName == "web"
+    assert cache.ImageCacheSize == 30 and cache.RetentionDays == 7
+    assert cache.Images == ["nginx:1.25", "mysql"]
+    assert cache.Status in ("Pending", "Ready", "Failed")
+    assert cache.ImageRegistryCredentials[0].Username == "u"
+    assert cache.ImageRegistryCredentials[0].Password is None
+    assert "CANARY-PW" not in resp.to_json_string()
+    assert cache.Tags[0].Key == "team" and cache.Tags[0].Value == "a"
+    assert cache.Events and cache.Events[0].Reason
+    created = time.strptime(cache.CreationTime, "%Y-%m-%dT%H:%M:%SZ")
+    expires = time.strptime(cache.ExpireDateTime, "%Y-%m-%dT%H:%M:%SZ")
+    assert time.mktime(expires) - time.mktime(created) == 7 * 86400
+
+
+def test_defaults_size_20_and_kept_until_deleted(client):
+    cache = describe(client, ImageCacheIds=[create(client)]).ImageCaches[0]
+    assert cache.ImageCacheSize == 20 and cache.RetentionDays == 0 and cache.ExpireDateTime is None
+
+
+def test_describe_by_name_filter_and_paging(client):
+    name = f"page-{time.time_ns()}"
+    ids = [create(client, ImageCacheName=name, Tags=[{"Key": "n", "Value": str(i)}]) for i in range(3)]
+    assert describe(client, ImageCacheNames=[name]).TotalCount == 3
+    resp = describe(client, Filters=[{"Name": "image-cache-name", "Values": [name]}], Limit=2, Offset=0)
+    assert resp.TotalCount == 3 and len(resp.ImageCaches) == 2
+    rest = describe(client, Filters=[{"Name": "image-cache-name", "Values": [name]}], Limit=2, Offset=2)
+    assert len(rest.ImageCaches) == 1
+    assert {c.ImageCacheId for c in resp.ImageCaches + rest.ImageCaches} == set(ids)
+
+
+def test_update_name_and_retention_in_place(client):
+    cache_id = create(client, ImageCacheName="before")
+    req = models.UpdateImageCacheRequest()
+    req.from_json_string(json.dumps({"ImageCacheId": cache_id, "ImageCacheName": "after", "RetentionDays": 3}))
+    client.UpdateImageCache(req)
+    cache = describe(client, ImageCacheIds=[cache_id]).ImageCaches[0]
+    assert cache.ImageCacheName == "after" and cache.RetentionDays == 3 and cache.ExpireDateTime is not None
+
+
+def test_delete_then_gone_and_unknown_ids_refused(client):
+    cache_id = create(client)
+    req = models.DeleteImageCachesRequest()
+    req.ImageCacheIds = [cache_id]
+    client.DeleteImageCaches(req)
+    assert describe(client, ImageCacheIds=[cache_id]).TotalCount == 0
+    gone = models.DeleteImageCachesRequest()
+    gone.ImageCacheIds = [cache_id, "imc-zzzzzzzz"]
+    e = error_of(lambda: client.DeleteImageCaches(gone))
+    assert e.code == "ResourceNotFound" and cache_id in e.message
+
+
+def test_most_suitable_finds_nothing_that_is_not_ready(client):
+    create(client, Images=["busybox:1.36"])
+    req = models.GetMostSuitableImageCacheRequest()
+    req.Images = ["busybox:1.36"]
+    resp = client.GetMostSuitableImageCache(req)
+    assert resp.Found is False and resp.ImageCache is None
+
+
+@pytest.mark.parametrize("fields,code,words", [
+    ({"ImageCacheSize": 10}, "InvalidParameterValue", ["ImageCacheSize", "10"]),
+    ({"ImageCacheSize": 100000}, "InvalidParameterValue", ["ImageCacheSize", "100000"]),
+    ({"RetentionDays": -1}, "InvalidParameterValue", ["RetentionDays", "-1"]),
+    ({"Images": []}, "InvalidParameterValue", ["Images"]),
+    ({"Images": ["Not A/Ref"]}, "InvalidParameterValue", ["Images[0]", "Not A/Ref"]),
+    ({"Images": ["nginx", "library/UPPER"]}, "InvalidParameterValue", ["Images[1]", "lowercase"]),
+])
+def test_bad_values_are_refused_naming_field_and_value(client, fields, code, words):
+    before = describe(client).TotalCount
+    e = error_of(lambda: create(client, **fields))
+    assert e.code == code
+    for w in words:
+        assert w in e.message, e.message
+    assert describe(client).TotalCount == before, "nothing half-created"
+
+
+def test_unknown_and_ill_typed_fields(client):
+    e = error_of(lambda: client.call_json("CreateImageCache", {"Images": ["nginx"], "Bogus": 1}))
+    assert e.code == "UnknownParameter" and "Bogus" in e.message
+    e = error_of(lambda: client.call_json("CreateImageCache", {"Images": ["nginx"], "ImageCacheSize": "big"}))
+    assert e.code == "InvalidParameter" and "ImageCacheSize" in e.message
+    e = error_of(lambda: client.call_json("CreateImageCache", {}))
+    assert e.code == "MissingParameter" and "Images" in e.message
+    e = error_of(lambda: client.call_json("CreateImageCache", {"Images": ["nginx"], "ImageRegistryCredentials": [{"Username": "u"}]}))
+    assert e.code == "MissingParameter" and "ImageRegistryCredentials[0].Server" in e.message
+    e = error_of(lambda: client.call_json("DescribeImageCaches", {"Limit": 51}))
+    assert e.code == "InvalidParameterValue" and "Limit" in e.message
+
+
+def test_a_replayed_change_is_refused_but_a_repeated_read_is_not(client):
+    body = {"Images": ["nginx"], "ImageCacheName": f"replay-{time.time_ns()}"}
+    import tencentcloud.common.abstract_client as ac
+    frozen = int(time.time())
+    real = ac.time.time
+    ac.time.time = lambda: frozen
+    try:
+        client.call_json("CreateImageCache", body)
+        e = error_of(lambda: client.call_json("CreateImageCache", body))
+        assert e.code == "AuthFailure.SignatureFailure" and "already received" in e.message
+        describe(client, ImageCacheNames=[body["ImageCacheName"]])
+        assert describe(client, ImageCacheNames=[body["ImageCacheName"]]).TotalCount == 1
+    finally:
+        ac.time.time = real
+
+
+def test_unknown_action(client):
+    e = error_of(lambda: client.call_json("RunInstances", {}))
+    assert e.code == "InvalidAction"
+
+
+def test_wrong_key_unknown_id_and_stale_timestamp(server, monkeypatch):
+    e = error_of(lambda: describe(make_client(server, "AKIDrootTEST", "wrong-key")))
+    assert e.code == "AuthFailure.SignatureFailure"
+    e = error_of(lambda: describe(make_client(server, "AKIDnobody", "k")))
+    assert e.code == "AuthFailure.SecretIdNotFound"
+    import tencentcloud.common.abstract_client as ac
+    real = time.time
+    monkeypatch.setattr(ac.time, "time", lambda: real() - 3600)
+    e = error_of(lambda: describe(make_client(server)))
+    assert e.code == "AuthFailure.SignatureExpire"
+
+
+def test_an_unserved_region_is_refused(server):
+    e = error_of(lambda: describe(make_client(server, region="eu-frankfurt")))
+    assert e.code == "InvalidParameterValue" and "X-TC-Region" in e.message
+    assert describe(make_client(server, region="ap-shanghai")).TotalCount >= 0
+
+
+def test_accounts_see_only_their_own_caches(client, other):
+    mine = create(client, ImageCacheName="private")
+    assert describe(other, ImageCacheIds=[mine]).TotalCount == 0
+    assert all(c.ImageCacheId != mine for c in describe(other, Limit=50).ImageCaches)
+    req = models.DeleteImageCachesRequest()
+    req.ImageCacheIds = [mine]
+    e = error_of(lambda: other.DeleteImageCaches(req))
+    assert e.code == "ResourceNotFound"
+    upd = models.UpdateImageCacheRequest()
+    upd.ImageCacheId = mine
+    upd.ImageCacheName = "stolen"
+    e = error_of(lambda: other.UpdateImageCache(upd))
+    assert e.code == "ResourceNotFound"
+    assert describe(client, ImageCacheIds=[mine]).ImageCaches[0].ImageCacheName == "private"

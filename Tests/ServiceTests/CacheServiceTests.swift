@@ -1,0 +1,65 @@
+import Foundation
+import IMCCache
+import IMCService
+import IMCStore
+import IMCTestSupport
+import Synchronization
+import Testing
+
+struct CacheServiceTests {
+    final class SequentialIDs: IDGenerator {
+        let counter = Mutex(0)
+        func next(prefix: String) -> String {
+            counter.withLock {
+                $0 += 1
+                return "\(prefix)-\(String(format: "%08d", $0))"
+            }
+        }
+    }
+
+    static func service(_ dir: TemporaryDirectory, now: Date = Date(timeIntervalSince1970: 1_700_000_000)) throws -> CacheService {
+        CacheService(repository: try SQLiteCacheRepository(path: dir.appending("imc.sqlite")), ids: SequentialIDs(), now: { now })
+    }
+
+    @Test func createValidatesAndRecordsAnEvent() throws {
+        let dir = try TemporaryDirectory()
+        let s = try Self.service(dir)
+        var r = CacheRequest()
+        r.images = ["nginx", "mysql:8"]
+        let c = try s.create(r, account: "a", region: "ap-guangzhou")
+        #expect(c.id == "imc-00000001" && c.status == .pending && c.size == 20 && c.name == c.id)
+        #expect(c.events.first?.reason == "Creating")
+        for (field, value, words) in [("size", 19, "ImageCacheSize"), ("size", 5000, "5000"), ("retention", -1, "RetentionDays")] {
+            var bad = r
+            if field == "size" { bad.size = value } else { bad.retentionDays = value }
+            do {
+                _ = try s.create(bad, account: "a", region: "ap-guangzhou")
+                Issue.record("accepted \(field)=\(value)")
+            } catch let CacheServiceError.invalidValue(m) {
+                #expect(m.contains(words) && m.contains("\(value)"), "\(m)")
+            }
+        }
+        #expect(try s.describe(account: "a", query: CacheQuery()).total == 1, "refused requests leave nothing")
+    }
+
+    @Test func updateInPlaceOrRebuildAndDeleteAllOrNothing() throws {
+        let dir = try TemporaryDirectory()
+        let s = try Self.service(dir)
+        var r = CacheRequest()
+        r.images = ["nginx"]
+        let a = try s.create(r, account: "a", region: "ap-guangzhou")
+        var rename = CacheRequest()
+        rename.name = "web"
+        #expect(try s.update(id: a.id, rename, account: "a").name == "web")
+        var more = CacheRequest()
+        more.images = ["nginx", "redis"]
+        #expect(throws: CacheServiceError.self) { try s.update(id: a.id, more, account: "a") }  // still Pending
+        #expect(throws: CacheServiceError.notFound("ImageCacheId imc-zzzzzzzz does not exist")) {
+            try s.delete(ids: [a.id, "imc-zzzzzzzz"], account: "a")
+        }
+        #expect(try s.describe(account: "a", query: CacheQuery()).total == 1, "nothing deleted when one id is unknown")
+        #expect(throws: CacheServiceError.self) { try s.delete(ids: [a.id], account: "b") }
+        try s.delete(ids: [a.id], account: "a")
+        #expect(try s.describe(account: "a", query: CacheQuery()).total == 0)
+    }
+}
