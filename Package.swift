@@ -67,6 +67,11 @@ let package = Package(
             name: "IMCAPI", dependencies: ["IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/API"),
 
+        // Disks and snapshots: sparse ext4 disk images, loop mounts, reflink snapshots in an XFS pool.
+        .target(
+            name: "IMCDisks", dependencies: ["CIMCSys", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Disks"),
+
         // Persistence: caches in SQLite.
         .target(
             name: "IMCStore", dependencies: ["IMCCache", .product(name: "GRDB", package: "GRDB.swift")], path: "Sources/Store"),
@@ -131,6 +136,7 @@ let package = Package(
         .testTarget(
             name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/ServiceTests"),
         .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI"], path: "Tests/APITests"),
+        .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCTestSupport"], path: "Tests/DisksTests"),
         .testTarget(name: "IMCStoreTests", dependencies: ["IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/StoreTests"),
         .testTarget(
             name: "IMCCompressionTests", dependencies: ["IMCCompression"], path: "Tests/CompressionTests"),

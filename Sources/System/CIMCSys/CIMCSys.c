@@ -39,3 +39,9 @@ long imc_lgetxattr(const char *path, const char *name, void *value, size_t size)
 long imc_llistxattr(const char *path, char *list, size_t size) { return llistxattr(path, list, size); }
 
 int imc_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
+
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+int imc_ficlone(int dest_fd, int src_fd) { return ioctl(dest_fd, FICLONE, src_fd); }
+long long imc_seek_data(int fd, long long offset) { return (long long)lseek(fd, (off_t)offset, SEEK_DATA); }
+long long imc_seek_hole(int fd, long long offset) { return (long long)lseek(fd, (off_t)offset, SEEK_HOLE); }

@@ -31,4 +31,10 @@ long imc_llistxattr(const char *path, char *list, size_t size);
 /// Starts writeback of a file's dirty pages without waiting for it (sync_file_range WRITE),
 /// so that the disk works while the CPU unpacks and the final sync has little left to wait for.
 int imc_start_writeback(int fd);
+/// ioctl(FICLONE): makes dest share src's extents (a reflink copy); fails where the
+/// filesystem cannot (EOPNOTSUPP, EXDEV).
+int imc_ficlone(int dest_fd, int src_fd);
+/// lseek(SEEK_DATA) / lseek(SEEK_HOLE): walk a sparse file's data extents.
+long long imc_seek_data(int fd, long long offset);
+long long imc_seek_hole(int fd, long long offset);
 #endif

@@ -1,0 +1,82 @@
+import Foundation
+import IMCCache
+
+/// A data disk: an ext4 filesystem in a sparse image file in the pool.
+public struct Disk: Sendable, Equatable {
+    /// `disk-xxxxxxxx`.
+    public var id: String
+    public var path: String
+    public var sizeGiB: Int
+}
+
+/// Makes, mounts and removes data disks. Host-side mounts are always `nosuid,nodev`: what an
+/// image holds never gains privileges on the host.
+public struct DiskManager: Sendable {
+    public let pool: DiskPool
+    let ids: any IDGenerator
+
+    public init(pool: DiskPool, ids: any IDGenerator = RandomIDGenerator()) {
+        self.pool = pool
+        self.ids = ids
+    }
+
+    /// A new, empty, formatted disk of `sizeGiB` (sparse: it uses no space until written).
+    public func create(sizeGiB: Int) throws -> Disk {
+        let id = ids.next(prefix: "disk")
+        let path = "\(pool.root)/disks/\(id).img"
+        try System.makeSparseFile(path, bytes: Int64(sizeGiB) << 30)
+        do {
+            try System.run([
+                "/usr/sbin/mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", "-L", id, path,
+            ])
+        } catch {
+            unlink(path)
+            throw error
+        }
+        return Disk(id: id, path: path, sizeGiB: sizeGiB)
+    }
+
+    /// The disk at its path (for disks listed in the database).
+    public func disk(id: String, sizeGiB: Int) -> Disk { Disk(id: id, path: "\(pool.root)/disks/\(id).img", sizeGiB: sizeGiB) }
+
+    /// Mounts `disk` at `target` for the length of `body`, and unmounts it whatever happens.
+    public func withMounted<T>(_ disk: Disk, at target: String, _ body: (String) async throws -> T) async throws -> T {
+        try System.mountImage(disk.path, at: target, options: "nosuid,nodev")
+        do {
+            let result = try await body(target)
+            try System.unmount(target)
+            return result
+        } catch {
+            try? System.unmount(target)
+            throw error
+        }
+    }
+
+    /// Mounts `disk` at `target` until `unmount` (for instances, whose disks outlive a call).
+    public func mount(_ disk: Disk, at target: String) throws { try System.mountImage(disk.path, at: target, options: "nosuid,nodev") }
+
+    /// Unmounts whatever is at `target`.
+    public func unmount(_ target: String) throws { try System.unmount(target) }
+
+    /// Removes a disk image (it must not be mounted).
+    public func remove(_ disk: Disk) {
+        unlink(disk.path)
+    }
+
+    /// Disk images in the pool, by id (to find files no row accounts for).
+    public func allDiskIDs() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: pool.root + "/disks")) ?? [])
+            .filter { $0.hasSuffix(".img") }.map { String($0.dropLast(4)) }
+    }
+
+    /// Grows the disk's file and filesystem to `sizeGiB` (never shrinks).
+    public func grow(_ disk: Disk, to sizeGiB: Int) throws -> Disk {
+        guard sizeGiB > disk.sizeGiB else { return disk }
+        guard truncate(disk.path, off_t(Int64(sizeGiB) << 30)) == 0 else { throw DiskError(.io, "cannot grow \(disk.id)") }
+        try System.run(["/usr/sbin/e2fsck", "-f", "-p", disk.path])
+        try System.run(["/usr/sbin/resize2fs", disk.path])
+        var grown = disk
+        grown.sizeGiB = sizeGiB
+        return grown
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Runs the system tools disks need (mkfs, mount, umount, resize2fs) and reads mount state.
+enum System {
+    /// Runs `argv`; throws with its standard error when it fails.
+    @discardableResult
+    static func run(_ argv: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        let err = Pipe()
+        let out = Pipe()
+        p.standardError = err
+        p.standardOutput = out
+        do { try p.run() } catch { throw DiskError(.command, "cannot run \(argv[0]): \(error)") }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            let message = String(decoding: e, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw DiskError(.command, "\(argv.joined(separator: " ")) failed (\(p.terminationStatus)): \(message.prefix(500))")
+        }
+        return String(decoding: o, as: UTF8.self)
+    }
+
+    /// Whether something is mounted at `path`.
+    static func isMountPoint(_ path: String) -> Bool {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        let target = URL(fileURLWithPath: path).standardizedFileURL.path
+        return text.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && fields[4].replacingOccurrences(of: "\\040", with: " ") == target
+        }
+    }
+
+    /// Mounts an image file with a loop device (autoclear: detached when unmounted).
+    static func mountImage(_ image: String, at target: String, options: String) throws {
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try run(["/usr/bin/mount", "-o", "loop," + options, image, target])
+    }
+
+    /// Unmounts `target` (its loop device is released with it).
+    static func unmount(_ target: String) throws {
+        guard isMountPoint(target) else { return }
+        try run(["/usr/bin/umount", target])
+    }
+
+    /// Makes a sparse file of `bytes` bytes.
+    static func makeSparseFile(_ path: String, bytes: Int64) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DiskError(.io, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(bytes)) == 0 else {
+            unlink(path)
+            throw DiskError(.io, "cannot size \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

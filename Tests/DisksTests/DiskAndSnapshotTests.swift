@@ -1,0 +1,73 @@
+import Foundation
+import IMCDisks
+import IMCTestSupport
+import Testing
+
+/// Real sparse images, real ext4, real loop mounts, real reflinks in an XFS pool.
+@Suite(.enabled(if: Requirements.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs"), "needs root and xfsprogs"))
+struct DiskAndSnapshotTests {
+    @Test func aSnapshotIsACloneAndADiskMadeFromItHoldsTheData() async throws {
+        let dir = try TemporaryDirectory(prefix: "imc-disks")
+        let pool = try DiskPool.open(dataRoot: dir.path, poolSizeGiB: 512)
+        defer { try? pool.unmountPool() }
+        #expect(pool.clones, "the XFS pool clones")
+        let disks = DiskManager(pool: pool)
+        let store = LocalSnapshotStore(disks: disks)
+        let disk = try disks.create(sizeGiB: 20)
+        try await disks.withMounted(disk, at: dir.appending("mnt")) { root in
+            try "cached layer".write(toFile: root + "/layer", atomically: true, encoding: .utf8)
+            try Data(repeating: 7, count: 3 << 20).write(to: URL(fileURLWithPath: root + "/big"))
+        }
+        let snapshot = try store.create(from: disk)
+        #expect(snapshot.id.hasPrefix("snap-") && snapshot.sizeGiB == 20)
+        disks.remove(disk)
+        let started = ContinuousClock.now
+        let copy = try store.makeDisk(from: snapshot, sizeGiB: nil)
+        let took = ContinuousClock.now - started
+        #expect(took < .seconds(5), "a clone of a 20 GiB image is not a copy")
+        let text = try await disks.withMounted(copy, at: dir.appending("mnt2")) { root in
+            try String(contentsOfFile: root + "/layer", encoding: .utf8)
+        }
+        #expect(text == "cached layer")
+        // A larger disk from the same snapshot: the filesystem grows to fit.
+        let big = try store.makeDisk(from: snapshot, sizeGiB: 200)
+        #expect(big.sizeGiB == 200)
+        var st = stat()
+        #expect(stat(big.path, &st) == 0 && Int64(st.st_size) == 200 << 30 && Int64(st.st_blocks) * 512 < 1 << 30, "sparse")
+        try await disks.withMounted(big, at: dir.appending("mnt3")) { root in
+            var fs = statvfs()
+            #expect(statvfs(root, &fs) == 0 && Int64(fs.f_blocks) * Int64(fs.f_frsize) > 190 << 30)
+        }
+        disks.remove(copy)
+        disks.remove(big)
+        store.delete(id: snapshot.id)
+        #expect(store.allSnapshotIDs().isEmpty && disks.allDiskIDs().isEmpty)
+    }
+
+    @Test func aFlippedByteInASnapshotIsDetectedNotServed() async throws {
+        let dir = try TemporaryDirectory(prefix: "imc-disks")
+        let pool = try DiskPool.open(dataRoot: dir.path, poolSizeGiB: 512)
+        defer { try? pool.unmountPool() }
+        let disks = DiskManager(pool: pool)
+        let store = LocalSnapshotStore(disks: disks)
+        let disk = try disks.create(sizeGiB: 20)
+        try await disks.withMounted(disk, at: dir.appending("mnt")) { root in
+            try "data".write(toFile: root + "/f", atomically: true, encoding: .utf8)
+        }
+        let snapshot = try store.create(from: disk)
+        try store.verify(snapshot)
+        // Flip one byte of the snapshot's data.
+        let path = pool.root + "/snapshots/\(snapshot.id).img"
+        chmod(path, 0o644)
+        let fd = open(path, O_RDWR)
+        var byte: UInt8 = 0
+        #expect(pread(fd, &byte, 1, 1024) == 1)
+        byte ^= 0xff
+        #expect(pwrite(fd, &byte, 1, 1024) == 1)
+        close(fd)
+        #expect(throws: DiskError.self) { try store.makeDisk(from: snapshot, sizeGiB: nil) }
+        #expect(disks.allDiskIDs() == [disk.id], "no disk was made from the corrupt snapshot")
+        disks.remove(disk)
+        store.delete(id: snapshot.id)
+    }
+}
