@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C shims: system calls Swift cannot reach directly (openat2, makedev).
@@ -77,7 +78,14 @@ let package = Package(
             name: "IMCStore", dependencies: ["IMCCache", .product(name: "GRDB", package: "GRDB.swift")], path: "Sources/Store"),
 
         // Orchestration: the image cache life cycle (create, update, delete, match).
-        .target(name: "IMCService", dependencies: ["IMCCache", "IMCStore", "IMCModel"], path: "Sources/Service"),
+        .target(
+            name: "IMCService",
+            dependencies: [
+                "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Service"),
 
         // Orchestration: a pull, from reference to overlay-ready layer directories.
         .target(
@@ -104,8 +112,9 @@ let package = Package(
         .executableTarget(
             name: "imc",
             dependencies: [
-                "IMCPull", "IMCServer", "IMCService", "IMCStore",
+                "IMCPull", "IMCServer", "IMCService", "IMCStore", "IMCDisks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Sources/CLI"),

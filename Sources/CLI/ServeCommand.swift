@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import IMCDisks
 import IMCServer
 import IMCService
 import IMCStore
 import Logging
+import ServiceLifecycle
 
 /// `imc serve`: the image cache service with its embedded defaults.
 struct ServeCommand: AsyncParsableCommand {
@@ -21,12 +23,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A YAML file with regions, accounts and limits.")
     var config: String?
 
+    @Option(help: "Caches built at once; 0 serves the API only (caches stay Pending).")
+    var builders = 1
+
+    @Option(help: "Size of the XFS disk pool created under the data root when its filesystem cannot clone (sparse).")
+    var poolSizeGib: Int64 = 4096
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a level") }
         guard Self.split(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
+        guard (0...16).contains(builders) else { throw ValidationError("--builders must be from 0 to 16, not \(builders)") }
     }
 
     static func split(_ s: String) -> (String, Int)? {
@@ -47,7 +56,17 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let (root, created) = try Accounts.root(environment: ProcessInfo.processInfo.environment, dataRoot: dataRoot)
         let repository = try SQLiteCacheRepository(path: dataRoot + "/imc.sqlite")
-        let service = CacheService(repository: repository, limits: settings.limits)
+        let pool = try DiskPool.open(dataRoot: dataRoot, poolSizeGiB: poolSizeGib)
+        let disks = DiskManager(pool: pool)
+        let snapshots = LocalSnapshotStore(disks: disks)
+        let service = CacheService(repository: repository, limits: settings.limits, snapshots: snapshots)
+        let builder = CacheBuilder(
+            repository: repository, disks: disks, snapshots: snapshots, workRoot: dataRoot + "/build", logger: logger)
+        let worker = BuildWorker(builder: builder, repository: repository, disks: disks, snapshots: snapshots, logger: logger)
+        let sweeper = ExpirySweeper(service: service, logger: logger)
+        // What a crash left (build mounts, disks, orphaned snapshots) goes before anything runs;
+        // caches that were building are built again.
+        try worker.recover()
         let api = CloudAPI(accounts: Accounts([root] + settings.keys), service: service, regions: settings.regions, logger: logger)
         guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT") }
         let regions = settings.regions.sorted().joined(separator: ", ")
@@ -66,6 +85,10 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
             }, logger: logger)
-        try await app.runService()
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: app), .init(service: sweeper)] + (0..<builders).map { _ in .init(service: worker) },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

@@ -52,6 +52,8 @@ public struct ImageCache: Codable, Sendable, Equatable {
     public var retentionDays: Int
     public var lastMatchedTime: Date?
     public var snapshotID: String?
+    /// The snapshot's data checksum, verified before a disk is made from it.
+    public var snapshotChecksum: String?
     public var status: CacheStatus
     public var events: [CacheEvent]
     public var credentials: [CacheCredential]

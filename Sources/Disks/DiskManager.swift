@@ -7,6 +7,12 @@ public struct Disk: Sendable, Equatable {
     public var id: String
     public var path: String
     public var sizeGiB: Int
+
+    public init(id: String, path: String, sizeGiB: Int) {
+        self.id = id
+        self.path = path
+        self.sizeGiB = sizeGiB
+    }
 }
 
 /// Makes, mounts and removes data disks. Host-side mounts are always `nosuid,nodev`: what an
@@ -14,17 +20,20 @@ public struct Disk: Sendable, Equatable {
 public struct DiskManager: Sendable {
     public let pool: DiskPool
     let ids: any IDGenerator
+    /// Bytes in a "GiB" of disk size: 2^30, except in tests that need small disks.
+    let unit: Int64
 
-    public init(pool: DiskPool, ids: any IDGenerator = RandomIDGenerator()) {
+    public init(pool: DiskPool, ids: any IDGenerator = RandomIDGenerator(), bytesPerGiB: Int64 = 1 << 30) {
         self.pool = pool
         self.ids = ids
+        unit = bytesPerGiB
     }
 
     /// A new, empty, formatted disk of `sizeGiB` (sparse: it uses no space until written).
     public func create(sizeGiB: Int) throws -> Disk {
         let id = ids.next(prefix: "disk")
         let path = "\(pool.root)/disks/\(id).img"
-        try System.makeSparseFile(path, bytes: Int64(sizeGiB) << 30)
+        try System.makeSparseFile(path, bytes: Int64(sizeGiB) * unit)
         do {
             try System.run([
                 "/usr/sbin/mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", "-L", id, path,
@@ -72,7 +81,7 @@ public struct DiskManager: Sendable {
     /// Grows the disk's file and filesystem to `sizeGiB` (never shrinks).
     public func grow(_ disk: Disk, to sizeGiB: Int) throws -> Disk {
         guard sizeGiB > disk.sizeGiB else { return disk }
-        guard truncate(disk.path, off_t(Int64(sizeGiB) << 30)) == 0 else { throw DiskError(.io, "cannot grow \(disk.id)") }
+        guard truncate(disk.path, off_t(Int64(sizeGiB) * unit)) == 0 else { throw DiskError(.io, "cannot grow \(disk.id)") }
         try System.run(["/usr/sbin/e2fsck", "-f", "-p", disk.path])
         try System.run(["/usr/sbin/resize2fs", disk.path])
         var grown = disk

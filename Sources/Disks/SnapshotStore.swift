@@ -10,6 +10,12 @@ public struct Snapshot: Sendable, Equatable {
     public var sizeGiB: Int
     /// SHA-256 over the image's data extents and their offsets (holes cost nothing).
     public var checksum: String
+
+    public init(id: String, sizeGiB: Int, checksum: String) {
+        self.id = id
+        self.sizeGiB = sizeGiB
+        self.checksum = checksum
+    }
 }
 
 /// Where snapshots live.

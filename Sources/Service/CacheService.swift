@@ -1,5 +1,6 @@
 import Foundation
 import IMCCache
+import IMCDisks
 import IMCModel
 import IMCStore
 
@@ -51,14 +52,17 @@ public final class CacheService: Sendable {
     public let limits: CacheLimits
     let ids: any IDGenerator
     let now: @Sendable () -> Date
+    /// Where deleted caches' snapshots go away (nil in tests without disks).
+    let snapshots: (any SnapshotStore)?
 
     public init(
         repository: any CacheRepository, limits: CacheLimits = CacheLimits(), ids: any IDGenerator = RandomIDGenerator(),
-        now: @escaping @Sendable () -> Date = { Date() }
+        snapshots: (any SnapshotStore)? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.repository = repository
         self.limits = limits
         self.ids = ids
+        self.snapshots = snapshots
         self.now = now
     }
 
@@ -134,7 +138,24 @@ public final class CacheService: Sendable {
         for id in ids where try repository.get(id: id, account: account) == nil {
             throw CacheServiceError.notFound("ImageCacheId \(id) does not exist")
         }
-        for id in ids { try repository.delete(id: id, account: account) }
+        for id in ids {
+            let snapshot = try repository.get(id: id, account: account)?.snapshotID
+            try repository.delete(id: id, account: account)
+            if let snapshot { snapshots?.delete(id: snapshot) }
+        }
+    }
+
+    /// Deletes every cache whose retention has run out, with its snapshot; returns their ids.
+    @discardableResult
+    public func sweepExpired() throws -> [String] {
+        let at = now()
+        var swept: [String] = []
+        for cache in try repository.all(in: CacheStatus.allCases) where cache.isExpired(at: at) {
+            try repository.delete(id: cache.id, account: cache.account)
+            if let snapshot = cache.snapshotID { snapshots?.delete(id: snapshot) }
+            swept.append(cache.id)
+        }
+        return swept
     }
 
     /// Caches of the account, filtered and paged.

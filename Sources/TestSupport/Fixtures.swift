@@ -1,5 +1,6 @@
 import Foundation
 import IMCCompression
+import IMCRegistry
 
 /// Conditions integration tests are gated on; CI has them all.
 public enum Requirements {
@@ -56,5 +57,14 @@ public enum SampleLayers {
         top.whiteout("usr/bin/su")
         top.add("etc/hostname", .symlink("/proc/sys/kernel/hostname"))
         return [base, middle, top]
+    }
+}
+
+/// Registry client options for tests: no real waiting between retries.
+public enum RegistryClientOptionsForTests {
+    public static var fast: RegistryClientOptions {
+        var o = RegistryClientOptions()
+        o.sleep = { _ in }
+        return o
     }
 }

@@ -38,7 +38,9 @@ def server():
     env = dict(os.environ, IMC_ROOT_SECRET_ID=ROOT_ID, IMC_ROOT_SECRET_KEY=ROOT_KEY)
     log = open(os.path.join(data, "serve.log"), "w")
     proc = subprocess.Popen(
-        [IMC, "serve", "--data-root", os.path.join(data, "root"), "--listen", f"127.0.0.1:{port}", "--config", config],
+        # --builders 0: these tests drive the API alone; a build would try to reach docker.io.
+        [IMC, "serve", "--data-root", os.path.join(data, "root"), "--listen", f"127.0.0.1:{port}", "--config", config,
+         "--builders", "0", "--pool-size-gib", "64"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 20
@@ -53,6 +55,8 @@ def server():
     yield {"port": port, "data": data, "log": log.name}
     proc.terminate()
     proc.wait(timeout=10)
+    subprocess.run(["umount", os.path.join(data, "root", "pool")], check=False)
+    subprocess.run(["rm", "-rf", data], check=False)
 
 
 def make_client(server, secret_id=ROOT_ID, secret_key=ROOT_KEY, region="ap-guangzhou"):

@@ -63,3 +63,23 @@ struct CacheServiceTests {
         #expect(try s.describe(account: "a", query: CacheQuery()).total == 0)
     }
 }
+
+struct ExpiryTests {
+    @Test func theSweeperDeletesExactlyTheExpiredCaches() throws {
+        let dir = try TemporaryDirectory()
+        let clock = Mutex(Date(timeIntervalSince1970: 1_700_000_000))
+        let s = CacheService(repository: try SQLiteCacheRepository(path: dir.appending("imc.sqlite")), now: { clock.withLock { $0 } })
+        var week = CacheRequest()
+        week.images = ["nginx"]
+        week.retentionDays = 7
+        let a = try s.create(week, account: "a", region: "ap-guangzhou")
+        var forever = CacheRequest()
+        forever.images = ["nginx"]
+        let b = try s.create(forever, account: "a", region: "ap-guangzhou")
+        clock.withLock { $0 = $0.addingTimeInterval(7 * 86400 - 1) }
+        #expect(try s.sweepExpired().isEmpty)
+        clock.withLock { $0 = $0.addingTimeInterval(1) }
+        #expect(try s.sweepExpired() == [a.id])
+        #expect(try s.describe(account: "a", query: CacheQuery()).caches.map(\.id) == [b.id])
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import IMCCache
+import IMCDisks
+import IMCStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Builds Pending and Updating caches for as long as the service runs. Several copies of one
+/// worker can run at once (`imc serve --builders N`): they share the claims, so each cache is
+/// built by one of them. Call `recover()` once before starting them.
+public struct BuildWorker: Service {
+    /// Caches being built, shared by the copies of a worker.
+    final class Claims: Sendable {
+        let ids = Mutex<Set<String>>([])
+        func claim(_ id: String) -> Bool { ids.withLock { $0.insert(id).inserted } }
+        func release(_ id: String) { _ = ids.withLock { $0.remove(id) } }
+    }
+    let claims = Claims()
+    let builder: CacheBuilder
+    let repository: any CacheRepository
+    let disks: DiskManager
+    let snapshots: any SnapshotStore
+    let pollInterval: Duration
+    let logger: Logger
+
+    public init(
+        builder: CacheBuilder, repository: any CacheRepository, disks: DiskManager, snapshots: any SnapshotStore,
+        pollInterval: Duration = .milliseconds(500), logger: Logger
+    ) {
+        self.builder = builder
+        self.repository = repository
+        self.disks = disks
+        self.snapshots = snapshots
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelledOrShuttingDown {
+            let queued = (try? repository.all(in: [.pending, .updating])) ?? []
+            for cache in queued where claims.claim(cache.id) {
+                defer { claims.release(cache.id) }
+                if Task.isCancelledOrShuttingDown { return }
+                await builder.build(cache.id, account: cache.account)
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+        }
+    }
+
+    /// Removes what a crash left: build mounts, disk images (no instance holds one yet), and
+    /// snapshots that no cache points at. Caches that were building are simply built again.
+    public func recover() throws {
+        for id in disks.allDiskIDs() {
+            try? disks.unmount("\(builder.workRoot)/\(id)")
+        }
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: builder.workRoot) {
+            for e in entries { try? disks.unmount("\(builder.workRoot)/\(e)") }
+        }
+        for id in disks.allDiskIDs() { disks.remove(disks.disk(id: id, sizeGiB: 0)) }
+        let kept = Set(try repository.all(in: CacheStatus.allCases).compactMap(\.snapshotID))
+        for id in snapshots.allSnapshotIDs() where !kept.contains(id) {
+            logger.info("removing an orphaned snapshot", metadata: ["snapshot": "\(id)"])
+            snapshots.delete(id: id)
+        }
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import IMCCache
+import IMCContent
+import IMCDisks
+import IMCModel
+import IMCPull
+import IMCRegistry
+import IMCStore
+import IMCUnpack
+import Logging
+
+/// Builds one cache: a builder slot, a data disk of `ImageCacheSize` GiB, every image pulled onto
+/// it (a layer shared by two images stored once), a manifest of what it holds, the disk unmounted
+/// and turned into a snapshot, the disk released, the cache Ready. Each step is an event. A
+/// failure ends the cache Failed (UpdateFailed when it was being rebuilt, the old snapshot kept)
+/// with a reason, and leaves no mount, disk or partial snapshot behind.
+public final class CacheBuilder: Sendable {
+    let repository: any CacheRepository
+    let disks: DiskManager
+    let snapshots: any SnapshotStore
+    let workRoot: String
+    let clientOptions: RegistryClientOptions
+    let now: @Sendable () -> Date
+    let logger: Logger
+
+    public init(
+        repository: any CacheRepository, disks: DiskManager, snapshots: any SnapshotStore, workRoot: String,
+        clientOptions: RegistryClientOptions = RegistryClientOptions(), now: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger? = nil
+    ) {
+        self.repository = repository
+        self.disks = disks
+        self.snapshots = snapshots
+        self.workRoot = workRoot
+        self.clientOptions = clientOptions
+        self.now = now
+        self.logger = logger ?? Logger(label: "imc.build", factory: { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    /// The record of what a cache disk holds, written at its root as `imc-manifest.json`.
+    public struct DiskManifest: Codable, Sendable {
+        public struct Image: Codable, Sendable {
+            public var reference: String
+            public var normalized: String
+            public var manifestDigest: String
+            public var platform: String
+            public var layers: [PullResult.Layer]
+        }
+        public var cacheID: String
+        public var images: [Image]
+    }
+
+    /// Builds `cache` (Pending or Updating) and stores the outcome; returns the cache as it ends.
+    @discardableResult
+    public func build(_ cacheID: String, account: String) async -> ImageCache? {
+        guard var cache = try? repository.get(id: cacheID, account: account) else { return nil }
+        let rebuilding = cache.status == .updating
+        let started = ContinuousClock.now
+        record(&cache, .normal, "BuilderStarted", "Builder instance (2 cores, 4 GiB) started for image cache \(cache.id)")
+        var disk: Disk?
+        do {
+            let d = try disks.create(sizeGiB: cache.size)
+            disk = d
+            record(&cache, .normal, "DiskCreated", "Data disk \(d.id) of \(cache.size) GiB created")
+            let mountPoint = "\(workRoot)/\(cache.id)"
+            let manifest = try await disks.withMounted(d, at: mountPoint) { root in try await pullAll(&cache, into: root) }
+            _ = manifest
+            record(&cache, .normal, "SnapshotCreating", "Creating snapshot of disk \(d.id)")
+            let snapshot = try snapshots.create(from: d)
+            disks.remove(d)
+            disk = nil
+            let old = cache.snapshotID
+            cache.snapshotID = snapshot.id
+            cache.snapshotChecksum = snapshot.checksum
+            cache.status = .ready
+            record(&cache, .normal, "SnapshotCreated", "Snapshot \(snapshot.id) created; disk \(d.id) and the builder released")
+            record(
+                &cache, .normal, "Ready",
+                String(format: "Image cache %@ is ready (%.1f s)", cache.id, (ContinuousClock.now - started).seconds))
+            if let old, old != snapshot.id { snapshots.delete(id: old) }
+        } catch {
+            if let disk { disks.remove(disk) }
+            cache.status = rebuilding ? .updateFailed : .failed
+            record(&cache, .warning, reason(for: error), describe(error, cache: cache))
+        }
+        do { try repository.update(cache) } catch {
+            // The cache was deleted while it built: its snapshot must not outlive it.
+            if cache.status == .ready, let id = cache.snapshotID { snapshots.delete(id: id) }
+            logger.info("cache deleted during its build", metadata: ["cache": "\(cache.id)"])
+        }
+        return cache
+    }
+
+    private func record(_ cache: inout ImageCache, _ kind: CacheEvent.Kind, _ reason: String, _ message: String) {
+        cache.record(kind, reason, message, at: now())
+        try? repository.update(cache)
+        logger.info("\(reason): \(message)", metadata: ["cache": "\(cache.id)"])
+    }
+
+    private func pullAll(_ cache: inout ImageCache, into root: String) async throws -> DiskManifest {
+        let config = RegistryConfig(
+            credentials: cache.credentials.map { RegistryCredential(server: $0.server, username: $0.username, password: $0.password) },
+            plainHTTPHosts: Set(cache.registryHttpEndPointList), skipVerifyHosts: Set(cache.registrySkipVerifyList))
+        let client = RegistryClient(config: config, options: clientOptions, logger: logger)
+        let puller = Puller(
+            client: client, store: try OCILayoutStore(root: root + "/images"), layers: try LayerStore(root: root + "/layers"),
+            logger: logger)
+        var manifest = DiskManifest(cacheID: cache.id, images: [])
+        do {
+            for image in cache.images {
+                let reference = try ImageReference(parsing: image)
+                record(&cache, .normal, "Pulling", "Pulling image \(image)")
+                let t0 = ContinuousClock.now
+                let result = try await puller.pull(reference)
+                record(
+                    &cache, .normal, "Pulled",
+                    String(
+                        format: "Pulled image %@ (%@, %@): %lld bytes downloaded, %lld unpacked, in %.1f s", image,
+                        result.manifestDigest.description,
+                        result.platform, result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }, result.unpackedBytes,
+                        (ContinuousClock.now - t0).seconds))
+                manifest.images.append(
+                    .init(
+                        reference: image, normalized: reference.description, manifestDigest: result.manifestDigest.description,
+                        platform: result.platform, layers: result.layers))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try OCILayoutStore.writeAtomically(try encoder.encode(manifest), to: root + "/imc-manifest.json")
+            try await puller.shutdown()
+            try await client.shutdown()
+            return manifest
+        } catch {
+            if let e = error as? PullError, e.code == .diskFull {
+                let needed = await estimateGiB(cache, client: client)
+                try? await puller.shutdown()
+                try? await client.shutdown()
+                throw BuildFailure.tooSmall(needed: needed, detail: e.message)
+            }
+            try? await puller.shutdown()
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// About how many GiB the images need unpacked: their compressed layers (from the
+    /// registry's manifests) times 3, plus a tenth for the filesystem.
+    private func estimateGiB(_ cache: ImageCache, client: RegistryClient) async -> Int {
+        var compressed: Int64 = 0
+        for image in cache.images {
+            guard let ref = try? ImageReference(parsing: image), var fetched = try? await client.fetchManifest(ref) else { continue }
+            if case .index(let index) = fetched.document,
+                let entry = index.manifests.first(where: { $0.platform.map(Platform.host.matches) ?? false }),
+                let m = try? await client.fetchManifest(ref, reference: entry.digest.description)
+            {
+                fetched = m
+            }
+            if case .manifest(let m) = fetched.document { compressed += m.layers.reduce(0) { $0 + $1.size } }
+        }
+        let bytes = Double(compressed) * 3 * 1.1
+        return max(cache.size * 2, Int((bytes / Double(1 << 30)).rounded(.up)))
+    }
+
+    private func reason(for error: any Error) -> String {
+        switch error {
+        case is BuildFailure: return "DiskTooSmall"
+        case let e as PullError:
+            switch e.code {
+            case .notFound: return "ImageNotFound"
+            case .unauthorized: return "RegistryUnauthorized"
+            case .unreachable: return "RegistryUnreachable"
+            default: return "PullFailed"
+            }
+        case is DiskError: return "DiskFailed"
+        default: return "BuildFailed"
+        }
+    }
+
+    private func describe(_ error: any Error, cache: ImageCache) -> String {
+        switch error {
+        case BuildFailure.tooSmall(let needed, _):
+            return
+                "The images do not fit in ImageCacheSize \(cache.size) GiB: they need about \(needed) GiB unpacked. Ask for ImageCacheSize \(needed) or more."
+        case let e as PullError: return "Build failed: \(e.message)"
+        case let e as DiskError: return "Build failed: \(e.message)"
+        default: return "Build failed: \(String(describing: error).prefix(300))"
+        }
+    }
+}
+
+/// A build that cannot succeed as asked.
+enum BuildFailure: Error {
+    case tooSmall(needed: Int, detail: String)
+}

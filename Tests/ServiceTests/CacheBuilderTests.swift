@@ -1,0 +1,123 @@
+import Foundation
+import IMCCache
+import IMCDisks
+import IMCService
+import IMCStore
+import IMCTestSupport
+import Testing
+
+/// Builds caches for real: images from the scriptable registry onto loop-mounted ext4 disks in
+/// an XFS pool, snapshotted. Disk sizes use a small "GiB" (16 MiB) so that a too-small disk is
+/// cheap to fill.
+@Suite(.enabled(if: Requirements.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs"), "needs root and xfsprogs"))
+final class CacheBuilderTests {
+    let dir: TemporaryDirectory
+    let pool: DiskPool
+    let disks: DiskManager
+    let snapshots: LocalSnapshotStore
+    let repository: SQLiteCacheRepository
+    let builder: CacheBuilder
+
+    init() throws {
+        dir = try TemporaryDirectory(prefix: "imc-build")
+        pool = try DiskPool.open(dataRoot: dir.path, poolSizeGiB: 64)
+        disks = DiskManager(pool: pool, bytesPerGiB: 16 << 20)
+        snapshots = LocalSnapshotStore(disks: disks)
+        repository = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
+        var options = RegistryClientOptionsForTests.fast
+        options.connectTimeout = .seconds(2)
+        builder = CacheBuilder(
+            repository: repository, disks: disks, snapshots: snapshots, workRoot: dir.appending("build"), clientOptions: options)
+    }
+
+    deinit {
+        #expect(disks.allDiskIDs().isEmpty, "no disk image is left behind")
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        #expect(!mounts.contains(dir.appending("build")), "no build mount is left behind")
+        try? pool.unmountPool()
+    }
+
+    func cache(_ images: [String], size: Int = 20, host: String, credentials: [CacheCredential] = []) throws -> ImageCache {
+        var c = ImageCache(
+            id: "imc-\(UUID().uuidString.prefix(8).lowercased())", account: "a", region: "ap-guangzhou", name: "t", size: size,
+            images: images, creationTime: Date(), retentionDays: 0)
+        c.registryHttpEndPointList = [host]
+        c.credentials = credentials
+        try repository.insert(c)
+        return c
+    }
+
+    @Test func aBuildPullsEveryImageOntoADiskAndSnapshotsIt() async throws {
+        let registry = try await FaultRegistry.start()
+        let base = SampleLayers.rich()
+        var extra = TarBuilder()
+        extra.file("app/extra", "second image")
+        registry.add(try TestImage(layers: base), repository: "one", tag: "v1")
+        registry.add(try TestImage(layers: [base[0], extra]), repository: "two", tag: "v1")
+        let c = try cache(["\(registry.host)/one:v1", "\(registry.host)/two:v1"], host: registry.host)
+        let built = try #require(await builder.build(c.id, account: "a"))
+        #expect(built.status == .ready, "\(built.events.map(\.message))")
+        let reasons = built.events.map(\.reason)
+        #expect(
+            reasons == [
+                "BuilderStarted", "DiskCreated", "Pulling", "Pulled", "Pulling", "Pulled", "SnapshotCreating", "SnapshotCreated", "Ready",
+            ])
+        let snapshotID = try #require(built.snapshotID)
+        #expect(snapshots.allSnapshotIDs() == [snapshotID])
+        let stored = try #require(try repository.get(id: c.id, account: "a"))
+        #expect(stored.status == .ready && stored.snapshotChecksum != nil)
+        // What the snapshot holds: both images, the shared layer once, and the manifest.
+        let disk = try snapshots.makeDisk(from: Snapshot(id: snapshotID, sizeGiB: 20, checksum: stored.snapshotChecksum!), sizeGiB: nil)
+        let (manifest, layerDirs) = try await disks.withMounted(disk, at: dir.appending("check")) { root in
+            (
+                try Data(contentsOf: URL(fileURLWithPath: root + "/imc-manifest.json")),
+                try FileManager.default.contentsOfDirectory(atPath: root + "/layers/sha256")
+            )
+        }
+        disks.remove(disk)
+        let decoded = try JSONDecoder().decode(CacheBuilder.DiskManifest.self, from: manifest)
+        #expect(decoded.images.map { $0.reference } == c.images)
+        #expect(Set(layerDirs).count == 4, "3 layers of the first image + 1 of the second; the shared base once")
+    }
+
+    @Test func imagesLargerThanTheDiskFailSayingWhatSizeToAskFor() async throws {
+        let registry = try await FaultRegistry.start()
+        var big = TarBuilder()
+        let random = try #require(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 24_000_000)
+        big.add("blob", .file(Array(random)))
+        registry.add(try TestImage(layers: [big], compression: [.none]), repository: "big", tag: "v1")
+        let c = try cache(["\(registry.host)/big:v1"], size: 1, host: registry.host)
+        let built = try #require(await builder.build(c.id, account: "a"))
+        #expect(built.status == .failed)
+        let last = try #require(built.events.last)
+        #expect(last.type == .warning && last.reason == "DiskTooSmall")
+        #expect(last.message.contains("ImageCacheSize 1 GiB") && last.message.contains("Ask for ImageCacheSize"), "\(last.message)")
+        #expect(snapshots.allSnapshotIDs().isEmpty)
+    }
+
+    @Test func missingImagesAndWrongCredentialsFailWithTheirReason() async throws {
+        let registry = try await FaultRegistry.start(auth: .basic(user: "u", password: "right"))
+        registry.add(try TestImage(layers: SampleLayers.rich()), repository: "app", tag: "v1")
+        let missing = try cache(
+            ["\(registry.host)/nope:v1"], host: registry.host,
+            credentials: [CacheCredential(server: registry.host, username: "u", password: "right")])
+        let m = try #require(await builder.build(missing.id, account: "a"))
+        #expect(m.status == .failed && m.events.last?.reason == "ImageNotFound")
+        let wrong = try cache(
+            ["\(registry.host)/app:v1"], host: registry.host,
+            credentials: [CacheCredential(server: registry.host, username: "u", password: "CANARY-wrong")])
+        let w = try #require(await builder.build(wrong.id, account: "a"))
+        #expect(w.status == .failed && w.events.last?.reason == "RegistryUnauthorized")
+        #expect(!w.events.contains { $0.message.contains("CANARY") }, "the password is in no event")
+        #expect(snapshots.allSnapshotIDs().isEmpty)
+    }
+
+    @Test func recoveryRemovesWhatNoCacheAccountsFor() async throws {
+        let orphanDisk = try disks.create(sizeGiB: 20)
+        let orphanSnapshot = try snapshots.create(from: orphanDisk)
+        let worker = BuildWorker(builder: builder, repository: repository, disks: disks, snapshots: snapshots, logger: .init(label: "t"))
+        try worker.recover()
+        #expect(disks.allDiskIDs().isEmpty)
+        #expect(!snapshots.allSnapshotIDs().contains(orphanSnapshot.id))
+    }
+}
