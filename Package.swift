@@ -97,6 +97,15 @@ let package = Package(
             ],
             path: "Sources/Pull"),
 
+        // A client of the Cloud API (the CLI's `cache` and `apply` commands) and the ImageCache YAML.
+        .target(
+            name: "IMCClient",
+            dependencies: [
+                "IMCAPI", "IMCModel", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"), .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Client"),
+
         // Doors: the Cloud API server.
         .target(
             name: "IMCServer",
@@ -112,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "imc",
             dependencies: [
-                "IMCPull", "IMCServer", "IMCService", "IMCStore", "IMCDisks",
+                "IMCPull", "IMCServer", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -144,7 +153,7 @@ let package = Package(
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
         .testTarget(
             name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/ServiceTests"),
-        .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI"], path: "Tests/APITests"),
+        .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient"], path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCTestSupport"], path: "Tests/DisksTests"),
         .testTarget(name: "IMCStoreTests", dependencies: ["IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/StoreTests"),
         .testTarget(

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import IMCAPI
+import IMCClient
+
+/// How the CLI reaches the service: flags, or the SDKs' environment variables.
+struct APIOptions: ParsableArguments {
+    @Option(help: "The service, HOST:PORT (default $IMC_ENDPOINT or 127.0.0.1:8080).")
+    var endpoint: String?
+
+    @Option(help: "SecretId (default $TENCENTCLOUD_SECRET_ID).")
+    var secretId: String?
+
+    @Option(help: "SecretKey (default $TENCENTCLOUD_SECRET_KEY).")
+    var secretKey: String?
+
+    @Option(help: "Region (default $TENCENTCLOUD_REGION or ap-guangzhou).")
+    var region: String?
+
+    @Flag(help: "Print JSON for scripts instead of tables.")
+    var json = false
+
+    func client() throws -> APIClient {
+        let env = ProcessInfo.processInfo.environment
+        guard let id = secretId ?? env["TENCENTCLOUD_SECRET_ID"], let key = secretKey ?? env["TENCENTCLOUD_SECRET_KEY"] else {
+            throw ValidationError(
+                "no credentials: pass --secret-id and --secret-key or set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY")
+        }
+        return APIClient(
+            .init(
+                endpoint: endpoint ?? env["IMC_ENDPOINT"] ?? "127.0.0.1:8080", secretID: id, secretKey: key,
+                region: region ?? env["TENCENTCLOUD_REGION"] ?? "ap-guangzhou"))
+    }
+
+    /// Runs `body` with a client, shutting it down after; API errors become a message and exit 1.
+    func with<T>(_ body: (APIClient) async throws -> T) async throws -> T {
+        let client = try client()
+        do {
+            let result = try await body(client)
+            try await client.shutdown()
+            return result
+        } catch let e as APIError {
+            try? await client.shutdown()
+            if json { print(Self.render(["Error": ["Code": e.code, "Message": e.message]])) }
+            FileHandle.standardError.write(Data("imc: error: \(e.code): \(e.message)\n".utf8))
+            throw ExitCode(1)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    static func render(_ object: Any) -> String {
+        guard
+            let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A plain text table.
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(
+            separator: "   ")
+    }
+    return ([line(header)] + rows.map(line)).joined(separator: "\n")
+}
+
+/// "3m", "2h", "5d" since an ISO-8601 time.
+func age(_ iso: Any?) -> String {
+    guard let s = iso as? String, let date = try? Date(s, strategy: .iso8601) else { return "-" }
+    let seconds = Int(Date().timeIntervalSince(date))
+    if seconds < 120 { return "\(max(0, seconds))s" }
+    if seconds < 7200 { return "\(seconds / 60)m" }
+    if seconds < 172_800 { return "\(seconds / 3600)h" }
+    return "\(seconds / 86400)d"
+}

@@ -1,0 +1,194 @@
+import ArgumentParser
+import Foundation
+import IMCAPI
+import IMCClient
+import IMCModel
+
+/// `imc cache ...`: the image cache actions, as a client of `imc serve` over the signed API.
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache", abstract: "Create, list, inspect, change and delete image caches.",
+        subcommands: [Create.self, List.self, Describe.self, Events.self, Update.self, Delete.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an image cache (CreateImageCache).")
+        @OptionGroup var api: APIOptions
+        @Option(name: .customLong("image"), help: "An image to cache (repeatable).") var images: [String] = []
+        @Option(help: "The cache's name.") var name: String?
+        @Option(help: "Disk size in GiB (default 20).") var size: Int?
+        @Option(help: "Days to keep it; 0 keeps it until deleted.") var retentionDays: Int?
+        @Option(help: "Registry credentials and settings (a docker config.json, a dockerconfigjson Secret, or imc's own file).")
+        var registryConfig: String?
+        @Flag(help: "Wait until the cache is Ready or Failed, printing its events.") var wait = false
+
+        func run() async throws {
+            guard !images.isEmpty else { throw ValidationError("name at least one --image") }
+            var parameters: [String: Any] = ["Images": images]
+            if let name { parameters["ImageCacheName"] = name }
+            if let size { parameters["ImageCacheSize"] = size }
+            if let retentionDays { parameters["RetentionDays"] = retentionDays }
+            if let registryConfig {
+                guard let data = FileManager.default.contentsOfFile(registryConfig) else {
+                    throw ValidationError("--registry-config \(registryConfig): cannot read it")
+                }
+                let config = try RegistryConfig.parse(data, source: registryConfig)
+                parameters["ImageRegistryCredentials"] = config.credentials.map {
+                    ["Server": $0.server, "Username": $0.username, "Password": $0.password]
+                }
+                if !config.plainHTTPHosts.isEmpty { parameters["RegistryHttpEndPointList"] = config.plainHTTPHosts.sorted() }
+                if !config.skipVerifyHosts.isEmpty { parameters["RegistrySkipVerifyList"] = config.skipVerifyHosts.sorted() }
+            }
+            try await api.with { client in
+                let id = try await client.call("CreateImageCache", parameters)["ImageCacheId"] as? String ?? ""
+                if !wait {
+                    print(api.json ? APIOptions.render(["ImageCacheId": id]) : id)
+                    return
+                }
+                let cache = try await follow(client, id: id, json: api.json)
+                if api.json { print(APIOptions.render(cache)) }
+                if cache["Status"] as? String != "Ready" { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List image caches (DescribeImageCaches).")
+        @OptionGroup var api: APIOptions
+        @Option(help: "Only caches with this name.") var name: String?
+
+        func run() async throws {
+            try await api.with { client in
+                var all: [[String: Any]] = []
+                var offset = 0
+                while true {
+                    var p: [String: Any] = ["Limit": 50, "Offset": offset]
+                    if let name { p["ImageCacheNames"] = [name] }
+                    let page = try await client.call("DescribeImageCaches", p)
+                    let caches = page["ImageCaches"] as? [[String: Any]] ?? []
+                    all += caches
+                    offset += caches.count
+                    if caches.isEmpty || offset >= (page["TotalCount"] as? Int ?? 0) { break }
+                }
+                if api.json {
+                    print(APIOptions.render(all))
+                    return
+                }
+                print(
+                    table(
+                        ["ID", "NAME", "STATUS", "SIZE", "IMAGES", "CREATED", "EXPIRES", "LAST MATCHED"],
+                        all.map { c in
+                            [
+                                c["ImageCacheId"] as? String ?? "", c["ImageCacheName"] as? String ?? "", c["Status"] as? String ?? "",
+                                "\(c["ImageCacheSize"] as? Int ?? 0)Gi", (c["Images"] as? [String] ?? []).joined(separator: ","),
+                                age(c["CreationTime"]) + " ago",
+                                c["ExpireDateTime"] as? String ?? "never",
+                                (c["LastMatchedTime"] as? String).map { age($0) + " ago" } ?? "-",
+                            ]
+                        }))
+            }
+        }
+    }
+
+    struct Describe: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one image cache with its events.")
+        @OptionGroup var api: APIOptions
+        @Argument var id: String
+
+        func run() async throws {
+            try await api.with { client in
+                let cache = try await fetch(client, id: id)
+                print(APIOptions.render(cache))
+            }
+        }
+    }
+
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an image cache's events.")
+        @OptionGroup var api: APIOptions
+        @Argument var id: String
+
+        func run() async throws {
+            try await api.with { client in
+                let events = try await fetch(client, id: id)["Events"] as? [[String: Any]] ?? []
+                if api.json {
+                    print(APIOptions.render(events))
+                    return
+                }
+                print(
+                    table(
+                        ["LAST SEEN", "TYPE", "REASON", "MESSAGE"],
+                        events.map { e in
+                            [
+                                age(e["LastTimestamp"]), e["Type"] as? String ?? "", e["Reason"] as? String ?? "",
+                                e["Message"] as? String ?? "",
+                            ]
+                        }))
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change an image cache (UpdateImageCache); new images or size rebuild it.")
+        @OptionGroup var api: APIOptions
+        @Argument var id: String
+        @Option(help: "A new name.") var name: String?
+        @Option(help: "New retention in days.") var retentionDays: Int?
+        @Option(help: "New disk size in GiB (rebuilds).") var size: Int?
+        @Option(name: .customLong("image"), help: "The new image list (repeatable; rebuilds).") var images: [String] = []
+
+        func run() async throws {
+            var p: [String: Any] = ["ImageCacheId": id]
+            if let name { p["ImageCacheName"] = name }
+            if let retentionDays { p["RetentionDays"] = retentionDays }
+            if let size { p["ImageCacheSize"] = size }
+            if !images.isEmpty { p["Images"] = images }
+            try await api.with { client in _ = try await client.call("UpdateImageCache", p) }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete image caches (DeleteImageCaches) and their snapshots.")
+        @OptionGroup var api: APIOptions
+        @Argument var ids: [String]
+
+        func run() async throws {
+            try await api.with { client in _ = try await client.call("DeleteImageCaches", ["ImageCacheIds": ids]) }
+        }
+    }
+}
+
+func fetch(_ client: APIClient, id: String) async throws -> [String: Any] {
+    let page = try await client.call("DescribeImageCaches", ["ImageCacheIds": [id]])
+    guard let cache = (page["ImageCaches"] as? [[String: Any]])?.first else {
+        throw APIError.resourceNotFound("ImageCacheId \(id) does not exist")
+    }
+    return cache
+}
+
+/// Prints a cache's new events as they come, with a progress line, until it is Ready or Failed.
+func follow(_ client: APIClient, id: String, json: Bool) async throws -> [String: Any] {
+    var shown = 0
+    let started = ContinuousClock.now
+    while true {
+        let cache = try await fetch(client, id: id)
+        let events = cache["Events"] as? [[String: Any]] ?? []
+        if !json {
+            for e in events.dropFirst(shown) {
+                FileHandle.standardError.write(
+                    Data("\(e["Type"] as? String ?? "")\t\(e["Reason"] as? String ?? "")\t\(e["Message"] as? String ?? "")\n".utf8))
+            }
+        }
+        shown = events.count
+        let status = cache["Status"] as? String ?? ""
+        if status == "Ready" || status == "Failed" || status == "UpdateFailed" {
+            if !json { print("\(id): \(status) after \(Int((ContinuousClock.now - started).components.seconds)) s") }
+            return cache
+        }
+        try await Task.sleep(for: .milliseconds(250))
+    }
+}
+
+extension FileManager {
+    func contentsOfFile(_ path: String) -> Data? { contents(atPath: path) }
+}
