@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
         .testTarget(
             name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/ServiceTests"),
-        .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient"], path: "Tests/APITests"),
+        .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCTestSupport"], path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCTestSupport"], path: "Tests/DisksTests"),
         .testTarget(name: "IMCStoreTests", dependencies: ["IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/StoreTests"),
         .testTarget(

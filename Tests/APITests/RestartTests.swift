@@ -1,0 +1,88 @@
+import Foundation
+import IMCAPI
+import IMCClient
+import IMCTestSupport
+import Testing
+
+/// RELIABILITY.md "State": kill -9 the service while it builds, start it again.
+@Suite(.enabled(if: Requirements.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs"), "needs root and xfsprogs"))
+struct RestartTests {
+    final class Serve {
+        let process = Process()
+        init(dataRoot: String, port: Int) throws {
+            process.executableURL = URL(fileURLWithPath: CommandRunner.productsDirectory + "/imc")
+            process.arguments = [
+                "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "1", "--pool-size-gib", "64",
+            ]
+            process.environment = ProcessInfo.processInfo.environment.merging([
+                "IMC_ROOT_SECRET_ID": "AKIDrestart", "IMC_ROOT_SECRET_KEY": "restart-key",
+            ]) { $1 }
+            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+        }
+        func kill9() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        func stop() {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    static func until<T>(_ seconds: Double, _ what: String, _ probe: () async throws -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if let value = try? await probe() { return value }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestSupportError("timed out waiting for \(what)")
+    }
+
+    static func cache(_ client: APIClient, _ id: String) async throws -> [String: Any]? {
+        let page = try await client.call("DescribeImageCaches", ["ImageCacheIds": [id]])
+        return (page["ImageCaches"] as? [[String: Any]])?.first
+    }
+
+    @Test func aBuildKilledMidPullIsCleanedUpAndBuiltAgain() async throws {
+        let registry = try await FaultRegistry.start()
+        var layer = TarBuilder()
+        layer.add("blob", .file(Array(try #require(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 2_000_000))))
+        registry.add(try TestImage(layers: [layer]), repository: "slow", tag: "v1")
+        registry.script(.stall(afterBytes: 500_000, seconds: 120), on: .blob)
+        let dir = try TemporaryDirectory(prefix: "imc-restart")
+        let port = try freePort()
+        let client = APIClient(
+            .init(endpoint: "127.0.0.1:\(port)", secretID: "AKIDrestart", secretKey: "restart-key", region: "ap-guangzhou"))
+        defer {
+            Task { try await client.shutdown() }
+        }
+        let first = try Serve(dataRoot: dir.path, port: port)
+        _ = try await Self.until(20, "the service") { try await client.call("DescribeImageCaches", [:]) }
+        let id = try #require(
+            try await client.call(
+                "CreateImageCache", ["Images": ["\(registry.host)/slow:v1"], "RegistryHttpEndPointList": [registry.host]])["ImageCacheId"]
+                as? String)
+        _ = try await Self.until(30, "the pull to start") { () -> Bool? in
+            let events = try await Self.cache(client, id)?["Events"] as? [[String: Any]] ?? []
+            return events.contains { $0["Reason"] as? String == "Pulling" } ? true : nil
+        }
+        first.kill9()
+        let mounts = { (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "" }
+        #expect(mounts().contains(dir.appending("build")), "the killed build left its disk mounted")
+
+        let second = try Serve(dataRoot: dir.path, port: port)
+        let built = try await Self.until(60, "the cache to be built again") { () -> [String: Any]? in
+            let c = try await Self.cache(client, id)
+            return ["Ready", "Failed"].contains(c?["Status"] as? String ?? "") ? c : nil
+        }
+        #expect(built["Status"] as? String == "Ready", "\(built["Events"] ?? "")")
+        second.stop()
+        #expect(!mounts().contains(dir.appending("build")), "no build mount is left")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/disks")).isEmpty, "no disk image is left")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/snapshots")).filter { $0.hasSuffix(".img") }.count == 1)
+        _ = try? run("/usr/bin/umount", [dir.appending("pool")])
+    }
+}
