@@ -25,6 +25,8 @@ public final class FaultRegistry: Sendable {
     public enum Target: Sendable, Equatable {
         case manifest
         case blob
+        /// Only the blob with this digest.
+        case blobDigest(String)
         case token
         case any
     }
@@ -159,9 +161,13 @@ public final class FaultRegistry: Sendable {
 
     // MARK: Serving
 
-    func takeFault(_ target: Target) -> Fault? {
+    func takeFault(_ target: Target, digest: String? = nil) -> Fault? {
         state.withLock { s in
-            guard let i = s.faults.firstIndex(where: { ($0.target == target || $0.target == .any) && $0.times > 0 }) else { return nil }
+            guard
+                let i = s.faults.firstIndex(where: {
+                    ($0.target == target || $0.target == .any || (digest != nil && $0.target == .blobDigest(digest ?? ""))) && $0.times > 0
+                })
+            else { return nil }
             s.faults[i].times -= 1
             let f = s.faults[i].fault
             if s.faults[i].times == 0 { s.faults.remove(at: i) }
@@ -312,7 +318,7 @@ public final class FaultRegistry: Sendable {
     }
 
     private func blob(_ request: Request, repository: String, digest: String) async throws -> Response {
-        let fault = takeFault(.blob)
+        let fault = takeFault(.blob, digest: digest)
         if let fault, let response = simpleFault(fault, digest: digest, path: request.uri.path) { return response }
         guard var bytes = state.withLock({ s in s.repositoryBlobs[repository]?.contains(digest) == true ? s.blobs[digest] : nil }) else {
             return json(#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#, status: .notFound)

@@ -49,8 +49,9 @@ struct RestartTests {
         let registry = try await FaultRegistry.start()
         var layer = TarBuilder()
         layer.add("blob", .file(Array(try #require(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 2_000_000))))
-        registry.add(try TestImage(layers: [layer]), repository: "slow", tag: "v1")
-        registry.script(.stall(afterBytes: 500_000, seconds: 120), on: .blob)
+        let image = try TestImage(layers: [layer])
+        registry.add(image, repository: "slow", tag: "v1")
+        registry.script(.stall(afterBytes: 500_000, seconds: 120), on: .blobDigest(image.layers[0].descriptor.digest.description))
         let dir = try TemporaryDirectory(prefix: "imc-restart")
         let port = try freePort()
         let client = APIClient(
@@ -64,9 +65,15 @@ struct RestartTests {
             try await client.call(
                 "CreateImageCache", ["Images": ["\(registry.host)/slow:v1"], "RegistryHttpEndPointList": [registry.host]])["ImageCacheId"]
                 as? String)
-        _ = try await Self.until(30, "the pull to start") { () -> Bool? in
-            let events = try await Self.cache(client, id)?["Events"] as? [[String: Any]] ?? []
-            return events.contains { $0["Reason"] as? String == "Pulling" } ? true : nil
+        // Killed while the layer is streaming: the registry has sent part of it and stalls.
+        let layerPath = "/blobs/\(image.layers[0].descriptor.digest)"
+        do {
+            _ = try await Self.until(30, "the layer download to start") { () -> Bool? in
+                registry.requests.contains { $0.path.hasSuffix(layerPath) } ? true : nil
+            }
+        } catch {
+            Issue.record("requests: \(registry.requests.map(\.path)) want \(layerPath)")
+            throw error
         }
         first.kill9()
         let mounts = { (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "" }
