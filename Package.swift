@@ -155,7 +155,7 @@ let package = Package(
             name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/ServiceTests"),
         .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCTestSupport"], path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCTestSupport"], path: "Tests/DisksTests"),
-        .testTarget(name: "IMCStoreTests", dependencies: ["IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/StoreTests"),
+        .testTarget(name: "IMCStoreTests", dependencies: ["IMCStore", "IMCCache", "IMCModel", "IMCTestSupport"], path: "Tests/StoreTests"),
         .testTarget(
             name: "IMCCompressionTests", dependencies: ["IMCCompression"], path: "Tests/CompressionTests"),
         .testTarget(

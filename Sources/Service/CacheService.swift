@@ -168,12 +168,8 @@ public final class CacheService: Sendable {
     /// The best cache for `images` (API.md section 6); records `LastMatchedTime` when `use` is true.
     public func match(images: [String], account: String, region: String, use: Bool = false) throws -> ImageCache? {
         try validate(images: images)
-        guard
-            var best = CacheMatcher.best(
-                for: images, among: try repository.ready(account: account, region: region), account: account, region: region, now: now())
-        else {
-            return nil
-        }
+        let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
+        guard var best = try repository.bestMatch(account: account, region: region, images: wanted, now: now()) else { return nil }
         if use {
             best.lastMatchedTime = now()
             try repository.update(best)

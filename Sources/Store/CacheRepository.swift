@@ -18,6 +18,10 @@ public protocol CacheRepository: Sendable {
     func ready(account: String, region: String) throws -> [ImageCache]
     /// Caches in any of `statuses`, of every account (for build workers and the sweeper).
     func all(in statuses: [CacheStatus]) throws -> [ImageCache]
+    /// The best Ready, unexpired cache of the account and region holding every one of
+    /// `images` (normalised references), by the rules of `CacheMatcher`, found with an index
+    /// rather than by reading every cache.
+    func bestMatch(account: String, region: String, images: Set<String>, now: Date) throws -> ImageCache?
 }
 
 /// Filters of DescribeImageCaches.

@@ -33,7 +33,53 @@ public final class SQLiteCacheRepository: CacheRepository {
                     CREATE INDEX caches_status ON caches(status);
                     """)
         }
+        migrator.registerMigration("v2-match-index") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE caches ADD COLUMN expire REAL;
+                    CREATE TABLE cache_images (
+                        cache_id TEXT NOT NULL REFERENCES caches(id) ON DELETE CASCADE,
+                        image TEXT NOT NULL,
+                        PRIMARY KEY (cache_id, image)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX cache_images_image ON cache_images(image, cache_id);
+                    """)
+            for row in try Row.fetchAll(db, sql: "SELECT data FROM caches") {
+                let cache = try Self.decoder.decode(ImageCache.self, from: row["data"] as Data)
+                try Self.index(cache, in: db)
+            }
+        }
         try migrator.migrate(pool)
+    }
+
+    /// Keeps the match index (normalised images, expiry) in step with a cache row.
+    private static func index(_ cache: ImageCache, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE caches SET expire = ? WHERE id = ?", arguments: [cache.expireDateTime?.timeIntervalSince1970, cache.id])
+        try db.execute(sql: "DELETE FROM cache_images WHERE cache_id = ?", arguments: [cache.id])
+        for image in Set(cache.normalizedImages) {
+            try db.execute(sql: "INSERT INTO cache_images (cache_id, image) VALUES (?, ?)", arguments: [cache.id, image])
+        }
+    }
+
+    public func bestMatch(account: String, region: String, images: Set<String>, now: Date) throws -> ImageCache? {
+        guard !images.isEmpty else { return nil }
+        let marks = images.map { _ in "?" }.joined(separator: ", ")
+        var arguments: [any DatabaseValueConvertible] = Array(images)
+        arguments += [images.count, account, region, CacheStatus.ready.rawValue, now.timeIntervalSince1970]
+        return try pool.read { db in
+            try Self.decode(
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT c.data FROM caches c
+                        JOIN (SELECT cache_id FROM cache_images WHERE image IN (\(marks)) GROUP BY cache_id HAVING COUNT(*) = ?) m
+                          ON m.cache_id = c.id
+                        WHERE c.account = ? AND c.region = ? AND c.status = ? AND (c.expire IS NULL OR c.expire > ?)
+                        ORDER BY c.size ASC, c.creation DESC, c.id ASC LIMIT 1
+                        """, arguments: StatementArguments(arguments))
+            ).first
+        }
     }
 
     static let encoder: JSONEncoder = {
@@ -56,6 +102,7 @@ public final class SQLiteCacheRepository: CacheRepository {
             try db.execute(
                 sql: "INSERT INTO caches (id, account, region, name, status, size, creation, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: try Self.arguments(cache))
+            try Self.index(cache, in: db)
         }
     }
 
@@ -66,6 +113,7 @@ public final class SQLiteCacheRepository: CacheRepository {
                     "UPDATE caches SET account = ?2, region = ?3, name = ?4, status = ?5, size = ?6, creation = ?7, data = ?8 WHERE id = ?1",
                 arguments: try Self.arguments(cache))
             guard db.changesCount == 1 else { throw StoreError("cache \(cache.id) no longer exists") }
+            try Self.index(cache, in: db)
         }
     }
 
@@ -110,7 +158,9 @@ public final class SQLiteCacheRepository: CacheRepository {
     public func delete(id: String, account: String) throws -> Bool {
         try pool.write { db in
             try db.execute(sql: "DELETE FROM caches WHERE id = ? AND account = ?", arguments: [id, account])
-            return db.changesCount == 1
+            let deleted = db.changesCount == 1
+            if deleted { try db.execute(sql: "DELETE FROM cache_images WHERE cache_id = ?", arguments: [id]) }
+            return deleted
         }
     }
 

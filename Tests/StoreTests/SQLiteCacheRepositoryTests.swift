@@ -1,5 +1,6 @@
 import Foundation
 import IMCCache
+import IMCModel
 import IMCStore
 import IMCTestSupport
 import Testing
@@ -53,5 +54,36 @@ struct SQLiteCacheRepositoryTests {
         #expect(try reopened.get(id: "imc-x", account: "a")?.snapshotID == "snap-12345678")
         #expect(try reopened.delete(id: "imc-x", account: "a"))
         #expect(try reopened.get(id: "imc-x", account: "a") == nil)
+    }
+}
+
+/// The indexed match agrees with `CacheMatcher`, the pure statement of the rules.
+struct IndexedMatchTests {
+    @Test func agreesWithThePureMatcherOnRandomCaches() throws {
+        let dir = try TemporaryDirectory()
+        let repo = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
+        let pool = ["nginx", "nginx:1.25", "mysql:8", "redis", "busybox", "docker.io/library/alpine:3", "ghcr.io/a/b:1"]
+        var generator = SystemRandomNumberGenerator()
+        var caches: [ImageCache] = []
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        for i in 0..<300 {
+            let images = Array(pool.shuffled(using: &generator).prefix(Int.random(in: 1...4, using: &generator)))
+            var c = ImageCache(
+                id: String(format: "imc-%08d", i), account: ["a", "b"].randomElement(using: &generator)!,
+                region: ["r1", "r2"].randomElement(using: &generator)!,
+                name: "n", size: [20, 30, 50].randomElement(using: &generator)!, images: images,
+                creationTime: now.addingTimeInterval(-Double(Int.random(in: 0...20, using: &generator)) * 86400),
+                retentionDays: [0, 0, 7].randomElement(using: &generator)!)
+            c.status = [CacheStatus.ready, .ready, .pending, .failed].randomElement(using: &generator)!
+            try repo.insert(c)
+            caches.append(c)
+        }
+        for _ in 0..<300 {
+            let images = Array(pool.shuffled(using: &generator).prefix(Int.random(in: 1...3, using: &generator)))
+            let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
+            let sql = try repo.bestMatch(account: "a", region: "r1", images: wanted, now: now)
+            let pure = CacheMatcher.best(for: images, among: caches, account: "a", region: "r1", now: now)
+            #expect(sql?.id == pure?.id, "\(images)")
+        }
     }
 }
