@@ -130,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "imc-bench",
             dependencies: [
-                "IMCPull", "IMCTestSupport",
+                "IMCPull", "IMCTestSupport", "IMCClient", "IMCDisks", "IMCStore", "IMCCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Bench"),

@@ -64,7 +64,7 @@ public struct DiskPool: Sendable {
 
     /// Copies `source` to a new file `destination`: a reflink clone when the pool clones, a
     /// sparse copy otherwise. The destination appears only complete (written, then renamed).
-    func copy(_ source: String, to destination: String) throws {
+    public func copy(_ source: String, to destination: String) throws {
         let temporary = destination + ".partial"
         let src = Glibc.open(source, O_RDONLY | O_CLOEXEC)
         guard src >= 0 else { throw DiskError(.notFound, "cannot open \(source): \(String(cString: strerror(errno)))") }

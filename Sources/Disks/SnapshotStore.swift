@@ -47,9 +47,12 @@ public struct LocalSnapshotStore: SnapshotStore {
     public func create(from disk: Disk) throws -> Snapshot {
         let id = ids.next(prefix: "snap")
         let target = path(id)
+        // The checksum is taken from the disk, not the clone: the disk's pages were just
+        // written and are still cached, while the clone's would all be read from the device.
+        // The disk is unmounted and no longer changes, so both hold the same bytes.
+        let checksum = try Self.checksum(of: disk.path)
         try disks.pool.copy(disk.path, to: target)
         do {
-            let checksum = try Self.checksum(of: target)
             try "\(checksum) \(disk.sizeGiB)\n".write(toFile: target + ".sum", atomically: true, encoding: .utf8)
             chmod(target, 0o444)
             let fd = open(target, O_RDONLY | O_CLOEXEC)
@@ -96,30 +99,69 @@ public struct LocalSnapshotStore: SnapshotStore {
             .filter { $0.hasSuffix(".img") }.map { String($0.dropLast(4)) }
     }
 
-    /// SHA-256 over each data extent's offset, length and bytes, found with SEEK_DATA/SEEK_HOLE.
+    /// SHA-256 over the image's bytes, independent of how they are laid out on the device: the
+    /// file is cut into 4 MiB pieces, hashed on every core at once (holes read as zeros, and a
+    /// piece that is all hole is not read at all), and the result is the SHA-256 of the file's
+    /// size and the pieces' hashes in order. A clone and its source agree even when their
+    /// extent maps differ.
     public static func checksum(of path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw DiskError(.notFound, "cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw DiskError(.io, "cannot stat \(path)") }
+        let size = Int64(st.st_size)
+        let pieceSize: Int64 = 4 << 20
+        let count = Int((size + pieceSize - 1) / pieceSize)
+        let hashes = PieceHashes(count: count)
+        let zeroPiece = Array(SHA256.hash(data: [UInt8](repeating: 0, count: Int(pieceSize))))
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            let start = Int64(i) * pieceSize
+            let length = min(pieceSize, size - start)
+            let data = imc_seek_data(fd, start)
+            if length == pieceSize && (data < 0 || data >= start + length) {
+                hashes.set(i, zeroPiece)  // all hole
+            } else {
+                hashes.set(i, Self.hash(fd: fd, offset: start, length: length))
+            }
+        }
+        var hasher = SHA256()
+        withUnsafeBytes(of: size.littleEndian) { hasher.update(bufferPointer: $0) }
+        for i in 0..<count {
+            guard let h = hashes.get(i) else { throw DiskError(.io, "cannot read \(path) at \(Int64(i) * pieceSize)") }
+            hasher.update(data: h)
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func hash(fd: Int32, offset: Int64, length: Int64) -> [UInt8]? {
         var hasher = SHA256()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { buffer.deallocate() }
-        var offset: Int64 = 0
-        while true {
-            let start = imc_seek_data(fd, offset)
-            if start < 0 { break }  // ENXIO: no more data
-            let end = imc_seek_hole(fd, start)
-            guard end > start else { break }
-            withUnsafeBytes(of: (start.littleEndian, (end - start).littleEndian)) { hasher.update(bufferPointer: $0) }
-            var position = start
-            while position < end {
-                let n = pread(fd, buffer.baseAddress, min(buffer.count, Int(end - position)), off_t(position))
-                guard n > 0 else { throw DiskError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
-                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                position += Int64(n)
-            }
-            offset = end
+        var position = offset
+        while position < offset + length {
+            let n = pread(fd, buffer.baseAddress, min(buffer.count, Int(offset + length - position)), off_t(position))
+            guard n > 0 else { return nil }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            position += Int64(n)
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Array(hasher.finalize())
+    }
+}
+
+/// Per-piece hashes filled in by concurrent workers.
+final class PieceHashes: @unchecked Sendable {
+    private var hashes: [[UInt8]?]
+    private let lock = NSLock()
+    init(count: Int) { hashes = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ h: [UInt8]?) {
+        lock.lock()
+        hashes[i] = h
+        lock.unlock()
+    }
+    func get(_ i: Int) -> [UInt8]? {
+        lock.lock()
+        defer { lock.unlock() }
+        return hashes[i]
     }
 }

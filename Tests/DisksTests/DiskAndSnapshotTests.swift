@@ -71,3 +71,27 @@ struct DiskAndSnapshotTests {
         store.delete(id: snapshot.id)
     }
 }
+
+struct ChecksumTests {
+    /// The same bytes laid out differently (explicit zeros against holes) have one checksum;
+    /// other bytes have another.
+    @Test func theChecksumDependsOnBytesNotLayout() throws {
+        let dir = try TemporaryDirectory()
+        let sparse = dir.appending("sparse")
+        let dense = dir.appending("dense")
+        let piece = 5 << 20
+        FileManager.default.createFile(atPath: sparse, contents: nil)
+        let a = try #require(FileHandle(forWritingAtPath: sparse))
+        try a.truncate(atOffset: UInt64(3 * piece))
+        try a.seek(toOffset: UInt64(piece + 5))
+        try a.write(contentsOf: Data("payload".utf8))
+        try a.close()
+        var bytes = Data(count: 3 * piece)
+        bytes.replaceSubrange((piece + 5)..<(piece + 12), with: Data("payload".utf8))
+        try bytes.write(to: URL(fileURLWithPath: dense))
+        #expect(try LocalSnapshotStore.checksum(of: sparse) == LocalSnapshotStore.checksum(of: dense))
+        bytes[piece + 6] ^= 1
+        try bytes.write(to: URL(fileURLWithPath: dense))
+        #expect(try LocalSnapshotStore.checksum(of: sparse) != LocalSnapshotStore.checksum(of: dense))
+    }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+import Foundation
+import IMCCache
+import IMCClient
+import IMCDisks
+import IMCStore
+import Synchronization
+
+/// The service's speeds (issue 3): a disk made from a snapshot of a 20 GiB and a 200 GiB cache
+/// against `cp --sparse=always`, and the latency and throughput of DescribeImageCaches and
+/// GetMostSuitableImageCache over signed requests with 10,000 caches in the database.
+struct ServiceBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service", abstract: "Benchmark disks from snapshots and the API with many caches.")
+
+    @Option(help: "Where the benchmark's data root goes (removed afterwards).") var work = "/var/tmp/imc-bench-service"
+    @Option(help: "The imc binary to run as the service.") var imc = ".build/release/imc"
+    @Option(help: "Caches in the database.") var caches = 10_000
+    @Option(help: "Sequential requests per action for latency.") var requests = 2000
+    @Option(help: "Concurrent connections for throughput.") var connections = 16
+    @Option(help: "Seconds of the throughput run per action.") var seconds = 5
+    @Option(help: "GiB of data written to the cached disk before it is snapshotted.") var dataGiB = 1
+    @Option(help: "Runs of each disk measurement.") var runs = 10
+    @Option(help: "Write the results as Markdown to this file.") var markdown: String?
+
+    func run() async throws {
+        try? FileManager.default.removeItem(atPath: work)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        var report = "### Disks from snapshots\n\n" + (try await disks()) + "\n### The API with \(caches) caches\n\n" + (try await api())
+        report += "\n"
+        print(report)
+        if let markdown { try report.write(toFile: markdown, atomically: true, encoding: .utf8) }
+    }
+
+    func disks() async throws -> String {
+        let root = work + "/disks"
+        let pool = try DiskPool.open(dataRoot: root, poolSizeGiB: 4096)
+        defer { try? pool.unmountPool() }
+        let manager = DiskManager(pool: pool)
+        let store = LocalSnapshotStore(disks: manager)
+        var rows: [String] = []
+        for size in [20, 200] {
+            let disk = try manager.create(sizeGiB: size)
+            try await manager.withMounted(disk, at: root + "/mnt") { mnt in
+                try Measure.shell("head -c \(dataGiB << 30) /dev/urandom > \(mnt)/data && sync")
+            }
+            let snapshot = try store.create(from: disk)
+            manager.remove(disk)
+            var make: [Double] = []
+            var verify: [Double] = []
+            var copy: [Double] = []
+            var clone: [Double] = []
+            let image = "\(pool.root)/snapshots/\(snapshot.id).img"
+            for i in 0..<runs {
+                var t = ContinuousClock.now
+                try store.verify(snapshot)
+                verify.append((ContinuousClock.now - t).seconds)
+                t = ContinuousClock.now
+                try pool.copy(image, to: "\(pool.root)/disks/clone-\(i).img")
+                clone.append((ContinuousClock.now - t).seconds)
+                unlink("\(pool.root)/disks/clone-\(i).img")
+                t = ContinuousClock.now
+                let d = try store.makeDisk(from: snapshot, sizeGiB: nil)
+                make.append((ContinuousClock.now - t).seconds)
+                manager.remove(d)
+                sync()
+                t = ContinuousClock.now
+                try Measure.shell("cp --sparse=always --reflink=never \(pool.root)/snapshots/\(snapshot.id).img \(pool.root)/copy-\(i).img")
+                copy.append((ContinuousClock.now - t).seconds)
+                unlink("\(pool.root)/copy-\(i).img")
+            }
+            store.delete(id: snapshot.id)
+            rows.append(
+                String(
+                    format: "| %d GiB (%d GiB of data) | %.2f ms | %.0f ms | %.0f ms | %.0f ms | %.0fx |", size, dataGiB,
+                    Measure.median(clone) * 1000,
+                    Measure.median(verify) * 1000, Measure.median(make) * 1000, Measure.median(copy) * 1000,
+                    Measure.median(copy) / max(1e-6, Measure.median(clone))))
+        }
+        return
+            "| cache disk | reflink clone (median) | checksum verify (median) | makeDisk: verify + clone (median) | cp --sparse=always (median) | clone vs cp |\n|---|---|---|---|---|---|\n"
+            + rows.joined(separator: "\n") + "\n"
+    }
+
+    func api() async throws -> String {
+        let root = work + "/api"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        // Seed the database directly: Ready caches of the root account over a pool of images.
+        let repository = try SQLiteCacheRepository(path: root + "/imc.sqlite")
+        let images = (0..<200).map { "registry.example.com/team\($0 % 20)/app\($0):v\($0 % 7)" }
+        var generator = SystemRandomNumberGenerator()
+        let t0 = Date()
+        for i in 0..<caches {
+            var c = ImageCache(
+                id: String(format: "imc-%08d", i), account: "100000000001", region: "ap-guangzhou", name: "bench-\(i)",
+                size: [20, 30, 50, 100].randomElement(using: &generator) ?? 20,
+                images: Array(images.shuffled(using: &generator).prefix(Int.random(in: 1...5, using: &generator))),
+                creationTime: t0.addingTimeInterval(-Double(i)), retentionDays: 0)
+            c.status = .ready
+            c.snapshotID = String(format: "snap-%08d", i)
+            try repository.insert(c)
+        }
+        let port = try freeTCPPort()
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: URL(fileURLWithPath: imc).standardizedFileURL.path)
+        serve.arguments = [
+            "serve", "--data-root", root, "--listen", "127.0.0.1:\(port)", "--builders", "0", "--log-level", "warning", "--pool-size-gib",
+            "64",
+        ]
+        serve.environment = ProcessInfo.processInfo.environment.merging([
+            "IMC_ROOT_SECRET_ID": "AKIDbench", "IMC_ROOT_SECRET_KEY": "bench-key",
+        ]) { $1 }
+        serve.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try serve.run()
+        defer {
+            serve.terminate()
+            serve.waitUntilExit()
+            _ = try? Measure.shell("umount \(root)/pool || true")
+        }
+        let settings = APIClient.Settings(
+            endpoint: "127.0.0.1:\(port)", secretID: "AKIDbench", secretKey: "bench-key", region: "ap-guangzhou")
+        let client = APIClient(settings)
+        defer { Task { try await client.shutdown() } }
+        let ready = ContinuousClock.now + .seconds(30)
+        while (try? await client.call("DescribeImageCaches", ["Limit": 1])) == nil {
+            guard ContinuousClock.now < ready else { throw BenchError("imc serve did not start") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let count = caches
+        let parameters: @Sendable (String) -> [String: Any] = { action in
+            if action == "DescribeImageCaches" { return ["Limit": 20, "Offset": Int.random(in: 0..<max(1, count - 20))] }
+            return ["Images": Array(images.shuffled().prefix(Int.random(in: 1...2)))]
+        }
+        var rows: [String] = []
+        let connections = self.connections
+        for action in ["DescribeImageCaches", "GetMostSuitableImageCache"] {
+            var latencies: [Double] = []
+            for _ in 0..<requests {
+                let t = ContinuousClock.now
+                _ = try await client.call(action, parameters(action))
+                latencies.append((ContinuousClock.now - t).seconds)
+            }
+            latencies.sort()
+            let p99 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
+            let done = Counter()
+            let end = ContinuousClock.now + .seconds(seconds)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<connections {
+                    group.addTask {
+                        let c = APIClient(settings)
+                        while ContinuousClock.now < end {
+                            _ = try await c.call(action, parameters(action))
+                            done.add()
+                        }
+                        try await c.shutdown()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let rps = Double(done.total) / Double(seconds)
+            rows.append(
+                String(format: "| %@ | %.2f ms | %.2f ms | %.0f |", action as NSString, Measure.median(latencies) * 1000, p99 * 1000, rps))
+        }
+        return
+            "Signed requests from imc's own client (signing included), \(requests) sequential per action for latency, then \(connections) connections for \(seconds) s.\n\n"
+            + "| action | median | p99 | requests/s (\(connections) connections) |\n|---|---|---|---|\n" + rows.joined(separator: "\n")
+            + "\n"
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+func freeTCPPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    guard ok else { throw BenchError("no free port") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// A count shared by concurrent tasks.
+final class Counter: Sendable {
+    private let value = Mutex(0)
+    func add() { value.withLock { $0 += 1 } }
+    var total: Int { value.withLock { $0 } }
+}
