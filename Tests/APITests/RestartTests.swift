@@ -90,6 +90,7 @@ struct RestartTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/disks")).isEmpty, "no disk image is left")
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/snapshots")).filter { $0.hasSuffix(".img") }.count == 1)
-        _ = try? run("/usr/bin/umount", [dir.appending("pool")])
+        let unmounted = try CommandRunner.capture("/usr/bin/umount", [dir.appending("pool")])
+        #expect(unmounted.status == 0, "\(unmounted.stderr)")
     }
 }
