@@ -134,6 +134,6 @@ struct GetCommand: AsyncParsableCommand {
 
 func readInput(_ path: String) throws -> String {
     if path == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
-    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("-f \(path): cannot read the file") }
+    guard let data = FileManager.default.contentsOfFile(path) else { throw ValidationError("-f \(path): cannot read the file") }
     return String(decoding: data, as: UTF8.self)
 }

@@ -190,5 +190,10 @@ func follow(_ client: APIClient, id: String, json: Bool) async throws -> [String
 }
 
 extension FileManager {
-    func contentsOfFile(_ path: String) -> Data? { contents(atPath: path) }
+    /// A file's bytes, read as a stream so that pipes (`<(...)`, `/dev/stdin`) work too.
+    func contentsOfFile(_ path: String) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return try? handle.readToEnd() ?? Data()
+    }
 }

@@ -112,7 +112,7 @@ struct PullCommand: AsyncParsableCommand {
             config.merge(try RegistryConfig.parse(data, source: dockerConfig))
         }
         if let registryConfig {
-            guard let data = FileManager.default.contents(atPath: registryConfig) else {
+            guard let data = FileManager.default.contentsOfFile(registryConfig) else {
                 throw PullError(.io, "--registry-config \(registryConfig): cannot read the file")
             }
             config.merge(try RegistryConfig.parse(data, source: "--registry-config \(registryConfig)"))
