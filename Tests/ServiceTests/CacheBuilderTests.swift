@@ -112,6 +112,36 @@ final class CacheBuilderTests {
         #expect(snapshots.allSnapshotIDs().isEmpty)
     }
 
+    @Test func anUpdateRebuildsWhileTheOldSnapshotStaysUntilTheNewOneIsReady() async throws {
+        let registry = try await FaultRegistry.start()
+        registry.add(try TestImage(layers: SampleLayers.rich()), repository: "app", tag: "v1")
+        var extra = TarBuilder()
+        extra.file("v2", "two")
+        registry.add(try TestImage(layers: [extra]), repository: "app", tag: "v2")
+        let service = CacheService(repository: repository, snapshots: snapshots)
+        let c = try cache(["\(registry.host)/app:v1"], host: registry.host)
+        let first = try #require(await builder.build(c.id, account: "a"))
+        let oldSnapshot = try #require(first.snapshotID)
+
+        var change = CacheRequest()
+        change.images = ["\(registry.host)/app:v1", "\(registry.host)/app:v2"]
+        let updating = try service.update(id: c.id, change, account: "a")
+        #expect(updating.status == .updating && updating.snapshotID == oldSnapshot, "the old snapshot stays while it rebuilds")
+        let rebuilt = try #require(await builder.build(c.id, account: "a"))
+        #expect(rebuilt.status == .ready && rebuilt.snapshotID != oldSnapshot)
+        #expect(snapshots.allSnapshotIDs() == [rebuilt.snapshotID!], "the old snapshot goes once the new one is Ready")
+
+        // A rebuild that fails keeps the last good snapshot.
+        var broken = CacheRequest()
+        broken.images = ["\(registry.host)/app:missing"]
+        _ = try service.update(id: c.id, broken, account: "a")
+        let failed = try #require(await builder.build(c.id, account: "a"))
+        #expect(failed.status == .updateFailed && failed.snapshotID == rebuilt.snapshotID)
+        #expect(snapshots.allSnapshotIDs() == [rebuilt.snapshotID!])
+        try service.delete(ids: [c.id], account: "a")
+        #expect(snapshots.allSnapshotIDs().isEmpty, "deleting the cache deletes its snapshot")
+    }
+
     @Test func recoveryRemovesWhatNoCacheAccountsFor() async throws {
         let orphanDisk = try disks.create(sizeGiB: 20)
         let orphanSnapshot = try snapshots.create(from: orphanDisk)
