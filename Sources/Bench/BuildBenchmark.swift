@@ -30,28 +30,9 @@ struct BuildBenchmark: AsyncParsableCommand {
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
 
-        let port = try freeTCPPort()
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: imcPath)
-        serve.arguments = [
-            "serve", "--data-root", root + "/service", "--listen", "127.0.0.1:\(port)", "--builders", "1", "--log-level", "warning",
-        ]
-        serve.environment = ProcessInfo.processInfo.environment.merging([
-            "IMC_ROOT_SECRET_ID": "AKIDbench", "IMC_ROOT_SECRET_KEY": "bench-key",
-        ]) { $1 }
-        serve.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try serve.run()
-        defer {
-            serve.terminate()
-            serve.waitUntilExit()
-            _ = try? Measure.shell("umount \(root)/service/pool || true")
-        }
-        let client = APIClient(.init(endpoint: "127.0.0.1:\(port)", secretID: "AKIDbench", secretKey: "bench-key", region: "ap-guangzhou"))
-        let started = ContinuousClock.now + .seconds(30)
-        while (try? await client.call("DescribeImageCaches", ["Limit": 1])) == nil {
-            guard ContinuousClock.now < started else { throw BenchError("imc serve did not start") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let serve = try await ServeProcess(imc: imcPath, dataRoot: root + "/service", builders: 1)
+        defer { serve.stop() }
+        let client = APIClient(serve.settings)
         var build: [Double] = []
         var pull: [Double] = []
         var podman: [Double] = []

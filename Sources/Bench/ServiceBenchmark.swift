@@ -19,7 +19,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
     @Option(help: "Sequential requests per action for latency.") var requests = 2000
     @Option(help: "Concurrent connections for throughput.") var connections = 16
     @Option(help: "Seconds of the throughput run per action.") var seconds = 5
-    @Option(help: "GiB of data written to the cached disk before it is snapshotted.") var dataGiB = 1
+    @Option(name: .customLong("data-gib"), help: "GiB of data written to the cached disk before it is snapshotted.") var dataGiB = 1
     @Option(help: "Runs of each disk measurement.") var runs = 10
     @Option(help: "Write the results as Markdown to this file.") var markdown: String?
 
@@ -100,32 +100,11 @@ struct ServiceBenchmark: AsyncParsableCommand {
             c.snapshotID = String(format: "snap-%08d", i)
             try repository.insert(c)
         }
-        let port = try freeTCPPort()
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: URL(fileURLWithPath: imc).standardizedFileURL.path)
-        serve.arguments = [
-            "serve", "--data-root", root, "--listen", "127.0.0.1:\(port)", "--builders", "0", "--log-level", "warning", "--pool-size-gib",
-            "64",
-        ]
-        serve.environment = ProcessInfo.processInfo.environment.merging([
-            "IMC_ROOT_SECRET_ID": "AKIDbench", "IMC_ROOT_SECRET_KEY": "bench-key",
-        ]) { $1 }
-        serve.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try serve.run()
-        defer {
-            serve.terminate()
-            serve.waitUntilExit()
-            _ = try? Measure.shell("umount \(root)/pool || true")
-        }
-        let settings = APIClient.Settings(
-            endpoint: "127.0.0.1:\(port)", secretID: "AKIDbench", secretKey: "bench-key", region: "ap-guangzhou")
+        let serve = try await ServeProcess(imc: imc, dataRoot: root, builders: 0)
+        defer { serve.stop() }
+        let settings = serve.settings
         let client = APIClient(settings)
         defer { Task { try await client.shutdown() } }
-        let ready = ContinuousClock.now + .seconds(30)
-        while (try? await client.call("DescribeImageCaches", ["Limit": 1])) == nil {
-            guard ContinuousClock.now < ready else { throw BenchError("imc serve did not start") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
         let count = caches
         let parameters: @Sendable (String) -> [String: Any] = { action in
             if action == "DescribeImageCaches" { return ["Limit": 20, "Offset": Int.random(in: 0..<max(1, count - 20))] }
@@ -166,21 +145,6 @@ struct ServiceBenchmark: AsyncParsableCommand {
             + "| action | median | p99 | requests/s (\(connections) connections) |\n|---|---|---|---|\n" + rows.joined(separator: "\n")
             + "\n"
     }
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-func freeTCPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-    }
-    guard ok else { throw BenchError("no free port") }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }
 
 /// A count shared by concurrent tasks.

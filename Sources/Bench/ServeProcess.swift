@@ -1,0 +1,45 @@
+import Foundation
+import IMCClient
+import IMCTestSupport
+
+/// `imc serve` run as a child process for a benchmark, with a known root key, waited for until
+/// it answers, and stopped (its pool unmounted) by `stop()`.
+final class ServeProcess {
+    let process = Process()
+    let dataRoot: String
+    let settings: APIClient.Settings
+
+    init(imc: String, dataRoot: String, builders: Int) async throws {
+        self.dataRoot = dataRoot
+        let port = try freePort()
+        settings = APIClient.Settings(endpoint: "127.0.0.1:\(port)", secretID: "AKIDbench", secretKey: "bench-key", region: "ap-guangzhou")
+        process.executableURL = URL(fileURLWithPath: URL(fileURLWithPath: imc).standardizedFileURL.path)
+        process.arguments = [
+            "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "\(builders)", "--log-level", "warning",
+        ]
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "IMC_ROOT_SECRET_ID": "AKIDbench", "IMC_ROOT_SECRET_KEY": "bench-key",
+        ]) { $1 }
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let client = APIClient(settings)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while (try? await client.call("DescribeImageCaches", ["Limit": 1])) == nil {
+            guard ContinuousClock.now < deadline, process.isRunning else {
+                try? await client.shutdown()
+                stop()
+                throw BenchError("imc serve did not start")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await client.shutdown()
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        _ = try? Measure.shell("umount \(dataRoot)/pool || true")
+    }
+}
