@@ -50,7 +50,7 @@ public struct DiskManager: Sendable {
 
     /// Mounts `disk` at `target` for the length of `body`, and unmounts it whatever happens.
     public func withMounted<T>(_ disk: Disk, at target: String, _ body: (String) async throws -> T) async throws -> T {
-        try System.mountImage(disk.path, at: target, options: "nosuid,nodev")
+        try System.mountImage(disk.path, at: target, options: "nosuid,nodev", directIO: true)
         do {
             let result = try await body(target)
             try System.unmount(target)

@@ -33,10 +33,28 @@ enum System {
         }
     }
 
-    /// Mounts an image file with a loop device (autoclear: detached when unmounted).
-    static func mountImage(_ image: String, at target: String, options: String) throws {
+    /// Mounts an image file with a loop device (autoclear: detached when unmounted). With
+    /// `directIO` the loop device writes to the image file with direct I/O, so that pages are
+    /// not cached twice (once for the disk's filesystem, once for the image file).
+    static func mountImage(_ image: String, at target: String, options: String, directIO: Bool = false) throws {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         try run(["/usr/bin/mount", "-o", "loop," + options, image, target])
+        if directIO, let device = mountSource(target), device.hasPrefix("/dev/loop") {
+            // Best effort: a backing filesystem without O_DIRECT keeps buffered I/O.
+            _ = try? run(["/usr/sbin/losetup", "--direct-io=on", device])
+        }
+    }
+
+    /// The device mounted at `path`.
+    static func mountSource(_ path: String) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        let target = URL(fileURLWithPath: path).standardizedFileURL.path
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, fields[4] == target, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { continue }
+            return String(fields[dash + 2])
+        }
+        return nil
     }
 
     /// Unmounts `target` (its loop device is released with it).
