@@ -25,10 +25,13 @@ struct RestartTests {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        /// Stops the service if it still runs (also when a test ends early).
         func stop() {
+            guard process.isRunning else { return }
             process.terminate()
             process.waitUntilExit()
         }
+        deinit { stop() }
     }
 
     static func until<T>(_ seconds: Double, _ what: String, _ probe: () async throws -> T?) async throws -> T {
