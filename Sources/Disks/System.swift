@@ -2,25 +2,22 @@ import Foundation
 
 /// Runs the system tools disks need (mkfs, mount, umount, resize2fs) and reads mount state.
 enum System {
-    /// Runs `argv`; throws with its standard error when it fails.
-    @discardableResult
-    static func run(_ argv: [String]) throws -> String {
+    /// Runs `argv`; throws with its standard error when it fails. Standard output is discarded,
+    /// so only one pipe is read and a chatty tool cannot fill the other and hang.
+    static func run(_ argv: [String]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
         let err = Pipe()
-        let out = Pipe()
         p.standardError = err
-        p.standardOutput = out
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         do { try p.run() } catch { throw DiskError(.command, "cannot run \(argv[0]): \(error)") }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
             let message = String(decoding: e, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw DiskError(.command, "\(argv.joined(separator: " ")) failed (\(p.terminationStatus)): \(message.prefix(500))")
         }
-        return String(decoding: o, as: UTF8.self)
     }
 
     /// Whether something is mounted at `path`.
@@ -41,7 +38,7 @@ enum System {
         try run(["/usr/bin/mount", "-o", "loop," + options, image, target])
         if directIO, let device = mountSource(target), device.hasPrefix("/dev/loop") {
             // Best effort: a backing filesystem without O_DIRECT keeps buffered I/O.
-            _ = try? run(["/usr/sbin/losetup", "--direct-io=on", device])
+            try? run(["/usr/sbin/losetup", "--direct-io=on", device])
         }
     }
 

@@ -51,9 +51,6 @@ public struct BuildWorker: Service {
     /// Removes what a crash left: build mounts, disk images (no instance holds one yet), and
     /// snapshots that no cache points at. Caches that were building are simply built again.
     public func recover() throws {
-        for id in disks.allDiskIDs() {
-            try? disks.unmount("\(builder.workRoot)/\(id)")
-        }
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: builder.workRoot) {
             for e in entries { try? disks.unmount("\(builder.workRoot)/\(e)") }
         }

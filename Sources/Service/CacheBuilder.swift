@@ -63,8 +63,7 @@ public final class CacheBuilder: Sendable {
             disk = d
             record(&cache, .normal, "DiskCreated", "Data disk \(d.id) of \(cache.size) GiB created")
             let mountPoint = "\(workRoot)/\(cache.id)"
-            let manifest = try await disks.withMounted(d, at: mountPoint) { root in try await pullAll(&cache, into: root) }
-            _ = manifest
+            try await disks.withMounted(d, at: mountPoint) { root in try await pullAll(&cache, into: root) }
             record(&cache, .normal, "SnapshotCreating", "Creating snapshot of disk \(d.id)")
             let snapshot = try snapshots.create(from: d)
             disks.remove(d)
@@ -97,7 +96,8 @@ public final class CacheBuilder: Sendable {
         logger.info("\(reason): \(message)", metadata: ["cache": "\(cache.id)"])
     }
 
-    private func pullAll(_ cache: inout ImageCache, into root: String) async throws -> DiskManifest {
+    /// Pulls every image onto the mounted disk at `root` and writes `imc-manifest.json` there.
+    private func pullAll(_ cache: inout ImageCache, into root: String) async throws {
         let config = RegistryConfig(
             credentials: cache.credentials.map { RegistryCredential(server: $0.server, username: $0.username, password: $0.password) },
             plainHTTPHosts: Set(cache.registryHttpEndPointList), skipVerifyHosts: Set(cache.registrySkipVerifyList))
@@ -129,7 +129,6 @@ public final class CacheBuilder: Sendable {
             try OCILayoutStore.writeAtomically(try encoder.encode(manifest), to: root + "/imc-manifest.json")
             try await puller.shutdown()
             try await client.shutdown()
-            return manifest
         } catch {
             if let e = error as? PullError, e.code == .diskFull {
                 let needed = await estimateGiB(cache, client: client)

@@ -135,13 +135,16 @@ public final class CacheService: Sendable {
     /// nothing is deleted.
     public func delete(ids: [String], account: String) throws {
         guard !ids.isEmpty else { throw CacheServiceError.missing("ImageCacheIds must name at least one cache") }
-        for id in ids where try repository.get(id: id, account: account) == nil {
-            throw CacheServiceError.notFound("ImageCacheId \(id) does not exist")
-        }
+        var found: [ImageCache] = []
         for id in ids {
-            let snapshot = try repository.get(id: id, account: account)?.snapshotID
-            try repository.delete(id: id, account: account)
-            if let snapshot { snapshots?.delete(id: snapshot) }
+            guard let cache = try repository.get(id: id, account: account) else {
+                throw CacheServiceError.notFound("ImageCacheId \(id) does not exist")
+            }
+            found.append(cache)
+        }
+        for cache in found {
+            try repository.delete(id: cache.id, account: account)
+            if let snapshot = cache.snapshotID { snapshots?.delete(id: snapshot) }
         }
     }
 
