@@ -78,7 +78,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
                     Measure.median(copy) / max(1e-6, Measure.median(clone))))
         }
         return
-            "| cache disk | reflink clone (median) | checksum verify (median) | makeDisk: verify + clone (median) | cp --sparse=always (median) | clone vs cp |\n|---|---|---|---|---|---|\n"
+            "| cache disk | reflink clone (median) | full checksum rehash (median) | makeDisk: seal check + clone (median) | cp --sparse=always (median) | clone vs cp |\n|---|---|---|---|---|---|\n"
             + rows.joined(separator: "\n") + "\n"
     }
 

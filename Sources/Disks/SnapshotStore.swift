@@ -21,8 +21,9 @@ public struct Snapshot: Sendable, Equatable {
 /// Where snapshots live.
 ///
 /// Contract: `create` returns only once the snapshot is complete and its checksum recorded;
-/// snapshots never change afterwards; `makeDisk` verifies the checksum first and refuses a
-/// snapshot whose data changed; `delete` is idempotent.
+/// snapshots never change afterwards; `makeDisk` checks the snapshot first (its seal, or every
+/// byte against the checksum when the seal is broken) and refuses one whose data changed;
+/// `delete` is idempotent.
 public protocol SnapshotStore: Sendable {
     func create(from disk: Disk) throws -> Snapshot
     func makeDisk(from snapshot: Snapshot, sizeGiB: Int?) throws -> Disk
@@ -53,13 +54,9 @@ public struct LocalSnapshotStore: SnapshotStore {
         let checksum = try Self.checksum(of: disk.path)
         try disks.pool.copy(disk.path, to: target)
         do {
-            try "\(checksum) \(disk.sizeGiB)\n".write(toFile: target + ".sum", atomically: true, encoding: .utf8)
             chmod(target, 0o444)
-            let fd = open(target, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 {
-                fsync(fd)
-                close(fd)
-            }
+            let seal = try Seal.apply(to: target)
+            try "\(checksum) \(disk.sizeGiB)\n\(seal.line)\n".write(toFile: target + ".sum", atomically: true, encoding: .utf8)
             return Snapshot(id: id, sizeGiB: disk.sizeGiB, checksum: checksum)
         } catch {
             delete(id: id)
@@ -75,8 +72,25 @@ public struct LocalSnapshotStore: SnapshotStore {
         }
     }
 
-    public func makeDisk(from snapshot: Snapshot, sizeGiB: Int? = nil) throws -> Disk {
+    /// Checks a snapshot before a disk is made from it: when its seal holds (the file is still
+    /// the immutable inode whose checksum was taken, untouched since: a write, a `chattr -i` or
+    /// a replacement all change what the seal records), the recorded checksum stands;
+    /// otherwise every byte is hashed again.
+    public func check(_ snapshot: Snapshot) throws {
+        let target = path(snapshot.id)
+        if let text = try? String(contentsOfFile: target + ".sum", encoding: .utf8) {
+            let lines = text.split(separator: "\n")
+            if lines.count == 2, lines[0].split(separator: " ").first.map(String.init) == snapshot.checksum,
+                let recorded = Seal(line: String(lines[1])), let current = try? Seal.read(target), recorded == current, current.immutable
+            {
+                return
+            }
+        }
         try verify(snapshot)
+    }
+
+    public func makeDisk(from snapshot: Snapshot, sizeGiB: Int? = nil) throws -> Disk {
+        try check(snapshot)
         let disk = disks.disk(id: ids.next(prefix: "disk"), sizeGiB: snapshot.sizeGiB)
         try disks.pool.copy(path(snapshot.id), to: disk.path)
         chmod(disk.path, 0o600)
@@ -90,6 +104,7 @@ public struct LocalSnapshotStore: SnapshotStore {
     }
 
     public func delete(id: String) {
+        Seal.release(path(id))
         unlink(path(id))
         unlink(path(id) + ".sum")
     }
@@ -146,6 +161,68 @@ public struct LocalSnapshotStore: SnapshotStore {
             position += Int64(n)
         }
         return Array(hasher.finalize())
+    }
+}
+
+/// What makes a snapshot file provably unchanged since its checksum was taken: its inode, size
+/// and ctime (which no write, attribute change or rename-over can leave alone, and which
+/// userspace cannot set back), with the immutable attribute set so that nothing writes to it in
+/// the first place.
+struct Seal: Equatable {
+    var inode: UInt64
+    var size: Int64
+    var ctimeSeconds: Int
+    var ctimeNanoseconds: Int
+    var immutable: Bool
+
+    var line: String { "seal \(inode) \(size) \(ctimeSeconds) \(ctimeNanoseconds) \(immutable ? 1 : 0)" }
+
+    init?(line: String) {
+        let f = line.split(separator: " ")
+        guard f.count == 6, f[0] == "seal", let i = UInt64(f[1]), let s = Int64(f[2]), let cs = Int(f[3]), let cn = Int(f[4]) else {
+            return nil
+        }
+        self.init(inode: i, size: s, ctimeSeconds: cs, ctimeNanoseconds: cn, immutable: f[5] == "1")
+    }
+
+    init(inode: UInt64, size: Int64, ctimeSeconds: Int, ctimeNanoseconds: Int, immutable: Bool) {
+        self.inode = inode
+        self.size = size
+        self.ctimeSeconds = ctimeSeconds
+        self.ctimeNanoseconds = ctimeNanoseconds
+        self.immutable = immutable
+    }
+
+    /// Syncs the file, makes it immutable (where the filesystem can), and reads its seal.
+    static func apply(to path: String) throws -> Seal {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DiskError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        fsync(fd)
+        _ = imc_set_immutable(fd, 1)
+        return try read(path)
+    }
+
+    static func read(_ path: String) throws -> Seal {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw DiskError(.notFound, "cannot stat \(path)") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        var flags: Int32 = 0
+        if fd >= 0 {
+            flags = imc_get_flags(fd)
+            close(fd)
+        }
+        return Seal(
+            inode: UInt64(st.st_ino), size: Int64(st.st_size), ctimeSeconds: st.st_ctim.tv_sec, ctimeNanoseconds: st.st_ctim.tv_nsec,
+            immutable: flags >= 0 && flags & 0x10 != 0)
+    }
+
+    /// Clears the immutable attribute so the file can be deleted.
+    static func release(_ path: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return }
+        _ = imc_set_immutable(fd, 0)
+        close(fd)
     }
 }
 

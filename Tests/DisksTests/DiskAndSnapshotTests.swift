@@ -56,9 +56,18 @@ struct DiskAndSnapshotTests {
         }
         let snapshot = try store.create(from: disk)
         try store.verify(snapshot)
-        // Flip one byte of the snapshot's data.
+        // The snapshot is immutable: not even root opens it for writing.
         let path = pool.root + "/snapshots/\(snapshot.id).img"
         chmod(path, 0o644)
+        #expect(open(path, O_RDWR) == -1 && errno == EPERM)
+        // Clearing the attribute and putting it back, data unchanged, breaks the seal: the disk
+        // is still made, after every byte was hashed again.
+        _ = try CommandRunner.capture("/usr/bin/chattr", ["-i", path])
+        _ = try CommandRunner.capture("/usr/bin/chattr", ["+i", path])
+        let fromResealed = try store.makeDisk(from: snapshot, sizeGiB: nil)
+        disks.remove(fromResealed)
+        // Flip one byte of the snapshot's data, as someone who cleared the attribute could.
+        _ = try CommandRunner.capture("/usr/bin/chattr", ["-i", path])
         let fd = open(path, O_RDWR)
         var byte: UInt8 = 0
         #expect(pread(fd, &byte, 1, 1024) == 1)

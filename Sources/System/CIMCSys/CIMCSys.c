@@ -40,8 +40,35 @@ long imc_llistxattr(const char *path, char *list, size_t size) { return llistxat
 
 int imc_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
 
-#include <linux/fs.h>
 #include <sys/ioctl.h>
-int imc_ficlone(int dest_fd, int src_fd) { return ioctl(dest_fd, FICLONE, src_fd); }
+// From <linux/fs.h>, which cannot be included beside glibc 2.36's <sys/mount.h>.
+#define IMC_FS_IOC_GETFLAGS _IOR('f', 1, long)
+#define IMC_FS_IOC_SETFLAGS _IOW('f', 2, long)
+#define IMC_FS_IMMUTABLE_FL 0x00000010
+#define IMC_FICLONE _IOW(0x94, 9, int)
+int imc_ficlone(int dest_fd, int src_fd) { return ioctl(dest_fd, IMC_FICLONE, src_fd); }
 long long imc_seek_data(int fd, long long offset) { return (long long)lseek(fd, (off_t)offset, SEEK_DATA); }
 long long imc_seek_hole(int fd, long long offset) { return (long long)lseek(fd, (off_t)offset, SEEK_HOLE); }
+
+#include <sys/mount.h>
+#include <sys/prctl.h>
+
+int imc_set_immutable(int fd, int on) {
+    int flags = 0;
+    if (ioctl(fd, IMC_FS_IOC_GETFLAGS, &flags) != 0) return -1;
+    if (on) flags |= IMC_FS_IMMUTABLE_FL; else flags &= ~IMC_FS_IMMUTABLE_FL;
+    return ioctl(fd, IMC_FS_IOC_SETFLAGS, &flags);
+}
+
+int imc_get_flags(int fd) {
+    int flags = 0;
+    return ioctl(fd, IMC_FS_IOC_GETFLAGS, &flags) == 0 ? flags : -1;
+}
+
+int imc_mount_overlay(const char *target, const char *options) {
+    return mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, options);
+}
+
+int imc_umount(const char *target, int detach) { return umount2(target, detach ? MNT_DETACH : 0); }
+
+int imc_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig); }

@@ -37,4 +37,15 @@ int imc_ficlone(int dest_fd, int src_fd);
 /// lseek(SEEK_DATA) / lseek(SEEK_HOLE): walk a sparse file's data extents.
 long long imc_seek_data(int fd, long long offset);
 long long imc_seek_hole(int fd, long long offset);
+/// Sets or clears the immutable attribute (chattr +i / -i) of an open file: while set, not even
+/// root can write, rename, link or delete it, and clearing it changes the file's ctime.
+int imc_set_immutable(int fd, int on);
+/// The file's attribute flags (FS_IOC_GETFLAGS), or -1.
+int imc_get_flags(int fd);
+/// mount(2) of an overlay filesystem at `target` with `options` (nosuid, nodev).
+int imc_mount_overlay(const char *target, const char *options);
+/// umount2(2) with MNT_DETACH when `detach` is set.
+int imc_umount(const char *target, int detach);
+/// prctl(PR_SET_PDEATHSIG, sig) for the calling thread's process.
+int imc_set_parent_death_signal(int sig);
 #endif
