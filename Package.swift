@@ -73,15 +73,22 @@ let package = Package(
             name: "IMCDisks", dependencies: ["CIMCSys", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Disks"),
 
+        // Containers: OCI runtime bundles from image configs, overlay root filesystems, runc.
+        .target(name: "IMCRuntime", dependencies: ["IMCModel", "CIMCSys"], path: "Sources/Runtime"),
+
+        // Pure values of instances: containers, their states, phases and events.
+        .target(name: "IMCInstance", dependencies: ["IMCModel", "IMCCache"], path: "Sources/Instance"),
+
         // Persistence: caches in SQLite.
         .target(
-            name: "IMCStore", dependencies: ["IMCCache", .product(name: "GRDB", package: "GRDB.swift")], path: "Sources/Store"),
+            name: "IMCStore", dependencies: ["IMCCache", "IMCInstance", .product(name: "GRDB", package: "GRDB.swift")], path: "Sources/Store"),
 
         // Orchestration: the image cache life cycle (create, update, delete, match).
         .target(
             name: "IMCService",
             dependencies: [
-                "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack",
+                "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCRuntime",
+                "IMCInstance",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -151,8 +158,10 @@ let package = Package(
 
         .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
+        .testTarget(name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCTestSupport"], path: "Tests/RuntimeTests"),
         .testTarget(
-            name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCTestSupport"], path: "Tests/ServiceTests"),
+            name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCTestSupport"],
+            path: "Tests/ServiceTests"),
         .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCTestSupport"], path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCTestSupport"], path: "Tests/DisksTests"),
         .testTarget(name: "IMCStoreTests", dependencies: ["IMCStore", "IMCCache", "IMCModel", "IMCTestSupport"], path: "Tests/StoreTests"),

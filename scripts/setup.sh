@@ -10,6 +10,7 @@ DEBS=(
   apache2-utils openssl                # htpasswd and certificates for it
   skopeo podman runc                   # the tools the benchmark compares against
   xfsprogs e2fsprogs util-linux attr   # disks, mounts and xattr checks
+  busybox-static                       # the static shell in the images tests and the demo run
 )
 
 missing=()

@@ -48,4 +48,8 @@ int imc_mount_overlay(const char *target, const char *options);
 int imc_umount(const char *target, int detach);
 /// prctl(PR_SET_PDEATHSIG, sig) for the calling thread's process.
 int imc_set_parent_death_signal(int sig);
+/// posix_spawn(3) of `argv` with `envp`: standard input from /dev/null, standard output and
+/// error appended to `log_path`, every other descriptor closed, signals unblocked and at their
+/// defaults, in a session of its own. Returns the pid, or -1 with errno set.
+int imc_spawn(const char *path, char *const argv[], char *const envp[], const char *log_path);
 #endif

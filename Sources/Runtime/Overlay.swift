@@ -1,0 +1,50 @@
+import CIMCSys
+import Foundation
+
+/// A container's root filesystem: an overlay of its image's layer directories (read-only,
+/// shared by every container of the image) under a writable layer of its own.
+public enum Overlay {
+    /// Mounts `lower` (bottom layer first, as images list them) under `upper` at `target`,
+    /// `nosuid,nodev`. `upper` and `work` are created; they must be on one filesystem.
+    public static func mount(lower: [String], upper: String, work: String, at target: String) throws(RuntimeError) {
+        guard !lower.isEmpty else { throw RuntimeError("an overlay needs at least one layer") }
+        for dir in [upper, work, target] {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw RuntimeError("cannot create \(dir): \(error.localizedDescription)")
+            }
+        }
+        for path in lower + [upper, work] where path.contains(",") || path.contains(":") {
+            throw RuntimeError("overlay path \(path) contains a comma or colon")
+        }
+        // Overlay lists the top layer first.
+        let options = "lowerdir=\(lower.reversed().joined(separator: ":")),upperdir=\(upper),workdir=\(work),index=off"
+        guard options.utf8.count < 4000 else {
+            throw RuntimeError("the image has too many layers (\(lower.count)) for one overlay mount's options")
+        }
+        if imc_mount_overlay(target, options) != 0 {
+            throw RuntimeError("cannot mount the overlay at \(target): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Reads a file of the container's root filesystem without following its symlinks out of
+    /// it (an image's `/etc/passwd` may be a link to the host's files).
+    public static func readFile(_ path: String, inRoot root: String, maxBytes: Int = 1 << 20) -> String? {
+        let dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dir >= 0 else { return nil }
+        defer { close(dir) }
+        let fd = imc_open_in_root(dir, path, O_RDONLY, 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, Int(st.st_size) <= maxBytes else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n >= 0 else { return nil }
+        return String(decoding: bytes.prefix(n), as: UTF8.self)
+    }
+
+    /// Unmounts `target`, detaching it if it is busy; a target that is not mounted is fine.
+    public static func unmount(_ target: String) {
+        if imc_umount(target, 0) != 0 && errno == EBUSY { _ = imc_umount(target, 1) }
+    }
+}
