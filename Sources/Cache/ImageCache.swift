@@ -102,14 +102,22 @@ public struct ImageCache: Codable, Sendable, Equatable {
     /// Adds an event, folding it into the last one when it repeats (same type, reason and
     /// message: its count and last timestamp grow) and keeping the most recent `limit`.
     public mutating func record(_ type: CacheEvent.Kind, _ reason: String, _ message: String, at time: Date, limit: Int = 100) {
-        if var last = events.last, last.type == type, last.reason == reason, last.message == message {
+        events.record(type, reason, message, at: time, limit: limit)
+    }
+}
+
+extension Array where Element == CacheEvent {
+    /// Appends an event, folding a repeat of the last one (same type, reason and message) into
+    /// it, and keeps the most recent `limit`.
+    public mutating func record(_ type: CacheEvent.Kind, _ reason: String, _ message: String, at time: Date, limit: Int = 100) {
+        if var last = self.last, last.type == type, last.reason == reason, last.message == message {
             last.count += 1
             last.lastTimestamp = time
-            events[events.count - 1] = last
+            self[count - 1] = last
         } else {
-            events.append(CacheEvent(type: type, reason: reason, message: message, firstTimestamp: time, lastTimestamp: time))
+            append(CacheEvent(type: type, reason: reason, message: message, firstTimestamp: time, lastTimestamp: time))
         }
-        if events.count > limit { events.removeFirst(events.count - limit) }
+        if count > limit { removeFirst(count - limit) }
     }
 }
 

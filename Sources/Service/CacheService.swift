@@ -180,6 +180,13 @@ public final class CacheService: Sendable {
         return best
     }
 
+    /// Records that an instance used `cache` (a manual match): its `LastMatchedTime` is now.
+    public func markMatched(_ cache: ImageCache) {
+        var c = cache
+        c.lastMatchedTime = now()
+        try? repository.update(c)
+    }
+
     func validate(images: [String]) throws {
         guard !images.isEmpty else { throw CacheServiceError.invalidValue("Images must name at least one image") }
         guard images.count <= limits.maximumImages else {

@@ -8,52 +8,12 @@ public final class SQLiteCacheRepository: CacheRepository {
     private let pool: DatabasePool
 
     /// Opens (creating and migrating) the database at `path`.
-    public init(path: String) throws {
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-caches") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE caches (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        account TEXT NOT NULL,
-                        region TEXT NOT NULL,
-                        name TEXT NOT NULL,
-                        status TEXT NOT NULL,
-                        size INTEGER NOT NULL,
-                        creation REAL NOT NULL,
-                        data BLOB NOT NULL
-                    );
-                    CREATE INDEX caches_account ON caches(account, creation);
-                    CREATE INDEX caches_match ON caches(account, region, status);
-                    CREATE INDEX caches_status ON caches(status);
-                    """)
-        }
-        migrator.registerMigration("v2-match-index") { db in
-            try db.execute(
-                sql: """
-                    ALTER TABLE caches ADD COLUMN expire REAL;
-                    CREATE TABLE cache_images (
-                        cache_id TEXT NOT NULL REFERENCES caches(id) ON DELETE CASCADE,
-                        image TEXT NOT NULL,
-                        PRIMARY KEY (cache_id, image)
-                    ) WITHOUT ROWID;
-                    CREATE INDEX cache_images_image ON cache_images(image, cache_id);
-                    """)
-            for row in try Row.fetchAll(db, sql: "SELECT data FROM caches") {
-                let cache = try Self.decoder.decode(ImageCache.self, from: row["data"] as Data)
-                try Self.index(cache, in: db)
-            }
-        }
-        try migrator.migrate(pool)
-    }
+    public convenience init(path: String) throws { self.init(database: try SQLiteDatabase(path: path)) }
+
+    public init(database: SQLiteDatabase) { pool = database.pool }
 
     /// Keeps the match index (normalised images, expiry) in step with a cache row.
-    private static func index(_ cache: ImageCache, in db: Database) throws {
+    static func index(_ cache: ImageCache, in db: Database) throws {
         try db.execute(
             sql: "UPDATE caches SET expire = ? WHERE id = ?", arguments: [cache.expireDateTime?.timeIntervalSince1970, cache.id])
         try db.execute(sql: "DELETE FROM cache_images WHERE cache_id = ?", arguments: [cache.id])
@@ -82,12 +42,12 @@ public final class SQLiteCacheRepository: CacheRepository {
         }
     }
 
-    static let encoder: JSONEncoder = {
+    public static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.dateEncodingStrategy = .secondsSince1970
         return e
     }()
-    static let decoder: JSONDecoder = {
+    public static let decoder: JSONDecoder = {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .secondsSince1970
         return d

@@ -31,7 +31,7 @@ public struct TestImage: Sendable {
     /// Builds an image from tar builders, one layer each, compressed as given (cycled).
     public init(
         layers builders: [TarBuilder], compression: [Compression] = [.gzip], format: Format = .oci,
-        platform: Platform = .host, entrypoint: [String]? = nil
+        platform: Platform = .host, entrypoint: [String]? = nil, cmd: [String]? = nil, user: String? = nil
     ) throws {
         var layers: [Layer] = []
         for (i, builder) in builders.enumerated() {
@@ -54,6 +54,8 @@ public struct TestImage: Sendable {
         }
         var runtime = ImageConfig.Config()
         runtime.Entrypoint = entrypoint
+        runtime.Cmd = cmd
+        runtime.User = user
         runtime.Env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
         let configValue = ImageConfig(platform: platform, diffIDs: layers.map(\.diffID), config: runtime)
         let encoder = JSONEncoder()

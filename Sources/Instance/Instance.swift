@@ -1,0 +1,233 @@
+import Foundation
+import IMCCache
+import IMCModel
+
+/// The life cycle of a container instance, as DescribeEKSContainerInstances reports it.
+public enum InstanceStatus: String, Codable, Sendable, CaseIterable {
+    case pending = "Pending"
+    case running = "Running"
+    case succeeded = "Succeeded"
+    case failed = "Failed"
+    /// Being deleted: containers stopping, disks being released.
+    case terminating = "Terminating"
+}
+
+/// When a container that ended is started again (a Pod's `restartPolicy`).
+public enum RestartPolicy: String, Codable, Sendable, CaseIterable {
+    case always = "Always"
+    case onFailure = "OnFailure"
+    case never = "Never"
+}
+
+public struct EnvVar: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// One container as asked for.
+public struct ContainerSpec: Codable, Sendable, Equatable {
+    public var name: String
+    public var image: String
+    /// Replaces the image's Entrypoint (Kubernetes' `command`).
+    public var commands: [String]?
+    /// Replaces the image's Cmd.
+    public var args: [String]?
+    public var env: [EnvVar]
+    public var workingDir: String?
+    public var cpu: Double?
+    public var memory: Double?
+
+    public init(name: String, image: String, commands: [String]? = nil, args: [String]? = nil, env: [EnvVar] = [], workingDir: String? = nil) {
+        self.name = name
+        self.image = image
+        self.commands = commands
+        self.args = args
+        self.env = env
+        self.workingDir = workingDir
+    }
+}
+
+/// Where a container stands, as the API's `ContainerState`.
+public struct ContainerState: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        case waiting = "Waiting"
+        case running = "Running"
+        case terminated = "Terminated"
+    }
+    public var state: State
+    public var reason: String?
+    public var message: String?
+    public var exitCode: Int?
+    public var startTime: Date?
+    public var finishTime: Date?
+    public var restartCount: Int
+
+    public init(state: State = .waiting, reason: String? = nil) {
+        self.state = state
+        self.reason = reason
+        restartCount = 0
+    }
+}
+
+/// A moment of an instance's start-up, kept so that where the time went can be shown.
+public struct Phase: Codable, Sendable, Equatable {
+    public var name: String
+    public var at: Date
+    public init(name: String, at: Date) {
+        self.name = name
+        self.at = at
+    }
+}
+
+/// What became of the request for an image cache (the reason of the event that says it).
+public enum CacheOutcome: String, Codable, Sendable {
+    case used = "ImageCacheUsed"
+    case notMatched = "ImageCacheNotMatched"
+    case mismatch = "ImageCacheMismatch"
+    case notFound = "ImageCacheNotFound"
+    /// No cache was asked for.
+    case off = "ImageCacheOff"
+}
+
+/// Disk price classes (`image-cache-disk-type`).
+public enum DiskType: String, Codable, Sendable, CaseIterable {
+    case basic = "CLOUD_BASIC"
+    case premium = "CLOUD_PREMIUM"
+    case ssd = "CLOUD_SSD"
+    case hssd = "CLOUD_HSSD"
+    case tssd = "CLOUD_TSSD"
+}
+
+/// How an instance asks for an image cache (the annotations of API.md section 4).
+public struct CacheRequestOptions: Codable, Sendable, Equatable {
+    /// nil: no cache; `auto`; or a cache id.
+    public var use: String?
+    public var diskType: DiskType
+    /// GiB; grows the cache's disk, never shrinks it.
+    public var diskSizeGiB: Int?
+    /// Minutes the disk is kept after the instance ends, for reuse; 0 releases it at once.
+    public var retainMinutes: Int
+
+    public init(use: String? = nil, diskType: DiskType = .premium, diskSizeGiB: Int? = nil, retainMinutes: Int = 0) {
+        self.use = use
+        self.diskType = diskType
+        self.diskSizeGiB = diskSizeGiB
+        self.retainMinutes = retainMinutes
+    }
+}
+
+/// A container instance (a Pod): init containers, then containers, on one data disk.
+public struct Instance: Codable, Sendable, Equatable {
+    /// `eksci-` + 8 lower-case alphanumerics.
+    public var id: String
+    public var account: String
+    public var region: String
+    public var name: String
+    public var status: InstanceStatus
+    /// Why the instance is Failed, in a sentence.
+    public var message: String?
+    public var creationTime: Date
+    public var finishTime: Date?
+    public var cpu: Double
+    public var memory: Double
+    public var restartPolicy: RestartPolicy
+    public var terminationGracePeriodSeconds: Int
+    public var initContainers: [ContainerSpec]
+    public var containers: [ContainerSpec]
+    /// By container name (init containers included).
+    public var states: [String: ContainerState]
+    public var credentials: [CacheCredential]
+    public var registryHttpEndPointList: [String]
+    public var registrySkipVerifyList: [String]
+    public var cache: CacheRequestOptions
+    public var cacheOutcome: CacheOutcome?
+    /// The cache whose snapshot became the disk.
+    public var cacheID: String?
+    public var diskID: String?
+    public var diskSizeGiB: Int?
+    /// Whether the disk came from a cache's snapshot (or is a scratch disk for pulled images).
+    public var diskFromCache: Bool
+    public var events: [CacheEvent]
+    public var phases: [Phase]
+    public var subnetID: String?
+    public var vpcID: String?
+    public var securityGroupIDs: [String]
+
+    public init(id: String, account: String, region: String, name: String, creationTime: Date) {
+        self.id = id
+        self.account = account
+        self.region = region
+        self.name = name
+        self.creationTime = creationTime
+        status = .pending
+        cpu = 1
+        memory = 2
+        restartPolicy = .always
+        terminationGracePeriodSeconds = 30
+        initContainers = []
+        containers = []
+        states = [:]
+        credentials = []
+        registryHttpEndPointList = []
+        registrySkipVerifyList = []
+        cache = CacheRequestOptions()
+        diskFromCache = false
+        events = []
+        phases = []
+        securityGroupIDs = []
+    }
+
+    /// Every image the instance runs, in order, once each.
+    public var images: [String] {
+        var seen = Set<String>()
+        return (initContainers + containers).map(\.image).filter { seen.insert($0).inserted }
+    }
+
+    public mutating func record(_ type: CacheEvent.Kind, _ reason: String, _ message: String, at time: Date) {
+        events.record(type, reason, message, at: time, limit: 200)
+    }
+
+    public mutating func mark(_ phase: String, at time: Date) { phases.append(Phase(name: phase, at: time)) }
+
+    /// Milliseconds from creation to the phase (the first of that name).
+    public func milliseconds(to phase: String) -> Double? {
+        phases.first { $0.name == phase }.map { $0.at.timeIntervalSince(creationTime) * 1000 }
+    }
+}
+
+/// A data disk the database accounts for: an instance's, or one kept after its instance ended
+/// (`image-cache-disk-retain-minute`) for the next instance of the same account and cache.
+public struct DiskRecord: Codable, Sendable, Equatable {
+    public enum Use: String, Codable, Sendable {
+        case instance
+        case retained
+    }
+    public var id: String
+    public var account: String
+    public var use: Use
+    public var instanceID: String?
+    public var cacheID: String?
+    /// The snapshot the disk was made from (a retained disk is reused only for the same one).
+    public var snapshotID: String?
+    public var sizeGiB: Int
+    public var diskType: DiskType
+    public var createdAt: Date
+    public var retainUntil: Date?
+
+    public init(
+        id: String, account: String, use: Use, instanceID: String?, cacheID: String?, sizeGiB: Int, diskType: DiskType, createdAt: Date
+    ) {
+        self.id = id
+        self.account = account
+        self.use = use
+        self.instanceID = instanceID
+        self.cacheID = cacheID
+        self.sizeGiB = sizeGiB
+        self.diskType = diskType
+        self.createdAt = createdAt
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import IMCContent
+import IMCModel
+import IMCPull
+import IMCRegistry
+import IMCUnpack
+import Logging
+
+/// An image ready to run: its layer directories (bottom first) and its config.
+struct ReadyImage: Sendable {
+    var reference: String
+    var layers: [String]
+    var config: ImageConfig
+    /// What the reference resolved to when the image was stored (index or manifest digest).
+    var resolvedDigest: Digest?
+}
+
+/// Where an instance's images come from: a cache disk's manifest, or a pull.
+enum InstanceImages {
+    /// The manifest a cache build wrote at the disk's root, by normalised reference.
+    static func diskManifest(at root: String) -> [String: CacheBuilder.DiskManifest.Image] {
+        guard let data = FileManager.default.contents(atPath: root + "/imc-manifest.json"),
+            let manifest = try? JSONDecoder().decode(CacheBuilder.DiskManifest.self, from: data)
+        else { return [:] }
+        var byReference: [String: CacheBuilder.DiskManifest.Image] = [:]
+        for image in manifest.images { byReference[image.normalized] = image }
+        return byReference
+    }
+
+    /// An image the disk holds: nothing is downloaded or unpacked, its layers are read where
+    /// the build put them.
+    static func fromDisk(_ entry: CacheBuilder.DiskManifest.Image, root: String) throws -> ReadyImage {
+        let store = try OCILayoutStore(root: root + "/images")
+        let manifestDigest = try Digest(parsing: entry.manifestDigest)
+        let document = try ManifestDocument.parse(try store.read(manifestDigest, maxSize: ManifestDocument.maxSize), mediaType: nil)
+        guard case .manifest(let manifest) = document else {
+            throw RuntimeFailure("image \(entry.reference) on the cache disk has no manifest")
+        }
+        let config = try ManifestDocument.parseConfig(try store.read(manifest.config.digest, maxSize: ManifestDocument.maxSize))
+        let layers = config.rootfs.diff_ids.map { "\(root)/layers/sha256/\($0.hex)" }
+        for path in layers where access(path, F_OK) != 0 {
+            throw RuntimeFailure("layer \(path) of image \(entry.reference) is missing from the cache disk")
+        }
+        let resolved = try? store.resolve(entry.normalized)?.digest
+        return ReadyImage(reference: entry.reference, layers: layers, config: config, resolvedDigest: resolved ?? manifestDigest)
+    }
+
+    /// Pulls `reference` into the stores under `root` (`images/`, `layers/`).
+    static func pull(_ reference: String, into root: String, registry: RegistryConfig, options: RegistryClientOptions, logger: Logger)
+        async throws -> (ReadyImage, PullResult)
+    {
+        let ref = try ImageReference(parsing: reference)
+        let client = RegistryClient(config: registry, options: options, logger: logger)
+        let store = try OCILayoutStore(root: root + "/images")
+        let puller = Puller(client: client, store: store, layers: try LayerStore(root: root + "/layers"), logger: logger)
+        do {
+            let result = try await puller.pull(ref)
+            try await puller.shutdown()
+            try await client.shutdown()
+            let config = try ManifestDocument.parseConfig(try store.read(result.configDigest, maxSize: ManifestDocument.maxSize))
+            let image = ReadyImage(
+                reference: reference, layers: result.layers.compactMap(\.path), config: config,
+                resolvedDigest: try? store.resolve(ref.description)?.digest)
+            return (image, result)
+        } catch {
+            try? await puller.shutdown()
+            try? await client.shutdown()
+            throw error
+        }
+    }
+}
+
+/// A failure while preparing or running an instance, said for a person.
+struct RuntimeFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Images pulled for instances that no cache served, per account (an account never runs what
+/// another account pulled with its credentials). Two instances that need an image at the same
+/// time share one pull; when the last instance of an account that used the store ends, the
+/// store goes, so the next cold start is cold again, as on a fresh node.
+actor NodeImages {
+    let root: String
+    private var inFlight: [String: Task<ReadyImage, any Error>] = [:]
+    private var users: [String: Int] = [:]
+
+    init(root: String) { self.root = root }
+
+    func directory(for account: String) -> String { "\(root)/\(account)" }
+
+    /// Registers an instance of `account` as a user of its store.
+    func acquire(account: String) { users[account, default: 0] += 1 }
+
+    /// Ends an instance's use; the last one out removes the account's store.
+    func release(account: String) {
+        let left = users[account, default: 1] - 1
+        users[account] = left > 0 ? left : nil
+        guard left <= 0 else { return }
+        let dir = directory(for: account)
+        let trash = "\(root)/.trash-\(account)-\(UInt32.random(in: 0...UInt32.max))"
+        if rename(dir, trash) == 0 { Thread.detachNewThread { try? FileManager.default.removeItem(atPath: trash) } }
+    }
+
+    /// Pulls an image for `account`, joining a pull of the same image already under way.
+    func pull(_ reference: String, account: String, registry: RegistryConfig, options: RegistryClientOptions, logger: Logger)
+        async throws -> ReadyImage
+    {
+        let key = account + " " + ((try? ImageReference(parsing: reference).description) ?? reference)
+        if let running = inFlight[key] { return try await running.value }
+        let dir = directory(for: account)
+        let task = Task {
+            try await InstanceImages.pull(reference, into: dir, registry: registry, options: options, logger: logger).0
+        }
+        inFlight[key] = task
+        defer { inFlight[key] = nil }
+        return try await task.value
+    }
+
+    /// Removes every store (at start, when no instance runs).
+    func removeAll() {
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+}

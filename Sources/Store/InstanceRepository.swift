@@ -1,0 +1,36 @@
+import Foundation
+import IMCInstance
+
+/// Where instances and the disks they hold are kept.
+///
+/// Contract: as `CacheRepository`: every call is atomic; an instance is visible only to its own
+/// account; `update` replaces the whole instance and fails if it is gone.
+public protocol InstanceRepository: Sendable {
+    func insert(_ instance: Instance) throws
+    func update(_ instance: Instance) throws
+    func get(id: String, account: String) throws -> Instance?
+    /// Instances of `account`, newest first, filtered, with the total before paging.
+    func list(account: String, query: InstanceQuery) throws -> (total: Int, instances: [Instance])
+    @discardableResult
+    func delete(id: String, account: String) throws -> Bool
+    /// Instances in any of `statuses`, of every account (for recovery after a restart).
+    func all(in statuses: [InstanceStatus]) throws -> [Instance]
+
+    func insertDisk(_ disk: DiskRecord) throws
+    func updateDisk(_ disk: DiskRecord) throws
+    func deleteDisk(id: String) throws
+    func disks() throws -> [DiskRecord]
+    /// Takes (removes and returns) a retained disk of the account made from `cacheID`, still
+    /// within its retention, if there is one.
+    func takeRetainedDisk(account: String, cacheID: String, now: Date) throws -> DiskRecord?
+}
+
+/// Filters of DescribeEKSContainerInstances.
+public struct InstanceQuery: Sendable {
+    public var ids: [String]?
+    public var names: [String]?
+    public var statuses: [InstanceStatus]?
+    public var limit = 20
+    public var offset = 0
+    public init() {}
+}

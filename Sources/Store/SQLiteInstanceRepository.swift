@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+import IMCInstance
+
+/// An `InstanceRepository` in the same SQLite database as the caches.
+public final class SQLiteInstanceRepository: InstanceRepository {
+    private let pool: DatabasePool
+
+    public init(database: SQLiteDatabase) { pool = database.pool }
+
+    static let encoder = SQLiteCacheRepository.encoder
+    static let decoder = SQLiteCacheRepository.decoder
+
+    private static func arguments(_ i: Instance) throws -> StatementArguments {
+        [i.id, i.account, i.region, i.name, i.status.rawValue, i.creationTime.timeIntervalSince1970, try encoder.encode(i)]
+    }
+
+    private static func decode(_ rows: [Row]) throws -> [Instance] {
+        try rows.map { try decoder.decode(Instance.self, from: $0["data"] as Data) }
+    }
+
+    public func insert(_ instance: Instance) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO instances (id, account, region, name, status, creation, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: try Self.arguments(instance))
+        }
+    }
+
+    public func update(_ instance: Instance) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE instances SET account = ?2, region = ?3, name = ?4, status = ?5, creation = ?6, data = ?7 WHERE id = ?1",
+                arguments: try Self.arguments(instance))
+            guard db.changesCount == 1 else { throw StoreError("instance \(instance.id) no longer exists") }
+        }
+    }
+
+    public func get(id: String, account: String) throws -> Instance? {
+        try pool.read { db in
+            try Self.decode(try Row.fetchAll(db, sql: "SELECT data FROM instances WHERE id = ? AND account = ?", arguments: [id, account]))
+                .first
+        }
+    }
+
+    public func list(account: String, query: InstanceQuery) throws -> (total: Int, instances: [Instance]) {
+        var conditions = ["account = ?"]
+        var arguments: [any DatabaseValueConvertible] = [account]
+        func any(_ column: String, _ values: [String]?) {
+            guard let values else { return }
+            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += values.map { $0 as any DatabaseValueConvertible }
+            if values.isEmpty { conditions.append("0") }
+        }
+        any("id", query.ids)
+        any("name", query.names)
+        any("status", query.statuses?.map(\.rawValue))
+        let whereClause = conditions.joined(separator: " AND ")
+        return try pool.read { db in
+            let total =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM instances WHERE \(whereClause)", arguments: StatementArguments(arguments))
+                ?? 0
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT data FROM instances WHERE \(whereClause) ORDER BY creation DESC, id LIMIT ? OFFSET ?",
+                arguments: StatementArguments(arguments + [query.limit, query.offset]))
+            return (total, try Self.decode(rows))
+        }
+    }
+
+    @discardableResult
+    public func delete(id: String, account: String) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM instances WHERE id = ? AND account = ?", arguments: [id, account])
+            return db.changesCount == 1
+        }
+    }
+
+    public func all(in statuses: [InstanceStatus]) throws -> [Instance] {
+        try pool.read { db in
+            let marks = statuses.map { _ in "?" }.joined(separator: ", ")
+            return try Self.decode(
+                try Row.fetchAll(
+                    db, sql: "SELECT data FROM instances WHERE status IN (\(marks)) ORDER BY creation",
+                    arguments: StatementArguments(statuses.map(\.rawValue))))
+        }
+    }
+
+    private static func diskArguments(_ d: DiskRecord) throws -> StatementArguments {
+        [d.id, d.account, d.use.rawValue, d.cacheID, d.retainUntil?.timeIntervalSince1970, try encoder.encode(d)]
+    }
+
+    public func insertDisk(_ disk: DiskRecord) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO disks (id, account, use, cache_id, retain_until, data) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: try Self.diskArguments(disk))
+        }
+    }
+
+    public func updateDisk(_ disk: DiskRecord) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE disks SET account = ?2, use = ?3, cache_id = ?4, retain_until = ?5, data = ?6 WHERE id = ?1",
+                arguments: try Self.diskArguments(disk))
+            guard db.changesCount == 1 else { throw StoreError("disk \(disk.id) no longer exists") }
+        }
+    }
+
+    public func deleteDisk(id: String) throws {
+        try pool.write { db in try db.execute(sql: "DELETE FROM disks WHERE id = ?", arguments: [id]) }
+    }
+
+    public func disks() throws -> [DiskRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT data FROM disks ORDER BY id").map { try Self.decoder.decode(DiskRecord.self, from: $0["data"] as Data) }
+        }
+    }
+
+    public func takeRetainedDisk(account: String, cacheID: String, now: Date) throws -> DiskRecord? {
+        try pool.write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT id, data FROM disks WHERE account = ? AND use = 'retained' AND cache_id = ? AND retain_until > ?
+                        ORDER BY retain_until DESC LIMIT 1
+                        """, arguments: [account, cacheID, now.timeIntervalSince1970])
+            else { return nil }
+            var disk = try Self.decoder.decode(DiskRecord.self, from: row["data"] as Data)
+            disk.use = .instance
+            disk.retainUntil = nil
+            try db.execute(
+                sql: "UPDATE disks SET use = ?2, retain_until = NULL, data = ?3 WHERE id = ?1",
+                arguments: [disk.id, disk.use.rawValue, try Self.encoder.encode(disk)])
+            return disk
+        }
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+import IMCCache
+import IMCDisks
+import IMCInstance
+import IMCModel
+import IMCRegistry
+import IMCService
+import IMCStore
+import IMCTestSupport
+import Testing
+
+/// A clock tests move by hand.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var offset: TimeInterval = 0
+    func now() -> Date { lock.withLock { Date().addingTimeInterval(offset) } }
+    func advance(_ seconds: TimeInterval) { lock.withLock { offset += seconds } }
+}
+
+/// Instances for real: caches built onto loop-mounted disks, disks cloned from their snapshots,
+/// overlay root filesystems, containers run by runc, images pulled from the scriptable registry.
+@Suite(
+    .serialized,
+    .enabled(
+        if: Requirements.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc")
+            && FileManager.default.isExecutableFile(atPath: "/bin/busybox") && FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs"),
+        "needs root, runc, busybox-static and xfsprogs"))
+final class InstanceServiceTests {
+    let dir: TemporaryDirectory
+    let pool: DiskPool
+    let disks: DiskManager
+    let snapshots: LocalSnapshotStore
+    let database: SQLiteDatabase
+    let cacheRepository: SQLiteCacheRepository
+    let instances: SQLiteInstanceRepository
+    let caches: CacheService
+    let builder: CacheBuilder
+    let clock = TestClock()
+    let registry: FaultRegistry
+    let service: InstanceService
+    let account = "100000000001"
+    let region = "ap-guangzhou"
+
+    init() async throws {
+        dir = try TemporaryDirectory(prefix: "imc-instances")
+        pool = try DiskPool.open(dataRoot: dir.path, poolSizeGiB: 64)
+        disks = DiskManager(pool: pool, bytesPerGiB: 16 << 20)
+        snapshots = LocalSnapshotStore(disks: disks)
+        database = try SQLiteDatabase(path: dir.appending("imc.sqlite"))
+        cacheRepository = SQLiteCacheRepository(database: database)
+        instances = SQLiteInstanceRepository(database: database)
+        let clock = self.clock
+        caches = CacheService(repository: cacheRepository, snapshots: snapshots, now: { clock.now() })
+        registry = try await FaultRegistry.start()
+        builder = CacheBuilder(
+            repository: cacheRepository, disks: disks, snapshots: snapshots, workRoot: dir.appending("build"),
+            clientOptions: RegistryClientOptionsForTests.fast, now: { clock.now() })
+        service = try InstanceService(
+            repository: instances, caches: caches, disks: disks, snapshots: snapshots, root: dir.appending("instances"),
+            registry: RegistryConfig(plainHTTPHosts: [registry.host]), clientOptions: RegistryClientOptionsForTests.fast,
+            now: { clock.now() })
+    }
+
+    deinit {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        #expect(!mounts.contains(dir.appending("instances")), "no instance mount is left behind")
+        #expect(disks.allDiskIDs().isEmpty, "no disk image is left behind")
+        registry.stop()
+        try? pool.unmountPool()
+    }
+
+    func buildCache(_ images: [String], size: Int = 20) async throws -> ImageCache {
+        var request = CacheRequest()
+        request.images = images
+        request.size = size
+        request.registryHttpEndPointList = [registry.host]
+        let c = try caches.create(request, account: account, region: region)
+        let built = try #require(await builder.build(c.id, account: account))
+        try #require(built.status == .ready, "\(built.events.map(\.message))")
+        return built
+    }
+
+    func request(_ images: [(String, [String])], use: String?, policy: RestartPolicy = .never) -> InstanceRequest {
+        var r = InstanceRequest()
+        r.containers = images.enumerated().map { i, pair in
+            ContainerSpec(name: "c\(i)", image: pair.0, commands: pair.1.isEmpty ? nil : pair.1, env: [EnvVar(name: "GREETING", value: "hi")])
+        }
+        r.cache.use = use
+        r.restartPolicy = policy
+        r.terminationGracePeriodSeconds = 1
+        return r
+    }
+
+    /// Waits until the instance satisfies `done` (or 60 s pass).
+    func wait(_ id: String, until done: (Instance) -> Bool) async throws -> Instance {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let i = try instances.get(id: id, account: account), done(i) { return i }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let last = try instances.get(id: id, account: account)
+        Issue.record("instance \(id) did not get there: \(String(describing: last?.status)) \(last?.events.map(\.message) ?? [])")
+        throw CancellationError()
+    }
+
+    func finished(_ i: Instance) -> Bool { i.status == .succeeded || i.status == .failed }
+
+    func removeAll(_ ids: [String]) async throws {
+        try await service.deleteAndWait(ids: ids, account: account)
+        #expect(InstanceRunProbe.mounts(under: dir.appending("instances")).isEmpty)
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: dir.appending("instances/runc"))) ?? [] == [])
+    }
+
+    @Test func anAutoMatchedCacheBecomesTheDiskAndNoLayerIsDownloaded() async throws {
+        registry.add(try RunnableImages.image(files: ["app/msg": "from the cache\n"]), repository: "app", tag: "v1")
+        let image = "\(registry.host)/app:v1"
+        let cache = try await buildCache([image])
+        registry.clearRequests()
+        let created = try service.create(
+            request([(image, ["/bin/sh", "-c", "cat /app/msg; echo $GREETING; id -u"])], use: "auto"), account: account, region: region)
+        let done = try await wait(created[0].id, until: finished)
+        #expect(done.status == .succeeded, "\(done.events.map(\.message))")
+        #expect(done.cacheOutcome == .used && done.cacheID == cache.id && done.diskFromCache)
+        let used = try #require(done.events.first { $0.reason == "ImageCacheUsed" })
+        #expect(used.message == "Image cache \(cache.id) used. Disk \(done.diskID!) attached")
+        #expect(done.events.contains { $0.reason == "Pulled" && $0.message == "Container image \"\(image)\" already present on machine" })
+        #expect(!done.events.contains { $0.reason == "Pulling" })
+        #expect(done.events.map(\.reason).filter { ["Created", "Started"].contains($0) } == ["Created", "Started"])
+        #expect(!registry.requests.contains { $0.path.contains("/blobs/") }, "no blob was fetched")
+        #expect(done.states["c0"]?.exitCode == 0 && done.states["c0"]?.reason == "Completed")
+        for phase in ["Matched", "DiskReady", "DiskMounted", "ImageReady:\(image)", "Created:c0", "Started:c0"] {
+            #expect(done.milliseconds(to: phase) != nil, "phase \(phase) recorded")
+        }
+        #expect(try service.logs(id: done.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "from the cache\nhi\n0\n")
+        #expect(try service.logs(id: done.id, account: account, container: "c0", tail: 1, limitBytes: nil).1 == "0\n")
+        #expect(try cacheRepository.get(id: cache.id, account: account)?.lastMatchedTime != nil)
+        try await removeAll([done.id])
+        #expect(try instances.get(id: done.id, account: account) == nil)
+        #expect(try instances.disks().isEmpty)
+        #expect(snapshots.allSnapshotIDs() == [cache.snapshotID!], "the snapshot stays with its cache")
+        try caches.delete(ids: [cache.id], account: account)
+    }
+
+    @Test func withNoMatchImagesArePulledOnceForInstancesStartingTogether() async throws {
+        registry.add(try RunnableImages.image(files: ["app/msg": "pulled\n"]), repository: "cold", tag: "v1")
+        let image = "\(registry.host)/cold:v1"
+        registry.clearRequests()
+        let a = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
+        let b = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: nil), account: account, region: region)[0]
+        let doneA = try await wait(a.id, until: finished)
+        let doneB = try await wait(b.id, until: finished)
+        #expect(doneA.status == .succeeded && doneB.status == .succeeded, "\(doneA.events.map(\.message)) \(doneB.events.map(\.message))")
+        #expect(doneA.cacheOutcome == .notMatched && doneB.cacheOutcome == .off)
+        let notMatched = try #require(doneA.events.first { $0.reason == "ImageCacheNotMatched" })
+        #expect(notMatched.message.contains(image) && notMatched.message.contains("pulled"))
+        #expect(doneA.events.contains { $0.reason == "Pulling" } && doneA.events.contains { $0.reason == "Pulled" && $0.message.hasPrefix("Successfully pulled") })
+        let blobGets = registry.requests.filter { $0.method == "GET" && $0.path.contains("/blobs/") }.map(\.path)
+        #expect(blobGets.count == Set(blobGets).count, "each blob fetched once: \(blobGets)")
+        #expect(try service.logs(id: a.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "pulled\n")
+        try await removeAll([a.id, b.id])
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!FileManager.default.fileExists(atPath: dir.appending("instances/node/\(account)")), "the last user removed the account's images")
+    }
+
+    @Test func aManualCacheMissingAnImageIsStillUsedAndTheImageIsPulledOntoItsDisk() async throws {
+        registry.add(try RunnableImages.image(files: ["app/msg": "one\n"]), repository: "one", tag: "v1")
+        registry.add(try RunnableImages.image(files: ["app/msg": "two\n"]), repository: "two", tag: "v1")
+        let one = "\(registry.host)/one:v1"
+        let two = "\(registry.host)/two:v1"
+        let cache = try await buildCache([one])
+        let i = try service.create(request([(one, ["/bin/cat", "/app/msg"]), (two, ["/bin/cat", "/app/msg"])], use: cache.id), account: account, region: region)[0]
+        let done = try await wait(i.id, until: finished)
+        #expect(done.status == .succeeded, "\(done.events.map(\.message))")
+        #expect(done.cacheOutcome == .mismatch && done.cacheID == cache.id)
+        let mismatch = try #require(done.events.first { $0.reason == "ImageCacheMismatch" })
+        #expect(mismatch.type == .warning && mismatch.message.contains(two) && mismatch.message.contains(cache.id))
+        #expect(done.events.contains { $0.reason == "ImageCacheUsed" })
+        #expect(try service.logs(id: i.id, account: account, container: "c1", tail: nil, limitBytes: nil).1 == "two\n")
+        try await removeAll([i.id])
+        try caches.delete(ids: [cache.id], account: account)
+    }
+
+    @Test func anUnknownManualCacheFallsBackToAPullWithAWarning() async throws {
+        registry.add(try RunnableImages.image(), repository: "plain", tag: "v1")
+        let i = try service.create(request([("\(registry.host)/plain:v1", [])], use: "imc-zzzzzzzz"), account: account, region: region)[0]
+        let done = try await wait(i.id, until: finished)
+        #expect(done.status == .succeeded, "\(done.events.map(\.message))")
+        let notFound = try #require(done.events.first { $0.reason == "ImageCacheNotFound" })
+        #expect(notFound.type == .warning && notFound.message.contains("imc-zzzzzzzz") && notFound.message.contains("not found"))
+        #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "hello\n")
+        try await removeAll([i.id])
+    }
+
+    @Test func aTagThatMovedStillMatchesButTheInstanceIsWarned() async throws {
+        let old = try RunnableImages.image(files: ["app/msg": "old\n"])
+        registry.add(old, repository: "moving", tag: "latest")
+        let image = "\(registry.host)/moving"
+        let cache = try await buildCache([image])
+        let new = try RunnableImages.image(files: ["app/msg": "new\n"])
+        registry.add(new, repository: "moving", tag: "latest")
+        let i = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
+        let done = try await wait(i.id, until: { $0.events.contains { $0.reason == "ImageCacheStale" } })
+        let stale = try #require(done.events.first { $0.reason == "ImageCacheStale" })
+        #expect(stale.type == .warning)
+        #expect(stale.message.contains(old.manifestDescriptor.digest.description) && stale.message.contains(new.manifestDescriptor.digest.description))
+        #expect(done.cacheOutcome == .used)
+        _ = try await wait(i.id, until: finished)
+        #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "old\n", "the cached version ran")
+        try await removeAll([i.id])
+        try caches.delete(ids: [cache.id], account: account)
+    }
+
+    @Test func aRetainedDiskIsReusedByTheNextInstanceAndReleasedOnTime() async throws {
+        registry.add(try RunnableImages.image(), repository: "keep", tag: "v1")
+        let image = "\(registry.host)/keep:v1"
+        let cache = try await buildCache([image])
+        var r = request([(image, ["/bin/sh", "-c", "touch /data/scratch; echo ok"])], use: "auto")
+        r.cache.retainMinutes = 5
+        r.cache.diskSizeGiB = 30
+        let first = try service.create(r, account: account, region: region)[0]
+        let firstDone = try await wait(first.id, until: finished)
+        #expect(firstDone.diskSizeGiB == 30, "the annotation's larger size")
+        try await removeAll([first.id])
+        let retained = try instances.disks()
+        #expect(retained.count == 1 && retained[0].use == .retained && retained[0].id == firstDone.diskID)
+        let second = try service.create(request([(image, ["/bin/ls", "/data"])], use: "auto"), account: account, region: region)[0]
+        let secondDone = try await wait(second.id, until: finished)
+        #expect(secondDone.diskID == firstDone.diskID, "the retained disk was reused")
+        #expect(secondDone.events.contains { $0.reason == "ImageCacheDiskReused" })
+        #expect(try service.logs(id: second.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "", "the first instance's writes are gone")
+        var again = request([(image, [])], use: "auto")
+        again.cache.retainMinutes = 1
+        let third = try service.create(again, account: account, region: region)[0]
+        _ = try await wait(third.id, until: finished)
+        try await removeAll([second.id, third.id])
+        #expect(try instances.disks().map(\.use) == [.retained])
+        #expect(try service.sweepRetainedDisks().isEmpty, "not yet")
+        clock.advance(61)
+        #expect(try service.sweepRetainedDisks().count == 1)
+        #expect(try instances.disks().isEmpty)
+        try caches.delete(ids: [cache.id], account: account)
+    }
+
+    @Test func anInstanceOutlivesItsDeletedCacheAndIsKilledAfterTheGracePeriod() async throws {
+        registry.add(try RunnableImages.image(), repository: "long", tag: "v1")
+        let image = "\(registry.host)/long:v1"
+        let cache = try await buildCache([image])
+        let i = try service.create(request([(image, ["/bin/sleep", "300"])], use: "auto", policy: .always), account: account, region: region)[0]
+        _ = try await wait(i.id, until: { $0.status == .running })
+        try caches.delete(ids: [cache.id], account: account)
+        #expect(snapshots.allSnapshotIDs().isEmpty)
+        try await Task.sleep(for: .milliseconds(300))
+        let running = try #require(try instances.get(id: i.id, account: account))
+        #expect(running.status == .running && running.states["c0"]?.state == .running)
+        let t0 = ContinuousClock.now
+        try await removeAll([i.id])
+        #expect(ContinuousClock.now - t0 >= .seconds(1), "sleep ignores SIGTERM as pid 1, so the grace period ran out before SIGKILL")
+    }
+
+    @Test func aFailingContainerIsRestartedWithBackOffUnderOnFailure() async throws {
+        registry.add(try RunnableImages.image(), repository: "crash", tag: "v1")
+        let i = try service.create(
+            request([("\(registry.host)/crash:v1", ["/bin/sh", "-c", "echo try; exit 3"])], use: nil, policy: .onFailure), account: account,
+            region: region)[0]
+        let crashing = try await wait(i.id, until: { ($0.states["c0"]?.restartCount ?? 0) >= 2 })
+        #expect(crashing.events.contains { $0.reason == "BackOff" && $0.type == .warning })
+        #expect(crashing.states["c0"]?.exitCode == 3 || crashing.states["c0"]?.state == .running)
+        try await removeAll([i.id])
+        let never = try service.create(
+            request([("\(registry.host)/crash:v1", ["/bin/sh", "-c", "exit 3"])], use: nil, policy: .never), account: account, region: region)[0]
+        let failed = try await wait(never.id, until: finished)
+        #expect(failed.status == .failed && failed.states["c0"]?.exitCode == 3 && failed.states["c0"]?.restartCount == 0)
+        try await removeAll([never.id])
+    }
+
+    @Test func aMissingImageFailsTheInstanceWithThePullError() async throws {
+        let i = try service.create(request([("\(registry.host)/nothing:v1", [])], use: nil), account: account, region: region)[0]
+        let done = try await wait(i.id, until: finished)
+        #expect(done.status == .failed)
+        #expect(done.states["c0"]?.reason == "ErrImagePull" || done.states["c0"]?.reason == "StartError")
+        #expect(done.events.last?.message.contains("Failed to pull image \"\(registry.host)/nothing:v1\"") == true, "\(done.events.map(\.message))")
+        try await removeAll([i.id])
+    }
+
+    static let badRequests: [(String, String)] = [
+        ("no containers", "Containers"),
+        ("bad name", "Containers[0].Name \"Bad_Name\""),
+        ("twice", "Containers[1].Name \"c0\" is used twice"),
+        ("bad image", "Containers[0].Image"),
+        ("bad cache id", "imc-TOOLONG123"),
+        ("negative retain", "retain minutes"),
+        ("zero disk", "disk size"),
+        ("bad env", "EnvironmentVars[0].Name"),
+        ("relative workdir", "WorkingDir \"rel\""),
+        ("no replicas", "Replicas"),
+        ("negative cpu", "Cpu"),
+    ]
+
+    @Test(arguments: badRequests)
+    func badRequestsAreRefusedNamingTheFieldAndNothingIsCreated(change: String, named: String) throws {
+        var r = request([("busybox", [])], use: "auto")
+        switch change {
+        case "no containers": r.containers = []
+        case "bad name": r.containers[0].name = "Bad_Name"
+        case "twice": r.containers.append(r.containers[0])
+        case "bad image": r.containers[0].image = "nginx:bad tag!"
+        case "bad cache id": r.cache.use = "imc-TOOLONG123"
+        case "negative retain": r.cache.retainMinutes = -1
+        case "zero disk": r.cache.diskSizeGiB = 0
+        case "bad env": r.containers[0].env = [EnvVar(name: "A=B", value: "")]
+        case "relative workdir": r.containers[0].workingDir = "rel"
+        case "no replicas": r.replicas = 0
+        default: r.cpu = -1
+        }
+        do {
+            _ = try service.create(r, account: account, region: region)
+            Issue.record("accepted")
+        } catch let e as CacheServiceError {
+            let message: String
+            switch e {
+            case .invalidValue(let m), .missing(let m), .notFound(let m), .limitExceeded(let m), .inUse(let m): message = m
+            }
+            #expect(message.contains(named), "\(message)")
+        }
+        #expect(try instances.list(account: account, query: InstanceQuery()).total == 0)
+    }
+}
+
+/// The mount table, read as the service reads it.
+enum InstanceRunProbe {
+    static func mounts(under dir: String) -> [String] {
+        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            return f.count > 4 && f[4].hasPrefix(dir + "/") ? String(f[4]) : nil
+        }
+    }
+}
