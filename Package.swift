@@ -117,7 +117,7 @@ let package = Package(
         .target(
             name: "IMCServer",
             dependencies: [
-                "IMCAPI", "IMCService", "IMCStore", "IMCCache",
+                "IMCAPI", "IMCService", "IMCStore", "IMCCache", "IMCInstance",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "imc",
             dependencies: [
-                "IMCPull", "IMCServer", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI",
+                "IMCPull", "IMCServer", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance", "IMCRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -58,6 +58,21 @@ public struct Parameters {
         return n.intValue
     }
 
+    public mutating func double(_ name: String) throws(APIError) -> Double? {
+        guard let v = value(name) else { return nil }
+        guard let n = v as? NSNumber, !Self.isBool(n), n.doubleValue.isFinite else {
+            throw .invalidParameter("\(name) must be a number, not \(Self.show(v))")
+        }
+        return n.doubleValue
+    }
+
+    /// Any JSON value, kept as its JSON text (fields accepted for compatibility, not interpreted).
+    public mutating func rawValue(_ name: String) -> String? {
+        guard let v = value(name) else { return nil }
+        guard let data = try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys, .fragmentsAllowed]) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     public mutating func bool(_ name: String) throws(APIError) -> Bool? {
         guard let v = value(name) else { return nil }
         guard let n = v as? NSNumber, Self.isBool(n) else {

@@ -20,7 +20,13 @@ struct SeedCommand: AsyncParsableCommand {
             arm[2].file("etc/arch", "arm64\n")
             let armImage = try TestImage(layers: arm, platform: Platform(os: "linux", architecture: "arm64"))
             try await client.push(try TestIndex([amd, armImage]), host: registry, repository: "demo/multi", tag: "latest")
-            print("seeded \(registry): demo/hello:latest (3 layers: gzip, zstd, gzip), demo/multi:latest (linux/amd64, linux/arm64)")
+            let app = try RunnableImages.image(
+                files: ["app/message": "hello from an image cache\n"],
+                cmd: ["/bin/sh", "-c", "cat /app/message; echo \"running as $(id -u) in $(pwd)\""])
+            try await client.push(app, host: registry, repository: "demo/app", tag: "latest")
+            print(
+                "seeded \(registry): demo/hello:latest (3 layers: gzip, zstd, gzip), demo/multi:latest (linux/amd64, linux/arm64), demo/app:latest (busybox, runnable)"
+            )
             try await client.shutdown()
         } catch {
             try? await client.shutdown()

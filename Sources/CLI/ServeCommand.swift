@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import IMCDisks
+import IMCModel
 import IMCServer
 import IMCService
 import IMCStore
@@ -29,6 +30,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Size of the XFS disk pool created under the data root when its filesystem cannot clone (sparse).")
     var poolSizeGib: Int64 = 4096
 
+    @Option(
+        name: .customLong("insecure-registry"),
+        help: "A registry (HOST[:PORT]) spoken to over plain HTTP when instances pull, as dockerd's insecure-registries; repeatable.")
+    var insecureRegistries: [String] = []
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -55,7 +61,8 @@ struct ServeCommand: AsyncParsableCommand {
             settings = try ServerConfiguration.parse(text, source: config)
         }
         let (root, created) = try Accounts.root(environment: ProcessInfo.processInfo.environment, dataRoot: dataRoot)
-        let repository = try SQLiteCacheRepository(path: dataRoot + "/imc.sqlite")
+        let database = try SQLiteDatabase(path: dataRoot + "/imc.sqlite")
+        let repository = SQLiteCacheRepository(database: database)
         let pool = try DiskPool.open(dataRoot: dataRoot, poolSizeGiB: poolSizeGib)
         let disks = DiskManager(pool: pool)
         let snapshots = LocalSnapshotStore(disks: disks)
@@ -63,11 +70,16 @@ struct ServeCommand: AsyncParsableCommand {
         let builder = CacheBuilder(
             repository: repository, disks: disks, snapshots: snapshots, workRoot: dataRoot + "/build", logger: logger)
         let worker = BuildWorker(builder: builder, repository: repository, disks: disks, snapshots: snapshots, logger: logger)
-        let sweeper = ExpirySweeper(service: service, logger: logger)
-        // What a crash left (build mounts, disks, orphaned snapshots) goes before anything runs;
-        // caches that were building are built again.
-        try worker.recover()
-        let api = CloudAPI(accounts: Accounts([root] + settings.keys), service: service, regions: settings.regions, logger: logger)
+        let instances = try InstanceService(
+            repository: SQLiteInstanceRepository(database: database), caches: service, disks: disks, snapshots: snapshots,
+            root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(insecureRegistries)), logger: logger)
+        let sweeper = ExpirySweeper(service: service, instances: instances, logger: logger)
+        // What a crash left (instances' containers and mounts, build mounts, disks, orphaned
+        // snapshots) goes before anything runs; caches that were building are built again.
+        let disksInUse = try await instances.recover()
+        try worker.recover(keepingDisks: disksInUse)
+        let api = CloudAPI(
+            accounts: Accounts([root] + settings.keys), service: service, instances: instances, regions: settings.regions, logger: logger)
         guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT") }
         let regions = settings.regions.sorted().joined(separator: ", ")
         let dataRoot = self.dataRoot
@@ -87,7 +99,8 @@ struct ServeCommand: AsyncParsableCommand {
             }, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: sweeper)] + (0..<builders).map { _ in .init(service: worker) },
+                services: [.init(service: app), .init(service: sweeper), .init(service: InstanceSupervisor(service: instances))]
+                    + (0..<builders).map { _ in .init(service: worker) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

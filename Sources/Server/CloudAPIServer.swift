@@ -11,15 +11,18 @@ public struct CloudAPI: Sendable {
     public static let version = "2018-05-25"
     let authenticator: RequestAuthenticator
     let actions: ImageCacheActions
+    let instanceActions: InstanceActions?
     let regions: Set<String>
     let logger: Logger
     let now: @Sendable () -> Date
 
     public init(
-        accounts: Accounts, service: CacheService, regions: Set<String>, now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        accounts: Accounts, service: CacheService, instances: InstanceService? = nil, regions: Set<String>,
+        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
         authenticator = RequestAuthenticator(accounts: accounts, now: now)
         actions = ImageCacheActions(service: service)
+        instanceActions = instances.map { InstanceActions(service: $0) }
         self.regions = regions
         self.logger = logger
         self.now = now
@@ -36,10 +39,11 @@ public struct CloudAPI: Sendable {
                 throw APIError.invalidParameterValue(
                     "X-TC-Version \"\((headers["x-tc-version"] ?? "").prefix(40))\" is not supported; use \(Self.version)")
             }
-            guard ImageCacheActions.names.contains(action) else {
+            let forInstances = instanceActions != nil && InstanceActions.names.contains(action)
+            guard ImageCacheActions.names.contains(action) || forInstances else {
                 throw APIError.invalidAction("action \(action.prefix(80)) is not supported by this service")
             }
-            if ImageCacheActions.changing.contains(action) {
+            if ImageCacheActions.changing.contains(action) || InstanceActions.changing.contains(action) {
                 try authenticator.refuseReplay(authorization: headers["authorization"], now: now())
             }
             let region = headers["x-tc-region"] ?? ""
@@ -48,7 +52,12 @@ public struct CloudAPI: Sendable {
                     "X-TC-Region \"\(region.prefix(40))\" is not served here; regions: \(regions.sorted().joined(separator: ", "))")
             }
             var parameters = try Parameters(body: body)
-            var fields = try actions.handle(action, &parameters, account: key.account, region: region)
+            var fields =
+                if forInstances, let instanceActions {
+                    try instanceActions.handle(action, &parameters, account: key.account, region: region)
+                } else {
+                    try actions.handle(action, &parameters, account: key.account, region: region)
+                }
             fields["RequestId"] = requestID
             logger.info("api", metadata: ["action": "\(action)", "request": "\(requestID)", "code": "ok"])
             return ["Response": fields]

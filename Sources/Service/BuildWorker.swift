@@ -48,13 +48,14 @@ public struct BuildWorker: Service {
         }
     }
 
-    /// Removes what a crash left: build mounts, disk images (no instance holds one yet), and
-    /// snapshots that no cache points at. Caches that were building are simply built again.
-    public func recover() throws {
+    /// Removes what a crash left: build mounts, disk images no record accounts for (all but
+    /// `keepingDisks`, the disks instances hold or retain), and snapshots that no cache points
+    /// at. Caches that were building are simply built again.
+    public func recover(keepingDisks: Set<String> = []) throws {
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: builder.workRoot) {
             for e in entries { try? disks.unmount("\(builder.workRoot)/\(e)") }
         }
-        for id in disks.allDiskIDs() { disks.remove(disks.disk(id: id, sizeGiB: 0)) }
+        for id in disks.allDiskIDs() where !keepingDisks.contains(id) { disks.remove(disks.disk(id: id, sizeGiB: 0)) }
         let kept = Set(try repository.all(in: CacheStatus.allCases).compactMap(\.snapshotID))
         for id in snapshots.allSnapshotIDs() where !kept.contains(id) {
             logger.info("removing an orphaned snapshot", metadata: ["snapshot": "\(id)"])

@@ -4,11 +4,14 @@ import ServiceLifecycle
 /// Deletes expired caches (`RetentionDays` run out) and their snapshots, every `interval`.
 public struct ExpirySweeper: Service {
     let service: CacheService
+    let instances: InstanceService?
     let interval: Duration
     let logger: Logger
 
-    public init(service: CacheService, interval: Duration = .seconds(60), logger: Logger) {
+    /// With `instances`, retained disks whose time is up are released on the same beat.
+    public init(service: CacheService, instances: InstanceService? = nil, interval: Duration = .seconds(60), logger: Logger) {
         self.service = service
+        self.instances = instances
         self.interval = interval
         self.logger = logger
     }
@@ -19,10 +22,27 @@ public struct ExpirySweeper: Service {
                 for id in try service.sweepExpired() {
                     logger.notice("Expired: image cache deleted at the end of its retention", metadata: ["cache": "\(id)"])
                 }
+                for id in try instances?.sweepRetainedDisks() ?? [] {
+                    logger.notice("Retained disk released at the end of its retention", metadata: ["disk": "\(id)"])
+                }
             } catch {
                 logger.error("expiry sweep failed", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
+    }
+}
+
+/// Stops every instance when the service shuts down gracefully: their containers are stopped,
+/// mounts and disks released, and they end Failed with a reason (nothing keeps running
+/// unsupervised after imc exits).
+public struct InstanceSupervisor: Service {
+    let service: InstanceService
+
+    public init(service: InstanceService) { self.service = service }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await service.shutdown()
     }
 }

@@ -481,6 +481,19 @@ actor InstanceRun {
         running = [:]
     }
 
+    /// Ends the instance because the service stops: containers get at most 5 s to exit.
+    func shutdown() async {
+        guard !stopping else { return }
+        if instance.status == .pending || instance.status == .running {
+            instance.status = .failed
+            instance.message = "imc stopped while the instance ran; its containers were stopped"
+            instance.finishTime = service.now()
+            event(.warning, "NodeShutdown", instance.message!)
+        }
+        instance.terminationGracePeriodSeconds = min(instance.terminationGracePeriodSeconds, 5)
+        await stop(removing: instance.status == .terminating)
+    }
+
     /// Stops everything and releases the disk (or keeps it for reuse); with `removing`, the
     /// record goes too.
     func stop(removing: Bool) async {

@@ -195,7 +195,7 @@ public final class InstanceService: Sendable {
     }
 
     /// Restarts every container of the instances (same disk, writable layers kept).
-    public func restart(ids: [String], account: String) async throws {
+    public func restart(ids: [String], account: String) throws {
         guard !ids.isEmpty else { throw CacheServiceError.missing("EksCiIds must name at least one instance") }
         var found: [Instance] = []
         for id in ids { found.append(try get(id: id, account: account)) }
@@ -221,6 +221,13 @@ public final class InstanceService: Sendable {
     }
 
     // MARK: - Housekeeping
+
+    /// Stops every instance of this process (the service is shutting down).
+    public func shutdown() async {
+        await withTaskGroup(of: Void.self) { group in
+            for run in runs.all() { group.addTask { await run.shutdown() } }
+        }
+    }
 
     /// After a restart: instances that were running are stopped (their containers died with
     /// the service or are killed now), their mounts and disks released, and they end Failed
