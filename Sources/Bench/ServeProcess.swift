@@ -9,14 +9,14 @@ final class ServeProcess {
     let dataRoot: String
     let settings: APIClient.Settings
 
-    init(imc: String, dataRoot: String, builders: Int) async throws {
+    init(imc: String, dataRoot: String, builders: Int, extraArguments: [String] = []) async throws {
         self.dataRoot = dataRoot
         let port = try freePort()
         settings = APIClient.Settings(endpoint: "127.0.0.1:\(port)", secretID: "AKIDbench", secretKey: "bench-key", region: "ap-guangzhou")
         process.executableURL = URL(fileURLWithPath: URL(fileURLWithPath: imc).standardizedFileURL.path)
         process.arguments = [
             "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "\(builders)", "--log-level", "warning",
-        ]
+        ] + extraArguments
         process.environment = ProcessInfo.processInfo.environment.merging([
             "IMC_ROOT_SECRET_ID": "AKIDbench", "IMC_ROOT_SECRET_KEY": "bench-key",
         ]) { $1 }

@@ -1,6 +1,7 @@
 """Starts a real `imc serve` (the debug build) for the API tests and gives them SDK clients."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -10,10 +11,11 @@ import pytest
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
-from tencentcloud.tke.v20180525 import tke_client
+from tencentcloud.tke.v20180525 import models, tke_client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IMC = os.environ.get("IMC_BINARY", os.path.join(ROOT, ".build", "debug", "imc"))
+BENCH = os.path.join(os.path.dirname(IMC), "imc-bench")
 
 ROOT_ID, ROOT_KEY = "AKIDrootTEST", "root-secret-key"
 OTHER_ID, OTHER_KEY = "AKIDotherTEST", "other-secret-key"
@@ -72,3 +74,55 @@ def client(server):
 @pytest.fixture
 def other(server):
     return make_client(server, OTHER_ID, OTHER_KEY)
+
+
+@pytest.fixture(scope="session")
+def registry():
+    data = tempfile.mkdtemp(prefix="imc-reg-")
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    with open(os.path.join(data, "config.yml"), "w") as f:
+        f.write(f"version: 0.1\nlog: {{level: error, accesslog: {{disabled: true}}}}\n"
+                f"storage: {{filesystem: {{rootdirectory: {data}/data}}}}\nhttp: {{addr: {host}}}\n")
+    proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", os.path.join(data, "config.yml")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if subprocess.run([BENCH, "seed", "--registry", host], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        raise RuntimeError("could not seed the registry")
+    yield host
+    proc.terminate()
+    proc.wait(timeout=10)
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def building_server(registry):
+    data = tempfile.mkdtemp(prefix="imc-build-api-")
+    config = os.path.join(data, "config.yaml")
+    with open(config, "w") as f:
+        f.write(f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n")
+    port = free_port()
+    env = dict(os.environ, IMC_ROOT_SECRET_ID=ROOT_ID, IMC_ROOT_SECRET_KEY=ROOT_KEY)
+    log = open(os.path.join(data, "serve.log"), "w")
+    proc = subprocess.Popen([IMC, "serve", "--data-root", os.path.join(data, "root"), "--listen", f"127.0.0.1:{port}",
+                             "--builders", "1", "--pool-size-gib", "256", "--config", config,
+                             "--insecure-registry", registry], env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = {"port": port, "data": data, "log": log.name}
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            make_client(server).DescribeImageCaches(models.DescribeImageCachesRequest())
+            break
+        except Exception:
+            if proc.poll() is not None:
+                raise RuntimeError(open(log.name).read())
+            time.sleep(0.05)
+    yield server
+    proc.terminate()
+    proc.wait(timeout=20)
+    subprocess.run(["umount", os.path.join(data, "root", "pool")], check=False)
+    shutil.rmtree(data, ignore_errors=True)

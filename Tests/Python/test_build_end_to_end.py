@@ -3,65 +3,11 @@ then matched; and one that fails for a missing image. The images live in Debian'
 docker-registry on loopback, seeded with imc-bench (images made from code)."""
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 import time
 
-import pytest
 from tencentcloud.tke.v20180525 import models
 
-from conftest import IMC, ROOT, ROOT_ID, ROOT_KEY, free_port, make_client
-
-BENCH = os.path.join(os.path.dirname(IMC), "imc-bench")
-
-
-@pytest.fixture(scope="module")
-def registry():
-    data = tempfile.mkdtemp(prefix="imc-reg-")
-    port = free_port()
-    host = f"127.0.0.1:{port}"
-    with open(os.path.join(data, "config.yml"), "w") as f:
-        f.write(f"version: 0.1\nlog: {{level: error, accesslog: {{disabled: true}}}}\n"
-                f"storage: {{filesystem: {{rootdirectory: {data}/data}}}}\nhttp: {{addr: {host}}}\n")
-    proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", os.path.join(data, "config.yml")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        if subprocess.run([BENCH, "seed", "--registry", host], capture_output=True).returncode == 0:
-            break
-        time.sleep(0.1)
-    else:
-        raise RuntimeError("could not seed the registry")
-    yield host
-    proc.terminate()
-    proc.wait(timeout=10)
-    shutil.rmtree(data, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def building_server():
-    data = tempfile.mkdtemp(prefix="imc-build-api-")
-    port = free_port()
-    env = dict(os.environ, IMC_ROOT_SECRET_ID=ROOT_ID, IMC_ROOT_SECRET_KEY=ROOT_KEY)
-    log = open(os.path.join(data, "serve.log"), "w")
-    proc = subprocess.Popen([IMC, "serve", "--data-root", os.path.join(data, "root"), "--listen", f"127.0.0.1:{port}",
-                             "--builders", "1", "--pool-size-gib", "256"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = {"port": port, "data": data}
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            make_client(server).DescribeImageCaches(models.DescribeImageCachesRequest())
-            break
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError(open(log.name).read())
-            time.sleep(0.05)
-    yield server
-    proc.terminate()
-    proc.wait(timeout=20)
-    subprocess.run(["umount", os.path.join(data, "root", "pool")], check=False)
-    shutil.rmtree(data, ignore_errors=True)
+from conftest import make_client
 
 
 def wait_for(client, cache_id, statuses, seconds=60):

@@ -1,0 +1,337 @@
+import ArgumentParser
+import Foundation
+import IMCClient
+import IMCModel
+import IMCRegistry
+import IMCTestSupport
+import NIOCore
+
+/// The images of the start-up benchmark: busybox (to have something to run) over tarballs of
+/// this machine's directories, about 100 MiB, 1 GiB and 4 GiB unpacked.
+enum StartupImages {
+    static let sets: [(name: String, layers: [String])] = [
+        ("s100m", ["usr/local/bin"]),
+        ("s1g", ["usr/bin", "usr/share"]),
+        ("s4g", ["usr/lib/x86_64-linux-gnu", "opt/swift"]),
+    ]
+}
+
+/// Pushes one start-up image: the busybox layer, then the directories' layers.
+struct PushImage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "push-image", abstract: "Push a runnable benchmark image.")
+    @Option var registry: String
+    @Option var work: String
+    @Option var repository: String
+    @Option var layer: [String]
+
+    func run() async throws {
+        var prepare = try PullBenchmark.parse(["--work", work] + layer.flatMap { ["--layer", $0] })
+        prepare.runs = 1
+        let layers = try prepare.prepareLayers()
+        let busybox = try TestImage(layers: [RunnableImages.busyboxLayer()]).layers[0]
+        let client = RegistryClient(config: RegistryConfig(plainHTTPHosts: [registry]))
+        do {
+            try await client.pushBlob(host: registry, repository: repository, bytes: ByteBuffer(bytes: busybox.blob), digest: busybox.descriptor.digest)
+            for l in layers {
+                let data = try Data(contentsOf: URL(fileURLWithPath: l.gz))
+                try await client.pushBlob(host: registry, repository: repository, bytes: ByteBuffer(data: data), digest: l.digest)
+            }
+            var runtime = ImageConfig.Config()
+            runtime.Cmd = ["/bin/sleep", "3600"]
+            runtime.Env = ["PATH=/bin"]
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let config = try encoder.encode(ImageConfig(platform: .host, diffIDs: [busybox.diffID] + layers.map(\.diffID), config: runtime))
+            let configDigest = try await client.pushBlob(host: registry, repository: repository, bytes: ByteBuffer(data: config))
+            let manifest = ImageManifest(
+                mediaType: MediaType.dockerManifest,
+                config: Descriptor(mediaType: MediaType.dockerConfig, digest: configDigest, size: Int64(config.count)),
+                layers: [Descriptor(mediaType: MediaType.dockerLayerGzip, digest: busybox.descriptor.digest, size: busybox.descriptor.size)]
+                    + layers.map { Descriptor(mediaType: MediaType.dockerLayerGzip, digest: $0.digest, size: $0.gzSize) })
+            try await client.pushManifest(
+                host: registry, repository: repository, reference: "v1", data: try encoder.encode(manifest), mediaType: MediaType.dockerManifest)
+            try await client.shutdown()
+            let unpacked = layers.reduce(Int64(busybox.tar.count)) { $0 + $1.tarSize }
+            print("\(repository):v1 \(unpacked)")
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+}
+
+/// Create -> first container process running, for images of about 100 MiB, 1 GiB and 4 GiB
+/// unpacked: through imc serve with a matching cache, through imc serve with no cache (a cold
+/// pull from the local registry), and `podman run` of the same image pulled cold. Runs
+/// alternate; every run starts with no dirty pages and an empty page cache.
+struct StartupBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "startup", abstract: "Benchmark instance start-up with a cache, without one, and podman run.")
+
+    @Option(help: "Rounds; each round runs every path for every size once.") var runs = 3
+    @Option(help: "Where the layers' tarballs and the runs go.") var work = "/var/tmp/imc-bench"
+    @Option(help: "The imc binary.") var imc = ".build/release/imc"
+    @Option(help: "Only these image sets (s100m, s1g, s4g).") var only: [String] = []
+    @Option(help: "Seconds to let the disk settle after a cold run's files are removed.") var settle = 10
+    @Option(help: "Write the results as Markdown to this file.") var markdown: String?
+
+    struct Timing {
+        var wall: Double
+        var server: Double?
+    }
+
+    func run() async throws {
+        let imcPath = URL(fileURLWithPath: imc).standardizedFileURL.path
+        let bench = CommandLine.arguments[0]
+        let registry = try await DockerRegistry.start()
+        defer { registry.stop() }
+        let sets = StartupImages.sets.filter { only.isEmpty || only.contains($0.name) }
+        var sizes: [String: Int64] = [:]
+        for set in sets {
+            let out = try Measure.shell(
+                "\(bench) push-image --registry \(registry.host) --work \(work) --repository bench/\(set.name) "
+                    + set.layers.map { "--layer \($0)" }.joined(separator: " "))
+            sizes[set.name] = Int64(out.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "0")
+            print("pushed bench/\(set.name): \(mb(sizes[set.name] ?? 0)) unpacked")
+        }
+        let root = work + "/startup-runs"
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let serve = try await ServeProcess(
+            imc: imcPath, dataRoot: root + "/service", builders: 1, extraArguments: ["--insecure-registry", registry.host])
+        defer { serve.stop() }
+        let client = APIClient(serve.settings)
+        for set in sets {
+            let id =
+                try await client.call(
+                    "CreateImageCache", ["Images": ["\(registry.host)/bench/\(set.name):v1"], "ImageCacheName": set.name])["ImageCacheId"]
+                as? String ?? ""
+            while true {
+                let c = (try await client.call("DescribeImageCaches", ["ImageCacheIds": [id]])["ImageCaches"] as? [[String: Any]])?.first
+                if c?["Status"] as? String == "Ready" { break }
+                if c?["Status"] as? String == "Failed" { throw BenchError("the cache of \(set.name) failed: \(c ?? [:])") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            print("cache of bench/\(set.name) ready: \(id)")
+        }
+
+        var results: [String: [String: [Timing]]] = [:]
+        var counter = 0
+        for round in 1...runs {
+            for set in (round % 2 == 1 ? sets : sets.reversed()) {
+                let image = "\(registry.host)/bench/\(set.name):v1"
+                let paths = ["imc, cache", "imc, no cache", "podman run"]
+                for path in (round % 2 == 1 ? paths : paths.reversed()) {
+                    try await settleDisk(serve.dataRoot)
+                    counter += 1
+                    let t: Timing
+                    switch path {
+                    case "podman run": t = try podmanRun(image, dir: "\(root)/podman-\(counter)", registry: registry.host)
+                    default: t = try await imcRun(client, image, cache: path == "imc, cache", name: "b\(counter)")
+                    }
+                    results[set.name, default: [:]][path, default: []].append(t)
+                    print(
+                        String(
+                            format: "round %d  %-6@ %-14@ %8.1f ms%@", round, set.name as NSString, path as NSString, t.wall * 1000,
+                            t.server.map { String(format: "  (server: %.1f ms)", $0 * 1000) } ?? ""))
+                }
+            }
+        }
+        try await client.shutdown()
+
+        var report =
+            "| image (unpacked) | with a cache: median (runs) | no cache, cold pull: median (runs) | podman run, cold: median (runs) | cold / cache | podman / cache |\n|---|---|---|---|---|---|\n"
+        func cell(_ ts: [Timing]) -> String {
+            String(format: "%.0f ms (%@)", Measure.median(ts.map(\.wall)) * 1000, ts.map { String(format: "%.0f", $0.wall * 1000) }.joined(separator: ", "))
+        }
+        for set in sets {
+            let r = results[set.name] ?? [:]
+            let cached = Measure.median((r["imc, cache"] ?? []).map(\.wall))
+            let cold = Measure.median((r["imc, no cache"] ?? []).map(\.wall))
+            let podman = Measure.median((r["podman run"] ?? []).map(\.wall))
+            report += String(
+                format: "| bench/%@ (%@) | %@ | %@ | %@ | %.0fx | %.0fx |\n", set.name, mb(sizes[set.name] ?? 0), cell(r["imc, cache"] ?? []),
+                cell(r["imc, no cache"] ?? []), cell(r["podman run"] ?? []), cold / max(cached, 1e-6), podman / max(cached, 1e-6))
+        }
+        let serverCached = sets.map { set in
+            Measure.median((results[set.name]?["imc, cache"] ?? []).compactMap(\.server)) * 1000
+        }
+        report += "\nServer-side (creation to the container's process running, from the instance's phases), with a cache: "
+        report += zip(sets, serverCached).map { String(format: "%@ %.0f ms", $0.0.name, $0.1) }.joined(separator: ", ") + ".\n"
+        if let first = sets.first, let last = sets.last, first.name != last.name {
+            let a = Measure.median((results[first.name]?["imc, cache"] ?? []).map(\.wall))
+            let b = Measure.median((results[last.name]?["imc, cache"] ?? []).map(\.wall))
+            report += String(format: "Flatness with a cache: %@ / %@ = %.2fx.\n", last.name, first.name, b / max(a, 1e-6))
+        }
+        print(report)
+        if let markdown { try report.write(toFile: markdown, atomically: true, encoding: .utf8) }
+    }
+
+    /// No dirty pages, an empty page cache, and no removal of a previous run still under way.
+    func settleDisk(_ dataRoot: String) async throws {
+        let node = dataRoot + "/instances/node"
+        var waited = false
+        while ((try? FileManager.default.contentsOfDirectory(atPath: node)) ?? []).contains(where: { $0.hasPrefix(".trash") }) {
+            waited = true
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        sync()
+        if waited { try await Task.sleep(for: .seconds(settle)) }
+        try "3\n".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)
+    }
+
+    /// Creates an instance and waits until its container runs; deletes it afterwards.
+    func imcRun(_ client: APIClient, _ image: String, cache: Bool, name: String) async throws -> Timing {
+        var body: [String: Any] = [
+            "EksCiName": name, "RestartPolicy": "Never", "TerminationGracePeriodSeconds": 0,
+            "Containers": [["Name": "main", "Image": image]],
+        ]
+        if cache { body["AutoMatchImageCache"] = true }
+        let t0 = ContinuousClock.now
+        let id = (try await client.call("CreateEKSContainerInstances", body)["EksCiIds"] as? [String])?.first ?? ""
+        var instance: [String: Any] = [:]
+        while true {
+            instance = (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first ?? [:]
+            let status = instance["Status"] as? String ?? ""
+            if status == "Running" { break }
+            if status == "Failed" || status == "Succeeded" { throw BenchError("instance \(id) ended \(status): \(instance)") }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        let wall = (ContinuousClock.now - t0).seconds
+        let result = instance["ImageCacheResult"] as? String
+        guard result == (cache ? "ImageCacheUsed" : "ImageCacheOff") else { throw BenchError("instance \(id): \(result ?? "no result")") }
+        let started = (instance["StartupPhases"] as? [[String: Any]] ?? []).first { $0["Name"] as? String == "Started:main" }
+        let server = (started?["Milliseconds"] as? NSNumber).map { $0.doubleValue / 1000 }
+        _ = try await client.call("DeleteEKSContainerInstances", ["EksCiIds": [id]])
+        while ((try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [Any]) ?? []).count > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return Timing(wall: wall, server: server)
+    }
+
+    /// `podman run -d` of the image into an empty store (a cold pull, then the container).
+    func podmanRun(_ image: String, dir: String, registry: String) throws -> Timing {
+        let base = [
+            "/usr/bin/podman", "--root", dir + "/root", "--runroot", dir + "/run", "--storage-driver", "overlay", "--events-backend", "none",
+            "--runtime", "/usr/sbin/runc",
+        ]
+        let m = try Measure.run(
+            base + [
+                "run", "-d", "--tls-verify=false", "--net", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--name",
+                "bench", image,
+            ], outputFile: dir + ".out")
+        guard m.status == 0 else { throw BenchError("podman run failed (\(m.status)): \(m.output.prefix(300))") }
+        _ = try? Measure.shell("\(base.joined(separator: " ")) rm -f -t 0 bench >/dev/null 2>&1; \(base.joined(separator: " ")) system reset -f >/dev/null 2>&1; rm -rf \(dir)")
+        return Timing(wall: m.seconds, server: nil)
+    }
+}
+
+/// 200 instances created and deleted, 8 at a time, from one cache; afterwards, checked rather
+/// than assumed: no failure, and no mount, loop device, disk file, runc container or container
+/// process left.
+struct LoadBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "load", abstract: "Create and delete many instances from one cache; check for leaks.")
+
+    @Option(help: "Instances in all.") var instances = 200
+    @Option(help: "Instances at once.") var concurrency = 8
+    @Option(help: "Where the run goes.") var work = "/var/tmp/imc-bench"
+    @Option(help: "The imc binary.") var imc = ".build/release/imc"
+    @Option(help: "Write the results as Markdown to this file.") var markdown: String?
+
+    func run() async throws {
+        let imcPath = URL(fileURLWithPath: imc).standardizedFileURL.path
+        let registry = try await DockerRegistry.start()
+        defer { registry.stop() }
+        let push = RegistryClient(config: RegistryConfig(plainHTTPHosts: [registry.host]))
+        try await push.push(
+            try RunnableImages.image(files: ["app/msg": "load\n"], cmd: ["/bin/sleep", "3600"]), host: registry.host, repository: "bench/load",
+            tag: "v1")
+        try await push.shutdown()
+        let root = work + "/load-runs"
+        try? FileManager.default.removeItem(atPath: root)
+        let loopsBefore = try Measure.shell("losetup -a | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
+        let serve = try await ServeProcess(imc: imcPath, dataRoot: root, builders: 1, extraArguments: ["--insecure-registry", registry.host])
+        defer { serve.stop() }
+        let client = APIClient(serve.settings)
+        let image = "\(registry.host)/bench/load:v1"
+        let cacheID = try await client.call("CreateImageCache", ["Images": [image], "ImageCacheName": "load"])["ImageCacheId"] as? String ?? ""
+        while ((try await client.call("DescribeImageCaches", ["ImageCacheIds": [cacheID]])["ImageCaches"] as? [[String: Any]])?.first?["Status"]
+            as? String) != "Ready"
+        {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let t0 = ContinuousClock.now
+        let outcome = try await withThrowingTaskGroup(of: (Double?, String?).self) { group in
+            var next = 0
+            var started: [Double] = []
+            var failures: [String] = []
+            func launch() {
+                let n = next
+                next += 1
+                group.addTask { try await Self.cycle(client, image: image, name: "load-\(n)") }
+            }
+            for _ in 0..<min(concurrency, instances) { launch() }
+            while let (seconds, failure) = try await group.next() {
+                if let seconds { started.append(seconds) }
+                if let failure { failures.append(failure) }
+                if next < instances { launch() }
+            }
+            return (started, failures)
+        }
+        let elapsed = (ContinuousClock.now - t0).seconds
+        try await Task.sleep(for: .milliseconds(500))
+        let left = try await client.call("DescribeEKSContainerInstances", ["Limit": 100])["TotalCount"] as? Int ?? -1
+        _ = try await client.call("DeleteImageCaches", ["ImageCacheIds": [cacheID]])
+        try await client.shutdown()
+
+        let mounts = try Measure.shell("grep -c ' \(root)/instances' /proc/self/mountinfo || true").trimmingCharacters(in: .whitespacesAndNewlines)
+        let loopsAfter = try Measure.shell("losetup -a | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
+        let diskFiles = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/pool/disks")) ?? []).count
+        let runcLeft = try Measure.shell("/usr/sbin/runc --root \(root)/instances/runc list -q 2>/dev/null | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
+        let processes = try Measure.shell("pgrep -f -c 'runc --root \(root)' || true").trimmingCharacters(in: .whitespacesAndNewlines)
+        let sleepers = try Measure.shell("pgrep -x -c sleep -f 'sleep 3600' || true").trimmingCharacters(in: .whitespacesAndNewlines)
+        let times = outcome.0.sorted()
+        let p99 = times.isEmpty ? 0 : times[min(times.count - 1, Int(Double(times.count) * 0.99))]
+        // The pool's own loop device stays while the service runs: one more than before.
+        let report = """
+            | instances | at once | failures | start (create to running) median / p99 | wall time | instances left | instance mounts left | loop devices before / after (pool's included) | disk files left | runc containers left | runc / container processes left |
+            |---|---|---|---|---|---|---|---|---|---|---|
+            | \(instances) | \(concurrency) | \(outcome.1.count) | \(String(format: "%.0f / %.0f ms", Measure.median(times) * 1000, p99 * 1000)) | \(String(format: "%.1f s", elapsed)) | \(left) | \(mounts) | \(loopsBefore) / \(loopsAfter) | \(diskFiles) | \(runcLeft) | \(processes) / \(sleepers) |
+
+            """
+        print(report)
+        for f in outcome.1.prefix(5) { print("failure: \(f)") }
+        if let markdown { try report.write(toFile: markdown, atomically: true, encoding: .utf8) }
+        if !outcome.1.isEmpty || left != 0 || mounts != "0" || diskFiles != 0 || runcLeft != "0" { throw ExitCode(1) }
+    }
+
+    /// One instance: create, wait until it runs, delete, wait until it is gone.
+    static func cycle(_ client: APIClient, image: String, name: String) async throws -> (Double?, String?) {
+        let t0 = ContinuousClock.now
+        do {
+            let id =
+                (try await client.call(
+                    "CreateEKSContainerInstances",
+                    [
+                        "EksCiName": name, "AutoMatchImageCache": true, "TerminationGracePeriodSeconds": 1,
+                        "Containers": [["Name": "main", "Image": image]],
+                    ])["EksCiIds"] as? [String])?.first ?? ""
+            var started: Double?
+            while started == nil {
+                let i = (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first ?? [:]
+                switch i["Status"] as? String {
+                case "Running": started = (ContinuousClock.now - t0).seconds
+                case "Failed", "Succeeded": return (nil, "\(id) ended \(i["Status"] ?? ""): \(i["StatusMessage"] ?? "")")
+                default: try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            _ = try await client.call("DeleteEKSContainerInstances", ["EksCiIds": [id]])
+            while ((try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [Any]) ?? []).count > 0 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return (started, nil)
+        } catch {
+            return (nil, "\(name): \(error)")
+        }
+    }
+}

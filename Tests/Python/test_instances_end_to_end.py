@@ -1,0 +1,196 @@
+"""Container instances through the official SDK against a real imc serve: a cache built from the
+demo registry, an instance matched to it (ImageCacheUsed, no layer pulled), one that matches
+nothing and pulls, the kubelet-style events, logs, restarts, deletes that leave nothing behind,
+and the refusals a user's mistakes get. Containers really run (runc, busybox images)."""
+import json
+import os
+import time
+
+import pytest
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.tke.v20180525 import models
+
+from conftest import OTHER_ID, OTHER_KEY, make_client
+from test_build_end_to_end import wait_for
+
+
+def create(client, body):
+    """CreateEKSContainerInstances with imc's image-cache extensions (fields the SDK's model does
+    not carry go through call_json, as any SDK user would send them)."""
+    return client.call_json("CreateEKSContainerInstances", body)["Response"]["EksCiIds"]
+
+
+def describe(client, ci):
+    req = models.DescribeEKSContainerInstancesRequest()
+    req.EksCiIds = [ci]
+    return client.call_json("DescribeEKSContainerInstances", json.loads(req.to_json_string()))["Response"]["EksCis"][0]
+
+
+def wait_instance(client, ci, statuses, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        i = describe(client, ci)
+        if i["Status"] in statuses:
+            return i
+        time.sleep(0.05)
+    raise AssertionError(f"{ci} did not reach {statuses}: {i['Status']} {events(client, ci)}")
+
+
+def events(client, ci):
+    req = models.DescribeEKSContainerInstanceEventRequest()
+    req.EksCiId = ci
+    return client.DescribeEKSContainerInstanceEvent(req).Events
+
+
+def logs(client, ci, container=None):
+    req = models.DescribeEksContainerInstanceLogRequest()
+    req.EksCiId = ci
+    if container:
+        req.ContainerName = container
+    return client.DescribeEksContainerInstanceLog(req).LogContent
+
+
+def delete_and_wait(client, ids, server):
+    req = models.DeleteEKSContainerInstancesRequest()
+    req.EksCiIds = ids
+    client.DeleteEKSContainerInstances(req)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        listed = client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest())
+        if not {i.EksCiId for i in listed.EksCis} & set(ids):
+            break
+        time.sleep(0.05)
+    root = os.path.join(server["data"], "root")
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f if line.split()[4].startswith(root + "/instances/")]
+    assert mounts == [], mounts
+    for ci in ids:
+        assert not os.path.exists(os.path.join(root, "instances", "run", ci))
+
+
+@pytest.fixture(scope="module")
+def cache(registry, building_server):
+    client = make_client(building_server)
+    req = models.CreateImageCacheRequest()
+    req.from_json_string(json.dumps({"Images": [f"{registry}/demo/app:latest"], "ImageCacheName": "app",
+                                     "RegistryHttpEndPointList": [registry]}))
+    cache = wait_for(client, client.CreateImageCache(req).ImageCacheId, {"Ready", "Failed"})
+    assert cache.Status == "Ready", [e.Message for e in cache.Events]
+    yield cache
+    delete = models.DeleteImageCachesRequest()
+    delete.ImageCacheIds = [cache.ImageCacheId]
+    client.DeleteImageCaches(delete)
+
+
+def test_an_instance_starts_from_the_matched_cache(registry, building_server, cache):
+    client = make_client(building_server)
+    [ci] = create(client, {"EksCiName": "from-cache", "AutoMatchImageCache": True, "RestartPolicy": "Never",
+                           "Containers": [{"Name": "app", "Image": f"{registry}/demo/app:latest",
+                                           "EnvironmentVars": [{"Name": "WHO", "Value": "sdk"}],
+                                           "Commands": ["/bin/sh", "-c", "cat /app/message; echo $WHO"]}]})
+    assert ci.startswith("eksci-")
+    done = wait_instance(client, ci, {"Succeeded", "Failed"})
+    assert done["Status"] == "Succeeded", events(client, ci)
+    assert done["ImageCacheId"] == cache.ImageCacheId and done["ImageCacheResult"] == "ImageCacheUsed"
+    state = done["Containers"][0]["CurrentState"]
+    assert state["State"] == "Terminated" and state["ExitCode"] == 0 and state["Reason"] == "Completed"
+    names = [p["Name"] for p in done["StartupPhases"]]
+    assert names[:4] == ["Created", "Matched", "DiskReady", "DiskMounted"] and names[-1] == "Started:app"
+
+    evs = events(client, ci)
+    used = [e for e in evs if e.Reason == "ImageCacheUsed"]
+    assert len(used) == 1 and used[0].Type == "Normal" and used[0].PodName == "from-cache"
+    assert used[0].Message == f"Image cache {cache.ImageCacheId} used. Disk {done['ImageCacheDiskId']} attached"
+    assert [e.Reason for e in evs if e.Reason in ("Pulling", "Pulled", "Created", "Started")] == ["Pulled", "Created", "Started"]
+    assert "already present on machine" in [e for e in evs if e.Reason == "Pulled"][0].Message
+    assert logs(client, ci) == "hello from an image cache\nsdk\n"
+
+    # The match set LastMatchedTime; another account sees nothing of the instance.
+    req = models.DescribeImageCachesRequest()
+    req.ImageCacheIds = [cache.ImageCacheId]
+    assert client.DescribeImageCaches(req).ImageCaches[0].LastMatchedTime
+    other = make_client(building_server, OTHER_ID, OTHER_KEY)
+    with pytest.raises(TencentCloudSDKException) as e:
+        events(other, ci)
+    assert e.value.code == "ResourceNotFound"
+    delete_and_wait(client, [ci], building_server)
+    assert os.listdir(os.path.join(building_server["data"], "root", "pool", "disks")) == []
+
+
+def test_the_sdk_model_alone_runs_an_instance_that_pulls(registry, building_server):
+    client = make_client(building_server)
+    req = models.CreateEKSContainerInstancesRequest()
+    req.from_json_string(json.dumps({"EksCiName": "cold", "Cpu": 1, "Memory": 2, "RestartPolicy": "OnFailure",
+                                     "SubnetId": "subnet-1", "VpcId": "vpc-1", "SecurityGroupIds": ["sg-1"],
+                                     "Containers": [{"Name": "app", "Image": f"{registry}/demo/app:latest"}]}))
+    [ci] = client.CreateEKSContainerInstances(req).EksCiIds
+    done = wait_instance(client, ci, {"Succeeded", "Failed"})
+    assert done["Status"] == "Succeeded", events(client, ci)
+    assert done["ImageCacheResult"] == "ImageCacheOff" and done["ImageCacheId"] is None
+    reasons = [e.Reason for e in events(client, ci)]
+    assert reasons[:3] == ["Scheduled", "Pulling", "Pulled"] and reasons[-2:] == ["Created", "Started"]
+    assert logs(client, ci) == "hello from an image cache\nrunning as 0 in /\n"
+    listed = client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest())
+    mine = [i for i in listed.EksCis if i.EksCiId == ci][0]
+    assert mine.EksCiName == "cold" and mine.Containers[0].CurrentState.ExitCode == 0 and mine.VpcId == "vpc-1"
+    delete_and_wait(client, [ci], building_server)
+
+
+def test_manual_caches_unknown_or_lacking_an_image(registry, building_server, cache):
+    client = make_client(building_server)
+    [unknown] = create(client, {"ImageCacheId": "imc-00000000", "RestartPolicy": "Never",
+                                "Containers": [{"Name": "app", "Image": f"{registry}/demo/app:latest"}]})
+    [mismatch] = create(client, {"ImageCacheId": cache.ImageCacheId, "RestartPolicy": "Never",
+                                 "Containers": [{"Name": "app", "Image": f"{registry}/demo/app:latest"},
+                                                {"Name": "other", "Image": f"{registry}/demo/hello:latest",
+                                                 "Commands": ["/bin/true"]}]})
+    u = wait_instance(client, unknown, {"Succeeded", "Failed"})
+    assert u["Status"] == "Succeeded" and u["ImageCacheResult"] == "ImageCacheNotFound"
+    nf = [e for e in events(client, unknown) if e.Reason == "ImageCacheNotFound"][0]
+    assert nf.Type == "Warning" and "imc-00000000" in nf.Message
+    m = wait_instance(client, mismatch, {"Succeeded", "Failed"})
+    # demo/hello has no /bin/true: the pull onto the cache disk worked, the container failed.
+    assert m["ImageCacheResult"] == "ImageCacheMismatch" and m["ImageCacheId"] == cache.ImageCacheId
+    mm = [e for e in events(client, mismatch) if e.Reason == "ImageCacheMismatch"][0]
+    assert mm.Type == "Warning" and f"{registry}/demo/hello:latest" in mm.Message and cache.ImageCacheId in mm.Message
+    delete_and_wait(client, [unknown, mismatch], building_server)
+
+
+def test_restart_and_delete_of_a_running_instance(registry, building_server, cache):
+    client = make_client(building_server)
+    [ci] = create(client, {"AutoMatchImageCache": True, "RestartPolicy": "Always", "TerminationGracePeriodSeconds": 1,
+                           "Containers": [{"Name": "app", "Image": f"{registry}/demo/app:latest",
+                                           "Commands": ["/bin/sh", "-c", "echo started; exec sleep 600"]}]})
+    wait_instance(client, ci, {"Running"})
+    req = models.RestartEKSContainerInstancesRequest()
+    req.EksCiIds = [ci]
+    client.RestartEKSContainerInstances(req)
+    deadline = time.time() + 30
+    while time.time() < deadline and describe(client, ci)["Containers"][0]["RestartCount"] < 1:
+        time.sleep(0.05)
+    i = wait_instance(client, ci, {"Running"})
+    assert i["Containers"][0]["RestartCount"] == 1 and i["Containers"][0]["CurrentState"]["State"] == "Running"
+    assert logs(client, ci) == "started\nstarted\n"
+    assert "Killing" in [e.Reason for e in events(client, ci)]
+    delete_and_wait(client, [ci], building_server)
+
+
+@pytest.mark.parametrize("body,code,named", [
+    ({}, "MissingParameter", "Containers"),
+    ({"Containers": [{"Name": "a", "Image": "x"}], "RestartPolicy": "Sometimes"}, "InvalidParameterValue", "RestartPolicy"),
+    ({"Containers": [{"Name": "a", "Image": "x", "Shoe": 1}]}, "UnknownParameter", "Containers[0].Shoe"),
+    ({"Containers": [{"Name": "a"}]}, "MissingParameter", "Containers[0].Image"),
+    ({"Containers": [{"Name": "A b", "Image": "x"}]}, "InvalidParameterValue", "Containers[0].Name"),
+    ({"Containers": [{"Name": "a", "Image": "x"}], "Cpu": "two"}, "InvalidParameter", "Cpu"),
+    ({"Containers": [{"Name": "a", "Image": "x"}], "ImageCacheDiskType": "FLOPPY"}, "InvalidParameterValue", "ImageCacheDiskType"),
+    ({"Containers": [{"Name": "a", "Image": "x"}], "AutoMatchImageCache": True, "ImageCacheId": "imc-12345678"},
+     "InvalidParameterValue", "AutoMatchImageCache"),
+    ({"Containers": [{"Name": "a", "Image": "x"}], "ImageCacheDiskRetainMinutes": -5}, "InvalidParameterValue", "retain"),
+])
+def test_bad_requests_are_refused_naming_the_field(building_server, body, code, named):
+    client = make_client(building_server)
+    before = client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest()).TotalCount
+    with pytest.raises(TencentCloudSDKException) as e:
+        create(client, body)
+    assert e.value.code == code and named in e.value.message, (e.value.code, e.value.message)
+    assert client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest()).TotalCount == before
