@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCTestSupport"],
             path: "Tests/ServiceTests"),
-        .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCTestSupport"], path: "Tests/APITests"),
+        .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCDisks", "IMCTestSupport"], path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCTestSupport"], path: "Tests/DisksTests"),
         .testTarget(name: "IMCStoreTests", dependencies: ["IMCStore", "IMCCache", "IMCModel", "IMCTestSupport"], path: "Tests/StoreTests"),
         .testTarget(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IMCClient
+import IMCDisks
 import IMCModel
 import IMCRegistry
 import IMCTestSupport
@@ -104,7 +105,11 @@ struct StartupBenchmark: AsyncParsableCommand {
         for set in sets {
             let id =
                 try await client.call(
-                    "CreateImageCache", ["Images": ["\(registry.host)/bench/\(set.name):v1"], "ImageCacheName": set.name])["ImageCacheId"]
+                    "CreateImageCache",
+                    [
+                        "Images": ["\(registry.host)/bench/\(set.name):v1"], "ImageCacheName": set.name,
+                        "RegistryHttpEndPointList": [registry.host],
+                    ])["ImageCacheId"]
                 as? String ?? ""
             while true {
                 let c = (try await client.call("DescribeImageCaches", ["ImageCacheIds": [id]])["ImageCaches"] as? [[String: Any]])?.first
@@ -254,7 +259,8 @@ struct LoadBenchmark: AsyncParsableCommand {
         defer { serve.stop() }
         let client = APIClient(serve.settings)
         let image = "\(registry.host)/bench/load:v1"
-        let cacheID = try await client.call("CreateImageCache", ["Images": [image], "ImageCacheName": "load"])["ImageCacheId"] as? String ?? ""
+        let cacheID = try await client.call(
+                "CreateImageCache", ["Images": [image], "ImageCacheName": "load", "RegistryHttpEndPointList": [registry.host]])["ImageCacheId"] as? String ?? ""
         while ((try await client.call("DescribeImageCaches", ["ImageCacheIds": [cacheID]])["ImageCaches"] as? [[String: Any]])?.first?["Status"]
             as? String) != "Ready"
         {
@@ -284,12 +290,13 @@ struct LoadBenchmark: AsyncParsableCommand {
         _ = try await client.call("DeleteImageCaches", ["ImageCacheIds": [cacheID]])
         try await client.shutdown()
 
-        let mounts = try Measure.shell("grep -c ' \(root)/instances' /proc/self/mountinfo || true").trimmingCharacters(in: .whitespacesAndNewlines)
+        let leftMounts = MountTable.targets(under: root + "/instances")
+        let mounts = "\(leftMounts.count)"
         let loopsAfter = try Measure.shell("losetup -a | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
         let diskFiles = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/pool/disks")) ?? []).count
         let runcLeft = try Measure.shell("/usr/sbin/runc --root \(root)/instances/runc list -q 2>/dev/null | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
-        let processes = try Measure.shell("pgrep -f -c 'runc --root \(root)' || true").trimmingCharacters(in: .whitespacesAndNewlines)
-        let sleepers = try Measure.shell("pgrep -x -c sleep -f 'sleep 3600' || true").trimmingCharacters(in: .whitespacesAndNewlines)
+        let processes = try Measure.shell("pgrep -f -c '[r]unc --root \(root)' || true").trimmingCharacters(in: .whitespacesAndNewlines)
+        let sleepers = try Measure.shell("pgrep -c -f '^/bin/sleep 3600$' || true").trimmingCharacters(in: .whitespacesAndNewlines)
         let times = outcome.0.sorted()
         let p99 = times.isEmpty ? 0 : times[min(times.count - 1, Int(Double(times.count) * 0.99))]
         // The pool's own loop device stays while the service runs: one more than before.
@@ -301,6 +308,7 @@ struct LoadBenchmark: AsyncParsableCommand {
             """
         print(report)
         for f in outcome.1.prefix(5) { print("failure: \(f)") }
+        for m in leftMounts.prefix(5) { print("mount left: \(m)") }
         if let markdown { try report.write(toFile: markdown, atomically: true, encoding: .utf8) }
         if !outcome.1.isEmpty || left != 0 || mounts != "0" || diskFiles != 0 || runcLeft != "0" { throw ExitCode(1) }
     }

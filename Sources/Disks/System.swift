@@ -21,14 +21,7 @@ enum System {
     }
 
     /// Whether something is mounted at `path`.
-    static func isMountPoint(_ path: String) -> Bool {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
-        let target = URL(fileURLWithPath: path).standardizedFileURL.path
-        return text.split(separator: "\n").contains { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 4 && fields[4].replacingOccurrences(of: "\\040", with: " ") == target
-        }
-    }
+    static func isMountPoint(_ path: String) -> Bool { MountTable.isMountPoint(path) }
 
     /// Mounts an image file with a loop device (autoclear: detached when unmounted). With
     /// `directIO` the loop device writes to the image file with direct I/O, so that pages are
@@ -43,16 +36,7 @@ enum System {
     }
 
     /// The device mounted at `path`.
-    static func mountSource(_ path: String) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
-        let target = URL(fileURLWithPath: path).standardizedFileURL.path
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 9, fields[4] == target, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { continue }
-            return String(fields[dash + 2])
-        }
-        return nil
-    }
+    static func mountSource(_ path: String) -> String? { MountTable.source(of: path) }
 
     /// Unmounts `target` (its loop device is released with it).
     static func unmount(_ target: String) throws {
@@ -69,5 +53,71 @@ enum System {
             unlink(path)
             throw DiskError(.io, "cannot size \(path): \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+/// This process's mount table. Read in full with `read(2)` until the end: Foundation's
+/// `String(contentsOfFile:)` stops after the first page of a /proc file, which silently hid the
+/// newest mounts once there were more than a few dozen.
+public enum MountTable {
+    public struct Entry: Sendable, Equatable {
+        public var target: String
+        public var source: String
+    }
+
+    public static func entries() -> [Entry] {
+        let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes += buffer[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            guard f.count > 4 else { return nil }
+            var source = ""
+            if let dash = f.firstIndex(of: "-"), dash + 2 < f.count { source = String(f[dash + 2]) }
+            return Entry(target: unescape(f[4]), source: source)
+        }
+    }
+
+    /// Mount targets strictly under `directory`.
+    public static func targets(under directory: String) -> [String] {
+        let prefix = URL(fileURLWithPath: directory).standardizedFileURL.path + "/"
+        return entries().map(\.target).filter { $0.hasPrefix(prefix) }
+    }
+
+    public static func isMountPoint(_ path: String) -> Bool {
+        let target = URL(fileURLWithPath: path).standardizedFileURL.path
+        return entries().contains { $0.target == target }
+    }
+
+    public static func source(of path: String) -> String? {
+        let target = URL(fileURLWithPath: path).standardizedFileURL.path
+        return entries().last { $0.target == target }?.source
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as octal.
+    static func unescape(_ field: Substring) -> String {
+        guard field.contains("\\") else { return String(field) }
+        var out = ""
+        var i = field.startIndex
+        while i < field.endIndex {
+            if field[i] == "\\", let end = field.index(i, offsetBy: 4, limitedBy: field.endIndex),
+                let code = UInt8(field[field.index(after: i)..<end], radix: 8)
+            {
+                out.append(Character(UnicodeScalar(code)))
+                i = end
+            } else {
+                out.append(field[i])
+                i = field.index(after: i)
+            }
+        }
+        return out
     }
 }

@@ -538,21 +538,9 @@ actor InstanceRun {
 
     // MARK: - Mount table
 
-    static func mounts(under dir: String) -> [String] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
-        let prefix = URL(fileURLWithPath: dir).standardizedFileURL.path + "/"
-        return text.split(separator: "\n").compactMap { line in
-            let f = line.split(separator: " ")
-            guard f.count > 4 else { return nil }
-            let target = f[4].replacingOccurrences(of: "\\040", with: " ")
-            return target.hasPrefix(prefix) ? target : nil
-        }
-    }
+    static func mounts(under dir: String) -> [String] { MountTable.targets(under: dir) }
 
-    static func isMounted(_ path: String) -> Bool {
-        let target = URL(fileURLWithPath: path).standardizedFileURL.path
-        return mounts(under: URL(fileURLWithPath: target).deletingLastPathComponent().path).contains(target)
-    }
+    static func isMounted(_ path: String) -> Bool { MountTable.isMountPoint(path) }
 
     /// Unmounts everything under `dir`, deepest first (overlays before the disk they sit on).
     static func unmountAll(under dir: String) {

@@ -1,6 +1,7 @@
 import Foundation
 import IMCAPI
 import IMCClient
+import IMCDisks
 import IMCTestSupport
 import Testing
 
@@ -9,11 +10,11 @@ import Testing
 struct RestartTests {
     final class Serve {
         let process = Process()
-        init(dataRoot: String, port: Int) throws {
+        init(dataRoot: String, port: Int, extra: [String] = []) throws {
             process.executableURL = URL(fileURLWithPath: CommandRunner.productsDirectory + "/imc")
             process.arguments = [
                 "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "1", "--pool-size-gib", "64",
-            ]
+            ] + extra
             process.environment = ProcessInfo.processInfo.environment.merging([
                 "IMC_ROOT_SECRET_ID": "AKIDrestart", "IMC_ROOT_SECRET_KEY": "restart-key",
             ]) { $1 }
@@ -79,7 +80,7 @@ struct RestartTests {
             throw error
         }
         first.kill9()
-        let mounts = { (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "" }
+        let mounts = { MountTable.entries().map(\.target).joined(separator: "\n") }
         #expect(mounts().contains(dir.appending("build")), "the killed build left its disk mounted")
 
         let second = try Serve(dataRoot: dir.path, port: port)
@@ -93,6 +94,70 @@ struct RestartTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/disks")).isEmpty, "no disk image is left")
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/snapshots")).filter { $0.hasSuffix(".img") }.count == 1)
+        let unmounted = try CommandRunner.capture("/usr/bin/umount", [dir.appending("pool")])
+        #expect(unmounted.status == 0, "\(unmounted.stderr)")
+    }
+
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc") && FileManager.default.isExecutableFile(atPath: "/bin/busybox"),
+            "needs runc and busybox-static"))
+    func anInstanceOfAKilledServiceIsStoppedAndCleanedUpByTheNextStart() async throws {
+        let registry = try await FaultRegistry.start()
+        registry.add(try RunnableImages.image(cmd: ["/bin/sleep", "300"]), repository: "app", tag: "v1")
+        let dir = try TemporaryDirectory(prefix: "imc-restart")
+        let port = try freePort()
+        let client = APIClient(
+            .init(endpoint: "127.0.0.1:\(port)", secretID: "AKIDrestart", secretKey: "restart-key", region: "ap-guangzhou"))
+        defer {
+            Task { try await client.shutdown() }
+        }
+        let extra = ["--insecure-registry", registry.host]
+        let first = try Serve(dataRoot: dir.path, port: port, extra: extra)
+        _ = try await Self.until(20, "the service") { try await client.call("DescribeImageCaches", [:]) }
+        let cacheID = try #require(
+            try await client.call("CreateImageCache", ["Images": ["\(registry.host)/app:v1"], "RegistryHttpEndPointList": [registry.host]])[
+                "ImageCacheId"] as? String)
+        _ = try await Self.until(60, "the cache") { () -> Bool? in
+            try await Self.cache(client, cacheID)?["Status"] as? String == "Ready" ? true : nil
+        }
+        let id = try #require(
+            (try await client.call(
+                "CreateEKSContainerInstances",
+                ["AutoMatchImageCache": true, "Containers": [["Name": "app", "Image": "\(registry.host)/app:v1"]]])["EksCiIds"] as? [String])?
+                .first)
+        func instance() async throws -> [String: Any]? {
+            (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first
+        }
+        _ = try await Self.until(60, "the instance to run") { () -> Bool? in try await instance()?["Status"] as? String == "Running" ? true : nil }
+        first.kill9()
+        // The containers runc knows under the service's root, and whether their processes live.
+        let containers = { () -> [String] in
+            let listed = (try? CommandRunner.capture("/usr/sbin/runc", ["--root", dir.appending("instances/runc"), "list", "-q"]).stdout) ?? ""
+            return listed.split(separator: "\n").map(String.init)
+        }
+        let pid = { (name: String) -> Int32? in
+            let state = (try? CommandRunner.capture("/usr/sbin/runc", ["--root", dir.appending("instances/runc"), "state", name]).stdout) ?? ""
+            let object = (try? JSONSerialization.jsonObject(with: Data(state.utf8))) as? [String: Any]
+            return (object?["pid"] as? NSNumber)?.int32Value
+        }
+        let mounts = { MountTable.entries().map(\.target).joined(separator: "\n") }
+        let survivor = try #require(containers().first, "the container outlived the killed service")
+        let survivorPID = try #require(pid(survivor))
+        #expect(kill(survivorPID, 0) == 0)
+        #expect(mounts().contains(dir.appending("instances/run/\(id)")))
+
+        let second = try Serve(dataRoot: dir.path, port: port, extra: extra)
+        let after = try await Self.until(20, "the service again") { try await instance() }
+        #expect(after["Status"] as? String == "Failed")
+        #expect((after["StatusMessage"] as? String ?? "").contains("restarted"))
+        #expect(containers().isEmpty, "the next start stopped the container")
+        #expect(kill(survivorPID, 0) != 0, "its process is gone")
+        #expect(!mounts().contains(dir.appending("instances/")), "no instance mount is left")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/disks")).isEmpty, "the instance's disk was released")
+        _ = try await client.call("DeleteEKSContainerInstances", ["EksCiIds": [id]])
+        _ = try await Self.until(20, "the instance to go") { () -> Bool? in try await instance() == nil ? true : nil }
+        second.stop()
         let unmounted = try CommandRunner.capture("/usr/bin/umount", [dir.appending("pool")])
         #expect(unmounted.status == 0, "\(unmounted.stderr)")
     }

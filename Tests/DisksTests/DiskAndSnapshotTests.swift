@@ -104,3 +104,19 @@ struct ChecksumTests {
         #expect(try LocalSnapshotStore.checksum(of: sparse) != LocalSnapshotStore.checksum(of: dense))
     }
 }
+
+@Suite(.enabled(if: Requirements.isRoot, "needs root"))
+struct MountTableTests {
+    /// Foundation reads only the first page of a /proc file; the mount table must be read whole.
+    @Test func everyMountIsSeenEvenWhenTheTableIsLong() throws {
+        let dir = try TemporaryDirectory(prefix: "imc-mounts")
+        let targets = (0..<60).map { dir.appending("a-rather-long-directory-name-so-that-lines-are-long-\($0)") }
+        defer { for t in targets { _ = try? CommandRunner.capture("/usr/bin/umount", [t]) } }
+        for t in targets {
+            try FileManager.default.createDirectory(atPath: t, withIntermediateDirectories: true)
+            #expect(try CommandRunner.capture("/usr/bin/mount", ["-t", "tmpfs", "none", t]).status == 0)
+        }
+        #expect(Set(MountTable.targets(under: dir.path)) == Set(targets))
+        #expect(MountTable.isMountPoint(targets.last!))
+    }
+}

@@ -62,7 +62,7 @@ final class InstanceServiceTests {
     }
 
     deinit {
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let mounts = MountTable.entries().map(\.target).joined(separator: "\n")
         #expect(!mounts.contains(dir.appending("instances")), "no instance mount is left behind")
         #expect(disks.allDiskIDs().isEmpty, "no disk image is left behind")
         registry.stop()
@@ -328,11 +328,5 @@ final class InstanceServiceTests {
 
 /// The mount table, read as the service reads it.
 enum InstanceRunProbe {
-    static func mounts(under dir: String) -> [String] {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line in
-            let f = line.split(separator: " ")
-            return f.count > 4 && f[4].hasPrefix(dir + "/") ? String(f[4]) : nil
-        }
-    }
+    static func mounts(under dir: String) -> [String] { MountTable.targets(under: dir) }
 }

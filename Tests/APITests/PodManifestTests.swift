@@ -1,0 +1,79 @@
+import Foundation
+import IMCClient
+import Testing
+
+struct PodManifestTests {
+    let pod = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+          namespace: shop
+          annotations:
+            eks.tke.cloud.tencent.com/use-image-cache: auto
+            eks.tke.cloud.tencent.com/image-cache-disk-type: CLOUD_SSD
+            eks.tke.cloud.tencent.com/image-cache-disk-size: "40"
+            eks.tke.cloud.tencent.com/image-cache-disk-retain-minute: "10"
+        spec:
+          restartPolicy: OnFailure
+          terminationGracePeriodSeconds: 5
+          imagePullSecrets: [{name: regcred}]
+          initContainers:
+          - {name: init, image: busybox, command: [/bin/true]}
+          containers:
+          - name: app
+            image: nginx:1.25
+            command: [/bin/sh, -c]
+            args: ["echo $A"]
+            workingDir: /srv
+            env: [{name: A, value: "1"}, {name: B, value: 2}]
+            resources: {requests: {cpu: 500m, memory: 512Mi}}
+          - name: side
+            image: redis
+            resources: {limits: {cpu: "1", memory: 1Gi}}
+        """
+
+    @Test func aPodWithTheAnnotationsBecomesTheRequest() throws {
+        let m = try PodManifest.parse(pod, source: "pod.yaml")
+        let p = m.parameters
+        #expect(m.name == "web" && m.imagePullSecrets == ["shop/regcred"])
+        #expect(p["EksCiName"] as? String == "web")
+        #expect(p["AutoMatchImageCache"] as? Bool == true && p["ImageCacheId"] == nil)
+        #expect(p["ImageCacheDiskType"] as? String == "CLOUD_SSD")
+        #expect(p["ImageCacheDiskSize"] as? Int == 40 && p["ImageCacheDiskRetainMinutes"] as? Int == 10)
+        #expect(p["RestartPolicy"] as? String == "OnFailure" && p["TerminationGracePeriodSeconds"] as? Int == 5)
+        let containers = try #require(p["Containers"] as? [[String: Any]])
+        #expect(containers.map { $0["Name"] as? String } == ["app", "side"])
+        #expect(containers[0]["Commands"] as? [String] == ["/bin/sh", "-c"] && containers[0]["Args"] as? [String] == ["echo $A"])
+        #expect(containers[0]["WorkingDir"] as? String == "/srv")
+        #expect((containers[0]["EnvironmentVars"] as? [[String: String]])?.last == ["Name": "B", "Value": "2"])
+        #expect(containers[0]["Cpu"] as? Double == 0.5 && containers[0]["Memory"] as? Double == 0.5)
+        #expect(p["Cpu"] as? Double == 1.5 && p["Memory"] as? Double == 1.5, "the pod's totals are its containers' sums")
+        #expect((p["InitContainers"] as? [[String: Any]])?.first?["Commands"] as? [String] == ["/bin/true"])
+    }
+
+    @Test func aManualCacheIdIsPassedAsItIs() throws {
+        let m = try PodManifest.parse(
+            pod.replacingOccurrences(of: "use-image-cache: auto", with: "use-image-cache: imc-abcd1234"), source: "pod.yaml")
+        #expect(m.parameters["ImageCacheId"] as? String == "imc-abcd1234" && m.parameters["AutoMatchImageCache"] == nil)
+    }
+
+    @Test(arguments: [
+        ("use-image-cache: auto", "use-image-cache: sometimes", "use-image-cache must be auto or an image cache id"),
+        ("image-cache-disk-type: CLOUD_SSD", "image-cache-disk-type: FLOPPY", "image-cache-disk-type must be one of"),
+        ("image-cache-disk-size: \"40\"", "image-cache-disk-size: big", "image-cache-disk-size must be a number of GiB, not \"big\""),
+        ("image-cache-disk-retain-minute: \"10\"", "image-cache-disk-retain-minute: \"-3\"", "retain-minute must be a number of minutes"),
+        ("restartPolicy: OnFailure", "restartPolicy: Sometimes", "spec.restartPolicy"),
+        ("cpu: 500m", "cpu: lots", "spec.containers[0].resources cpu \"lots\""),
+        ("memory: 512Mi", "memory: -1Gi", "resources memory \"-1Gi\""),
+        ("kind: Pod", "kind: Deployment", "kind Pod"),
+        ("  - name: side\n    image: redis", "  - name: side", "spec.containers[1].image is required"),
+    ])
+    func mistakesAreNamed(find: String, replace: String, message: String) {
+        #expect {
+            try PodManifest.parse(pod.replacingOccurrences(of: find, with: replace), source: "pod.yaml")
+        } throws: { error in
+            "\(error)".contains(message) && "\(error)".hasPrefix("pod.yaml")
+        }
+    }
+}
