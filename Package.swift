@@ -81,7 +81,8 @@ let package = Package(
 
         // Persistence: caches in SQLite.
         .target(
-            name: "IMCStore", dependencies: ["IMCCache", "IMCInstance", .product(name: "GRDB", package: "GRDB.swift")], path: "Sources/Store"),
+            name: "IMCStore", dependencies: ["IMCCache", "IMCInstance", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Sources/Store"),
 
         // Orchestration: the image cache life cycle (create, update, delete, match).
         .target(

@@ -14,9 +14,10 @@ final class ServeProcess {
         let port = try freePort()
         settings = APIClient.Settings(endpoint: "127.0.0.1:\(port)", secretID: "AKIDbench", secretKey: "bench-key", region: "ap-guangzhou")
         process.executableURL = URL(fileURLWithPath: URL(fileURLWithPath: imc).standardizedFileURL.path)
-        process.arguments = [
-            "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "\(builders)", "--log-level", "warning",
-        ] + extraArguments
+        process.arguments =
+            [
+                "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "\(builders)", "--log-level", "warning",
+            ] + extraArguments
         process.environment = ProcessInfo.processInfo.environment.merging([
             "IMC_ROOT_SECRET_ID": "AKIDbench", "IMC_ROOT_SECRET_KEY": "bench-key",
         ]) { $1 }

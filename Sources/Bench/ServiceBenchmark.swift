@@ -72,7 +72,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
             store.delete(id: snapshot.id)
             rows.append(
                 String(
-                    format: "| %d GiB (%d GiB of data) | %.2f ms | %.0f ms | %.0f ms | %.0f ms | %.0fx |", size, dataGiB,
+                    format: "| %d GiB (%d GiB of data) | %.2f ms | %.0f ms | %.2f ms | %.0f ms | %.0fx |", size, dataGiB,
                     Measure.median(clone) * 1000,
                     Measure.median(verify) * 1000, Measure.median(make) * 1000, Measure.median(copy) * 1000,
                     Measure.median(copy) / max(1e-6, Measure.median(clone))))

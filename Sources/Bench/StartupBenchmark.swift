@@ -32,7 +32,8 @@ struct PushImage: AsyncParsableCommand {
         let busybox = try TestImage(layers: [RunnableImages.busyboxLayer()]).layers[0]
         let client = RegistryClient(config: RegistryConfig(plainHTTPHosts: [registry]))
         do {
-            try await client.pushBlob(host: registry, repository: repository, bytes: ByteBuffer(bytes: busybox.blob), digest: busybox.descriptor.digest)
+            try await client.pushBlob(
+                host: registry, repository: repository, bytes: ByteBuffer(bytes: busybox.blob), digest: busybox.descriptor.digest)
             for l in layers {
                 let data = try Data(contentsOf: URL(fileURLWithPath: l.gz))
                 try await client.pushBlob(host: registry, repository: repository, bytes: ByteBuffer(data: data), digest: l.digest)
@@ -50,7 +51,8 @@ struct PushImage: AsyncParsableCommand {
                 layers: [Descriptor(mediaType: MediaType.dockerLayerGzip, digest: busybox.descriptor.digest, size: busybox.descriptor.size)]
                     + layers.map { Descriptor(mediaType: MediaType.dockerLayerGzip, digest: $0.digest, size: $0.gzSize) })
             try await client.pushManifest(
-                host: registry, repository: repository, reference: "v1", data: try encoder.encode(manifest), mediaType: MediaType.dockerManifest)
+                host: registry, repository: repository, reference: "v1", data: try encoder.encode(manifest),
+                mediaType: MediaType.dockerManifest)
             try await client.shutdown()
             let unpacked = layers.reduce(Int64(busybox.tar.count)) { $0 + $1.tarSize }
             print("\(repository):v1 \(unpacked)")
@@ -92,7 +94,8 @@ struct StartupBenchmark: AsyncParsableCommand {
             let out = try Measure.shell(
                 "\(bench) push-image --registry \(registry.host) --work \(work) --repository bench/\(set.name) "
                     + set.layers.map { "--layer \($0)" }.joined(separator: " "))
-            sizes[set.name] = Int64(out.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "0")
+            sizes[set.name] = Int64(
+                out.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "0")
             print("pushed bench/\(set.name): \(mb(sizes[set.name] ?? 0)) unpacked")
         }
         let root = work + "/startup-runs"
@@ -147,7 +150,9 @@ struct StartupBenchmark: AsyncParsableCommand {
         var report =
             "| image (unpacked) | with a cache: median (runs) | no cache, cold pull: median (runs) | podman run, cold: median (runs) | cold / cache | podman / cache |\n|---|---|---|---|---|---|\n"
         func cell(_ ts: [Timing]) -> String {
-            String(format: "%.0f ms (%@)", Measure.median(ts.map(\.wall)) * 1000, ts.map { String(format: "%.0f", $0.wall * 1000) }.joined(separator: ", "))
+            String(
+                format: "%.0f ms (%@)", Measure.median(ts.map(\.wall)) * 1000,
+                ts.map { String(format: "%.0f", $0.wall * 1000) }.joined(separator: ", "))
         }
         for set in sets {
             let r = results[set.name] ?? [:]
@@ -155,7 +160,8 @@ struct StartupBenchmark: AsyncParsableCommand {
             let cold = Measure.median((r["imc, no cache"] ?? []).map(\.wall))
             let podman = Measure.median((r["podman run"] ?? []).map(\.wall))
             report += String(
-                format: "| bench/%@ (%@) | %@ | %@ | %@ | %.0fx | %.0fx |\n", set.name, mb(sizes[set.name] ?? 0), cell(r["imc, cache"] ?? []),
+                format: "| bench/%@ (%@) | %@ | %@ | %@ | %.0fx | %.0fx |\n", set.name, mb(sizes[set.name] ?? 0),
+                cell(r["imc, cache"] ?? []),
                 cell(r["imc, no cache"] ?? []), cell(r["podman run"] ?? []), cold / max(cached, 1e-6), podman / max(cached, 1e-6))
         }
         let serverCached = sets.map { set in
@@ -196,7 +202,8 @@ struct StartupBenchmark: AsyncParsableCommand {
         let id = (try await client.call("CreateEKSContainerInstances", body)["EksCiIds"] as? [String])?.first ?? ""
         var instance: [String: Any] = [:]
         while true {
-            instance = (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first ?? [:]
+            instance =
+                (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first ?? [:]
             let status = instance["Status"] as? String ?? ""
             if status == "Running" { break }
             if status == "Failed" || status == "Succeeded" { throw BenchError("instance \(id) ended \(status): \(instance)") }
@@ -217,7 +224,8 @@ struct StartupBenchmark: AsyncParsableCommand {
     /// `podman run -d` of the image into an empty store (a cold pull, then the container).
     func podmanRun(_ image: String, dir: String, registry: String) throws -> Timing {
         let base = [
-            "/usr/bin/podman", "--root", dir + "/root", "--runroot", dir + "/run", "--storage-driver", "overlay", "--events-backend", "none",
+            "/usr/bin/podman", "--root", dir + "/root", "--runroot", dir + "/run", "--storage-driver", "overlay", "--events-backend",
+            "none",
             "--runtime", "/usr/sbin/runc",
         ]
         let m = try Measure.run(
@@ -226,7 +234,9 @@ struct StartupBenchmark: AsyncParsableCommand {
                 "bench", image,
             ], outputFile: dir + ".out")
         guard m.status == 0 else { throw BenchError("podman run failed (\(m.status)): \(m.output.prefix(300))") }
-        _ = try? Measure.shell("\(base.joined(separator: " ")) rm -f -t 0 bench >/dev/null 2>&1; \(base.joined(separator: " ")) system reset -f >/dev/null 2>&1; rm -rf \(dir)")
+        _ = try? Measure.shell(
+            "\(base.joined(separator: " ")) rm -f -t 0 bench >/dev/null 2>&1; \(base.joined(separator: " ")) system reset -f >/dev/null 2>&1; rm -rf \(dir)"
+        )
         return Timing(wall: m.seconds, server: nil)
     }
 }
@@ -235,7 +245,8 @@ struct StartupBenchmark: AsyncParsableCommand {
 /// than assumed: no failure, and no mount, loop device, disk file, runc container or container
 /// process left.
 struct LoadBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "load", abstract: "Create and delete many instances from one cache; check for leaks.")
+    static let configuration = CommandConfiguration(
+        commandName: "load", abstract: "Create and delete many instances from one cache; check for leaks.")
 
     @Option(help: "Instances in all.") var instances = 200
     @Option(help: "Instances at once.") var concurrency = 8
@@ -249,19 +260,24 @@ struct LoadBenchmark: AsyncParsableCommand {
         defer { registry.stop() }
         let push = RegistryClient(config: RegistryConfig(plainHTTPHosts: [registry.host]))
         try await push.push(
-            try RunnableImages.image(files: ["app/msg": "load\n"], cmd: ["/bin/sleep", "3600"]), host: registry.host, repository: "bench/load",
+            try RunnableImages.image(files: ["app/msg": "load\n"], cmd: ["/bin/sleep", "3600"]), host: registry.host,
+            repository: "bench/load",
             tag: "v1")
         try await push.shutdown()
         let root = work + "/load-runs"
         try? FileManager.default.removeItem(atPath: root)
         let loopsBefore = try Measure.shell("losetup -a | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
-        let serve = try await ServeProcess(imc: imcPath, dataRoot: root, builders: 1, extraArguments: ["--insecure-registry", registry.host])
+        let serve = try await ServeProcess(
+            imc: imcPath, dataRoot: root, builders: 1, extraArguments: ["--insecure-registry", registry.host])
         defer { serve.stop() }
         let client = APIClient(serve.settings)
         let image = "\(registry.host)/bench/load:v1"
-        let cacheID = try await client.call(
-                "CreateImageCache", ["Images": [image], "ImageCacheName": "load", "RegistryHttpEndPointList": [registry.host]])["ImageCacheId"] as? String ?? ""
-        while ((try await client.call("DescribeImageCaches", ["ImageCacheIds": [cacheID]])["ImageCaches"] as? [[String: Any]])?.first?["Status"]
+        let cacheID =
+            try await client.call(
+                "CreateImageCache", ["Images": [image], "ImageCacheName": "load", "RegistryHttpEndPointList": [registry.host]])[
+                "ImageCacheId"] as? String ?? ""
+        while ((try await client.call("DescribeImageCaches", ["ImageCacheIds": [cacheID]])["ImageCaches"] as? [[String: Any]])?.first?[
+            "Status"]
             as? String) != "Ready"
         {
             try await Task.sleep(for: .milliseconds(100))
@@ -294,7 +310,8 @@ struct LoadBenchmark: AsyncParsableCommand {
         let mounts = "\(leftMounts.count)"
         let loopsAfter = try Measure.shell("losetup -a | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
         let diskFiles = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/pool/disks")) ?? []).count
-        let runcLeft = try Measure.shell("/usr/sbin/runc --root \(root)/instances/runc list -q 2>/dev/null | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
+        let runcLeft = try Measure.shell("/usr/sbin/runc --root \(root)/instances/runc list -q 2>/dev/null | wc -l").trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let processes = try Measure.shell("pgrep -f -c '[r]unc --root \(root)' || true").trimmingCharacters(in: .whitespacesAndNewlines)
         let sleepers = try Measure.shell("pgrep -c -f '^/bin/sleep 3600$' || true").trimmingCharacters(in: .whitespacesAndNewlines)
         let times = outcome.0.sorted()
@@ -326,7 +343,8 @@ struct LoadBenchmark: AsyncParsableCommand {
                     ])["EksCiIds"] as? [String])?.first ?? ""
             var started: Double?
             while started == nil {
-                let i = (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first ?? [:]
+                let i =
+                    (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first ?? [:]
                 switch i["Status"] as? String {
                 case "Running": started = (ContinuousClock.now - t0).seconds
                 case "Failed", "Succeeded": return (nil, "\(id) ended \(i["Status"] ?? ""): \(i["StatusMessage"] ?? "")")

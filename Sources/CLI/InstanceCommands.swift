@@ -27,7 +27,9 @@ struct RunCommand: AsyncParsableCommand {
     func parameters() throws -> [String: Any] {
         var p: [String: Any]
         if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("-f \(file): cannot read the file") }
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("-f \(file): cannot read the file")
+            }
             let pod: PodManifest
             do { pod = try PodManifest.parse(text, source: file) } catch let e as ManifestError { throw ValidationError(e.description) }
             p = pod.parameters
@@ -119,7 +121,9 @@ struct InstanceCommand: AsyncParsableCommand {
             for ph in phases {
                 let ms = (ph["Milliseconds"] as? NSNumber)?.doubleValue ?? 0
                 let bar = String(repeating: "█", count: max(1, Int(ms / total * 40)))
-                lines.append("    \((ph["Name"] as? String ?? "").padding(toLength: widest, withPad: " ", startingAt: 0))  \(String(format: "%7.1f", ms))  \(bar)")
+                lines.append(
+                    "    \((ph["Name"] as? String ?? "").padding(toLength: widest, withPad: " ", startingAt: 0))  \(String(format: "%7.1f", ms))  \(bar)"
+                )
             }
         }
         return lines.joined(separator: "\n")
@@ -139,10 +143,13 @@ struct InstanceCommand: AsyncParsableCommand {
                     table(
                         ["ID", "NAME", "STATUS", "IMAGE CACHE", "RESULT", "STARTED (ms)", "AGE"],
                         instances.map { i in
-                            let started = (i["StartupPhases"] as? [[String: Any]] ?? []).first { ($0["Name"] as? String ?? "").hasPrefix("Started:") }
+                            let started = (i["StartupPhases"] as? [[String: Any]] ?? []).first {
+                                ($0["Name"] as? String ?? "").hasPrefix("Started:")
+                            }
                             return [
                                 i["EksCiId"] as? String ?? "", i["EksCiName"] as? String ?? "", i["Status"] as? String ?? "",
-                                i["ImageCacheId"] as? String ?? "-", (i["ImageCacheResult"] as? String ?? "-").replacingOccurrences(of: "ImageCache", with: ""),
+                                i["ImageCacheId"] as? String ?? "-",
+                                (i["ImageCacheResult"] as? String ?? "-").replacingOccurrences(of: "ImageCache", with: ""),
                                 started.map { "\($0["Milliseconds"] ?? "")" } ?? "-", age(i["CreationTime"]),
                             ]
                         }))
@@ -177,7 +184,10 @@ struct InstanceCommand: AsyncParsableCommand {
                     table(
                         ["LAST SEEN", "TYPE", "REASON", "COUNT", "MESSAGE"],
                         events.map { e in
-                            [age(e["LastTimestamp"]), e["Type"] as? String ?? "", e["Reason"] as? String ?? "", "\(e["Count"] ?? 1)", e["Message"] as? String ?? ""]
+                            [
+                                age(e["LastTimestamp"]), e["Type"] as? String ?? "", e["Reason"] as? String ?? "", "\(e["Count"] ?? 1)",
+                                e["Message"] as? String ?? "",
+                            ]
                         }))
             }
         }

@@ -24,7 +24,8 @@ public struct PodManifest {
         do { document = try Yams.load(yaml: text) } catch { throw ManifestError("\(source): not valid YAML: \(error)") }
         guard let root = document as? [String: Any] else { throw ManifestError("\(source): expected a mapping") }
         guard root["apiVersion"] as? String == "v1", root["kind"] as? String == "Pod" else {
-            throw ManifestError("\(source): expected apiVersion v1 and kind Pod, not \(root["apiVersion"] ?? "nothing") \(root["kind"] ?? "nothing")")
+            throw ManifestError(
+                "\(source): expected apiVersion v1 and kind Pod, not \(root["apiVersion"] ?? "nothing") \(root["kind"] ?? "nothing")")
         }
         let metadata = root["metadata"] as? [String: Any] ?? [:]
         guard let name = metadata["name"] as? String, !name.isEmpty else { throw ManifestError("\(source): metadata.name is required") }
@@ -45,12 +46,15 @@ public struct PodManifest {
         }
         if let type = annotations[diskType] {
             guard diskTypes.contains(type) else {
-                throw ManifestError("\(source): annotation \(diskType) must be one of \(diskTypes.joined(separator: ", ")), not \"\(type)\"")
+                throw ManifestError(
+                    "\(source): annotation \(diskType) must be one of \(diskTypes.joined(separator: ", ")), not \"\(type)\"")
             }
             p["ImageCacheDiskType"] = type
         }
         if let size = annotations[diskSize] {
-            guard let n = Int(size), n > 0 else { throw ManifestError("\(source): annotation \(diskSize) must be a number of GiB, not \"\(size)\"") }
+            guard let n = Int(size), n > 0 else {
+                throw ManifestError("\(source): annotation \(diskSize) must be a number of GiB, not \"\(size)\"")
+            }
             p["ImageCacheDiskSize"] = n
         }
         if let minutes = annotations[retainMinute] {
@@ -98,7 +102,9 @@ public struct PodManifest {
                 let resources = c["resources"] as? [String: Any] ?? [:]
                 let amounts = (resources["requests"] as? [String: Any]) ?? (resources["limits"] as? [String: Any]) ?? [:]
                 if let v = amounts["cpu"] {
-                    guard let n = Self.cpu("\(v)") else { throw ManifestError("\(at).resources cpu \"\(v)\" is not a quantity (1, 0.5, 500m)") }
+                    guard let n = Self.cpu("\(v)") else {
+                        throw ManifestError("\(at).resources cpu \"\(v)\" is not a quantity (1, 0.5, 500m)")
+                    }
                     out["Cpu"] = n
                     if key == "containers" { cpu += n }
                 }
@@ -133,7 +139,8 @@ public struct PodManifest {
     /// Kubernetes memory quantities in GiB: `1Gi`, `512Mi`, `1G`, bytes.
     static func gibibytes(_ s: String) -> Double? {
         let units: [(String, Double)] = [
-            ("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12),
+            ("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776), ("k", 1e3), ("M", 1e6), ("G", 1e9),
+            ("T", 1e12),
         ]
         for (suffix, factor) in units where s.hasSuffix(suffix) {
             guard let n = Double(s.dropLast(suffix.count)), n > 0 else { return nil }

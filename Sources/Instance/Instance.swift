@@ -41,7 +41,9 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
     public var cpu: Double?
     public var memory: Double?
 
-    public init(name: String, image: String, commands: [String]? = nil, args: [String]? = nil, env: [EnvVar] = [], workingDir: String? = nil) {
+    public init(
+        name: String, image: String, commands: [String]? = nil, args: [String]? = nil, env: [EnvVar] = [], workingDir: String? = nil
+    ) {
         self.name = name
         self.image = image
         self.commands = commands

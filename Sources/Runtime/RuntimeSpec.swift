@@ -45,7 +45,8 @@ public struct ProcessSpec: Sendable, Equatable {
         if !variables.contains(where: { $0.0 == "PATH" }) {
             variables.insert(("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), at: 0)
         }
-        let cwd = (workingDir?.isEmpty == false ? workingDir : nil) ?? (image?.WorkingDir?.isEmpty == false ? image?.WorkingDir : nil) ?? "/"
+        let cwd =
+            (workingDir?.isEmpty == false ? workingDir : nil) ?? (image?.WorkingDir?.isEmpty == false ? image?.WorkingDir : nil) ?? "/"
         guard cwd.hasPrefix("/") else { throw RuntimeError("working directory \"\(cwd.prefix(100))\" is not an absolute path") }
         return ProcessSpec(args: argv, env: variables.map { "\($0.0)=\($0.1)" }, cwd: cwd)
     }
@@ -78,12 +79,18 @@ public enum RuntimeSpec {
             "hostname": hostname,
             "mounts": [
                 ["destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]],
-                ["destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]],
+                [
+                    "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+                ],
                 [
                     "destination": "/dev/pts", "type": "devpts", "source": "devpts",
                     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
                 ],
-                ["destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]],
+                [
+                    "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                    "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+                ],
                 ["destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]],
                 ["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]],
             ] as [[String: Any]],
@@ -92,7 +99,8 @@ public enum RuntimeSpec {
                 "resources": ["devices": [["allow": false, "access": "rwm"]]],
                 "namespaces": ["pid", "network", "ipc", "uts", "mount"].map { ["type": $0] },
                 "maskedPaths": [
-                    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                    "/proc/timer_stats",
                     "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
                 ],
                 "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],

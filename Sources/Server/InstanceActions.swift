@@ -39,12 +39,14 @@ struct InstanceActions: Sendable {
                     query.statuses = try values.map { v in
                         guard let s = InstanceStatus(rawValue: v) else {
                             throw APIError.invalidParameterValue(
-                                "Filters status value \"\(v.prefix(60))\" is not one of \(InstanceStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                                "Filters status value \"\(v.prefix(60))\" is not one of \(InstanceStatus.allCases.map(\.rawValue).joined(separator: ", "))"
+                            )
                         }
                         return s
                     }
                 default:
-                    throw APIError.invalidParameterValue("Filters Name \"\(name.prefix(60))\" is not supported; use eks-ci-name, eks-ci-id or status")
+                    throw APIError.invalidParameterValue(
+                        "Filters Name \"\(name.prefix(60))\" is not supported; use eks-ci-name, eks-ci-id or status")
                 }
             }
             let (total, instances) = try service.describe(account: account, query: query)
@@ -85,7 +87,9 @@ struct InstanceActions: Sendable {
 
     static func createRequest(_ p: inout Parameters) throws -> InstanceRequest {
         var r = InstanceRequest()
-        guard let containers = try p.objects("Containers", Self.container) else { throw APIError.missingParameter("Containers is required") }
+        guard let containers = try p.objects("Containers", Self.container) else {
+            throw APIError.missingParameter("Containers is required")
+        }
         r.containers = containers
         r.initContainers = try p.objects("InitContainers", Self.container) ?? []
         r.name = try p.string("EksCiName")
@@ -99,9 +103,12 @@ struct InstanceActions: Sendable {
         }
         r.credentials =
             try p.objects("ImageRegistryCredentials") { (c: inout Parameters, path: String) throws(APIError) -> CacheCredential in
-                guard let server = try c.string("Server"), !server.isEmpty else { throw APIError.missingParameter("\(path).Server is required") }
+                guard let server = try c.string("Server"), !server.isEmpty else {
+                    throw APIError.missingParameter("\(path).Server is required")
+                }
                 return CacheCredential(
-                    server: server, username: try c.string("Username") ?? "", password: try c.string("Password") ?? "", name: try c.string("Name"))
+                    server: server, username: try c.string("Username") ?? "", password: try c.string("Password") ?? "",
+                    name: try c.string("Name"))
             } ?? []
         r.replicas = try p.int("Replicas")
         r.subnetID = try p.string("SubnetId")
@@ -109,7 +116,10 @@ struct InstanceActions: Sendable {
         r.securityGroupIDs = try p.strings("SecurityGroupIds") ?? []
         // Accepted for compatibility with scripts written for the real service; imc runs no
         // VPC, EIP, GPU or CAM role, and says so in the README.
-        for name in ["EksCiVolume", "DnsConfig", "ExistedEipIds", "AutoCreateEipAttribute", "AutoCreateEip", "CpuType", "GpuType", "GpuCount", "CamRoleName"] {
+        for name in [
+            "EksCiVolume", "DnsConfig", "ExistedEipIds", "AutoCreateEipAttribute", "AutoCreateEip", "CpuType", "GpuType", "GpuCount",
+            "CamRoleName",
+        ] {
             _ = p.rawValue(name)
         }
         r.terminationGracePeriodSeconds = try p.int("TerminationGracePeriodSeconds")
@@ -165,11 +175,12 @@ struct InstanceActions: Sendable {
             "Cpu": c.cpu ?? NSNull(), "Memory": c.memory ?? NSNull(), "RestartCount": state?.restartCount ?? 0,
         ]
         if let s = state {
-            out["CurrentState"] = [
-                "State": s.state.rawValue, "Reason": s.reason ?? NSNull(), "Message": s.message ?? NSNull(),
-                "ExitCode": s.exitCode ?? NSNull(), "StartTime": time(s.startTime), "FinishTime": time(s.finishTime),
-                "RestartCount": s.restartCount,
-            ] as [String: Any]
+            out["CurrentState"] =
+                [
+                    "State": s.state.rawValue, "Reason": s.reason ?? NSNull(), "Message": s.message ?? NSNull(),
+                    "ExitCode": s.exitCode ?? NSNull(), "StartTime": time(s.startTime), "FinishTime": time(s.finishTime),
+                    "RestartCount": s.restartCount,
+                ] as [String: Any]
         }
         return out
     }
@@ -187,7 +198,9 @@ struct InstanceActions: Sendable {
             "ImageCacheId": i.cacheID ?? NSNull(), "ImageCacheResult": i.cacheOutcome?.rawValue ?? NSNull(),
             "ImageCacheDiskId": i.diskID ?? NSNull(), "ImageCacheDiskSize": i.diskSizeGiB ?? NSNull(),
             "ImageCacheDiskType": i.cache.diskType.rawValue, "StatusMessage": i.message ?? NSNull(),
-            "StartupPhases": i.phases.map { ["Name": $0.name, "Milliseconds": ($0.at.timeIntervalSince(i.creationTime) * 1000).rounded() ] },
+            "StartupPhases": i.phases.map {
+                ["Name": $0.name, "Milliseconds": ($0.at.timeIntervalSince(i.creationTime) * 1000).rounded()]
+            },
         ]
     }
 }

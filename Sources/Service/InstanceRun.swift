@@ -406,7 +406,9 @@ actor InstanceRun {
     /// tag still runs the cached version, with a Warning that names both digests.
     private func checkStale() {
         let checks: [(String, Digest)] = fromCache.compactMap { image in
-            guard let ref = try? ImageReference(parsing: image), ref.digest == nil, let d = images[image]?.resolvedDigest else { return nil }
+            guard let ref = try? ImageReference(parsing: image), ref.digest == nil, let d = images[image]?.resolvedDigest else {
+                return nil
+            }
             return (image, d)
         }
         guard !checks.isEmpty, let cacheID = instance.cacheID else { return }
@@ -526,7 +528,9 @@ actor InstanceRun {
             usesNodeImages = false
             await service.nodeImages.release(account: account)
         }
-        if clean { try? FileManager.default.removeItem(atPath: runDirectory) } else {
+        if clean {
+            try? FileManager.default.removeItem(atPath: runDirectory)
+        } else {
             service.logger.error("instance mounts could not be removed; its directory is kept", metadata: ["instance": "\(id)"])
         }
         if removing {

@@ -65,7 +65,8 @@ public final class InstanceService: Sendable {
     public init(
         repository: any InstanceRepository, caches: CacheService, disks: DiskManager, snapshots: any SnapshotStore, root: String,
         registry: RegistryConfig = RegistryConfig(), clientOptions: RegistryClientOptions = RegistryClientOptions(),
-        limits: InstanceLimits = InstanceLimits(), ids: any IDGenerator = RandomIDGenerator(), now: @escaping @Sendable () -> Date = { Date() },
+        limits: InstanceLimits = InstanceLimits(), ids: any IDGenerator = RandomIDGenerator(),
+        now: @escaping @Sendable () -> Date = { Date() },
         logger: Logger? = nil
     ) throws {
         self.repository = repository
@@ -101,7 +102,8 @@ public final class InstanceService: Sendable {
             }())
         let replicas = request.replicas ?? 1
         guard total + replicas <= limits.maximumInstancesPerAccount else {
-            throw CacheServiceError.limitExceeded("the account has \(total) instances; \(replicas) more would pass the limit of \(limits.maximumInstancesPerAccount)")
+            throw CacheServiceError.limitExceeded(
+                "the account has \(total) instances; \(replicas) more would pass the limit of \(limits.maximumInstancesPerAccount)")
         }
         var created: [Instance] = []
         for _ in 0..<replicas {
@@ -136,7 +138,9 @@ public final class InstanceService: Sendable {
     }
 
     public func describe(account: String, query: InstanceQuery) throws -> (total: Int, instances: [Instance]) {
-        guard (0...100).contains(query.limit) else { throw CacheServiceError.invalidValue("Limit must be from 0 to 100, not \(query.limit)") }
+        guard (0...100).contains(query.limit) else {
+            throw CacheServiceError.invalidValue("Limit must be from 0 to 100, not \(query.limit)")
+        }
         guard query.offset >= 0 else { throw CacheServiceError.invalidValue("Offset must not be negative, not \(query.offset)") }
         return try repository.list(account: account, query: query)
     }
@@ -154,7 +158,8 @@ public final class InstanceService: Sendable {
         let names = (instance.initContainers + instance.containers).map(\.name)
         let name = container ?? instance.containers.first?.name ?? ""
         guard names.contains(name) else {
-            throw CacheServiceError.invalidValue("ContainerName \"\(name.prefix(60))\" is not a container of \(id); it has \(names.joined(separator: ", "))")
+            throw CacheServiceError.invalidValue(
+                "ContainerName \"\(name.prefix(60))\" is not a container of \(id); it has \(names.joined(separator: ", "))")
         }
         if let tail, tail < 0 { throw CacheServiceError.invalidValue("Tail must not be negative, not \(tail)") }
         if let limitBytes, limitBytes <= 0 { throw CacheServiceError.invalidValue("LimitBytes must be positive, not \(limitBytes)") }
@@ -201,7 +206,8 @@ public final class InstanceService: Sendable {
         for id in ids { found.append(try get(id: id, account: account)) }
         for instance in found {
             guard instance.status == .running || instance.status == .succeeded || instance.status == .failed else {
-                throw CacheServiceError.inUse("instance \(instance.id) is \(instance.status.rawValue); it can be restarted once it has started")
+                throw CacheServiceError.inUse(
+                    "instance \(instance.id) is \(instance.status.rawValue); it can be restarted once it has started")
             }
         }
         for instance in found {
@@ -300,14 +306,17 @@ public final class InstanceService: Sendable {
             let path = "\(field)[\(i)]"
             guard Self.isDNSLabel(c.name) else {
                 throw CacheServiceError.invalidValue(
-                    "\(path).Name \"\(c.name.prefix(80))\" must be 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit")
+                    "\(path).Name \"\(c.name.prefix(80))\" must be 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit"
+                )
             }
             guard names.insert(c.name).inserted else { throw CacheServiceError.invalidValue("\(path).Name \"\(c.name)\" is used twice") }
             do { _ = try ImageReference(parsing: c.image) } catch {
                 throw CacheServiceError.invalidValue("\(path).Image: \(error.message)")
             }
-            for (j, e) in c.env.enumerated() where e.name.isEmpty || e.name.contains("=") || e.name.contains("\0") || e.value.contains("\0") {
-                throw CacheServiceError.invalidValue("\(path).EnvironmentVars[\(j)].Name \"\(e.name.prefix(60))\" is not a valid variable name")
+            for (j, e) in c.env.enumerated() where e.name.isEmpty || e.name.contains("=") || e.name.contains("\0") || e.value.contains("\0")
+            {
+                throw CacheServiceError.invalidValue(
+                    "\(path).EnvironmentVars[\(j)].Name \"\(e.name.prefix(60))\" is not a valid variable name")
             }
             if let w = c.workingDir, !w.isEmpty, !w.hasPrefix("/") {
                 throw CacheServiceError.invalidValue("\(path).WorkingDir \"\(w.prefix(100))\" must be an absolute path")

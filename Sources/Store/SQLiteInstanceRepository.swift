@@ -112,7 +112,9 @@ public final class SQLiteInstanceRepository: InstanceRepository {
 
     public func disks() throws -> [DiskRecord] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT data FROM disks ORDER BY id").map { try Self.decoder.decode(DiskRecord.self, from: $0["data"] as Data) }
+            try Row.fetchAll(db, sql: "SELECT data FROM disks ORDER BY id").map {
+                try Self.decoder.decode(DiskRecord.self, from: $0["data"] as Data)
+            }
         }
     }
 

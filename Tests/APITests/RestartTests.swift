@@ -12,9 +12,10 @@ struct RestartTests {
         let process = Process()
         init(dataRoot: String, port: Int, extra: [String] = []) throws {
             process.executableURL = URL(fileURLWithPath: CommandRunner.productsDirectory + "/imc")
-            process.arguments = [
-                "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "1", "--pool-size-gib", "64",
-            ] + extra
+            process.arguments =
+                [
+                    "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "1", "--pool-size-gib", "64",
+                ] + extra
             process.environment = ProcessInfo.processInfo.environment.merging([
                 "IMC_ROOT_SECRET_ID": "AKIDrestart", "IMC_ROOT_SECRET_KEY": "restart-key",
             ]) { $1 }
@@ -100,7 +101,8 @@ struct RestartTests {
 
     @Test(
         .enabled(
-            if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc") && FileManager.default.isExecutableFile(atPath: "/bin/busybox"),
+            if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc")
+                && FileManager.default.isExecutableFile(atPath: "/bin/busybox"),
             "needs runc and busybox-static"))
     func anInstanceOfAKilledServiceIsStoppedAndCleanedUpByTheNextStart() async throws {
         let registry = try await FaultRegistry.start()
@@ -116,8 +118,9 @@ struct RestartTests {
         let first = try Serve(dataRoot: dir.path, port: port, extra: extra)
         _ = try await Self.until(20, "the service") { try await client.call("DescribeImageCaches", [:]) }
         let cacheID = try #require(
-            try await client.call("CreateImageCache", ["Images": ["\(registry.host)/app:v1"], "RegistryHttpEndPointList": [registry.host]])[
-                "ImageCacheId"] as? String)
+            try await client.call(
+                "CreateImageCache", ["Images": ["\(registry.host)/app:v1"], "RegistryHttpEndPointList": [registry.host]])[
+                    "ImageCacheId"] as? String)
         _ = try await Self.until(60, "the cache") { () -> Bool? in
             try await Self.cache(client, cacheID)?["Status"] as? String == "Ready" ? true : nil
         }
@@ -129,15 +132,19 @@ struct RestartTests {
         func instance() async throws -> [String: Any]? {
             (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first
         }
-        _ = try await Self.until(60, "the instance to run") { () -> Bool? in try await instance()?["Status"] as? String == "Running" ? true : nil }
+        _ = try await Self.until(60, "the instance to run") { () -> Bool? in
+            try await instance()?["Status"] as? String == "Running" ? true : nil
+        }
         first.kill9()
         // The containers runc knows under the service's root, and whether their processes live.
         let containers = { () -> [String] in
-            let listed = (try? CommandRunner.capture("/usr/sbin/runc", ["--root", dir.appending("instances/runc"), "list", "-q"]).stdout) ?? ""
+            let listed =
+                (try? CommandRunner.capture("/usr/sbin/runc", ["--root", dir.appending("instances/runc"), "list", "-q"]).stdout) ?? ""
             return listed.split(separator: "\n").map(String.init)
         }
         let pid = { (name: String) -> Int32? in
-            let state = (try? CommandRunner.capture("/usr/sbin/runc", ["--root", dir.appending("instances/runc"), "state", name]).stdout) ?? ""
+            let state =
+                (try? CommandRunner.capture("/usr/sbin/runc", ["--root", dir.appending("instances/runc"), "state", name]).stdout) ?? ""
             let object = (try? JSONSerialization.jsonObject(with: Data(state.utf8))) as? [String: Any]
             return (object?["pid"] as? NSNumber)?.int32Value
         }
@@ -154,7 +161,8 @@ struct RestartTests {
         #expect(containers().isEmpty, "the next start stopped the container")
         #expect(kill(survivorPID, 0) != 0, "its process is gone")
         #expect(!mounts().contains(dir.appending("instances/")), "no instance mount is left")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/disks")).isEmpty, "the instance's disk was released")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/disks")).isEmpty, "the instance's disk was released")
         _ = try await client.call("DeleteEKSContainerInstances", ["EksCiIds": [id]])
         _ = try await Self.until(20, "the instance to go") { () -> Bool? in try await instance() == nil ? true : nil }
         second.stop()

@@ -15,14 +15,15 @@ struct ProcessSpecTests {
     }
 
     /// Kubernetes' table: command replaces Entrypoint (and drops Cmd), args replace Cmd.
-    @Test(arguments: [
-        (["/ep"], ["c1"], nil, nil, ["/ep", "c1"]),
-        (["/ep"], ["c1"], ["/cmd"], nil, ["/cmd"]),
-        (["/ep"], ["c1"], nil, ["a1"], ["/ep", "a1"]),
-        (["/ep"], ["c1"], ["/cmd"], ["a1"], ["/cmd", "a1"]),
-        (nil, ["/bin/sh"], nil, nil, ["/bin/sh"]),
-        (nil, ["/bin/sh"], nil, ["-c", "x"], ["-c", "x"]),
-    ] as [([String]?, [String]?, [String]?, [String]?, [String])])
+    @Test(
+        arguments: [
+            (["/ep"], ["c1"], nil, nil, ["/ep", "c1"]),
+            (["/ep"], ["c1"], ["/cmd"], nil, ["/cmd"]),
+            (["/ep"], ["c1"], nil, ["a1"], ["/ep", "a1"]),
+            (["/ep"], ["c1"], ["/cmd"], ["a1"], ["/cmd", "a1"]),
+            (nil, ["/bin/sh"], nil, nil, ["/bin/sh"]),
+            (nil, ["/bin/sh"], nil, ["-c", "x"], ["-c", "x"]),
+        ] as [([String]?, [String]?, [String]?, [String]?, [String])])
     func argumentsFollowKubernetes(entrypoint: [String]?, cmd: [String]?, command: [String]?, args: [String]?, expected: [String]) throws {
         let spec = try ProcessSpec.resolve(
             image: config(entrypoint: entrypoint, cmd: cmd), command: command, args: args, env: [], workingDir: nil)
@@ -42,7 +43,8 @@ struct ProcessSpecTests {
             try ProcessSpec.resolve(image: config(entrypoint: nil, cmd: nil), command: nil, args: nil, env: [], workingDir: nil)
         }
         #expect(throws: RuntimeError.self) {
-            try ProcessSpec.resolve(image: config(entrypoint: nil, cmd: ["/x"]), command: nil, args: nil, env: [("A=B", "1")], workingDir: nil)
+            try ProcessSpec.resolve(
+                image: config(entrypoint: nil, cmd: ["/x"]), command: nil, args: nil, env: [("A=B", "1")], workingDir: nil)
         }
         #expect(throws: RuntimeError.self) {
             try ProcessSpec.resolve(image: config(entrypoint: nil, cmd: ["/x"]), command: nil, args: nil, env: [], workingDir: "rel")
@@ -99,7 +101,8 @@ struct RuncTests {
         process.uid = ids.uid
         process.gid = ids.gid
         let bundle = dir.appending("\(name)/bundle")
-        try RuntimeSpec.write(RuntimeSpec.make(process: process, rootfs: rootfs, hostname: name, cgroupsPath: "/imc-test/\(name)"), bundle: bundle)
+        try RuntimeSpec.write(
+            RuntimeSpec.make(process: process, rootfs: rootfs, hostname: name, cgroupsPath: "/imc-test/\(name)"), bundle: bundle)
         return bundle
     }
 

@@ -23,7 +23,8 @@ final class TestClock: @unchecked Sendable {
     .serialized,
     .enabled(
         if: Requirements.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc")
-            && FileManager.default.isExecutableFile(atPath: "/bin/busybox") && FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs"),
+            && FileManager.default.isExecutableFile(atPath: "/bin/busybox")
+            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs"),
         "needs root, runc, busybox-static and xfsprogs"))
 final class InstanceServiceTests {
     let dir: TemporaryDirectory
@@ -83,7 +84,8 @@ final class InstanceServiceTests {
     func request(_ images: [(String, [String])], use: String?, policy: RestartPolicy = .never) -> InstanceRequest {
         var r = InstanceRequest()
         r.containers = images.enumerated().map { i, pair in
-            ContainerSpec(name: "c\(i)", image: pair.0, commands: pair.1.isEmpty ? nil : pair.1, env: [EnvVar(name: "GREETING", value: "hi")])
+            ContainerSpec(
+                name: "c\(i)", image: pair.0, commands: pair.1.isEmpty ? nil : pair.1, env: [EnvVar(name: "GREETING", value: "hi")])
         }
         r.cache.use = use
         r.restartPolicy = policy
@@ -153,13 +155,17 @@ final class InstanceServiceTests {
         #expect(doneA.cacheOutcome == .notMatched && doneB.cacheOutcome == .off)
         let notMatched = try #require(doneA.events.first { $0.reason == "ImageCacheNotMatched" })
         #expect(notMatched.message.contains(image) && notMatched.message.contains("pulled"))
-        #expect(doneA.events.contains { $0.reason == "Pulling" } && doneA.events.contains { $0.reason == "Pulled" && $0.message.hasPrefix("Successfully pulled") })
+        #expect(
+            doneA.events.contains { $0.reason == "Pulling" }
+                && doneA.events.contains { $0.reason == "Pulled" && $0.message.hasPrefix("Successfully pulled") })
         let blobGets = registry.requests.filter { $0.method == "GET" && $0.path.contains("/blobs/") }.map(\.path)
         #expect(blobGets.count == Set(blobGets).count, "each blob fetched once: \(blobGets)")
         #expect(try service.logs(id: a.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "pulled\n")
         try await removeAll([a.id, b.id])
         try await Task.sleep(for: .milliseconds(200))
-        #expect(!FileManager.default.fileExists(atPath: dir.appending("instances/node/\(account)")), "the last user removed the account's images")
+        #expect(
+            !FileManager.default.fileExists(atPath: dir.appending("instances/node/\(account)")),
+            "the last user removed the account's images")
     }
 
     @Test func aManualCacheMissingAnImageIsStillUsedAndTheImageIsPulledOntoItsDisk() async throws {
@@ -168,7 +174,8 @@ final class InstanceServiceTests {
         let one = "\(registry.host)/one:v1"
         let two = "\(registry.host)/two:v1"
         let cache = try await buildCache([one])
-        let i = try service.create(request([(one, ["/bin/cat", "/app/msg"]), (two, ["/bin/cat", "/app/msg"])], use: cache.id), account: account, region: region)[0]
+        let i = try service.create(
+            request([(one, ["/bin/cat", "/app/msg"]), (two, ["/bin/cat", "/app/msg"])], use: cache.id), account: account, region: region)[0]
         let done = try await wait(i.id, until: finished)
         #expect(done.status == .succeeded, "\(done.events.map(\.message))")
         #expect(done.cacheOutcome == .mismatch && done.cacheID == cache.id)
@@ -202,10 +209,13 @@ final class InstanceServiceTests {
         let done = try await wait(i.id, until: { $0.events.contains { $0.reason == "ImageCacheStale" } })
         let stale = try #require(done.events.first { $0.reason == "ImageCacheStale" })
         #expect(stale.type == .warning)
-        #expect(stale.message.contains(old.manifestDescriptor.digest.description) && stale.message.contains(new.manifestDescriptor.digest.description))
+        #expect(
+            stale.message.contains(old.manifestDescriptor.digest.description)
+                && stale.message.contains(new.manifestDescriptor.digest.description))
         #expect(done.cacheOutcome == .used)
         _ = try await wait(i.id, until: finished)
-        #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "old\n", "the cached version ran")
+        #expect(
+            try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "old\n", "the cached version ran")
         try await removeAll([i.id])
         try caches.delete(ids: [cache.id], account: account)
     }
@@ -227,7 +237,9 @@ final class InstanceServiceTests {
         let secondDone = try await wait(second.id, until: finished)
         #expect(secondDone.diskID == firstDone.diskID, "the retained disk was reused")
         #expect(secondDone.events.contains { $0.reason == "ImageCacheDiskReused" })
-        #expect(try service.logs(id: second.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "", "the first instance's writes are gone")
+        #expect(
+            try service.logs(id: second.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "",
+            "the first instance's writes are gone")
         var again = request([(image, [])], use: "auto")
         again.cache.retainMinutes = 1
         let third = try service.create(again, account: account, region: region)[0]
@@ -245,7 +257,8 @@ final class InstanceServiceTests {
         registry.add(try RunnableImages.image(), repository: "long", tag: "v1")
         let image = "\(registry.host)/long:v1"
         let cache = try await buildCache([image])
-        let i = try service.create(request([(image, ["/bin/sleep", "300"])], use: "auto", policy: .always), account: account, region: region)[0]
+        let i = try service.create(
+            request([(image, ["/bin/sleep", "300"])], use: "auto", policy: .always), account: account, region: region)[0]
         _ = try await wait(i.id, until: { $0.status == .running })
         try caches.delete(ids: [cache.id], account: account)
         #expect(snapshots.allSnapshotIDs().isEmpty)
@@ -267,7 +280,8 @@ final class InstanceServiceTests {
         #expect(crashing.states["c0"]?.exitCode == 3 || crashing.states["c0"]?.state == .running)
         try await removeAll([i.id])
         let never = try service.create(
-            request([("\(registry.host)/crash:v1", ["/bin/sh", "-c", "exit 3"])], use: nil, policy: .never), account: account, region: region)[0]
+            request([("\(registry.host)/crash:v1", ["/bin/sh", "-c", "exit 3"])], use: nil, policy: .never), account: account,
+            region: region)[0]
         let failed = try await wait(never.id, until: finished)
         #expect(failed.status == .failed && failed.states["c0"]?.exitCode == 3 && failed.states["c0"]?.restartCount == 0)
         try await removeAll([never.id])
@@ -278,7 +292,9 @@ final class InstanceServiceTests {
         let done = try await wait(i.id, until: finished)
         #expect(done.status == .failed)
         #expect(done.states["c0"]?.reason == "ErrImagePull" || done.states["c0"]?.reason == "StartError")
-        #expect(done.events.last?.message.contains("Failed to pull image \"\(registry.host)/nothing:v1\"") == true, "\(done.events.map(\.message))")
+        #expect(
+            done.events.last?.message.contains("Failed to pull image \"\(registry.host)/nothing:v1\"") == true,
+            "\(done.events.map(\.message))")
         try await removeAll([i.id])
     }
 
