@@ -194,3 +194,52 @@ def test_bad_requests_are_refused_naming_the_field(building_server, body, code, 
         create(client, body)
     assert e.value.code == code and named in e.value.message, (e.value.code, e.value.message)
     assert client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest()).TotalCount == before
+
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: cli-web
+  annotations:
+    eks.tke.cloud.tencent.com/use-image-cache: auto
+    eks.tke.cloud.tencent.com/image-cache-disk-size: "30"
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: {image}
+    command: ["/bin/sh", "-c", "cat /app/message; df -k / | tail -1"]
+"""
+
+
+def test_the_cli_runs_a_pod_manifest_and_follows_the_instance(registry, building_server, cache, tmp_path):
+    from test_cli import imc
+    pod = tmp_path / "pod.yaml"
+    pod.write_text(POD.format(image=f"{registry}/demo/app:latest"))
+    out = imc(building_server, "run", "-f", str(pod)).stdout
+    assert "cli-web" in out and "Succeeded" in out and f"ImageCacheUsed {cache.ImageCacheId}" in out, out
+    assert "(30 GiB)" in out and "Started:app" in out
+    listed = json.loads(imc(building_server, "instance", "list", "--json").stdout)["EksCis"]
+    ci = [i for i in listed if i["EksCiName"] == "cli-web"][0]["EksCiId"]
+    assert imc(building_server, "instance", "logs", ci).stdout.startswith("hello from an image cache\n")
+    events = imc(building_server, "instance", "events", ci).stdout
+    assert "ImageCacheUsed" in events and "Started" in events
+    assert "image cache: ImageCacheUsed" in imc(building_server, "instance", "describe", ci).stdout
+    imc(building_server, "instance", "delete", ci, "--wait")
+    missing = imc(building_server, "instance", "describe", ci, check=False)
+    assert missing.returncode == 1 and "ResourceNotFound" in missing.stderr
+
+    # A bad annotation is refused before anything is sent, naming it and its value.
+    pod.write_text(POD.format(image="x").replace("use-image-cache: auto", "use-image-cache: sometimes"))
+    bad = imc(building_server, "run", "-f", str(pod), check=False)
+    assert bad.returncode != 0 and "use-image-cache" in bad.stderr and "sometimes" in bad.stderr
+
+
+def test_the_cli_runs_an_image_with_a_command(registry, building_server, cache):
+    from test_cli import imc
+    out = imc(building_server, "run", f"{registry}/demo/app:latest", "--name", "one-shot", "--use-image-cache", "auto",
+              "--env", "X=42", "--json", "--", "/bin/sh", "-c", "echo $X").stdout
+    [ci] = json.loads(out)["EksCis"]
+    assert ci["ImageCacheResult"] == "ImageCacheUsed" and ci["Status"] in ("Running", "Succeeded")
+    imc(building_server, "instance", "delete", ci["EksCiId"], "--wait")
