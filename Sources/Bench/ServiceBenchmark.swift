@@ -44,7 +44,8 @@ struct ServiceBenchmark: AsyncParsableCommand {
             try await manager.withMounted(disk, at: root + "/mnt") { mnt in
                 try Measure.shell("head -c \(dataGiB << 30) /dev/urandom > \(mnt)/data && sync")
             }
-            let snapshot = try store.create(from: disk)
+            var snapshot = try store.create(from: disk)
+            snapshot.checksum = try store.takeChecksum(id: snapshot.id)
             manager.remove(disk)
             var make: [Double] = []
             var verify: [Double] = []

@@ -66,10 +66,12 @@ struct ServeCommand: AsyncParsableCommand {
         let pool = try DiskPool.open(dataRoot: dataRoot, poolSizeGiB: poolSizeGib)
         let disks = DiskManager(pool: pool)
         let snapshots = LocalSnapshotStore(disks: disks)
-        let service = CacheService(repository: repository, limits: settings.limits, snapshots: snapshots)
+        let builds = Wakeup()
+        let service = CacheService(repository: repository, limits: settings.limits, snapshots: snapshots, builds: builds)
         let builder = CacheBuilder(
             repository: repository, disks: disks, snapshots: snapshots, workRoot: dataRoot + "/build", logger: logger)
-        let worker = BuildWorker(builder: builder, repository: repository, disks: disks, snapshots: snapshots, logger: logger)
+        let worker = BuildWorker(
+            builder: builder, repository: repository, disks: disks, snapshots: snapshots, wakeup: builds, logger: logger)
         let instances = try InstanceService(
             repository: SQLiteInstanceRepository(database: database), caches: service, disks: disks, snapshots: snapshots,
             root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(insecureRegistries)), logger: logger)

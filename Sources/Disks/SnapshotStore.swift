@@ -8,10 +8,11 @@ public struct Snapshot: Sendable, Equatable {
     /// `snap-xxxxxxxx`.
     public var id: String
     public var sizeGiB: Int
-    /// SHA-256 over the image's data extents and their offsets (holes cost nothing).
-    public var checksum: String
+    /// SHA-256 of the image's bytes (see `LocalSnapshotStore.checksum(of:)`); nil until it has
+    /// been taken, which happens after the snapshot is sealed, off the build's critical path.
+    public var checksum: String?
 
-    public init(id: String, sizeGiB: Int, checksum: String) {
+    public init(id: String, sizeGiB: Int, checksum: String?) {
         self.id = id
         self.sizeGiB = sizeGiB
         self.checksum = checksum
@@ -20,12 +21,15 @@ public struct Snapshot: Sendable, Equatable {
 
 /// Where snapshots live.
 ///
-/// Contract: `create` returns only once the snapshot is complete and its checksum recorded;
-/// snapshots never change afterwards; `makeDisk` checks the snapshot first (its seal, or every
-/// byte against the checksum when the seal is broken) and refuses one whose data changed;
-/// `delete` is idempotent.
+/// Contract: `create` returns only once the snapshot is complete, durable and sealed (nothing
+/// can change it without the seal showing it); `takeChecksum` records the checksum of its bytes
+/// later and refuses if the seal broke in between; snapshots never change afterwards;
+/// `makeDisk` checks the snapshot first (its seal, or every byte against the checksum when the
+/// seal is broken) and refuses one whose data changed or cannot be vouched for; `delete` is
+/// idempotent.
 public protocol SnapshotStore: Sendable {
     func create(from disk: Disk) throws -> Snapshot
+    func takeChecksum(id: String) throws -> String
     func makeDisk(from snapshot: Snapshot, sizeGiB: Int?) throws -> Disk
     func verify(_ snapshot: Snapshot) throws
     func delete(id: String)
@@ -48,44 +52,69 @@ public struct LocalSnapshotStore: SnapshotStore {
     public func create(from disk: Disk) throws -> Snapshot {
         let id = ids.next(prefix: "snap")
         let target = path(id)
-        // The checksum is taken from the disk, not the clone: the disk's pages were just
-        // written and are still cached, while the clone's would all be read from the device.
-        // The disk is unmounted and no longer changes, so both hold the same bytes.
-        let checksum = try Self.checksum(of: disk.path)
         try disks.pool.copy(disk.path, to: target)
         do {
             chmod(target, 0o444)
             let seal = try Seal.apply(to: target)
-            try "\(checksum) \(disk.sizeGiB)\n\(seal.line)\n".write(toFile: target + ".sum", atomically: true, encoding: .utf8)
-            return Snapshot(id: id, sizeGiB: disk.sizeGiB, checksum: checksum)
+            try "- \(disk.sizeGiB)\n\(seal.line)\n".write(toFile: target + ".sum", atomically: true, encoding: .utf8)
+            return Snapshot(id: id, sizeGiB: disk.sizeGiB, checksum: nil)
         } catch {
             delete(id: id)
             throw error
         }
     }
 
+    /// The recorded checksum ("-" until taken) and seal of a snapshot.
+    func record(_ id: String) -> (checksum: String?, seal: Seal?) {
+        guard let text = try? String(contentsOfFile: path(id) + ".sum", encoding: .utf8) else { return (nil, nil) }
+        let lines = text.split(separator: "\n")
+        let sum = lines.first?.split(separator: " ").first.map(String.init)
+        return (sum == "-" ? nil : sum, lines.count > 1 ? Seal(line: String(lines[1])) : nil)
+    }
+
+    /// Whether the snapshot's file is still exactly what was sealed.
+    func sealHolds(_ id: String) -> Bool {
+        guard let recorded = record(id).seal, let current = try? Seal.read(path(id)) else { return false }
+        return recorded == current && current.immutable
+    }
+
+    /// Hashes the snapshot's bytes and records the checksum beside its seal. Refused when the
+    /// seal broke since the snapshot was made: its bytes can no longer be vouched for.
+    public func takeChecksum(id: String) throws -> String {
+        let (recorded, seal) = record(id)
+        if let recorded { return recorded }
+        guard let seal, sealHolds(id) else {
+            throw DiskError(.corrupt, "snapshot \(id) changed after it was sealed and before its checksum was taken; it is not used")
+        }
+        let checksum = try Self.checksum(of: path(id))
+        guard sealHolds(id) else { throw DiskError(.corrupt, "snapshot \(id) changed while its checksum was taken; it is not used") }
+        let size =
+            (try? String(contentsOfFile: path(id) + ".sum", encoding: .utf8))?.split(separator: "\n").first?.split(separator: " ")
+            .last.map(String.init) ?? "0"
+        try "\(checksum) \(size)\n\(seal.line)\n".write(toFile: path(id) + ".sum", atomically: true, encoding: .utf8)
+        return checksum
+    }
+
+    /// Hashes every byte of the snapshot against its checksum.
     public func verify(_ snapshot: Snapshot) throws {
+        guard let expected = snapshot.checksum ?? record(snapshot.id).checksum else {
+            throw DiskError(.corrupt, "snapshot \(snapshot.id) has no checksum to verify against; it is not used")
+        }
         let actual = try Self.checksum(of: path(snapshot.id))
-        guard actual == snapshot.checksum else {
+        guard actual == expected else {
             throw DiskError(
-                .corrupt, "snapshot \(snapshot.id) does not match its checksum (\(actual) instead of \(snapshot.checksum)); it is not used")
+                .corrupt, "snapshot \(snapshot.id) does not match its checksum (\(actual) instead of \(expected)); it is not used")
         }
     }
 
     /// Checks a snapshot before a disk is made from it: when its seal holds (the file is still
-    /// the immutable inode whose checksum was taken, untouched since: a write, a `chattr -i` or
-    /// a replacement all change what the seal records), the recorded checksum stands;
-    /// otherwise every byte is hashed again.
+    /// the immutable inode that was sealed when it was made, untouched since: a write, a
+    /// `chattr -i` or a replacement all change what the seal records), its bytes are those of
+    /// the build; otherwise every byte is hashed against the checksum (and without a checksum,
+    /// it is refused).
     public func check(_ snapshot: Snapshot) throws {
-        let target = path(snapshot.id)
-        if let text = try? String(contentsOfFile: target + ".sum", encoding: .utf8) {
-            let lines = text.split(separator: "\n")
-            if lines.count == 2, lines[0].split(separator: " ").first.map(String.init) == snapshot.checksum,
-                let recorded = Seal(line: String(lines[1])), let current = try? Seal.read(target), recorded == current, current.immutable
-            {
-                return
-            }
-        }
+        let recorded = record(snapshot.id).checksum
+        if sealHolds(snapshot.id), snapshot.checksum == nil || recorded == nil || recorded == snapshot.checksum { return }
         try verify(snapshot)
     }
 

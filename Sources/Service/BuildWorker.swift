@@ -22,12 +22,14 @@ public struct BuildWorker: Service {
     let disks: DiskManager
     let snapshots: any SnapshotStore
     let pollInterval: Duration
+    let wakeup: Wakeup?
     let logger: Logger
 
     public init(
         builder: CacheBuilder, repository: any CacheRepository, disks: DiskManager, snapshots: any SnapshotStore,
-        pollInterval: Duration = .milliseconds(500), logger: Logger
+        pollInterval: Duration = .milliseconds(500), wakeup: Wakeup? = nil, logger: Logger
     ) {
+        self.wakeup = wakeup
         self.builder = builder
         self.repository = repository
         self.disks = disks
@@ -44,7 +46,12 @@ public struct BuildWorker: Service {
                 if Task.isCancelledOrShuttingDown { return }
                 await builder.build(cache.id, account: cache.account)
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+            await builder.checksumSnapshots()
+            if let wakeup {
+                await wakeup.wait(upTo: pollInterval)
+            } else {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+            }
         }
     }
 

@@ -90,6 +90,34 @@ public final class CacheBuilder: Sendable {
         return cache
     }
 
+    /// Takes the checksums of snapshots that lack one (made since the last call, or before a
+    /// restart), on a thread of their own: a snapshot is sealed when its cache becomes Ready and
+    /// hashed right after, off the build's critical path. Returns how many were taken.
+    @discardableResult
+    public func checksumSnapshots() async -> Int {
+        let pending = ((try? repository.all(in: [.ready, .updating, .updateFailed])) ?? []).filter {
+            $0.snapshotChecksum == nil && $0.snapshotID != nil
+        }
+        var taken = 0
+        for cache in pending {
+            guard let id = cache.snapshotID else { continue }
+            let snapshots = self.snapshots
+            let result = await withCheckedContinuation { (c: CheckedContinuation<Result<String, any Error>, Never>) in
+                Thread.detachNewThread { c.resume(returning: Result { try snapshots.takeChecksum(id: id) }) }
+            }
+            switch result {
+            case .success(let sum):
+                guard var fresh = try? repository.get(id: cache.id, account: cache.account), fresh.snapshotID == id else { continue }
+                fresh.snapshotChecksum = sum
+                if (try? repository.update(fresh)) != nil { taken += 1 }
+                logger.info("snapshot checksum taken", metadata: ["cache": "\(cache.id)", "snapshot": "\(id)"])
+            case .failure(let error):
+                logger.error("snapshot checksum failed", metadata: ["cache": "\(cache.id)", "snapshot": "\(id)", "error": "\(error)"])
+            }
+        }
+        return taken
+    }
+
     private func record(_ cache: inout ImageCache, _ kind: CacheEvent.Kind, _ reason: String, _ message: String) {
         cache.record(kind, reason, message, at: now())
         try? repository.update(cache)

@@ -54,11 +54,14 @@ public final class CacheService: Sendable {
     let now: @Sendable () -> Date
     /// Where deleted caches' snapshots go away (nil in tests without disks).
     let snapshots: (any SnapshotStore)?
+    /// Rung when a cache needs building, so that a waiting build worker starts at once.
+    let builds: Wakeup?
 
     public init(
         repository: any CacheRepository, limits: CacheLimits = CacheLimits(), ids: any IDGenerator = RandomIDGenerator(),
-        snapshots: (any SnapshotStore)? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        snapshots: (any SnapshotStore)? = nil, builds: Wakeup? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.builds = builds
         self.repository = repository
         self.limits = limits
         self.ids = ids
@@ -93,6 +96,7 @@ public final class CacheService: Sendable {
         apply(request, to: &cache)
         cache.record(.normal, "Creating", "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: now())
         try repository.insert(cache)
+        builds?.signal()
         return cache
     }
 
@@ -128,6 +132,7 @@ public final class CacheService: Sendable {
                 at: now())
         }
         try repository.update(cache)
+        if rebuild { builds?.signal() }
         return cache
     }
 

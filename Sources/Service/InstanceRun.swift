@@ -216,7 +216,7 @@ actor InstanceRun {
             }
             if made == nil {
                 do {
-                    let snapshot = Snapshot(id: snapshotID, sizeGiB: cache.size, checksum: cache.snapshotChecksum ?? "")
+                    let snapshot = Snapshot(id: snapshotID, sizeGiB: cache.size, checksum: cache.snapshotChecksum)
                     let d = try service.snapshots.makeDisk(from: snapshot, sizeGiB: size)
                     var record = DiskRecord(
                         id: d.id, account: account, use: .instance, instanceID: id, cacheID: cache.id, sizeGiB: d.sizeGiB,

@@ -54,7 +54,9 @@ struct DiskAndSnapshotTests {
         try await disks.withMounted(disk, at: dir.appending("mnt")) { root in
             try "data".write(toFile: root + "/f", atomically: true, encoding: .utf8)
         }
-        let snapshot = try store.create(from: disk)
+        var snapshot = try store.create(from: disk)
+        #expect(snapshot.checksum == nil)
+        snapshot.checksum = try store.takeChecksum(id: snapshot.id)
         try store.verify(snapshot)
         // The snapshot is immutable: not even root opens it for writing.
         let path = pool.root + "/snapshots/\(snapshot.id).img"
@@ -77,6 +79,29 @@ struct DiskAndSnapshotTests {
         #expect(throws: DiskError.self) { try store.makeDisk(from: snapshot, sizeGiB: nil) }
         #expect(disks.allDiskIDs() == [disk.id], "no disk was made from the corrupt snapshot")
         disks.remove(disk)
+        store.delete(id: snapshot.id)
+    }
+}
+
+extension DiskAndSnapshotTests {
+    @Test func aSnapshotChangedBeforeItsChecksumWasTakenIsNeverUsed() async throws {
+        let dir = try TemporaryDirectory(prefix: "imc-disks")
+        let pool = try DiskPool.open(dataRoot: dir.path, poolSizeGiB: 512)
+        defer { try? pool.unmountPool() }
+        let disks = DiskManager(pool: pool)
+        let store = LocalSnapshotStore(disks: disks)
+        let disk = try disks.create(sizeGiB: 20)
+        let snapshot = try store.create(from: disk)
+        disks.remove(disk)
+        let path = pool.root + "/snapshots/\(snapshot.id).img"
+        _ = try CommandRunner.capture("/usr/bin/chattr", ["-i", path])
+        let fd = open(path, O_RDWR)
+        var byte: UInt8 = 1
+        #expect(pwrite(fd, &byte, 1, 4096) == 1)
+        close(fd)
+        #expect(throws: DiskError.self) { try store.takeChecksum(id: snapshot.id) }
+        #expect(throws: DiskError.self) { try store.makeDisk(from: snapshot, sizeGiB: nil) }
+        #expect(disks.allDiskIDs().isEmpty)
         store.delete(id: snapshot.id)
     }
 }

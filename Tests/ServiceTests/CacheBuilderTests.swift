@@ -64,6 +64,8 @@ final class CacheBuilderTests {
             ])
         let snapshotID = try #require(built.snapshotID)
         #expect(snapshots.allSnapshotIDs() == [snapshotID])
+        #expect(try repository.get(id: c.id, account: "a")?.snapshotChecksum == nil, "Ready once sealed; hashed next")
+        #expect(await builder.checksumSnapshots() == 1)
         let stored = try #require(try repository.get(id: c.id, account: "a"))
         #expect(stored.status == .ready && stored.snapshotChecksum != nil)
         // What the snapshot holds: both images, the shared layer once, and the manifest.
