@@ -170,22 +170,51 @@ func fetch(_ client: APIClient, id: String) async throws -> [String: Any] {
 func follow(_ client: APIClient, id: String, json: Bool) async throws -> [String: Any] {
     var shown = 0
     let started = ContinuousClock.now
+    let terminal = isatty(2) != 0 && !json
     while true {
         let cache = try await fetch(client, id: id)
         let events = cache["Events"] as? [[String: Any]] ?? []
         if !json {
+            var out = terminal ? "\r\u{1B}[2K" : ""
             for e in events.dropFirst(shown) {
-                FileHandle.standardError.write(
-                    Data("\(e["Type"] as? String ?? "")\t\(e["Reason"] as? String ?? "")\t\(e["Message"] as? String ?? "")\n".utf8))
+                out += "\(e["Type"] as? String ?? "")\t\(e["Reason"] as? String ?? "")\t\(e["Message"] as? String ?? "")\n"
             }
+            if terminal { out += BuildProgress(cache: cache).line(seconds: Int((ContinuousClock.now - started).components.seconds)) }
+            FileHandle.standardError.write(Data(out.utf8))
         }
         shown = events.count
         let status = cache["Status"] as? String ?? ""
         if status == "Ready" || status == "Failed" || status == "UpdateFailed" {
+            if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
             if !json { print("\(id): \(status) after \(Int((ContinuousClock.now - started).components.seconds)) s") }
             return cache
         }
         try await Task.sleep(for: .milliseconds(250))
+    }
+}
+
+/// How far a build has come, from its events: the builder, the disk, each image pulling and
+/// pulled, the snapshot being made and made, Ready.
+struct BuildProgress {
+    static let steps: Set<String> = ["BuilderStarted", "DiskCreated", "Pulling", "Pulled", "SnapshotCreating", "SnapshotCreated", "Ready"]
+    var done: Int
+    var total: Int
+    var current: String
+
+    init(cache: [String: Any]) {
+        let events = cache["Events"] as? [[String: Any]] ?? []
+        // This build's events: those after the last Creating or Updating.
+        let start = events.lastIndex { ["Creating", "Updating"].contains($0["Reason"] as? String ?? "") }.map { $0 + 1 } ?? 0
+        let build = events[start...].filter { Self.steps.contains($0["Reason"] as? String ?? "") }
+        total = 5 + 2 * max(1, (cache["Images"] as? [Any])?.count ?? 1)
+        done = min(build.count, total)
+        current = build.last?["Message"] as? String ?? "waiting for a builder"
+    }
+
+    func line(seconds: Int, width: Int = 30) -> String {
+        let filled = total > 0 ? done * width / total : 0
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        return "[\(bar)] \(done)/\(total)  \(current.prefix(70))  \(seconds) s"
     }
 }
 

@@ -68,12 +68,14 @@ struct ServeCommand: AsyncParsableCommand {
         let snapshots = LocalSnapshotStore(disks: disks)
         let builds = Wakeup()
         let service = CacheService(repository: repository, limits: settings.limits, snapshots: snapshots, builds: builds)
+        let instanceRepository = SQLiteInstanceRepository(database: database)
         let builder = CacheBuilder(
-            repository: repository, disks: disks, snapshots: snapshots, workRoot: dataRoot + "/build", logger: logger)
+            repository: repository, disks: disks, snapshots: snapshots, workRoot: dataRoot + "/build", diskRecords: instanceRepository,
+            logger: logger)
         let worker = BuildWorker(
             builder: builder, repository: repository, disks: disks, snapshots: snapshots, wakeup: builds, logger: logger)
         let instances = try InstanceService(
-            repository: SQLiteInstanceRepository(database: database), caches: service, disks: disks, snapshots: snapshots,
+            repository: instanceRepository, caches: service, disks: disks, snapshots: snapshots,
             root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(insecureRegistries)), logger: logger)
         let sweeper = ExpirySweeper(service: service, instances: instances, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned

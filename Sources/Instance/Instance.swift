@@ -201,10 +201,12 @@ public struct Instance: Codable, Sendable, Equatable {
     }
 }
 
-/// A data disk the database accounts for: an instance's, or one kept after its instance ended
-/// (`image-cache-disk-retain-minute`) for the next instance of the same account and cache.
+/// A data disk the database accounts for: a build's, an instance's, or one kept after its
+/// instance ended (`image-cache-disk-retain-minute`) for the next instance of the same account
+/// and cache.
 public struct DiskRecord: Codable, Sendable, Equatable {
     public enum Use: String, Codable, Sendable {
+        case build
         case instance
         case retained
     }

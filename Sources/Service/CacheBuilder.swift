@@ -2,6 +2,7 @@ import Foundation
 import IMCCache
 import IMCContent
 import IMCDisks
+import IMCInstance
 import IMCModel
 import IMCPull
 import IMCRegistry
@@ -22,12 +23,15 @@ public final class CacheBuilder: Sendable {
     let clientOptions: RegistryClientOptions
     let now: @Sendable () -> Date
     let logger: Logger
+    /// Where build disks are listed while they exist.
+    let diskRecords: (any DiskRepository)?
 
     public init(
         repository: any CacheRepository, disks: DiskManager, snapshots: any SnapshotStore, workRoot: String,
         clientOptions: RegistryClientOptions = RegistryClientOptions(), now: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger? = nil
+        diskRecords: (any DiskRepository)? = nil, logger: Logger? = nil
     ) {
+        self.diskRecords = diskRecords
         self.repository = repository
         self.disks = disks
         self.snapshots = snapshots
@@ -61,12 +65,17 @@ public final class CacheBuilder: Sendable {
         do {
             let d = try disks.create(sizeGiB: cache.size)
             disk = d
+            try? diskRecords?.insertDisk(
+                DiskRecord(
+                    id: d.id, account: cache.account, use: .build, instanceID: nil, cacheID: cache.id, sizeGiB: cache.size,
+                    diskType: .premium, createdAt: now()))
             record(&cache, .normal, "DiskCreated", "Data disk \(d.id) of \(cache.size) GiB created")
             let mountPoint = "\(workRoot)/\(cache.id)"
             try await disks.withMounted(d, at: mountPoint) { root in try await pullAll(&cache, into: root) }
             record(&cache, .normal, "SnapshotCreating", "Creating snapshot of disk \(d.id)")
             let snapshot = try snapshots.create(from: d)
             disks.remove(d)
+            try? diskRecords?.deleteDisk(id: d.id)
             disk = nil
             let old = cache.snapshotID
             cache.snapshotID = snapshot.id
@@ -78,7 +87,10 @@ public final class CacheBuilder: Sendable {
                 String(format: "Image cache %@ is ready (%.1f s)", cache.id, (ContinuousClock.now - started).seconds))
             if let old, old != snapshot.id { snapshots.delete(id: old) }
         } catch {
-            if let disk { disks.remove(disk) }
+            if let disk {
+                disks.remove(disk)
+                try? diskRecords?.deleteDisk(id: disk.id)
+            }
             cache.status = rebuilding ? .updateFailed : .failed
             record(&cache, .warning, reason(for: error), describe(error, cache: cache))
         }

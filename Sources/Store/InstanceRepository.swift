@@ -1,11 +1,22 @@
 import Foundation
 import IMCInstance
 
+/// The data disks that exist, each a row: build disks, instances' disks, retained disks.
+public protocol DiskRepository: Sendable {
+    func insertDisk(_ disk: DiskRecord) throws
+    func updateDisk(_ disk: DiskRecord) throws
+    func deleteDisk(id: String) throws
+    func disks() throws -> [DiskRecord]
+    /// Takes (marks in use and returns) a retained disk of the account made from `cacheID`,
+    /// still within its retention, if there is one.
+    func takeRetainedDisk(account: String, cacheID: String, now: Date) throws -> DiskRecord?
+}
+
 /// Where instances and the disks they hold are kept.
 ///
 /// Contract: as `CacheRepository`: every call is atomic; an instance is visible only to its own
 /// account; `update` replaces the whole instance and fails if it is gone.
-public protocol InstanceRepository: Sendable {
+public protocol InstanceRepository: DiskRepository {
     func insert(_ instance: Instance) throws
     func update(_ instance: Instance) throws
     func get(id: String, account: String) throws -> Instance?
@@ -15,14 +26,6 @@ public protocol InstanceRepository: Sendable {
     func delete(id: String, account: String) throws -> Bool
     /// Instances in any of `statuses`, of every account (for recovery after a restart).
     func all(in statuses: [InstanceStatus]) throws -> [Instance]
-
-    func insertDisk(_ disk: DiskRecord) throws
-    func updateDisk(_ disk: DiskRecord) throws
-    func deleteDisk(id: String) throws
-    func disks() throws -> [DiskRecord]
-    /// Takes (removes and returns) a retained disk of the account made from `cacheID`, still
-    /// within its retention, if there is one.
-    func takeRetainedDisk(account: String, cacheID: String, now: Date) throws -> DiskRecord?
 }
 
 /// Filters of DescribeEKSContainerInstances.

@@ -1,6 +1,7 @@
 import Foundation
 import IMCCache
 import IMCDisks
+import IMCInstance
 import IMCService
 import IMCStore
 import IMCTestSupport
@@ -17,21 +18,26 @@ final class CacheBuilderTests {
     let snapshots: LocalSnapshotStore
     let repository: SQLiteCacheRepository
     let builder: CacheBuilder
+    let diskRecords: SQLiteInstanceRepository
 
     init() throws {
         dir = try TemporaryDirectory(prefix: "imc-build")
         pool = try DiskPool.open(dataRoot: dir.path, poolSizeGiB: 64)
         disks = DiskManager(pool: pool, bytesPerGiB: 16 << 20)
         snapshots = LocalSnapshotStore(disks: disks)
-        repository = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
+        let database = try SQLiteDatabase(path: dir.appending("imc.sqlite"))
+        repository = SQLiteCacheRepository(database: database)
+        diskRecords = SQLiteInstanceRepository(database: database)
         var options = RegistryClientOptionsForTests.fast
         options.connectTimeout = .seconds(2)
         builder = CacheBuilder(
-            repository: repository, disks: disks, snapshots: snapshots, workRoot: dir.appending("build"), clientOptions: options)
+            repository: repository, disks: disks, snapshots: snapshots, workRoot: dir.appending("build"), clientOptions: options,
+            diskRecords: diskRecords)
     }
 
     deinit {
         #expect(disks.allDiskIDs().isEmpty, "no disk image is left behind")
+        #expect((try? diskRecords.disks())?.isEmpty == true, "no build disk is still listed")
         let mounts = MountTable.entries().map(\.target).joined(separator: "\n")
         #expect(!mounts.contains(dir.appending("build")), "no build mount is left behind")
         try? pool.unmountPool()
@@ -80,6 +86,27 @@ final class CacheBuilderTests {
         let decoded = try JSONDecoder().decode(CacheBuilder.DiskManifest.self, from: manifest)
         #expect(decoded.images.map { $0.reference } == c.images)
         #expect(Set(layerDirs).count == 4, "3 layers of the first image + 1 of the second; the shared base once")
+    }
+
+    @Test func aBuildDiskIsListedWhileItExists() async throws {
+        let registry = try await FaultRegistry.start()
+        let image = try TestImage(layers: SampleLayers.rich())
+        registry.add(image, repository: "slow", tag: "v1")
+        registry.script(.stall(afterBytes: 100, seconds: 1), on: .blobDigest(image.layers[0].descriptor.digest.description))
+        let c = try cache(["\(registry.host)/slow:v1"], host: registry.host)
+        let builder = self.builder
+        let id = c.id
+        let building = Task { await builder.build(id, account: "a") }
+        var listed: [DiskRecord] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while listed.isEmpty && ContinuousClock.now < deadline {
+            listed = try diskRecords.disks()
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(listed.count == 1 && listed.first?.use == .build && listed.first?.cacheID == c.id)
+        #expect(listed.first.map { disks.allDiskIDs().contains($0.id) } == true)
+        _ = await building.value
+        #expect(try diskRecords.disks().isEmpty)
     }
 
     @Test func imagesLargerThanTheDiskFailSayingWhatSizeToAskFor() async throws {
