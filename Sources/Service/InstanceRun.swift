@@ -23,7 +23,6 @@ actor InstanceRun {
     private var fromCache: Set<String> = []
     private var running: [String: RunningContainer] = [:]
     private var disk: Disk?
-    private var diskMounted = false
     private var usesNodeImages = false
     private var stopping = false
     private var pausing = false
@@ -136,11 +135,11 @@ actor InstanceRun {
         }
         phase("Matched")
 
-        try attachDisk(cache: cache)
+        try await attachDisk(cache: cache)
         phase("DiskReady")
         guard let disk else { throw RuntimeFailure("no disk") }
-        try service.disks.mount(disk, at: diskRoot)
-        diskMounted = true
+        let (disks, root) = (service.disks, diskRoot)
+        try await offload { try disks.mount(disk, at: root) }
         phase("DiskMounted")
         save()
 
@@ -192,15 +191,15 @@ actor InstanceRun {
 
     /// The disk: a clone of the cache's snapshot (or a retained one of the same snapshot), grown
     /// to the asked size; or a scratch disk when no cache is used.
-    private func attachDisk(cache: ImageCache?) throws {
+    private func attachDisk(cache: ImageCache?) async throws {
         let now = service.now()
         if let cache, let snapshotID = cache.snapshotID {
             let size = max(cache.size, instance.cache.diskSizeGiB ?? 0)
             var made: Disk?
             if let retained = try service.repository.takeRetainedDisk(account: account, cacheID: cache.id, now: now) {
                 if retained.snapshotID == snapshotID {
-                    var d = service.disks.disk(id: retained.id, sizeGiB: retained.sizeGiB)
-                    d = try service.disks.grow(d, to: size)
+                    let disks = service.disks
+                    let d = try await offload { try disks.grow(disks.disk(id: retained.id, sizeGiB: retained.sizeGiB), to: size) }
                     var record = retained
                     record.instanceID = id
                     record.sizeGiB = d.sizeGiB
@@ -210,14 +209,16 @@ actor InstanceRun {
                     event(.normal, "ImageCacheDiskReused", "Retained disk \(d.id) of image cache \(cache.id) reused")
                 } else {
                     // Made from a snapshot the cache has since replaced: it is released.
-                    service.disks.remove(service.disks.disk(id: retained.id, sizeGiB: retained.sizeGiB))
+                    let disks = service.disks
+                    try await offload { disks.remove(disks.disk(id: retained.id, sizeGiB: retained.sizeGiB)) }
                     try service.repository.deleteDisk(id: retained.id)
                 }
             }
             if made == nil {
                 do {
                     let snapshot = Snapshot(id: snapshotID, sizeGiB: cache.size, checksum: cache.snapshotChecksum)
-                    let d = try service.snapshots.makeDisk(from: snapshot, sizeGiB: size)
+                    let snapshots = service.snapshots
+                    let d = try await offload { try snapshots.makeDisk(from: snapshot, sizeGiB: size) }
                     var record = DiskRecord(
                         id: d.id, account: account, use: .instance, instanceID: id, cacheID: cache.id, sizeGiB: d.sizeGiB,
                         diskType: instance.cache.diskType, createdAt: now)
@@ -237,7 +238,8 @@ actor InstanceRun {
             event(.normal, CacheOutcome.used.rawValue, "Image cache \(cache.id) used. Disk \(made.id) attached")
         } else {
             let size = instance.cache.diskSizeGiB ?? service.limits.defaultScratchDiskGiB
-            let d = try service.disks.create(sizeGiB: size)
+            let disks = service.disks
+            let d = try await offload { try disks.create(sizeGiB: size) }
             try service.repository.insertDisk(
                 DiskRecord(
                     id: d.id, account: account, use: .instance, instanceID: id, cacheID: nil, sizeGiB: size,
@@ -288,7 +290,11 @@ actor InstanceRun {
 
     /// Starts the container's process and records it running.
     private func launch(_ spec: ContainerSpec) async throws {
-        service.runc.delete(id: runcID(spec.name))
+        // A container of this name left by an earlier run of it (a restart) goes first.
+        if FileManager.default.fileExists(atPath: "\(service.runc.root)/\(runcID(spec.name))") {
+            let (runc, name) = (service.runc, runcID(spec.name))
+            try await offload { runc.delete(id: name) }
+        }
         let container = try await service.runc.start(
             id: runcID(spec.name), bundle: bundle(spec.name), log: service.logPath(id, spec.name))
         running[spec.name] = container
@@ -479,7 +485,8 @@ actor InstanceRun {
             let code = await c.exit()
             terminated(name, code: code)
         }
-        for spec in instance.initContainers + instance.containers { service.runc.delete(id: runcID(spec.name)) }
+        let (runc, names) = (service.runc, (instance.initContainers + instance.containers).map { runcID($0.name) })
+        try? await offload { for name in names { runc.delete(id: name) } }
         running = [:]
     }
 
@@ -501,12 +508,16 @@ actor InstanceRun {
     func stop(removing: Bool) async {
         stopping = true
         await stopContainers(grace: instance.terminationGracePeriodSeconds)
-        for spec in instance.initContainers + instance.containers { Overlay.unmount(rootfs(spec.name)) }
+        let roots = (instance.initContainers + instance.containers).map { rootfs($0.name) }
+        let runDirectory = self.runDirectory
+        try? await offload { for root in roots { Overlay.unmount(root) } }
         let retain = instance.cache.retainMinutes > 0 && instance.diskFromCache && instance.cacheID != nil
-        if retain, diskMounted || InstanceRun.isMounted(diskRoot) {
+        if retain, InstanceRun.isMounted(diskRoot) {
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/containers/\(id)")
         }
-        InstanceRun.unmountAll(under: runDirectory)
+        // With the overlays gone (and the writable layers removed from a retained disk), the
+        // disk itself.
+        try? await offload { InstanceRun.unmountAll(under: runDirectory) }
         let clean = InstanceRun.mounts(under: runDirectory).isEmpty
         if let disk, clean {
             if retain, let record = try? service.repository.disks().first(where: { $0.id == disk.id }) {
@@ -520,7 +531,8 @@ actor InstanceRun {
                     "Disk \(disk.id) is kept for \(instance.cache.retainMinutes) minutes for the next instance using image cache \(instance.cacheID ?? "")"
                 )
             } else {
-                service.disks.remove(disk)
+                let disks = service.disks
+                try? await offload { disks.remove(disk) }
                 try? service.repository.deleteDisk(id: disk.id)
             }
         }
@@ -551,5 +563,13 @@ actor InstanceRun {
         for target in mounts(under: dir).sorted(by: { $0.count > $1.count }) {
             Overlay.unmount(target)
         }
+    }
+}
+
+/// Runs blocking work (processes, mounts, large file operations) on a thread of its own, so
+/// that the few threads of the cooperative pool keep serving requests meanwhile.
+func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+        Thread.detachNewThread { c.resume(with: Result { try body() }) }
     }
 }
