@@ -79,9 +79,19 @@ let package = Package(
         // Pure values of instances: containers, their states, phases and events.
         .target(name: "IMCInstance", dependencies: ["IMCModel", "IMCCache"], path: "Sources/Instance"),
 
+        // What an operator watches: metrics with bounded labels, in Prometheus' text format.
+        .target(name: "IMCObservability", path: "Sources/Observability"),
+
+        // Pure values of the bill: metered usage, price lists, line items, in decimal.
+        .target(name: "IMCBilling", path: "Sources/Billing"),
+
         // Persistence: caches in SQLite.
         .target(
-            name: "IMCStore", dependencies: ["IMCCache", "IMCInstance", .product(name: "GRDB", package: "GRDB.swift")],
+            name: "IMCStore",
+            dependencies: [
+                "IMCCache", "IMCInstance", "IMCBilling", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Sources/Store"),
 
         // Orchestration: the image cache life cycle (create, update, delete, match).
@@ -89,7 +99,7 @@ let package = Package(
             name: "IMCService",
             dependencies: [
                 "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCRuntime",
-                "IMCInstance",
+                "IMCInstance", "IMCObservability", "IMCBilling",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -114,11 +124,20 @@ let package = Package(
             ],
             path: "Sources/Client"),
 
+        // Doors: the web console.
+        .target(
+            name: "IMCConsole",
+            dependencies: [
+                "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCBilling",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Sources/Console"),
+
         // Doors: the Cloud API server.
         .target(
             name: "IMCServer",
             dependencies: [
-                "IMCAPI", "IMCService", "IMCStore", "IMCCache", "IMCInstance",
+                "IMCAPI", "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCObservability", "IMCBilling", "IMCConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,6 +149,7 @@ let package = Package(
             name: "imc",
             dependencies: [
                 "IMCPull", "IMCServer", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance", "IMCRegistry",
+                "IMCConsole", "IMCObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -159,13 +179,17 @@ let package = Package(
 
         .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
+        .testTarget(name: "IMCBillingTests", dependencies: ["IMCBilling"], path: "Tests/BillingTests"),
         .testTarget(name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCTestSupport"], path: "Tests/RuntimeTests"),
         .testTarget(
             name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCTestSupport"],
             path: "Tests/ServiceTests"),
         .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCDisks", "IMCTestSupport"], path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCTestSupport"], path: "Tests/DisksTests"),
-        .testTarget(name: "IMCStoreTests", dependencies: ["IMCStore", "IMCCache", "IMCModel", "IMCTestSupport"], path: "Tests/StoreTests"),
+        .testTarget(
+            name: "IMCStoreTests",
+            dependencies: ["IMCStore", "IMCCache", "IMCModel", "IMCTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/StoreTests"),
         .testTarget(
             name: "IMCCompressionTests", dependencies: ["IMCCompression"], path: "Tests/CompressionTests"),
         .testTarget(

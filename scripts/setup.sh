@@ -11,6 +11,7 @@ DEBS=(
   skopeo podman runc                   # the tools the benchmark compares against
   xfsprogs e2fsprogs util-linux attr   # disks, mounts and xattr checks
   busybox-static                       # the static shell in the images tests and the demo run
+  chromium chromium-driver             # the console's tests drive a real browser
 )
 
 missing=()
@@ -26,8 +27,8 @@ fi
 
 # The official Tencent Cloud SDK is the API tests' client; pytest runs them.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-  "tencentcloud-sdk-python-tke==3.1.193" "pytest>=7" 2>&1 | grep -v "^$" || true
-python3 -c "import tencentcloud.tke.v20180525, pytest" || { echo "setup: the Tencent Cloud SDK or pytest did not install" >&2; exit 1; }
+  "tencentcloud-sdk-python-tke==3.1.193" "pytest>=7" "selenium==4.51.0" 2>&1 | grep -v "^$" || true
+python3 -c "import tencentcloud.tke.v20180525, pytest, selenium" || { echo "setup: the Tencent Cloud SDK, pytest or selenium did not install" >&2; exit 1; }
 
 # The registry package starts a system service on :5000; imc's tests and demo start their own.
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi

@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import IMCConsole
 import IMCDisks
 import IMCModel
+import IMCObservability
+import IMCRegistry
 import IMCServer
 import IMCService
 import IMCStore
@@ -35,6 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
         help: "A registry (HOST[:PORT]) spoken to over plain HTTP when instances pull, as dockerd's insecure-registries; repeatable.")
     var insecureRegistries: [String] = []
 
+    @Option(help: "Seconds a registry transfer may make no progress before it is cut and retried.")
+    var registryStallTimeout: Int = 30
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -42,6 +48,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a level") }
         guard Self.split(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
         guard (0...16).contains(builders) else { throw ValidationError("--builders must be from 0 to 16, not \(builders)") }
+        guard (1...3600).contains(registryStallTimeout) else {
+            throw ValidationError("--registry-stall-timeout must be from 1 to 3600 seconds, not \(registryStallTimeout)")
+        }
     }
 
     static func split(_ s: String) -> (String, Int)? {
@@ -60,35 +69,52 @@ struct ServeCommand: AsyncParsableCommand {
             }
             settings = try ServerConfiguration.parse(text, source: config)
         }
-        let (root, created) = try Accounts.root(environment: ProcessInfo.processInfo.environment, dataRoot: dataRoot)
-        let database = try SQLiteDatabase(path: dataRoot + "/imc.sqlite")
+        let environment = ProcessInfo.processInfo.environment
+        // Registry passwords and the root key are sealed at rest with this key.
+        let secrets = try SecretBox.load(environment: environment, path: dataRoot + "/master.key")
+        let (root, created) = try Accounts.root(environment: environment, dataRoot: dataRoot, secrets: secrets)
+        let database = try SQLiteDatabase(path: dataRoot + "/imc.sqlite", secrets: secrets)
         let repository = SQLiteCacheRepository(database: database)
         let pool = try DiskPool.open(dataRoot: dataRoot, poolSizeGiB: poolSizeGib)
         let disks = DiskManager(pool: pool)
         let snapshots = LocalSnapshotStore(disks: disks)
+        var clientOptions = RegistryClientOptions()
+        clientOptions.stallTimeout = .seconds(Int64(registryStallTimeout))
+        clientOptions.connectTimeout = .seconds(Int64(min(registryStallTimeout, 10)))
         let builds = Wakeup()
-        let service = CacheService(repository: repository, limits: settings.limits, snapshots: snapshots, builds: builds)
+        let usage = SQLiteUsageRepository(database: database)
+        let meter = Meter(usage: usage, logger: logger)
+        let service = CacheService(repository: repository, limits: settings.limits, snapshots: snapshots, builds: builds, meter: meter)
         let instanceRepository = SQLiteInstanceRepository(database: database)
         let builder = CacheBuilder(
-            repository: repository, disks: disks, snapshots: snapshots, workRoot: dataRoot + "/build", diskRecords: instanceRepository,
-            logger: logger)
+            repository: repository, disks: disks, snapshots: snapshots, workRoot: dataRoot + "/build", clientOptions: clientOptions,
+            diskRecords: instanceRepository, meter: meter, logger: logger)
         let worker = BuildWorker(
             builder: builder, repository: repository, disks: disks, snapshots: snapshots, wakeup: builds, logger: logger)
         let instances = try InstanceService(
             repository: instanceRepository, caches: service, disks: disks, snapshots: snapshots,
-            root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(insecureRegistries)), logger: logger)
+            root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(insecureRegistries)), clientOptions: clientOptions,
+            meter: meter,
+            logger: logger)
+        let billing = BillingService(usage: usage, prices: settings.prices)
         let sweeper = ExpirySweeper(service: service, instances: instances, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned
         // snapshots) goes before anything runs; caches that were building are built again.
         let disksInUse = try await instances.recover()
         try worker.recover(keepingDisks: disksInUse)
+        let accounts = Accounts([root] + settings.keys)
         let api = CloudAPI(
-            accounts: Accounts([root] + settings.keys), service: service, instances: instances, regions: settings.regions, logger: logger)
+            accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions, logger: logger)
+        let console = Console(
+            caches: service, instances: instances, billing: billing, regions: settings.regions.sorted(),
+            authenticate: { id, key in accounts.account(secretID: id, secretKey: key) })
+        IMCMetrics.declare()
+        let routes = Routes(api: api, console: console, ready: { (try? repository.list(account: "", query: CacheQuery())) != nil })
         guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT") }
         let regions = settings.regions.sorted().joined(separator: ", ")
         let dataRoot = self.dataRoot
         let app = Application(
-            responder: api.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "imc"),
+            responder: routes.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "imc"),
             onServerRunning: { channel in
                 var lines = [
                     "imc serve: listening on http://\(host):\(channel.localAddress?.port ?? port), regions \(regions), data root \(dataRoot)"

@@ -10,8 +10,11 @@ public enum CacheStatus: String, Codable, Sendable, CaseIterable {
     case updateFailed = "UpdateFailed"
 }
 
-/// A registry credential as a cache keeps it. The password is never returned by the API.
-public struct CacheCredential: Codable, Sendable, Equatable {
+/// A registry credential as a cache keeps it. The password is never returned by the API, never
+/// printed (its description redacts it) and sealed at rest by the store.
+public struct CacheCredential: Codable, Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String { "CacheCredential(server: \(server), username: \(username), password: <redacted>)" }
+    public var debugDescription: String { description }
     public var server: String
     public var username: String
     public var password: String
@@ -133,4 +136,17 @@ public struct CacheEvent: Codable, Sendable, Equatable {
     public var firstTimestamp: Date
     public var lastTimestamp: Date
     public var count: Int = 1
+}
+
+extension ImageCache {
+    /// How far the current (or last) build has come, from its events: the builder, the disk,
+    /// each image pulling and pulled, the snapshot being made and made, Ready.
+    public var buildProgress: (done: Int, total: Int, step: String) {
+        let steps: Set<String> = ["BuilderStarted", "DiskCreated", "Pulling", "Pulled", "SnapshotCreating", "SnapshotCreated", "Ready"]
+        let start = events.lastIndex { $0.reason == "Creating" || $0.reason == "Updating" }.map { $0 + 1 } ?? 0
+        let build = events[start...].filter { steps.contains($0.reason) }
+        let total = 5 + 2 * max(1, images.count)
+        let done = status == .ready ? total : min(build.count, total)
+        return (done, total, build.last?.message ?? (status == .pending ? "Waiting for a builder" : status.rawValue))
+    }
 }

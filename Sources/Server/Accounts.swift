@@ -1,4 +1,5 @@
 import Foundation
+import IMCStore
 
 /// An API key pair and the account (tenant) it belongs to.
 public struct APIKey: Sendable, Equatable {
@@ -18,17 +19,36 @@ public struct Accounts: Sendable {
     public init(_ keys: [APIKey]) { self.keys = Dictionary(keys.map { ($0.secretID, $0) }, uniquingKeysWith: { $1 }) }
     public func key(for secretID: String) -> APIKey? { keys[secretID] }
 
+    /// The account of a key pair (the console's sign-in), compared in constant time.
+    public func account(secretID: String, secretKey: String) -> String? {
+        guard let key = keys[secretID] else { return nil }
+        let a = Array(key.secretKey.utf8)
+        let b = Array(secretKey.utf8)
+        guard a.count == b.count else { return nil }
+        var difference: UInt8 = 0
+        for i in a.indices { difference |= a[i] ^ b[i] }
+        return difference == 0 ? key.account : nil
+    }
+
     /// The first account, like MinIO's root user: from `IMC_ROOT_SECRET_ID` / `IMC_ROOT_SECRET_KEY`
     /// when set, else generated once and kept in `dataRoot/root-credentials` (mode 0600); `created`
     /// says whether it was just generated (to print it once).
-    public static func root(environment: [String: String], dataRoot: String) throws -> (APIKey, created: Bool) {
+    /// With `secrets`, the key in the file is sealed (a file written in clear by an earlier
+    /// version is sealed on the next start).
+    public static func root(environment: [String: String], dataRoot: String, secrets: SecretBox? = nil) throws -> (APIKey, created: Bool) {
         if let id = environment["IMC_ROOT_SECRET_ID"], let key = environment["IMC_ROOT_SECRET_KEY"], !id.isEmpty, !key.isEmpty {
             return (APIKey(account: "100000000001", secretID: id, secretKey: key), false)
         }
         let path = dataRoot + "/root-credentials"
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             let lines = text.split(separator: "\n").map(String.init)
-            if lines.count >= 2 { return (APIKey(account: "100000000001", secretID: lines[0], secretKey: lines[1]), false) }
+            if lines.count >= 2 {
+                let key = APIKey(account: "100000000001", secretID: lines[0], secretKey: try secrets?.open(lines[1]) ?? lines[1])
+                if let secrets, !SecretBox.isSealed(lines[1]) {
+                    try writeAtomically("\(key.secretID)\n\(try secrets.seal(key.secretKey))\n", to: path)
+                }
+                return (key, false)
+            }
         }
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         func random(_ n: Int) -> String {
@@ -38,12 +58,28 @@ public struct Accounts: Sendable {
         let key = APIKey(account: "100000000001", secretID: "AKID" + random(32), secretKey: random(32))
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ServerError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        let data = Array("\(key.secretID)\n\(key.secretKey)\n".utf8)
+        let data = Array("\(key.secretID)\n\(try secrets?.seal(key.secretKey) ?? key.secretKey)\n".utf8)
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         fsync(fd)
         close(fd)
         guard written == data.count else { throw ServerError("cannot write \(path)") }
         return (key, true)
+    }
+}
+
+/// Writes a small file (mode 0600) whole or not at all.
+func writeAtomically(_ text: String, to path: String) throws {
+    let temporary = path + ".new"
+    unlink(temporary)
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw ServerError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+    let data = Array(text.utf8)
+    let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    fsync(fd)
+    close(fd)
+    guard written == data.count, rename(temporary, path) == 0 else {
+        unlink(temporary)
+        throw ServerError("cannot write \(path)")
     }
 }
 

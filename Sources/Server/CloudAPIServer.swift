@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IMCAPI
+import IMCObservability
 import IMCService
 import Logging
 
@@ -12,17 +13,19 @@ public struct CloudAPI: Sendable {
     let authenticator: RequestAuthenticator
     let actions: ImageCacheActions
     let instanceActions: InstanceActions?
+    let billingActions: BillingActions?
     let regions: Set<String>
     let logger: Logger
     let now: @Sendable () -> Date
 
     public init(
-        accounts: Accounts, service: CacheService, instances: InstanceService? = nil, regions: Set<String>,
+        accounts: Accounts, service: CacheService, instances: InstanceService? = nil, billing: BillingService? = nil, regions: Set<String>,
         now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
         authenticator = RequestAuthenticator(accounts: accounts, now: now)
         actions = ImageCacheActions(service: service)
         instanceActions = instances.map { InstanceActions(service: $0) }
+        billingActions = billing.map { BillingActions(service: $0) }
         self.regions = regions
         self.logger = logger
         self.now = now
@@ -40,7 +43,8 @@ public struct CloudAPI: Sendable {
                     "X-TC-Version \"\((headers["x-tc-version"] ?? "").prefix(40))\" is not supported; use \(Self.version)")
             }
             let forInstances = instanceActions != nil && InstanceActions.names.contains(action)
-            guard ImageCacheActions.names.contains(action) || forInstances else {
+            let forBilling = billingActions != nil && BillingActions.names.contains(action)
+            guard ImageCacheActions.names.contains(action) || forInstances || forBilling else {
                 throw APIError.invalidAction("action \(action.prefix(80)) is not supported by this service")
             }
             if ImageCacheActions.changing.contains(action) || InstanceActions.changing.contains(action) {
@@ -55,14 +59,18 @@ public struct CloudAPI: Sendable {
             var fields =
                 if forInstances, let instanceActions {
                     try instanceActions.handle(action, &parameters, account: key.account, region: region)
+                } else if forBilling, let billingActions {
+                    try billingActions.handle(action, &parameters, account: key.account)
                 } else {
                     try actions.handle(action, &parameters, account: key.account, region: region)
                 }
             fields["RequestId"] = requestID
+            Self.count(action, code: "ok")
             logger.info("api", metadata: ["action": "\(action)", "request": "\(requestID)", "code": "ok"])
             return ["Response": fields]
         } catch {
             let e = APIError.from(error)
+            Self.count(action, code: e.code)
             if e.code == "InternalError" {
                 logger.error(
                     "api failed",
@@ -76,26 +84,48 @@ public struct CloudAPI: Sendable {
         }
     }
 
+    static let codes: Set<String> = [
+        "AuthFailure.SignatureFailure", "AuthFailure.SignatureExpire", "AuthFailure.SecretIdNotFound", "AuthFailure.UnauthorizedOperation",
+        "InvalidAction", "InvalidParameter", "InvalidParameterValue", "MissingParameter", "UnknownParameter", "ResourceNotFound",
+        "ResourceInUse", "UnsupportedOperation", "LimitExceeded", "RequestLimitExceeded", "InternalError", "ok",
+    ]
+
+    /// Counts a request by action and code, both from closed sets (anything else is `other`).
+    static func count(_ action: String, code: String) {
+        Metrics.shared.increment(
+            "imc_api_requests_total",
+            labels: [
+                "action": Metrics.bounded(action, ImageCacheActions.names.union(InstanceActions.names).union(extraActions)),
+                "code": Metrics.bounded(code, codes),
+            ])
+    }
+
+    /// Actions of later doors counted by name (the bill).
+    static let extraActions: Set<String> = BillingActions.names
+
     /// The Hummingbird responder for this API.
     public func responder() -> some HTTPResponder<BasicRequestContext> {
         let api = self
-        return CallbackResponder<BasicRequestContext> { request, _ in
-            let body: [UInt8]
-            do { body = Array(buffer: try await request.body.collect(upTo: 1 << 20)) } catch {
-                return Self.json([
-                    "Response": [
-                        "Error": ["Code": "InvalidParameter", "Message": "the request body is larger than 1 MiB"],
-                        "RequestId": UUID().uuidString.lowercased(),
-                    ]
-                ])
-            }
-            var headers: [String: String] = [:]
-            for field in request.headers { headers[field.name.canonicalName] = field.value }
-            headers["host"] = request.head.authority ?? headers["host"]
-            let result = api.handle(
-                method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "", headers: headers, body: body)
-            return Self.json(result)
+        return CallbackResponder<BasicRequestContext> { request, _ in try await api.respond(to: request) }
+    }
+
+    /// Handles one HTTP request as an API call.
+    public func respond(to request: Request) async throws -> Response {
+        let body: [UInt8]
+        do { body = Array(buffer: try await request.body.collect(upTo: 1 << 20)) } catch {
+            return Self.json([
+                "Response": [
+                    "Error": ["Code": "InvalidParameter", "Message": "the request body is larger than 1 MiB"],
+                    "RequestId": UUID().uuidString.lowercased(),
+                ]
+            ])
         }
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        headers["host"] = request.head.authority ?? headers["host"]
+        let result = handle(
+            method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "", headers: headers, body: body)
+        return Self.json(result)
     }
 
     static func json(_ object: [String: Any]) -> Response {

@@ -1,4 +1,5 @@
 import Foundation
+import IMCBilling
 import IMCService
 import Yams
 
@@ -10,11 +11,16 @@ import Yams
 /// accounts:
 ///   - {account: "100000000002", secretId: AKIDexample, secretKey: example-key}
 /// limits: {minimumSize: 20, maximumSize: 2048, maximumCachesPerAccount: 10000}
+/// prices:                      # per hour; each entry changes the prices from its `from` on
+///   - {currency: CNY, builder: "0.32", buildDisk: "0.0004", snapshot: "0.00017",
+///      disk: {CLOUD_PREMIUM: "0.0004", CLOUD_SSD: "0.0011"}}
+///   - {from: "2027-01-01T00:00:00Z", snapshot: "0.00015"}
 /// ```
 public struct ServerConfiguration: Sendable {
     public var regions: Set<String> = ["ap-guangzhou"]
     public var keys: [APIKey] = []
     public var limits = CacheLimits()
+    public var prices: [PriceList] = [.defaults]
 
     public init() {}
 
@@ -27,7 +33,7 @@ public struct ServerConfiguration: Sendable {
             if node == nil { return config }
             throw ServerError("\(source): expected a mapping at the top")
         }
-        let known: Set<String> = ["regions", "accounts", "limits"]
+        let known: Set<String> = ["regions", "accounts", "limits", "prices"]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
             throw ServerError("\(source): unknown field \(unknown)")
         }
@@ -62,6 +68,64 @@ public struct ServerConfiguration: Sendable {
                 }
             }
         }
+        if let prices = root["prices"] {
+            guard let list = prices as? [[String: Any]], !list.isEmpty else {
+                throw ServerError("\(source): prices must be a list of price mappings")
+            }
+            config.prices = try Self.prices(list, source: source)
+        }
         return config
+    }
+
+    /// Price lists; each entry starts from the one before (the first from imc's defaults).
+    /// Prices are decimal: write them quoted ("0.0004") or as plain numbers.
+    static func prices(_ list: [[String: Any]], source: String) throws -> [PriceList] {
+        var out: [PriceList] = []
+        var previous = PriceList.defaults
+        for (i, entry) in list.enumerated() {
+            let at = "\(source): prices[\(i)]"
+            var p = previous
+            p.from = nil
+            func decimal(_ value: Any, _ field: String) throws -> Decimal {
+                let text = (value as? String) ?? (value as? Int).map(String.init) ?? (value as? Double).map { "\($0)" } ?? ""
+                guard let d = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), d >= 0,
+                    text.allSatisfy({ $0.isNumber || $0 == "." })
+                else { throw ServerError("\(at).\(field) must be a price like \"0.0004\", not \(value)") }
+                return d
+            }
+            for (k, v) in entry {
+                switch k {
+                case "from":
+                    guard let text = v as? String, let date = try? Date(text, strategy: .iso8601) else {
+                        throw ServerError("\(at).from must be an ISO-8601 time like 2027-01-01T00:00:00Z, not \(v)")
+                    }
+                    p.from = date
+                case "currency":
+                    guard let c = v as? String, !c.isEmpty else { throw ServerError("\(at).currency must be a currency code") }
+                    p.currency = c
+                case "builder": p.builder = try decimal(v, k)
+                case "buildDisk": p.buildDisk = try decimal(v, k)
+                case "snapshot": p.snapshot = try decimal(v, k)
+                case "disk":
+                    guard let types = v as? [String: Any] else { throw ServerError("\(at).disk must map disk types to prices") }
+                    for (type, price) in types {
+                        guard PriceList.defaults.disk[type] != nil else {
+                            throw ServerError(
+                                "\(at).disk.\(type) is not a disk type; use \(PriceList.defaults.disk.keys.sorted().joined(separator: ", "))"
+                            )
+                        }
+                        p.disk[type] = try decimal(price, "disk.\(type)")
+                    }
+                default: throw ServerError("\(at): unknown field \(k)")
+                }
+            }
+            if i > 0 && p.from == nil { throw ServerError("\(at).from is required for every entry after the first") }
+            if let last = out.last, let f = p.from, f <= (last.from ?? .distantPast) {
+                throw ServerError("\(at).from must come after the entry before it")
+            }
+            out.append(p)
+            previous = p
+        }
+        return out
     }
 }

@@ -63,10 +63,13 @@ public struct BuildWorker: Service {
             for e in entries { try? disks.unmount("\(builder.workRoot)/\(e)") }
         }
         for id in disks.allDiskIDs() where !keepingDisks.contains(id) { disks.remove(disks.disk(id: id, sizeGiB: 0)) }
+        // Builds the crash interrupted stopped costing when it happened; they are closed now.
+        builder.meter.stopAll([.builder, .buildDisk])
         let kept = Set(try repository.all(in: CacheStatus.allCases).compactMap(\.snapshotID))
         for id in snapshots.allSnapshotIDs() where !kept.contains(id) {
             logger.info("removing an orphaned snapshot", metadata: ["snapshot": "\(id)"])
             snapshots.delete(id: id)
+            builder.meter.stop(id)
         }
     }
 }

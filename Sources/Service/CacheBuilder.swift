@@ -4,6 +4,7 @@ import IMCContent
 import IMCDisks
 import IMCInstance
 import IMCModel
+import IMCObservability
 import IMCPull
 import IMCRegistry
 import IMCStore
@@ -25,13 +26,16 @@ public final class CacheBuilder: Sendable {
     let logger: Logger
     /// Where build disks are listed while they exist.
     let diskRecords: (any DiskRepository)?
+    /// The builder, the build disk and the snapshot, metered for the bill.
+    let meter: Meter
 
     public init(
         repository: any CacheRepository, disks: DiskManager, snapshots: any SnapshotStore, workRoot: String,
         clientOptions: RegistryClientOptions = RegistryClientOptions(), now: @escaping @Sendable () -> Date = { Date() },
-        diskRecords: (any DiskRepository)? = nil, logger: Logger? = nil
+        diskRecords: (any DiskRepository)? = nil, meter: Meter = .off, logger: Logger? = nil
     ) {
         self.diskRecords = diskRecords
+        self.meter = meter
         self.repository = repository
         self.disks = disks
         self.snapshots = snapshots
@@ -61,6 +65,9 @@ public final class CacheBuilder: Sendable {
         let rebuilding = cache.status == .updating
         let started = ContinuousClock.now
         record(&cache, .normal, "BuilderStarted", "Builder instance (2 cores, 4 GiB) started for image cache \(cache.id)")
+        let builderID = "builder-\(cache.id)-\(Int(now().timeIntervalSince1970 * 1000))"
+        meter.start(.builder, account: cache.account, resource: builderID, cache: cache.id, quantity: 1)
+        defer { meter.stop(builderID) }
         var disk: Disk?
         do {
             let d = try disks.create(sizeGiB: cache.size)
@@ -69,6 +76,7 @@ public final class CacheBuilder: Sendable {
                 DiskRecord(
                     id: d.id, account: cache.account, use: .build, instanceID: nil, cacheID: cache.id, sizeGiB: cache.size,
                     diskType: .premium, createdAt: now()))
+            meter.start(.buildDisk, account: cache.account, resource: d.id, cache: cache.id, quantity: cache.size)
             record(&cache, .normal, "DiskCreated", "Data disk \(d.id) of \(cache.size) GiB created")
             let mountPoint = "\(workRoot)/\(cache.id)"
             try await disks.withMounted(d, at: mountPoint) { root in try await pullAll(&cache, into: root) }
@@ -76,7 +84,9 @@ public final class CacheBuilder: Sendable {
             let snapshot = try snapshots.create(from: d)
             disks.remove(d)
             try? diskRecords?.deleteDisk(id: d.id)
+            meter.stop(d.id)
             disk = nil
+            meter.start(.snapshot, account: cache.account, resource: snapshot.id, cache: cache.id, quantity: cache.size)
             let old = cache.snapshotID
             cache.snapshotID = snapshot.id
             cache.snapshotChecksum = snapshot.checksum
@@ -85,18 +95,28 @@ public final class CacheBuilder: Sendable {
             record(
                 &cache, .normal, "Ready",
                 String(format: "Image cache %@ is ready (%.1f s)", cache.id, (ContinuousClock.now - started).seconds))
-            if let old, old != snapshot.id { snapshots.delete(id: old) }
+            if let old, old != snapshot.id {
+                snapshots.delete(id: old)
+                meter.stop(old)
+            }
         } catch {
             if let disk {
                 disks.remove(disk)
                 try? diskRecords?.deleteDisk(id: disk.id)
+                meter.stop(disk.id)
             }
             cache.status = rebuilding ? .updateFailed : .failed
             record(&cache, .warning, reason(for: error), describe(error, cache: cache))
         }
+        let outcome = cache.status == .ready ? "ready" : cache.status == .updateFailed ? "update_failed" : "failed"
+        Metrics.shared.increment("imc_builds_total", labels: ["outcome": outcome])
+        Metrics.shared.observe("imc_build_duration_seconds", (ContinuousClock.now - started).seconds, labels: ["outcome": outcome])
         do { try repository.update(cache) } catch {
             // The cache was deleted while it built: its snapshot must not outlive it.
-            if cache.status == .ready, let id = cache.snapshotID { snapshots.delete(id: id) }
+            if cache.status == .ready, let id = cache.snapshotID {
+                snapshots.delete(id: id)
+                meter.stop(id)
+            }
             logger.info("cache deleted during its build", metadata: ["cache": "\(cache.id)"])
         }
         return cache
@@ -152,6 +172,8 @@ public final class CacheBuilder: Sendable {
                 record(&cache, .normal, "Pulling", "Pulling image \(image)")
                 let t0 = ContinuousClock.now
                 let result = try await puller.pull(reference)
+                Metrics.shared.increment(
+                    "imc_pulled_bytes_total", by: Double(result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }))
                 record(
                     &cache, .normal, "Pulled",
                     String(

@@ -56,12 +56,15 @@ public final class CacheService: Sendable {
     let snapshots: (any SnapshotStore)?
     /// Rung when a cache needs building, so that a waiting build worker starts at once.
     let builds: Wakeup?
+    /// Snapshots stop being billed when their cache goes.
+    let meter: Meter
 
     public init(
         repository: any CacheRepository, limits: CacheLimits = CacheLimits(), ids: any IDGenerator = RandomIDGenerator(),
-        snapshots: (any SnapshotStore)? = nil, builds: Wakeup? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        snapshots: (any SnapshotStore)? = nil, builds: Wakeup? = nil, meter: Meter = .off, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.builds = builds
+        self.meter = meter
         self.repository = repository
         self.limits = limits
         self.ids = ids
@@ -149,7 +152,10 @@ public final class CacheService: Sendable {
         }
         for cache in found {
             try repository.delete(id: cache.id, account: account)
-            if let snapshot = cache.snapshotID { snapshots?.delete(id: snapshot) }
+            if let snapshot = cache.snapshotID {
+                snapshots?.delete(id: snapshot)
+                meter.stop(snapshot)
+            }
         }
     }
 
@@ -160,7 +166,10 @@ public final class CacheService: Sendable {
         var swept: [String] = []
         for cache in try repository.all(in: CacheStatus.allCases) where cache.isExpired(at: at) {
             try repository.delete(id: cache.id, account: cache.account)
-            if let snapshot = cache.snapshotID { snapshots?.delete(id: snapshot) }
+            if let snapshot = cache.snapshotID {
+                snapshots?.delete(id: snapshot)
+                meter.stop(snapshot)
+            }
             swept.append(cache.id)
         }
         return swept

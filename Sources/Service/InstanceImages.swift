@@ -1,6 +1,7 @@
 import Foundation
 import IMCContent
 import IMCModel
+import IMCObservability
 import IMCPull
 import IMCRegistry
 import IMCUnpack
@@ -55,6 +56,7 @@ enum InstanceImages {
         let puller = Puller(client: client, store: store, layers: try LayerStore(root: root + "/layers"), logger: logger)
         do {
             let result = try await puller.pull(ref)
+            Metrics.shared.increment("imc_pulled_bytes_total", by: Double(result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }))
             try await puller.shutdown()
             try await client.shutdown()
             let config = try ManifestDocument.parseConfig(try store.read(result.configDigest, maxSize: ManifestDocument.maxSize))

@@ -1,8 +1,10 @@
 import Foundation
+import IMCBilling
 import IMCCache
 import IMCDisks
 import IMCInstance
 import IMCModel
+import IMCObservability
 import IMCPull
 import IMCRegistry
 import IMCRuntime
@@ -134,6 +136,10 @@ actor InstanceRun {
             }
         }
         phase("Matched")
+        let result: [CacheOutcome: String] = [
+            .used: "used", .notMatched: "not_matched", .mismatch: "mismatch", .notFound: "not_found", .off: "off",
+        ]
+        Metrics.shared.increment("imc_matches_total", labels: ["result": result[instance.cacheOutcome ?? .off] ?? "off"])
 
         try await attachDisk(cache: cache)
         phase("DiskReady")
@@ -197,6 +203,7 @@ actor InstanceRun {
             let size = max(cache.size, instance.cache.diskSizeGiB ?? 0)
             var made: Disk?
             if let retained = try service.repository.takeRetainedDisk(account: account, cacheID: cache.id, now: now) {
+                service.meter.stop(retained.id, kind: .retainedDisk)
                 if retained.snapshotID == snapshotID {
                     let disks = service.disks
                     let d = try await offload { try disks.grow(disks.disk(id: retained.id, sizeGiB: retained.sizeGiB), to: size) }
@@ -231,6 +238,9 @@ actor InstanceRun {
             }
             guard let made else { return }
             disk = made
+            service.meter.start(
+                .instanceDisk, account: account, resource: made.id, cache: cache.id, instance: id, quantity: made.sizeGiB,
+                diskType: instance.cache.diskType.rawValue)
             instance.cacheID = cache.id
             instance.diskID = made.id
             instance.diskSizeGiB = made.sizeGiB
@@ -351,6 +361,9 @@ actor InstanceRun {
             try create(spec)
             try await launch(spec)
         }
+        Metrics.shared.observe(
+            "imc_instance_startup_seconds", service.now().timeIntervalSince(instance.creationTime),
+            labels: ["kind": instance.cacheOutcome == .used ? "cached" : "cold"])
         instance.status = .running
         save()
         for spec in instance.containers { Task { await self.supervise(spec) } }
@@ -520,12 +533,16 @@ actor InstanceRun {
         try? await offload { InstanceRun.unmountAll(under: runDirectory) }
         let clean = InstanceRun.mounts(under: runDirectory).isEmpty
         if let disk, clean {
+            if instance.diskFromCache { service.meter.stop(disk.id, kind: .instanceDisk) }
             if retain, let record = try? service.repository.disks().first(where: { $0.id == disk.id }) {
                 var kept = record
                 kept.use = .retained
                 kept.instanceID = nil
                 kept.retainUntil = service.now().addingTimeInterval(Double(instance.cache.retainMinutes) * 60)
                 try? service.repository.updateDisk(kept)
+                service.meter.start(
+                    .retainedDisk, account: account, resource: disk.id, cache: instance.cacheID, instance: id, quantity: kept.sizeGiB,
+                    diskType: kept.diskType.rawValue)
                 event(
                     .normal, "ImageCacheDiskRetained",
                     "Disk \(disk.id) is kept for \(instance.cache.retainMinutes) minutes for the next instance using image cache \(instance.cacheID ?? "")"

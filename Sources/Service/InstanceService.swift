@@ -1,4 +1,5 @@
 import Foundation
+import IMCBilling
 import IMCCache
 import IMCDisks
 import IMCInstance
@@ -58,6 +59,8 @@ public final class InstanceService: Sendable {
     let now: @Sendable () -> Date
     let logger: Logger
     let runs = Runs()
+    /// Image cache disks (in use and retained), metered for the bill.
+    let meter: Meter
 
     /// `root` holds each instance's mounts, bundles and logs, runc's state and the node's
     /// pulled images. `registry` is the node's registry settings (plain-HTTP and unverified
@@ -66,9 +69,10 @@ public final class InstanceService: Sendable {
         repository: any InstanceRepository, caches: CacheService, disks: DiskManager, snapshots: any SnapshotStore, root: String,
         registry: RegistryConfig = RegistryConfig(), clientOptions: RegistryClientOptions = RegistryClientOptions(),
         limits: InstanceLimits = InstanceLimits(), ids: any IDGenerator = RandomIDGenerator(),
-        now: @escaping @Sendable () -> Date = { Date() },
+        now: @escaping @Sendable () -> Date = { Date() }, meter: Meter = .off,
         logger: Logger? = nil
     ) throws {
+        self.meter = meter
         self.repository = repository
         self.caches = caches
         cacheRepository = caches.repository
@@ -277,6 +281,7 @@ public final class InstanceService: Sendable {
         for disk in try repository.disks() where disk.use == .retained && (disk.retainUntil ?? .distantPast) <= now() {
             disks.remove(disks.disk(id: disk.id, sizeGiB: disk.sizeGiB))
             try repository.deleteDisk(id: disk.id)
+            meter.stop(disk.id, kind: .retainedDisk)
             released.append(disk.id)
             logger.info("retained disk released", metadata: ["disk": "\(disk.id)"])
         }

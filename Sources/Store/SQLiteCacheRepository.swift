@@ -6,11 +6,16 @@ import IMCCache
 /// filter on, and the whole cache as JSON beside them.
 public final class SQLiteCacheRepository: CacheRepository {
     private let pool: DatabasePool
+    /// Seals registry passwords before a row is written and opens them when it is read.
+    private let secrets: SecretBox?
 
     /// Opens (creating and migrating) the database at `path`.
     public convenience init(path: String) throws { self.init(database: try SQLiteDatabase(path: path)) }
 
-    public init(database: SQLiteDatabase) { pool = database.pool }
+    public init(database: SQLiteDatabase) {
+        pool = database.pool
+        secrets = database.secrets
+    }
 
     /// Keeps the match index (normalised images, expiry) in step with a cache row.
     static func index(_ cache: ImageCache, in db: Database) throws {
@@ -28,7 +33,7 @@ public final class SQLiteCacheRepository: CacheRepository {
         var arguments: [any DatabaseValueConvertible] = Array(images)
         arguments += [images.count, account, region, CacheStatus.ready.rawValue, now.timeIntervalSince1970]
         return try pool.read { db in
-            try Self.decode(
+            try self.decode(
                 try Row.fetchAll(
                     db,
                     sql: """
@@ -53,15 +58,30 @@ public final class SQLiteCacheRepository: CacheRepository {
         return d
     }()
 
-    private static func arguments(_ c: ImageCache) throws -> StatementArguments {
-        [c.id, c.account, c.region, c.name, c.status.rawValue, c.size, c.creationTime.timeIntervalSince1970, try encoder.encode(c)]
+    private func arguments(_ c: ImageCache) throws -> StatementArguments {
+        [
+            c.id, c.account, c.region, c.name, c.status.rawValue, c.size, c.creationTime.timeIntervalSince1970,
+            try Self.encoder.encode(try Self.sealing(c, with: secrets)),
+        ]
+    }
+
+    /// The cache with its passwords sealed (or opened).
+    static func sealing(_ c: ImageCache, with box: SecretBox?, open: Bool = false) throws -> ImageCache {
+        guard let box, !c.credentials.isEmpty else { return c }
+        var out = c
+        out.credentials = try c.credentials.map {
+            var x = $0
+            x.password = open ? try box.open(x.password) : try box.seal(x.password)
+            return x
+        }
+        return out
     }
 
     public func insert(_ cache: ImageCache) throws {
         try pool.write { db in
             try db.execute(
                 sql: "INSERT INTO caches (id, account, region, name, status, size, creation, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                arguments: try Self.arguments(cache))
+                arguments: try self.arguments(cache))
             try Self.index(cache, in: db)
         }
     }
@@ -71,22 +91,22 @@ public final class SQLiteCacheRepository: CacheRepository {
             try db.execute(
                 sql:
                     "UPDATE caches SET account = ?2, region = ?3, name = ?4, status = ?5, size = ?6, creation = ?7, data = ?8 WHERE id = ?1",
-                arguments: try Self.arguments(cache))
+                arguments: try self.arguments(cache))
             guard db.changesCount == 1 else { throw StoreError("cache \(cache.id) no longer exists") }
             try Self.index(cache, in: db)
         }
     }
 
-    private static func decode(_ rows: [Row]) throws -> [ImageCache] {
+    private func decode(_ rows: [Row]) throws -> [ImageCache] {
         try rows.map { row in
             let data: Data = row["data"]
-            return try decoder.decode(ImageCache.self, from: data)
+            return try Self.sealing(try Self.decoder.decode(ImageCache.self, from: data), with: secrets, open: true)
         }
     }
 
     public func get(id: String, account: String) throws -> ImageCache? {
         try pool.read { db in
-            try Self.decode(try Row.fetchAll(db, sql: "SELECT data FROM caches WHERE id = ? AND account = ?", arguments: [id, account]))
+            try self.decode(try Row.fetchAll(db, sql: "SELECT data FROM caches WHERE id = ? AND account = ?", arguments: [id, account]))
                 .first
         }
     }
@@ -110,7 +130,7 @@ public final class SQLiteCacheRepository: CacheRepository {
             let rows = try Row.fetchAll(
                 db, sql: "SELECT data FROM caches WHERE \(whereClause) ORDER BY creation DESC, id LIMIT ? OFFSET ?",
                 arguments: StatementArguments(arguments + [query.limit, query.offset]))
-            return (total, try Self.decode(rows))
+            return (total, try self.decode(rows))
         }
     }
 
@@ -126,7 +146,7 @@ public final class SQLiteCacheRepository: CacheRepository {
 
     public func ready(account: String, region: String) throws -> [ImageCache] {
         try pool.read { db in
-            try Self.decode(
+            try self.decode(
                 try Row.fetchAll(
                     db, sql: "SELECT data FROM caches WHERE account = ? AND region = ? AND status = ?",
                     arguments: [account, region, CacheStatus.ready.rawValue]))
@@ -136,7 +156,7 @@ public final class SQLiteCacheRepository: CacheRepository {
     public func all(in statuses: [CacheStatus]) throws -> [ImageCache] {
         try pool.read { db in
             let marks = statuses.map { _ in "?" }.joined(separator: ", ")
-            return try Self.decode(
+            return try self.decode(
                 try Row.fetchAll(
                     db, sql: "SELECT data FROM caches WHERE status IN (\(marks)) ORDER BY creation",
                     arguments: StatementArguments(statuses.map(\.rawValue))))

@@ -1,17 +1,24 @@
 import Foundation
 import GRDB
 import IMCCache
+import IMCInstance
 
 /// The service's SQLite database (WAL, `synchronous=FULL`): one file, migrated on open, shared
 /// by the repositories of caches, instances and disks.
 public final class SQLiteDatabase: Sendable {
     let pool: DatabasePool
+    /// Registry passwords are sealed with this before they are written (nil: kept as given, for
+    /// tests of the store alone).
+    let secrets: SecretBox?
 
-    /// Opens (creating and migrating) the database at `path`.
-    public init(path: String) throws {
+    /// Opens (creating and migrating) the database at `path`. With `secrets`, passwords left in
+    /// clear by an earlier version are sealed now, and deleted content is overwritten on disk.
+    public init(path: String, secrets: SecretBox? = nil) throws {
+        self.secrets = secrets
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()
@@ -74,6 +81,53 @@ public final class SQLiteDatabase: Sendable {
                     CREATE INDEX disks_retained ON disks(account, use, cache_id, retain_until);
                     """)
         }
+        migrator.registerMigration("v4-usage") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE usage (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        account TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        resource_id TEXT NOT NULL,
+                        cache_id TEXT,
+                        instance_id TEXT,
+                        quantity INTEGER NOT NULL,
+                        disk_type TEXT,
+                        start REAL NOT NULL,
+                        end REAL
+                    );
+                    CREATE INDEX usage_account ON usage(account, start);
+                    CREATE INDEX usage_open ON usage(resource_id, end);
+                    """)
+        }
         try migrator.migrate(pool)
+        if let secrets { try sealPlaintextPasswords(secrets) }
+    }
+
+    /// Seals any password stored in clear (rows written before encryption at rest).
+    private func sealPlaintextPasswords(_ box: SecretBox) throws {
+        let sealed = try pool.write { db -> Int in
+            var count = 0
+            for row in try Row.fetchAll(db, sql: "SELECT id, data FROM caches WHERE instr(data, '\"password\"') > 0") {
+                let cache = try SQLiteCacheRepository.decoder.decode(ImageCache.self, from: row["data"] as Data)
+                guard cache.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
+                let sealed = try SQLiteCacheRepository.sealing(cache, with: box)
+                try db.execute(
+                    sql: "UPDATE caches SET data = ? WHERE id = ?", arguments: [try SQLiteCacheRepository.encoder.encode(sealed), cache.id])
+                count += 1
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT id, data FROM instances WHERE instr(data, '\"password\"') > 0") {
+                let instance = try SQLiteInstanceRepository.decoder.decode(Instance.self, from: row["data"] as Data)
+                guard instance.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
+                let sealed = try SQLiteInstanceRepository.sealing(instance, with: box)
+                try db.execute(
+                    sql: "UPDATE instances SET data = ? WHERE id = ?",
+                    arguments: [try SQLiteInstanceRepository.encoder.encode(sealed), instance.id])
+                count += 1
+            }
+            return count
+        }
+        // The clear pages go from the main file too (secure_delete zeroes what they freed).
+        if sealed > 0 { try pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
     }
 }

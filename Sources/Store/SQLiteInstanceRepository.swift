@@ -5,25 +5,44 @@ import IMCInstance
 /// An `InstanceRepository` in the same SQLite database as the caches.
 public final class SQLiteInstanceRepository: InstanceRepository {
     private let pool: DatabasePool
+    private let secrets: SecretBox?
 
-    public init(database: SQLiteDatabase) { pool = database.pool }
+    public init(database: SQLiteDatabase) {
+        pool = database.pool
+        secrets = database.secrets
+    }
 
     static let encoder = SQLiteCacheRepository.encoder
     static let decoder = SQLiteCacheRepository.decoder
 
-    private static func arguments(_ i: Instance) throws -> StatementArguments {
-        [i.id, i.account, i.region, i.name, i.status.rawValue, i.creationTime.timeIntervalSince1970, try encoder.encode(i)]
+    private func arguments(_ i: Instance) throws -> StatementArguments {
+        [
+            i.id, i.account, i.region, i.name, i.status.rawValue, i.creationTime.timeIntervalSince1970,
+            try Self.encoder.encode(try Self.sealing(i, with: secrets)),
+        ]
     }
 
-    private static func decode(_ rows: [Row]) throws -> [Instance] {
-        try rows.map { try decoder.decode(Instance.self, from: $0["data"] as Data) }
+    /// The instance with its registry passwords sealed (or opened).
+    static func sealing(_ i: Instance, with box: SecretBox?, open: Bool = false) throws -> Instance {
+        guard let box, !i.credentials.isEmpty else { return i }
+        var out = i
+        out.credentials = try i.credentials.map {
+            var x = $0
+            x.password = open ? try box.open(x.password) : try box.seal(x.password)
+            return x
+        }
+        return out
+    }
+
+    private func decode(_ rows: [Row]) throws -> [Instance] {
+        try rows.map { try Self.sealing(try Self.decoder.decode(Instance.self, from: $0["data"] as Data), with: secrets, open: true) }
     }
 
     public func insert(_ instance: Instance) throws {
         try pool.write { db in
             try db.execute(
                 sql: "INSERT INTO instances (id, account, region, name, status, creation, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: try Self.arguments(instance))
+                arguments: try self.arguments(instance))
         }
     }
 
@@ -31,14 +50,14 @@ public final class SQLiteInstanceRepository: InstanceRepository {
         try pool.write { db in
             try db.execute(
                 sql: "UPDATE instances SET account = ?2, region = ?3, name = ?4, status = ?5, creation = ?6, data = ?7 WHERE id = ?1",
-                arguments: try Self.arguments(instance))
+                arguments: try self.arguments(instance))
             guard db.changesCount == 1 else { throw StoreError("instance \(instance.id) no longer exists") }
         }
     }
 
     public func get(id: String, account: String) throws -> Instance? {
         try pool.read { db in
-            try Self.decode(try Row.fetchAll(db, sql: "SELECT data FROM instances WHERE id = ? AND account = ?", arguments: [id, account]))
+            try self.decode(try Row.fetchAll(db, sql: "SELECT data FROM instances WHERE id = ? AND account = ?", arguments: [id, account]))
                 .first
         }
     }
@@ -63,7 +82,7 @@ public final class SQLiteInstanceRepository: InstanceRepository {
             let rows = try Row.fetchAll(
                 db, sql: "SELECT data FROM instances WHERE \(whereClause) ORDER BY creation DESC, id LIMIT ? OFFSET ?",
                 arguments: StatementArguments(arguments + [query.limit, query.offset]))
-            return (total, try Self.decode(rows))
+            return (total, try self.decode(rows))
         }
     }
 
@@ -78,7 +97,7 @@ public final class SQLiteInstanceRepository: InstanceRepository {
     public func all(in statuses: [InstanceStatus]) throws -> [Instance] {
         try pool.read { db in
             let marks = statuses.map { _ in "?" }.joined(separator: ", ")
-            return try Self.decode(
+            return try self.decode(
                 try Row.fetchAll(
                     db, sql: "SELECT data FROM instances WHERE status IN (\(marks)) ORDER BY creation",
                     arguments: StatementArguments(statuses.map(\.rawValue))))

@@ -1,0 +1,48 @@
+import Foundation
+import IMCBilling
+import IMCStore
+import Logging
+
+/// Records what is billed as it happens: a resource's interval opens when it starts costing and
+/// closes when it stops. Metering never fails the work it meters: a failure to record is
+/// logged as an error.
+public struct Meter: Sendable {
+    let usage: (any UsageRepository)?
+    let now: @Sendable () -> Date
+    let logger: Logger
+
+    public init(usage: (any UsageRepository)?, now: @escaping @Sendable () -> Date = { Date() }, logger: Logger? = nil) {
+        self.usage = usage
+        self.now = now
+        self.logger = logger ?? Logger(label: "imc.meter", factory: { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    /// A meter that records nothing (tests of other things).
+    public static let off = Meter(usage: nil)
+
+    public func start(
+        _ kind: UsageKind, account: String, resource: String, cache: String?, instance: String? = nil, quantity: Int,
+        diskType: String? = nil
+    ) {
+        guard let usage else { return }
+        do {
+            try usage.start(
+                Usage(
+                    account: account, kind: kind, resourceID: resource, cacheID: cache, instanceID: instance, quantity: quantity,
+                    diskType: diskType, start: now()))
+        } catch {
+            logger.error("usage not recorded", metadata: ["resource": "\(resource)", "error": "\(error)"])
+        }
+    }
+
+    public func stop(_ resource: String, kind: UsageKind? = nil) {
+        guard let usage else { return }
+        do { try usage.stop(resourceID: resource, kind: kind, at: now()) } catch {
+            logger.error("usage end not recorded", metadata: ["resource": "\(resource)", "error": "\(error)"])
+        }
+    }
+
+    public func stopAll(_ kinds: [UsageKind]) {
+        try? usage?.stopAll(kinds: kinds, at: now())
+    }
+}

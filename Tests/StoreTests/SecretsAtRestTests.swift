@@ -1,0 +1,75 @@
+import Crypto
+import Foundation
+import IMCCache
+import IMCStore
+import IMCTestSupport
+import Testing
+
+struct SecretsAtRestTests {
+    @Test func aSealedSecretOpensOnlyWithItsKey() throws {
+        let box = SecretBox(key: SymmetricKey(size: .bits256))
+        let a = try box.seal("hunter2")
+        let b = try box.seal("hunter2")
+        #expect(a.hasPrefix("enc:v1:") && a != b, "a fresh nonce each time")
+        #expect(!a.contains("hunter2"))
+        #expect(try box.open(a) == "hunter2")
+        #expect(try box.open("from before encryption") == "from before encryption")
+        #expect(try box.seal("") == "")
+        #expect(throws: StoreError.self) { try SecretBox(key: SymmetricKey(size: .bits256)).open(a) }
+    }
+
+    @Test func theKeyFileIsCreatedOnceWithMode0600AndTheEnvironmentWins() throws {
+        let dir = try TemporaryDirectory(prefix: "imc-key")
+        let path = dir.appending("master.key")
+        let first = try SecretBox.load(environment: [:], path: path)
+        var st = stat()
+        #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600 && st.st_size == 32)
+        let sealed = try first.seal("x")
+        #expect(try SecretBox.load(environment: [:], path: path).open(sealed) == "x", "the same key next time")
+        let other = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        #expect(throws: StoreError.self) { try SecretBox.load(environment: ["IMC_MASTER_KEY": other], path: path).open(sealed) }
+        #expect(throws: StoreError.self) { try SecretBox.load(environment: ["IMC_MASTER_KEY": "c2hvcnQ="], path: path) }
+    }
+
+    func cache(password: String) -> ImageCache {
+        var c = ImageCache(
+            id: "imc-\(UUID().uuidString.prefix(8).lowercased())", account: "a", region: "r", name: "n", size: 20, images: ["nginx"],
+            creationTime: Date(), retentionDays: 0)
+        c.credentials = [CacheCredential(server: "registry.example.com", username: "u", password: password)]
+        return c
+    }
+
+    func files(_ dir: TemporaryDirectory) -> Data {
+        ["imc.sqlite", "imc.sqlite-wal"].reduce(into: Data()) { $0 += FileManager.default.contents(atPath: dir.appending($1)) ?? Data() }
+    }
+
+    @Test func passwordsNeverReachTheDatabaseFileInClear() throws {
+        let dir = try TemporaryDirectory(prefix: "imc-secrets")
+        let canary = "canary-\(UUID().uuidString)"
+        let box = SecretBox(key: SymmetricKey(size: .bits256))
+        let repository = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
+        let c = cache(password: canary)
+        try repository.insert(c)
+        #expect(try repository.get(id: c.id, account: "a")?.credentials.first?.password == canary, "the service reads it back")
+        var changed = c
+        changed.name = "renamed"
+        try repository.update(changed)
+        #expect(files(dir).range(of: Data(canary.utf8)) == nil)
+        #expect("\(changed.credentials)".contains(canary) == false, "nor is it printed")
+    }
+
+    @Test func passwordsWrittenInClearByAnEarlierVersionAreSealedOnTheNextStart() throws {
+        let dir = try TemporaryDirectory(prefix: "imc-secrets")
+        let canary = "canary-\(UUID().uuidString)"
+        let c = cache(password: canary)
+        do {
+            let old = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
+            try old.insert(c)
+        }
+        #expect(files(dir).range(of: Data(canary.utf8)) != nil, "the earlier version kept it in clear")
+        let box = SecretBox(key: SymmetricKey(size: .bits256))
+        let repository = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
+        #expect(try repository.get(id: c.id, account: "a")?.credentials.first?.password == canary)
+        #expect(files(dir).range(of: Data(canary.utf8)) == nil, "sealed, and the clear pages overwritten")
+    }
+}
