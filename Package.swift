@@ -182,7 +182,7 @@ let package = Package(
         .testTarget(name: "IMCBillingTests", dependencies: ["IMCBilling"], path: "Tests/BillingTests"),
         .testTarget(name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCTestSupport"], path: "Tests/RuntimeTests"),
         .testTarget(
-            name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCTestSupport"],
+            name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCBilling", "IMCTestSupport"],
             path: "Tests/ServiceTests"),
         .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCDisks", "IMCTestSupport"], path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCTestSupport"], path: "Tests/DisksTests"),

@@ -144,10 +144,32 @@ def test_the_console_creates_a_cache_runs_an_instance_and_shows_the_bill(browser
     assert d.current_url.endswith("/console/login")
 
 
-def test_another_account_sees_nothing_and_forms_from_other_sites_are_refused(building_server):
+def test_another_account_sees_nothing_and_forms_from_other_sites_are_refused(browser, registry, building_server):
     import urllib.error
     import urllib.request
+    from conftest import OTHER_ID, OTHER_KEY
     base = f"http://127.0.0.1:{building_server['port']}"
+    client = make_client(building_server)
+    req = models.CreateImageCacheRequest()
+    req.Images = [f"{registry}/demo/app:latest"]
+    req.ImageCacheName = "root-only"
+    req.RegistryHttpEndPointList = [registry]
+    cache_id = client.CreateImageCache(req).ImageCacheId
+    d = browser
+    d.get(base + "/console/login")
+    d.find_element(By.ID, "secret-id").send_keys(OTHER_ID)
+    d.find_element(By.ID, "secret-key").send_keys(OTHER_KEY)
+    click_and_wait(d, "sign-in", "/console/caches")
+    assert cache_id not in d.page_source and "root-only" not in d.page_source
+    d.get(base + f"/console/caches/{cache_id}")
+    other_page = d.page_source
+    d.get(base + "/console/caches/imc-00000000")
+    assert "No image cache" in other_page and other_page.replace(cache_id, "imc-00000000") == d.page_source, \
+        "another account's cache answers as one that does not exist"
+    click_and_wait(d, "signout", "/console/login")
+    delete = models.DeleteImageCachesRequest()
+    delete.ImageCacheIds = [cache_id]
+    client.DeleteImageCaches(delete)
     # Without a session: sent to sign in.
     with urllib.request.urlopen(base + "/console/caches") as r:
         assert r.geturl().endswith("/console/login")

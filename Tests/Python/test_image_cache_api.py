@@ -184,3 +184,27 @@ def test_accounts_see_only_their_own_caches(client, other):
     e = error_of(lambda: other.UpdateImageCache(upd))
     assert e.code == "ResourceNotFound"
     assert describe(client, ImageCacheIds=[mine]).ImageCaches[0].ImageCacheName == "private"
+
+
+def test_metrics_count_api_calls_with_bounded_labels(server, client):
+    import urllib.request
+    client.DescribeImageCaches(models.DescribeImageCachesRequest())
+    try:
+        client.call_json("NoSuchAction<script>", {})
+    except Exception:
+        pass
+    req = models.DescribeImageCachesRequest()
+    req.ImageCacheIds = ["imc-nonexist"]
+    client.DescribeImageCaches(req)
+    with urllib.request.urlopen(f"http://127.0.0.1:{server['port']}/metrics") as r:
+        assert r.headers["Content-Type"].startswith("text/plain")
+        text = r.read().decode()
+    assert 'imc_api_requests_total{action="DescribeImageCaches",code="ok"}' in text
+    assert 'imc_api_requests_total{action="other",code="InvalidAction"}' in text
+    assert "# TYPE imc_instance_startup_seconds histogram" in text
+    # No ids, references or user input as labels.
+    assert "imc-" not in text and "eksci-" not in text and "<script>" not in text and "NoSuchAction" not in text
+    with urllib.request.urlopen(f"http://127.0.0.1:{server['port']}/healthz") as r:
+        assert r.read() == b"ok\n"
+    with urllib.request.urlopen(f"http://127.0.0.1:{server['port']}/readyz") as r:
+        assert r.status == 200

@@ -1,4 +1,5 @@
 import Foundation
+import IMCBilling
 import IMCCache
 import IMCDisks
 import IMCInstance
@@ -34,6 +35,7 @@ final class InstanceServiceTests {
     let database: SQLiteDatabase
     let cacheRepository: SQLiteCacheRepository
     let instances: SQLiteInstanceRepository
+    let usage: SQLiteUsageRepository
     let caches: CacheService
     let builder: CacheBuilder
     let clock = TestClock()
@@ -50,16 +52,18 @@ final class InstanceServiceTests {
         database = try SQLiteDatabase(path: dir.appending("imc.sqlite"))
         cacheRepository = SQLiteCacheRepository(database: database)
         instances = SQLiteInstanceRepository(database: database)
+        usage = SQLiteUsageRepository(database: database)
         let clock = self.clock
-        caches = CacheService(repository: cacheRepository, snapshots: snapshots, now: { clock.now() })
+        let meter = Meter(usage: usage, now: { clock.now() })
+        caches = CacheService(repository: cacheRepository, snapshots: snapshots, meter: meter, now: { clock.now() })
         registry = try await FaultRegistry.start()
         builder = CacheBuilder(
             repository: cacheRepository, disks: disks, snapshots: snapshots, workRoot: dir.appending("build"),
-            clientOptions: RegistryClientOptionsForTests.fast, now: { clock.now() })
+            clientOptions: RegistryClientOptionsForTests.fast, now: { clock.now() }, diskRecords: instances, meter: meter)
         service = try InstanceService(
             repository: instances, caches: caches, disks: disks, snapshots: snapshots, root: dir.appending("instances"),
             registry: RegistryConfig(plainHTTPHosts: [registry.host]), clientOptions: RegistryClientOptionsForTests.fast,
-            now: { clock.now() })
+            now: { clock.now() }, meter: meter)
     }
 
     deinit {
@@ -251,6 +255,20 @@ final class InstanceServiceTests {
         #expect(try service.sweepRetainedDisks().count == 1)
         #expect(try instances.disks().isEmpty)
         try caches.delete(ids: [cache.id], account: account)
+
+        // What was metered for the bill: the build (builder and disk), the snapshot until the
+        // cache went, each instance's disk while it held it, and the retained disk while kept.
+        let metered = try usage.usage(account: account, from: Date.distantPast, to: Date.distantFuture).filter { $0.cacheID == cache.id }
+        func kinds(_ k: UsageKind) -> [Usage] { metered.filter { $0.kind == k } }
+        #expect(kinds(.builder).count == 1 && kinds(.buildDisk).count == 1 && kinds(.snapshot).count == 1)
+        #expect(kinds(.buildDisk).first?.quantity == 20 && kinds(.snapshot).first?.quantity == 20)
+        #expect(kinds(.instanceDisk).map(\.instanceID) == [first.id, second.id, third.id])
+        #expect(kinds(.instanceDisk).first?.quantity == 30, "the annotation's size is what is billed")
+        #expect(kinds(.retainedDisk).count == 2, "kept after the first (taken back by the second) and after the third")
+        #expect(metered.allSatisfy { $0.end != nil }, "every interval closed: \(metered.filter { $0.end == nil })")
+        let retainedAfterThird = try #require(kinds(.retainedDisk).last)
+        let kept = retainedAfterThird.end!.timeIntervalSince(retainedAfterThird.start)
+        #expect(kept >= 61 && kept < 70, "the retained disk is billed until it was released: \(kept) s")
     }
 
     @Test func anInstanceOutlivesItsDeletedCacheAndIsKilledAfterTheGracePeriod() async throws {
