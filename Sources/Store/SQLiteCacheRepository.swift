@@ -61,20 +61,8 @@ public final class SQLiteCacheRepository: CacheRepository {
     private func arguments(_ c: ImageCache) throws -> StatementArguments {
         [
             c.id, c.account, c.region, c.name, c.status.rawValue, c.size, c.creationTime.timeIntervalSince1970,
-            try Self.encoder.encode(try Self.sealing(c, with: secrets)),
+            try Self.encoder.encode(try SecretBox.sealing(c, with: secrets)),
         ]
-    }
-
-    /// The cache with its passwords sealed (or opened).
-    static func sealing(_ c: ImageCache, with box: SecretBox?, open: Bool = false) throws -> ImageCache {
-        guard let box, !c.credentials.isEmpty else { return c }
-        var out = c
-        out.credentials = try c.credentials.map {
-            var x = $0
-            x.password = open ? try box.open(x.password) : try box.seal(x.password)
-            return x
-        }
-        return out
     }
 
     public func insert(_ cache: ImageCache) throws {
@@ -100,7 +88,7 @@ public final class SQLiteCacheRepository: CacheRepository {
     private func decode(_ rows: [Row]) throws -> [ImageCache] {
         try rows.map { row in
             let data: Data = row["data"]
-            return try Self.sealing(try Self.decoder.decode(ImageCache.self, from: data), with: secrets, open: true)
+            return try SecretBox.sealing(try Self.decoder.decode(ImageCache.self, from: data), with: secrets, open: true)
         }
     }
 
@@ -112,24 +100,12 @@ public final class SQLiteCacheRepository: CacheRepository {
     }
 
     public func list(account: String, query: CacheQuery) throws -> (total: Int, caches: [ImageCache]) {
-        var conditions = ["account = ?"]
-        var arguments: [any DatabaseValueConvertible] = [account]
-        func any(_ column: String, _ values: [String]?) {
-            guard let values else { return }
-            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
-            arguments += values.map { $0 as any DatabaseValueConvertible }
-            if values.isEmpty { conditions.append("0") }
-        }
-        any("id", query.ids)
-        any("name", query.names)
-        any("status", query.statuses?.map(\.rawValue))
-        let whereClause = conditions.joined(separator: " AND ")
+        let page = AccountPage(
+            table: "caches", account: account, ids: query.ids, names: query.names, statuses: query.statuses?.map(\.rawValue),
+            limit: query.limit,
+            offset: query.offset)
         return try pool.read { db in
-            let total =
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM caches WHERE \(whereClause)", arguments: StatementArguments(arguments)) ?? 0
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT data FROM caches WHERE \(whereClause) ORDER BY creation DESC, id LIMIT ? OFFSET ?",
-                arguments: StatementArguments(arguments + [query.limit, query.offset]))
+            let (total, rows) = try page.fetch(db)
             return (total, try self.decode(rows))
         }
     }

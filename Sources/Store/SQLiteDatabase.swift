@@ -111,7 +111,7 @@ public final class SQLiteDatabase: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT id, data FROM caches WHERE instr(data, '\"password\"') > 0") {
                 let cache = try SQLiteCacheRepository.decoder.decode(ImageCache.self, from: row["data"] as Data)
                 guard cache.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
-                let sealed = try SQLiteCacheRepository.sealing(cache, with: box)
+                let sealed = try SecretBox.sealing(cache, with: box)
                 try db.execute(
                     sql: "UPDATE caches SET data = ? WHERE id = ?", arguments: [try SQLiteCacheRepository.encoder.encode(sealed), cache.id])
                 count += 1
@@ -119,7 +119,7 @@ public final class SQLiteDatabase: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT id, data FROM instances WHERE instr(data, '\"password\"') > 0") {
                 let instance = try SQLiteInstanceRepository.decoder.decode(Instance.self, from: row["data"] as Data)
                 guard instance.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
-                let sealed = try SQLiteInstanceRepository.sealing(instance, with: box)
+                let sealed = try SecretBox.sealing(instance, with: box)
                 try db.execute(
                     sql: "UPDATE instances SET data = ? WHERE id = ?",
                     arguments: [try SQLiteInstanceRepository.encoder.encode(sealed), instance.id])

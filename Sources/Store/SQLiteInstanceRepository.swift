@@ -18,24 +18,12 @@ public final class SQLiteInstanceRepository: InstanceRepository {
     private func arguments(_ i: Instance) throws -> StatementArguments {
         [
             i.id, i.account, i.region, i.name, i.status.rawValue, i.creationTime.timeIntervalSince1970,
-            try Self.encoder.encode(try Self.sealing(i, with: secrets)),
+            try Self.encoder.encode(try SecretBox.sealing(i, with: secrets)),
         ]
     }
 
-    /// The instance with its registry passwords sealed (or opened).
-    static func sealing(_ i: Instance, with box: SecretBox?, open: Bool = false) throws -> Instance {
-        guard let box, !i.credentials.isEmpty else { return i }
-        var out = i
-        out.credentials = try i.credentials.map {
-            var x = $0
-            x.password = open ? try box.open(x.password) : try box.seal(x.password)
-            return x
-        }
-        return out
-    }
-
     private func decode(_ rows: [Row]) throws -> [Instance] {
-        try rows.map { try Self.sealing(try Self.decoder.decode(Instance.self, from: $0["data"] as Data), with: secrets, open: true) }
+        try rows.map { try SecretBox.sealing(try Self.decoder.decode(Instance.self, from: $0["data"] as Data), with: secrets, open: true) }
     }
 
     public func insert(_ instance: Instance) throws {
@@ -63,25 +51,12 @@ public final class SQLiteInstanceRepository: InstanceRepository {
     }
 
     public func list(account: String, query: InstanceQuery) throws -> (total: Int, instances: [Instance]) {
-        var conditions = ["account = ?"]
-        var arguments: [any DatabaseValueConvertible] = [account]
-        func any(_ column: String, _ values: [String]?) {
-            guard let values else { return }
-            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
-            arguments += values.map { $0 as any DatabaseValueConvertible }
-            if values.isEmpty { conditions.append("0") }
-        }
-        any("id", query.ids)
-        any("name", query.names)
-        any("status", query.statuses?.map(\.rawValue))
-        let whereClause = conditions.joined(separator: " AND ")
+        let page = AccountPage(
+            table: "instances", account: account, ids: query.ids, names: query.names, statuses: query.statuses?.map(\.rawValue),
+            limit: query.limit,
+            offset: query.offset)
         return try pool.read { db in
-            let total =
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM instances WHERE \(whereClause)", arguments: StatementArguments(arguments))
-                ?? 0
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT data FROM instances WHERE \(whereClause) ORDER BY creation DESC, id LIMIT ? OFFSET ?",
-                arguments: StatementArguments(arguments + [query.limit, query.offset]))
+            let (total, rows) = try page.fetch(db)
             return (total, try self.decode(rows))
         }
     }
