@@ -39,14 +39,18 @@ public struct BuildWorker: Service {
     }
 
     public func run() async throws {
+        // Snapshots made before a restart may still lack their checksum: all are looked at once;
+        // after that, only the snapshots of the builds this worker ran.
+        await builder.checksumSnapshots()
         while !Task.isCancelledOrShuttingDown {
             let queued = (try? repository.all(in: [.pending, .updating])) ?? []
+            var built: [ImageCache] = []
             for cache in queued where claims.claim(cache.id) {
                 defer { claims.release(cache.id) }
                 if Task.isCancelledOrShuttingDown { return }
-                await builder.build(cache.id, account: cache.account)
+                if let done = await builder.build(cache.id, account: cache.account) { built.append(done) }
             }
-            await builder.checksumSnapshots()
+            if !built.isEmpty { await builder.checksumSnapshots(of: built) }
             if let wakeup {
                 await wakeup.wait(upTo: pollInterval)
             } else {

@@ -122,14 +122,14 @@ public final class CacheBuilder: Sendable {
         return cache
     }
 
-    /// Takes the checksums of snapshots that lack one (made since the last call, or before a
-    /// restart), on a thread of their own: a snapshot is sealed when its cache becomes Ready and
-    /// hashed right after, off the build's critical path. Returns how many were taken.
+    /// Takes the checksums of snapshots that lack one, on a thread of their own: a snapshot is
+    /// sealed when its cache becomes Ready and hashed right after, off the build's critical path.
+    /// `caches`: the ones just built; nil looks at every cache (once, after a restart). Returns
+    /// how many were taken.
     @discardableResult
-    public func checksumSnapshots() async -> Int {
-        let pending = ((try? repository.all(in: [.ready, .updating, .updateFailed])) ?? []).filter {
-            $0.snapshotChecksum == nil && $0.snapshotID != nil
-        }
+    public func checksumSnapshots(of caches: [ImageCache]? = nil) async -> Int {
+        let candidates = caches ?? ((try? repository.all(in: [.ready, .updating, .updateFailed])) ?? [])
+        let pending = candidates.filter { $0.snapshotChecksum == nil && $0.snapshotID != nil }
         var taken = 0
         for cache in pending {
             guard let id = cache.snapshotID else { continue }
