@@ -83,13 +83,12 @@ actor InstanceRun {
             instance.status = .failed
             instance.message = message
             instance.finishTime = service.now()
-            for (name, state) in instance.states where state.state != .terminated {
+            for (name, state) in instance.states where state.state != .terminated && state.reason != "ErrImagePull" {
                 setState(name) {
                     $0.state = .terminated
                     $0.reason = "StartError"
                     $0.message = String(message.prefix(300))
                 }
-                _ = state
             }
             event(.warning, "Failed", message)
             save()
