@@ -61,8 +61,12 @@ public struct DiskManager: Sendable {
         }
     }
 
-    /// Mounts `disk` at `target` until `unmount` (for instances, whose disks outlive a call).
-    public func mount(_ disk: Disk, at target: String) throws { try System.mountImage(disk.path, at: target, options: "nosuid,nodev") }
+    /// Mounts `disk` at `target` until `unmount` (for disks whose mount outlives a call). With
+    /// `directIO`, its loop device writes the image with direct I/O (a build disk: its pages are
+    /// not cached twice).
+    public func mount(_ disk: Disk, at target: String, directIO: Bool = false) throws {
+        try System.mountImage(disk.path, at: target, options: "nosuid,nodev", directIO: directIO)
+    }
 
     /// Unmounts whatever is at `target`.
     public func unmount(_ target: String) throws { try System.unmount(target) }

@@ -70,7 +70,8 @@ public final class CacheBuilder: Sendable {
         defer { meter.stop(builderID) }
         var disk: Disk?
         do {
-            let d = try disks.create(sizeGiB: cache.size)
+            let (disks, snapshots, size) = (self.disks, self.snapshots, cache.size)
+            let d = try await offload { try disks.create(sizeGiB: size) }
             disk = d
             try? diskRecords?.insertDisk(
                 DiskRecord(
@@ -79,10 +80,17 @@ public final class CacheBuilder: Sendable {
             meter.start(.buildDisk, account: cache.account, resource: d.id, cache: cache.id, quantity: cache.size)
             record(&cache, .normal, "DiskCreated", "Data disk \(d.id) of \(cache.size) GiB created")
             let mountPoint = "\(workRoot)/\(cache.id)"
-            try await disks.withMounted(d, at: mountPoint) { root in try await pullAll(&cache, into: root) }
+            try await offload { try disks.mount(d, at: mountPoint, directIO: true) }
+            do {
+                try await pullAll(&cache, into: mountPoint)
+                try await offload { try disks.unmount(mountPoint) }
+            } catch {
+                try? await offload { try disks.unmount(mountPoint) }
+                throw error
+            }
             record(&cache, .normal, "SnapshotCreating", "Creating snapshot of disk \(d.id)")
-            let snapshot = try snapshots.create(from: d)
-            disks.remove(d)
+            let snapshot = try await offload { try snapshots.create(from: d) }
+            try await offload { disks.remove(d) }
             try? diskRecords?.deleteDisk(id: d.id)
             meter.stop(d.id)
             disk = nil
@@ -134,9 +142,8 @@ public final class CacheBuilder: Sendable {
         for cache in pending {
             guard let id = cache.snapshotID else { continue }
             let snapshots = self.snapshots
-            let result = await withCheckedContinuation { (c: CheckedContinuation<Result<String, any Error>, Never>) in
-                Thread.detachNewThread { c.resume(returning: Result { try snapshots.takeChecksum(id: id) }) }
-            }
+            let result: Result<String, any Error>
+            do { result = .success(try await offload { try snapshots.takeChecksum(id: id) }) } catch { result = .failure(error) }
             switch result {
             case .success(let sum):
                 guard var fresh = try? repository.get(id: cache.id, account: cache.account), fresh.snapshotID == id else { continue }
