@@ -41,6 +41,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a registry transfer may make no progress before it is cut and retried.")
     var registryStallTimeout: Int = 30
 
+    @Option(help: "Hours between re-reads of every snapshot against its checksum (0: never).")
+    var scrubIntervalHours = 24
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -48,6 +51,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a level") }
         guard Self.split(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
         guard (0...16).contains(builders) else { throw ValidationError("--builders must be from 0 to 16, not \(builders)") }
+        guard (0...8760).contains(scrubIntervalHours) else {
+            throw ValidationError("--scrub-interval-hours must be from 0 to 8760, not \(scrubIntervalHours)")
+        }
         guard (1...3600).contains(registryStallTimeout) else {
             throw ValidationError("--registry-stall-timeout must be from 1 to 3600 seconds, not \(registryStallTimeout)")
         }
@@ -127,10 +133,20 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
             }, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: app), .init(service: sweeper), .init(service: InstanceSupervisor(service: instances)),
+        ]
+        services += (0..<builders).map { _ in .init(service: worker) }
+        if scrubIntervalHours > 0 {
+            services.append(
+                .init(
+                    service: SnapshotScrubber(
+                        repository: repository, snapshots: snapshots, interval: .seconds(Int64(scrubIntervalHours) * 3600), logger: logger))
+            )
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: sweeper), .init(service: InstanceSupervisor(service: instances))]
-                    + (0..<builders).map { _ in .init(service: worker) },
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -62,6 +62,26 @@ public struct Console: Sendable {
 
     static let cookie = "imc_console"
 
+    /// Failed sign-ins by SecretId: after 5 within 5 minutes, that SecretId is refused for the
+    /// rest of those 5 minutes (a password-guessing brake; the API's signatures need no such
+    /// thing, a guess there costs a SecretKey).
+    final class Throttle: Sendable {
+        private let failures = Mutex<[String: [Date]]>([:])
+        static let window: TimeInterval = 300
+        static let limit = 5
+        func blocked(_ id: String, now: Date) -> TimeInterval? {
+            failures.withLock { f in
+                let recent = (f[id] ?? []).filter { now.timeIntervalSince($0) < Self.window }
+                f[id] = recent
+                guard recent.count >= Self.limit, let first = recent.first else { return nil }
+                return Self.window - now.timeIntervalSince(first)
+            }
+        }
+        func failed(_ id: String, now: Date) { failures.withLock { $0[id, default: []].append(now) } }
+        func succeeded(_ id: String) { _ = failures.withLock { $0.removeValue(forKey: id) } }
+    }
+    let throttle = Throttle()
+
     func token(_ request: Request) -> String? {
         for field in request.headers where field.name == .cookie {
             for part in field.value.split(separator: ";") {
@@ -144,9 +164,17 @@ public struct Console: Sendable {
     }
 
     func login(_ form: Form) -> Response {
-        guard let account = authenticate(form["SecretId"], form["SecretKey"]) else {
-            return Self.html(loginPage(error: "The SecretId or SecretKey is wrong.", secretID: form["SecretId"]), status: .unauthorized)
+        let id = form["SecretId"]
+        if let wait = throttle.blocked(id, now: now()) {
+            return Self.html(
+                loginPage(error: "Too many failed sign-ins for this SecretId; try again in \(Int(wait.rounded(.up))) s.", secretID: id),
+                status: .tooManyRequests)
         }
+        guard let account = authenticate(id, form["SecretKey"]) else {
+            throttle.failed(id, now: now())
+            return Self.html(loginPage(error: "The SecretId or SecretKey is wrong.", secretID: id), status: .unauthorized)
+        }
+        throttle.succeeded(id)
         let region = regions.contains(form["Region"]) ? form["Region"] : regions.first ?? "ap-guangzhou"
         let token = sessions.open(Session(account: account, region: region, expires: now().addingTimeInterval(8 * 3600)))
         var r = Self.redirect("/console/caches")

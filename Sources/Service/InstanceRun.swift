@@ -140,7 +140,7 @@ actor InstanceRun {
         ]
         Metrics.shared.increment("imc_matches_total", labels: ["result": result[instance.cacheOutcome ?? .off] ?? "off"])
 
-        try await attachDisk(cache: cache)
+        cache = try await attachDisk(cache: cache)
         phase("DiskReady")
         guard let disk else { throw RuntimeFailure("no disk") }
         let (disks, root) = (service.disks, diskRoot)
@@ -195,8 +195,10 @@ actor InstanceRun {
     }
 
     /// The disk: a clone of the cache's snapshot (or a retained one of the same snapshot), grown
-    /// to the asked size; or a scratch disk when no cache is used.
-    private func attachDisk(cache: ImageCache?) async throws {
+    /// to the asked size; or a scratch disk when no cache is used, or when the cache's snapshot
+    /// cannot be used (then a Warning says why and the images are pulled). Returns the cache
+    /// whose disk it is.
+    private func attachDisk(cache: ImageCache?) async throws -> ImageCache? {
         let now = service.now()
         if let cache, let snapshotID = cache.snapshotID {
             let size = max(cache.size, instance.cache.diskSizeGiB ?? 0)
@@ -232,10 +234,15 @@ actor InstanceRun {
                     try service.repository.insertDisk(record)
                     made = d
                 } catch {
-                    throw RuntimeFailure("cannot make a disk from image cache \(cache.id): \(error)")
+                    instance.cacheOutcome = .notFound
+                    let why = (error as? DiskError)?.message ?? "\(error)"
+                    event(
+                        .warning, CacheOutcome.notFound.rawValue,
+                        "Image cache \(cache.id) cannot be used (\(why)); the images will be pulled normally")
+                    return try await attachDisk(cache: nil)
                 }
             }
-            guard let made else { return }
+            guard let made else { return nil }
             disk = made
             service.meter.start(
                 .instanceDisk, account: account, resource: made.id, cache: cache.id, instance: id, quantity: made.sizeGiB,
@@ -245,6 +252,7 @@ actor InstanceRun {
             instance.diskSizeGiB = made.sizeGiB
             instance.diskFromCache = true
             event(.normal, CacheOutcome.used.rawValue, "Image cache \(cache.id) used. Disk \(made.id) attached")
+            return cache
         } else {
             let size = instance.cache.diskSizeGiB ?? service.limits.defaultScratchDiskGiB
             let disks = service.disks
@@ -256,6 +264,7 @@ actor InstanceRun {
             disk = d
             instance.diskID = d.id
             instance.diskSizeGiB = size
+            return nil
         }
     }
 

@@ -179,3 +179,22 @@ def test_another_account_sees_nothing_and_forms_from_other_sites_are_refused(bro
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req)
     assert e.value.code == 403
+
+
+def test_sign_in_guesses_are_slowed_down(building_server):
+    import urllib.error
+    import urllib.request
+    base = f"http://127.0.0.1:{building_server['port']}"
+
+    def attempt():
+        req = urllib.request.Request(base + "/console/login", data=b"SecretId=AKIDguessed&SecretKey=guess")
+        try:
+            urllib.request.urlopen(req)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        return 200, ""
+
+    codes = [attempt()[0] for _ in range(5)]
+    assert codes == [401] * 5
+    code, page = attempt()
+    assert code == 429 and "Too many failed sign-ins" in page

@@ -5,6 +5,7 @@ import IMCInstance
 import IMCService
 import IMCStore
 import IMCTestSupport
+import Logging
 import Testing
 
 /// Builds caches for real: images from the scriptable registry onto loop-mounted ext4 disks in
@@ -107,6 +108,29 @@ final class CacheBuilderTests {
         #expect(listed.first.map { disks.allDiskIDs().contains($0.id) } == true)
         _ = await building.value
         #expect(try diskRecords.disks().isEmpty)
+    }
+
+    @Test func theScrubberFailsACacheWhoseSnapshotNoLongerMatches() async throws {
+        let registry = try await FaultRegistry.start()
+        registry.add(try TestImage(layers: SampleLayers.rich()), repository: "app", tag: "v1")
+        let c = try cache(["\(registry.host)/app:v1"], host: registry.host)
+        _ = await builder.build(c.id, account: "a")
+        #expect(await builder.checksumSnapshots() == 1)
+        let scrubber = SnapshotScrubber(
+            repository: repository, snapshots: snapshots, interval: .seconds(3600), logger: Logger(label: "test"))
+        #expect(await scrubber.scrub().isEmpty, "an untouched snapshot passes")
+        let built = try #require(try repository.get(id: c.id, account: "a"))
+        let path = pool.root + "/snapshots/\(built.snapshotID!).img"
+        _ = try CommandRunner.capture("/usr/bin/chattr", ["-i", path])
+        let fd = open(path, O_RDWR)
+        var byte: UInt8 = 0xAA
+        #expect(pwrite(fd, &byte, 1, 8192) == 1)
+        close(fd)
+        #expect(await scrubber.scrub() == [c.id])
+        let failed = try #require(try repository.get(id: c.id, account: "a"))
+        #expect(failed.status == .failed && failed.events.last?.reason == "SnapshotCorrupt")
+        #expect(try repository.bestMatch(account: "a", region: "ap-guangzhou", images: Set(failed.normalizedImages), now: Date()) == nil)
+        snapshots.delete(id: built.snapshotID!)
     }
 
     @Test func imagesLargerThanTheDiskFailSayingWhatSizeToAskFor() async throws {

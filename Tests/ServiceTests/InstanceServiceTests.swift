@@ -271,6 +271,28 @@ final class InstanceServiceTests {
         #expect(kept >= 61 && kept < 70, "the retained disk is billed until it was released: \(kept) s")
     }
 
+    @Test func aCacheWhoseSnapshotCannotBeUsedFallsBackToAPullWithAWarning() async throws {
+        registry.add(try RunnableImages.image(files: ["app/msg": "pulled anyway\n"]), repository: "broken", tag: "v1")
+        let image = "\(registry.host)/broken:v1"
+        let cache = try await buildCache([image])
+        let snapshotID = try #require(cache.snapshotID)
+        let path = pool.root + "/snapshots/\(snapshotID).img"
+        _ = try CommandRunner.capture("/usr/bin/chattr", ["-i", path])
+        let fd = open(path, O_RDWR)
+        var byte: UInt8 = 0x55
+        #expect(pwrite(fd, &byte, 1, 4096) == 1)
+        close(fd)
+        let i = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
+        let done = try await wait(i.id, until: finished)
+        #expect(done.status == .succeeded, "\(done.events.map(\.message))")
+        #expect(done.cacheOutcome == .notFound && !done.diskFromCache)
+        let warning = try #require(done.events.first { $0.reason == "ImageCacheNotFound" })
+        #expect(warning.type == .warning && warning.message.contains(cache.id) && warning.message.contains("pulled normally"))
+        #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "pulled anyway\n")
+        try await removeAll([i.id])
+        try caches.delete(ids: [cache.id], account: account)
+    }
+
     @Test func anInstanceOutlivesItsDeletedCacheAndIsKilledAfterTheGracePeriod() async throws {
         registry.add(try RunnableImages.image(), repository: "long", tag: "v1")
         let image = "\(registry.host)/long:v1"
