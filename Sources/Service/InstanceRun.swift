@@ -91,6 +91,7 @@ actor InstanceRun {
                 }
             }
             event(.warning, "Failed", message)
+            stopMeteringDisk()
             save()
         }
     }
@@ -425,6 +426,13 @@ actor InstanceRun {
         instance.status = codes.allSatisfy { $0 == 0 } ? .succeeded : .failed
         if instance.status == .failed { instance.message = "a container exited with an error" }
         instance.finishTime = service.now()
+        stopMeteringDisk()
+    }
+
+    /// The image cache disk is billed while the instance runs (API.md section 8): from when it
+    /// is attached until the instance ends, and again while a restart runs it.
+    private func stopMeteringDisk() {
+        if instance.diskFromCache, let disk { service.meter.stop(disk.id, kind: .instanceDisk) }
     }
 
     // MARK: - Staleness
@@ -471,6 +479,11 @@ actor InstanceRun {
         await stopContainers(grace: instance.terminationGracePeriodSeconds)
         pausing = false
         guard !stopping else { return }
+        if instance.status != .running, instance.diskFromCache, let disk {
+            service.meter.start(
+                .instanceDisk, account: account, resource: disk.id, cache: instance.cacheID, instance: id, quantity: disk.sizeGiB,
+                diskType: instance.cache.diskType.rawValue)
+        }
         instance.status = .running
         instance.finishTime = nil
         instance.message = nil
@@ -541,7 +554,7 @@ actor InstanceRun {
         try? await offload { InstanceRun.unmountAll(under: runDirectory) }
         let clean = InstanceRun.mounts(under: runDirectory).isEmpty
         if let disk, clean {
-            if instance.diskFromCache { service.meter.stop(disk.id, kind: .instanceDisk) }
+            stopMeteringDisk()
             if retain, let record = try? service.repository.disks().first(where: { $0.id == disk.id }) {
                 var kept = record
                 kept.use = .retained

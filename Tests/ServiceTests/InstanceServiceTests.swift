@@ -234,6 +234,8 @@ final class InstanceServiceTests {
         let first = try service.create(r, account: account, region: region)[0]
         let firstDone = try await wait(first.id, until: finished)
         #expect(firstDone.diskSizeGiB == 30, "the annotation's larger size")
+        let whileFinished = try usage.usage(account: account, from: .distantPast, to: .distantFuture).filter { $0.kind == .instanceDisk }
+        #expect(whileFinished.count == 1 && whileFinished[0].end != nil, "a finished instance's disk is no longer billed as running")
         try await removeAll([first.id])
         let retained = try instances.disks()
         #expect(retained.count == 1 && retained[0].use == .retained && retained[0].id == firstDone.diskID)
