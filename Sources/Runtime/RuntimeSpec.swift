@@ -61,9 +61,12 @@ public enum RuntimeSpec {
         "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
     ]
 
-    public static func make(process: ProcessSpec, rootfs: String, hostname: String, cgroupsPath: String, openFiles: UInt64 = 1024)
-        -> [String: Any]
-    {
+    /// `networkNamespace`: the path of a network namespace to join (the Pod's, shared by its
+    /// containers); nil gives the container one of its own.
+    public static func make(
+        process: ProcessSpec, rootfs: String, hostname: String, cgroupsPath: String, networkNamespace: String? = nil,
+        openFiles: UInt64 = 1024
+    ) -> [String: Any] {
         let caps = defaultCapabilities
         return [
             "ociVersion": "1.0.2",
@@ -97,7 +100,10 @@ public enum RuntimeSpec {
             "linux": [
                 "cgroupsPath": cgroupsPath,
                 "resources": ["devices": [["allow": false, "access": "rwm"]]],
-                "namespaces": ["pid", "network", "ipc", "uts", "mount"].map { ["type": $0] },
+                "namespaces": ["pid", "network", "ipc", "uts", "mount"].map { type -> [String: String] in
+                    if type == "network", let networkNamespace { return ["type": type, "path": networkNamespace] }
+                    return ["type": type]
+                },
                 "maskedPaths": [
                     "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                     "/proc/timer_stats",

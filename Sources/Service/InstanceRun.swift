@@ -41,6 +41,8 @@ actor InstanceRun {
     var runDirectory: String { service.runDirectory(id) }
     var diskRoot: String { service.diskMount(id) }
     func runcID(_ name: String) -> String { "\(id)-\(name)" }
+    /// The Pod's network namespace, shared by its containers.
+    var network: NetworkNamespace { NetworkNamespace(name: "imc-\(id)") }
     func rootfs(_ name: String) -> String { runDirectory + "/rootfs/\(name)" }
     func bundle(_ name: String) -> String { runDirectory + "/bundles/\(name)" }
 
@@ -72,6 +74,9 @@ actor InstanceRun {
         do {
             try await prepare()
             guard !stopping else { return }
+            let network = self.network
+            try await offload { try network.create() }
+            phase("NetworkReady")
             try await runInitContainers()
             guard !stopping else { return }
             try await startContainers()
@@ -300,7 +305,9 @@ actor InstanceRun {
         process.gid = user.gid
         let hostname = InstanceService.isDNSLabel(instance.name) ? instance.name : id
         try RuntimeSpec.write(
-            RuntimeSpec.make(process: process, rootfs: root, hostname: hostname, cgroupsPath: "/imc/\(runcID(spec.name))"),
+            RuntimeSpec.make(
+                process: process, rootfs: root, hostname: hostname, cgroupsPath: "/imc/\(runcID(spec.name))", networkNamespace: network.path
+            ),
             bundle: bundle(spec.name))
         try FileManager.default.createDirectory(atPath: runDirectory + "/logs", withIntermediateDirectories: true)
         event(.normal, "Created", "Created container \(spec.name)")
@@ -543,8 +550,11 @@ actor InstanceRun {
         stopping = true
         await stopContainers(grace: instance.terminationGracePeriodSeconds)
         let roots = (instance.initContainers + instance.containers).map { rootfs($0.name) }
-        let runDirectory = self.runDirectory
-        try? await offload { for root in roots { Overlay.unmount(root) } }
+        let (runDirectory, network) = (self.runDirectory, self.network)
+        try? await offload {
+            for root in roots { Overlay.unmount(root) }
+            network.delete()
+        }
         let retain = instance.cache.retainMinutes > 0 && instance.diskFromCache && instance.cacheID != nil
         if retain, InstanceRun.isMounted(diskRoot) {
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/containers/\(id)")

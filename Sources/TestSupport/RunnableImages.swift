@@ -10,7 +10,9 @@ public enum RunnableImages {
         var t = TarBuilder()
         for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "data"] { t.directory(d, mode: d == "tmp" ? 0o1777 : 0o755) }
         t.add("bin/busybox", .file(bytes), mode: 0o755)
-        for tool in ["sh", "echo", "cat", "sleep", "id", "ls", "touch", "date", "env", "true", "false", "head", "wc", "trap"] {
+        for tool in [
+            "sh", "echo", "cat", "sleep", "id", "ls", "touch", "date", "env", "true", "false", "head", "wc", "seq", "wget", "httpd", "nc",
+        ] {
             t.symlink("bin/\(tool)", to: "busybox")
         }
         t.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/data:/bin/sh\n")

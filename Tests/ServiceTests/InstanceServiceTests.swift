@@ -273,6 +273,32 @@ final class InstanceServiceTests {
         #expect(kept >= 61 && kept < 70, "the retained disk is billed until it was released: \(kept) s")
     }
 
+    @Test func containersOfAnInstanceShareItsLoopbackAndReachNothingElse() async throws {
+        registry.add(try RunnableImages.image(files: ["app/msg": "pod-local\n"]), repository: "pod", tag: "v1")
+        let image = "\(registry.host)/pod:v1"
+        var r = request(
+            [
+                (image, ["/bin/httpd", "-f", "-p", "8080", "-h", "/app"]),
+                (
+                    image,
+                    [
+                        "/bin/sh", "-c",
+                        "for i in $(seq 1 100); do wget -q -O - http://127.0.0.1:8080/msg && break; sleep 0.05; done; "
+                            + "if wget -q -T 1 -O - http://\(registry.host)/v2/ >/dev/null 2>&1; then echo host-reachable; fi",
+                    ]
+                ),
+            ], use: nil)
+        r.terminationGracePeriodSeconds = 0
+        let i = try service.create(r, account: account, region: region)[0]
+        let done = try await wait(i.id, until: { $0.states["c1"]?.state == .terminated })
+        #expect(done.states["c1"]?.exitCode == 0, "\(done.events.map(\.message))")
+        #expect(try service.logs(id: i.id, account: account, container: "c1", tail: nil, limitBytes: nil).1 == "pod-local\n")
+        #expect(done.milliseconds(to: "NetworkReady") != nil)
+        #expect(FileManager.default.fileExists(atPath: "/run/netns/imc-\(i.id)"))
+        try await removeAll([i.id])
+        #expect(!FileManager.default.fileExists(atPath: "/run/netns/imc-\(i.id)"), "the namespace went with the instance")
+    }
+
     @Test func aCacheWhoseSnapshotCannotBeUsedFallsBackToAPullWithAWarning() async throws {
         registry.add(try RunnableImages.image(files: ["app/msg": "pulled anyway\n"]), repository: "broken", tag: "v1")
         let image = "\(registry.host)/broken:v1"

@@ -1,0 +1,32 @@
+import Foundation
+
+/// A Pod's network namespace, shared by its containers (they reach each other on 127.0.0.1),
+/// made with iproute2 (`ip netns`: a named namespace bound under /run/netns) with its loopback
+/// up. imc gives it no other interface: instances have no network beyond it.
+public struct NetworkNamespace: Sendable {
+    public let name: String
+    public var path: String { "/run/netns/\(name)" }
+
+    public init(name: String) { self.name = name }
+
+    /// Creates the namespace (a leftover of the same name is replaced).
+    public func create() throws(RuntimeError) {
+        _ = Self.ip(["netns", "delete", name])
+        guard Self.ip(["netns", "add", name]) == 0 else { throw RuntimeError("cannot create network namespace \(name)") }
+        guard Self.ip(["-n", name, "link", "set", "lo", "up"]) == 0 else {
+            _ = Self.ip(["netns", "delete", name])
+            throw RuntimeError("cannot bring up the loopback of network namespace \(name)")
+        }
+    }
+
+    public func delete() { _ = Self.ip(["netns", "delete", name]) }
+
+    /// Names of the namespaces under /run/netns that start with `prefix` (for recovery).
+    public static func names(prefix: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
+    static func ip(_ arguments: [String]) -> Int32 {
+        (try? Runc.runQuietly(["/usr/sbin/ip"] + arguments)) ?? -1
+    }
+}
