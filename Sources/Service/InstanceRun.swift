@@ -70,6 +70,17 @@ actor InstanceRun {
 
     // MARK: - Start
 
+    /// The start under way, which `stop` cancels and waits for before it cleans up: whatever the
+    /// start made by then (a disk, mounts, containers) is in this actor's state, so nothing is
+    /// left behind however a delete and a start interleave.
+    private var starting: Task<Void, Never>?
+
+    /// Starts the instance in the background (unless a delete came first).
+    func begin() {
+        guard !stopping, starting == nil else { return }
+        starting = Task { await self.start() }
+    }
+
     func start() async {
         do {
             try await prepare()
@@ -289,6 +300,7 @@ actor InstanceRun {
 
     /// Mounts the container's root filesystem and writes its bundle.
     private func create(_ spec: ContainerSpec) throws {
+        guard !stopping else { throw RuntimeFailure("the instance is being deleted") }
         guard let image = images[spec.image] else { throw RuntimeFailure("image \(spec.image) is not ready") }
         let root = rootfs(spec.name)
         if !InstanceRun.isMounted(root) {
@@ -324,6 +336,12 @@ actor InstanceRun {
         let container = try await service.runc.start(
             id: runcID(spec.name), bundle: bundle(spec.name), log: service.logPath(id, spec.name))
         running[spec.name] = container
+        if stopping {
+            // A delete came while it started: it is killed at once (and waited for by stop).
+            let (runc, name) = (service.runc, runcID(spec.name))
+            try? await offload { runc.kill(id: name, signal: "KILL", all: true) }
+            throw RuntimeFailure("the instance is being deleted")
+        }
         phase("Started:\(spec.name)")
         setState(spec.name) {
             $0.state = .running
@@ -548,6 +566,13 @@ actor InstanceRun {
     /// record goes too.
     func stop(removing: Bool) async {
         stopping = true
+        if let starting {
+            // What the start has running is stopped first (an init container may never end by
+            // itself), then the start is let unwind, then whatever it started meanwhile.
+            starting.cancel()
+            await stopContainers(grace: instance.terminationGracePeriodSeconds)
+            await starting.value
+        }
         await stopContainers(grace: instance.terminationGracePeriodSeconds)
         let roots = (instance.initContainers + instance.containers).map { rootfs($0.name) }
         let (runDirectory, network) = (self.runDirectory, self.network)

@@ -136,7 +136,7 @@ public final class InstanceService: Sendable {
         for instance in created {
             let run = InstanceRun(instance: instance, service: self)
             runs.add(run)
-            Task { await run.start() }
+            Task { await run.begin() }
         }
         return created
     }

@@ -273,6 +273,24 @@ final class InstanceServiceTests {
         #expect(kept >= 61 && kept < 70, "the retained disk is billed until it was released: \(kept) s")
     }
 
+    @Test func aDeleteWhileTheInstanceStartsLeavesNothingBehind() async throws {
+        registry.add(try RunnableImages.image(), repository: "slow", tag: "v1")
+        let image = "\(registry.host)/slow:v1"
+        let cache = try await buildCache([image])
+        // An init container that never ends: the start is stuck in it when the delete comes.
+        var r = request([(image, ["/bin/true"])], use: "auto")
+        r.initContainers = [ContainerSpec(name: "forever", image: image, commands: ["/bin/sleep", "300"])]
+        r.terminationGracePeriodSeconds = 0
+        let stuck = try service.create(r, account: account, region: region)[0]
+        _ = try await wait(stuck.id, until: { $0.states["forever"]?.state == .running })
+        // And one deleted the moment it was created.
+        let early = try service.create(request([(image, ["/bin/true"])], use: "auto"), account: account, region: region)[0]
+        try await removeAll([stuck.id, early.id])
+        #expect(try instances.disks().isEmpty, "no disk row is left")
+        #expect(!FileManager.default.fileExists(atPath: "/run/netns/imc-\(stuck.id)"))
+        try caches.delete(ids: [cache.id], account: account)
+    }
+
     @Test func containersOfAnInstanceShareItsLoopbackAndReachNothingElse() async throws {
         registry.add(try RunnableImages.image(files: ["app/msg": "pod-local\n"]), repository: "pod", tag: "v1")
         let image = "\(registry.host)/pod:v1"
