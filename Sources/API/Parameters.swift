@@ -107,6 +107,13 @@ public struct Parameters {
         return out
     }
 
+    /// The Cloud API's `Filters`: a list of `{Name, Values}`.
+    public mutating func filters() throws(APIError) -> [(name: String, values: [String])]? {
+        try objects("Filters") { (f: inout Parameters, _: String) throws(APIError) -> (name: String, values: [String]) in
+            (try f.requiredString("Name"), try f.strings("Values") ?? [])
+        }
+    }
+
     /// An object, read with its own `Parameters`.
     public mutating func object<T>(_ name: String, _ read: (inout Parameters) throws(APIError) -> T) throws(APIError) -> T? {
         guard let v = value(name) else { return nil }

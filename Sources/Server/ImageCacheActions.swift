@@ -42,9 +42,7 @@ struct ImageCacheActions: Sendable {
             query.names = try p.strings("ImageCacheNames")
             query.limit = try p.int("Limit") ?? 20
             query.offset = try p.int("Offset") ?? 0
-            let filters = try p.objects("Filters") { (f: inout Parameters, path: String) throws(APIError) -> (String, [String]) in
-                (try f.requiredString("Name"), try f.strings("Values") ?? [])
-            }
+            let filters = try p.filters()
             try p.finish()
             for (name, values) in filters ?? [] {
                 switch name {
