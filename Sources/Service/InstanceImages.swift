@@ -50,10 +50,20 @@ enum InstanceImages {
     static func pull(_ reference: String, into root: String, registry: RegistryConfig, options: RegistryClientOptions, logger: Logger)
         async throws -> (ReadyImage, PullResult)
     {
+        try await pull(
+            reference, store: try OCILayoutStore(root: root + "/images"), layers: try LayerStore(root: root + "/layers"),
+            registry: registry,
+            options: options, logger: logger)
+    }
+
+    /// Pulls `reference` into open stores (which several pulls may share at once).
+    static func pull(
+        _ reference: String, store: OCILayoutStore, layers: LayerStore, registry: RegistryConfig, options: RegistryClientOptions,
+        logger: Logger
+    ) async throws -> (ReadyImage, PullResult) {
         let ref = try ImageReference(parsing: reference)
         let client = RegistryClient(config: registry, options: options, logger: logger)
-        let store = try OCILayoutStore(root: root + "/images")
-        let puller = Puller(client: client, store: store, layers: try LayerStore(root: root + "/layers"), logger: logger)
+        let puller = Puller(client: client, store: store, layers: layers, logger: logger)
         do {
             let result = try await puller.pull(ref)
             Metrics.shared.increment("imc_pulled_bytes_total", by: Double(result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }))
@@ -86,6 +96,9 @@ actor NodeImages {
     let root: String
     private var inFlight: [String: Task<ReadyImage, any Error>] = [:]
     private var users: [String: Int] = [:]
+    /// Each account's stores, opened once: opening a store clears its temporary files, so two
+    /// pulls at once must share one opening, not make their own.
+    private var stores: [String: (OCILayoutStore, LayerStore)] = [:]
 
     init(root: String) { self.root = root }
 
@@ -99,6 +112,7 @@ actor NodeImages {
         let left = users[account, default: 1] - 1
         users[account] = left > 0 ? left : nil
         guard left <= 0 else { return }
+        stores[account] = nil
         let dir = directory(for: account)
         let trash = "\(root)/.trash-\(account)-\(UInt32.random(in: 0...UInt32.max))"
         if rename(dir, trash) == 0 { Thread.detachNewThread { try? FileManager.default.removeItem(atPath: trash) } }
@@ -110,9 +124,18 @@ actor NodeImages {
     {
         let key = account + " " + ((try? ImageReference(parsing: reference).description) ?? reference)
         if let running = inFlight[key] { return try await running.value }
-        let dir = directory(for: account)
+        let opened: (OCILayoutStore, LayerStore)
+        if let existing = stores[account] {
+            opened = existing
+        } else {
+            let dir = directory(for: account)
+            opened = (try OCILayoutStore(root: dir + "/images"), try LayerStore(root: dir + "/layers"))
+            stores[account] = opened
+        }
         let task = Task {
-            try await InstanceImages.pull(reference, into: dir, registry: registry, options: options, logger: logger).0
+            try await InstanceImages.pull(
+                reference, store: opened.0, layers: opened.1, registry: registry, options: options, logger: logger
+            ).0
         }
         inFlight[key] = task
         defer { inFlight[key] = nil }

@@ -172,6 +172,24 @@ final class InstanceServiceTests {
             "the last user removed the account's images")
     }
 
+    @Test func instancesOfOneAccountPullDifferentImagesAtOnceIntoOneStore() async throws {
+        var ids: [String] = []
+        for n in 0..<4 {
+            registry.add(try RunnableImages.image(files: ["app/msg": "image \(n)\n"], padding: 3 << 20), repository: "many\(n)", tag: "v1")
+        }
+        for n in 0..<4 {
+            ids += try service.create(
+                request([("\(registry.host)/many\(n):v1", ["/bin/cat", "/app/msg"])], use: nil), account: account, region: region
+            ).map(\.id)
+        }
+        for (n, id) in ids.enumerated() {
+            let done = try await wait(id, until: finished)
+            #expect(done.status == .succeeded, "\(done.events.map(\.message))")
+            #expect(try service.logs(id: id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "image \(n)\n")
+        }
+        try await removeAll(ids)
+    }
+
     @Test func aManualCacheMissingAnImageIsStillUsedAndTheImageIsPulledOntoItsDisk() async throws {
         registry.add(try RunnableImages.image(files: ["app/msg": "one\n"]), repository: "one", tag: "v1")
         registry.add(try RunnableImages.image(files: ["app/msg": "two\n"]), repository: "two", tag: "v1")
