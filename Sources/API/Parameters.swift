@@ -107,6 +107,22 @@ public struct Parameters {
         return out
     }
 
+    /// `value` as one of `E`'s cases, or an error naming the field, the value and the cases.
+    public static func oneOf<E: RawRepresentable & CaseIterable>(_ value: String, field: String) throws(APIError) -> E
+    where E.RawValue == String {
+        guard let v = E(rawValue: value) else {
+            throw .invalidParameterValue(
+                "\(field) \"\(value.prefix(60))\" is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return v
+    }
+
+    /// A string field that must be one of `E`'s cases.
+    public mutating func oneOf<E: RawRepresentable & CaseIterable>(_ name: String) throws(APIError) -> E? where E.RawValue == String {
+        guard let s = try string(name) else { return nil }
+        return try Self.oneOf(s, field: name)
+    }
+
     /// The Cloud API's `Filters`: a list of `{Name, Values}`.
     public mutating func filters() throws(APIError) -> [(name: String, values: [String])]? {
         try objects("Filters") { (f: inout Parameters, _: String) throws(APIError) -> (name: String, values: [String]) in

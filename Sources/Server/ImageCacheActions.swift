@@ -49,16 +49,7 @@ struct ImageCacheActions: Sendable {
                 case "image-cache-name": query.names = (query.names ?? []) + values
                 case "image-cache-id": query.ids = (query.ids ?? []) + values
                 case "status":
-                    var statuses: [CacheStatus] = []
-                    for v in values {
-                        guard let s = CacheStatus(rawValue: v) else {
-                            throw APIError.invalidParameterValue(
-                                "Filters status value \"\(v.prefix(60))\" is not one of \(CacheStatus.allCases.map(\.rawValue).joined(separator: ", "))"
-                            )
-                        }
-                        statuses.append(s)
-                    }
-                    query.statuses = statuses
+                    query.statuses = try values.map { v throws(APIError) in try Parameters.oneOf(v, field: "Filters status value") }
                 default:
                     throw APIError.invalidParameterValue(
                         "Filters Name \"\(name.prefix(60))\" is not supported; use image-cache-name, image-cache-id or status")

@@ -34,14 +34,7 @@ struct InstanceActions: Sendable {
                 case "eks-ci-name", "EksCiName": query.names = (query.names ?? []) + values
                 case "eks-ci-id", "EksCiId": query.ids = (query.ids ?? []) + values
                 case "status", "Status":
-                    query.statuses = try values.map { v in
-                        guard let s = InstanceStatus(rawValue: v) else {
-                            throw APIError.invalidParameterValue(
-                                "Filters status value \"\(v.prefix(60))\" is not one of \(InstanceStatus.allCases.map(\.rawValue).joined(separator: ", "))"
-                            )
-                        }
-                        return s
-                    }
+                    query.statuses = try values.map { v throws(APIError) in try Parameters.oneOf(v, field: "Filters status value") }
                 default:
                     throw APIError.invalidParameterValue(
                         "Filters Name \"\(name.prefix(60))\" is not supported; use eks-ci-name, eks-ci-id or status")
@@ -93,12 +86,7 @@ struct InstanceActions: Sendable {
         r.name = try p.string("EksCiName")
         r.cpu = try p.double("Cpu")
         r.memory = try p.double("Memory")
-        if let policy = try p.string("RestartPolicy") {
-            guard let v = RestartPolicy(rawValue: policy) else {
-                throw APIError.invalidParameterValue("RestartPolicy \"\(policy.prefix(40))\" is not one of Always, OnFailure, Never")
-            }
-            r.restartPolicy = v
-        }
+        r.restartPolicy = try p.oneOf("RestartPolicy")
         r.credentials =
             try p.objects("ImageRegistryCredentials") { (c: inout Parameters, path: String) throws(APIError) -> CacheCredential in
                 guard let server = try c.string("Server"), !server.isEmpty else {
@@ -130,13 +118,7 @@ struct InstanceActions: Sendable {
             throw APIError.invalidParameterValue("AutoMatchImageCache and ImageCacheId \(id.prefix(20)) exclude each other; give one")
         }
         r.cache.use = (id?.isEmpty == false ? id : nil) ?? (auto == true ? "auto" : nil)
-        if let type = try p.string("ImageCacheDiskType") {
-            guard let t = DiskType(rawValue: type) else {
-                throw APIError.invalidParameterValue(
-                    "ImageCacheDiskType \"\(type.prefix(40))\" is not one of \(DiskType.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            r.cache.diskType = t
-        }
+        if let type: DiskType = try p.oneOf("ImageCacheDiskType") { r.cache.diskType = type }
         r.cache.diskSizeGiB = try p.int("ImageCacheDiskSize")
         r.cache.retainMinutes = try p.int("ImageCacheDiskRetainMinutes") ?? 0
         return r
