@@ -151,8 +151,9 @@ public struct Instance: Codable, Sendable, Equatable {
     public var cacheID: String?
     public var diskID: String?
     public var diskSizeGiB: Int?
-    /// Whether the disk came from a cache's snapshot (or is a scratch disk for pulled images).
-    public var diskFromCache: Bool
+    /// Whether the disk came from a cache's snapshot (or is a scratch disk for pulled images):
+    /// `cacheID` is set exactly when it did.
+    public var diskFromCache: Bool { cacheID != nil }
     public var events: [CacheEvent]
     public var phases: [Phase]
     public var subnetID: String?
@@ -177,7 +178,6 @@ public struct Instance: Codable, Sendable, Equatable {
         registryHttpEndPointList = []
         registrySkipVerifyList = []
         cache = CacheRequestOptions()
-        diskFromCache = false
         events = []
         phases = []
         securityGroupIDs = []

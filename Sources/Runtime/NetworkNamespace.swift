@@ -21,11 +21,6 @@ public struct NetworkNamespace: Sendable {
 
     public func delete() { _ = Self.ip(["netns", "delete", name]) }
 
-    /// Names of the namespaces under /run/netns that start with `prefix` (for recovery).
-    public static func names(prefix: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix(prefix) }.sorted()
-    }
-
     static func ip(_ arguments: [String]) -> Int32 {
         (try? Runc.runQuietly(["/usr/sbin/ip"] + arguments)) ?? -1
     }

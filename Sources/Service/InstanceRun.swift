@@ -267,7 +267,6 @@ actor InstanceRun {
             instance.cacheID = cache.id
             instance.diskID = made.id
             instance.diskSizeGiB = made.sizeGiB
-            instance.diskFromCache = true
             event(.normal, CacheOutcome.used.rawValue, "Image cache \(cache.id) used. Disk \(made.id) attached")
             return cache
         } else {
@@ -580,7 +579,7 @@ actor InstanceRun {
             for root in roots { Overlay.unmount(root) }
             network.delete()
         }
-        let retain = instance.cache.retainMinutes > 0 && instance.diskFromCache && instance.cacheID != nil
+        let retain = instance.cache.retainMinutes > 0 && instance.diskFromCache
         if retain, InstanceRun.isMounted(diskRoot) {
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/containers/\(id)")
         }
@@ -590,7 +589,7 @@ actor InstanceRun {
         let clean = InstanceRun.mounts(under: runDirectory).isEmpty
         if let disk, clean {
             stopMeteringDisk()
-            if retain, let record = try? service.repository.disks().first(where: { $0.id == disk.id }) {
+            if retain, let record = try? service.repository.disk(id: disk.id) {
                 var kept = record
                 kept.use = .retained
                 kept.instanceID = nil

@@ -7,6 +7,7 @@ public protocol DiskRepository: Sendable {
     func updateDisk(_ disk: DiskRecord) throws
     func deleteDisk(id: String) throws
     func disks() throws -> [DiskRecord]
+    func disk(id: String) throws -> DiskRecord?
     /// Takes (marks in use and returns) a retained disk of the account made from `cacheID`,
     /// still within its retention, if there is one.
     func takeRetainedDisk(account: String, cacheID: String, now: Date) throws -> DiskRecord?

@@ -112,6 +112,14 @@ public final class SQLiteInstanceRepository: InstanceRepository {
         }
     }
 
+    public func disk(id: String) throws -> DiskRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT data FROM disks WHERE id = ?", arguments: [id]).map {
+                try Self.decoder.decode(DiskRecord.self, from: $0["data"] as Data)
+            }
+        }
+    }
+
     public func takeRetainedDisk(account: String, cacheID: String, now: Date) throws -> DiskRecord? {
         try pool.write { db in
             guard
