@@ -24,13 +24,25 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // C shims: system calls Swift cannot reach directly (openat2, makedev).
-        .target(name: "CIMCSys", path: "Sources/System/CIMCSys"),
-        .systemLibrary(name: "CZlib", path: "Sources/System/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "CZstd", path: "Sources/System/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .systemLibrary(name: "CIsal", path: "Sources/System/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .target(name: "CIMCSys", path: "Sources/CLibraries/CIMCSys"),
+        .systemLibrary(name: "CZlib", path: "Sources/CLibraries/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CLibraries/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CIsal", path: "Sources/CLibraries/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+
+        // The operating system, one way: commands (swift-subprocess), long-running children,
+        // mounts and the mount table, files written whole, the pool for blocking work.
+        .target(
+            name: "IMCOS",
+            dependencies: [
+                "CIMCSys", .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/OS"),
 
         // Pure values: references, digests, platforms, manifests, configs, credentials. No I/O.
         .target(name: "IMCModel", path: "Sources/Model"),
@@ -42,11 +54,11 @@ let package = Package(
             path: "Sources/Compression"),
         .target(
             name: "IMCContent",
-            dependencies: ["IMCModel", "CIMCSys", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["IMCModel", "IMCOS", "CIMCSys", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Content"),
         .target(
             name: "IMCUnpack",
-            dependencies: ["IMCModel", "IMCCompression", "CIMCSys"],
+            dependencies: ["IMCModel", "IMCCompression", "IMCOS", "CIMCSys"],
             path: "Sources/Unpack"),
         .target(
             name: "IMCRegistry",
@@ -70,11 +82,12 @@ let package = Package(
 
         // Disks and snapshots: sparse ext4 disk images, loop mounts, reflink snapshots in an XFS pool.
         .target(
-            name: "IMCDisks", dependencies: ["CIMCSys", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
+            name: "IMCDisks",
+            dependencies: ["CIMCSys", "IMCOS", "IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Disks"),
 
         // Containers: OCI runtime bundles from image configs, overlay root filesystems, runc.
-        .target(name: "IMCRuntime", dependencies: ["IMCModel", "CIMCSys"], path: "Sources/Runtime"),
+        .target(name: "IMCRuntime", dependencies: ["IMCModel", "IMCOS", "CIMCSys"], path: "Sources/Runtime"),
 
         // Pure values of instances: containers, their states, phases and events.
         .target(name: "IMCInstance", dependencies: ["IMCModel", "IMCCache"], path: "Sources/Instance"),
@@ -99,7 +112,7 @@ let package = Package(
             name: "IMCService",
             dependencies: [
                 "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCRuntime",
-                "IMCInstance", "IMCObservability", "IMCBilling",
+                "IMCInstance", "IMCObservability", "IMCBilling", "IMCOS",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -109,8 +122,7 @@ let package = Package(
         .target(
             name: "IMCPull",
             dependencies: [
-                "IMCModel", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCCompression",
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "IMCModel", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCCompression", "IMCOS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Pull"),
@@ -137,7 +149,7 @@ let package = Package(
         .target(
             name: "IMCServer",
             dependencies: [
-                "IMCAPI", "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCObservability", "IMCBilling", "IMCConsole",
+                "IMCAPI", "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCObservability", "IMCBilling", "IMCConsole", "IMCOS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -158,7 +170,7 @@ let package = Package(
         .executableTarget(
             name: "imc-bench",
             dependencies: [
-                "IMCPull", "IMCTestSupport", "IMCClient", "IMCDisks", "IMCStore", "IMCCache",
+                "IMCPull", "IMCTestSupport", "IMCClient", "IMCDisks", "IMCStore", "IMCCache", "IMCOS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Bench"),
@@ -178,14 +190,18 @@ let package = Package(
             path: "Sources/TestSupport"),
 
         .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
+        .testTarget(name: "IMCOSTests", dependencies: ["IMCOS", "IMCTestSupport"], path: "Tests/OSTests"),
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
         .testTarget(name: "IMCBillingTests", dependencies: ["IMCBilling"], path: "Tests/BillingTests"),
-        .testTarget(name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCTestSupport"], path: "Tests/RuntimeTests"),
         .testTarget(
-            name: "IMCServiceTests", dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCBilling", "IMCTestSupport"],
+            name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCOS", "IMCModel", "IMCTestSupport"], path: "Tests/RuntimeTests"),
+        .testTarget(
+            name: "IMCServiceTests",
+            dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCBilling", "IMCOS", "IMCDisks", "IMCTestSupport"],
             path: "Tests/ServiceTests"),
-        .testTarget(name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCDisks", "IMCTestSupport"], path: "Tests/APITests"),
-        .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCTestSupport"], path: "Tests/DisksTests"),
+        .testTarget(
+            name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/APITests"),
+        .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/DisksTests"),
         .testTarget(
             name: "IMCStoreTests",
             dependencies: ["IMCStore", "IMCCache", "IMCModel", "IMCTestSupport", .product(name: "Crypto", package: "swift-crypto")],

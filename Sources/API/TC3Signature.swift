@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IMCModel
 
 /// Tencent Cloud API 3.0 request signing, `TC3-HMAC-SHA256`, exactly as the official SDKs
 /// compute it (API.md section 1). Pure: the server verifies with it, the CLI signs with it.
@@ -91,7 +92,7 @@ public enum TC3Signature {
     }
 
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+        Hex.encode(bytes)
     }
 
     /// Compares two signatures in time independent of where they differ.

@@ -34,18 +34,17 @@ struct ServiceBenchmark: AsyncParsableCommand {
 
     func disks() async throws -> String {
         let root = work + "/disks"
-        let pool = try DiskPool.open(dataRoot: root, poolSizeGiB: 4096)
-        defer { try? pool.unmountPool() }
+        let pool = try await DiskPool.open(dataRoot: root, poolSizeGiB: 4096)
         let manager = DiskManager(pool: pool)
         let store = LocalSnapshotStore(disks: manager)
         var rows: [String] = []
         for size in [20, 200] {
-            let disk = try manager.create(sizeGiB: size)
+            let disk = try await manager.create(sizeGiB: size)
             try await manager.withMounted(disk, at: root + "/mnt") { mnt in
                 try Measure.shell("head -c \(dataGiB << 30) /dev/urandom > \(mnt)/data && sync")
             }
-            var snapshot = try store.create(from: disk)
-            snapshot.checksum = try store.takeChecksum(id: snapshot.id)
+            var snapshot = try await store.create(from: disk)
+            snapshot.checksum = try await store.takeChecksum(id: snapshot.id)
             manager.remove(disk)
             var make: [Double] = []
             var verify: [Double] = []
@@ -54,14 +53,14 @@ struct ServiceBenchmark: AsyncParsableCommand {
             let image = "\(pool.root)/snapshots/\(snapshot.id).img"
             for i in 0..<runs {
                 var t = ContinuousClock.now
-                try store.verify(snapshot)
+                try await store.verify(snapshot)
                 verify.append((ContinuousClock.now - t).seconds)
                 t = ContinuousClock.now
-                try pool.copy(image, to: "\(pool.root)/disks/clone-\(i).img")
+                try await pool.copy(image, to: "\(pool.root)/disks/clone-\(i).img")
                 clone.append((ContinuousClock.now - t).seconds)
                 unlink("\(pool.root)/disks/clone-\(i).img")
                 t = ContinuousClock.now
-                let d = try store.makeDisk(from: snapshot, sizeGiB: nil)
+                let d = try await store.makeDisk(from: snapshot, sizeGiB: nil)
                 make.append((ContinuousClock.now - t).seconds)
                 manager.remove(d)
                 sync()
@@ -78,6 +77,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
                     Measure.median(verify) * 1000, Measure.median(make) * 1000, Measure.median(copy) * 1000,
                     Measure.median(copy) / max(1e-6, Measure.median(clone))))
         }
+        try? pool.unmountPool()
         return
             "| cache disk | reflink clone (median) | full checksum rehash (median) | makeDisk: seal check + clone (median) | cp --sparse=always (median) | clone vs cp |\n|---|---|---|---|---|---|\n"
             + rows.joined(separator: "\n") + "\n"

@@ -3,6 +3,7 @@ import Foundation
 import IMCClient
 import IMCDisks
 import IMCModel
+import IMCOS
 import IMCRegistry
 import IMCTestSupport
 import NIOCore

@@ -83,18 +83,16 @@ struct PullCommand: AsyncParsableCommand {
             let client = RegistryClient(config: config, options: clientOptions, logger: logger)
             let store = try OCILayoutStore(root: dest)
             let layers = try LayerStore(root: dest + "/layers")
-            let puller = Puller(client: client, store: store, layers: layers, threads: concurrency, logger: logger)
+            let puller = Puller(client: client, store: store, layers: layers, logger: logger)
             let progress = ProgressDisplay(reference: image.description, mode: json ? .silent : (isatty(2) != 0 ? .bars : .lines))
             let result: PullResult
             do {
                 let pullOptions = options
                 result = try await progress.run { try await puller.pull(image, options: pullOptions, progress: progress.handle) }
             } catch {
-                try? await puller.shutdown()
                 try? await client.shutdown()
                 throw error
             }
-            try await puller.shutdown()
             try await client.shutdown()
             output.success(result)
         } catch {

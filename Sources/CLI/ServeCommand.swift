@@ -81,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (root, created) = try Accounts.root(environment: environment, dataRoot: dataRoot, secrets: secrets)
         let database = try SQLiteDatabase(path: dataRoot + "/imc.sqlite", secrets: secrets)
         let repository = SQLiteCacheRepository(database: database)
-        let pool = try DiskPool.open(dataRoot: dataRoot, poolSizeGiB: poolSizeGib)
+        let pool = try await DiskPool.open(dataRoot: dataRoot, poolSizeGiB: poolSizeGib)
         let disks = DiskManager(pool: pool)
         let snapshots = LocalSnapshotStore(disks: disks)
         var clientOptions = RegistryClientOptions()
@@ -107,7 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned
         // snapshots) goes before anything runs; caches that were building are built again.
         let disksInUse = try await instances.recover()
-        try worker.recover(keepingDisks: disksInUse)
+        try await worker.recover(keepingDisks: disksInUse)
         let accounts = Accounts([root] + settings.keys)
         let api = CloudAPI(
             accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions, logger: logger)

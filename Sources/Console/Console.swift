@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import IMCModel
 import IMCService
 import Synchronization
 
@@ -43,7 +44,7 @@ public struct Console: Sendable {
             var bytes = [UInt8](repeating: 0, count: 32)
             var g = SystemRandomNumberGenerator()
             for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &g) }
-            let token = bytes.map { String(format: "%02x", $0) }.joined()
+            let token = Hex.encode(bytes)
             table.withLock { $0[token] = s }
             return token
         }

@@ -2,6 +2,7 @@ import CIMCSys
 import Foundation
 import Glibc
 import IMCModel
+import IMCOS
 import Synchronization
 
 import struct Crypto.SHA256
@@ -106,33 +107,11 @@ public final class OCILayoutStore: ContentStore {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
             let data = try encoder.encode(index)
-            try Self.writeAtomically(data, to: root + "/index.json")
-        } catch let e as ContentError {
-            throw e
+            try AtomicFile.write(data, to: root + "/index.json")
+        } catch let e as OSError {
+            throw e.code == .diskFull ? ContentError(.diskFull, e.message) : ContentError(.io, e.message)
         } catch {
             throw ContentError(.io, "cannot encode index.json")
-        }
-    }
-
-    /// Writes `data` to a temporary file, syncs it and renames it over `path`.
-    public static func writeAtomically(_ data: Data, to path: String) throws(ContentError) {
-        let temp = path + ".tmp\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ioError("create \(temp)") }
-        let ok = data.withUnsafeBytes { b -> Bool in
-            var off = 0
-            while off < b.count {
-                let n = Glibc.write(fd, b.baseAddress! + off, b.count - off)
-                if n < 0 { if errno == EINTR { continue } else { return false } }
-                off += n
-            }
-            return fsync(fd) == 0
-        }
-        close(fd)
-        guard ok, rename(temp, path) == 0 else {
-            let e = ioError("write \(path)")
-            unlink(temp)
-            throw e
         }
     }
 

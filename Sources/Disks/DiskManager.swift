@@ -1,5 +1,6 @@
 import Foundation
 import IMCCache
+import IMCOS
 
 /// A data disk: an ext4 filesystem in a sparse image file in the pool.
 public struct Disk: Sendable, Equatable {
@@ -30,14 +31,17 @@ public struct DiskManager: Sendable {
     }
 
     /// A new, empty, formatted disk of `sizeGiB` (sparse: it uses no space until written).
-    public func create(sizeGiB: Int) throws -> Disk {
+    public func create(sizeGiB: Int) async throws(DiskError) -> Disk {
         let id = ids.next(prefix: "disk")
         let path = "\(pool.root)/disks/\(id).img"
-        try System.makeSparseFile(path, bytes: Int64(sizeGiB) * unit)
-        do {
-            try System.run([
-                "/usr/sbin/mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", "-L", id, path,
-            ])
+        try DiskPool.makeSparseFile(path, bytes: Int64(sizeGiB) * unit)
+        do throws(DiskError) {
+            try await asDiskError {
+                try await Command.check([
+                    "/usr/sbin/mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", "-L", id,
+                    path,
+                ])
+            }
         } catch {
             unlink(path)
             throw error
@@ -50,26 +54,27 @@ public struct DiskManager: Sendable {
 
     /// Mounts `disk` at `target` for the length of `body`, and unmounts it whatever happens.
     public func withMounted<T>(_ disk: Disk, at target: String, _ body: (String) async throws -> T) async throws -> T {
-        try System.mountImage(disk.path, at: target, options: "nosuid,nodev", directIO: true)
+        try await mount(disk, at: target, directIO: true)
         do {
             let result = try await body(target)
-            try System.unmount(target)
+            try await unmount(target)
             return result
         } catch {
-            try? System.unmount(target)
+            try? await unmount(target)
             throw error
         }
     }
 
-    /// Mounts `disk` at `target` until `unmount` (for disks whose mount outlives a call). With
-    /// `directIO`, its loop device writes the image with direct I/O (a build disk: its pages are
-    /// not cached twice).
-    public func mount(_ disk: Disk, at target: String, directIO: Bool = false) throws {
-        try System.mountImage(disk.path, at: target, options: "nosuid,nodev", directIO: directIO)
+    /// Mounts `disk` at `target` until `unmount`. With `directIO`, its loop device writes the
+    /// image with direct I/O (a build disk: its pages are not cached twice).
+    public func mount(_ disk: Disk, at target: String, directIO: Bool = false) async throws(DiskError) {
+        try await asDiskError { try await Mount.loop(image: disk.path, target: target, options: ["nosuid", "nodev"], directIO: directIO) }
     }
 
-    /// Unmounts whatever is at `target`.
-    public func unmount(_ target: String) throws { try System.unmount(target) }
+    /// Unmounts whatever is at `target` (its loop device is released with it).
+    public func unmount(_ target: String) async throws(DiskError) {
+        try await blocking { try Mount.unmount(target) }
+    }
 
     /// Removes a disk image (it must not be mounted).
     public func remove(_ disk: Disk) {
@@ -83,11 +88,13 @@ public struct DiskManager: Sendable {
     }
 
     /// Grows the disk's file and filesystem to `sizeGiB` (never shrinks).
-    public func grow(_ disk: Disk, to sizeGiB: Int) throws -> Disk {
+    public func grow(_ disk: Disk, to sizeGiB: Int) async throws(DiskError) -> Disk {
         guard sizeGiB > disk.sizeGiB else { return disk }
-        guard truncate(disk.path, off_t(Int64(sizeGiB) * unit)) == 0 else { throw DiskError(.io, "cannot grow \(disk.id)") }
-        try System.run(["/usr/sbin/e2fsck", "-f", "-p", disk.path])
-        try System.run(["/usr/sbin/resize2fs", disk.path])
+        guard truncate(disk.path, off_t(Int64(sizeGiB) * unit)) == 0 else { throw DiskError(OSError.system("cannot grow \(disk.id)")) }
+        try await asDiskError {
+            try await Command.check(["/usr/sbin/e2fsck", "-f", "-p", disk.path])
+            try await Command.check(["/usr/sbin/resize2fs", disk.path])
+        }
         var grown = disk
         grown.sizeGiB = sizeGiB
         return grown

@@ -1,5 +1,6 @@
 import CIMCSys
 import Foundation
+import IMCOS
 
 /// The filesystem that holds disk images and snapshots: one where a copy is a reflink clone,
 /// so that a snapshot or a disk made from one costs no data copy. When the data root's own
@@ -11,35 +12,56 @@ public struct DiskPool: Sendable {
     public let root: String
     /// Whether copies here are reflink clones.
     public let clones: Bool
+    /// Whether opening the pool mounted it (so that closing it unmounts it).
+    public let mountedHere: Bool
 
     /// Prepares the pool under `dataRoot`, creating and mounting the XFS file if needed.
-    public static func open(dataRoot: String, poolSizeGiB: Int64 = 4096) throws -> DiskPool {
+    public static func open(dataRoot: String, poolSizeGiB: Int64 = 4096) async throws(DiskError) -> DiskPool {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
-        if canClone(in: dataRoot) { return try DiskPool(root: dataRoot + "/pool-direct", clones: true) }
+        do { try fm.createDirectory(atPath: dataRoot, withIntermediateDirectories: true) } catch {
+            throw DiskError(.io, "cannot create \(dataRoot): \(error.localizedDescription)")
+        }
+        if canClone(in: dataRoot) { return try DiskPool(root: dataRoot + "/pool-direct", clones: true, mountedHere: false) }
         let image = dataRoot + "/pool.xfs"
         let mountPoint = dataRoot + "/pool"
-        if !System.isMountPoint(mountPoint) {
+        var mounted = false
+        if !MountTable.isMountPoint(mountPoint) {
             if !fm.fileExists(atPath: image) {
-                try System.makeSparseFile(image + ".new", bytes: poolSizeGiB << 30)
-                do {
-                    try System.run(["/usr/sbin/mkfs.xfs", "-q", "-m", "reflink=1", image + ".new"])
+                try makeSparseFile(image + ".new", bytes: poolSizeGiB << 30)
+                do throws(DiskError) {
+                    try await asDiskError { try await Command.check(["/usr/sbin/mkfs.xfs", "-q", "-m", "reflink=1", image + ".new"]) }
                 } catch {
                     unlink(image + ".new")
                     throw error
                 }
-                guard rename(image + ".new", image) == 0 else { throw DiskError(.io, "cannot create \(image)") }
+                guard rename(image + ".new", image) == 0 else { throw DiskError(OSError.system("cannot create \(image)")) }
             }
-            try System.mountImage(image, at: mountPoint, options: "nosuid,nodev")
+            try await asDiskError { try await Mount.loop(image: image, target: mountPoint, options: ["nosuid", "nodev"]) }
+            mounted = true
         }
-        return try DiskPool(root: mountPoint, clones: canClone(in: mountPoint))
+        return try DiskPool(root: mountPoint, clones: canClone(in: mountPoint), mountedHere: mounted)
     }
 
-    init(root: String, clones: Bool) throws {
+    init(root: String, clones: Bool, mountedHere: Bool = false) throws(DiskError) {
         self.root = root
         self.clones = clones
+        self.mountedHere = mountedHere
         for d in ["disks", "snapshots"] {
-            try FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true)
+            do { try FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true) } catch {
+                throw DiskError(.io, "cannot create \(root)/\(d): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    /// Makes a sparse file of `bytes` bytes.
+    static func makeSparseFile(_ path: String, bytes: Int64) throws(DiskError) {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DiskError(OSError.system("cannot create \(path)")) }
+        defer { Glibc.close(fd) }
+        guard ftruncate(fd, off_t(bytes)) == 0 else {
+            let e = OSError.system("cannot size \(path)")
+            unlink(path)
+            throw DiskError(e)
         }
     }
 
@@ -54,39 +76,48 @@ public struct DiskPool: Sendable {
         let fa = Glibc.open(a, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         let fb = Glibc.open(b, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         defer {
-            if fa >= 0 { close(fa) }
-            if fb >= 0 { close(fb) }
+            if fa >= 0 { Glibc.close(fa) }
+            if fb >= 0 { Glibc.close(fb) }
         }
         guard fa >= 0, fb >= 0 else { return false }
-        _ = "probe".withCString { write(fa, $0, 5) }
+        _ = "probe".withCString { Glibc.write(fa, $0, 5) }
         return imc_ficlone(fb, fa) == 0
     }
 
     /// Copies `source` to a new file `destination`: a reflink clone when the pool clones, a
     /// sparse copy otherwise. The destination appears only complete (written, then renamed).
-    public func copy(_ source: String, to destination: String) throws {
+    public func copy(_ source: String, to destination: String) async throws(DiskError) {
         let temporary = destination + ".partial"
-        let src = Glibc.open(source, O_RDONLY | O_CLOEXEC)
-        guard src >= 0 else { throw DiskError(.notFound, "cannot open \(source): \(String(cString: strerror(errno)))") }
-        defer { close(src) }
-        let dst = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard dst >= 0 else { throw DiskError(.io, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer {
-            close(dst)
-            if !ok { unlink(temporary) }
+        let cloned = try await blocking { () throws -> Bool in
+            let src = Glibc.open(source, O_RDONLY | O_CLOEXEC)
+            guard src >= 0 else { throw OSError.system("cannot open \(source)") }
+            defer { Glibc.close(src) }
+            let dst = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard dst >= 0 else { throw OSError.system("cannot create \(temporary)") }
+            defer { Glibc.close(dst) }
+            return imc_ficlone(dst, src) == 0
         }
-        if imc_ficlone(dst, src) != 0 {
-            try System.run(["/usr/bin/cp", "--sparse=always", "--reflink=never", source, temporary])
+        do throws(DiskError) {
+            if !cloned {
+                try await asDiskError { try await Command.check(["/usr/bin/cp", "--sparse=always", "--reflink=never", source, temporary]) }
+            }
+            guard rename(temporary, destination) == 0 else { throw DiskError(OSError.system("cannot rename \(temporary)")) }
+        } catch {
+            unlink(temporary)
+            throw error
         }
-        guard rename(temporary, destination) == 0 else { throw DiskError(.io, "cannot rename \(temporary)") }
-        ok = true
     }
-}
 
-extension DiskPool {
-    /// Unmounts the pool's XFS file, if imc mounted one (tests; the service keeps it mounted).
-    public func unmountPool() throws {
-        if root.hasSuffix("/pool") { try System.unmount(root) }
+    /// Unmounts the pool's XFS file if opening it mounted it (a clean stop: the next start mounts
+    /// it again, and an operator can remove the data root meanwhile).
+    public func release() async throws(DiskError) {
+        guard mountedHere else { return }
+        try await blocking { try Mount.unmount(root) }
+    }
+
+    /// Unmounts the pool's XFS file, whoever mounted it (tests).
+    public func unmountPool() throws(DiskError) {
+        guard root.hasSuffix("/pool") else { return }
+        do { try Mount.unmount(root) } catch { throw DiskError(error) }
     }
 }

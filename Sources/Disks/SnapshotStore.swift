@@ -2,6 +2,8 @@ import CIMCSys
 import Crypto
 import Foundation
 import IMCCache
+import IMCModel
+import IMCOS
 
 /// An immutable snapshot of a disk, with the checksum of its data.
 public struct Snapshot: Sendable, Equatable {
@@ -28,10 +30,10 @@ public struct Snapshot: Sendable, Equatable {
 /// seal is broken) and refuses one whose data changed or cannot be vouched for; `delete` is
 /// idempotent.
 public protocol SnapshotStore: Sendable {
-    func create(from disk: Disk) throws -> Snapshot
-    func takeChecksum(id: String) throws -> String
-    func makeDisk(from snapshot: Snapshot, sizeGiB: Int?) throws -> Disk
-    func verify(_ snapshot: Snapshot) throws
+    func create(from disk: Disk) async throws(DiskError) -> Snapshot
+    func takeChecksum(id: String) async throws(DiskError) -> String
+    func makeDisk(from snapshot: Snapshot, sizeGiB: Int?) async throws(DiskError) -> Disk
+    func verify(_ snapshot: Snapshot) async throws(DiskError)
     func delete(id: String)
     func allSnapshotIDs() -> [String]
 }
@@ -49,14 +51,16 @@ public struct LocalSnapshotStore: SnapshotStore {
 
     func path(_ id: String) -> String { "\(disks.pool.root)/snapshots/\(id).img" }
 
-    public func create(from disk: Disk) throws -> Snapshot {
+    public func create(from disk: Disk) async throws(DiskError) -> Snapshot {
         let id = ids.next(prefix: "snap")
         let target = path(id)
-        try disks.pool.copy(disk.path, to: target)
-        do {
-            chmod(target, 0o444)
-            let seal = try Seal.apply(to: target)
-            try "- \(disk.sizeGiB)\n\(seal.line)\n".write(toFile: target + ".sum", atomically: true, encoding: .utf8)
+        try await disks.pool.copy(disk.path, to: target)
+        do throws(DiskError) {
+            try await blocking {
+                chmod(target, 0o444)
+                let seal = try Seal.apply(to: target)
+                try AtomicFile.write("- \(disk.sizeGiB)\n\(seal.line)\n", to: target + ".sum")
+            }
             return Snapshot(id: id, sizeGiB: disk.sizeGiB, checksum: nil)
         } catch {
             delete(id: id)
@@ -80,7 +84,11 @@ public struct LocalSnapshotStore: SnapshotStore {
 
     /// Hashes the snapshot's bytes and records the checksum beside its seal. Refused when the
     /// seal broke since the snapshot was made: its bytes can no longer be vouched for.
-    public func takeChecksum(id: String) throws -> String {
+    public func takeChecksum(id: String) async throws(DiskError) -> String {
+        try await blocking { try self.takeChecksumNow(id: id) }
+    }
+
+    func takeChecksumNow(id: String) throws(DiskError) -> String {
         let (recorded, seal) = record(id)
         if let recorded { return recorded }
         guard let seal, sealHolds(id) else {
@@ -91,12 +99,16 @@ public struct LocalSnapshotStore: SnapshotStore {
         let size =
             (try? String(contentsOfFile: path(id) + ".sum", encoding: .utf8))?.split(separator: "\n").first?.split(separator: " ")
             .last.map(String.init) ?? "0"
-        try "\(checksum) \(size)\n\(seal.line)\n".write(toFile: path(id) + ".sum", atomically: true, encoding: .utf8)
+        do { try AtomicFile.write("\(checksum) \(size)\n\(seal.line)\n", to: path(id) + ".sum") } catch { throw DiskError(error) }
         return checksum
     }
 
     /// Hashes every byte of the snapshot against its checksum.
-    public func verify(_ snapshot: Snapshot) throws {
+    public func verify(_ snapshot: Snapshot) async throws(DiskError) {
+        try await blocking { try self.verifyNow(snapshot) }
+    }
+
+    func verifyNow(_ snapshot: Snapshot) throws(DiskError) {
         guard let expected = snapshot.checksum ?? record(snapshot.id).checksum else {
             throw DiskError(.corrupt, "snapshot \(snapshot.id) has no checksum to verify against; it is not used")
         }
@@ -112,19 +124,19 @@ public struct LocalSnapshotStore: SnapshotStore {
     /// `chattr -i` or a replacement all change what the seal records), its bytes are those of
     /// the build; otherwise every byte is hashed against the checksum (and without a checksum,
     /// it is refused).
-    public func check(_ snapshot: Snapshot) throws {
+    public func check(_ snapshot: Snapshot) async throws(DiskError) {
         let recorded = record(snapshot.id).checksum
         if sealHolds(snapshot.id), snapshot.checksum == nil || recorded == nil || recorded == snapshot.checksum { return }
-        try verify(snapshot)
+        try await verify(snapshot)
     }
 
-    public func makeDisk(from snapshot: Snapshot, sizeGiB: Int? = nil) throws -> Disk {
-        try check(snapshot)
+    public func makeDisk(from snapshot: Snapshot, sizeGiB: Int? = nil) async throws(DiskError) -> Disk {
+        try await check(snapshot)
         let disk = disks.disk(id: ids.next(prefix: "disk"), sizeGiB: snapshot.sizeGiB)
-        try disks.pool.copy(path(snapshot.id), to: disk.path)
+        try await disks.pool.copy(path(snapshot.id), to: disk.path)
         chmod(disk.path, 0o600)
         if let sizeGiB, sizeGiB > snapshot.sizeGiB {
-            do { return try disks.grow(disk, to: sizeGiB) } catch {
+            do throws(DiskError) { return try await disks.grow(disk, to: sizeGiB) } catch {
                 disks.remove(disk)
                 throw error
             }
@@ -148,12 +160,12 @@ public struct LocalSnapshotStore: SnapshotStore {
     /// piece that is all hole is not read at all), and the result is the SHA-256 of the file's
     /// size and the pieces' hashes in order. A clone and its source agree even when their
     /// extent maps differ.
-    public static func checksum(of path: String) throws -> String {
+    public static func checksum(of path: String) throws(DiskError) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DiskError(.notFound, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw DiskError(OSError.system("cannot open \(path)")) }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DiskError(.io, "cannot stat \(path)") }
+        guard fstat(fd, &st) == 0 else { throw DiskError(OSError.system("cannot stat \(path)")) }
         let size = Int64(st.st_size)
         let pieceSize: Int64 = 4 << 20
         let count = Int((size + pieceSize - 1) / pieceSize)
@@ -175,7 +187,7 @@ public struct LocalSnapshotStore: SnapshotStore {
             guard let h = hashes.get(i) else { throw DiskError(.io, "cannot read \(path) at \(Int64(i) * pieceSize)") }
             hasher.update(data: h)
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(hasher.finalize())
     }
 
     static func hash(fd: Int32, offset: Int64, length: Int64) -> [UInt8]? {
@@ -223,18 +235,18 @@ struct Seal: Equatable {
     }
 
     /// Syncs the file, makes it immutable (where the filesystem can), and reads its seal.
-    static func apply(to path: String) throws -> Seal {
+    static func apply(to path: String) throws(DiskError) -> Seal {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DiskError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw DiskError(OSError.system("cannot open \(path)")) }
         defer { close(fd) }
         fsync(fd)
         _ = imc_set_immutable(fd, 1)
         return try read(path)
     }
 
-    static func read(_ path: String) throws -> Seal {
+    static func read(_ path: String) throws(DiskError) -> Seal {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw DiskError(.notFound, "cannot stat \(path)") }
+        guard stat(path, &st) == 0 else { throw DiskError(OSError.system("cannot stat \(path)")) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         var flags: Int32 = 0
         if fd >= 0 {

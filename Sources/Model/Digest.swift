@@ -29,15 +29,8 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible, Comp
 
     /// Makes a sha256 digest from raw hash bytes.
     public init(sha256 bytes: some Sequence<UInt8>) {
-        let table: [Character] = Array("0123456789abcdef")
-        var s = ""
-        s.reserveCapacity(64)
-        for b in bytes {
-            s.append(table[Int(b >> 4)])
-            s.append(table[Int(b & 0xf)])
-        }
         self.algorithm = "sha256"
-        self.hex = s
+        self.hex = Hex.encode(bytes)
     }
 
     /// `sha256:<hex>`.

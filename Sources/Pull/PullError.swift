@@ -64,8 +64,11 @@ public struct PullError: Error, CustomStringConvertible, Sendable {
             case .notFound, .io: return PullError(.io, e.message)
             }
         case let e as UnpackError:
-            if e.code == .io && e.message.contains("No space left") { return PullError(.diskFull, e.message) }
-            return PullError(e.code == .io ? .io : .badImage, e.message)
+            switch e.code {
+            case .diskFull: return PullError(.diskFull, e.message)
+            case .io: return PullError(.io, e.message)
+            default: return PullError(.badImage, e.message)
+            }
         default:
             return PullError(.io, "\(error)")
         }

@@ -2,6 +2,7 @@ import Foundation
 import IMCCompression
 import IMCContent
 import IMCModel
+import IMCOS
 import IMCRegistry
 import IMCUnpack
 import NIOCore
@@ -43,7 +44,7 @@ extension Puller {
             }
             let writer = Handoff(value: try store.writer(for: d))
             try await stream(job) { queue in
-                try await self.pool.runIfActive {
+                try await BlockingPool.shared.run {
                     job.timeline.mark(.unpack)
                     defer { job.timeline.mark(.unpack) }
                     while let chunk = try queue.pop() {
@@ -64,7 +65,7 @@ extension Puller {
         if haveBlob {
             // Downloaded before but not unpacked (a download-only pull, or a crash): unpack it.
             let path = store.path(of: d.digest)
-            result.unpackedSize = try await pool.runIfActive {
+            result.unpackedSize = try await BlockingPool.shared.run {
                 job.timeline.mark(.unpack)
                 defer { job.timeline.mark(.unpack) }
                 return try self.unpack(source: FileSource(path: path), job: job, writer: nil)
@@ -75,7 +76,7 @@ extension Puller {
         let writer = Handoff(value: sink)
         let unpacked = Mutex<Int64>(0)
         try await stream(job) { queue in
-            let size = try await self.pool.runIfActive {
+            let size = try await BlockingPool.shared.run {
                 job.timeline.mark(.unpack)
                 defer { job.timeline.mark(.unpack) }
                 let source = QueueSource(queue) { try writer.value.write($0) }

@@ -5,8 +5,6 @@ import IMCModel
 import IMCRegistry
 import IMCUnpack
 import Logging
-import NIOCore
-import NIOPosix
 
 /// Pulls images: resolves a reference to a platform's manifest, stores manifest and config in
 /// the content store, and streams each layer from the network through digest check,
@@ -16,24 +14,17 @@ public final class Puller: Sendable {
     let client: RegistryClient
     let store: OCILayoutStore
     let layers: LayerStore
-    let pool: NIOThreadPool
     let logger: Logger
     let inFlight = InFlight()
 
-    /// `store` is the OCI layout, `layers` the unpacked layers; `threads` run the blocking
-    /// decompress-and-extract pipelines (one per layer in flight).
-    public init(client: RegistryClient, store: OCILayoutStore, layers: LayerStore, threads: Int = 4, logger: Logger? = nil) {
+    /// `store` is the OCI layout, `layers` the unpacked layers. The blocking
+    /// decompress-and-extract pipelines (one per layer in flight) run on the shared
+    /// `BlockingPool`.
+    public init(client: RegistryClient, store: OCILayoutStore, layers: LayerStore, logger: Logger? = nil) {
         self.client = client
         self.store = store
         self.layers = layers
-        self.pool = NIOThreadPool(numberOfThreads: threads)
-        self.pool.start()
         self.logger = logger ?? Logger(label: "imc.pull", factory: { _ in SwiftLogNoOpLogHandler() })
-    }
-
-    /// Stops the pipeline threads. Call once, after the last pull.
-    public func shutdown() async throws {
-        try await pool.shutdownGracefully()
     }
 
     /// Pulls `reference`. `progress` is called from any thread.

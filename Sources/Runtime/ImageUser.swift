@@ -17,7 +17,7 @@ public enum ImageUser {
             uid = u
             gid = g
         } else {
-            throw RuntimeError("the image's user \"\(parts[0].prefix(60))\" is not in its /etc/passwd")
+            throw RuntimeError(.badSpec, "the image's user \"\(parts[0].prefix(60))\" is not in its /etc/passwd")
         }
         if parts.count == 2 {
             if let n = UInt32(parts[1]) {
@@ -25,7 +25,7 @@ public enum ImageUser {
             } else if let row = table(group).first(where: { $0.first == parts[1] }), row.count > 2, let g = UInt32(row[2]) {
                 gid = g
             } else {
-                throw RuntimeError("the image's group \"\(parts[1].prefix(60))\" is not in its /etc/group")
+                throw RuntimeError(.badSpec, "the image's group \"\(parts[1].prefix(60))\" is not in its /etc/group")
             }
         }
         return (uid, gid)

@@ -1,5 +1,6 @@
 import CIMCSys
 import Foundation
+import IMCOS
 
 /// A container's root filesystem: an overlay of its image's layer directories (read-only,
 /// shared by every container of the image) under a writable layer of its own.
@@ -7,23 +8,20 @@ public enum Overlay {
     /// Mounts `lower` (bottom layer first, as images list them) under `upper` at `target`,
     /// `nosuid,nodev`. `upper` and `work` are created; they must be on one filesystem.
     public static func mount(lower: [String], upper: String, work: String, at target: String) throws(RuntimeError) {
-        guard !lower.isEmpty else { throw RuntimeError("an overlay needs at least one layer") }
+        guard !lower.isEmpty else { throw RuntimeError(.badSpec, "an overlay needs at least one layer") }
         for dir in [upper, work, target] {
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                throw RuntimeError("cannot create \(dir): \(error.localizedDescription)")
+                throw RuntimeError(.io, "cannot create \(dir): \(error.localizedDescription)")
             }
         }
         for path in lower + [upper, work] where path.contains(",") || path.contains(":") {
-            throw RuntimeError("overlay path \(path) contains a comma or colon")
+            throw RuntimeError(.badSpec, "overlay path \(path) contains a comma or colon")
         }
-        // Overlay lists the top layer first.
-        let options = "lowerdir=\(lower.reversed().joined(separator: ":")),upperdir=\(upper),workdir=\(work),index=off"
-        guard options.utf8.count < 4000 else {
-            throw RuntimeError("the image has too many layers (\(lower.count)) for one overlay mount's options")
+        let overlay = Mount.overlay(lower: lower, upper: upper, work: work, target: target)
+        guard overlay.data.utf8.count < 4000 else {
+            throw RuntimeError(.badSpec, "the image has too many layers (\(lower.count)) for one overlay mount's options")
         }
-        if imc_mount_overlay(target, options) != 0 {
-            throw RuntimeError("cannot mount the overlay at \(target): \(String(cString: strerror(errno)))")
-        }
+        do { try overlay.mount() } catch { throw RuntimeError(.io, error.message, cause: error) }
     }
 
     /// Reads a file of the container's root filesystem without following its symlinks out of
@@ -45,6 +43,6 @@ public enum Overlay {
 
     /// Unmounts `target`, detaching it if it is busy; a target that is not mounted is fine.
     public static func unmount(_ target: String) {
-        if imc_umount(target, 0) != 0 && errno == EBUSY { _ = imc_umount(target, 1) }
+        try? Mount.unmount(target, detach: true)
     }
 }

@@ -1,5 +1,6 @@
-import CIMCSys
 import Foundation
+import IMCOS
+import Synchronization
 
 /// Debian's `runc`, driven the way containerd's shim does without the shim: `runc run` stays in
 /// the foreground as the container's parent (it forwards signals to the container and exits
@@ -19,35 +20,41 @@ public struct Runc: Sendable {
     public func start(id: String, bundle: String, log: String) async throws(RuntimeError) -> RunningContainer {
         let pidFile = bundle + "/container.pid"
         unlink(pidFile)
-        let pid = try Self.spawn(
-            [binary, "--root", root, "run", "--bundle", bundle, "--pid-file", pidFile, "--no-new-keyring", id], output: log)
-        let container = RunningContainer(id: id, runcPID: pid)
+        let child: ChildProcess
+        do {
+            child = try await ChildProcess.start(
+                [binary, "--root", root, "run", "--bundle", bundle, "--pid-file", pidFile, "--no-new-keyring", id], outputFile: log)
+        } catch { throw RuntimeError(.runtime, error.message, cause: error) }
+        let container = RunningContainer(id: id, process: child)
         let deadline = ContinuousClock.now + .seconds(120)
         while true {
             if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let p = Int32(text.trimmingCharacters(in: .whitespaces)) {
                 container.containerPID = p
                 return container
             }
-            if let status = container.exitStatus {
-                throw RuntimeError("runc ended (status \(status)) before the container ran: \(Self.tail(of: log))")
+            if let status = child.exitStatus {
+                throw RuntimeError(.runtime, "runc ended (status \(status)) before the container ran: \(Self.tail(of: log))")
             }
             if ContinuousClock.now > deadline {
-                Glibc.kill(pid, SIGKILL)
-                throw RuntimeError("the container did not start within 120 s")
+                child.signal(SIGKILL)
+                throw RuntimeError(.runtime, "the container did not start within 120 s")
             }
             try? await Task.sleep(for: .milliseconds(1))
         }
     }
 
     /// Sends `signal` to the container's processes (all of them with `all`).
-    public func kill(id: String, signal: String, all: Bool = false) {
-        _ = try? Self.runQuietly([binary, "--root", root, "kill"] + (all ? ["--all"] : []) + [id, signal])
+    public func kill(id: String, signal: String, all: Bool = false) async {
+        _ = try? await Command.run([binary, "--root", root, "kill"] + (all ? ["--all"] : []) + [id, signal])
     }
 
     /// Removes the container's state (killing what is left of it).
-    public func delete(id: String) {
-        _ = try? Self.runQuietly([binary, "--root", root, "delete", "--force", id])
+    public func delete(id: String) async {
+        _ = try? await Command.run([binary, "--root", root, "delete", "--force", id])
     }
+
+    /// Whether runc holds state for a container of this id.
+    public func exists(id: String) -> Bool { FileManager.default.fileExists(atPath: "\(root)/\(id)") }
 
     /// The ids of the containers runc knows under this root.
     public func list() -> [String] {
@@ -63,87 +70,34 @@ public struct Runc: Sendable {
         let data = (try? h.readToEnd()) ?? Data()
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
-
-    static func spawn(_ argv: [String], output: String) throws(RuntimeError) -> pid_t {
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        var env: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nil]
-        defer {
-            for p in cargs { free(p) }
-            for p in env { free(p) }
-        }
-        let pid = imc_spawn(argv[0], &cargs, &env, output)
-        guard pid > 0 else { throw RuntimeError("cannot run \(argv[0]): \(String(cString: strerror(errno)))") }
-        return pid
-    }
-
-    /// Runs a short runc command to its end; returns its exit status.
-    static func runQuietly(_ argv: [String]) throws(RuntimeError) -> Int32 {
-        let pid = try spawn(argv, output: "/dev/null")
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status
-    }
 }
 
-/// A container whose `runc run` is a child of this process. Its exit status is collected by a
-/// thread of its own blocked in `waitpid`, and handed to whoever awaits `exit()`.
-public final class RunningContainer: @unchecked Sendable {
+/// A container whose `runc run` is a child of this process.
+public final class RunningContainer: Sendable {
     public let id: String
-    public let runcPID: pid_t
-    private let lock = NSLock()
-    private var _containerPID: pid_t = 0
-    private var status: Int32?
-    private var waiters: [CheckedContinuation<Int32, Never>] = []
+    let process: ChildProcess
+    private let pid = Mutex<pid_t>(0)
 
-    init(id: String, runcPID: pid_t) {
+    init(id: String, process: ChildProcess) {
         self.id = id
-        self.runcPID = runcPID
-        Thread.detachNewThread { [self] in
-            var raw: Int32 = 0
-            var r: pid_t
-            repeat { r = waitpid(runcPID, &raw, 0) } while r < 0 && errno == EINTR
-            let code: Int32
-            if r < 0 {
-                code = 255
-            } else if raw & 0x7f == 0 {
-                code = (raw >> 8) & 0xff  // exited
-            } else {
-                code = 128 + (raw & 0x7f)  // killed by a signal
-            }
-            lock.lock()
-            status = code
-            let ready = waiters
-            waiters = []
-            lock.unlock()
-            for w in ready { w.resume(returning: code) }
-        }
+        self.process = process
     }
+
+    /// The `runc run` process.
+    public var runcPID: pid_t { process.pid }
 
     /// The container's own process (in the host's pid namespace).
     public internal(set) var containerPID: pid_t {
-        get { lock.withLock { _containerPID } }
-        set { lock.withLock { _containerPID = newValue } }
+        get { pid.withLock { $0 } }
+        set { pid.withLock { $0 = newValue } }
     }
 
     /// The exit status, once known: the process's exit code, or 128 + the signal that ended it.
-    public var exitStatus: Int32? { lock.withLock { status } }
+    public var exitStatus: Int32? { process.exitStatus }
 
     /// Waits for the container to end; returns its exit status.
-    public func exit() async -> Int32 {
-        await withCheckedContinuation { c in
-            lock.lock()
-            if let status {
-                lock.unlock()
-                c.resume(returning: status)
-            } else {
-                waiters.append(c)
-                lock.unlock()
-            }
-        }
-    }
+    public func exit() async -> Int32 { await process.exit() }
 
     /// Signals `runc run`, which passes the signal on to the container.
-    public func signal(_ signal: Int32) {
-        if exitStatus == nil { kill(runcPID, signal) }
-    }
+    public func signal(_ signal: Int32) { process.signal(signal) }
 }

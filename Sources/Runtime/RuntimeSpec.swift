@@ -1,5 +1,6 @@
 import Foundation
 import IMCModel
+import IMCOS
 
 /// What a container runs, resolved from its image's config and the request by Kubernetes' rules.
 public struct ProcessSpec: Sendable, Equatable {
@@ -29,7 +30,7 @@ public struct ProcessSpec: Sendable, Equatable {
         let cmd: [String] = args ?? (command == nil ? image?.Cmd ?? [] : [])
         let argv = entrypoint + cmd
         guard let first = argv.first, !first.isEmpty else {
-            throw RuntimeError("the container has nothing to run: neither the request nor the image gives a command")
+            throw RuntimeError(.badSpec, "the container has nothing to run: neither the request nor the image gives a command")
         }
         var variables: [(String, String)] = []
         for entry in image?.Env ?? [] {
@@ -38,7 +39,7 @@ public struct ProcessSpec: Sendable, Equatable {
         }
         for (name, value) in env {
             guard !name.isEmpty, !name.contains("="), !name.contains("\0"), !value.contains("\0") else {
-                throw RuntimeError("environment variable \"\(name.prefix(60))\" is not a valid name")
+                throw RuntimeError(.badSpec, "environment variable \"\(name.prefix(60))\" is not a valid name")
             }
             if let i = variables.firstIndex(where: { $0.0 == name }) { variables[i].1 = value } else { variables.append((name, value)) }
         }
@@ -47,7 +48,7 @@ public struct ProcessSpec: Sendable, Equatable {
         }
         let cwd =
             (workingDir?.isEmpty == false ? workingDir : nil) ?? (image?.WorkingDir?.isEmpty == false ? image?.WorkingDir : nil) ?? "/"
-        guard cwd.hasPrefix("/") else { throw RuntimeError("working directory \"\(cwd.prefix(100))\" is not an absolute path") }
+        guard cwd.hasPrefix("/") else { throw RuntimeError(.badSpec, "working directory \"\(cwd.prefix(100))\" is not an absolute path") }
         return ProcessSpec(args: argv, env: variables.map { "\($0.0)=\($0.1)" }, cwd: cwd)
     }
 }
@@ -66,67 +67,69 @@ public enum RuntimeSpec {
     public static func make(
         process: ProcessSpec, rootfs: String, hostname: String, cgroupsPath: String, networkNamespace: String? = nil,
         openFiles: UInt64 = 1024
-    ) -> [String: Any] {
+    ) -> OCISpec {
         let caps = defaultCapabilities
-        return [
-            "ociVersion": "1.0.2",
-            "process": [
-                "terminal": false,
-                "user": ["uid": process.uid, "gid": process.gid, "additionalGids": process.additionalGids],
-                "args": process.args, "env": process.env, "cwd": process.cwd,
-                "capabilities": ["bounding": caps, "effective": caps, "permitted": caps],
-                "rlimits": [["type": "RLIMIT_NOFILE", "hard": openFiles, "soft": openFiles]],
-                "noNewPrivileges": true,
-            ] as [String: Any],
-            "root": ["path": rootfs, "readonly": false],
-            "hostname": hostname,
-            "mounts": [
-                ["destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]],
-                [
-                    "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-                    "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-                ],
-                [
-                    "destination": "/dev/pts", "type": "devpts", "source": "devpts",
-                    "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
-                ],
-                [
-                    "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                    "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-                ],
-                ["destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]],
-                ["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]],
-            ] as [[String: Any]],
-            "linux": [
-                "cgroupsPath": cgroupsPath,
-                "resources": ["devices": [["allow": false, "access": "rwm"]]],
-                "namespaces": ["pid", "network", "ipc", "uts", "mount"].map { type -> [String: String] in
-                    if type == "network", let networkNamespace { return ["type": type, "path": networkNamespace] }
-                    return ["type": type]
+        return OCISpec(
+            process: .init(
+                user: .init(uid: process.uid, gid: process.gid, additionalGids: process.additionalGids),
+                args: process.args, env: process.env, cwd: process.cwd,
+                capabilities: .init(bounding: caps, effective: caps, permitted: caps),
+                rlimits: [.init(type: "RLIMIT_NOFILE", hard: openFiles, soft: openFiles)], noNewPrivileges: true),
+            root: .init(path: rootfs, readonly: false),
+            hostname: hostname,
+            mounts: [
+                .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+                .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+                .init(
+                    destination: "/dev/pts", type: "devpts", source: "devpts",
+                    options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+                .init(
+                    destination: "/dev/shm", type: "tmpfs", source: "shm",
+                    options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+                .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+                .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+            ],
+            linux: .init(
+                cgroupsPath: cgroupsPath,
+                resources: .init(devices: [.init(allow: false, access: "rwm")]),
+                namespaces: ["pid", "network", "ipc", "uts", "mount"].map { type in
+                    .init(type: type, path: type == "network" ? networkNamespace : nil)
                 },
-                "maskedPaths": [
+                maskedPaths: [
                     "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                    "/proc/timer_stats",
-                    "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+                    "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
                 ],
-                "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-            ] as [String: Any],
-        ]
+                readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]))
     }
 
     /// Writes `config.json` into `bundle`.
-    public static func write(_ spec: [String: Any], bundle: String) throws(RuntimeError) {
+    public static func write(_ spec: OCISpec, bundle: String) throws(RuntimeError) {
         do {
             try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
-            let data = try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys, .withoutEscapingSlashes])
-            try data.write(to: URL(fileURLWithPath: bundle + "/config.json"))
-        } catch { throw RuntimeError("cannot write \(bundle)/config.json: \(error.localizedDescription)") }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            try AtomicFile.write(Array(try encoder.encode(spec)), to: bundle + "/config.json", sync: false)
+        } catch { throw RuntimeError(.io, "cannot write \(bundle)/config.json: \(error)", cause: error as? OSError) }
     }
 }
 
 /// A failure to prepare or run a container; the message says what and why.
 public struct RuntimeError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// What was asked cannot run (no command, a bad variable, an unknown user).
+        case badSpec
+        /// A mount, a file or a directory could not be made.
+        case io
+        /// The runtime (runc) failed or the container did not start.
+        case runtime
+    }
+    public var code: Code
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var cause: (any Error & Sendable)?
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
     public var description: String { message }
 }

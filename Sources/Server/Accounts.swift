@@ -1,4 +1,5 @@
 import Foundation
+import IMCOS
 import IMCStore
 
 /// An API key pair and the account (tenant) it belongs to.
@@ -45,7 +46,7 @@ public struct Accounts: Sendable {
             if lines.count >= 2 {
                 let key = APIKey(account: "100000000001", secretID: lines[0], secretKey: try secrets?.open(lines[1]) ?? lines[1])
                 if let secrets, !SecretBox.isSealed(lines[1]) {
-                    try writeAtomically("\(key.secretID)\n\(try secrets.seal(key.secretKey))\n", to: path)
+                    try AtomicFile.write("\(key.secretID)\n\(try secrets.seal(key.secretKey))\n", to: path, mode: 0o600)
                 }
                 return (key, false)
             }
@@ -64,22 +65,6 @@ public struct Accounts: Sendable {
         close(fd)
         guard written == data.count else { throw ServerError("cannot write \(path)") }
         return (key, true)
-    }
-}
-
-/// Writes a small file (mode 0600) whole or not at all.
-func writeAtomically(_ text: String, to path: String) throws {
-    let temporary = path + ".new"
-    unlink(temporary)
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw ServerError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-    let data = Array(text.utf8)
-    let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    fsync(fd)
-    close(fd)
-    guard written == data.count, rename(temporary, path) == 0 else {
-        unlink(temporary)
-        throw ServerError("cannot write \(path)")
     }
 }
 

@@ -62,9 +62,9 @@ public struct BuildWorker: Service {
     /// Removes what a crash left: build mounts, disk images no record accounts for (all but
     /// `keepingDisks`, the disks instances hold or retain), and snapshots that no cache points
     /// at. Caches that were building are simply built again.
-    public func recover(keepingDisks: Set<String> = []) throws {
+    public func recover(keepingDisks: Set<String> = []) async throws {
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: builder.workRoot) {
-            for e in entries { try? disks.unmount("\(builder.workRoot)/\(e)") }
+            for e in entries { try? await disks.unmount("\(builder.workRoot)/\(e)") }
         }
         for id in disks.allDiskIDs() where !keepingDisks.contains(id) { disks.remove(disks.disk(id: id, sizeGiB: 0)) }
         // Builds the crash interrupted stopped costing when it happened; they are closed now.

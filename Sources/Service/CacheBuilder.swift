@@ -4,6 +4,7 @@ import IMCContent
 import IMCDisks
 import IMCInstance
 import IMCModel
+import IMCOS
 import IMCObservability
 import IMCPull
 import IMCRegistry
@@ -71,7 +72,7 @@ public final class CacheBuilder: Sendable {
         var disk: Disk?
         do {
             let (disks, snapshots, size) = (self.disks, self.snapshots, cache.size)
-            let d = try await offload { try disks.create(sizeGiB: size) }
+            let d = try await disks.create(sizeGiB: size)
             disk = d
             try? diskRecords?.insertDisk(
                 DiskRecord(
@@ -80,17 +81,17 @@ public final class CacheBuilder: Sendable {
             meter.start(.buildDisk, account: cache.account, resource: d.id, cache: cache.id, quantity: cache.size)
             record(&cache, .normal, "DiskCreated", "Data disk \(d.id) of \(cache.size) GiB created")
             let mountPoint = "\(workRoot)/\(cache.id)"
-            try await offload { try disks.mount(d, at: mountPoint, directIO: true) }
+            try await disks.mount(d, at: mountPoint, directIO: true)
             do {
                 try await pullAll(&cache, into: mountPoint)
-                try await offload { try disks.unmount(mountPoint) }
+                try await disks.unmount(mountPoint)
             } catch {
-                try? await offload { try disks.unmount(mountPoint) }
+                try? await disks.unmount(mountPoint)
                 throw error
             }
             record(&cache, .normal, "SnapshotCreating", "Creating snapshot of disk \(d.id)")
-            let snapshot = try await offload { try snapshots.create(from: d) }
-            try await offload { disks.remove(d) }
+            let snapshot = try await snapshots.create(from: d)
+            disks.remove(d)
             try? diskRecords?.deleteDisk(id: d.id)
             meter.stop(d.id)
             disk = nil
@@ -143,7 +144,7 @@ public final class CacheBuilder: Sendable {
             guard let id = cache.snapshotID else { continue }
             let snapshots = self.snapshots
             let result: Result<String, any Error>
-            do { result = .success(try await offload { try snapshots.takeChecksum(id: id) }) } catch { result = .failure(error) }
+            do { result = .success(try await snapshots.takeChecksum(id: id)) } catch { result = .failure(error) }
             switch result {
             case .success(let sum):
                 guard var fresh = try? repository.get(id: cache.id, account: cache.account), fresh.snapshotID == id else { continue }
@@ -195,17 +196,14 @@ public final class CacheBuilder: Sendable {
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try OCILayoutStore.writeAtomically(try encoder.encode(manifest), to: root + "/imc-manifest.json")
-            try await puller.shutdown()
+            try AtomicFile.write(try encoder.encode(manifest), to: root + "/imc-manifest.json")
             try await client.shutdown()
         } catch {
             if let e = error as? PullError, e.code == .diskFull {
                 let needed = await estimateGiB(cache, client: client)
-                try? await puller.shutdown()
                 try? await client.shutdown()
                 throw BuildFailure.tooSmall(needed: needed, detail: e.message)
             }
-            try? await puller.shutdown()
             try? await client.shutdown()
             throw error
         }

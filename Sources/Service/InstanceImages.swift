@@ -1,6 +1,7 @@
 import Foundation
 import IMCContent
 import IMCModel
+import IMCOS
 import IMCObservability
 import IMCPull
 import IMCRegistry
@@ -67,7 +68,6 @@ enum InstanceImages {
         do {
             let result = try await puller.pull(ref)
             Metrics.shared.increment("imc_pulled_bytes_total", by: Double(result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }))
-            try await puller.shutdown()
             try await client.shutdown()
             let config = try ManifestDocument.parseConfig(try store.read(result.configDigest, maxSize: ManifestDocument.maxSize))
             let image = ReadyImage(
@@ -75,7 +75,6 @@ enum InstanceImages {
                 resolvedDigest: try? store.resolve(ref.description)?.digest)
             return (image, result)
         } catch {
-            try? await puller.shutdown()
             try? await client.shutdown()
             throw error
         }
@@ -83,7 +82,7 @@ enum InstanceImages {
 }
 
 /// A failure while preparing or running an instance, said for a person.
-struct RuntimeFailure: Error, CustomStringConvertible {
+struct RuntimeFailure: Error, CustomStringConvertible, Sendable {
     var description: String
     init(_ description: String) { self.description = description }
 }
@@ -115,7 +114,7 @@ actor NodeImages {
         stores[account] = nil
         let dir = directory(for: account)
         let trash = "\(root)/.trash-\(account)-\(UInt32.random(in: 0...UInt32.max))"
-        if rename(dir, trash) == 0 { Thread.detachNewThread { try? FileManager.default.removeItem(atPath: trash) } }
+        if rename(dir, trash) == 0 { Task { await BlockingPool.shared.run { try? FileManager.default.removeItem(atPath: trash) } } }
     }
 
     /// Pulls an image for `account`, joining a pull of the same image already under way.

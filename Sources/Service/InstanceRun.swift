@@ -4,6 +4,7 @@ import IMCCache
 import IMCDisks
 import IMCInstance
 import IMCModel
+import IMCOS
 import IMCObservability
 import IMCPull
 import IMCRegistry
@@ -86,7 +87,7 @@ actor InstanceRun {
             try await prepare()
             guard !stopping else { return }
             let network = self.network
-            try await offload { try network.create() }
+            try await network.create()
             phase("NetworkReady")
             try await runInitContainers()
             guard !stopping else { return }
@@ -161,7 +162,7 @@ actor InstanceRun {
         phase("DiskReady")
         guard let disk else { throw RuntimeFailure("no disk") }
         let (disks, root) = (service.disks, diskRoot)
-        try await offload { try disks.mount(disk, at: root) }
+        try await disks.mount(disk, at: root)
         phase("DiskMounted")
         save()
 
@@ -224,7 +225,7 @@ actor InstanceRun {
                 service.meter.stop(retained.id, kind: .retainedDisk)
                 if retained.snapshotID == snapshotID {
                     let disks = service.disks
-                    let d = try await offload { try disks.grow(disks.disk(id: retained.id, sizeGiB: retained.sizeGiB), to: size) }
+                    let d = try await disks.grow(disks.disk(id: retained.id, sizeGiB: retained.sizeGiB), to: size)
                     var record = retained
                     record.instanceID = id
                     record.sizeGiB = d.sizeGiB
@@ -235,7 +236,7 @@ actor InstanceRun {
                 } else {
                     // Made from a snapshot the cache has since replaced: it is released.
                     let disks = service.disks
-                    try await offload { disks.remove(disks.disk(id: retained.id, sizeGiB: retained.sizeGiB)) }
+                    disks.remove(disks.disk(id: retained.id, sizeGiB: retained.sizeGiB))
                     try service.repository.deleteDisk(id: retained.id)
                 }
             }
@@ -243,7 +244,7 @@ actor InstanceRun {
                 do {
                     let snapshot = Snapshot(id: snapshotID, sizeGiB: cache.size, checksum: cache.snapshotChecksum)
                     let snapshots = service.snapshots
-                    let d = try await offload { try snapshots.makeDisk(from: snapshot, sizeGiB: size) }
+                    let d = try await snapshots.makeDisk(from: snapshot, sizeGiB: size)
                     var record = DiskRecord(
                         id: d.id, account: account, use: .instance, instanceID: id, cacheID: cache.id, sizeGiB: d.sizeGiB,
                         diskType: instance.cache.diskType, createdAt: now)
@@ -272,7 +273,7 @@ actor InstanceRun {
         } else {
             let size = instance.cache.diskSizeGiB ?? service.limits.defaultScratchDiskGiB
             let disks = service.disks
-            let d = try await offload { try disks.create(sizeGiB: size) }
+            let d = try await disks.create(sizeGiB: size)
             try service.repository.insertDisk(
                 DiskRecord(
                     id: d.id, account: account, use: .instance, instanceID: id, cacheID: nil, sizeGiB: size,
@@ -302,7 +303,7 @@ actor InstanceRun {
         guard !stopping else { throw RuntimeFailure("the instance is being deleted") }
         guard let image = images[spec.image] else { throw RuntimeFailure("image \(spec.image) is not ready") }
         let root = rootfs(spec.name)
-        if !InstanceRun.isMounted(root) {
+        if !MountTable.isMountPoint(root) {
             let writable = "\(diskRoot)/containers/\(id)/\(spec.name)"
             try Overlay.mount(lower: image.layers, upper: writable + "/upper", work: writable + "/work", at: root)
         }
@@ -328,17 +329,13 @@ actor InstanceRun {
     /// Starts the container's process and records it running.
     private func launch(_ spec: ContainerSpec) async throws {
         // A container of this name left by an earlier run of it (a restart) goes first.
-        if FileManager.default.fileExists(atPath: "\(service.runc.root)/\(runcID(spec.name))") {
-            let (runc, name) = (service.runc, runcID(spec.name))
-            try await offload { runc.delete(id: name) }
-        }
+        if service.runc.exists(id: runcID(spec.name)) { await service.runc.delete(id: runcID(spec.name)) }
         let container = try await service.runc.start(
             id: runcID(spec.name), bundle: bundle(spec.name), log: service.logPath(id, spec.name))
         running[spec.name] = container
         if stopping {
             // A delete came while it started: it is killed at once (and waited for by stop).
-            let (runc, name) = (service.runc, runcID(spec.name))
-            try? await offload { runc.kill(id: name, signal: "KILL", all: true) }
+            await service.runc.kill(id: runcID(spec.name), signal: "KILL", all: true)
             throw RuntimeFailure("the instance is being deleted")
         }
         phase("Started:\(spec.name)")
@@ -371,7 +368,7 @@ actor InstanceRun {
                 save()
                 let code = await running[spec.name]?.exit() ?? 255
                 running[spec.name] = nil
-                service.runc.delete(id: runcID(spec.name))
+                await service.runc.delete(id: runcID(spec.name))
                 terminated(spec.name, code: code)
                 if code == 0 { break }
                 if instance.restartPolicy == .never {
@@ -412,7 +409,7 @@ actor InstanceRun {
             let restart = instance.restartPolicy == .always || (instance.restartPolicy == .onFailure && code != 0)
             guard restart else {
                 running[spec.name] = nil
-                service.runc.delete(id: runcID(spec.name))
+                await service.runc.delete(id: runcID(spec.name))
                 finishIfDone()
                 save()
                 return
@@ -532,19 +529,19 @@ actor InstanceRun {
         let live = running.filter { $0.value.exitStatus == nil }
         for name in live.keys.sorted() {
             event(.normal, "Killing", "Stopping container \(name)")
-            service.runc.kill(id: runcID(name), signal: "TERM")
+            await service.runc.kill(id: runcID(name), signal: "TERM")
         }
         let deadline = ContinuousClock.now + .seconds(grace)
         while live.values.contains(where: { $0.exitStatus == nil }) && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for (name, c) in live where c.exitStatus == nil { service.runc.kill(id: runcID(name), signal: "KILL", all: true) }
+        for (name, c) in live where c.exitStatus == nil { await service.runc.kill(id: runcID(name), signal: "KILL", all: true) }
         for (name, c) in live {
             let code = await c.exit()
             terminated(name, code: code)
         }
         let (runc, names) = (service.runc, (instance.initContainers + instance.containers).map { runcID($0.name) })
-        try? await offload { for name in names { runc.delete(id: name) } }
+        for name in names { await runc.delete(id: name) }
         running = [:]
     }
 
@@ -575,18 +572,16 @@ actor InstanceRun {
         await stopContainers(grace: instance.terminationGracePeriodSeconds)
         let roots = (instance.initContainers + instance.containers).map { rootfs($0.name) }
         let (runDirectory, network) = (self.runDirectory, self.network)
-        try? await offload {
-            for root in roots { Overlay.unmount(root) }
-            network.delete()
-        }
+        await BlockingPool.shared.run { for root in roots { Overlay.unmount(root) } }
+        await network.delete()
         let retain = instance.cache.retainMinutes > 0 && instance.diskFromCache
-        if retain, InstanceRun.isMounted(diskRoot) {
+        if retain, MountTable.isMountPoint(diskRoot) {
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/containers/\(id)")
         }
         // With the overlays gone (and the writable layers removed from a retained disk), the
         // disk itself.
-        try? await offload { InstanceRun.unmountAll(under: runDirectory) }
-        let clean = InstanceRun.mounts(under: runDirectory).isEmpty
+        await BlockingPool.shared.run { Mount.unmountAll(under: runDirectory) }
+        let clean = MountTable.targets(under: runDirectory).isEmpty
         if let disk, clean {
             stopMeteringDisk()
             if retain, let record = try? service.repository.disk(id: disk.id) {
@@ -604,7 +599,7 @@ actor InstanceRun {
                 )
             } else {
                 let disks = service.disks
-                try? await offload { disks.remove(disk) }
+                disks.remove(disk)
                 try? service.repository.deleteDisk(id: disk.id)
             }
         }
@@ -624,16 +619,4 @@ actor InstanceRun {
         }
     }
 
-    // MARK: - Mount table
-
-    static func mounts(under dir: String) -> [String] { MountTable.targets(under: dir) }
-
-    static func isMounted(_ path: String) -> Bool { MountTable.isMountPoint(path) }
-
-    /// Unmounts everything under `dir`, deepest first (overlays before the disk they sit on).
-    static func unmountAll(under dir: String) {
-        for target in mounts(under: dir).sorted(by: { $0.count > $1.count }) {
-            Overlay.unmount(target)
-        }
-    }
 }

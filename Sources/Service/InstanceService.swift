@@ -4,6 +4,7 @@ import IMCCache
 import IMCDisks
 import IMCInstance
 import IMCModel
+import IMCOS
 import IMCRegistry
 import IMCRuntime
 import IMCStore
@@ -244,7 +245,7 @@ public final class InstanceService: Sendable {
     /// with a reason; instances being deleted are deleted. Returns the disk ids still in use
     /// (retained disks), which the disk pool must keep.
     public func recover() async throws -> Set<String> {
-        for id in runc.list() { runc.delete(id: id) }
+        for id in runc.list() { await runc.delete(id: id) }
         for var instance in try repository.all(in: [.pending, .running, .terminating]) {
             let removing = instance.status == .terminating
             if !removing {
@@ -260,7 +261,7 @@ public final class InstanceService: Sendable {
         // Instance directories no record accounts for.
         let known = Set(try repository.all(in: InstanceStatus.allCases).map(\.id))
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: root + "/run")) ?? [] where !known.contains(entry) {
-            InstanceRun.unmountAll(under: "\(root)/run/\(entry)")
+            Mount.unmountAll(under: "\(root)/run/\(entry)")
             try? FileManager.default.removeItem(atPath: "\(root)/run/\(entry)")
         }
         var kept = Set<String>()

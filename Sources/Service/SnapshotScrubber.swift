@@ -44,7 +44,7 @@ public struct SnapshotScrubber: Service {
             guard let id = cache.snapshotID, let checksum = cache.snapshotChecksum else { continue }
             let snapshots = self.snapshots
             do {
-                try await offload { try snapshots.verify(Snapshot(id: id, sizeGiB: cache.size, checksum: checksum)) }
+                try await snapshots.verify(Snapshot(id: id, sizeGiB: cache.size, checksum: checksum))
             } catch let e as DiskError where e.code == .corrupt {
                 guard var fresh = try? repository.get(id: cache.id, account: cache.account), fresh.snapshotID == id else { continue }
                 fresh.status = .failed

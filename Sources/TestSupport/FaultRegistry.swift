@@ -276,7 +276,7 @@ public final class FaultRegistry: Sendable {
         if request.method == .put {
             let body = try await request.body.collect(upTo: 8 << 20)
             let data = Data(buffer: body)
-            let digest = "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            let digest = "sha256:" + Hex.encode(SHA256.hash(data: data))
             let type = request.headers[.contentType] ?? MediaType.ociManifest
             state.withLock { s in
                 s.manifests[repository, default: [:]][reference] = (data, type)
@@ -292,7 +292,7 @@ public final class FaultRegistry: Sendable {
         guard let (data, type) = state.withLock({ $0.manifests[repository]?[reference] }) else {
             return json(#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#, status: .notFound)
         }
-        let digest = "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let digest = "sha256:" + Hex.encode(SHA256.hash(data: data))
         return Response(
             status: .ok, headers: [.contentType: type, HTTPField.Name("Docker-Content-Digest")!: digest],
             body: request.method == .head ? .init() : .init(byteBuffer: ByteBuffer(data: data)))
@@ -392,7 +392,7 @@ public final class FaultRegistry: Sendable {
         guard request.method == .put, let digest = query.get("digest") else { return Response(status: .badRequest) }
         let ok = state.withLock { s -> Bool in
             let bytes = s.uploads.removeValue(forKey: id)?.bytes ?? []
-            let actual = "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+            let actual = "sha256:" + Hex.encode(SHA256.hash(data: bytes))
             guard actual == digest else { return false }
             s.blobs[digest] = bytes
             s.repositoryBlobs[repository, default: []].insert(digest)

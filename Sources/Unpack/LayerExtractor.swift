@@ -344,6 +344,6 @@ public final class LayerExtractor {
     }
 
     static func ioError(_ what: String, _ code: Int32 = errno) -> UnpackError {
-        UnpackError(.io, "\(what.prefix(300)): \(String(cString: strerror(code)))")
+        UnpackError(code == ENOSPC || code == EDQUOT ? .diskFull : .io, "\(what.prefix(300)): \(String(cString: strerror(code)))")
     }
 }

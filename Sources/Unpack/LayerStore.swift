@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import IMCModel
+import IMCOS
 
 /// Unpacked layers, one overlay-ready directory per layer under `layers/sha256/<diff-id hex>`.
 /// A layer is unpacked into `layers/tmp/` and renamed into place only once it is complete and
@@ -66,9 +67,8 @@ extension LayerStore {
         let dir = root + "/meta"
         mkdir(dir, 0o755)
         let path = "\(dir)/\(diffID.hex)"
-        let temp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temp, contents: Data("\(bytes)\n".utf8)), rename(temp, path) == 0 else {
-            throw LayerExtractor.ioError("write \(path)")
+        do { try AtomicFile.write("\(bytes)\n", to: path, sync: false) } catch {
+            throw UnpackError(error.code == .diskFull ? .diskFull : .io, error.message)
         }
     }
 

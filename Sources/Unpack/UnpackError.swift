@@ -15,6 +15,8 @@ public struct UnpackError: Error, CustomStringConvertible, Sendable {
         case badHardlink
         /// A system call failed.
         case io
+        /// The filesystem written to is full (or its quota is).
+        case diskFull
         /// The uncompressed digest does not match the config's `diff_ids`.
         case diffIDMismatch
     }

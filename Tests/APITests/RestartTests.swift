@@ -2,6 +2,7 @@ import Foundation
 import IMCAPI
 import IMCClient
 import IMCDisks
+import IMCOS
 import IMCTestSupport
 import Testing
 

@@ -37,7 +37,6 @@ struct PullBehaviourTests {
         }
 
         func close() async {
-            try? await puller.shutdown()
             try? await client.shutdown()
         }
 

@@ -19,11 +19,9 @@ struct PullRoundTripTests {
             client: client, store: try OCILayoutStore(root: dir.path), layers: try LayerStore(root: dir.appending("layers")))
         do {
             let result = try await puller.pull(try ImageReference(parsing: ref), options: options)
-            try await puller.shutdown()
             try await client.shutdown()
             return result
         } catch {
-            try? await puller.shutdown()
             try? await client.shutdown()
             throw error
         }

@@ -114,20 +114,21 @@ struct RuncTests {
         let b = try bundle(
             dir, name: name, lower: lower,
             args: ["/bin/sh", "-c", "echo $GREETING; id -u; pwd; cat /data/file; touch /data/new; exit 3"], user: "app")
-        defer {
-            runc.delete(id: name)
+        try await withCleanup {
+            // The upper layer must let uid 1000 write /data.
+            chmod(lower[1] + "/data", 0o777)
+            let log = dir.appending("\(name).log")
+            let container = try await runc.start(id: name, bundle: b, log: log)
+            #expect(container.containerPID > 0)
+            #expect(await container.exit() == 3)
+            let output = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(output == "hello\n1000\n/data\nfrom the image\n")
+            #expect(FileManager.default.fileExists(atPath: dir.appending("\(name)/upper/data/new")))
+            #expect(!FileManager.default.fileExists(atPath: lower[1] + "/data/new"), "the image's layer is untouched")
+        } cleanup: {
+            await runc.delete(id: name)
             Overlay.unmount(dir.appending("\(name)/rootfs"))
         }
-        // The upper layer must let uid 1000 write /data.
-        chmod(lower[1] + "/data", 0o777)
-        let log = dir.appending("\(name).log")
-        let container = try await runc.start(id: name, bundle: b, log: log)
-        #expect(container.containerPID > 0)
-        #expect(await container.exit() == 3)
-        let output = try String(contentsOfFile: log, encoding: .utf8)
-        #expect(output == "hello\n1000\n/data\nfrom the image\n")
-        #expect(FileManager.default.fileExists(atPath: dir.appending("\(name)/upper/data/new")))
-        #expect(!FileManager.default.fileExists(atPath: lower[1] + "/data/new"), "the image's layer is untouched")
     }
 
     @Test func aContainerThatIgnoresTermIsKilled() async throws {
@@ -135,18 +136,19 @@ struct RuncTests {
         let runc = Runc(root: dir.appending("state"))
         let name = "t\(UInt32.random(in: 0...UInt32.max))"
         let b = try bundle(dir, name: name, lower: try layers(in: dir), args: ["/bin/sleep", "300"])
-        defer {
-            runc.delete(id: name)
+        try await withCleanup {
+            let container = try await runc.start(id: name, bundle: b, log: dir.appending("log"))
+            // sleep as pid 1 has no handler for SIGTERM, so the kernel ignores it.
+            container.signal(SIGTERM)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(container.exitStatus == nil)
+            await runc.kill(id: name, signal: "KILL", all: true)
+            #expect(await container.exit() == 137)
+            #expect(kill(container.containerPID, 0) != 0, "no process is left")
+        } cleanup: {
+            await runc.delete(id: name)
             Overlay.unmount(dir.appending("\(name)/rootfs"))
         }
-        let container = try await runc.start(id: name, bundle: b, log: dir.appending("log"))
-        // sleep as pid 1 has no handler for SIGTERM, so the kernel ignores it.
-        container.signal(SIGTERM)
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(container.exitStatus == nil)
-        runc.kill(id: name, signal: "KILL", all: true)
-        #expect(await container.exit() == 137)
-        #expect(kill(container.containerPID, 0) != 0, "no process is left")
     }
 
     @Test func aMissingExecutableIsAnErrorNamingIt() async throws {
@@ -154,18 +156,19 @@ struct RuncTests {
         let runc = Runc(root: dir.appending("state"))
         let name = "t\(UInt32.random(in: 0...UInt32.max))"
         let b = try bundle(dir, name: name, lower: try layers(in: dir), args: ["/no/such/program"])
-        defer {
-            runc.delete(id: name)
+        try await withCleanup {
+            do {
+                let c = try await runc.start(id: name, bundle: b, log: dir.appending("log"))
+                // runc may report the failed exec after the pid file appeared: then it exits non-zero.
+                #expect(await c.exit() != 0)
+            } catch {
+                #expect((error as? RuntimeError)?.message.contains("/no/such/program") == true)
+            }
+            #expect(Runc.tail(of: dir.appending("log")).contains("/no/such/program"))
+        } cleanup: {
+            await runc.delete(id: name)
             Overlay.unmount(dir.appending("\(name)/rootfs"))
         }
-        do {
-            let c = try await runc.start(id: name, bundle: b, log: dir.appending("log"))
-            // runc may report the failed exec after the pid file appeared: then it exits non-zero.
-            #expect(await c.exit() != 0)
-        } catch {
-            #expect(error.message.contains("/no/such/program"))
-        }
-        #expect(Runc.tail(of: dir.appending("log")).contains("/no/such/program"))
     }
 
     @Test func anImagesSymlinkCannotMakeItReadTheHostsFiles() throws {

@@ -2,6 +2,7 @@ import Foundation
 import IMCCache
 import IMCDisks
 import IMCInstance
+import IMCOS
 import IMCService
 import IMCStore
 import IMCTestSupport
@@ -21,9 +22,9 @@ final class CacheBuilderTests {
     let builder: CacheBuilder
     let diskRecords: SQLiteInstanceRepository
 
-    init() throws {
+    init() async throws {
         dir = try TemporaryDirectory(prefix: "imc-build")
-        pool = try DiskPool.open(dataRoot: dir.path, poolSizeGiB: 64)
+        pool = try await DiskPool.open(dataRoot: dir.path, poolSizeGiB: 64)
         disks = DiskManager(pool: pool, bytesPerGiB: 16 << 20)
         snapshots = LocalSnapshotStore(disks: disks)
         let database = try SQLiteDatabase(path: dir.appending("imc.sqlite"))
@@ -76,7 +77,8 @@ final class CacheBuilderTests {
         let stored = try #require(try repository.get(id: c.id, account: "a"))
         #expect(stored.status == .ready && stored.snapshotChecksum != nil)
         // What the snapshot holds: both images, the shared layer once, and the manifest.
-        let disk = try snapshots.makeDisk(from: Snapshot(id: snapshotID, sizeGiB: 20, checksum: stored.snapshotChecksum!), sizeGiB: nil)
+        let disk = try await snapshots.makeDisk(
+            from: Snapshot(id: snapshotID, sizeGiB: 20, checksum: stored.snapshotChecksum!), sizeGiB: nil)
         let (manifest, layerDirs) = try await disks.withMounted(disk, at: dir.appending("check")) { root in
             (
                 try Data(contentsOf: URL(fileURLWithPath: root + "/imc-manifest.json")),
@@ -196,10 +198,10 @@ final class CacheBuilderTests {
     }
 
     @Test func recoveryRemovesWhatNoCacheAccountsFor() async throws {
-        let orphanDisk = try disks.create(sizeGiB: 20)
-        let orphanSnapshot = try snapshots.create(from: orphanDisk)
+        let orphanDisk = try await disks.create(sizeGiB: 20)
+        let orphanSnapshot = try await snapshots.create(from: orphanDisk)
         let worker = BuildWorker(builder: builder, repository: repository, disks: disks, snapshots: snapshots, logger: .init(label: "t"))
-        try worker.recover()
+        try await worker.recover()
         #expect(disks.allDiskIDs().isEmpty)
         #expect(!snapshots.allSnapshotIDs().contains(orphanSnapshot.id))
     }

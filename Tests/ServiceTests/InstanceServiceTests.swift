@@ -4,6 +4,7 @@ import IMCCache
 import IMCDisks
 import IMCInstance
 import IMCModel
+import IMCOS
 import IMCRegistry
 import IMCService
 import IMCStore
@@ -46,7 +47,7 @@ final class InstanceServiceTests {
 
     init() async throws {
         dir = try TemporaryDirectory(prefix: "imc-instances")
-        pool = try DiskPool.open(dataRoot: dir.path, poolSizeGiB: 64)
+        pool = try await DiskPool.open(dataRoot: dir.path, poolSizeGiB: 64)
         disks = DiskManager(pool: pool, bytesPerGiB: 16 << 20)
         snapshots = LocalSnapshotStore(disks: disks)
         database = try SQLiteDatabase(path: dir.appending("imc.sqlite"))

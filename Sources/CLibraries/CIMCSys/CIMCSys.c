@@ -28,17 +28,12 @@ int imc_link_fd(int fd, int newdirfd, const char *newpath) {
     return linkat(fd, "", newdirfd, newpath, AT_EMPTY_PATH);
 }
 
-int imc_errno(void) { return errno; }
-
 #include <sys/xattr.h>
 const int IMC_O_PATH = O_PATH;
 int imc_syncfs(int fd) { return syncfs(fd); }
 int imc_fsetxattr(int fd, const char *name, const void *value, size_t size) { return fsetxattr(fd, name, value, size, 0); }
-long imc_fgetxattr(int fd, const char *name, void *value, size_t size) { return fgetxattr(fd, name, value, size); }
 long imc_lgetxattr(const char *path, const char *name, void *value, size_t size) { return lgetxattr(path, name, value, size); }
 long imc_llistxattr(const char *path, char *list, size_t size) { return llistxattr(path, list, size); }
-
-int imc_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
 
 #include <sys/ioctl.h>
 // From <linux/fs.h>, which cannot be included beside glibc 2.36's <sys/mount.h>.
@@ -48,10 +43,8 @@ int imc_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RAN
 #define IMC_FICLONE _IOW(0x94, 9, int)
 int imc_ficlone(int dest_fd, int src_fd) { return ioctl(dest_fd, IMC_FICLONE, src_fd); }
 long long imc_seek_data(int fd, long long offset) { return (long long)lseek(fd, (off_t)offset, SEEK_DATA); }
-long long imc_seek_hole(int fd, long long offset) { return (long long)lseek(fd, (off_t)offset, SEEK_HOLE); }
 
 #include <sys/mount.h>
-#include <sys/prctl.h>
 
 int imc_set_immutable(int fd, int on) {
     int flags = 0;
@@ -65,36 +58,8 @@ int imc_get_flags(int fd) {
     return ioctl(fd, IMC_FS_IOC_GETFLAGS, &flags) == 0 ? flags : -1;
 }
 
-int imc_mount_overlay(const char *target, const char *options) {
-    return mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, options);
+int imc_mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data) {
+    return mount(source, target, type, flags, data);
 }
 
 int imc_umount(const char *target, int detach) { return umount2(target, detach ? MNT_DETACH : 0); }
-
-int imc_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig); }
-
-#include <signal.h>
-#include <spawn.h>
-
-int imc_spawn(const char *path, char *const argv[], char *const envp[], const char *log_path) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) { errno = rc; return -1; }
-    return pid;
-}

@@ -1,0 +1,144 @@
+import Foundation
+import IMCOS
+import IMCTestSupport
+import Synchronization
+import Testing
+
+struct CommandTests {
+    @Test func aFailingCommandIsAnErrorNamingItsStatusAndWhatItSaid() async throws {
+        do {
+            try await Command.check(["/bin/sh", "-c", "echo the reason >&2; exit 3"])
+            Issue.record("a failing command did not throw")
+        } catch {
+            #expect(error.code == .command)
+            #expect(error.message.contains("/bin/sh"))
+            #expect(error.message.contains("(3)"))
+            #expect(error.message.contains("the reason"))
+        }
+    }
+
+    @Test func outputIsCapturedWhenAskedAndTheEnvironmentIsOnlyWhatIsGiven() async throws {
+        setenv("IMC_TEST_SECRET", "must-not-leak", 1)
+        let r = try await Command.check(
+            ["/bin/sh", "-c", "echo $IMC_TEST_SECRET; echo $PATH; echo $GIVEN"], environment: ["GIVEN": "yes"], captureOutput: true)
+        #expect(r.output == "\n\(Command.path)\nyes\n")
+    }
+
+    @Test func aMissingProgramIsAnError() async {
+        await #expect(throws: OSError.self) { try await Command.run(["/no/such/program"]) }
+    }
+
+    @Test func aSignalEndsWithOneHundredTwentyEightPlusIt() async throws {
+        let r = try await Command.run(["/bin/sh", "-c", "kill -9 $$"])
+        #expect(r.status == 137)
+    }
+}
+
+struct ChildProcessTests {
+    @Test func aChildsOutputGoesToItsFileAndItsExitCodeIsKept() async throws {
+        let dir = try TemporaryDirectory(prefix: "imc-child")
+        let log = dir.appending("out.log")
+        let child = try await ChildProcess.start(["/bin/sh", "-c", "echo out; echo err >&2; exit 7"], outputFile: log)
+        #expect(child.pid > 0)
+        #expect(await child.exit() == 7)
+        #expect(child.exitStatus == 7)
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == "out\nerr\n")
+    }
+
+    @Test func aSignalledChildReportsTheSignal() async throws {
+        let dir = try TemporaryDirectory(prefix: "imc-child")
+        let child = try await ChildProcess.start(["/bin/sleep", "30"], outputFile: dir.appending("log"))
+        #expect(child.exitStatus == nil)
+        child.signal(SIGKILL)
+        #expect(await child.exit() == 137)
+    }
+
+    @Test func aChildThatCannotStartIsAnError() async throws {
+        let dir = try TemporaryDirectory(prefix: "imc-child")
+        await #expect(throws: OSError.self) { try await ChildProcess.start(["/no/such/program"], outputFile: dir.appending("log")) }
+    }
+}
+
+struct AtomicFileTests {
+    @Test func aFileIsReplacedWholeAndNoTemporaryFileIsLeft() throws {
+        let dir = try TemporaryDirectory(prefix: "imc-atomic")
+        let path = dir.appending("f")
+        try AtomicFile.write("one", to: path, mode: 0o600)
+        try AtomicFile.write("two", to: path, mode: 0o600)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "two")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["f"])
+        var st = stat()
+        stat(path, &st)
+        #expect(st.st_mode & 0o777 == 0o600)
+    }
+
+    @Test func aWriteThatCannotHappenLeavesNothing() throws {
+        let dir = try TemporaryDirectory(prefix: "imc-atomic")
+        #expect(throws: OSError.self) { try AtomicFile.write("x", to: dir.appending("missing/f")) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+}
+
+final class Arrivals: Sendable {
+    let count = Mutex(0)
+}
+
+struct BlockingPoolTests {
+    /// Jobs that wait for one another must each get a thread: the pool grows instead of
+    /// queueing the job the others wait for.
+    @Test func jobsThatWaitForEachOtherAllFinish() async throws {
+        let pool = BlockingPool(maximumThreads: 64, idleTimeout: 1)
+        let arrived = Arrivals()
+        let count = 20
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<count {
+                group.addTask {
+                    try await pool.run {
+                        arrived.count.withLock { $0 += 1 }
+                        let deadline = Date().addingTimeInterval(20)
+                        while arrived.count.withLock({ $0 }) < count {
+                            guard Date() < deadline else { throw OSError(.io, "a job never got a thread") }
+                            usleep(1000)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(pool.threadCount <= 64)
+    }
+
+    @Test func errorsComeBackToTheCaller() async {
+        await #expect(throws: OSError.self) { try await BlockingPool.shared.run { throw OSError(.io, "x") } }
+    }
+}
+
+@Suite(.enabled(if: Requirements.isRoot, "needs root"))
+struct MountTableTests {
+    /// Foundation reads only the first page of a /proc file; the mount table must be read whole.
+    @Test func everyMountIsSeenEvenWhenTheTableIsLong() throws {
+        let dir = try TemporaryDirectory(prefix: "imc-mounts")
+        let targets = (0..<60).map { dir.appending("a-rather-long-directory-name-so-that-lines-are-long-\($0)") }
+        defer { for t in targets { _ = try? CommandRunner.capture("/usr/bin/umount", [t]) } }
+        for t in targets {
+            try FileManager.default.createDirectory(atPath: t, withIntermediateDirectories: true)
+            #expect(try CommandRunner.capture("/usr/bin/mount", ["-t", "tmpfs", "none", t]).status == 0)
+        }
+        #expect(Set(MountTable.targets(under: dir.path)) == Set(targets))
+        #expect(MountTable.isMountPoint(targets.last!))
+    }
+
+    @Test func aMountValueMountsAndUnmountAllRemovesWhatIsUnder() throws {
+        let dir = try TemporaryDirectory(prefix: "imc-mounts")
+        let a = dir.appending("a")
+        let b = dir.appending("a/b")
+        try FileManager.default.createDirectory(atPath: a, withIntermediateDirectories: true)
+        try Mount(type: "tmpfs", source: "none", target: a, flags: [.noSetUID, .noDevices]).mount()
+        try FileManager.default.createDirectory(atPath: b, withIntermediateDirectories: true)
+        try Mount(type: "tmpfs", source: "none", target: b).mount()
+        #expect(MountTable.targets(under: dir.path).count == 2)
+        Mount.unmountAll(under: dir.path)
+        #expect(MountTable.targets(under: dir.path).isEmpty)
+        try Mount.unmount(a)  // not mounted: fine
+    }
+}
