@@ -93,7 +93,7 @@ let package = Package(
         .target(name: "IMCInstance", dependencies: ["IMCModel", "IMCCache"], path: "Sources/Instance"),
 
         // What an operator watches: metrics with bounded labels, in Prometheus' text format.
-        .target(name: "IMCObservability", path: "Sources/Observability"),
+        .target(name: "IMCObservability", dependencies: ["IMCInstance"], path: "Sources/Observability"),
 
         // Pure values of the bill: metered usage, price lists, line items, in decimal.
         .target(name: "IMCBilling", path: "Sources/Billing"),
@@ -192,6 +192,7 @@ let package = Package(
         .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
         .testTarget(name: "IMCOSTests", dependencies: ["IMCOS", "IMCTestSupport"], path: "Tests/OSTests"),
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
+        .testTarget(name: "IMCInstanceTests", dependencies: ["IMCInstance", "IMCCache"], path: "Tests/InstanceTests"),
         .testTarget(name: "IMCBillingTests", dependencies: ["IMCBilling"], path: "Tests/BillingTests"),
         .testTarget(
             name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCOS", "IMCModel", "IMCTestSupport"], path: "Tests/RuntimeTests"),

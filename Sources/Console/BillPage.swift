@@ -21,8 +21,8 @@ extension Console {
         let from = date("from")
         let to = date("to")
         var bill: Bill?
-        do { bill = try billing.bill(account: s.account, from: from, to: to) } catch let e as CacheServiceError {
-            if case .invalidValue(let m) = e { error = m }
+        do { bill = try billing.bill(account: s.account, from: from, to: to) } catch let e as ServiceError {
+            if e.code == .invalidValue { error = e.message }
         }
         let items = (bill?.items ?? []).map { i in
             """

@@ -96,11 +96,8 @@ extension Console {
             do {
                 let cache = try caches.create(request, account: s.account, region: region)
                 return Self.redirect("/console/caches/\(cache.id)")
-            } catch let e as CacheServiceError {
-                let message: String
-                switch e {
-                case .invalidValue(let m), .missing(let m), .notFound(let m), .limitExceeded(let m), .inUse(let m): message = m
-                }
+            } catch let e as ServiceError {
+                let message = e.message
                 errors[Self.field(of: message)] = message
             }
         }

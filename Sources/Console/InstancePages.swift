@@ -127,11 +127,8 @@ extension Console {
         do {
             let created = try instances.create(request, account: s.account, region: s.region)
             return Self.redirect("/console/instances/\(created[0].id)")
-        } catch let e as CacheServiceError {
-            let message: String
-            switch e {
-            case .invalidValue(let m), .missing(let m), .notFound(let m), .limitExceeded(let m), .inUse(let m): message = m
-            }
+        } catch let e as ServiceError {
+            let message = e.message
             return Self.html(
                 try runPage(s, form: form, error: message.replacingOccurrences(of: "Containers[0].", with: "")), status: .badRequest)
         }

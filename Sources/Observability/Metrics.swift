@@ -1,4 +1,5 @@
 import Foundation
+import IMCInstance
 import Synchronization
 
 /// What an operator watches, in Prometheus' text format at `/metrics`. Labels are bounded by
@@ -92,6 +93,26 @@ public final class Metrics: Sendable {
 
 /// The metrics imc records, declared once with their help text and their label values.
 public enum IMCMetrics {
+    /// An instance's image cache matching ended with `outcome`.
+    public static func matched(_ outcome: CacheOutcome, _ m: Metrics = .shared) {
+        m.increment("imc_matches_total", labels: ["result": matchLabel(outcome)])
+    }
+
+    static func matchLabel(_ outcome: CacheOutcome) -> String {
+        switch outcome {
+        case .used: "used"
+        case .notMatched: "not_matched"
+        case .mismatch: "mismatch"
+        case .notFound: "not_found"
+        case .off: "off"
+        }
+    }
+
+    /// An instance's containers run, `seconds` after its creation.
+    public static func started(cached: Bool, seconds: Double, _ m: Metrics = .shared) {
+        m.observe("imc_instance_startup_seconds", seconds, labels: ["kind": cached ? "cached" : "cold"])
+    }
+
     public static let buildOutcomes: Set<String> = ["ready", "failed", "update_failed"]
     public static let matchResults: Set<String> = ["used", "not_matched", "mismatch", "not_found", "off"]
     public static let startKinds: Set<String> = ["cached", "cold"]

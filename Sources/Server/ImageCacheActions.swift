@@ -130,13 +130,14 @@ extension APIError {
     static func from(_ error: any Error) -> APIError {
         switch error {
         case let e as APIError: return e
-        case let e as CacheServiceError:
-            switch e {
-            case .invalidValue(let m): return .invalidParameterValue(m)
-            case .missing(let m): return .missingParameter(m)
-            case .notFound(let m): return .resourceNotFound(m)
-            case .limitExceeded(let m): return .limitExceeded(m)
-            case .inUse(let m): return .resourceInUse(m)
+        case let e as ServiceError:
+            switch e.code {
+            case .invalidValue: return .invalidParameterValue(e.message)
+            case .missing: return .missingParameter(e.message)
+            case .notFound: return .resourceNotFound(e.message)
+            case .limitExceeded: return .limitExceeded(e.message)
+            case .inUse: return .resourceInUse(e.message)
+            case .failed, .diskTooSmall: return .internalError("the service failed to handle the request; it was logged")
             }
         default: return .internalError("the service failed to handle the request; it was logged")
         }

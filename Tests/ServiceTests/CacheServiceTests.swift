@@ -18,7 +18,7 @@ struct CacheServiceTests {
     }
 
     static func service(_ dir: TemporaryDirectory, now: Date = Date(timeIntervalSince1970: 1_700_000_000)) throws -> CacheService {
-        CacheService(repository: try SQLiteCacheRepository(path: dir.appending("imc.sqlite")), ids: SequentialIDs(), now: { now })
+        CacheService(repository: try SQLiteCacheRepository(path: dir.appending("imc.sqlite")), ids: SequentialIDs(), clock: FixedClock(now))
     }
 
     @Test func createValidatesAndRecordsAnEvent() throws {
@@ -35,7 +35,8 @@ struct CacheServiceTests {
             do {
                 _ = try s.create(bad, account: "a", region: "ap-guangzhou")
                 Issue.record("accepted \(field)=\(value)")
-            } catch let CacheServiceError.invalidValue(m) {
+            } catch let e as ServiceError where e.code == .invalidValue {
+                let m = e.message
                 #expect(m.contains(words) && m.contains("\(value)"), "\(m)")
             }
         }
@@ -53,12 +54,12 @@ struct CacheServiceTests {
         #expect(try s.update(id: a.id, rename, account: "a").name == "web")
         var more = CacheRequest()
         more.images = ["nginx", "redis"]
-        #expect(throws: CacheServiceError.self) { try s.update(id: a.id, more, account: "a") }  // still Pending
-        #expect(throws: CacheServiceError.notFound("ImageCacheId imc-zzzzzzzz does not exist")) {
+        #expect(throws: ServiceError.self) { try s.update(id: a.id, more, account: "a") }  // still Pending
+        #expect(throws: ServiceError.notFound("ImageCacheId imc-zzzzzzzz does not exist")) {
             try s.delete(ids: [a.id, "imc-zzzzzzzz"], account: "a")
         }
         #expect(try s.describe(account: "a", query: CacheQuery()).total == 1, "nothing deleted when one id is unknown")
-        #expect(throws: CacheServiceError.self) { try s.delete(ids: [a.id], account: "b") }
+        #expect(throws: ServiceError.self) { try s.delete(ids: [a.id], account: "b") }
         try s.delete(ids: [a.id], account: "a")
         #expect(try s.describe(account: "a", query: CacheQuery()).total == 0)
     }
@@ -67,8 +68,8 @@ struct CacheServiceTests {
 struct ExpiryTests {
     @Test func theSweeperDeletesExactlyTheExpiredCaches() throws {
         let dir = try TemporaryDirectory()
-        let clock = Mutex(Date(timeIntervalSince1970: 1_700_000_000))
-        let s = CacheService(repository: try SQLiteCacheRepository(path: dir.appending("imc.sqlite")), now: { clock.withLock { $0 } })
+        let clock = TestClock(start: Date(timeIntervalSince1970: 1_700_000_000))
+        let s = CacheService(repository: try SQLiteCacheRepository(path: dir.appending("imc.sqlite")), clock: clock)
         var week = CacheRequest()
         week.images = ["nginx"]
         week.retentionDays = 7
@@ -76,9 +77,9 @@ struct ExpiryTests {
         var forever = CacheRequest()
         forever.images = ["nginx"]
         let b = try s.create(forever, account: "a", region: "ap-guangzhou")
-        clock.withLock { $0 = $0.addingTimeInterval(7 * 86400 - 1) }
+        clock.advance(7 * 86400 - 1)
         #expect(try s.sweepExpired().isEmpty)
-        clock.withLock { $0 = $0.addingTimeInterval(1) }
+        clock.advance(1)
         #expect(try s.sweepExpired() == [a.id])
         #expect(try s.describe(account: "a", query: CacheQuery()).caches.map(\.id) == [b.id])
     }

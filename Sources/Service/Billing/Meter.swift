@@ -1,5 +1,6 @@
 import Foundation
 import IMCBilling
+import IMCModel
 import IMCStore
 import Logging
 
@@ -8,12 +9,12 @@ import Logging
 /// logged as an error.
 public struct Meter: Sendable {
     let usage: (any UsageRepository)?
-    let now: @Sendable () -> Date
+    let clock: any ServiceClock
     let logger: Logger
 
-    public init(usage: (any UsageRepository)?, now: @escaping @Sendable () -> Date = { Date() }, logger: Logger? = nil) {
+    public init(usage: (any UsageRepository)?, clock: any ServiceClock = SystemClock(), logger: Logger? = nil) {
         self.usage = usage
-        self.now = now
+        self.clock = clock
         self.logger = logger ?? Logger(label: "imc.meter", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
@@ -29,7 +30,7 @@ public struct Meter: Sendable {
             try usage.start(
                 Usage(
                     account: account, kind: kind, resourceID: resource, cacheID: cache, instanceID: instance, quantity: quantity,
-                    diskType: diskType, start: now()))
+                    diskType: diskType, start: clock.now()))
         } catch {
             logger.error("usage not recorded", metadata: ["resource": "\(resource)", "error": "\(error)"])
         }
@@ -37,12 +38,12 @@ public struct Meter: Sendable {
 
     public func stop(_ resource: String, kind: UsageKind? = nil) {
         guard let usage else { return }
-        do { try usage.stop(resourceID: resource, kind: kind, at: now()) } catch {
+        do { try usage.stop(resourceID: resource, kind: kind, at: clock.now()) } catch {
             logger.error("usage end not recorded", metadata: ["resource": "\(resource)", "error": "\(error)"])
         }
     }
 
     public func stopAll(_ kinds: [UsageKind]) {
-        try? usage?.stopAll(kinds: kinds, at: now())
+        try? usage?.stopAll(kinds: kinds, at: clock.now())
     }
 }

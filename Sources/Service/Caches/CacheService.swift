@@ -35,23 +35,13 @@ public struct CacheLimits: Sendable {
     public init() {}
 }
 
-/// A refusal of the service, in terms the API maps to its codes.
-public enum CacheServiceError: Error, Equatable, Sendable {
-    /// A value is out of range or malformed; the message names field and value.
-    case invalidValue(String)
-    case missing(String)
-    case notFound(String)
-    case limitExceeded(String)
-    case inUse(String)
-}
-
 /// The image cache life cycle over a `CacheRepository`: validation, ids, events, matching.
 /// Time and ids are injected, so that tests are exact.
 public final class CacheService: Sendable {
     public let repository: any CacheRepository
     public let limits: CacheLimits
     let ids: any IDGenerator
-    let now: @Sendable () -> Date
+    let clock: any ServiceClock
     /// Where deleted caches' snapshots go away (nil in tests without disks).
     let snapshots: (any SnapshotStore)?
     /// Rung when a cache needs building, so that a waiting build worker starts at once.
@@ -61,7 +51,7 @@ public final class CacheService: Sendable {
 
     public init(
         repository: any CacheRepository, limits: CacheLimits = CacheLimits(), ids: any IDGenerator = RandomIDGenerator(),
-        snapshots: (any SnapshotStore)? = nil, builds: Wakeup? = nil, meter: Meter = .off, now: @escaping @Sendable () -> Date = { Date() }
+        snapshots: (any SnapshotStore)? = nil, builds: Wakeup? = nil, meter: Meter = .off, clock: any ServiceClock = SystemClock()
     ) {
         self.builds = builds
         self.meter = meter
@@ -69,12 +59,12 @@ public final class CacheService: Sendable {
         self.limits = limits
         self.ids = ids
         self.snapshots = snapshots
-        self.now = now
+        self.clock = clock
     }
 
     /// Validates and records a new cache as Pending; a build worker takes it from there.
     public func create(_ request: CacheRequest, account: String, region: String) throws -> ImageCache {
-        guard let images = request.images else { throw CacheServiceError.missing("Images is required") }
+        guard let images = request.images else { throw ServiceError.missing("Images is required") }
         try validate(images: images)
         let size = request.size ?? limits.defaultSize
         try validate(size: size)
@@ -90,14 +80,14 @@ public final class CacheService: Sendable {
                 return q
             }())
         guard total < limits.maximumCachesPerAccount else {
-            throw CacheServiceError.limitExceeded("the account already has \(total) image caches, the most allowed")
+            throw ServiceError.limitExceeded("the account already has \(total) image caches, the most allowed")
         }
         let id = ids.next(prefix: "imc")
         var cache = ImageCache(
-            id: id, account: account, region: region, name: name.isEmpty ? id : name, size: size, images: images, creationTime: now(),
+            id: id, account: account, region: region, name: name.isEmpty ? id : name, size: size, images: images, creationTime: clock.now(),
             retentionDays: retention)
         apply(request, to: &cache)
-        cache.record(.normal, "Creating", "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: now())
+        cache.record(.normal, "Creating", "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: clock.now())
         try repository.insert(cache)
         builds?.signal()
         return cache
@@ -107,7 +97,7 @@ public final class CacheService: Sendable {
     /// make it `Updating` (rebuilt by a worker while the old snapshot stays usable).
     public func update(id: String, _ request: CacheRequest, account: String) throws -> ImageCache {
         guard var cache = try repository.get(id: id, account: account) else {
-            throw CacheServiceError.notFound("ImageCacheId \(id) does not exist")
+            throw ServiceError.notFound("ImageCacheId \(id) does not exist")
         }
         if let images = request.images { try validate(images: images) }
         if let size = request.size { try validate(size: size) }
@@ -117,7 +107,7 @@ public final class CacheService: Sendable {
             (request.images.map { $0 != cache.images } ?? false) || (request.size.map { $0 != cache.size } ?? false)
             || (request.credentials.map { $0 != cache.credentials } ?? false)
         if rebuild && (cache.status == .pending || cache.status == .updating) {
-            throw CacheServiceError.inUse(
+            throw ServiceError.inUse(
                 "image cache \(id) is \(cache.status.rawValue); wait until it is Ready or Failed before changing its images, size or credentials"
             )
         }
@@ -132,7 +122,7 @@ public final class CacheService: Sendable {
             cache.status = cache.snapshotID == nil ? .pending : .updating
             cache.record(
                 .normal, "Updating", "Image cache \(id) will be rebuilt: \(cache.images.count) image(s) into a \(cache.size) GiB disk",
-                at: now())
+                at: clock.now())
         }
         try repository.update(cache)
         if rebuild { builds?.signal() }
@@ -142,11 +132,11 @@ public final class CacheService: Sendable {
     /// Deletes caches; unknown ids (or another account's) are an error naming them, and then
     /// nothing is deleted.
     public func delete(ids: [String], account: String) throws {
-        guard !ids.isEmpty else { throw CacheServiceError.missing("ImageCacheIds must name at least one cache") }
+        guard !ids.isEmpty else { throw ServiceError.missing("ImageCacheIds must name at least one cache") }
         var found: [ImageCache] = []
         for id in ids {
             guard let cache = try repository.get(id: id, account: account) else {
-                throw CacheServiceError.notFound("ImageCacheId \(id) does not exist")
+                throw ServiceError.notFound("ImageCacheId \(id) does not exist")
             }
             found.append(cache)
         }
@@ -162,7 +152,7 @@ public final class CacheService: Sendable {
     /// Deletes every cache whose retention has run out, with its snapshot; returns their ids.
     @discardableResult
     public func sweepExpired() throws -> [String] {
-        let at = now()
+        let at = clock.now()
         var swept: [String] = []
         for cache in try repository.all(in: CacheStatus.allCases) where cache.isExpired(at: at) {
             try repository.delete(id: cache.id, account: cache.account)
@@ -177,8 +167,8 @@ public final class CacheService: Sendable {
 
     /// Caches of the account, filtered and paged.
     public func describe(account: String, query: CacheQuery) throws -> (total: Int, caches: [ImageCache]) {
-        guard (0...50).contains(query.limit) else { throw CacheServiceError.invalidValue("Limit must be from 0 to 50, not \(query.limit)") }
-        guard query.offset >= 0 else { throw CacheServiceError.invalidValue("Offset must not be negative, not \(query.offset)") }
+        guard (0...50).contains(query.limit) else { throw ServiceError.invalidValue("Limit must be from 0 to 50, not \(query.limit)") }
+        guard query.offset >= 0 else { throw ServiceError.invalidValue("Offset must not be negative, not \(query.offset)") }
         return try repository.list(account: account, query: query)
     }
 
@@ -186,9 +176,9 @@ public final class CacheService: Sendable {
     public func match(images: [String], account: String, region: String, use: Bool = false) throws -> ImageCache? {
         try validate(images: images)
         let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
-        guard var best = try repository.bestMatch(account: account, region: region, images: wanted, now: now()) else { return nil }
+        guard var best = try repository.bestMatch(account: account, region: region, images: wanted, now: clock.now()) else { return nil }
         if use {
-            best.lastMatchedTime = now()
+            best.lastMatchedTime = clock.now()
             try repository.update(best)
         }
         return best
@@ -197,39 +187,39 @@ public final class CacheService: Sendable {
     /// Records that an instance used `cache` (a manual match): its `LastMatchedTime` is now.
     public func markMatched(_ cache: ImageCache) {
         var c = cache
-        c.lastMatchedTime = now()
+        c.lastMatchedTime = clock.now()
         try? repository.update(c)
     }
 
     func validate(images: [String]) throws {
-        guard !images.isEmpty else { throw CacheServiceError.invalidValue("Images must name at least one image") }
+        guard !images.isEmpty else { throw ServiceError.invalidValue("Images must name at least one image") }
         guard images.count <= limits.maximumImages else {
-            throw CacheServiceError.invalidValue("Images names \(images.count) images, more than \(limits.maximumImages)")
+            throw ServiceError.invalidValue("Images names \(images.count) images, more than \(limits.maximumImages)")
         }
         for (i, image) in images.enumerated() {
             do { _ = try ImageReference(parsing: image) } catch {
-                throw CacheServiceError.invalidValue("Images[\(i)]: \(error.message)")
+                throw ServiceError.invalidValue("Images[\(i)]: \(error.message)")
             }
         }
     }
 
     func validate(size: Int) throws {
         guard (limits.minimumSize...limits.maximumSize).contains(size) else {
-            throw CacheServiceError.invalidValue(
+            throw ServiceError.invalidValue(
                 "ImageCacheSize must be from \(limits.minimumSize) to \(limits.maximumSize) GiB, not \(size)")
         }
     }
 
     func validate(retentionDays: Int) throws {
         guard (0...limits.maximumRetentionDays).contains(retentionDays) else {
-            throw CacheServiceError.invalidValue(
+            throw ServiceError.invalidValue(
                 "RetentionDays must be from 0 (kept until deleted) to \(limits.maximumRetentionDays), not \(retentionDays)")
         }
     }
 
     func validate(name: String) throws {
         guard name.count <= 60, name.unicodeScalars.allSatisfy({ $0.value >= 32 && $0.value != 127 }) else {
-            throw CacheServiceError.invalidValue("ImageCacheName must be at most 60 printable characters, not \"\(name.prefix(80))\"")
+            throw ServiceError.invalidValue("ImageCacheName must be at most 60 printable characters, not \"\(name.prefix(80))\"")
         }
     }
 

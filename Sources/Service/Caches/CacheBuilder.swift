@@ -23,7 +23,7 @@ public final class CacheBuilder: Sendable {
     let snapshots: any SnapshotStore
     let workRoot: String
     let clientOptions: RegistryClientOptions
-    let now: @Sendable () -> Date
+    let clock: any ServiceClock
     let logger: Logger
     /// Where build disks are listed while they exist.
     let diskRecords: (any DiskRepository)?
@@ -32,7 +32,7 @@ public final class CacheBuilder: Sendable {
 
     public init(
         repository: any CacheRepository, disks: DiskManager, snapshots: any SnapshotStore, workRoot: String,
-        clientOptions: RegistryClientOptions = RegistryClientOptions(), now: @escaping @Sendable () -> Date = { Date() },
+        clientOptions: RegistryClientOptions = RegistryClientOptions(), clock: any ServiceClock = SystemClock(),
         diskRecords: (any DiskRepository)? = nil, meter: Meter = .off, logger: Logger? = nil
     ) {
         self.diskRecords = diskRecords
@@ -42,7 +42,7 @@ public final class CacheBuilder: Sendable {
         self.snapshots = snapshots
         self.workRoot = workRoot
         self.clientOptions = clientOptions
-        self.now = now
+        self.clock = clock
         self.logger = logger ?? Logger(label: "imc.build", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
@@ -66,7 +66,7 @@ public final class CacheBuilder: Sendable {
         let rebuilding = cache.status == .updating
         let started = ContinuousClock.now
         record(&cache, .normal, "BuilderStarted", "Builder instance (2 cores, 4 GiB) started for image cache \(cache.id)")
-        let builderID = "builder-\(cache.id)-\(Int(now().timeIntervalSince1970 * 1000))"
+        let builderID = "builder-\(cache.id)-\(Int(clock.now().timeIntervalSince1970 * 1000))"
         meter.start(.builder, account: cache.account, resource: builderID, cache: cache.id, quantity: 1)
         defer { meter.stop(builderID) }
         var disk: Disk?
@@ -77,7 +77,7 @@ public final class CacheBuilder: Sendable {
             try? diskRecords?.insertDisk(
                 DiskRecord(
                     id: d.id, account: cache.account, use: .build, instanceID: nil, cacheID: cache.id, sizeGiB: cache.size,
-                    diskType: .premium, createdAt: now()))
+                    diskType: .premium, createdAt: clock.now()))
             meter.start(.buildDisk, account: cache.account, resource: d.id, cache: cache.id, quantity: cache.size)
             record(&cache, .normal, "DiskCreated", "Data disk \(d.id) of \(cache.size) GiB created")
             let mountPoint = "\(workRoot)/\(cache.id)"
@@ -159,7 +159,7 @@ public final class CacheBuilder: Sendable {
     }
 
     private func record(_ cache: inout ImageCache, _ kind: CacheEvent.Kind, _ reason: String, _ message: String) {
-        cache.record(kind, reason, message, at: now())
+        cache.record(kind, reason, message, at: clock.now())
         try? repository.update(cache)
         logger.info("\(reason): \(message)", metadata: ["cache": "\(cache.id)"])
     }

@@ -1,6 +1,7 @@
 import Foundation
 import IMCCache
 import IMCDisks
+import IMCModel
 import IMCStore
 import Logging
 import ServiceLifecycle
@@ -14,17 +15,17 @@ public struct SnapshotScrubber: Service {
     let repository: any CacheRepository
     let snapshots: any SnapshotStore
     let interval: Duration
-    let now: @Sendable () -> Date
+    let clock: any ServiceClock
     let logger: Logger
 
     public init(
-        repository: any CacheRepository, snapshots: any SnapshotStore, interval: Duration, now: @escaping @Sendable () -> Date = { Date() },
+        repository: any CacheRepository, snapshots: any SnapshotStore, interval: Duration, clock: any ServiceClock = SystemClock(),
         logger: Logger
     ) {
         self.repository = repository
         self.snapshots = snapshots
         self.interval = interval
-        self.now = now
+        self.clock = clock
         self.logger = logger
     }
 
@@ -50,7 +51,7 @@ public struct SnapshotScrubber: Service {
                 fresh.status = .failed
                 fresh.record(
                     .warning, "SnapshotCorrupt",
-                    "Snapshot \(id) no longer matches its checksum; the cache is not used. Delete it and create it again", at: now())
+                    "Snapshot \(id) no longer matches its checksum; the cache is not used. Delete it and create it again", at: clock.now())
                 try? repository.update(fresh)
                 logger.error("snapshot corrupt", metadata: ["cache": "\(cache.id)", "snapshot": "\(id)"])
                 corrupt.append(cache.id)

@@ -1,0 +1,55 @@
+import Foundation
+import IMCCache
+
+/// The reasons of an instance's events, declared once: the kubelet's names for what happens to
+/// containers, and imc's for what happens to the image cache and the disk. Each reason has one
+/// type (Normal or Warning).
+public enum InstanceEventReason: String, Sendable, CaseIterable {
+    case scheduled = "Scheduled"
+    case pulling = "Pulling"
+    case pulled = "Pulled"
+    case created = "Created"
+    case started = "Started"
+    case failed = "Failed"
+    case backOff = "BackOff"
+    case killing = "Killing"
+    case imageCacheUsed = "ImageCacheUsed"
+    case imageCacheNotMatched = "ImageCacheNotMatched"
+    case imageCacheMismatch = "ImageCacheMismatch"
+    case imageCacheNotFound = "ImageCacheNotFound"
+    case imageCacheStale = "ImageCacheStale"
+    case imageCacheDiskReused = "ImageCacheDiskReused"
+    case imageCacheDiskRetained = "ImageCacheDiskRetained"
+    case nodeShutdown = "NodeShutdown"
+    case nodeRestarted = "NodeRestarted"
+
+    /// Warning for what a person should look at; Normal otherwise.
+    public var kind: CacheEvent.Kind {
+        switch self {
+        case .failed, .backOff, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale, .nodeShutdown, .nodeRestarted: .warning
+        default: .normal
+        }
+    }
+}
+
+/// The names of the moments of an instance's start-up (milliseconds from creation), declared
+/// once: the API, the CLI and the console show them.
+public enum StartupPhase {
+    public static let created = "Created"
+    public static let matched = "Matched"
+    public static let diskReady = "DiskReady"
+    public static let diskMounted = "DiskMounted"
+    public static let networkReady = "NetworkReady"
+    public static func imageReady(_ image: String) -> String { "ImageReady:\(image)" }
+    public static func containerCreated(_ name: String) -> String { "Created:\(name)" }
+    public static func containerStarted(_ name: String) -> String { "Started:\(name)" }
+    /// Whether `phase` is a container's start.
+    public static func isContainerStart(_ phase: String) -> Bool { phase.hasPrefix("Started:") }
+}
+
+extension Instance {
+    /// Records an event of `reason` (its type is the reason's).
+    public mutating func record(_ reason: InstanceEventReason, _ message: String, at time: Date) {
+        record(reason.kind, reason.rawValue, message, at: time)
+    }
+}

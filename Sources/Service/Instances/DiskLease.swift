@@ -1,0 +1,120 @@
+import Foundation
+import IMCCache
+import IMCDisks
+import IMCInstance
+import IMCModel
+import IMCStore
+
+/// An instance's data disk while the instance holds it: made from its cache's snapshot (or a
+/// retained disk of the same snapshot taken back), or a scratch disk for pulled images.
+struct DiskLease: Sendable {
+    let disk: Disk
+    /// The cache whose snapshot it was made from; nil for a scratch disk.
+    let cacheID: String?
+    /// Whether it was a retained disk taken back (not a fresh clone).
+    let reused: Bool
+}
+
+/// The service's side of disk leases: attaching (a retained disk taken back, a clone of a
+/// snapshot, a scratch disk), metering while the instance runs (API.md section 8), and at the end
+/// retaining the disk for the next instance of the same cache or releasing it. Every disk that
+/// exists is a row of the disks table while it does.
+struct DiskLeases: Sendable {
+    let disks: DiskManager
+    let snapshots: any SnapshotStore
+    let repository: any DiskRepository
+    let meter: Meter
+    let clock: any ServiceClock
+
+    /// A retained disk of `account` made from `cache`, taken back and grown to `sizeGiB`; nil
+    /// when there is none. A retained disk of a snapshot the cache has since replaced is
+    /// released instead.
+    func takeRetained(for instance: Instance, cache: ImageCache, snapshotID: String, sizeGiB: Int) async throws -> DiskLease? {
+        guard let retained = try repository.takeRetainedDisk(account: instance.account, cacheID: cache.id, now: clock.now()) else {
+            return nil
+        }
+        meter.stop(retained.id, kind: .retainedDisk)
+        let disk = disks.disk(id: retained.id, sizeGiB: retained.sizeGiB)
+        guard retained.snapshotID == snapshotID else {
+            disks.remove(disk)
+            try repository.deleteDisk(id: retained.id)
+            return nil
+        }
+        let grown = try await disks.grow(disk, to: sizeGiB)
+        var record = retained
+        record.instanceID = instance.id
+        record.sizeGiB = grown.sizeGiB
+        record.diskType = instance.cache.diskType
+        try repository.updateDisk(record)
+        return DiskLease(disk: grown, cacheID: cache.id, reused: true)
+    }
+
+    /// A new disk cloned from the cache's snapshot, `sizeGiB` large. Throws `DiskError` when the
+    /// snapshot cannot be used (then the instance pulls instead).
+    func clone(for instance: Instance, cache: ImageCache, snapshotID: String, sizeGiB: Int) async throws -> DiskLease {
+        let snapshot = Snapshot(id: snapshotID, sizeGiB: cache.size, checksum: cache.snapshotChecksum)
+        let disk = try await snapshots.makeDisk(from: snapshot, sizeGiB: sizeGiB)
+        var record = DiskRecord(
+            id: disk.id, account: instance.account, use: .instance, instanceID: instance.id, cacheID: cache.id, sizeGiB: disk.sizeGiB,
+            diskType: instance.cache.diskType, createdAt: clock.now())
+        record.snapshotID = snapshotID
+        do { try repository.insertDisk(record) } catch {
+            disks.remove(disk)
+            throw error
+        }
+        return DiskLease(disk: disk, cacheID: cache.id, reused: false)
+    }
+
+    /// A new, empty disk for images pulled without a cache.
+    func scratch(for instance: Instance, sizeGiB: Int) async throws -> DiskLease {
+        let disk = try await disks.create(sizeGiB: sizeGiB)
+        do {
+            try repository.insertDisk(
+                DiskRecord(
+                    id: disk.id, account: instance.account, use: .instance, instanceID: instance.id, cacheID: nil, sizeGiB: sizeGiB,
+                    diskType: instance.cache.diskType, createdAt: clock.now()))
+        } catch {
+            disks.remove(disk)
+            throw error
+        }
+        return DiskLease(disk: disk, cacheID: nil, reused: false)
+    }
+
+    /// The lease an instance's record names (after a restart of the service).
+    func existing(for instance: Instance) -> DiskLease? {
+        instance.diskID.map {
+            DiskLease(disk: disks.disk(id: $0, sizeGiB: instance.diskSizeGiB ?? 0), cacheID: instance.cacheID, reused: false)
+        }
+    }
+
+    /// An image cache disk is billed while its instance runs; a scratch disk is not billed.
+    func startMetering(_ lease: DiskLease, for instance: Instance) {
+        guard let cacheID = lease.cacheID else { return }
+        meter.start(
+            .instanceDisk, account: instance.account, resource: lease.disk.id, cache: cacheID, instance: instance.id,
+            quantity: lease.disk.sizeGiB, diskType: instance.cache.diskType.rawValue)
+    }
+
+    func stopMetering(_ lease: DiskLease) {
+        if lease.cacheID != nil { meter.stop(lease.disk.id, kind: .instanceDisk) }
+    }
+
+    /// Keeps the (unmounted) disk for `minutes`, for the next instance of the same cache; it is
+    /// billed as retained meanwhile.
+    func retain(_ lease: DiskLease, minutes: Int, for instance: Instance) throws {
+        guard var record = try repository.disk(id: lease.disk.id) else { throw ServiceError.failed("disk \(lease.disk.id) has no row") }
+        record.use = .retained
+        record.instanceID = nil
+        record.retainUntil = clock.now().addingTimeInterval(Double(minutes) * 60)
+        try repository.updateDisk(record)
+        meter.start(
+            .retainedDisk, account: instance.account, resource: lease.disk.id, cache: lease.cacheID, instance: instance.id,
+            quantity: record.sizeGiB, diskType: record.diskType.rawValue)
+    }
+
+    /// Removes the (unmounted) disk and its row.
+    func release(_ lease: DiskLease) {
+        disks.remove(lease.disk)
+        try? repository.deleteDisk(id: lease.disk.id)
+    }
+}

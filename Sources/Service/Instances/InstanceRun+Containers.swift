@@ -1,0 +1,185 @@
+import Foundation
+import IMCInstance
+import IMCOS
+import IMCObservability
+import IMCRuntime
+import Synchronization
+
+/// The containers: root filesystems and bundles made, runc started, init containers run to
+/// completion, containers supervised by the restart policy, and stopped with a grace period.
+extension InstanceRun {
+    func rootfs(_ name: String) -> String { runDirectory + "/rootfs/\(name)" }
+    func bundle(_ name: String) -> String { runDirectory + "/bundles/\(name)" }
+
+    /// Mounts the container's root filesystem and writes its bundle.
+    func create(_ spec: ContainerSpec) async throws {
+        guard !life.isStopping else { throw ServiceError.failed("the instance is being deleted") }
+        guard let image = images[spec.image] else { throw ServiceError.failed("image \(spec.image) is not ready") }
+        let root = rootfs(spec.name)
+        if !MountTable.isMountPoint(root) {
+            let writable = "\(diskRoot)/containers/\(id)/\(spec.name)"
+            try Overlay.mount(lower: image.layers, upper: writable + "/upper", work: writable + "/work", at: root)
+        }
+        var process = try ProcessSpec.resolve(
+            image: image.config.config, command: spec.commands, args: spec.args, env: spec.env.map { ($0.name, $0.value) },
+            workingDir: spec.workingDir)
+        let user = try ImageUser.resolve(
+            image.config.config?.User, passwd: Overlay.readFile("/etc/passwd", inRoot: root),
+            group: Overlay.readFile("/etc/group", inRoot: root))
+        process.uid = user.uid
+        process.gid = user.gid
+        let hostname = InstanceService.isDNSLabel(instance.name) ? instance.name : id
+        try RuntimeSpec.write(
+            RuntimeSpec.make(
+                process: process, rootfs: root, hostname: hostname, cgroupsPath: "/imc/\(runcID(spec.name))", networkNamespace: network.path
+            ),
+            bundle: bundle(spec.name))
+        try FileManager.default.createDirectory(atPath: runDirectory + "/logs", withIntermediateDirectories: true)
+        await perform(life.containerCreated(spec.name, at: now))
+    }
+
+    /// Starts the container's process and records it running.
+    func launch(_ spec: ContainerSpec) async throws {
+        // A container of this name left by an earlier run of it (a restart) goes first.
+        if service.runc.exists(id: runcID(spec.name)) { await service.runc.delete(id: runcID(spec.name)) }
+        let container = try await service.runc.start(id: runcID(spec.name), bundle: bundle(spec.name), log: service.logPath(id, spec.name))
+        running[spec.name] = container
+        if life.isStopping {
+            // A delete came while it started: it is killed at once (and waited for by the stop).
+            await service.runc.kill(id: runcID(spec.name), signal: "KILL", all: true)
+            throw ServiceError.failed("the instance is being deleted")
+        }
+        await perform(life.containerStarted(spec.name, at: now))
+    }
+
+    /// Runs the init containers in order, each to a successful end (retried by the policy).
+    func runInitContainers() async throws {
+        for spec in instance.initContainers {
+            while true {
+                guard !life.isStopping else { return }
+                try await create(spec)
+                try await launch(spec)
+                save()
+                let code = await running[spec.name]?.exit() ?? 255
+                running[spec.name] = nil
+                let (step, actions) = life.initContainerExited(spec.name, code: code, at: now)
+                await perform(actions)
+                switch step {
+                case .next: break
+                case .retry(let after):
+                    try? await service.clock.sleep(for: after)
+                    continue
+                case .fail(let message): throw ServiceError.failed(message)
+                }
+                break
+            }
+        }
+    }
+
+    /// Starts every container; the instance is Running once their processes run.
+    func startContainers() async throws {
+        for spec in instance.containers {
+            try await create(spec)
+            try await launch(spec)
+        }
+        IMCMetrics.started(cached: instance.cacheOutcome == .used, seconds: now.timeIntervalSince(instance.creationTime))
+        await perform(life.containersStarted(at: now))
+        for spec in instance.containers { Task { await self.supervise(spec) } }
+    }
+
+    /// Waits for a container to end and restarts it as the life decides, after its back-off.
+    func supervise(_ spec: ContainerSpec) async {
+        while let container = running[spec.name] {
+            let code = await container.exit()
+            // Replaced meanwhile (a restart of the instance), or stopping: not this loop's to decide.
+            guard running[spec.name] === container else { return }
+            let actions = life.containerExited(spec.name, code: code, at: now)
+            guard !actions.isEmpty else { return }
+            await perform(actions)
+            guard let after = actions.lazy.compactMap(\.restartDelay).first else {
+                running[spec.name] = nil
+                return
+            }
+            try? await service.clock.sleep(for: after)
+            guard life.shouldRun(spec.name), running[spec.name] === container else { return }
+            do {
+                try await create(spec)
+                try await launch(spec)
+                save()
+            } catch {
+                running[spec.name] = nil
+                await perform(life.restartFailed(spec.name, Self.describe(error), at: now))
+                return
+            }
+        }
+    }
+
+    /// SIGTERM to every running container, SIGKILL to what is left after `grace` seconds; each
+    /// one's end is recorded and its runtime state removed.
+    func stopContainers(grace: Int) async {
+        let live = running.filter { $0.value.exitStatus == nil }
+        for name in live.keys.sorted() {
+            await perform([life.killing(name, at: now)])
+            await service.runc.kill(id: runcID(name), signal: "TERM")
+        }
+        if !live.isEmpty {
+            let clock = service.clock
+            let containers = Array(live.values)
+            await firstOf({ for c in containers { _ = await c.exit() } }, { try? await clock.sleep(for: .seconds(grace)) })
+        }
+        for (name, c) in live where c.exitStatus == nil { await service.runc.kill(id: runcID(name), signal: "KILL", all: true) }
+        for (name, c) in live {
+            let code = await c.exit()
+            life.terminated(name, code: code, at: now)
+        }
+        for name in (instance.initContainers + instance.containers).map(\.name) { await service.runc.delete(id: runcID(name)) }
+        running = [:]
+    }
+}
+
+extension InstanceLifecycle.Action {
+    /// The back-off of a `.restart`.
+    var restartDelay: Duration? {
+        if case .restart(_, let after) = self { return after }
+        return nil
+    }
+}
+
+/// Returns when the first of `a` and `b` returns; the other is cancelled (and runs on to its own
+/// end, unawaited).
+func firstOf(_ a: @escaping @Sendable () async -> Void, _ b: @escaping @Sendable () async -> Void) async {
+    let race = Race()
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        race.start(continuation, [a, b])
+    }
+}
+
+/// The state of a `firstOf`: the waiter, the runners, and whether one has finished.
+private final class Race: Sendable {
+    private let state = Mutex<(CheckedContinuation<Void, Never>?, [Task<Void, Never>])>((nil, []))
+
+    func start(_ continuation: CheckedContinuation<Void, Never>, _ bodies: [@Sendable () async -> Void]) {
+        state.withLock { $0.0 = continuation }
+        let tasks = bodies.map { body in
+            Task {
+                await body()
+                self.finish()
+            }
+        }
+        let finished = state.withLock { s -> Bool in
+            s.1 = tasks
+            return s.0 == nil
+        }
+        if finished { for t in tasks { t.cancel() } }
+    }
+
+    private func finish() {
+        let (waiter, tasks) = state.withLock { s -> (CheckedContinuation<Void, Never>?, [Task<Void, Never>]) in
+            defer { s.0 = nil }
+            return (s.0, s.1)
+        }
+        guard let waiter else { return }
+        for t in tasks { t.cancel() }
+        waiter.resume()
+    }
+}

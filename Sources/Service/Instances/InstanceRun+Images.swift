@@ -1,0 +1,93 @@
+import Foundation
+import IMCCache
+import IMCInstance
+import IMCModel
+import IMCPull
+import IMCRegistry
+
+/// The instance's images: from the cache's disk (nothing downloaded, nothing unpacked), or
+/// pulled onto that disk (an image a manual cache lacks), or pulled into the account's node
+/// store (no cache); and, once running, a check that the cached tags have not moved.
+extension InstanceRun {
+    func readyImages(cache: ImageCache?) async throws {
+        let onDisk = cache != nil ? InstanceImages.diskManifest(at: diskRoot) : [:]
+        for image in instance.images {
+            guard !life.isStopping else { return }
+            let normalized = (try? ImageReference(parsing: image).description) ?? image
+            if let entry = onDisk[normalized] {
+                images[image] = try InstanceImages.fromDisk(entry, root: diskRoot)
+                fromCache.insert(image)
+                await event(.pulled, "Container image \"\(image)\" already present on machine")
+            } else {
+                await event(.pulling, "Pulling image \"\(image)\"")
+                save()
+                let t0 = ContinuousClock.now
+                do {
+                    if let cache {
+                        images[image] = try await InstanceImages.pull(
+                            image, into: diskRoot, registry: registryConfig(cache: cache), options: service.clientOptions,
+                            logger: service.logger
+                        ).0
+                    } else {
+                        if nodeImages == nil { nodeImages = await service.nodeImages.acquire(account: account) }
+                        images[image] = try await service.nodeImages.pull(
+                            image, account: account, registry: registryConfig(cache: nil), options: service.clientOptions,
+                            logger: service.logger)
+                    }
+                } catch {
+                    let message = (error as? PullError)?.message ?? "\(error)"
+                    life.imagePullFailed(image)
+                    throw ServiceError.failed("Failed to pull image \"\(image)\": \(message.prefix(400))", cause: error as? PullError)
+                }
+                await event(
+                    .pulled, String(format: "Successfully pulled image \"%@\" in %.3fs", image, (ContinuousClock.now - t0).seconds))
+            }
+            life.mark(StartupPhase.imageReady(image), at: now)
+        }
+    }
+
+    /// The node's registry settings with the cache's and the instance's credentials and hosts.
+    func registryConfig(cache: ImageCache?) -> RegistryConfig {
+        var config = service.registry
+        let credentials = (cache?.credentials ?? []) + instance.credentials
+        config.credentials += credentials.map { RegistryCredential(server: $0.server, username: $0.username, password: $0.password) }
+        let plain = instance.registryHttpEndPointList + (cache?.registryHttpEndPointList ?? [])
+        let skip = instance.registrySkipVerifyList + (cache?.registrySkipVerifyList ?? [])
+        config.plainHTTPHosts.formUnion(plain.map(RegistryCredential.normaliseServer))
+        config.skipVerifyHosts.formUnion(skip.map(RegistryCredential.normaliseServer))
+        return config
+    }
+
+    /// For each image the cache served by tag, asks the registry what the tag is now; a moved
+    /// tag still runs the cached version, with a Warning that names both digests.
+    func checkStale() {
+        let checks: [(String, Digest)] = fromCache.compactMap { image in
+            guard let ref = try? ImageReference(parsing: image), ref.digest == nil, let d = images[image]?.resolvedDigest else {
+                return nil
+            }
+            return (image, d)
+        }
+        guard !checks.isEmpty, let cacheID = instance.cacheID else { return }
+        let config = registryConfig(cache: nil)
+        let options = service.clientOptions
+        let logger = service.logger
+        Task.detached { [self] in
+            let client = RegistryClient(config: config, options: options, logger: logger)
+            for (image, cached) in checks {
+                guard let ref = try? ImageReference(parsing: image), let now = try? await client.fetchManifest(ref) else { continue }
+                if now.digest != cached {
+                    await self.warnStale(image: image, cacheID: cacheID, cached: cached, current: now.digest)
+                }
+            }
+            try? await client.shutdown()
+        }
+    }
+
+    private func warnStale(image: String, cacheID: String, cached: Digest, current: Digest) async {
+        await event(
+            .imageCacheStale,
+            "Image \(image) in image cache \(cacheID) is \(cached); the registry now serves \(current). The cached version runs; update the cache to use the new one"
+        )
+        save()
+    }
+}

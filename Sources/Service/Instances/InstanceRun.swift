@@ -1,0 +1,271 @@
+import Foundation
+import IMCCache
+import IMCDisks
+import IMCInstance
+import IMCModel
+import IMCOS
+import IMCObservability
+import IMCRuntime
+import Logging
+
+/// One instance's life in this process: the thin carrier of its `InstanceLifecycle`. The life
+/// decides (what a container's end means, when to restart, what a delete stops); this actor does
+/// the I/O those decisions ask for (disks, mounts, images, runc) and saves the record at each
+/// step a person would want to see.
+actor InstanceRun {
+    nonisolated let id: String
+    let account: String
+    let service: InstanceService
+    var life: InstanceLifecycle
+    /// Images ready to run, by reference as the containers name them.
+    var images: [String: ReadyImage] = [:]
+    /// Images that came from the cache's disk (checked for moved tags once running).
+    var fromCache: Set<String> = []
+    /// Containers whose `runc run` is a child of this process, by name.
+    var running: [String: RunningContainer] = [:]
+    /// The instance's disk, once attached.
+    var lease: DiskLease?
+    /// The account's node image store, while this instance uses it.
+    var nodeImages: NodeImages.Use?
+    /// The start under way, which a stop cancels and waits for: whatever the start made by then
+    /// (a disk, mounts, containers) is in this actor's state, so nothing is left behind however
+    /// a delete and a start interleave.
+    var starting: Task<Void, Never>?
+
+    init(instance: Instance, service: InstanceService) {
+        id = instance.id
+        account = instance.account
+        self.service = service
+        life = InstanceLifecycle(instance: instance)
+        lease = service.leases.existing(for: instance)
+    }
+
+    var instance: Instance { life.instance }
+    var runDirectory: String { service.runDirectory(id) }
+    var diskRoot: String { service.diskMount(id) }
+    func runcID(_ name: String) -> String { "\(id)-\(name)" }
+    /// The Pod's network namespace, shared by its containers.
+    var network: NetworkNamespace { NetworkNamespace(name: "imc-\(id)") }
+    var now: Date { service.clock.now() }
+
+    // MARK: - Carrying out the life's actions
+
+    func perform(_ actions: [InstanceLifecycle.Action]) async {
+        for action in actions {
+            switch action {
+            case .save: save()
+            case .announce(let reason, let message):
+                service.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
+            case .removeRuntime(let name): await service.runc.delete(id: runcID(name))
+            case .restart: break  // the supervision loop waits and restarts
+            case .stopMeteringDisk: if let lease { service.leases.stopMetering(lease) }
+            case .startMeteringDisk: if let lease { service.leases.startMetering(lease, for: instance) }
+            }
+        }
+    }
+
+    func save() {
+        guard (try? service.repository.update(instance)) != nil else {
+            if !life.isStopping { service.logger.debug("instance record gone", metadata: ["instance": "\(id)"]) }
+            return
+        }
+    }
+
+    /// Records an event (and logs it).
+    func event(_ reason: InstanceEventReason, _ message: String) async { await perform([life.record(reason, message, at: now)]) }
+
+    // MARK: - Start
+
+    /// Starts the instance in the background (once, and not after a delete).
+    func begin() {
+        guard life.begin() else { return }
+        starting = Task { await self.start() }
+    }
+
+    private func start() async {
+        do {
+            try await prepare()
+            guard !life.isStopping else { return }
+            try await network.create()
+            life.mark(StartupPhase.networkReady, at: now)
+            life.prepared()
+            try await runInitContainers()
+            guard !life.isStopping else { return }
+            try await startContainers()
+            checkStale()
+        } catch {
+            await perform(life.startFailed(Self.describe(error), at: now))
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let e as ServiceError: e.message
+        case let e as RuntimeError: e.message
+        case let e as DiskError: e.message
+        default: "\(error)"
+        }
+    }
+
+    /// Match, disk, mount, images.
+    private func prepare() async throws {
+        var selection = try selectCache()
+        life.mark(StartupPhase.matched, at: now)
+        IMCMetrics.matched(selection.outcome)
+        try await attachDisk(&selection)
+        life.mark(StartupPhase.diskReady, at: now)
+        guard let lease else { throw ServiceError.failed("no disk") }
+        try await service.disks.mount(lease.disk, at: diskRoot)
+        life.mark(StartupPhase.diskMounted, at: now)
+        save()
+        try await readyImages(cache: selection.cache)
+        save()
+    }
+
+    /// The cache the instance asked for, looked up and decided on (API.md section 6 and 7).
+    private func selectCache() throws -> CacheSelection {
+        let images = instance.images
+        let lookup: CacheSelection.Lookup
+        switch instance.cache.use {
+        case nil: lookup = .off
+        case "auto": lookup = .auto(try service.caches.match(images: images, account: account, region: instance.region, use: true))
+        case let wanted?: lookup = .manual(id: wanted, try service.cacheRepository.get(id: wanted, account: account))
+        }
+        let selection = CacheSelection.select(lookup, images: images, now: now)
+        if case .manual = lookup, let cache = selection.cache { service.caches.markMatched(cache) }
+        apply(selection)
+        return selection
+    }
+
+    private func apply(_ selection: CacheSelection) {
+        life.update { $0.cacheOutcome = selection.outcome }
+        for (reason, message) in selection.events {
+            let announce = life.record(reason, message, at: now)
+            if case .announce(let r, let m) = announce { service.logger.info("\(r.rawValue): \(m)", metadata: ["instance": "\(id)"]) }
+        }
+    }
+
+    /// The disk: a retained disk of the cache's snapshot taken back, or a clone of it, grown to
+    /// the asked size; or a scratch disk when no cache is used, or when the cache's snapshot
+    /// cannot be used (then a Warning says why and the images are pulled).
+    private func attachDisk(_ selection: inout CacheSelection) async throws {
+        let leases = service.leases
+        if let cache = selection.cache, let snapshotID = cache.snapshotID {
+            let size = max(cache.size, instance.cache.diskSizeGiB ?? 0)
+            var attached = try await leases.takeRetained(for: instance, cache: cache, snapshotID: snapshotID, sizeGiB: size)
+            if attached == nil {
+                do { attached = try await leases.clone(for: instance, cache: cache, snapshotID: snapshotID, sizeGiB: size) } catch let e
+                    as DiskError
+                {
+                    selection = CacheSelection.unusable(cache.id, why: e.message)
+                    apply(selection)
+                }
+            }
+            if let attached {
+                lease = attached
+                leases.startMetering(attached, for: instance)
+                life.update {
+                    $0.cacheID = cache.id
+                    $0.diskID = attached.disk.id
+                    $0.diskSizeGiB = attached.disk.sizeGiB
+                }
+                if attached.reused {
+                    await event(.imageCacheDiskReused, "Retained disk \(attached.disk.id) of image cache \(cache.id) reused")
+                }
+                await event(.imageCacheUsed, "Image cache \(cache.id) used. Disk \(attached.disk.id) attached")
+                return
+            }
+        }
+        let size = instance.cache.diskSizeGiB ?? service.limits.defaultScratchDiskGiB
+        let scratch = try await leases.scratch(for: instance, sizeGiB: size)
+        lease = scratch
+        life.update {
+            $0.diskID = scratch.disk.id
+            $0.diskSizeGiB = size
+        }
+    }
+
+    // MARK: - Stop
+
+    /// Restarts every container in place (RestartEKSContainerInstances).
+    func restartAll() async {
+        guard life.restartRequested() else { return }
+        await stopContainers(grace: instance.terminationGracePeriodSeconds)
+        guard !life.isStopping else { return }
+        await perform(life.restartResumed(at: now))
+        do {
+            for spec in instance.containers {
+                try await create(spec)
+                try await launch(spec)
+            }
+            await perform(life.containersStarted(at: now))
+            for spec in instance.containers { Task { await self.supervise(spec) } }
+        } catch {
+            await perform(life.restartAborted("\(Self.describe(error))", at: now))
+        }
+    }
+
+    /// Stops everything and releases the disk (or keeps it for reuse); with `removing`, the
+    /// record goes too.
+    func stop(removing: Bool) async {
+        guard life.stopRequested(removing: removing) else { return }
+        await teardown(removing: removing)
+    }
+
+    /// Ends the instance because the service stops: containers get at most 5 s to exit.
+    func shutdown() async {
+        guard let (removing, actions) = life.shutdownRequested(at: now) else { return }
+        await perform(actions)
+        await teardown(removing: removing)
+    }
+
+    private func teardown(removing: Bool) async {
+        let grace = instance.terminationGracePeriodSeconds
+        if let starting {
+            // What the start has running is stopped first (an init container may never end by
+            // itself), then the start is let unwind, then whatever it started meanwhile.
+            starting.cancel()
+            await stopContainers(grace: grace)
+            await starting.value
+        }
+        await stopContainers(grace: grace)
+        let roots = (instance.initContainers + instance.containers).map { rootfs($0.name) }
+        await BlockingPool.shared.run { for root in roots { Overlay.unmount(root) } }
+        await network.delete()
+        let retain = instance.cache.retainMinutes > 0 && instance.diskFromCache
+        if retain, MountTable.isMountPoint(diskRoot) {
+            try? FileManager.default.removeItem(atPath: "\(diskRoot)/containers/\(id)")
+        }
+        // With the overlays gone (and the writable layers removed from a retained disk), the
+        // disk itself.
+        let directory = runDirectory
+        await BlockingPool.shared.run { Mount.unmountAll(under: directory) }
+        let clean = MountTable.targets(under: directory).isEmpty
+        if let lease, clean {
+            service.leases.stopMetering(lease)
+            if retain, (try? service.leases.retain(lease, minutes: instance.cache.retainMinutes, for: instance)) != nil {
+                await event(
+                    .imageCacheDiskRetained,
+                    "Disk \(lease.disk.id) is kept for \(instance.cache.retainMinutes) minutes for the next instance using image cache \(instance.cacheID ?? "")"
+                )
+            } else {
+                service.leases.release(lease)
+            }
+        }
+        if let use = nodeImages {
+            nodeImages = nil
+            await service.nodeImages.release(use)
+        }
+        if clean {
+            try? FileManager.default.removeItem(atPath: directory)
+        } else {
+            service.logger.error("instance mounts could not be removed; its directory is kept", metadata: ["instance": "\(id)"])
+        }
+        life.stopped()
+        if removing {
+            _ = try? service.repository.delete(id: id, account: account)
+        } else {
+            save()
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Containers' output, read from their log files.
+extension InstanceService {
+    /// A container's output (the last `tail` lines and at most `limitBytes` bytes).
+    public func logs(id: String, account: String, container: String?, tail: Int?, limitBytes: Int?) throws -> (String, String) {
+        let instance = try get(id: id, account: account)
+        let names = (instance.initContainers + instance.containers).map(\.name)
+        let name = container ?? instance.containers.first?.name ?? ""
+        guard names.contains(name) else {
+            throw ServiceError.invalidValue(
+                "ContainerName \"\(name.prefix(60))\" is not a container of \(id); it has \(names.joined(separator: ", "))")
+        }
+        if let tail, tail < 0 { throw ServiceError.invalidValue("Tail must not be negative, not \(tail)") }
+        if let limitBytes, limitBytes <= 0 { throw ServiceError.invalidValue("LimitBytes must be positive, not \(limitBytes)") }
+        let maxBytes = min(limitBytes ?? (1 << 20), 1 << 20)
+        guard let h = FileHandle(forReadingAtPath: logPath(instance.id, name)) else { return (name, "") }
+        defer { try? h.close() }
+        let end = (try? h.seekToEnd()) ?? 0
+        try? h.seek(toOffset: end > UInt64(maxBytes) ? end - UInt64(maxBytes) : 0)
+        var text = String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
+        if let tail {
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if lines.last == "" { lines.removeLast() }
+            text = lines.suffix(tail).joined(separator: "\n") + (lines.isEmpty || tail == 0 ? "" : "\n")
+        }
+        return (name, text)
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import IMCInstance
+import IMCOS
+
+/// The instances when the service stops and starts again, and the retained disks' time.
+extension InstanceService {
+    /// Stops every instance of this process (the service is shutting down).
+    public func shutdown() async {
+        await withTaskGroup(of: Void.self) { group in
+            for run in runs.all() { group.addTask { await run.shutdown() } }
+        }
+    }
+
+    /// After a restart: instances that were running are stopped (their containers died with
+    /// the service or are killed now), their mounts and disks released, and they end Failed
+    /// with a reason; instances being deleted are deleted. Returns the disk ids still in use
+    /// (retained disks), which the disk pool must keep.
+    public func recover() async throws -> Set<String> {
+        for id in runc.list() { await runc.delete(id: id) }
+        for var instance in try repository.all(in: [.pending, .running, .terminating]) {
+            let removing = instance.status == .terminating
+            if !removing {
+                instance.status = .failed
+                instance.message = "imc restarted while the instance ran; its containers were stopped"
+                instance.record(.nodeRestarted, instance.message!, at: clock.now())
+                try? repository.update(instance)
+            }
+            let run = InstanceRun(instance: instance, service: self)
+            await run.stop(removing: removing)
+        }
+        await nodeImages.removeAll()
+        // Instance directories no record accounts for.
+        let known = Set(try repository.all(in: InstanceStatus.allCases).map(\.id))
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: root + "/run")) ?? [] where !known.contains(entry) {
+            Mount.unmountAll(under: "\(root)/run/\(entry)")
+            try? FileManager.default.removeItem(atPath: "\(root)/run/\(entry)")
+        }
+        var kept = Set<String>()
+        for disk in try repository.disks() {
+            if disk.use == .retained || (disk.instanceID.map(known.contains) ?? false) && access(diskPath(disk.id), F_OK) == 0 {
+                kept.insert(disk.id)
+            } else {
+                try? repository.deleteDisk(id: disk.id)
+            }
+        }
+        return kept
+    }
+
+    /// Releases retained disks whose time is up.
+    @discardableResult
+    public func sweepRetainedDisks() throws -> [String] {
+        var released: [String] = []
+        for disk in try repository.disks() where disk.use == .retained && (disk.retainUntil ?? .distantPast) <= clock.now() {
+            disks.remove(disks.disk(id: disk.id, sizeGiB: disk.sizeGiB))
+            try repository.deleteDisk(id: disk.id)
+            meter.stop(disk.id, kind: .retainedDisk)
+            released.append(disk.id)
+            logger.info("retained disk released", metadata: ["disk": "\(disk.id)"])
+        }
+        return released
+    }
+}

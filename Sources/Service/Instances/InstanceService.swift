@@ -1,0 +1,197 @@
+import Foundation
+import IMCBilling
+import IMCCache
+import IMCDisks
+import IMCInstance
+import IMCModel
+import IMCOS
+import IMCRegistry
+import IMCRuntime
+import IMCStore
+import Logging
+import Synchronization
+
+/// Container instances: validated, recorded, started from an image cache's disk (or from pulled
+/// images), supervised by their restart policy, and stopped and cleaned up on delete. Each
+/// instance runs in an `InstanceRun` of its own.
+public final class InstanceService: Sendable {
+    public let repository: any InstanceRepository
+    let caches: CacheService
+    let cacheRepository: any CacheRepository
+    let disks: DiskManager
+    let snapshots: any SnapshotStore
+    let runc: Runc
+    let root: String
+    let nodeImages: NodeImages
+    let registry: RegistryConfig
+    let clientOptions: RegistryClientOptions
+    let limits: InstanceLimits
+    let ids: any IDGenerator
+    let clock: any ServiceClock
+    let logger: Logger
+    let runs = Runs()
+    /// Image cache disks (in use and retained), metered for the bill.
+    let meter: Meter
+    /// Instances' disks: attached, metered, retained or released.
+    let leases: DiskLeases
+
+    /// `root` holds each instance's mounts, bundles and logs, runc's state and the node's
+    /// pulled images. `registry` is the node's registry settings (plain-HTTP and unverified
+    /// hosts); an instance's own credentials are added to it.
+    public init(
+        repository: any InstanceRepository, caches: CacheService, disks: DiskManager, snapshots: any SnapshotStore, root: String,
+        registry: RegistryConfig = RegistryConfig(), clientOptions: RegistryClientOptions = RegistryClientOptions(),
+        limits: InstanceLimits = InstanceLimits(), ids: any IDGenerator = RandomIDGenerator(),
+        clock: any ServiceClock = SystemClock(), meter: Meter = .off,
+        logger: Logger? = nil
+    ) throws {
+        self.meter = meter
+        leases = DiskLeases(disks: disks, snapshots: snapshots, repository: repository, meter: meter, clock: clock)
+        self.repository = repository
+        self.caches = caches
+        cacheRepository = caches.repository
+        self.disks = disks
+        self.snapshots = snapshots
+        self.root = root
+        runc = Runc(root: root + "/runc")
+        nodeImages = NodeImages(root: root + "/node")
+        self.registry = registry
+        self.clientOptions = clientOptions
+        self.limits = limits
+        self.ids = ids
+        self.clock = clock
+        self.logger = logger ?? Logger(label: "imc.instance", factory: { _ in SwiftLogNoOpLogHandler() })
+        for dir in [root, root + "/runc", root + "/node", root + "/run"] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+    }
+
+    // MARK: - Doors
+
+    /// Validates, records `replicas` Pending instances and starts them; returns at once.
+    public func create(_ request: InstanceRequest, account: String, region: String) throws -> [Instance] {
+        try validate(request)
+        let (total, _) = try repository.list(
+            account: account,
+            query: {
+                var q = InstanceQuery()
+                q.limit = 0
+                return q
+            }())
+        let replicas = request.replicas ?? 1
+        guard total + replicas <= limits.maximumInstancesPerAccount else {
+            throw ServiceError.limitExceeded(
+                "the account has \(total) instances; \(replicas) more would pass the limit of \(limits.maximumInstancesPerAccount)")
+        }
+        var created: [Instance] = []
+        for _ in 0..<replicas {
+            let id = ids.next(prefix: "eksci")
+            var instance = Instance(id: id, account: account, region: region, name: request.name ?? id, creationTime: clock.now())
+            if replicas > 1, let name = request.name { instance.name = "\(name)-\(created.count)" }
+            instance.containers = request.containers
+            instance.initContainers = request.initContainers
+            instance.cpu = request.cpu ?? 1
+            instance.memory = request.memory ?? 2
+            instance.restartPolicy = request.restartPolicy ?? .always
+            instance.terminationGracePeriodSeconds = request.terminationGracePeriodSeconds ?? 30
+            instance.credentials = request.credentials
+            instance.registryHttpEndPointList = request.registryHttpEndPointList
+            instance.registrySkipVerifyList = request.registrySkipVerifyList
+            instance.cache = request.cache
+            instance.subnetID = request.subnetID
+            instance.vpcID = request.vpcID
+            instance.securityGroupIDs = request.securityGroupIDs
+            for c in request.initContainers + request.containers { instance.states[c.name] = ContainerState(reason: "ContainerCreating") }
+            instance.record(.scheduled, "Successfully assigned \(instance.name) to imc", at: instance.creationTime)
+            instance.mark(StartupPhase.created, at: instance.creationTime)
+            try repository.insert(instance)
+            created.append(instance)
+        }
+        for instance in created {
+            let run = InstanceRun(instance: instance, service: self)
+            runs.add(run)
+            Task { await run.begin() }
+        }
+        return created
+    }
+
+    public func describe(account: String, query: InstanceQuery) throws -> (total: Int, instances: [Instance]) {
+        guard (0...100).contains(query.limit) else {
+            throw ServiceError.invalidValue("Limit must be from 0 to 100, not \(query.limit)")
+        }
+        guard query.offset >= 0 else { throw ServiceError.invalidValue("Offset must not be negative, not \(query.offset)") }
+        return try repository.list(account: account, query: query)
+    }
+
+    public func get(id: String, account: String) throws -> Instance {
+        guard let instance = try repository.get(id: id, account: account) else {
+            throw ServiceError.notFound("EksCiId \(id) does not exist")
+        }
+        return instance
+    }
+
+    /// Deletes instances: each is marked Terminating at once, then its containers are stopped
+    /// (SIGTERM, SIGKILL after the grace period), everything unmounted and its disk released or
+    /// kept for reuse; the record goes last. Unknown ids are an error and then nothing happens.
+    public func delete(ids: [String], account: String) throws {
+        guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds must name at least one instance") }
+        var found: [Instance] = []
+        for id in ids { found.append(try get(id: id, account: account)) }
+        for var instance in found where instance.status != .terminating {
+            instance.status = .terminating
+            try repository.update(instance)
+            Task { await self.stopAndRemove(instance.id, account: account) }
+        }
+    }
+
+    /// Deletes and waits until every named instance is gone.
+    public func deleteAndWait(ids: [String], account: String) async throws {
+        try delete(ids: ids, account: account)
+        while try ids.contains(where: { try repository.get(id: $0, account: account) != nil }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Restarts every container of the instances (same disk, writable layers kept).
+    public func restart(ids: [String], account: String) throws {
+        guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds must name at least one instance") }
+        var found: [Instance] = []
+        for id in ids { found.append(try get(id: id, account: account)) }
+        for instance in found {
+            guard instance.status == .running || instance.status == .succeeded || instance.status == .failed else {
+                throw ServiceError.inUse(
+                    "instance \(instance.id) is \(instance.status.rawValue); it can be restarted once it has started")
+            }
+        }
+        for instance in found {
+            if let run = runs.get(instance.id) { Task { await run.restartAll() } }
+        }
+    }
+
+    func stopAndRemove(_ id: String, account: String) async {
+        if let run = runs.get(id) {
+            await run.stop(removing: true)
+            runs.remove(id)
+        } else if let instance = try? repository.get(id: id, account: account) {
+            // Never started here (or the service restarted): clean what may be left.
+            let run = InstanceRun(instance: instance, service: self)
+            await run.stop(removing: true)
+        }
+    }
+
+    // MARK: - Paths
+
+    func runDirectory(_ id: String) -> String { "\(root)/run/\(id)" }
+    func diskMount(_ id: String) -> String { runDirectory(id) + "/disk" }
+    func logPath(_ id: String, _ container: String) -> String { runDirectory(id) + "/logs/\(container).log" }
+    func diskPath(_ id: String) -> String { disks.disk(id: id, sizeGiB: 0).path }
+}
+
+/// The instances running in this process, by id.
+final class Runs: Sendable {
+    private let runs = Mutex<[String: InstanceRun]>([:])
+    func add(_ run: InstanceRun) { runs.withLock { $0[run.id] = run } }
+    func get(_ id: String) -> InstanceRun? { runs.withLock { $0[id] } }
+    func remove(_ id: String) { _ = runs.withLock { $0.removeValue(forKey: id) } }
+    func all() -> [InstanceRun] { runs.withLock { Array($0.values) } }
+}

@@ -1,0 +1,42 @@
+/// A refusal or failure of the services, in terms the doors map to their codes (the Cloud API's
+/// in `APIError.from`, the console's next to the field): the message names the field and the
+/// value; `cause` keeps what failed underneath, for the log.
+public struct ServiceError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// A value is out of range or malformed.
+        case invalidValue
+        /// A required value is missing.
+        case missing
+        /// No such resource of this account.
+        case notFound
+        /// A quota or limit would be passed.
+        case limitExceeded
+        /// The resource is busy (building, starting) and cannot be changed now.
+        case inUse
+        /// Work under way failed (an instance's start, a build); the message is for a person.
+        case failed
+        /// A build's images do not fit the cache's size.
+        case diskTooSmall
+    }
+
+    public let code: Code
+    public let message: String
+    public let cause: (any Error & Sendable)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public static func invalidValue(_ m: String) -> ServiceError { ServiceError(.invalidValue, m) }
+    public static func missing(_ m: String) -> ServiceError { ServiceError(.missing, m) }
+    public static func notFound(_ m: String) -> ServiceError { ServiceError(.notFound, m) }
+    public static func limitExceeded(_ m: String) -> ServiceError { ServiceError(.limitExceeded, m) }
+    public static func inUse(_ m: String) -> ServiceError { ServiceError(.inUse, m) }
+    public static func failed(_ m: String, cause: (any Error & Sendable)? = nil) -> ServiceError { ServiceError(.failed, m, cause: cause) }
+
+    public static func == (a: ServiceError, b: ServiceError) -> Bool { a.code == b.code && a.message == b.message }
+
+    public var description: String { message }
+}
