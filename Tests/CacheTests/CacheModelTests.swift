@@ -64,3 +64,24 @@ struct CacheMatcherTests {
         #expect(!RandomIDGenerator.isValid("imc-ABCDEFGH", prefix: "imc") && !RandomIDGenerator.isValid("imc-abc", prefix: "imc"))
     }
 }
+
+struct CacheDiskManifestTests {
+    @Test func aManifestWrittenBeforeVersionsIsStillReadAndANewerOneIsRefused() throws {
+        let legacy = """
+            {"cacheID": "imc-00000001", "images": [{"reference": "nginx", "normalized": "docker.io/library/nginx:latest",
+             "manifestDigest": "sha256:\(String(repeating: "a", count: 64))", "platform": "linux/amd64",
+             "layers": [{"digest": "sha256:\(String(repeating: "b", count: 64))", "diffID": "sha256:\(String(repeating: "c", count: 64))",
+               "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": 10, "unpackedSize": 20,
+               "path": "/var/lib/imc/build/imc-00000001/layers/sha256/cc", "reused": false}]}]}
+            """
+        let old = try JSONDecoder().decode(CacheDiskManifest.self, from: Data(legacy.utf8))
+        #expect(old.schemaVersion == 0 && old.byReference["docker.io/library/nginx:latest"]?.layers.first?.unpackedSize == 20)
+        var current = old
+        current.schemaVersion = CacheDiskManifest.currentVersion
+        let roundTrip = try JSONDecoder().decode(CacheDiskManifest.self, from: try current.encoded())
+        #expect(roundTrip == current)
+        #expect(!String(decoding: try current.encoded(), as: UTF8.self).contains("/var/lib/imc"), "no paths are written")
+        let future = legacy.replacingOccurrences(of: "{\"cacheID\"", with: "{\"schemaVersion\": 99, \"cacheID\"")
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CacheDiskManifest.self, from: Data(future.utf8)) }
+    }
+}

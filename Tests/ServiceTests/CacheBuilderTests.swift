@@ -86,8 +86,10 @@ final class CacheBuilderTests {
             )
         }
         disks.remove(disk)
-        let decoded = try JSONDecoder().decode(CacheBuilder.DiskManifest.self, from: manifest)
+        let decoded = try JSONDecoder().decode(CacheDiskManifest.self, from: manifest)
         #expect(decoded.images.map { $0.reference } == c.images)
+        #expect(decoded.schemaVersion == CacheDiskManifest.currentVersion)
+        #expect(!String(decoding: manifest, as: UTF8.self).contains(dir.path), "no build-time path is recorded")
         #expect(Set(layerDirs).count == 4, "3 layers of the first image + 1 of the second; the shared base once")
     }
 

@@ -46,19 +46,6 @@ public final class CacheBuilder: Sendable {
         self.logger = logger ?? Logger(label: "imc.build", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
-    /// The record of what a cache disk holds, written at its root as `imc-manifest.json`.
-    public struct DiskManifest: Codable, Sendable {
-        public struct Image: Codable, Sendable {
-            public var reference: String
-            public var normalized: String
-            public var manifestDigest: String
-            public var platform: String
-            public var layers: [PullResult.Layer]
-        }
-        public var cacheID: String
-        public var images: [Image]
-    }
-
     /// Builds `cache` (Pending or Updating) and stores the outcome; returns the cache as it ends.
     @discardableResult
     public func build(_ cacheID: String, account: String) async -> ImageCache? {
@@ -164,7 +151,7 @@ public final class CacheBuilder: Sendable {
         logger.info("\(reason): \(message)", metadata: ["cache": "\(cache.id)"])
     }
 
-    /// Pulls every image onto the mounted disk at `root` and writes `imc-manifest.json` there.
+    /// Pulls every image onto the mounted disk at `root` and writes its `CacheDiskManifest` there.
     private func pullAll(_ cache: inout ImageCache, into root: String) async throws {
         let config = RegistryConfig(
             credentials: cache.credentials.map { RegistryCredential(server: $0.server, username: $0.username, password: $0.password) },
@@ -173,7 +160,7 @@ public final class CacheBuilder: Sendable {
         let puller = Puller(
             client: client, store: try OCILayoutStore(root: root + "/images"), layers: try LayerStore(root: root + "/layers"),
             logger: logger)
-        var manifest = DiskManifest(cacheID: cache.id, images: [])
+        var manifest = CacheDiskManifest(cacheID: cache.id)
         do {
             for image in cache.images {
                 let reference = try ImageReference(parsing: image)
@@ -192,11 +179,13 @@ public final class CacheBuilder: Sendable {
                 manifest.images.append(
                     .init(
                         reference: image, normalized: reference.description, manifestDigest: result.manifestDigest.description,
-                        platform: result.platform, layers: result.layers))
+                        platform: result.platform,
+                        layers: result.layers.map {
+                            .init(
+                                digest: $0.digest, diffID: $0.diffID, mediaType: $0.mediaType, size: $0.size, unpackedSize: $0.unpackedSize)
+                        }))
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try AtomicFile.write(try encoder.encode(manifest), to: root + "/imc-manifest.json")
+            try AtomicFile.write(try manifest.encoded(), to: root + "/" + CacheDiskManifest.fileName)
             try await client.shutdown()
         } catch {
             if let e = error as? PullError, e.code == .diskFull {
