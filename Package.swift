@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C shims: system calls Swift cannot reach directly (openat2, makedev).
@@ -93,7 +96,13 @@ let package = Package(
         .target(name: "IMCInstance", dependencies: ["IMCModel", "IMCCache"], path: "Sources/Instance"),
 
         // What an operator watches: metrics with bounded labels, in Prometheus' text format.
-        .target(name: "IMCObservability", dependencies: ["IMCInstance"], path: "Sources/Observability"),
+        .target(
+            name: "IMCObservability",
+            dependencies: [
+                "IMCInstance", .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Sources/Observability"),
 
         // Pure values of the bill: metered usage, price lists, line items, in decimal.
         .target(name: "IMCBilling", path: "Sources/Billing"),
@@ -136,32 +145,46 @@ let package = Package(
             ],
             path: "Sources/Client"),
 
-        // Doors: the web console.
+        // What every door shares: the request context and its middleware (request ids in the logs,
+        // HTTP metrics), the accounts and their keys, the service's configuration file.
+        .target(
+            name: "IMCDoors",
+            dependencies: [
+                "IMCService", "IMCStore", "IMCBilling", "IMCOS", "IMCObservability", "IMCModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Doors"),
+
+        // Doors: the Cloud API 3.0 (TC3-signed, the real service's envelope and codes).
+        .target(
+            name: "IMCCloudAPI",
+            dependencies: [
+                "IMCAPI", "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCObservability", "IMCBilling", "IMCModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/CloudAPI"),
+
+        // Doors: the web console (Mustache templates that escape by default).
         .target(
             name: "IMCConsole",
             dependencies: [
-                "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCBilling",
+                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCBilling", "IMCModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             path: "Sources/Console"),
-
-        // Doors: the Cloud API server.
-        .target(
-            name: "IMCServer",
-            dependencies: [
-                "IMCAPI", "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCObservability", "IMCBilling", "IMCConsole", "IMCOS",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Sources/Server"),
 
         // Doors.
         .executableTarget(
             name: "imc",
             dependencies: [
-                "IMCPull", "IMCServer", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance", "IMCRegistry",
-                "IMCConsole", "IMCObservability",
+                "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance",
+                "IMCRegistry", "IMCConsole", "IMCObservability", "IMCModel", "IMCOS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -66,6 +66,12 @@ public struct Parameters {
         return n.doubleValue
     }
 
+    /// Any JSON value (fields accepted for compatibility, kept or passed on but not interpreted).
+    public mutating func json(_ name: String) -> JSONValue? {
+        guard let v = value(name) else { return nil }
+        return JSONValue(foundation: v)
+    }
+
     /// Any JSON value, kept as its JSON text (fields accepted for compatibility, not interpreted).
     public mutating func rawValue(_ name: String) -> String? {
         guard let v = value(name) else { return nil }
@@ -147,6 +153,15 @@ public struct Parameters {
             if !e.message.hasPrefix(path) { e.message = "\(path).\(e.message)" }
             throw e
         }
+    }
+
+    /// An object, kept as a JSON value (fields the service stores but does not interpret).
+    public mutating func objectValue(_ name: String) throws(APIError) -> JSONValue? {
+        guard let v = value(name) else { return nil }
+        guard v is [String: Any], let json = JSONValue(foundation: v) else {
+            throw .invalidParameter("\(name) must be an object, not \(Self.show(v))")
+        }
+        return json
     }
 
     /// An object kept as its JSON text (fields the service stores but does not interpret).

@@ -103,7 +103,7 @@ struct StartupBenchmark: AsyncParsableCommand {
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let serve = try await ServeProcess(
-            imc: imcPath, dataRoot: root + "/service", builders: 1, extraArguments: ["--insecure-registry", registry.host])
+            imc: imcPath, dataRoot: root + "/service", builders: 1, extraArguments: ["--plain-http", registry.host])
         defer { serve.stop() }
         let client = APIClient(serve.settings)
         for set in sets {
@@ -269,7 +269,7 @@ struct LoadBenchmark: AsyncParsableCommand {
         try? FileManager.default.removeItem(atPath: root)
         let loopsBefore = try Measure.shell("losetup -a | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
         let serve = try await ServeProcess(
-            imc: imcPath, dataRoot: root, builders: 1, extraArguments: ["--insecure-registry", registry.host])
+            imc: imcPath, dataRoot: root, builders: 1, extraArguments: ["--plain-http", registry.host])
         defer { serve.stop() }
         let client = APIClient(serve.settings)
         let image = "\(registry.host)/bench/load:v1"

@@ -19,7 +19,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("env"), help: "NAME=VALUE for the container (repeatable).") var env: [String] = []
     @Option(help: "GiB of the image cache disk (grows it, never shrinks).") var diskSize: Int?
     @Option(help: "Minutes the disk is kept after the instance ends, for reuse.") var retainMinutes: Int?
-    @Option(name: .customLong("registry-http"), help: "A registry spoken to over plain HTTP when pulling (repeatable).")
+    @Option(name: .customLong("plain-http"), help: "A registry (HOST[:PORT]) spoken to over plain HTTP when pulling (repeatable).")
     var plainHTTP: [String] = []
     @Flag(help: "Return at once with the instance id.") var detach = false
     @Argument(help: "IMAGE, then -- and the command to run.") var words: [String] = []

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import IMCCloudAPI
 import IMCConsole
 import IMCDisks
+import IMCDoors
 import IMCModel
+import IMCOS
 import IMCObservability
 import IMCRegistry
-import IMCServer
 import IMCService
 import IMCStore
 import Logging
@@ -34,9 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
     var poolSizeGib: Int64 = 4096
 
     @Option(
-        name: .customLong("insecure-registry"),
-        help: "A registry (HOST[:PORT]) spoken to over plain HTTP when instances pull, as dockerd's insecure-registries; repeatable.")
-    var insecureRegistries: [String] = []
+        name: .customLong("plain-http"),
+        help: "A registry (HOST[:PORT]) spoken to over plain HTTP when instances pull (as in imc pull and imc run); repeatable.")
+    var plainHTTP: [String] = []
 
     @Option(help: "Seconds a registry transfer may make no progress before it is cut and retried.")
     var registryStallTimeout: Int = 30
@@ -65,15 +67,19 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        LoggingSystem.bootstrap(
+            { label, provider in StreamLogHandler.standardError(label: label, metadataProvider: provider) },
+            metadataProvider: RequestID.metadataProvider)
         var logger = Logger(label: "imc")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let exporter = MetricsExporter.shared
         try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var settings = ServerConfiguration()
+        var settings = ServiceConfiguration()
         if let config {
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
                 throw ValidationError("--config \(config): cannot read the file")
             }
-            settings = try ServerConfiguration.parse(text, source: config)
+            settings = try ServiceConfiguration.parse(text, source: config)
         }
         let environment = ProcessInfo.processInfo.environment
         // Registry passwords and the root key are sealed at rest with this key.
@@ -99,9 +105,8 @@ struct ServeCommand: AsyncParsableCommand {
             builder: builder, repository: repository, disks: disks, snapshots: snapshots, wakeup: builds, logger: logger)
         let instances = try InstanceService(
             repository: instanceRepository, caches: service, disks: disks, snapshots: snapshots,
-            root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(insecureRegistries)), clientOptions: clientOptions,
-            meter: meter,
-            logger: logger)
+            root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(plainHTTP)), clientOptions: clientOptions,
+            meter: meter, logger: logger)
         let billing = BillingService(usage: usage, prices: settings.prices)
         let sweeper = ExpirySweeper(service: service, instances: instances, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned
@@ -109,18 +114,31 @@ struct ServeCommand: AsyncParsableCommand {
         let disksInUse = try await instances.recover()
         try await worker.recover(keepingDisks: disksInUse)
         let accounts = Accounts([root] + settings.keys)
-        let api = CloudAPI(
-            accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions, logger: logger)
-        let console = Console(
+
+        // The doors, composed on one router: the Cloud API, the console, and the operator's routes.
+        let router = Router(context: DoorContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: HTTPMetricsMiddleware())
+        CloudAPI(accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions).addRoutes(
+            to: router)
+        try Console(
             caches: service, instances: instances, billing: billing, regions: settings.regions.sorted(),
-            authenticate: { id, key in accounts.account(secretID: id, secretKey: key) })
-        IMCMetrics.declare()
-        let routes = Routes(api: api, console: console, ready: { (try? repository.list(account: "", query: CacheQuery())) != nil })
+            authenticate: { id, key in accounts.account(secretID: id, secretKey: key) }
+        ).addRoutes(to: router)
+        let dataRoot = self.dataRoot
+        OperationsRoutes(
+            exporter: exporter, ready: { (try? repository.list(account: "", query: CacheQuery())) != nil },
+            refresh: {
+                IMCMetrics.setCounts(
+                    caches: (try? repository.countByStatus()) ?? [:], instances: (try? instanceRepository.countByStatus()) ?? [:])
+                IMCMetrics.setFreeSpace(pool: FreeSpace.bytes(at: pool.root), dataRoot: FreeSpace.bytes(at: dataRoot))
+            }
+        ).addRoutes(to: router)
+
         guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT") }
         let regions = settings.regions.sorted().joined(separator: ", ")
-        let dataRoot = self.dataRoot
         let app = Application(
-            responder: routes.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "imc"),
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "imc"),
             onServerRunning: { channel in
                 var lines = [
                     "imc serve: listening on http://\(host):\(channel.localAddress?.port ?? port), regions \(regions), data root \(dataRoot)"
@@ -144,10 +162,10 @@ struct ServeCommand: AsyncParsableCommand {
                         repository: repository, snapshots: snapshots, interval: .seconds(Int64(scrubIntervalHours) * 3600), logger: logger))
             )
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services,
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        // A clean stop: the instances are stopped (InstanceSupervisor); what imc mounted goes, so
+        // that an operator can remove the data root; the next start mounts it again.
+        do { try await pool.release() } catch { logger.error("the disk pool could not be unmounted", metadata: ["error": "\(error)"]) }
     }
 }

@@ -6,9 +6,36 @@ import IMCService
 /// The bill: what the account's builds, snapshots and image cache disks cost, as line items,
 /// totals per cache and a picture of the totals.
 extension Console {
-    func billPage(_ s: Session, query: Parameters) throws -> String {
+    struct BillBody {
+        struct Item {
+            var resource: String
+            var kind: String
+            var cache: String
+            var instance: String
+            var quantity: Int
+            var hours: String
+            var unit: String
+            var unitPrice: String
+            var amount: String
+        }
+        struct Total {
+            var id: String
+            var bar: Bar
+            var amount: String
+        }
+        var error: String?
+        var from: String
+        var to: String
+        var period: String
+        var total: String
+        var currency: String
+        var totals: [Total]
+        var items: [Item]
+    }
+
+    func billPage(_ s: Session, query: Parameters) throws -> Response {
         guard let billing else {
-            return HTML.page(title: "Bill", account: s.account, active: "bill", body: "<p>Billing is not served here.</p>")
+            return render("message", title: "Bill", session: s, active: "bill", body: Message(text: "Billing is not served here."))
         }
         var error: String?
         func date(_ key: String) -> Date? {
@@ -21,34 +48,25 @@ extension Console {
         let from = date("from")
         let to = date("to")
         var bill: Bill?
-        do { bill = try billing.bill(account: s.account, from: from, to: to) } catch let e as ServiceError {
-            if e.code == .invalidValue { error = e.message }
-        }
-        let items = (bill?.items ?? []).map { i in
-            """
-            <tr><td><code>\(HTML.escape(i.resourceID))</code></td><td>\(i.kind.rawValue)</td><td>\(i.cacheID ?? "-")</td><td>\(i.instanceID ?? "-")</td>
-            <td>\(i.quantity)</td><td>\(Billing.text(i.hours))</td><td>\(HTML.escape(i.unit))</td><td>\(i.unitPrice)</td><td class="amount">\(Billing.text(i.amount))</td></tr>
-            """
+        do { bill = try billing.bill(account: s.account, from: from, to: to) } catch let e as ServiceError where e.code == .invalidValue {
+            error = e.message
         }
         let totals = (bill?.cacheTotals ?? [:]).sorted { $0.key < $1.key }
         let top = totals.map(\.value).max() ?? 0
-        let bars = totals.map { id, amount -> String in
-            let fraction = top > 0 ? NSDecimalNumber(decimal: amount / top).doubleValue : 0
-            return "<tr><td><code>\(id)</code></td><td>\(HTML.bar(fraction))</td><td class=\"amount\">\(Billing.text(amount))</td></tr>"
-        }
-        let currency = HTML.escape(bill?.currency ?? "")
-        return HTML.page(
-            title: "Bill", account: s.account, active: "bill",
-            body: """
-                <form method="get" action="/console/bill" class="card">\(error.map { "<p class=\"error\" id=\"bill-error\">\(HTML.escape($0))</p>" } ?? "")
-                  From <input name="from" id="from" value="\(HTML.escape(query[Substring("from")].map(String.init) ?? ""))" placeholder="2026-11-01" style="min-width:10em">
-                  to <input name="to" id="to" value="\(HTML.escape(query[Substring("to")].map(String.init) ?? ""))" placeholder="now" style="min-width:10em">
-                  <button>Show</button> <span class="muted">\(bill.map { "\(HTML.time($0.from)) to \(HTML.time($0.to))" } ?? "")</span></form>
-                <p>Total: <b id="total">\(bill.map { Billing.text($0.total) } ?? "-") \(currency)</b></p>
-                <h2>Per image cache</h2><table id="cache-totals">\(bars.joined())</table>
-                <h2>Line items</h2>
-                <table id="items"><tr><th>Resource</th><th>Type</th><th>Image cache</th><th>Instance</th><th>Quantity</th><th>Hours</th><th>Unit</th><th>Unit price</th><th>Amount (\(currency))</th></tr>
-                \(items.joined(separator: "\n"))</table>
-                """)
+        let body = BillBody(
+            error: error, from: query[Substring("from")].map(String.init) ?? "", to: query[Substring("to")].map(String.init) ?? "",
+            period: bill.map { "\(Self.time($0.from)) to \(Self.time($0.to))" } ?? "", total: bill.map { Billing.text($0.total) } ?? "-",
+            currency: bill?.currency ?? "",
+            totals: totals.map { id, amount in
+                BillBody.Total(
+                    id: id, bar: Bar(top > 0 ? NSDecimalNumber(decimal: amount / top).doubleValue : 0), amount: Billing.text(amount))
+            },
+            items: (bill?.items ?? []).map { i in
+                .init(
+                    resource: i.resourceID, kind: i.kind.rawValue, cache: i.cacheID ?? "-", instance: i.instanceID ?? "-",
+                    quantity: i.quantity,
+                    hours: Billing.text(i.hours), unit: i.unit, unitPrice: "\(i.unitPrice)", amount: Billing.text(i.amount))
+            })
+        return render("bill", title: "Bill", session: s, active: "bill", body: body)
     }
 }

@@ -6,102 +6,147 @@ import IMCStore
 
 /// The Image Cache pages: the list, the Create page, and a cache's page with live events.
 extension Console {
-    func cacheList(_ s: Session) throws -> String {
+    struct CacheRow {
+        var id: String
+        var name: String
+        var status: String
+        var progress: Progress?
+        var size: Int
+        var images: [String]
+        var created: String
+        var expires: String
+        var lastMatched: String
+    }
+
+    struct Progress {
+        var percent: Int
+        var barID: String?
+        var done: Int
+        var steps: Int
+        var step: String
+
+        init(_ c: ImageCache, barID: String? = nil) {
+            let p = c.buildProgress
+            percent = Bar(Double(p.done) / Double(p.total)).percent
+            self.barID = barID
+            done = p.done
+            steps = p.total
+            step = p.step
+        }
+    }
+
+    struct CacheListBody {
+        var total: Int
+        var region: String
+        var rows: [CacheRow]
+        var live: Bool
+    }
+
+    static func building(_ c: ImageCache) -> Bool { c.status == .pending || c.status == .updating }
+
+    func cacheList(_ s: Session) throws -> Response {
         var q = CacheQuery()
         q.limit = 50
         let (total, list) = try caches.describe(account: s.account, query: q)
-        let rows = list.map { c -> String in
-            let p = c.buildProgress
-            let progress =
-                c.status == .pending || c.status == .updating
-                ? " \(HTML.bar(Double(p.done) / Double(p.total))) <span class=\"muted\">\(p.done)/\(p.total)</span>" : ""
-            return """
-                <tr data-id="\(c.id)"><td><a href="/console/caches/\(c.id)">\(HTML.escape(c.name))</a></td><td><code>\(c.id)</code></td>
-                <td><span class="status \(c.status.rawValue)">\(c.status.rawValue)</span>\(progress)</td><td>\(c.size) GiB</td>
-                <td>\(c.images.map { HTML.escape($0) }.joined(separator: "<br>"))</td><td>\(HTML.time(c.creationTime))</td>
-                <td>\(c.expireDateTime.map { HTML.time($0) } ?? "never")</td><td>\(HTML.time(c.lastMatchedTime))</td></tr>
-                """
+        let rows = list.map { c in
+            CacheRow(
+                id: c.id, name: c.name, status: c.status.rawValue, progress: Self.building(c) ? Progress(c) : nil, size: c.size,
+                images: c.images,
+                created: Self.time(c.creationTime), expires: c.expireDateTime.map { Self.time($0) } ?? "never",
+                lastMatched: Self.time(c.lastMatchedTime))
         }
-        let live = list.contains { $0.status == .pending || $0.status == .updating }
-        return HTML.page(
-            title: "Image Cache", account: s.account, active: "caches",
-            body: """
-                <p><a class="button" id="create" href="/console/caches/new">Create</a> <span class="muted">\(total) image cache(s) in \(HTML.escape(s.region))</span></p>
-                <table id="caches"><tr><th>Name</th><th>ID</th><th>Status</th><th>Size</th><th>Images</th><th>Created</th><th>Expires</th><th>Last matched</th></tr>
-                \(rows.joined(separator: "\n"))</table>
-                """,
-            script: live ? "setTimeout(() => location.reload(), 1500)" : "")
+        return render(
+            "cacheList", title: "Image Cache", session: s, active: "caches",
+            body: CacheListBody(total: total, region: s.region, rows: rows, live: list.contains(where: Self.building)))
+    }
+
+    /// The Create form's fields, as posted.
+    struct CreateCacheForm: Decodable {
+        var name: String?
+        var region: String?
+        var images: String?
+        var credServer: String?
+        var credUsername: String?
+        var credPassword: String?
+        var http: String?
+        var size: String?
+        var retention: String?
+    }
+
+    /// What the Create page shows: the values typed (never the password), and the errors.
+    struct CreateBody {
+        struct Values {
+            var name = ""
+            var images = ""
+            var credServer = ""
+            var credUsername = ""
+            var http = ""
+            var size = "20"
+            var retention = "0"
+        }
+        struct Region {
+            var name: String
+            var selected: Bool
+        }
+        var form: Values
+        var errors: [String: String]
+        var regions: [Region]
     }
 
     /// The seed's Create page: name, region, images and versions, image credentials, cache
     /// size, expiration policy.
-    func createPage(_ s: Session, form: Form?, errors: [String: String]) -> String {
-        func value(_ k: String, _ d: String = "") -> String { HTML.escape(form?[k] ?? d) }
-        func error(_ k: String) -> String { errors[k].map { "<p class=\"error\" id=\"error-\(k)\">\(HTML.escape($0))</p>" } ?? "" }
-        func cls(_ k: String) -> String { errors[k] != nil ? " class=\"field-error\"" : "" }
-        return HTML.page(
-            title: "Create image cache", account: s.account, active: "caches",
-            body: """
-                \(error("form"))
-                <form method="post" action="/console/caches" class="card" id="create-form">
-                  <div\(cls("name"))><label for="name">Name <span class="hint">up to 60 characters; the id if empty</span></label>
-                  <input id="name" name="name" value="\(value("name"))">\(error("name"))</div>
-                  <label for="region">Region</label><select id="region" name="region">\(regions.map { "<option\($0 == s.region ? " selected" : "")>\(HTML.escape($0))</option>" }.joined())</select>
-                  <div\(cls("images"))><label for="images">Images and versions <span class="hint">one per line, e.g. nginx:1.25</span></label>
-                  <textarea id="images" name="images">\(value("images"))</textarea>\(error("images"))</div>
-                  <div\(cls("credentials"))><label>Image credentials <span class="hint">for private registries (optional)</span></label>
-                  <input id="cred-server" name="credServer" placeholder="registry host" value="\(value("credServer"))">
-                  <input id="cred-username" name="credUsername" placeholder="username" value="\(value("credUsername"))">
-                  <input id="cred-password" name="credPassword" type="password" placeholder="password">\(error("credentials"))</div>
-                  <div\(cls("http"))><label for="http">Registries over plain HTTP <span class="hint">hosts, comma-separated (optional)</span></label>
-                  <input id="http" name="http" value="\(value("http"))">\(error("http"))</div>
-                  <div\(cls("size"))><label for="size">Cache size (GiB) <span class="hint">at least 20</span></label>
-                  <input id="size" name="size" value="\(value("size", "20"))">\(error("size"))</div>
-                  <div\(cls("retention"))><label for="retention">Expiration policy <span class="hint">days to keep; 0 keeps it until deleted</span></label>
-                  <input id="retention" name="retention" value="\(value("retention", "0"))">\(error("retention"))</div>
-                  <p><button id="submit">Create</button> <a href="/console/caches">Cancel</a></p>
-                </form>
-                """)
+    func createPage(_ s: Session, form: CreateCacheForm?, errors: [String: String]) -> Response {
+        var values = CreateBody.Values()
+        if let form {
+            values = .init(
+                name: typed(form.name), images: typed(form.images), credServer: typed(form.credServer),
+                credUsername: typed(form.credUsername),
+                http: typed(form.http), size: typed(form.size), retention: typed(form.retention))
+        }
+        let chosen = form.map { typed($0.region) } ?? s.region
+        return render(
+            "createCache", title: "Create image cache", session: s, active: "caches",
+            body: CreateBody(
+                form: values, errors: errors, regions: regions.map { .init(name: $0, selected: $0 == chosen) }),
+            status: errors.isEmpty ? .ok : .badRequest)
     }
 
-    func createCache(_ s: Session, _ form: Form) throws -> Response {
+    func createCache(_ s: Session, _ form: CreateCacheForm) throws -> Response {
         var errors: [String: String] = [:]
         var request = CacheRequest()
-        request.name = form["name"]
-        let images = form["images"].split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map {
+        request.name = typed(form.name)
+        let images = typed(form.images).split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map {
             $0.trimmingCharacters(in: .whitespaces)
         }.filter { !$0.isEmpty }
         if images.isEmpty { errors["images"] = "Name at least one image." }
         request.images = images
-        if let size = Int(form["size"]) {
+        if let size = Int(typed(form.size)) {
             request.size = size
         } else {
-            errors["size"] = "The size must be a whole number of GiB, not \"\(form["size"])\"."
+            errors["size"] = "The size must be a whole number of GiB, not \"\(typed(form.size))\"."
         }
-        if let days = Int(form["retention"]) {
+        if let days = Int(typed(form.retention)) {
             request.retentionDays = days
         } else {
-            errors["retention"] = "The expiration must be a whole number of days, not \"\(form["retention"])\"."
+            errors["retention"] = "The expiration must be a whole number of days, not \"\(typed(form.retention))\"."
         }
-        if !form["credServer"].isEmpty || !form["credUsername"].isEmpty || !form["credPassword"].isEmpty {
-            if form["credServer"].isEmpty { errors["credentials"] = "Give the registry host the credentials are for." }
-            request.credentials = [
-                CacheCredential(server: form["credServer"], username: form["credUsername"], password: form["credPassword"])
-            ]
+        let (server, username, password) = (typed(form.credServer), typed(form.credUsername), form.credPassword ?? "")
+        if !server.isEmpty || !username.isEmpty || !password.isEmpty {
+            if server.isEmpty { errors["credentials"] = "Give the registry host the credentials are for." }
+            request.credentials = [CacheCredential(server: server, username: username, password: password)]
         }
-        let hosts = form["http"].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let hosts = typed(form.http).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if !hosts.isEmpty { request.registryHttpEndPointList = hosts }
-        let region = regions.contains(form["region"]) ? form["region"] : s.region
+        let region = regions.contains(typed(form.region)) ? typed(form.region) : s.region
         if errors.isEmpty {
             do {
                 let cache = try caches.create(request, account: s.account, region: region)
                 return Self.redirect("/console/caches/\(cache.id)")
             } catch let e as ServiceError {
-                let message = e.message
-                errors[Self.field(of: message)] = message
+                errors[Self.field(of: e.message)] = e.message
             }
         }
-        return Self.html(createPage(s, form: form, errors: errors), status: .badRequest)
+        return createPage(s, form: form, errors: errors)
     }
 
     /// The form field a service message is about (messages start with the API's field name).
@@ -120,54 +165,58 @@ extension Console {
         return try caches.describe(account: s.account, query: q).caches.first
     }
 
-    func cachePage(_ s: Session, id: String) throws -> Response {
-        guard let c = try cache(s, id) else {
-            return Self.html(
-                HTML.page(title: "Not found", account: s.account, body: "<p>No image cache \(HTML.escape(id)).</p>"), status: .notFound)
+    struct CachePageBody {
+        var id: String
+        var size: Int
+        var images: [String]
+        var snapshot: String
+        var created: String
+        var expires: String
+        var lastMatched: String
+        var credentials: [String]
+        var live: CacheLive
+    }
+
+    struct EventRow {
+        var time: String
+        var type: String
+        var reason: String
+        var message: String
+
+        init(_ e: CacheEvent) {
+            time = Console.time(e.lastTimestamp)
+            type = e.type.rawValue
+            reason = e.reason
+            message = e.count > 1 ? "\(e.message) (x\(e.count))" : e.message
         }
-        let body = """
-            <div class="card"><table>
-            <tr><th>ID</th><td><code>\(c.id)</code></td><th>Size</th><td>\(c.size) GiB</td></tr>
-            <tr><th>Images</th><td>\(c.images.map { HTML.escape($0) }.joined(separator: "<br>"))</td><th>Snapshot</th><td>\(c.snapshotID ?? "-")</td></tr>
-            <tr><th>Created</th><td>\(HTML.time(c.creationTime))</td><th>Expires</th><td>\(c.expireDateTime.map { HTML.time($0) } ?? "never")</td></tr>
-            <tr><th>Last matched</th><td>\(HTML.time(c.lastMatchedTime))</td><th>Credentials</th><td>\(c.credentials.map { HTML.escape("\($0.username)@\($0.server)") }.joined(separator: ", "))</td></tr>
-            </table>
-            <form method="post" action="/console/caches/\(c.id)/delete" class="inline"><button class="danger" id="delete">Delete</button></form>
-            <a class="button" href="/console/instances/new?cache=\(c.id)">Run an instance with it</a></div>
-            <h2>Build</h2><div id="live">\(liveFragment(c))</div>
-            """
-        let script = """
-            const live = document.getElementById('live');
-            async function refresh() {
-              if (live.querySelector('[data-final]')) return;
-              const r = await fetch('/console/caches/\(c.id)/live', {cache: 'no-store'});
-              if (r.ok) live.innerHTML = await r.text();
-              setTimeout(refresh, 500);
-            }
-            setTimeout(refresh, 500);
-            """
-        return Self.html(HTML.page(title: c.name, account: s.account, active: "caches", body: body, script: script))
+    }
+
+    /// The status, the build's progress bar and the events (updated while it builds).
+    struct CacheLive {
+        var final: Bool
+        var status: String
+        var progress: Progress
+        var events: [EventRow]
+
+        init(_ c: ImageCache) {
+            final = c.status == .ready || c.status == .failed || c.status == .updateFailed
+            status = c.status.rawValue
+            progress = Progress(c, barID: "progress")
+            events = c.events.map(EventRow.init)
+        }
+    }
+
+    func cachePage(_ s: Session, id: String) throws -> Response {
+        guard let c = try cache(s, id) else { return notFound(s, "No image cache \(id).") }
+        let body = CachePageBody(
+            id: c.id, size: c.size, images: c.images, snapshot: c.snapshotID ?? "-", created: Self.time(c.creationTime),
+            expires: c.expireDateTime.map { Self.time($0) } ?? "never", lastMatched: Self.time(c.lastMatchedTime),
+            credentials: c.credentials.map { "\($0.username)@\($0.server)" }, live: CacheLive(c))
+        return render("cachePage", title: c.name, session: s, active: "caches", body: body)
     }
 
     func cacheLive(_ s: Session, id: String) throws -> Response {
         guard let c = try cache(s, id) else { return Self.text("not found", status: .notFound) }
-        return Self.html(liveFragment(c))
-    }
-
-    /// The status, the build's progress bar and the events (updated while it builds).
-    func liveFragment(_ c: ImageCache) -> String {
-        let p = c.buildProgress
-        let final = c.status == .ready || c.status == .failed || c.status == .updateFailed
-        let events = c.events.map { e in
-            """
-            <tr><td>\(HTML.time(e.lastTimestamp))</td><td class="\(e.type.rawValue)">\(e.type.rawValue)</td><td>\(HTML.escape(e.reason))</td>
-            <td>\(HTML.escape(e.message))\(e.count > 1 ? " (x\(e.count))" : "")</td></tr>
-            """
-        }
-        return """
-            <p\(final ? " data-final" : "")>Status: <span class="status \(c.status.rawValue)" id="status">\(c.status.rawValue)</span>
-            \(HTML.bar(Double(p.done) / Double(p.total), id: "progress")) <span class="muted">\(p.done)/\(p.total): \(HTML.escape(p.step))</span></p>
-            <table id="events"><tr><th>Time</th><th>Type</th><th>Reason</th><th>Message</th></tr>\(events.joined(separator: "\n"))</table>
-            """
+        return renderFragment("cacheLive", CacheLive(c))
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import IMCDoors
 import IMCModel
 import IMCService
-import Synchronization
+import Mustache
 
 /// The web console at `/console`: the seed's Image Cache list, Create page and cache page (its
 /// events live while it builds), the instances with their match result and start-up timeline,
@@ -17,18 +18,65 @@ public struct Console: Sendable {
     let authenticate: @Sendable (String, String) -> String?
     let regions: [String]
     let sessions = Sessions()
-    let now: @Sendable () -> Date
+    let throttle = Throttle()
+    let clock: any ServiceClock
+    let templates: MustacheLibrary
 
     public init(
         caches: CacheService, instances: InstanceService?, billing: BillingService?, regions: [String],
-        now: @escaping @Sendable () -> Date = { Date() }, authenticate: @escaping @Sendable (String, String) -> String?
-    ) {
+        clock: any ServiceClock = SystemClock(), authenticate: @escaping @Sendable (String, String) -> String?
+    ) throws {
         self.caches = caches
         self.instances = instances
         self.billing = billing
         self.regions = regions
-        self.now = now
+        self.clock = clock
         self.authenticate = authenticate
+        templates = try Templates.library()
+    }
+
+    static let cookie = "imc_console"
+
+    /// Adds the console's routes under `/console` to `router`.
+    public func addRoutes(to router: Router<DoorContext>) {
+        let c = self
+        let group = router.group("console").add(middleware: SameOriginForms())
+        group.get { request, _ in c.signedIn(request) == nil ? Self.redirect("/console/login") : try c.cacheList(c.signedIn(request)!) }
+        group.get("login") { _, _ in c.loginPage(error: nil, secretID: "") }
+        group.post("login") { request, _ in try await c.login(request) }
+        group.post("logout") { request, _ in c.logout(request) }
+        group.get("caches") { request, _ in try c.page(request) { try c.cacheList($0) } }
+        group.post("caches") { request, _ in try await c.form(request, as: CreateCacheForm.self) { s, form in try c.createCache(s, form) } }
+        group.get("caches/new") { request, _ in try c.page(request) { c.createPage($0, form: nil, errors: [:]) } }
+        group.get("caches/:id") { request, context in try c.page(request) { try c.cachePage($0, id: context.parameters.get("id") ?? "") } }
+        group.get("caches/:id/live") { request, context in
+            try c.fragment(request) { try c.cacheLive($0, id: context.parameters.get("id") ?? "") }
+        }
+        group.post("caches/:id/delete") { request, context in
+            try c.action(request) { s in
+                try? c.caches.delete(ids: [context.parameters.get("id") ?? ""], account: s.account)
+                return Self.redirect("/console/caches")
+            }
+        }
+        group.get("instances") { request, _ in try c.page(request) { try c.instanceList($0) } }
+        group.post("instances") { request, _ in try await c.form(request, as: RunForm.self) { s, form in try c.runInstance(s, form) } }
+        group.get("instances/new") { request, _ in
+            try c.page(request) { try c.runPage($0, form: nil, error: nil, cache: request.uri.queryParameters["cache"].map(String.init)) }
+        }
+        group.get("instances/:id") { request, context in
+            try c.page(request) { try c.instancePage($0, id: context.parameters.get("id") ?? "") }
+        }
+        group.get("instances/:id/live") { request, context in
+            try c.fragment(request) { try c.instanceLive($0, id: context.parameters.get("id") ?? "") }
+        }
+        group.post("instances/:id/delete") { request, context in
+            try c.action(request) { s in
+                try? c.instances?.delete(ids: [context.parameters.get("id") ?? ""], account: s.account)
+                return Self.redirect("/console/instances")
+            }
+        }
+        group.get("bill") { request, _ in try c.page(request) { try c.billPage($0, query: request.uri.queryParameters) } }
+        group.get("**") { request, _ in try c.page(request) { c.notFound($0, "No such page.") } }
     }
 
     /// A signed-in browser.
@@ -38,152 +86,121 @@ public struct Console: Sendable {
         var expires: Date
     }
 
-    final class Sessions: Sendable {
-        private let table = Mutex<[String: Session]>([:])
-        func open(_ s: Session) -> String {
-            var bytes = [UInt8](repeating: 0, count: 32)
-            var g = SystemRandomNumberGenerator()
-            for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &g) }
-            let token = Hex.encode(bytes)
-            table.withLock { $0[token] = s }
-            return token
-        }
-        func get(_ token: String, now: Date) -> Session? {
-            table.withLock { t in
-                guard let s = t[token] else { return nil }
-                if s.expires < now {
-                    t[token] = nil
-                    return nil
-                }
-                return s
-            }
-        }
-        func close(_ token: String) { _ = table.withLock { $0.removeValue(forKey: token) } }
+    // MARK: - Sessions
+
+    /// The signed-in browser's session, from its cookie.
+    func signedIn(_ request: Request) -> Session? {
+        guard let token = request.cookies[Self.cookie]?.value else { return nil }
+        return sessions.get(token, now: clock.now())
     }
 
-    static let cookie = "imc_console"
-
-    /// Failed sign-ins by SecretId: after 5 within 5 minutes, that SecretId is refused for the
-    /// rest of those 5 minutes (a password-guessing brake; the API's signatures need no such
-    /// thing, a guess there costs a SecretKey).
-    final class Throttle: Sendable {
-        private let failures = Mutex<[String: [Date]]>([:])
-        static let window: TimeInterval = 300
-        static let limit = 5
-        func blocked(_ id: String, now: Date) -> TimeInterval? {
-            failures.withLock { f in
-                let recent = (f[id] ?? []).filter { now.timeIntervalSince($0) < Self.window }
-                f[id] = recent
-                guard recent.count >= Self.limit, let first = recent.first else { return nil }
-                return Self.window - now.timeIntervalSince(first)
-            }
-        }
-        func failed(_ id: String, now: Date) { failures.withLock { $0[id, default: []].append(now) } }
-        func succeeded(_ id: String) { _ = failures.withLock { $0.removeValue(forKey: id) } }
-    }
-    let throttle = Throttle()
-
-    func token(_ request: Request) -> String? {
-        for field in request.headers where field.name == .cookie {
-            for part in field.value.split(separator: ";") {
-                let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-                if kv.count == 2, kv[0] == Self.cookie { return String(kv[1]) }
-            }
-        }
-        return nil
+    /// A page for a signed-in browser; others are sent to sign in.
+    func page(_ request: Request, _ body: (Session) throws -> Response) throws -> Response {
+        guard let session = signedIn(request) else { return Self.redirect("/console/login") }
+        return try body(session)
     }
 
-    public func respond(to request: Request) async throws -> Response {
-        let path = request.uri.path
-        let parts = path.split(separator: "/").map(String.init)  // ["console", ...]
-        let method = request.method
-        var body: [UInt8] = []
-        if method == .post {
-            body = Array(buffer: try await request.body.collect(upTo: 256 << 10))
-            // Forms are posted from the console's own pages only: a browser sends the page's
-            // origin, which must be this host (the session cookie is SameSite=Strict as well).
-            if let origin = request.headers[.origin], let host = request.head.authority, origin != "http://\(host)",
-                origin != "https://\(host)"
-            {
-                return Self.text("cross-origin form refused", status: .forbidden)
-            }
-        }
-        if parts == ["console", "login"] {
-            return method == .post ? login(Form(body)) : Self.html(loginPage(error: nil, secretID: ""))
-        }
-        guard let token = token(request), let session = sessions.get(token, now: now()) else {
-            if method == .get && (parts == ["console"] || parts.count > 1) { return Self.redirect("/console/login") }
-            return Self.text("sign in first", status: .unauthorized)
-        }
-        let rest = Array(parts.dropFirst())
-        let get = method == .get
-        let post = method == .post
-        switch rest.count {
-        case 0 where get: return Self.html(try cacheList(session))
-        case 1 where post && rest[0] == "logout":
-            sessions.close(token)
-            var r = Self.redirect("/console/login")
-            r.headers[.setCookie] = "\(Self.cookie)=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"
-            return r
-        case 1 where get && rest[0] == "caches": return Self.html(try cacheList(session))
-        case 1 where post && rest[0] == "caches": return try createCache(session, Form(body))
-        case 1 where get && rest[0] == "instances": return Self.html(try instanceList(session))
-        case 1 where post && rest[0] == "instances": return try runInstance(session, Form(body))
-        case 1 where get && rest[0] == "bill": return Self.html(try billPage(session, query: request.uri.queryParameters))
-        case 2 where get && rest == ["caches", "new"]: return Self.html(createPage(session, form: nil, errors: [:]))
-        case 2 where get && rest == ["instances", "new"]:
-            return Self.html(try runPage(session, form: nil, error: nil, cache: request.uri.queryParameters["cache"].map(String.init)))
-        case 2 where get && rest[0] == "caches": return try cachePage(session, id: rest[1])
-        case 2 where get && rest[0] == "instances": return try instancePage(session, id: rest[1])
-        case 3 where get && rest[0] == "caches" && rest[2] == "live": return try cacheLive(session, id: rest[1])
-        case 3 where get && rest[0] == "instances" && rest[2] == "live": return try instanceLive(session, id: rest[1])
-        case 3 where post && rest[0] == "caches" && rest[2] == "delete":
-            try? caches.delete(ids: [rest[1]], account: session.account)
-            return Self.redirect("/console/caches")
-        case 3 where post && rest[0] == "instances" && rest[2] == "delete":
-            try? instances?.delete(ids: [rest[1]], account: session.account)
-            return Self.redirect("/console/instances")
-        default:
-            return Self.html(HTML.page(title: "Not found", account: session.account, body: "<p>No such page.</p>"), status: .notFound)
-        }
+    /// A live fragment (polled by a page): without a session, 401.
+    func fragment(_ request: Request, _ body: (Session) throws -> Response) throws -> Response {
+        guard let session = signedIn(request) else { return Self.text("sign in first", status: .unauthorized) }
+        return try body(session)
+    }
+
+    /// A posted form of a signed-in browser.
+    func form<F: Decodable>(_ request: Request, as type: F.Type, _ body: (Session, F) throws -> Response) async throws -> Response {
+        let form = try await decodeForm(F.self, request)
+        guard let session = signedIn(request) else { return Self.text("sign in first", status: .unauthorized) }
+        return try body(session, form)
+    }
+
+    /// A posted action without fields (a delete) of a signed-in browser.
+    func action(_ request: Request, _ body: (Session) throws -> Response) throws -> Response {
+        guard let session = signedIn(request) else { return Self.text("sign in first", status: .unauthorized) }
+        return try body(session)
     }
 
     // MARK: - Sign in
 
-    func loginPage(error: String?, secretID: String) -> String {
-        HTML.page(
-            title: "Sign in", account: nil,
-            body: """
-                <form method="post" action="/console/login" class="card" id="login">
-                  \(error.map { "<p class=\"error\" id=\"login-error\">\(HTML.escape($0))</p>" } ?? "")
-                  <label for="secret-id">SecretId</label><input id="secret-id" name="SecretId" value="\(HTML.escape(secretID))" autocomplete="username">
-                  <label for="secret-key">SecretKey</label><input id="secret-key" name="SecretKey" type="password" autocomplete="current-password">
-                  <label for="region">Region</label><select id="region" name="Region">\(regions.map { "<option>\(HTML.escape($0))</option>" }.joined())</select>
-                  <p><button id="sign-in">Sign in</button></p>
-                </form>
-                """)
+    struct LoginBody {
+        var error: String?
+        var secretID: String
+        var regions: [String]
     }
 
-    func login(_ form: Form) -> Response {
-        let id = form["SecretId"]
-        if let wait = throttle.blocked(id, now: now()) {
-            return Self.html(
-                loginPage(error: "Too many failed sign-ins for this SecretId; try again in \(Int(wait.rounded(.up))) s.", secretID: id),
+    func loginPage(error: String?, secretID: String, status: HTTPResponse.Status = .ok) -> Response {
+        render("login", title: "Sign in", session: nil, body: LoginBody(error: error, secretID: secretID, regions: regions), status: status)
+    }
+
+    struct LoginForm: Decodable {
+        var SecretId: String?
+        var SecretKey: String?
+        var Region: String?
+    }
+
+    func login(_ request: Request) async throws -> Response {
+        let form = try await decodeForm(LoginForm.self, request)
+        let id = String(typed(form.SecretId).prefix(128))
+        if let wait = throttle.blocked(id, now: clock.now()) {
+            return loginPage(
+                error: "Too many failed sign-ins for this SecretId; try again in \(Int(wait.rounded(.up))) s.", secretID: id,
                 status: .tooManyRequests)
         }
-        guard let account = authenticate(id, form["SecretKey"]) else {
-            throttle.failed(id, now: now())
-            return Self.html(loginPage(error: "The SecretId or SecretKey is wrong.", secretID: id), status: .unauthorized)
+        guard let account = authenticate(id, form.SecretKey ?? "") else {
+            throttle.failed(id, now: clock.now())
+            return loginPage(error: "The SecretId or SecretKey is wrong.", secretID: id, status: .unauthorized)
         }
         throttle.succeeded(id)
-        let region = regions.contains(form["Region"]) ? form["Region"] : regions.first ?? "ap-guangzhou"
-        let token = sessions.open(Session(account: account, region: region, expires: now().addingTimeInterval(8 * 3600)))
+        let region = regions.contains(typed(form.Region)) ? typed(form.Region) : regions.first ?? "ap-guangzhou"
+        let token = sessions.open(Session(account: account, region: region, expires: clock.now().addingTimeInterval(8 * 3600)))
         var r = Self.redirect("/console/caches")
-        r.headers[.setCookie] = "\(Self.cookie)=\(token); Path=/console; HttpOnly; SameSite=Strict; Max-Age=28800"
+        r.setCookie(Cookie(name: Self.cookie, value: token, maxAge: 28800, path: "/console", httpOnly: true, sameSite: .strict))
         return r
     }
 
-    // MARK: - Responses
+    func logout(_ request: Request) -> Response {
+        if let token = request.cookies[Self.cookie]?.value { sessions.close(token) }
+        var r = Self.redirect("/console/login")
+        r.setCookie(Cookie(name: Self.cookie, value: "", maxAge: 0, path: "/console", httpOnly: true, sameSite: .strict))
+        return r
+    }
+
+    // MARK: - Rendering
+
+    /// What every page's frame shows.
+    struct Frame<Body> {
+        var title: String
+        var account: String?
+        var nav: Nav
+        var style = Templates.style
+        var body: Body
+    }
+
+    struct Nav {
+        var caches = false
+        var instances = false
+        var bill = false
+    }
+
+    struct Message {
+        var text: String
+    }
+
+    func render<Body>(
+        _ template: String, title: String, session: Session?, active: String = "", body: Body, status: HTTPResponse.Status = .ok
+    ) -> Response {
+        let nav = Nav(caches: active == "caches", instances: active == "instances", bill: active == "bill")
+        let html = templates.render(Frame(title: title, account: session?.account, nav: nav, body: body), withTemplate: template) ?? ""
+        return Self.html(html, status: status)
+    }
+
+    /// A fragment of a page (a live part), rendered alone.
+    func renderFragment(_ template: String, _ object: Any) -> Response {
+        Self.html(templates.render(object, withTemplate: template) ?? "")
+    }
+
+    func notFound(_ session: Session, _ text: String) -> Response {
+        render("message", title: "Not found", session: session, body: Message(text: text), status: .notFound)
+    }
 
     static func html(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
         Response(
@@ -198,4 +215,46 @@ public struct Console: Sendable {
     static func redirect(_ location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
+
+    /// Time as the console shows it (UTC, seconds).
+    static func time(_ date: Date?) -> String {
+        guard let date else { return "-" }
+        return date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false))
+    }
+
+    /// A progress bar's values.
+    struct Bar {
+        var percent: Int
+        var barID: String?
+        init(_ fraction: Double, id: String? = nil) {
+            percent = Int((max(0, min(1, fraction)) * 100).rounded())
+            barID = id
+        }
+    }
 }
+
+/// Forms are posted from the console's own pages only: a browser sends the page's origin, which
+/// must be this host (the session cookie is SameSite=Strict as well).
+struct SameOriginForms: RouterMiddleware {
+    typealias Context = DoorContext
+
+    func handle(_ request: Request, context: DoorContext, next: (Request, DoorContext) async throws -> Response) async throws -> Response {
+        if request.method == .post, let origin = request.headers[.origin], let host = request.head.authority,
+            origin != "http://\(host)", origin != "https://\(host)"
+        {
+            return Console.text("cross-origin form refused", status: .forbidden)
+        }
+        return try await next(request, context)
+    }
+}
+
+/// A posted form, decoded with Hummingbird's URL-encoded form decoder (at most 256 KiB).
+func decodeForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+    let body = try await request.body.collect(upTo: 256 << 10)
+    do { return try URLEncodedFormDecoder().decode(T.self, from: String(buffer: body)) } catch {
+        throw HTTPError(.badRequest, message: "the form cannot be read")
+    }
+}
+
+/// A form field as typed, without surrounding space ("" when absent).
+func typed(_ value: String?) -> String { (value ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }

@@ -22,6 +22,8 @@ public protocol CacheRepository: Sendable {
     /// `images` (normalised references), by the rules of `CacheMatcher`, found with an index
     /// rather than by reading every cache.
     func bestMatch(account: String, region: String, images: Set<String>, now: Date) throws -> ImageCache?
+    /// How many caches there are in each status, every account (for the operator's gauges).
+    func countByStatus() throws -> [String: Int]
 }
 
 /// Filters of DescribeImageCaches.

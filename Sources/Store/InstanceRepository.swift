@@ -27,6 +27,8 @@ public protocol InstanceRepository: DiskRepository {
     func delete(id: String, account: String) throws -> Bool
     /// Instances in any of `statuses`, of every account (for recovery after a restart).
     func all(in statuses: [InstanceStatus]) throws -> [Instance]
+    /// How many instances there are in each status, every account (for the operator's gauges).
+    func countByStatus() throws -> [String: Int]
 }
 
 /// Filters of DescribeEKSContainerInstances.

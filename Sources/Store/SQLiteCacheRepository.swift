@@ -129,6 +129,16 @@ public final class SQLiteCacheRepository: CacheRepository {
         }
     }
 
+    public func countByStatus() throws -> [String: Int] {
+        try pool.read { db in
+            Dictionary(
+                try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM caches GROUP BY status").map {
+                    ($0["status"] as String, $0["n"] as Int)
+                },
+                uniquingKeysWith: +)
+        }
+    }
+
     public func all(in statuses: [CacheStatus]) throws -> [ImageCache] {
         try pool.read { db in
             let marks = statuses.map { _ in "?" }.joined(separator: ", ")

@@ -69,6 +69,16 @@ public final class SQLiteInstanceRepository: InstanceRepository {
         }
     }
 
+    public func countByStatus() throws -> [String: Int] {
+        try pool.read { db in
+            Dictionary(
+                try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM instances GROUP BY status").map {
+                    ($0["status"] as String, $0["n"] as Int)
+                },
+                uniquingKeysWith: +)
+        }
+    }
+
     public func all(in statuses: [InstanceStatus]) throws -> [Instance] {
         try pool.read { db in
             let marks = statuses.map { _ in "?" }.joined(separator: ", ")

@@ -115,7 +115,7 @@ struct RestartTests {
         defer {
             Task { try await client.shutdown() }
         }
-        let extra = ["--insecure-registry", registry.host]
+        let extra = ["--plain-http", registry.host]
         let first = try Serve(dataRoot: dir.path, port: port, extra: extra)
         _ = try await Self.until(20, "the service") { try await client.call("DescribeImageCaches", [:]) }
         let cacheID = try #require(

@@ -110,7 +110,7 @@ def building_server(registry):
     log = open(os.path.join(data, "serve.log"), "w")
     proc = subprocess.Popen([IMC, "serve", "--data-root", os.path.join(data, "root"), "--listen", f"127.0.0.1:{port}",
                              "--builders", "1", "--pool-size-gib", "256", "--config", config,
-                             "--insecure-registry", registry], env=env, stdout=log, stderr=subprocess.STDOUT)
+                             "--plain-http", registry], env=env, stdout=log, stderr=subprocess.STDOUT)
     server = {"port": port, "data": data, "log": log.name}
     deadline = time.time() + 20
     while time.time() < deadline:

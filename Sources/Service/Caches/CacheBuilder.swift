@@ -105,8 +105,7 @@ public final class CacheBuilder: Sendable {
             record(&cache, .warning, reason(for: error), describe(error, cache: cache))
         }
         let outcome = cache.status == .ready ? "ready" : cache.status == .updateFailed ? "update_failed" : "failed"
-        Metrics.shared.increment("imc_builds_total", labels: ["outcome": outcome])
-        Metrics.shared.observe("imc_build_duration_seconds", (ContinuousClock.now - started).seconds, labels: ["outcome": outcome])
+        IMCMetrics.buildFinished(outcome: outcome, seconds: (ContinuousClock.now - started).seconds)
         do { try repository.update(cache) } catch {
             // The cache was deleted while it built: its snapshot must not outlive it.
             if cache.status == .ready, let id = cache.snapshotID {
@@ -167,8 +166,7 @@ public final class CacheBuilder: Sendable {
                 record(&cache, .normal, "Pulling", "Pulling image \(image)")
                 let t0 = ContinuousClock.now
                 let result = try await puller.pull(reference)
-                Metrics.shared.increment(
-                    "imc_pulled_bytes_total", by: Double(result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }))
+                IMCMetrics.pulled(bytes: result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size })
                 record(
                     &cache, .normal, "Pulled",
                     String(

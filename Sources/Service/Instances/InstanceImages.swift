@@ -66,7 +66,7 @@ enum InstanceImages {
         let puller = Puller(client: client, store: store, layers: layers, logger: logger)
         do {
             let result = try await puller.pull(ref)
-            Metrics.shared.increment("imc_pulled_bytes_total", by: Double(result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }))
+            IMCMetrics.pulled(bytes: result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size })
             try await client.shutdown()
             let config = try ManifestDocument.parseConfig(try store.read(result.configDigest, maxSize: ManifestDocument.maxSize))
             let image = ReadyImage(

@@ -58,18 +58,19 @@ public struct Accounts: Sendable {
         }
         let key = APIKey(account: "100000000001", secretID: "AKID" + random(32), secretKey: random(32))
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ServerError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ConfigurationError("cannot create \(path): \(String(cString: strerror(errno)))") }
         let data = Array("\(key.secretID)\n\(try secrets?.seal(key.secretKey) ?? key.secretKey)\n".utf8)
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         fsync(fd)
         close(fd)
-        guard written == data.count else { throw ServerError("cannot write \(path)") }
+        guard written == data.count else { throw ConfigurationError("cannot write \(path)") }
         return (key, true)
     }
 }
 
-/// A failure to start or run the server.
-public struct ServerError: Error, CustomStringConvertible {
+/// The service's configuration (its file, its accounts) cannot be used; the message says which
+/// field or file and why.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

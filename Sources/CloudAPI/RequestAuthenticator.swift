@@ -1,5 +1,7 @@
 import Foundation
 import IMCAPI
+import IMCDoors
+import IMCModel
 import Synchronization
 
 /// Checks a Cloud API request's TC3-HMAC-SHA256 signature: a known SecretId, a timestamp within
@@ -7,15 +9,15 @@ import Synchronization
 /// `host` signed, and the right signature; `refuseReplay` turns away a changing request sent twice.
 public final class RequestAuthenticator: Sendable {
     let accounts: Accounts
-    let now: @Sendable () -> Date
+    let clock: any ServiceClock
     let service = "tke"
     /// Signatures seen in the last window, refused if sent again.
     private let seen = Mutex<[String: Int64]>([:])
     public static let window: Int64 = 300
 
-    public init(accounts: Accounts, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(accounts: Accounts, clock: any ServiceClock = SystemClock()) {
         self.accounts = accounts
-        self.now = now
+        self.clock = clock
     }
 
     /// The account of a correctly signed request. `headers` are by lower-case name.
@@ -31,7 +33,7 @@ public final class RequestAuthenticator: Sendable {
         guard let stamp = headers["x-tc-timestamp"], let timestamp = Int64(stamp) else {
             throw .missingParameter("X-TC-Timestamp is required (unix seconds)")
         }
-        let current = Int64(now().timeIntervalSince1970)
+        let current = Int64(clock.now().timeIntervalSince1970)
         guard abs(current - timestamp) <= Self.window else {
             throw .signatureExpire("X-TC-Timestamp \(timestamp) is more than \(Self.window) s from the server's time \(current)")
         }

@@ -1,0 +1,398 @@
+// The container instance actions of API.md section 3, with imc's image-cache extensions.
+
+public struct EnvironmentVar: Codable, Sendable, Equatable {
+    public var Name: String
+    public var Value: String?
+
+    public init(Name: String, Value: String?) {
+        self.Name = Name
+        self.Value = Value
+    }
+}
+
+/// A container as asked for.
+public struct Container: Codable, Sendable, Equatable {
+    public var Name: String
+    public var Image: String
+    public var Commands: [String]?
+    public var Args: [String]?
+    public var EnvironmentVars: [EnvironmentVar]?
+    public var WorkingDir: String?
+    public var Cpu: Double?
+    public var Memory: Double?
+    /// Accepted for scripts written for the real service; not acted on.
+    public var VolumeMounts: JSONValue?
+    public var LivenessProbe: JSONValue?
+    public var ReadinessProbe: JSONValue?
+    public var GpuLimit: JSONValue?
+    public var SecurityContext: JSONValue?
+
+    public init(Name: String, Image: String, Commands: [String]? = nil, Args: [String]? = nil, EnvironmentVars: [EnvironmentVar]? = nil) {
+        self.Name = Name
+        self.Image = Image
+        self.Commands = Commands
+        self.Args = Args
+        self.EnvironmentVars = EnvironmentVars
+    }
+
+    static func read(_ c: inout Parameters, _ path: String) throws(APIError) -> Container {
+        var spec = Container(Name: try c.requiredString("Name"), Image: try c.requiredString("Image"))
+        spec.Commands = try c.strings("Commands")
+        spec.Args = try c.strings("Args")
+        spec.WorkingDir = try c.string("WorkingDir")
+        spec.Cpu = try c.double("Cpu")
+        spec.Memory = try c.double("Memory")
+        spec.EnvironmentVars = try c.objects("EnvironmentVars") { (e: inout Parameters, _: String) throws(APIError) -> EnvironmentVar in
+            EnvironmentVar(Name: try e.requiredString("Name"), Value: try e.string("Value"))
+        }
+        spec.VolumeMounts = c.json("VolumeMounts")
+        spec.LivenessProbe = c.json("LivenessProbe")
+        spec.ReadinessProbe = c.json("ReadinessProbe")
+        spec.GpuLimit = c.json("GpuLimit")
+        spec.SecurityContext = c.json("SecurityContext")
+        return spec
+    }
+}
+
+public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
+    public static let action = CloudAction.createEKSContainerInstances
+    public typealias Response = CreateEKSContainerInstancesResponse
+
+    public var Containers: [Container]
+    public var InitContainers: [Container]?
+    public var EksCiName: String?
+    public var Cpu: Double?
+    public var Memory: Double?
+    public var RestartPolicy: String?
+    public var ImageRegistryCredentials: [ImageRegistryCredential]?
+    public var Replicas: Int?
+    public var SubnetId: String?
+    public var VpcId: String?
+    public var SecurityGroupIds: [String]?
+    public var TerminationGracePeriodSeconds: Int?
+    public var RegistryHttpEndPointList: [String]?
+    public var RegistrySkipVerifyList: [String]?
+    /// Accepted for scripts written for the real service; imc runs no EIP, GPU or CAM role.
+    public var EksCiVolume: JSONValue?
+    public var DnsConfig: JSONValue?
+    public var ExistedEipIds: JSONValue?
+    public var AutoCreateEipAttribute: JSONValue?
+    public var AutoCreateEip: JSONValue?
+    public var CpuType: JSONValue?
+    public var GpuType: JSONValue?
+    public var GpuCount: JSONValue?
+    public var CamRoleName: JSONValue?
+    /// imc's extensions, mirroring the Pod annotations (API.md section 4).
+    public var AutoMatchImageCache: Bool?
+    public var ImageCacheId: String?
+    public var ImageCacheDiskType: String?
+    public var ImageCacheDiskSize: Int?
+    public var ImageCacheDiskRetainMinutes: Int?
+
+    public init(Containers: [Container]) { self.Containers = Containers }
+
+    public init(reading p: inout Parameters) throws(APIError) {
+        guard let containers = try p.objects("Containers", Container.read) else {
+            throw APIError.missingParameter("Containers is required")
+        }
+        Containers = containers
+        InitContainers = try p.objects("InitContainers", Container.read)
+        EksCiName = try p.string("EksCiName")
+        Cpu = try p.double("Cpu")
+        Memory = try p.double("Memory")
+        RestartPolicy = try p.string("RestartPolicy")
+        ImageRegistryCredentials = try p.objects("ImageRegistryCredentials", ImageRegistryCredential.read)
+        Replicas = try p.int("Replicas")
+        SubnetId = try p.string("SubnetId")
+        VpcId = try p.string("VpcId")
+        SecurityGroupIds = try p.strings("SecurityGroupIds")
+        EksCiVolume = p.json("EksCiVolume")
+        DnsConfig = p.json("DnsConfig")
+        ExistedEipIds = p.json("ExistedEipIds")
+        AutoCreateEipAttribute = p.json("AutoCreateEipAttribute")
+        AutoCreateEip = p.json("AutoCreateEip")
+        CpuType = p.json("CpuType")
+        GpuType = p.json("GpuType")
+        GpuCount = p.json("GpuCount")
+        CamRoleName = p.json("CamRoleName")
+        TerminationGracePeriodSeconds = try p.int("TerminationGracePeriodSeconds")
+        RegistryHttpEndPointList = try p.strings("RegistryHttpEndPointList")
+        RegistrySkipVerifyList = try p.strings("RegistrySkipVerifyList")
+        AutoMatchImageCache = try p.bool("AutoMatchImageCache")
+        ImageCacheId = try p.string("ImageCacheId")
+        ImageCacheDiskType = try p.string("ImageCacheDiskType")
+        ImageCacheDiskSize = try p.int("ImageCacheDiskSize")
+        ImageCacheDiskRetainMinutes = try p.int("ImageCacheDiskRetainMinutes")
+    }
+}
+
+public struct CreateEKSContainerInstancesResponse: Codable, Sendable, Equatable {
+    public var EksCiIds: [String]
+    public init(EksCiIds: [String]) { self.EksCiIds = EksCiIds }
+}
+
+public struct DescribeEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
+    public static let action = CloudAction.describeEKSContainerInstances
+    public typealias Response = DescribeEKSContainerInstancesResponse
+
+    public var EksCiIds: [String]?
+    public var Limit: Int?
+    public var Offset: Int?
+    public var Filters: [Filter]?
+
+    public init(EksCiIds: [String]? = nil, Limit: Int? = nil, Offset: Int? = nil) {
+        self.EksCiIds = EksCiIds
+        self.Limit = Limit
+        self.Offset = Offset
+    }
+
+    public init(reading p: inout Parameters) throws(APIError) {
+        EksCiIds = try p.strings("EksCiIds")
+        Limit = try p.int("Limit")
+        Offset = try p.int("Offset")
+        Filters = try p.filters()?.map { Filter(Name: $0.name, Values: $0.values) }
+    }
+}
+
+public struct DescribeEKSContainerInstancesResponse: Codable, Sendable, Equatable {
+    public var TotalCount: Int
+    public var EksCis: [EksCi]
+
+    public init(TotalCount: Int, EksCis: [EksCi]) {
+        self.TotalCount = TotalCount
+        self.EksCis = EksCis
+    }
+}
+
+/// The API's `EksCi`, with imc's image-cache fields and the start-up phases.
+public struct EksCi: Codable, Sendable, Equatable {
+    public var EksCiId: String
+    public var EksCiName: String
+    public var Status: String
+    public var Cpu: Double
+    public var Memory: Double
+    public var RestartPolicy: String
+    public var CreationTime: String
+    @Nullable public var SucceededTime: String?
+    public var Containers: [ContainerView]
+    public var InitContainers: [ContainerView]
+    @Nullable public var SubnetId: String?
+    @Nullable public var VpcId: String?
+    public var SecurityGroupIds: [String]
+    @Nullable public var PrivateIp: String?
+    @Nullable public var EipAddress: String?
+    @Nullable public var PersistStatus: String?
+    @Nullable public var ImageCacheId: String?
+    @Nullable public var ImageCacheResult: String?
+    @Nullable public var ImageCacheDiskId: String?
+    @Nullable public var ImageCacheDiskSize: Int?
+    public var ImageCacheDiskType: String
+    @Nullable public var StatusMessage: String?
+    public var StartupPhases: [StartupPhaseView]
+
+    public init(
+        EksCiId: String, EksCiName: String, Status: String, Cpu: Double, Memory: Double, RestartPolicy: String, CreationTime: String,
+        SucceededTime: String?, Containers: [ContainerView], InitContainers: [ContainerView], SubnetId: String?, VpcId: String?,
+        SecurityGroupIds: [String], PrivateIp: String?, ImageCacheId: String?, ImageCacheResult: String?, ImageCacheDiskId: String?,
+        ImageCacheDiskSize: Int?, ImageCacheDiskType: String, StatusMessage: String?, StartupPhases: [StartupPhaseView]
+    ) {
+        self.EksCiId = EksCiId
+        self.EksCiName = EksCiName
+        self.Status = Status
+        self.Cpu = Cpu
+        self.Memory = Memory
+        self.RestartPolicy = RestartPolicy
+        self.CreationTime = CreationTime
+        self.SucceededTime = SucceededTime
+        self.Containers = Containers
+        self.InitContainers = InitContainers
+        self.SubnetId = SubnetId
+        self.VpcId = VpcId
+        self.SecurityGroupIds = SecurityGroupIds
+        self.PrivateIp = PrivateIp
+        self.ImageCacheId = ImageCacheId
+        self.ImageCacheResult = ImageCacheResult
+        self.ImageCacheDiskId = ImageCacheDiskId
+        self.ImageCacheDiskSize = ImageCacheDiskSize
+        self.ImageCacheDiskType = ImageCacheDiskType
+        self.StatusMessage = StatusMessage
+        self.StartupPhases = StartupPhases
+    }
+}
+
+/// A container as the service describes it.
+public struct ContainerView: Codable, Sendable, Equatable {
+    public var Name: String
+    public var Image: String
+    public var Commands: [String]
+    public var Args: [String]
+    public var EnvironmentVars: [EnvironmentVar]
+    @Nullable public var WorkingDir: String?
+    @Nullable public var Cpu: Double?
+    @Nullable public var Memory: Double?
+    public var RestartCount: Int
+    public var CurrentState: ContainerStateView?
+
+    public init(
+        Name: String, Image: String, Commands: [String], Args: [String], EnvironmentVars: [EnvironmentVar], WorkingDir: String?,
+        Cpu: Double?, Memory: Double?, RestartCount: Int, CurrentState: ContainerStateView?
+    ) {
+        self.Name = Name
+        self.Image = Image
+        self.Commands = Commands
+        self.Args = Args
+        self.EnvironmentVars = EnvironmentVars
+        self.WorkingDir = WorkingDir
+        self.Cpu = Cpu
+        self.Memory = Memory
+        self.RestartCount = RestartCount
+        self.CurrentState = CurrentState
+    }
+}
+
+/// `ContainerState`.
+public struct ContainerStateView: Codable, Sendable, Equatable {
+    public var State: String
+    @Nullable public var Reason: String?
+    @Nullable public var Message: String?
+    @Nullable public var ExitCode: Int?
+    @Nullable public var StartTime: String?
+    @Nullable public var FinishTime: String?
+    public var RestartCount: Int
+
+    public init(
+        State: String, Reason: String?, Message: String?, ExitCode: Int?, StartTime: String?, FinishTime: String?, RestartCount: Int
+    ) {
+        self.State = State
+        self.Reason = Reason
+        self.Message = Message
+        self.ExitCode = ExitCode
+        self.StartTime = StartTime
+        self.FinishTime = FinishTime
+        self.RestartCount = RestartCount
+    }
+}
+
+public struct StartupPhaseView: Codable, Sendable, Equatable {
+    public var Name: String
+    public var Milliseconds: Double
+
+    public init(Name: String, Milliseconds: Double) {
+        self.Name = Name
+        self.Milliseconds = Milliseconds
+    }
+}
+
+public struct DescribeEKSContainerInstanceEventRequest: CloudAPIRequest, Equatable {
+    public static let action = CloudAction.describeEKSContainerInstanceEvent
+    public typealias Response = DescribeEKSContainerInstanceEventResponse
+
+    public var EksCiId: String
+    public var Limit: Int?
+
+    public init(EksCiId: String, Limit: Int? = nil) {
+        self.EksCiId = EksCiId
+        self.Limit = Limit
+    }
+
+    public init(reading p: inout Parameters) throws(APIError) {
+        EksCiId = try p.requiredString("EksCiId")
+        Limit = try p.int("Limit")
+    }
+}
+
+public struct DescribeEKSContainerInstanceEventResponse: Codable, Sendable, Equatable {
+    public var EksCiId: String
+    public var Events: [EksCiEvent]
+
+    public init(EksCiId: String, Events: [EksCiEvent]) {
+        self.EksCiId = EksCiId
+        self.Events = Events
+    }
+}
+
+/// An instance's event, as the kubelet's.
+public struct EksCiEvent: Codable, Sendable, Equatable {
+    public var PodName: String
+    public var Reason: String
+    public var `Type`: String
+    public var Count: Int
+    public var Message: String
+    public var FirstTimestamp: String
+    public var LastTimestamp: String
+
+    public init(PodName: String, Reason: String, Type: String, Count: Int, Message: String, FirstTimestamp: String, LastTimestamp: String) {
+        self.PodName = PodName
+        self.Reason = Reason
+        self.`Type` = Type
+        self.Count = Count
+        self.Message = Message
+        self.FirstTimestamp = FirstTimestamp
+        self.LastTimestamp = LastTimestamp
+    }
+}
+
+public struct DescribeEksContainerInstanceLogRequest: CloudAPIRequest, Equatable {
+    public static let action = CloudAction.describeEksContainerInstanceLog
+    public typealias Response = DescribeEksContainerInstanceLogResponse
+
+    public var EksCiId: String
+    public var ContainerName: String?
+    public var Tail: Int?
+    public var StartTime: String?
+    public var Previous: Bool?
+    public var SinceSeconds: Int?
+    public var LimitBytes: Int?
+
+    public init(EksCiId: String, ContainerName: String? = nil, Tail: Int? = nil) {
+        self.EksCiId = EksCiId
+        self.ContainerName = ContainerName
+        self.Tail = Tail
+    }
+
+    public init(reading p: inout Parameters) throws(APIError) {
+        EksCiId = try p.requiredString("EksCiId")
+        ContainerName = try p.string("ContainerName")
+        Tail = try p.int("Tail")
+        StartTime = try p.string("StartTime")
+        Previous = try p.bool("Previous")
+        SinceSeconds = try p.int("SinceSeconds")
+        LimitBytes = try p.int("LimitBytes")
+    }
+}
+
+public struct DescribeEksContainerInstanceLogResponse: Codable, Sendable, Equatable {
+    public var ContainerName: String
+    public var LogContent: String
+
+    public init(ContainerName: String, LogContent: String) {
+        self.ContainerName = ContainerName
+        self.LogContent = LogContent
+    }
+}
+
+public struct DeleteEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
+    public static let action = CloudAction.deleteEKSContainerInstances
+    public typealias Response = EmptyResponse
+
+    public var EksCiIds: [String]?
+    public var ReleaseAutoCreatedEip: Bool?
+
+    public init(EksCiIds: [String]) { self.EksCiIds = EksCiIds }
+
+    public init(reading p: inout Parameters) throws(APIError) {
+        EksCiIds = try p.strings("EksCiIds")
+        ReleaseAutoCreatedEip = try p.bool("ReleaseAutoCreatedEip")
+    }
+}
+
+public struct RestartEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
+    public static let action = CloudAction.restartEKSContainerInstances
+    public typealias Response = EmptyResponse
+
+    public var EksCiIds: [String]?
+
+    public init(EksCiIds: [String]) { self.EksCiIds = EksCiIds }
+
+    public init(reading p: inout Parameters) throws(APIError) { EksCiIds = try p.strings("EksCiIds") }
+}

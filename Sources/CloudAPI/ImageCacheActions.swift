@@ -1,0 +1,102 @@
+import Foundation
+import IMCAPI
+import IMCCache
+import IMCService
+import IMCStore
+
+/// The image cache actions of API.md section 2: each turns its typed request into the service's,
+/// calls it, and renders the answer.
+struct ImageCacheActions: Sendable {
+    let service: CacheService
+
+    func create(_ r: CreateImageCacheRequest, account: String, region: String) throws -> CreateImageCacheResponse {
+        var request = Self.cacheRequest(
+            name: r.ImageCacheName, size: r.ImageCacheSize, retentionDays: r.RetentionDays, credentials: r.ImageRegistryCredentials,
+            tags: r.Tags, securityGroupIDs: r.SecurityGroupIds)
+        request.images = r.Images
+        request.subnetID = r.SubnetId
+        request.vpcID = r.VpcId
+        request.existedEipID = r.ExistedEipId
+        request.autoCreateEip = r.AutoCreateEip
+        request.autoCreateEipAttribute = try r.AutoCreateEipAttribute.map {
+            String(decoding: try Envelope.encoder().encode($0), as: UTF8.self)
+        }
+        request.registrySkipVerifyList = r.RegistrySkipVerifyList
+        request.registryHttpEndPointList = r.RegistryHttpEndPointList
+        request.resolveConfig = r.ResolveConfig
+        return CreateImageCacheResponse(ImageCacheId: try service.create(request, account: account, region: region).id)
+    }
+
+    func update(_ r: UpdateImageCacheRequest, account: String) throws -> EmptyResponse {
+        var request = Self.cacheRequest(
+            name: r.ImageCacheName, size: r.ImageCacheSize, retentionDays: r.RetentionDays, credentials: r.ImageRegistryCredentials,
+            tags: r.Tags, securityGroupIDs: r.SecurityGroupIds)
+        request.images = r.Images
+        _ = try service.update(id: r.ImageCacheId, request, account: account)
+        return EmptyResponse()
+    }
+
+    func delete(_ r: DeleteImageCachesRequest, account: String) throws -> EmptyResponse {
+        try service.delete(ids: r.ImageCacheIds ?? [], account: account)
+        return EmptyResponse()
+    }
+
+    func describe(_ r: DescribeImageCachesRequest, account: String) throws -> DescribeImageCachesResponse {
+        var query = CacheQuery()
+        query.ids = r.ImageCacheIds
+        query.names = r.ImageCacheNames
+        query.limit = r.Limit ?? 20
+        query.offset = r.Offset ?? 0
+        for filter in r.Filters ?? [] {
+            let values = filter.Values ?? []
+            switch filter.Name {
+            case "image-cache-name": query.names = (query.names ?? []) + values
+            case "image-cache-id": query.ids = (query.ids ?? []) + values
+            case "status":
+                query.statuses = try values.map { v throws(APIError) in try Parameters.oneOf(v, field: "Filters status value") }
+            default:
+                throw APIError.invalidParameterValue(
+                    "Filters Name \"\(filter.Name.prefix(60))\" is not supported; use image-cache-name, image-cache-id or status")
+            }
+        }
+        let (total, caches) = try service.describe(account: account, query: query)
+        return DescribeImageCachesResponse(TotalCount: total, ImageCaches: caches.map(Views.cache))
+    }
+
+    func mostSuitable(_ r: GetMostSuitableImageCacheRequest, account: String, region: String) throws -> GetMostSuitableImageCacheResponse {
+        let found = try service.match(images: r.Images, account: account, region: region)
+        return GetMostSuitableImageCacheResponse(Found: found != nil, ImageCache: found.map(Views.cache))
+    }
+
+    static func cacheRequest(
+        name: String?, size: Int?, retentionDays: Int?, credentials: [ImageRegistryCredential]?, tags: [Tag]?, securityGroupIDs: [String]?
+    ) -> CacheRequest {
+        var r = CacheRequest()
+        r.name = name
+        r.size = size
+        r.retentionDays = retentionDays
+        r.securityGroupIDs = securityGroupIDs
+        r.credentials = credentials?.map(Views.credential)
+        r.tags = tags?.map { CacheTag(key: $0.Key, value: $0.Value ?? "") }
+        return r
+    }
+}
+
+extension APIError {
+    /// Every error below the door becomes an API error here, and only here.
+    static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let e as APIError: return e
+        case let e as ServiceError:
+            switch e.code {
+            case .invalidValue: return .invalidParameterValue(e.message)
+            case .missing: return .missingParameter(e.message)
+            case .notFound: return .resourceNotFound(e.message)
+            case .limitExceeded: return .limitExceeded(e.message)
+            case .inUse: return .resourceInUse(e.message)
+            case .failed, .diskTooSmall: return .internalError("the service failed to handle the request; it was logged")
+            }
+        default: return .internalError("the service failed to handle the request; it was logged")
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import IMCAPI
+import IMCCache
+import IMCInstance
+import IMCService
+import IMCStore
+
+/// The container instance actions of API.md section 3, with imc's image-cache extensions.
+struct InstanceActions: Sendable {
+    let service: InstanceService
+
+    func create(_ r: CreateEKSContainerInstancesRequest, account: String, region: String) throws -> CreateEKSContainerInstancesResponse {
+        var request = InstanceRequest()
+        request.containers = r.Containers.map(Self.container)
+        request.initContainers = (r.InitContainers ?? []).map(Self.container)
+        request.name = r.EksCiName
+        request.cpu = r.Cpu
+        request.memory = r.Memory
+        request.restartPolicy = try r.RestartPolicy.map { v throws(APIError) in try Parameters.oneOf(v, field: "RestartPolicy") }
+        request.credentials = (r.ImageRegistryCredentials ?? []).map(Views.credential)
+        request.replicas = r.Replicas
+        request.subnetID = r.SubnetId
+        request.vpcID = r.VpcId
+        request.securityGroupIDs = r.SecurityGroupIds ?? []
+        request.terminationGracePeriodSeconds = r.TerminationGracePeriodSeconds
+        request.registryHttpEndPointList = r.RegistryHttpEndPointList ?? []
+        request.registrySkipVerifyList = r.RegistrySkipVerifyList ?? []
+        if r.AutoMatchImageCache == true, let id = r.ImageCacheId, !id.isEmpty {
+            throw APIError.invalidParameterValue("AutoMatchImageCache and ImageCacheId \(id.prefix(20)) exclude each other; give one")
+        }
+        request.cache.use = (r.ImageCacheId?.isEmpty == false ? r.ImageCacheId : nil) ?? (r.AutoMatchImageCache == true ? "auto" : nil)
+        if let type = r.ImageCacheDiskType { request.cache.diskType = try Parameters.oneOf(type, field: "ImageCacheDiskType") }
+        request.cache.diskSizeGiB = r.ImageCacheDiskSize
+        request.cache.retainMinutes = r.ImageCacheDiskRetainMinutes ?? 0
+        let created = try service.create(request, account: account, region: region)
+        return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
+    }
+
+    static func container(_ c: Container) -> ContainerSpec {
+        var spec = ContainerSpec(name: c.Name, image: c.Image)
+        spec.commands = c.Commands
+        spec.args = c.Args
+        spec.workingDir = c.WorkingDir
+        spec.cpu = c.Cpu
+        spec.memory = c.Memory
+        spec.env = (c.EnvironmentVars ?? []).map { EnvVar(name: $0.Name, value: $0.Value ?? "") }
+        return spec
+    }
+
+    func describe(_ r: DescribeEKSContainerInstancesRequest, account: String) throws -> DescribeEKSContainerInstancesResponse {
+        var query = InstanceQuery()
+        query.ids = r.EksCiIds
+        query.limit = r.Limit ?? 20
+        query.offset = r.Offset ?? 0
+        for filter in r.Filters ?? [] {
+            let values = filter.Values ?? []
+            switch filter.Name {
+            case "eks-ci-name", "EksCiName": query.names = (query.names ?? []) + values
+            case "eks-ci-id", "EksCiId": query.ids = (query.ids ?? []) + values
+            case "status", "Status":
+                query.statuses = try values.map { v throws(APIError) in try Parameters.oneOf(v, field: "Filters status value") }
+            default:
+                throw APIError.invalidParameterValue(
+                    "Filters Name \"\(filter.Name.prefix(60))\" is not supported; use eks-ci-name, eks-ci-id or status")
+            }
+        }
+        let (total, instances) = try service.describe(account: account, query: query)
+        return DescribeEKSContainerInstancesResponse(TotalCount: total, EksCis: instances.map(Views.instance))
+    }
+
+    func events(_ r: DescribeEKSContainerInstanceEventRequest, account: String) throws -> DescribeEKSContainerInstanceEventResponse {
+        let limit = r.Limit ?? 100
+        guard (1...200).contains(limit) else { throw APIError.invalidParameterValue("Limit must be from 1 to 200, not \(limit)") }
+        let instance = try service.get(id: r.EksCiId, account: account)
+        return DescribeEKSContainerInstanceEventResponse(
+            EksCiId: r.EksCiId, Events: instance.events.suffix(limit).map { Views.event($0, pod: instance.name) })
+    }
+
+    func logs(_ r: DescribeEksContainerInstanceLogRequest, account: String) throws -> DescribeEksContainerInstanceLogResponse {
+        let (name, text) = try service.logs(
+            id: r.EksCiId, account: account, container: r.ContainerName, tail: r.Tail, limitBytes: r.LimitBytes)
+        return DescribeEksContainerInstanceLogResponse(ContainerName: name, LogContent: text)
+    }
+
+    func delete(_ r: DeleteEKSContainerInstancesRequest, account: String) throws -> EmptyResponse {
+        try service.delete(ids: r.EksCiIds ?? [], account: account)
+        return EmptyResponse()
+    }
+
+    func restart(_ r: RestartEKSContainerInstancesRequest, account: String) throws -> EmptyResponse {
+        try service.restart(ids: r.EksCiIds ?? [], account: account)
+        return EmptyResponse()
+    }
+}

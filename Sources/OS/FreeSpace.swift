@@ -1,0 +1,12 @@
+import Glibc
+
+/// Free space of filesystems.
+public enum FreeSpace {
+    /// Bytes an unprivileged writer can still use on the filesystem holding `path` (nil when it
+    /// cannot be read).
+    public static func bytes(at path: String) -> Int64? {
+        var s = statvfs()
+        guard statvfs(path, &s) == 0 else { return nil }
+        return Int64(s.f_bavail) * Int64(s.f_frsize)
+    }
+}
