@@ -193,7 +193,7 @@ let package = Package(
         .executableTarget(
             name: "imc-bench",
             dependencies: [
-                "IMCPull", "IMCTestSupport", "IMCClient", "IMCDisks", "IMCStore", "IMCCache", "IMCOS",
+                "IMCPull", "IMCTestSupport", "IMCClient", "IMCAPI", "IMCDisks", "IMCStore", "IMCCache", "IMCOS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Bench"),
@@ -223,6 +223,20 @@ let package = Package(
             name: "IMCServiceTests",
             dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCBilling", "IMCOS", "IMCDisks", "IMCTestSupport"],
             path: "Tests/ServiceTests"),
+        .testTarget(
+            name: "IMCCloudAPITests",
+            dependencies: [
+                "IMCCloudAPI", "IMCDoors", "IMCAPI", "IMCService", "IMCStore", "IMCObservability", "IMCTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/CloudAPITests"),
+        .testTarget(
+            name: "IMCConsoleTests",
+            dependencies: [
+                "IMCConsole", "IMCDoors", "IMCService", "IMCStore", "IMCTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/ConsoleTests"),
         .testTarget(
             name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/DisksTests"),

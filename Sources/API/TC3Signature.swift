@@ -49,6 +49,25 @@ public enum TC3Signature {
         }
     }
 
+    /// The headers of a signed call, as the official SDKs send them: `action` with `body` to `host`
+    /// (`content-type` and `host` signed), by name in order.
+    public static func headers(
+        action: String, body: some DataProtocol, host: String, secretID: String, secretKey: String, region: String, timestamp: Int64,
+        version: String = "2018-05-25", service: String = "tke"
+    ) -> [(String, String)] {
+        let contentType = "application/json"
+        let signature = signature(
+            method: "POST", uri: "/", query: "", headers: ["content-type": contentType, "host": host],
+            signedHeaders: ["content-type", "host"],
+            payloadHash: sha256Hex(body), timestamp: timestamp, service: service, secretKey: secretKey)
+        let authorization = Authorization(
+            secretID: secretID, date: date(of: timestamp), service: service, signedHeaders: ["content-type", "host"], signature: signature)
+        return [
+            ("Content-Type", contentType), ("Host", host), ("X-TC-Action", action), ("X-TC-Version", version),
+            ("X-TC-Timestamp", String(timestamp)), ("X-TC-Region", region), ("Authorization", authorization.header),
+        ]
+    }
+
     /// `yyyy-MM-dd` in UTC of a unix timestamp.
     public static func date(of timestamp: Int64) -> String {
         let days = Int64((Double(timestamp) / 86400).rounded(.down))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMCAPI
 import IMCClient
 import IMCTestSupport
 
@@ -39,16 +40,14 @@ struct BuildBenchmark: AsyncParsableCommand {
         for round in 1...runs {
             try resetCaches()
             let t = ContinuousClock.now
-            let id =
-                try await client.call(
-                    "CreateImageCache",
-                    ["Images": [reference], "RegistryHttpEndPointList": [registry.host], "ImageCacheName": "bench-\(round)"])[
-                    "ImageCacheId"] as? String ?? ""
+            var create = CreateImageCacheRequest(Images: [reference])
+            create.RegistryHttpEndPointList = [registry.host]
+            create.ImageCacheName = "bench-\(round)"
+            let id = try await client.send(create).ImageCacheId
             while true {
-                let page = try await client.call("DescribeImageCaches", ["ImageCacheIds": [id]])
-                let status = ((page["ImageCaches"] as? [[String: Any]])?.first?["Status"] as? String) ?? ""
-                if status == "Ready" { break }
-                if status == "Failed" { throw BenchError("the build failed: \(page)") }
+                let cache = try await client.cache(id)
+                if cache?.Status == "Ready" { break }
+                if cache?.Status == "Failed" { throw BenchError("the build failed: \(cache?.Events.map(\.Message) ?? [])") }
                 try await Task.sleep(for: .milliseconds(20))
             }
             let built = (ContinuousClock.now - t).seconds

@@ -1,4 +1,5 @@
 import Foundation
+import IMCAPI
 import IMCClient
 import IMCTestSupport
 
@@ -25,7 +26,7 @@ final class ServeProcess {
         try process.run()
         let client = APIClient(settings)
         let deadline = ContinuousClock.now + .seconds(30)
-        while (try? await client.call("DescribeImageCaches", ["Limit": 1])) == nil {
+        while (try? await client.send(DescribeImageCachesRequest(Limit: 1))) == nil {
             guard ContinuousClock.now < deadline, process.isRunning else {
                 try? await client.shutdown()
                 stop()

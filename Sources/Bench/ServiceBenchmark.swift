@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMCAPI
 import IMCCache
 import IMCClient
 import IMCDisks
@@ -107,9 +108,13 @@ struct ServiceBenchmark: AsyncParsableCommand {
         let client = APIClient(settings)
         defer { Task { try await client.shutdown() } }
         let count = caches
-        let parameters: @Sendable (String) -> [String: Any] = { action in
-            if action == "DescribeImageCaches" { return ["Limit": 20, "Offset": Int.random(in: 0..<max(1, count - 20))] }
-            return ["Images": Array(images.shuffled().prefix(Int.random(in: 1...2)))]
+        /// One request of `action`, its parameters drawn at random.
+        let send: @Sendable (APIClient, String) async throws -> Void = { client, action in
+            if action == "DescribeImageCaches" {
+                _ = try await client.send(DescribeImageCachesRequest(Limit: 20, Offset: Int.random(in: 0..<max(1, count - 20))))
+            } else {
+                _ = try await client.send(GetMostSuitableImageCacheRequest(Images: Array(images.shuffled().prefix(Int.random(in: 1...2)))))
+            }
         }
         var rows: [String] = []
         let connections = self.connections
@@ -117,7 +122,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
             var latencies: [Double] = []
             for _ in 0..<requests {
                 let t = ContinuousClock.now
-                _ = try await client.call(action, parameters(action))
+                try await send(client, action)
                 latencies.append((ContinuousClock.now - t).seconds)
             }
             latencies.sort()
@@ -129,7 +134,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
                     group.addTask {
                         let c = APIClient(settings)
                         while ContinuousClock.now < end {
-                            _ = try await c.call(action, parameters(action))
+                            try await send(c, action)
                             done.add()
                         }
                         try await c.shutdown()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMCAPI
 import IMCClient
 import IMCDisks
 import IMCModel
@@ -107,20 +108,12 @@ struct StartupBenchmark: AsyncParsableCommand {
         defer { serve.stop() }
         let client = APIClient(serve.settings)
         for set in sets {
-            let id =
-                try await client.call(
-                    "CreateImageCache",
-                    [
-                        "Images": ["\(registry.host)/bench/\(set.name):v1"], "ImageCacheName": set.name,
-                        "RegistryHttpEndPointList": [registry.host],
-                    ])["ImageCacheId"]
-                as? String ?? ""
-            while true {
-                let c = (try await client.call("DescribeImageCaches", ["ImageCacheIds": [id]])["ImageCaches"] as? [[String: Any]])?.first
-                if c?["Status"] as? String == "Ready" { break }
-                if c?["Status"] as? String == "Failed" { throw BenchError("the cache of \(set.name) failed: \(c ?? [:])") }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            var create = CreateImageCacheRequest(Images: ["\(registry.host)/bench/\(set.name):v1"])
+            create.ImageCacheName = set.name
+            create.RegistryHttpEndPointList = [registry.host]
+            let id = try await client.send(create).ImageCacheId
+            let built = try await client.waitForBuild(id)
+            guard built.Status == "Ready" else { throw BenchError("the cache of \(set.name) failed: \(built.Events.map(\.Message))") }
             print("cache of bench/\(set.name) ready: \(id)")
         }
 
@@ -194,31 +187,29 @@ struct StartupBenchmark: AsyncParsableCommand {
 
     /// Creates an instance and waits until its container runs; deletes it afterwards.
     func imcRun(_ client: APIClient, _ image: String, cache: Bool, name: String) async throws -> Timing {
-        var body: [String: Any] = [
-            "EksCiName": name, "RestartPolicy": "Never", "TerminationGracePeriodSeconds": 0,
-            "Containers": [["Name": "main", "Image": image]],
-        ]
-        if cache { body["AutoMatchImageCache"] = true }
+        var request = CreateEKSContainerInstancesRequest(Containers: [Container(Name: "main", Image: image)])
+        request.EksCiName = name
+        request.RestartPolicy = "Never"
+        request.TerminationGracePeriodSeconds = 0
+        if cache { request.AutoMatchImageCache = true }
         let t0 = ContinuousClock.now
-        let id = (try await client.call("CreateEKSContainerInstances", body)["EksCiIds"] as? [String])?.first ?? ""
-        var instance: [String: Any] = [:]
+        let id = try await client.send(request).EksCiIds.first ?? ""
+        var instance: EksCi?
         while true {
-            instance =
-                (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first ?? [:]
-            let status = instance["Status"] as? String ?? ""
+            instance = try await client.instance(id)
+            let status = instance?.Status ?? ""
             if status == "Running" { break }
-            if status == "Failed" || status == "Succeeded" { throw BenchError("instance \(id) ended \(status): \(instance)") }
+            if status == "Failed" || status == "Succeeded" {
+                throw BenchError("instance \(id) ended \(status): \(instance?.StatusMessage ?? "")")
+            }
             try await Task.sleep(for: .milliseconds(2))
         }
         let wall = (ContinuousClock.now - t0).seconds
-        let result = instance["ImageCacheResult"] as? String
+        let result = instance?.ImageCacheResult
         guard result == (cache ? "ImageCacheUsed" : "ImageCacheOff") else { throw BenchError("instance \(id): \(result ?? "no result")") }
-        let started = (instance["StartupPhases"] as? [[String: Any]] ?? []).first { $0["Name"] as? String == "Started:main" }
-        let server = (started?["Milliseconds"] as? NSNumber).map { $0.doubleValue / 1000 }
-        _ = try await client.call("DeleteEKSContainerInstances", ["EksCiIds": [id]])
-        while ((try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [Any]) ?? []).count > 0 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let started = instance?.StartupPhases.first { $0.Name == "Started:main" }
+        let server = started.map { $0.Milliseconds / 1000 }
+        try await client.deleteInstancesAndWait([id], poll: .milliseconds(50))
         return Timing(wall: wall, server: server)
     }
 
@@ -273,16 +264,11 @@ struct LoadBenchmark: AsyncParsableCommand {
         defer { serve.stop() }
         let client = APIClient(serve.settings)
         let image = "\(registry.host)/bench/load:v1"
-        let cacheID =
-            try await client.call(
-                "CreateImageCache", ["Images": [image], "ImageCacheName": "load", "RegistryHttpEndPointList": [registry.host]])[
-                "ImageCacheId"] as? String ?? ""
-        while ((try await client.call("DescribeImageCaches", ["ImageCacheIds": [cacheID]])["ImageCaches"] as? [[String: Any]])?.first?[
-            "Status"]
-            as? String) != "Ready"
-        {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        var create = CreateImageCacheRequest(Images: [image])
+        create.ImageCacheName = "load"
+        create.RegistryHttpEndPointList = [registry.host]
+        let cacheID = try await client.send(create).ImageCacheId
+        guard try await client.waitForBuild(cacheID).Status == "Ready" else { throw BenchError("the load cache failed") }
         let t0 = ContinuousClock.now
         let outcome = try await withThrowingTaskGroup(of: (Double?, String?).self) { group in
             var next = 0
@@ -303,8 +289,8 @@ struct LoadBenchmark: AsyncParsableCommand {
         }
         let elapsed = (ContinuousClock.now - t0).seconds
         try await Task.sleep(for: .milliseconds(500))
-        let left = try await client.call("DescribeEKSContainerInstances", ["Limit": 100])["TotalCount"] as? Int ?? -1
-        _ = try await client.call("DeleteImageCaches", ["ImageCacheIds": [cacheID]])
+        let left = try await client.send(DescribeEKSContainerInstancesRequest(Limit: 100)).TotalCount
+        _ = try await client.send(DeleteImageCachesRequest(ImageCacheIds: [cacheID]))
         try await client.shutdown()
 
         let leftMounts = MountTable.targets(under: root + "/instances")
@@ -337,27 +323,21 @@ struct LoadBenchmark: AsyncParsableCommand {
     static func cycle(_ client: APIClient, image: String, name: String) async throws -> (Double?, String?) {
         let t0 = ContinuousClock.now
         do {
-            let id =
-                (try await client.call(
-                    "CreateEKSContainerInstances",
-                    [
-                        "EksCiName": name, "AutoMatchImageCache": true, "TerminationGracePeriodSeconds": 1,
-                        "Containers": [["Name": "main", "Image": image]],
-                    ])["EksCiIds"] as? [String])?.first ?? ""
+            var request = CreateEKSContainerInstancesRequest(Containers: [Container(Name: "main", Image: image)])
+            request.EksCiName = name
+            request.AutoMatchImageCache = true
+            request.TerminationGracePeriodSeconds = 1
+            let id = try await client.send(request).EksCiIds.first ?? ""
             var started: Double?
             while started == nil {
-                let i =
-                    (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first ?? [:]
-                switch i["Status"] as? String {
+                let i = try await client.instance(id)
+                switch i?.Status {
                 case "Running": started = (ContinuousClock.now - t0).seconds
-                case "Failed", "Succeeded": return (nil, "\(id) ended \(i["Status"] ?? ""): \(i["StatusMessage"] ?? "")")
+                case "Failed", "Succeeded": return (nil, "\(id) ended \(i?.Status ?? ""): \(i?.StatusMessage ?? "")")
                 default: try await Task.sleep(for: .milliseconds(5))
                 }
             }
-            _ = try await client.call("DeleteEKSContainerInstances", ["EksCiIds": [id]])
-            while ((try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [Any]) ?? []).count > 0 {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await client.deleteInstancesAndWait([id])
             return (started, nil)
         } catch {
             return (nil, "\(name): \(error)")

@@ -11,8 +11,8 @@ struct APIOptions: ParsableArguments {
     @Option(help: "SecretId (default $TENCENTCLOUD_SECRET_ID).")
     var secretId: String?
 
-    @Option(help: "SecretKey (default $TENCENTCLOUD_SECRET_KEY).")
-    var secretKey: String?
+    @Option(help: "A file holding the SecretKey (default $TENCENTCLOUD_SECRET_KEY); never the key itself, which `ps` would show.")
+    var secretKeyFile: String?
 
     @Option(help: "Region (default $TENCENTCLOUD_REGION or ap-guangzhou).")
     var region: String?
@@ -22,9 +22,16 @@ struct APIOptions: ParsableArguments {
 
     func client() throws -> APIClient {
         let env = ProcessInfo.processInfo.environment
-        guard let id = secretId ?? env["TENCENTCLOUD_SECRET_ID"], let key = secretKey ?? env["TENCENTCLOUD_SECRET_KEY"] else {
+        var fileKey: String?
+        if let secretKeyFile {
+            guard let data = FileManager.default.contentsOfFile(secretKeyFile) else {
+                throw ValidationError("--secret-key-file \(secretKeyFile): cannot read it")
+            }
+            fileKey = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let id = secretId ?? env["TENCENTCLOUD_SECRET_ID"], let key = fileKey ?? env["TENCENTCLOUD_SECRET_KEY"] else {
             throw ValidationError(
-                "no credentials: pass --secret-id and --secret-key or set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY")
+                "no credentials: pass --secret-id and --secret-key-file, or set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY")
         }
         return APIClient(
             .init(
@@ -41,7 +48,7 @@ struct APIOptions: ParsableArguments {
             return result
         } catch let e as APIError {
             try? await client.shutdown()
-            if json { print(Self.render(["Error": ["Code": e.code, "Message": e.message]])) }
+            if json { print(Self.render(["Error": ["Code": e.code, "Message": e.message]] as [String: [String: String]])) }
             FileHandle.standardError.write(Data("imc: error: \(e.code): \(e.message)\n".utf8))
             throw ExitCode(1)
         } catch {
@@ -50,10 +57,11 @@ struct APIOptions: ParsableArguments {
         }
     }
 
-    static func render(_ object: Any) -> String {
-        guard
-            let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        else { return "{}" }
+    /// JSON for scripts: the API's own field names, indented, sorted.
+    static func render(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
 }
@@ -70,8 +78,8 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
 }
 
 /// "3m", "2h", "5d" since an ISO-8601 time.
-func age(_ iso: Any?) -> String {
-    guard let s = iso as? String, let date = try? Date(s, strategy: .iso8601) else { return "-" }
+func age(_ iso: String?) -> String {
+    guard let s = iso, let date = try? Date(s, strategy: .iso8601) else { return "-" }
     let seconds = Int(Date().timeIntervalSince(date))
     if seconds < 120 { return "\(max(0, seconds))s" }
     if seconds < 7200 { return "\(seconds / 60)m" }

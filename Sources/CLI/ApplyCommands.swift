@@ -11,10 +11,10 @@ struct SecretsOptions: ParsableArguments {
     @Option(help: "Directory of pull secrets, DIR/namespace/name.yaml (default $IMC_SECRETS_DIR or ~/.imc/secrets).")
     var secretsDir: String?
 
-    func credentials(for names: [String]) throws -> [[String: Any]] {
+    func credentials(for names: [String]) throws -> [ImageRegistryCredential] {
         let env = ProcessInfo.processInfo.environment
         let dir = secretsDir ?? env["IMC_SECRETS_DIR"] ?? ((env["HOME"] ?? "/root") + "/.imc/secrets")
-        var out: [[String: Any]] = []
+        var out: [ImageRegistryCredential] = []
         for name in names {
             let candidates = ["json", "yaml", "yml"].map { "\(dir)/\(name).\($0)" }
             guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }),
@@ -31,7 +31,9 @@ struct SecretsOptions: ParsableArguments {
                 json = try JSONSerialization.data(withJSONObject: object)
             }
             let config = try RegistryConfig.parse(json, source: path)
-            out += config.credentials.map { ["Server": $0.server, "Username": $0.username, "Password": $0.password, "Name": name] }
+            out += config.credentials.map {
+                ImageRegistryCredential(Server: $0.server, Username: $0.username, Password: $0.password, Name: name)
+            }
         }
         return out
     }
@@ -50,25 +52,27 @@ struct ApplyCommand: AsyncParsableCommand {
         try await api.with { client in
             for m in manifests {
                 let credentials = try secrets.credentials(for: m.imagePullSecrets)
-                let existing = try await client.call("DescribeImageCaches", ["ImageCacheNames": [m.name], "Limit": 1])
-                if let cache = (existing["ImageCaches"] as? [[String: Any]])?.first, let id = cache["ImageCacheId"] as? String {
-                    var p: [String: Any] = ["ImageCacheId": id, "Images": m.images]
-                    if let size = m.imageCacheSize { p["ImageCacheSize"] = size }
-                    if let r = m.retentionDays { p["RetentionDays"] = r }
-                    if !credentials.isEmpty { p["ImageRegistryCredentials"] = credentials }
-                    _ = try await client.call("UpdateImageCache", p)
-                    print("imagecache.eks.cloud.tencent.com/\(m.name) configured (\(id))")
+                let existing = try await client.send(DescribeImageCachesRequest(ImageCacheNames: [m.name], Limit: 1))
+                if let cache = existing.ImageCaches.first {
+                    var p = UpdateImageCacheRequest(ImageCacheId: cache.ImageCacheId)
+                    p.Images = m.images
+                    p.ImageCacheSize = m.imageCacheSize
+                    p.RetentionDays = m.retentionDays
+                    if !credentials.isEmpty { p.ImageRegistryCredentials = credentials }
+                    _ = try await client.send(p)
+                    print("imagecache.eks.cloud.tencent.com/\(m.name) configured (\(cache.ImageCacheId))")
                 } else {
-                    var p: [String: Any] = ["ImageCacheName": m.name, "Images": m.images]
-                    if let size = m.imageCacheSize { p["ImageCacheSize"] = size }
-                    if let r = m.retentionDays { p["RetentionDays"] = r }
-                    if !credentials.isEmpty { p["ImageRegistryCredentials"] = credentials }
+                    var p = CreateImageCacheRequest(Images: m.images)
+                    p.ImageCacheName = m.name
+                    p.ImageCacheSize = m.imageCacheSize
+                    p.RetentionDays = m.retentionDays
+                    if !credentials.isEmpty { p.ImageRegistryCredentials = credentials }
                     if let eip = m.annotations["eks.tke.cloud.tencent.com/eip-attributes"],
-                        let object = try? JSONSerialization.jsonObject(with: Data(eip.utf8)) as? [String: Any]
+                        let value = try? JSONDecoder().decode(JSONValue.self, from: Data(eip.utf8)), case .object = value
                     {
-                        p["AutoCreateEipAttribute"] = object
+                        p.AutoCreateEipAttribute = value
                     }
-                    let id = try await client.call("CreateImageCache", p)["ImageCacheId"] as? String ?? ""
+                    let id = try await client.send(p).ImageCacheId
                     print("imagecache.eks.cloud.tencent.com/\(m.name) created (\(id))")
                 }
             }
@@ -86,13 +90,13 @@ struct DeleteCommand: AsyncParsableCommand {
         let manifests = try ImageCacheManifest.parse(try readInput(filename), source: filename)
         try await api.with { client in
             for m in manifests {
-                let found = try await client.call("DescribeImageCaches", ["ImageCacheNames": [m.name], "Limit": 50])
-                let ids = (found["ImageCaches"] as? [[String: Any]] ?? []).compactMap { $0["ImageCacheId"] as? String }
+                let found = try await client.send(DescribeImageCachesRequest(ImageCacheNames: [m.name], Limit: 50))
+                let ids = found.ImageCaches.map(\.ImageCacheId)
                 guard !ids.isEmpty else {
                     print("imagecache.eks.cloud.tencent.com/\(m.name) not found")
                     continue
                 }
-                _ = try await client.call("DeleteImageCaches", ["ImageCacheIds": ids])
+                _ = try await client.send(DeleteImageCachesRequest(ImageCacheIds: ids))
                 print("imagecache.eks.cloud.tencent.com/\(m.name) deleted")
             }
         }
@@ -113,8 +117,7 @@ struct GetCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await api.with { client in
-            let page = try await client.call("DescribeImageCaches", ["Limit": 50])
-            let caches = page["ImageCaches"] as? [[String: Any]] ?? []
+            let caches = try await allCaches(client)
             if api.json {
                 print(APIOptions.render(caches))
                 return
@@ -122,12 +125,7 @@ struct GetCommand: AsyncParsableCommand {
             print(
                 table(
                     ["NAME", "SIZE", "ID", "PHASE", "AGE"],
-                    caches.map { c in
-                        [
-                            c["ImageCacheName"] as? String ?? "", "\(c["ImageCacheSize"] as? Int ?? 0)", c["ImageCacheId"] as? String ?? "",
-                            c["Status"] as? String ?? "", age(c["CreationTime"]),
-                        ]
-                    }))
+                    caches.map { c in [c.ImageCacheName, "\(c.ImageCacheSize)", c.ImageCacheId, c.Status, age(c.CreationTime)] }))
         }
     }
 }

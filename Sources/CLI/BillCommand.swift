@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMCAPI
 import IMCClient
 
 /// `imc bill`: what the account's image caches cost (DescribeImageCacheBill).
@@ -13,34 +14,26 @@ struct BillCommand: AsyncParsableCommand {
     @Option(help: "Only this instance (eksci-...).") var instance: String?
 
     func run() async throws {
-        var p: [String: Any] = [:]
-        if let from { p["StartTime"] = from }
-        if let to { p["EndTime"] = to }
-        if let cache { p["ImageCacheId"] = cache }
-        if let instance { p["EksCiId"] = instance }
         try await api.with { client in
-            let bill = try await client.call("DescribeImageCacheBill", p)
+            let bill = try await client.send(
+                DescribeImageCacheBillRequest(StartTime: from, EndTime: to, ImageCacheId: cache, EksCiId: instance))
             if api.json { return print(APIOptions.render(bill)) }
-            let currency = bill["Currency"] as? String ?? ""
-            let items = bill["LineItems"] as? [[String: Any]] ?? []
-            print("Bill from \(bill["StartTime"] ?? "") to \(bill["EndTime"] ?? ""), in \(currency)\n")
+            print("Bill from \(bill.StartTime) to \(bill.EndTime), in \(bill.Currency)\n")
             print(
                 table(
                     ["RESOURCE", "TYPE", "IMAGE CACHE", "INSTANCE", "QUANTITY", "HOURS", "UNIT", "UNIT PRICE", "AMOUNT"],
-                    items.map { i in
+                    bill.LineItems.map { i in
                         [
-                            i["ResourceId"] as? String ?? "", i["ResourceType"] as? String ?? "", i["ImageCacheId"] as? String ?? "-",
-                            i["EksCiId"] as? String ?? "-", "\(i["Quantity"] ?? "")", i["Hours"] as? String ?? "",
-                            i["Unit"] as? String ?? "",
-                            i["UnitPrice"] as? String ?? "", i["Amount"] as? String ?? "",
+                            i.ResourceId, i.ResourceType, i.ImageCacheId ?? "-", i.EksCiId ?? "-", "\(i.Quantity)", i.Hours, i.Unit,
+                            i.UnitPrice,
+                            i.Amount,
                         ]
                     }))
-            let totals = bill["ImageCacheTotals"] as? [[String: Any]] ?? []
-            if !totals.isEmpty {
+            if !bill.ImageCacheTotals.isEmpty {
                 print("\nPer image cache:")
-                for t in totals { print("  \(t["ImageCacheId"] ?? "")   \(t["Amount"] ?? "") \(currency)") }
+                for t in bill.ImageCacheTotals { print("  \(t.ImageCacheId)   \(t.Amount) \(bill.Currency)") }
             }
-            print("\nTotal: \(bill["TotalAmount"] ?? "0") \(currency)")
+            print("\nTotal: \(bill.TotalAmount) \(bill.Currency)")
         }
     }
 }

@@ -23,30 +23,30 @@ struct CacheCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard !images.isEmpty else { throw ValidationError("name at least one --image") }
-            var parameters: [String: Any] = ["Images": images]
-            if let name { parameters["ImageCacheName"] = name }
-            if let size { parameters["ImageCacheSize"] = size }
-            if let retentionDays { parameters["RetentionDays"] = retentionDays }
+            var request = CreateImageCacheRequest(Images: images)
+            request.ImageCacheName = name
+            request.ImageCacheSize = size
+            request.RetentionDays = retentionDays
             if let registryConfig {
                 guard let data = FileManager.default.contentsOfFile(registryConfig) else {
                     throw ValidationError("--registry-config \(registryConfig): cannot read it")
                 }
                 let config = try RegistryConfig.parse(data, source: registryConfig)
-                parameters["ImageRegistryCredentials"] = config.credentials.map {
-                    ["Server": $0.server, "Username": $0.username, "Password": $0.password]
+                request.ImageRegistryCredentials = config.credentials.map {
+                    ImageRegistryCredential(Server: $0.server, Username: $0.username, Password: $0.password)
                 }
-                if !config.plainHTTPHosts.isEmpty { parameters["RegistryHttpEndPointList"] = config.plainHTTPHosts.sorted() }
-                if !config.skipVerifyHosts.isEmpty { parameters["RegistrySkipVerifyList"] = config.skipVerifyHosts.sorted() }
+                if !config.plainHTTPHosts.isEmpty { request.RegistryHttpEndPointList = config.plainHTTPHosts.sorted() }
+                if !config.skipVerifyHosts.isEmpty { request.RegistrySkipVerifyList = config.skipVerifyHosts.sorted() }
             }
             try await api.with { client in
-                let id = try await client.call("CreateImageCache", parameters)["ImageCacheId"] as? String ?? ""
+                let id = try await client.send(request).ImageCacheId
                 if !wait {
-                    print(api.json ? APIOptions.render(["ImageCacheId": id]) : id)
+                    print(api.json ? APIOptions.render(CreateImageCacheResponse(ImageCacheId: id)) : id)
                     return
                 }
                 let cache = try await follow(client, id: id, json: api.json)
                 if api.json { print(APIOptions.render(cache)) }
-                if cache["Status"] as? String != "Ready" { throw ExitCode(1) }
+                if cache.Status != "Ready" { throw ExitCode(1) }
             }
         }
     }
@@ -58,17 +58,7 @@ struct CacheCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await api.with { client in
-                var all: [[String: Any]] = []
-                var offset = 0
-                while true {
-                    var p: [String: Any] = ["Limit": 50, "Offset": offset]
-                    if let name { p["ImageCacheNames"] = [name] }
-                    let page = try await client.call("DescribeImageCaches", p)
-                    let caches = page["ImageCaches"] as? [[String: Any]] ?? []
-                    all += caches
-                    offset += caches.count
-                    if caches.isEmpty || offset >= (page["TotalCount"] as? Int ?? 0) { break }
-                }
+                let all = try await allCaches(client, name: name)
                 if api.json {
                     print(APIOptions.render(all))
                     return
@@ -78,11 +68,9 @@ struct CacheCommand: AsyncParsableCommand {
                         ["ID", "NAME", "STATUS", "SIZE", "IMAGES", "CREATED", "EXPIRES", "LAST MATCHED"],
                         all.map { c in
                             [
-                                c["ImageCacheId"] as? String ?? "", c["ImageCacheName"] as? String ?? "", c["Status"] as? String ?? "",
-                                "\(c["ImageCacheSize"] as? Int ?? 0)Gi", (c["Images"] as? [String] ?? []).joined(separator: ","),
-                                age(c["CreationTime"]) + " ago",
-                                c["ExpireDateTime"] as? String ?? "never",
-                                (c["LastMatchedTime"] as? String).map { age($0) + " ago" } ?? "-",
+                                c.ImageCacheId, c.ImageCacheName, c.Status, "\(c.ImageCacheSize)Gi", c.Images.joined(separator: ","),
+                                age(c.CreationTime) + " ago", c.ExpireDateTime ?? "never",
+                                c.LastMatchedTime.map { age($0) + " ago" } ?? "-",
                             ]
                         }))
             }
@@ -95,10 +83,7 @@ struct CacheCommand: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            try await api.with { client in
-                let cache = try await fetch(client, id: id)
-                print(APIOptions.render(cache))
-            }
+            try await api.with { client in print(APIOptions.render(try await fetch(client, id: id))) }
         }
     }
 
@@ -109,20 +94,14 @@ struct CacheCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await api.with { client in
-                let events = try await fetch(client, id: id)["Events"] as? [[String: Any]] ?? []
+                let events = try await fetch(client, id: id).Events
                 if api.json {
                     print(APIOptions.render(events))
                     return
                 }
                 print(
                     table(
-                        ["LAST SEEN", "TYPE", "REASON", "MESSAGE"],
-                        events.map { e in
-                            [
-                                age(e["LastTimestamp"]), e["Type"] as? String ?? "", e["Reason"] as? String ?? "",
-                                e["Message"] as? String ?? "",
-                            ]
-                        }))
+                        ["LAST SEEN", "TYPE", "REASON", "MESSAGE"], events.map { [age($0.LastTimestamp), $0.Type, $0.Reason, $0.Message] }))
             }
         }
     }
@@ -138,12 +117,12 @@ struct CacheCommand: AsyncParsableCommand {
         @Option(name: .customLong("image"), help: "The new image list (repeatable; rebuilds).") var images: [String] = []
 
         func run() async throws {
-            var p: [String: Any] = ["ImageCacheId": id]
-            if let name { p["ImageCacheName"] = name }
-            if let retentionDays { p["RetentionDays"] = retentionDays }
-            if let size { p["ImageCacheSize"] = size }
-            if !images.isEmpty { p["Images"] = images }
-            try await api.with { client in _ = try await client.call("UpdateImageCache", p) }
+            var request = UpdateImageCacheRequest(ImageCacheId: id)
+            request.ImageCacheName = name
+            request.RetentionDays = retentionDays
+            request.ImageCacheSize = size
+            if !images.isEmpty { request.Images = images }
+            try await api.with { client in _ = try await client.send(request) }
         }
     }
 
@@ -153,40 +132,45 @@ struct CacheCommand: AsyncParsableCommand {
         @Argument var ids: [String]
 
         func run() async throws {
-            try await api.with { client in _ = try await client.call("DeleteImageCaches", ["ImageCacheIds": ids]) }
+            try await api.with { client in _ = try await client.send(DeleteImageCachesRequest(ImageCacheIds: ids)) }
         }
     }
 }
 
-func fetch(_ client: APIClient, id: String) async throws -> [String: Any] {
-    let page = try await client.call("DescribeImageCaches", ["ImageCacheIds": [id]])
-    guard let cache = (page["ImageCaches"] as? [[String: Any]])?.first else {
+/// Every cache of the account (or of that name), page after page.
+func allCaches(_ client: APIClient, name: String? = nil) async throws -> [ImageCacheView] {
+    var all: [ImageCacheView] = []
+    while true {
+        let page = try await client.send(DescribeImageCachesRequest(ImageCacheNames: name.map { [$0] }, Limit: 50, Offset: all.count))
+        all += page.ImageCaches
+        if page.ImageCaches.isEmpty || all.count >= page.TotalCount { return all }
+    }
+}
+
+func fetch(_ client: APIClient, id: String) async throws -> ImageCacheView {
+    guard let cache = try await client.send(DescribeImageCachesRequest(ImageCacheIds: [id])).ImageCaches.first else {
         throw APIError.resourceNotFound("ImageCacheId \(id) does not exist")
     }
     return cache
 }
 
 /// Prints a cache's new events as they come, with a progress line, until it is Ready or Failed.
-func follow(_ client: APIClient, id: String, json: Bool) async throws -> [String: Any] {
+func follow(_ client: APIClient, id: String, json: Bool) async throws -> ImageCacheView {
     var shown = 0
     let started = ContinuousClock.now
     let terminal = isatty(2) != 0 && !json
     while true {
         let cache = try await fetch(client, id: id)
-        let events = cache["Events"] as? [[String: Any]] ?? []
         if !json {
             var out = terminal ? "\r\u{1B}[2K" : ""
-            for e in events.dropFirst(shown) {
-                out += "\(e["Type"] as? String ?? "")\t\(e["Reason"] as? String ?? "")\t\(e["Message"] as? String ?? "")\n"
-            }
+            for e in cache.Events.dropFirst(shown) { out += "\(e.Type)\t\(e.Reason)\t\(e.Message)\n" }
             if terminal { out += BuildProgress(cache: cache).line(seconds: Int((ContinuousClock.now - started).components.seconds)) }
             FileHandle.standardError.write(Data(out.utf8))
         }
-        shown = events.count
-        let status = cache["Status"] as? String ?? ""
-        if status == "Ready" || status == "Failed" || status == "UpdateFailed" {
+        shown = cache.Events.count
+        if ["Ready", "Failed", "UpdateFailed"].contains(cache.Status) {
             if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
-            if !json { print("\(id): \(status) after \(Int((ContinuousClock.now - started).components.seconds)) s") }
+            if !json { print("\(id): \(cache.Status) after \(Int((ContinuousClock.now - started).components.seconds)) s") }
             return cache
         }
         try await Task.sleep(for: .milliseconds(250))
@@ -201,14 +185,13 @@ struct BuildProgress {
     var total: Int
     var current: String
 
-    init(cache: [String: Any]) {
-        let events = cache["Events"] as? [[String: Any]] ?? []
+    init(cache: ImageCacheView) {
         // This build's events: those after the last Creating or Updating.
-        let start = events.lastIndex { ["Creating", "Updating"].contains($0["Reason"] as? String ?? "") }.map { $0 + 1 } ?? 0
-        let build = events[start...].filter { Self.steps.contains($0["Reason"] as? String ?? "") }
-        total = 5 + 2 * max(1, (cache["Images"] as? [Any])?.count ?? 1)
+        let start = cache.Events.lastIndex { ["Creating", "Updating"].contains($0.Reason) }.map { $0 + 1 } ?? 0
+        let build = cache.Events[start...].filter { Self.steps.contains($0.Reason) }
+        total = 5 + 2 * max(1, cache.Images.count)
         done = min(build.count, total)
-        current = build.last?["Message"] as? String ?? "waiting for a builder"
+        current = build.last?.Message ?? "waiting for a builder"
     }
 
     func line(seconds: Int, width: Int = 30) -> String {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IMCAPI
 import IMCClient
+import IMCInstance
 
 /// `imc run`: creates a container instance (CreateEKSContainerInstances) from a Pod manifest or
 /// from an image and a command, and waits until its containers run (or it ends).
@@ -15,7 +16,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "A Pod manifest (YAML) with the image-cache annotations.") var file: String?
     @Option(help: "The instance's name.") var name: String?
     @Option(help: "auto, or an image cache id (imc-...): the use-image-cache annotation.") var useImageCache: String?
-    @Option(help: "Always, OnFailure or Never.") var restart = "Never"
+    @Option(help: "Always (a Pod's default), OnFailure or Never.") var restart = "Always"
     @Option(name: .customLong("env"), help: "NAME=VALUE for the container (repeatable).") var env: [String] = []
     @Option(help: "GiB of the image cache disk (grows it, never shrinks).") var diskSize: Int?
     @Option(help: "Minutes the disk is kept after the instance ends, for reuse.") var retainMinutes: Int?
@@ -24,54 +25,59 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Return at once with the instance id.") var detach = false
     @Argument(help: "IMAGE, then -- and the command to run.") var words: [String] = []
 
-    func parameters() throws -> [String: Any] {
-        var p: [String: Any]
+    func validate() throws {
+        guard RestartPolicy(rawValue: restart) != nil else {
+            throw ValidationError("--restart must be Always, OnFailure or Never, not \(restart)")
+        }
+    }
+
+    func request() throws -> CreateEKSContainerInstancesRequest {
+        var r: CreateEKSContainerInstancesRequest
         if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ValidationError("-f \(file): cannot read the file")
-            }
             let pod: PodManifest
-            do { pod = try PodManifest.parse(text, source: file) } catch let e as ManifestError { throw ValidationError(e.description) }
-            p = pod.parameters
+            do { pod = try PodManifest.parse(try readInput(file), source: file) } catch let e as ManifestError {
+                throw ValidationError(e.description)
+            }
+            r = pod.request
             let credentials = try secrets.credentials(for: pod.imagePullSecrets)
-            if !credentials.isEmpty { p["ImageRegistryCredentials"] = credentials }
+            if !credentials.isEmpty { r.ImageRegistryCredentials = credentials }
         } else {
             guard let image = words.first else { throw ValidationError("give -f POD.yaml or an IMAGE to run") }
-            var container: [String: Any] = ["Name": "main", "Image": image]
-            if words.count > 1 { container["Commands"] = Array(words.dropFirst()) }
-            container["EnvironmentVars"] = try env.map { kv -> [String: String] in
+            var container = Container(Name: "main", Image: image)
+            if words.count > 1 { container.Commands = Array(words.dropFirst()) }
+            container.EnvironmentVars = try env.map { kv in
                 guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else { throw ValidationError("--env \(kv) is not NAME=VALUE") }
-                return ["Name": String(kv[..<eq]), "Value": String(kv[kv.index(after: eq)...])]
+                return EnvironmentVar(Name: String(kv[..<eq]), Value: String(kv[kv.index(after: eq)...]))
             }
-            p = ["Containers": [container], "RestartPolicy": restart]
-            if let name { p["EksCiName"] = name }
+            r = CreateEKSContainerInstancesRequest(Containers: [container])
+            r.RestartPolicy = restart
+            r.EksCiName = name
             if let use = useImageCache {
-                if use == "auto" { p["AutoMatchImageCache"] = true } else { p["ImageCacheId"] = use }
+                if use == "auto" { r.AutoMatchImageCache = true } else { r.ImageCacheId = use }
             }
         }
-        if let diskSize { p["ImageCacheDiskSize"] = diskSize }
-        if let retainMinutes { p["ImageCacheDiskRetainMinutes"] = retainMinutes }
-        if !plainHTTP.isEmpty { p["RegistryHttpEndPointList"] = plainHTTP }
-        return p
+        if let diskSize { r.ImageCacheDiskSize = diskSize }
+        if let retainMinutes { r.ImageCacheDiskRetainMinutes = retainMinutes }
+        if !plainHTTP.isEmpty { r.RegistryHttpEndPointList = plainHTTP }
+        return r
     }
 
     func run() async throws {
-        let p = try parameters()
+        let r = try request()
         try await api.with { client in
-            let created = try await client.call("CreateEKSContainerInstances", p)
-            let ids = created["EksCiIds"] as? [String] ?? []
+            let ids = try await client.send(r).EksCiIds
             if detach {
-                print(api.json ? APIOptions.render(["EksCiIds": ids]) : ids.joined(separator: "\n"))
+                print(api.json ? APIOptions.render(CreateEKSContainerInstancesResponse(EksCiIds: ids)) : ids.joined(separator: "\n"))
                 return
             }
-            var results: [[String: Any]] = []
+            var results: [EksCi] = []
             for id in ids {
                 let instance = try await InstanceCommand.waitStarted(client, id)
                 results.append(instance)
                 if !api.json { print(InstanceCommand.summary(instance)) }
             }
-            if api.json { print(APIOptions.render(["EksCis": results])) }
-            if results.contains(where: { $0["Status"] as? String == "Failed" }) { throw ExitCode(1) }
+            if api.json { print(APIOptions.render(DescribeEKSContainerInstancesResponse(TotalCount: results.count, EksCis: results))) }
+            if results.contains(where: { $0.Status == "Failed" }) { throw ExitCode(1) }
         }
     }
 }
@@ -83,46 +89,42 @@ struct InstanceCommand: AsyncParsableCommand {
         subcommands: [List.self, Describe.self, Events.self, Logs.self, Delete.self, Restart.self])
 
     /// Polls until the instance runs or ends.
-    static func waitStarted(_ client: APIClient, _ id: String) async throws -> [String: Any] {
+    static func waitStarted(_ client: APIClient, _ id: String) async throws -> EksCi {
         while true {
             let instance = try await describe(client, id)
-            if ["Running", "Succeeded", "Failed"].contains(instance["Status"] as? String ?? "") { return instance }
+            if ["Running", "Succeeded", "Failed"].contains(instance.Status) { return instance }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
 
-    static func describe(_ client: APIClient, _ id: String) async throws -> [String: Any] {
-        let r = try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])
-        guard let instance = (r["EksCis"] as? [[String: Any]])?.first else {
+    static func describe(_ client: APIClient, _ id: String) async throws -> EksCi {
+        guard let instance = try await client.send(DescribeEKSContainerInstancesRequest(EksCiIds: [id])).EksCis.first else {
             throw APIError.resourceNotFound("EksCiId \(id) does not exist")
         }
         return instance
     }
 
     /// A person's view: status, the cache outcome, and where the start-up time went.
-    static func summary(_ i: [String: Any]) -> String {
-        var lines = ["\(i["EksCiId"] ?? "")   \(i["EksCiName"] ?? "")   \(i["Status"] ?? "")"]
-        let outcome = i["ImageCacheResult"] as? String ?? "ImageCacheOff"
-        let cache = (i["ImageCacheId"] as? String).map { " \($0)" } ?? ""
-        let disk = (i["ImageCacheDiskId"] as? String).map { ", disk \($0) (\(i["ImageCacheDiskSize"] ?? "?") GiB)" } ?? ""
-        lines.append("  image cache: \(outcome)\(cache)\(disk)")
-        if let message = i["StatusMessage"] as? String { lines.append("  \(message)") }
-        for c in (i["InitContainers"] as? [[String: Any]] ?? []) + (i["Containers"] as? [[String: Any]] ?? []) {
-            let s = c["CurrentState"] as? [String: Any] ?? [:]
-            let exit = (s["ExitCode"] as? Int).map { ", exit \($0)" } ?? ""
-            let reason = (s["Reason"] as? String).map { " (\($0))" } ?? ""
-            lines.append("  container \(c["Name"] ?? ""): \(s["State"] ?? "?")\(reason)\(exit), restarts \(c["RestartCount"] ?? 0)")
+    static func summary(_ i: EksCi) -> String {
+        var lines = ["\(i.EksCiId)   \(i.EksCiName)   \(i.Status)"]
+        let cache = i.ImageCacheId.map { " \($0)" } ?? ""
+        let disk = i.ImageCacheDiskId.map { ", disk \($0) (\(i.ImageCacheDiskSize.map(String.init) ?? "?") GiB)" } ?? ""
+        lines.append("  image cache: \(i.ImageCacheResult ?? "ImageCacheOff")\(cache)\(disk)")
+        if let message = i.StatusMessage { lines.append("  \(message)") }
+        for c in i.InitContainers + i.Containers {
+            let s = c.CurrentState
+            let exit = s?.ExitCode.map { ", exit \($0)" } ?? ""
+            let reason = s?.Reason.map { " (\($0))" } ?? ""
+            lines.append("  container \(c.Name): \(s?.State ?? "?")\(reason)\(exit), restarts \(c.RestartCount)")
         }
-        let phases = i["StartupPhases"] as? [[String: Any]] ?? []
-        if !phases.isEmpty {
+        if !i.StartupPhases.isEmpty {
             lines.append("  start-up (ms from creation):")
-            let widest = phases.map { ($0["Name"] as? String ?? "").count }.max() ?? 0
-            let total = max(1, phases.compactMap { ($0["Milliseconds"] as? NSNumber)?.doubleValue }.max() ?? 1)
-            for ph in phases {
-                let ms = (ph["Milliseconds"] as? NSNumber)?.doubleValue ?? 0
-                let bar = String(repeating: "█", count: max(1, Int(ms / total * 40)))
+            let widest = i.StartupPhases.map(\.Name.count).max() ?? 0
+            let total = max(1, i.StartupPhases.map(\.Milliseconds).max() ?? 1)
+            for ph in i.StartupPhases {
+                let bar = String(repeating: "█", count: max(1, Int(ph.Milliseconds / total * 40)))
                 lines.append(
-                    "    \((ph["Name"] as? String ?? "").padding(toLength: widest, withPad: " ", startingAt: 0))  \(String(format: "%7.1f", ms))  \(bar)"
+                    "    \(ph.Name.padding(toLength: widest, withPad: " ", startingAt: 0))  \(String(format: "%7.1f", ph.Milliseconds))  \(bar)"
                 )
             }
         }
@@ -136,21 +138,17 @@ struct InstanceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await api.with { client in
-                let r = try await client.call("DescribeEKSContainerInstances", ["Limit": limit])
-                let instances = r["EksCis"] as? [[String: Any]] ?? []
+                let r = try await client.send(DescribeEKSContainerInstancesRequest(Limit: limit))
                 if api.json { return print(APIOptions.render(r)) }
                 print(
                     table(
                         ["ID", "NAME", "STATUS", "IMAGE CACHE", "RESULT", "STARTED (ms)", "AGE"],
-                        instances.map { i in
-                            let started = (i["StartupPhases"] as? [[String: Any]] ?? []).first {
-                                ($0["Name"] as? String ?? "").hasPrefix("Started:")
-                            }
+                        r.EksCis.map { i in
+                            let started = i.StartupPhases.first { StartupPhase.isContainerStart($0.Name) }
                             return [
-                                i["EksCiId"] as? String ?? "", i["EksCiName"] as? String ?? "", i["Status"] as? String ?? "",
-                                i["ImageCacheId"] as? String ?? "-",
-                                (i["ImageCacheResult"] as? String ?? "-").replacingOccurrences(of: "ImageCache", with: ""),
-                                started.map { "\($0["Milliseconds"] ?? "")" } ?? "-", age(i["CreationTime"]),
+                                i.EksCiId, i.EksCiName, i.Status, i.ImageCacheId ?? "-",
+                                (i.ImageCacheResult ?? "-").replacingOccurrences(of: "ImageCache", with: ""),
+                                started.map { "\(Int($0.Milliseconds))" } ?? "-", age(i.CreationTime),
                             ]
                         }))
             }
@@ -177,18 +175,12 @@ struct InstanceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await api.with { client in
-                let r = try await client.call("DescribeEKSContainerInstanceEvent", ["EksCiId": id, "Limit": 200])
+                let r = try await client.send(DescribeEKSContainerInstanceEventRequest(EksCiId: id, Limit: 200))
                 if api.json { return print(APIOptions.render(r)) }
-                let events = r["Events"] as? [[String: Any]] ?? []
                 print(
                     table(
                         ["LAST SEEN", "TYPE", "REASON", "COUNT", "MESSAGE"],
-                        events.map { e in
-                            [
-                                age(e["LastTimestamp"]), e["Type"] as? String ?? "", e["Reason"] as? String ?? "", "\(e["Count"] ?? 1)",
-                                e["Message"] as? String ?? "",
-                            ]
-                        }))
+                        r.Events.map { [age($0.LastTimestamp), $0.Type, $0.Reason, "\($0.Count)", $0.Message] }))
             }
         }
     }
@@ -202,12 +194,9 @@ struct InstanceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await api.with { client in
-                var p: [String: Any] = ["EksCiId": id]
-                if let container { p["ContainerName"] = container }
-                if let tail { p["Tail"] = tail }
-                let r = try await client.call("DescribeEksContainerInstanceLog", p)
+                let r = try await client.send(DescribeEksContainerInstanceLogRequest(EksCiId: id, ContainerName: container, Tail: tail))
                 if api.json { return print(APIOptions.render(r)) }
-                FileHandle.standardOutput.write(Data((r["LogContent"] as? String ?? "").utf8))
+                FileHandle.standardOutput.write(Data(r.LogContent.utf8))
             }
         }
     }
@@ -220,7 +209,7 @@ struct InstanceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await api.with { client in
-                _ = try await client.call("DeleteEKSContainerInstances", ["EksCiIds": ids])
+                _ = try await client.send(DeleteEKSContainerInstancesRequest(EksCiIds: ids))
                 if wait {
                     for id in ids {
                         while (try? await InstanceCommand.describe(client, id)) != nil { try await Task.sleep(for: .milliseconds(100)) }
@@ -238,7 +227,7 @@ struct InstanceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await api.with { client in
-                _ = try await client.call("RestartEKSContainerInstances", ["EksCiIds": ids])
+                _ = try await client.send(RestartEKSContainerInstancesRequest(EksCiIds: ids))
                 if !api.json { print(ids.map { "\($0) restarting" }.joined(separator: "\n")) }
             }
         }

@@ -35,39 +35,32 @@ public final class APIClient: Sendable {
 
     public func shutdown() async throws { try await http.shutdown() }
 
-    /// Calls `action` with `parameters`; returns the `Response` object's fields, or throws the
-    /// `APIError` the service answered.
-    public func call(_ action: String, _ parameters: [String: Any]) async throws -> [String: Any] {
-        let body = try JSONSerialization.data(withJSONObject: parameters, options: [.sortedKeys])
-        let timestamp = Int64(Date().timeIntervalSince1970)
-        let contentType = "application/json"
-        let signature = TC3Signature.signature(
-            method: "POST", uri: "/", query: "", headers: ["content-type": contentType, "host": settings.endpoint],
-            signedHeaders: ["content-type", "host"], payloadHash: TC3Signature.sha256Hex(body), timestamp: timestamp, service: "tke",
-            secretKey: settings.secretKey)
-        let authorization = TC3Signature.Authorization(
-            secretID: settings.secretID, date: TC3Signature.date(of: timestamp), service: "tke", signedHeaders: ["content-type", "host"],
-            signature: signature)
+    /// Sends `request`; returns its typed response, or throws the `APIError` the service answered.
+    public func send<R: CloudAPIRequest>(_ request: R) async throws -> R.Response {
+        let data = try await post(R.action.rawValue, body: try Envelope.encoder().encode(request))
+        do { return try Envelope.decode(R.Response.self, from: data) } catch let e as APIError { throw e } catch {
+            throw APIError.internalError(
+                "the service at \(settings.endpoint) answered \(R.action.rawValue) with a response imc cannot read: \(error)")
+        }
+    }
+
+    /// Posts a signed call of `action` with a JSON `body`; returns the answer's bytes.
+    public func post(_ action: String, body: Data) async throws -> Data {
         var request = HTTPClientRequest(url: (settings.useTLS ? "https://" : "http://") + settings.endpoint + "/")
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: contentType)
-        request.headers.add(name: "Host", value: settings.endpoint)
-        request.headers.add(name: "X-TC-Action", value: action)
-        request.headers.add(name: "X-TC-Version", value: "2018-05-25")
-        request.headers.add(name: "X-TC-Timestamp", value: String(timestamp))
-        request.headers.add(name: "X-TC-Region", value: settings.region)
-        request.headers.add(name: "Authorization", value: authorization.header)
+        for (name, value) in TC3Signature.headers(
+            action: action, body: body, host: settings.endpoint, secretID: settings.secretID, secretKey: settings.secretKey,
+            region: settings.region, timestamp: Int64(Date().timeIntervalSince1970))
+        {
+            request.headers.add(name: name, value: value)
+        }
         request.body = .bytes(ByteBuffer(data: body))
         let response = try await http.execute(request, timeout: .seconds(60))
         let data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any], let fields = object["Response"] as? [String: Any]
-        else {
+        guard response.status == .ok else {
             throw APIError.internalError(
                 "the service at \(settings.endpoint) answered \(response.status.code) without a Cloud API response")
         }
-        if let error = fields["Error"] as? [String: Any] {
-            throw APIError(error["Code"] as? String ?? "InternalError", error["Message"] as? String ?? "")
-        }
-        return fields
+        return data
     }
 }

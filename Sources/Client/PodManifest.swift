@@ -1,11 +1,12 @@
 import Foundation
+import IMCAPI
 import IMCModel
 import Yams
 
 /// A Kubernetes Pod manifest with the image-cache annotations of API.md section 4, turned into
-/// the parameters of CreateEKSContainerInstances (with imc's image-cache extensions). What
+/// a CreateEKSContainerInstances request (with imc's image-cache extensions). What
 /// `imc run -f pod.yaml` reads.
-public struct PodManifest {
+public struct PodManifest: Sendable {
     public static let useImageCache = "eks.tke.cloud.tencent.com/use-image-cache"
     public static let diskType = "eks.tke.cloud.tencent.com/image-cache-disk-type"
     public static let diskSize = "eks.tke.cloud.tencent.com/image-cache-disk-size"
@@ -15,8 +16,8 @@ public struct PodManifest {
     public var name: String
     /// `namespace/name` of the pod's `imagePullSecrets` (the namespace is the pod's).
     public var imagePullSecrets: [String]
-    /// The request's parameters, without credentials (the caller adds the secrets').
-    public var parameters: [String: Any]
+    /// The request, without credentials (the caller adds the secrets').
+    public var request: CreateEKSContainerInstancesRequest
 
     /// Parses one Pod; every error names the field and the value.
     public static func parse(_ text: String, source: String) throws -> PodManifest {
@@ -31,15 +32,16 @@ public struct PodManifest {
         guard let name = metadata["name"] as? String, !name.isEmpty else { throw ManifestError("\(source): metadata.name is required") }
         let namespace = metadata["namespace"] as? String ?? "default"
         guard let spec = root["spec"] as? [String: Any] else { throw ManifestError("\(source): spec is required") }
-        var p: [String: Any] = ["EksCiName": name]
+        var p = CreateEKSContainerInstancesRequest(Containers: [])
+        p.EksCiName = name
 
         var annotations: [String: String] = [:]
         for (k, v) in metadata["annotations"] as? [String: Any] ?? [:] { annotations[k] = "\(v)" }
         if let use = annotations[useImageCache] {
             if use == "auto" {
-                p["AutoMatchImageCache"] = true
+                p.AutoMatchImageCache = true
             } else if use.hasPrefix("imc-") {
-                p["ImageCacheId"] = use
+                p.ImageCacheId = use
             } else {
                 throw ManifestError("\(source): annotation \(useImageCache) must be auto or an image cache id (imc-...), not \"\(use)\"")
             }
@@ -49,54 +51,56 @@ public struct PodManifest {
                 throw ManifestError(
                     "\(source): annotation \(diskType) must be one of \(diskTypes.joined(separator: ", ")), not \"\(type)\"")
             }
-            p["ImageCacheDiskType"] = type
+            p.ImageCacheDiskType = type
         }
         if let size = annotations[diskSize] {
             guard let n = Int(size), n > 0 else {
                 throw ManifestError("\(source): annotation \(diskSize) must be a number of GiB, not \"\(size)\"")
             }
-            p["ImageCacheDiskSize"] = n
+            p.ImageCacheDiskSize = n
         }
         if let minutes = annotations[retainMinute] {
             guard let n = Int(minutes), n >= 0 else {
                 throw ManifestError("\(source): annotation \(retainMinute) must be a number of minutes, not \"\(minutes)\"")
             }
-            p["ImageCacheDiskRetainMinutes"] = n
+            p.ImageCacheDiskRetainMinutes = n
         }
 
         if let policy = spec["restartPolicy"] {
             guard let s = policy as? String, ["Always", "OnFailure", "Never"].contains(s) else {
                 throw ManifestError("\(source): spec.restartPolicy must be Always, OnFailure or Never, not \(policy)")
             }
-            p["RestartPolicy"] = s
+            p.RestartPolicy = s
         }
         if let grace = spec["terminationGracePeriodSeconds"] {
             guard let n = grace as? Int, n >= 0 else {
                 throw ManifestError("\(source): spec.terminationGracePeriodSeconds must be a number of seconds, not \(grace)")
             }
-            p["TerminationGracePeriodSeconds"] = n
+            p.TerminationGracePeriodSeconds = n
         }
         var cpu = 0.0
         var memory = 0.0
-        func containers(_ key: String) throws -> [[String: Any]] {
+        func containers(_ key: String) throws -> [Container] {
             guard let list = spec[key] else { return [] }
             guard let items = list as? [[String: Any]] else { throw ManifestError("\(source): spec.\(key) must be a list of containers") }
             return try items.enumerated().map { i, c in
                 let at = "\(source): spec.\(key)[\(i)]"
                 guard let name = c["name"] as? String else { throw ManifestError("\(at).name is required") }
                 guard let image = c["image"] as? String else { throw ManifestError("\(at).image is required") }
-                var out: [String: Any] = ["Name": name, "Image": image]
-                for (field, param) in [("command", "Commands"), ("args", "Args")] {
-                    guard let v = c[field] else { continue }
+                var out = Container(Name: name, Image: image)
+                func strings(_ field: String) throws -> [String]? {
+                    guard let v = c[field] else { return nil }
                     guard let list = v as? [Any] else { throw ManifestError("\(at).\(field) must be a list of strings") }
-                    out[param] = list.map { "\($0)" }
+                    return list.map { "\($0)" }
                 }
-                if let w = c["workingDir"] { out["WorkingDir"] = "\(w)" }
+                out.Commands = try strings("command")
+                out.Args = try strings("args")
+                if let w = c["workingDir"] { out.WorkingDir = "\(w)" }
                 if let env = c["env"] {
                     guard let list = env as? [[String: Any]] else { throw ManifestError("\(at).env must be a list of name/value") }
-                    out["EnvironmentVars"] = try list.enumerated().map { j, e in
+                    out.EnvironmentVars = try list.enumerated().map { j, e in
                         guard let n = e["name"] as? String else { throw ManifestError("\(at).env[\(j)].name is required") }
-                        return ["Name": n, "Value": e["value"].map { "\($0)" } ?? ""]
+                        return EnvironmentVar(Name: n, Value: e["value"].map { "\($0)" } ?? "")
                     }
                 }
                 let resources = c["resources"] as? [String: Any] ?? [:]
@@ -105,14 +109,14 @@ public struct PodManifest {
                     guard let n = Self.cpu("\(v)") else {
                         throw ManifestError("\(at).resources cpu \"\(v)\" is not a quantity (1, 0.5, 500m)")
                     }
-                    out["Cpu"] = n
+                    out.Cpu = n
                     if key == "containers" { cpu += n }
                 }
                 if let v = amounts["memory"] {
                     guard let n = Self.gibibytes("\(v)") else {
                         throw ManifestError("\(at).resources memory \"\(v)\" is not a quantity (1Gi, 512Mi)")
                     }
-                    out["Memory"] = n
+                    out.Memory = n
                     if key == "containers" { memory += n }
                 }
                 return out
@@ -120,13 +124,13 @@ public struct PodManifest {
         }
         let main = try containers("containers")
         guard !main.isEmpty else { throw ManifestError("\(source): spec.containers must list at least one container") }
-        p["Containers"] = main
+        p.Containers = main
         let inits = try containers("initContainers")
-        if !inits.isEmpty { p["InitContainers"] = inits }
-        if cpu > 0 { p["Cpu"] = cpu }
-        if memory > 0 { p["Memory"] = memory }
+        if !inits.isEmpty { p.InitContainers = inits }
+        if cpu > 0 { p.Cpu = cpu }
+        if memory > 0 { p.Memory = memory }
         let secrets = (spec["imagePullSecrets"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }.map { "\(namespace)/\($0)" }
-        return PodManifest(name: name, imagePullSecrets: secrets, parameters: p)
+        return PodManifest(name: name, imagePullSecrets: secrets, request: p)
     }
 
     /// Kubernetes CPU quantities: `1`, `0.5`, `500m`.

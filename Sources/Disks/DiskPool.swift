@@ -12,8 +12,9 @@ public struct DiskPool: Sendable {
     public let root: String
     /// Whether copies here are reflink clones.
     public let clones: Bool
-    /// Whether opening the pool mounted it (so that closing it unmounts it).
-    public let mountedHere: Bool
+    /// Whether the pool is imc's own XFS file, mounted by imc (by this start or one before it that
+    /// crashed): a clean stop unmounts it.
+    public let ownsMount: Bool
 
     /// Prepares the pool under `dataRoot`, creating and mounting the XFS file if needed.
     public static func open(dataRoot: String, poolSizeGiB: Int64 = 4096) async throws(DiskError) -> DiskPool {
@@ -21,10 +22,9 @@ public struct DiskPool: Sendable {
         do { try fm.createDirectory(atPath: dataRoot, withIntermediateDirectories: true) } catch {
             throw DiskError(.io, "cannot create \(dataRoot): \(error.localizedDescription)")
         }
-        if canClone(in: dataRoot) { return try DiskPool(root: dataRoot + "/pool-direct", clones: true, mountedHere: false) }
+        if canClone(in: dataRoot) { return try DiskPool(root: dataRoot + "/pool-direct", clones: true, ownsMount: false) }
         let image = dataRoot + "/pool.xfs"
         let mountPoint = dataRoot + "/pool"
-        var mounted = false
         if !MountTable.isMountPoint(mountPoint) {
             if !fm.fileExists(atPath: image) {
                 try makeSparseFile(image + ".new", bytes: poolSizeGiB << 30)
@@ -37,15 +37,14 @@ public struct DiskPool: Sendable {
                 guard rename(image + ".new", image) == 0 else { throw DiskError(OSError.system("cannot create \(image)")) }
             }
             try await asDiskError { try await Mount.loop(image: image, target: mountPoint, options: ["nosuid", "nodev"]) }
-            mounted = true
         }
-        return try DiskPool(root: mountPoint, clones: canClone(in: mountPoint), mountedHere: mounted)
+        return try DiskPool(root: mountPoint, clones: canClone(in: mountPoint), ownsMount: true)
     }
 
-    init(root: String, clones: Bool, mountedHere: Bool = false) throws(DiskError) {
+    init(root: String, clones: Bool, ownsMount: Bool = false) throws(DiskError) {
         self.root = root
         self.clones = clones
-        self.mountedHere = mountedHere
+        self.ownsMount = ownsMount
         for d in ["disks", "snapshots"] {
             do { try FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true) } catch {
                 throw DiskError(.io, "cannot create \(root)/\(d): \(error.localizedDescription)")
@@ -108,10 +107,10 @@ public struct DiskPool: Sendable {
         }
     }
 
-    /// Unmounts the pool's XFS file if opening it mounted it (a clean stop: the next start mounts
-    /// it again, and an operator can remove the data root meanwhile).
+    /// Unmounts the pool's XFS file (a clean stop: the next start mounts it again, and an operator
+    /// can remove the data root meanwhile).
     public func release() async throws(DiskError) {
-        guard mountedHere else { return }
+        guard ownsMount else { return }
         try await blocking { try Mount.unmount(root) }
     }
 

@@ -68,8 +68,12 @@ struct CanaryTests {
         var answers: [String] = []
         func call(_ action: String, _ p: [String: Any]) async throws -> [String: Any] {
             do {
-                let r = try await client.call(action, p)
-                answers.append(String(decoding: try JSONSerialization.data(withJSONObject: r), as: UTF8.self))
+                let data = try await client.post(action, body: try JSONSerialization.data(withJSONObject: p))
+                answers.append(String(decoding: data, as: UTF8.self))
+                let r = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["Response"] as? [String: Any] ?? [:]
+                if let error = r["Error"] as? [String: Any] {
+                    throw APIError(error["Code"] as? String ?? "", error["Message"] as? String ?? "")
+                }
                 return r
             } catch let e as APIError {
                 answers.append("\(e.code) \(e.message)")
@@ -77,7 +81,7 @@ struct CanaryTests {
             }
         }
         let deadline = ContinuousClock.now + .seconds(20)
-        while (try? await client.call("DescribeImageCaches", [:])) == nil {
+        while (try? await client.send(DescribeImageCachesRequest())) == nil {
             guard ContinuousClock.now < deadline else {
                 throw TestSupportError("imc serve did not start: \(try String(contentsOfFile: log, encoding: .utf8))")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import IMCAPI
 import IMCClient
 import Testing
 
@@ -35,27 +36,27 @@ struct PodManifestTests {
 
     @Test func aPodWithTheAnnotationsBecomesTheRequest() throws {
         let m = try PodManifest.parse(pod, source: "pod.yaml")
-        let p = m.parameters
+        let p = m.request
         #expect(m.name == "web" && m.imagePullSecrets == ["shop/regcred"])
-        #expect(p["EksCiName"] as? String == "web")
-        #expect(p["AutoMatchImageCache"] as? Bool == true && p["ImageCacheId"] == nil)
-        #expect(p["ImageCacheDiskType"] as? String == "CLOUD_SSD")
-        #expect(p["ImageCacheDiskSize"] as? Int == 40 && p["ImageCacheDiskRetainMinutes"] as? Int == 10)
-        #expect(p["RestartPolicy"] as? String == "OnFailure" && p["TerminationGracePeriodSeconds"] as? Int == 5)
-        let containers = try #require(p["Containers"] as? [[String: Any]])
-        #expect(containers.map { $0["Name"] as? String } == ["app", "side"])
-        #expect(containers[0]["Commands"] as? [String] == ["/bin/sh", "-c"] && containers[0]["Args"] as? [String] == ["echo $A"])
-        #expect(containers[0]["WorkingDir"] as? String == "/srv")
-        #expect((containers[0]["EnvironmentVars"] as? [[String: String]])?.last == ["Name": "B", "Value": "2"])
-        #expect(containers[0]["Cpu"] as? Double == 0.5 && containers[0]["Memory"] as? Double == 0.5)
-        #expect(p["Cpu"] as? Double == 1.5 && p["Memory"] as? Double == 1.5, "the pod's totals are its containers' sums")
-        #expect((p["InitContainers"] as? [[String: Any]])?.first?["Commands"] as? [String] == ["/bin/true"])
+        #expect(p.EksCiName == "web")
+        #expect(p.AutoMatchImageCache == true && p.ImageCacheId == nil)
+        #expect(p.ImageCacheDiskType == "CLOUD_SSD")
+        #expect(p.ImageCacheDiskSize == 40 && p.ImageCacheDiskRetainMinutes == 10)
+        #expect(p.RestartPolicy == "OnFailure" && p.TerminationGracePeriodSeconds == 5)
+        let containers = p.Containers
+        #expect(containers.map(\.Name) == ["app", "side"])
+        #expect(containers[0].Commands == ["/bin/sh", "-c"] && containers[0].Args == ["echo $A"])
+        #expect(containers[0].WorkingDir == "/srv")
+        #expect(containers[0].EnvironmentVars?.last == EnvironmentVar(Name: "B", Value: "2"))
+        #expect(containers[0].Cpu == 0.5 && containers[0].Memory == 0.5)
+        #expect(p.Cpu == 1.5 && p.Memory == 1.5, "the pod's totals are its containers' sums")
+        #expect(p.InitContainers?.first?.Commands == ["/bin/true"])
     }
 
     @Test func aManualCacheIdIsPassedAsItIs() throws {
         let m = try PodManifest.parse(
             pod.replacingOccurrences(of: "use-image-cache: auto", with: "use-image-cache: imc-abcd1234"), source: "pod.yaml")
-        #expect(m.parameters["ImageCacheId"] as? String == "imc-abcd1234" && m.parameters["AutoMatchImageCache"] == nil)
+        #expect(m.request.ImageCacheId == "imc-abcd1234" && m.request.AutoMatchImageCache == nil)
     }
 
     @Test(arguments: [

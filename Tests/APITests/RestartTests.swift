@@ -46,10 +46,7 @@ struct RestartTests {
         throw TestSupportError("timed out waiting for \(what)")
     }
 
-    static func cache(_ client: APIClient, _ id: String) async throws -> [String: Any]? {
-        let page = try await client.call("DescribeImageCaches", ["ImageCacheIds": [id]])
-        return (page["ImageCaches"] as? [[String: Any]])?.first
-    }
+    static func cache(_ client: APIClient, _ id: String) async throws -> ImageCacheView? { try await client.cache(id) }
 
     @Test func aBuildKilledMidPullIsCleanedUpAndBuiltAgain() async throws {
         let registry = try await FaultRegistry.start()
@@ -66,11 +63,10 @@ struct RestartTests {
             Task { try await client.shutdown() }
         }
         let first = try Serve(dataRoot: dir.path, port: port)
-        _ = try await Self.until(20, "the service") { try await client.call("DescribeImageCaches", [:]) }
-        let id = try #require(
-            try await client.call(
-                "CreateImageCache", ["Images": ["\(registry.host)/slow:v1"], "RegistryHttpEndPointList": [registry.host]])["ImageCacheId"]
-                as? String)
+        _ = try await Self.until(20, "the service") { try await client.send(DescribeImageCachesRequest()) }
+        var create = CreateImageCacheRequest(Images: ["\(registry.host)/slow:v1"])
+        create.RegistryHttpEndPointList = [registry.host]
+        let id = try await client.send(create).ImageCacheId
         // Killed while the layer is streaming: the registry has sent part of it and stalls.
         let layerPath = "/blobs/\(image.layers[0].descriptor.digest)"
         do {
@@ -86,18 +82,17 @@ struct RestartTests {
         #expect(mounts().contains(dir.appending("build")), "the killed build left its disk mounted")
 
         let second = try Serve(dataRoot: dir.path, port: port)
-        let built = try await Self.until(60, "the cache to be built again") { () -> [String: Any]? in
+        let built = try await Self.until(60, "the cache to be built again") { () -> ImageCacheView? in
             let c = try await Self.cache(client, id)
-            return ["Ready", "Failed"].contains(c?["Status"] as? String ?? "") ? c : nil
+            return ["Ready", "Failed"].contains(c?.Status ?? "") ? c : nil
         }
-        #expect(built["Status"] as? String == "Ready", "\(built["Events"] ?? "")")
-        second.stop()
+        #expect(built.Status == "Ready", "\(built.Events.map(\.Message))")
         #expect(!mounts().contains(dir.appending("build")), "no build mount is left")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/disks")).isEmpty, "no disk image is left")
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/snapshots")).filter { $0.hasSuffix(".img") }.count == 1)
-        let unmounted = try CommandRunner.capture("/usr/bin/umount", [dir.appending("pool")])
-        #expect(unmounted.status == 0, "\(unmounted.stderr)")
+        second.stop()
+        #expect(!MountTable.isMountPoint(dir.appending("pool")), "a clean stop unmounts the pool it mounted")
     }
 
     @Test(
@@ -117,24 +112,19 @@ struct RestartTests {
         }
         let extra = ["--plain-http", registry.host]
         let first = try Serve(dataRoot: dir.path, port: port, extra: extra)
-        _ = try await Self.until(20, "the service") { try await client.call("DescribeImageCaches", [:]) }
-        let cacheID = try #require(
-            try await client.call(
-                "CreateImageCache", ["Images": ["\(registry.host)/app:v1"], "RegistryHttpEndPointList": [registry.host]])[
-                    "ImageCacheId"] as? String)
+        _ = try await Self.until(20, "the service") { try await client.send(DescribeImageCachesRequest()) }
+        var create = CreateImageCacheRequest(Images: ["\(registry.host)/app:v1"])
+        create.RegistryHttpEndPointList = [registry.host]
+        let cacheID = try await client.send(create).ImageCacheId
         _ = try await Self.until(60, "the cache") { () -> Bool? in
-            try await Self.cache(client, cacheID)?["Status"] as? String == "Ready" ? true : nil
+            try await Self.cache(client, cacheID)?.Status == "Ready" ? true : nil
         }
-        let id = try #require(
-            (try await client.call(
-                "CreateEKSContainerInstances",
-                ["AutoMatchImageCache": true, "Containers": [["Name": "app", "Image": "\(registry.host)/app:v1"]]])["EksCiIds"] as? [String])?
-                .first)
-        func instance() async throws -> [String: Any]? {
-            (try await client.call("DescribeEKSContainerInstances", ["EksCiIds": [id]])["EksCis"] as? [[String: Any]])?.first
-        }
+        var run = CreateEKSContainerInstancesRequest(Containers: [Container(Name: "app", Image: "\(registry.host)/app:v1")])
+        run.AutoMatchImageCache = true
+        let id = try #require(try await client.send(run).EksCiIds.first)
+        func instance() async throws -> EksCi? { try await client.instance(id) }
         _ = try await Self.until(60, "the instance to run") { () -> Bool? in
-            try await instance()?["Status"] as? String == "Running" ? true : nil
+            try await instance()?.Status == "Running" ? true : nil
         }
         first.kill9()
         // The containers runc knows under the service's root, and whether their processes live.
@@ -157,17 +147,16 @@ struct RestartTests {
 
         let second = try Serve(dataRoot: dir.path, port: port, extra: extra)
         let after = try await Self.until(20, "the service again") { try await instance() }
-        #expect(after["Status"] as? String == "Failed")
-        #expect((after["StatusMessage"] as? String ?? "").contains("restarted"))
+        #expect(after.Status == "Failed")
+        #expect((after.StatusMessage ?? "").contains("restarted"))
         #expect(containers().isEmpty, "the next start stopped the container")
         #expect(kill(survivorPID, 0) != 0, "its process is gone")
         #expect(!mounts().contains(dir.appending("instances/")), "no instance mount is left")
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: dir.appending("pool/disks")).isEmpty, "the instance's disk was released")
-        _ = try await client.call("DeleteEKSContainerInstances", ["EksCiIds": [id]])
+        _ = try await client.send(DeleteEKSContainerInstancesRequest(EksCiIds: [id]))
         _ = try await Self.until(20, "the instance to go") { () -> Bool? in try await instance() == nil ? true : nil }
         second.stop()
-        let unmounted = try CommandRunner.capture("/usr/bin/umount", [dir.appending("pool")])
-        #expect(unmounted.status == 0, "\(unmounted.stderr)")
+        #expect(!MountTable.isMountPoint(dir.appending("pool")), "a clean stop unmounts the pool it mounted")
     }
 }

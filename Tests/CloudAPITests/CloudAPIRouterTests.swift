@@ -1,0 +1,118 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import IMCAPI
+import IMCCloudAPI
+import IMCDoors
+import IMCObservability
+import IMCService
+import IMCStore
+import IMCTestSupport
+import Testing
+
+/// The Cloud API door in process, through Hummingbird's router (no socket, no disk): the
+/// envelope, the typed actions, strict reading, signatures, and the operator's routes.
+struct CloudAPIRouterTests {
+    static let key = APIKey(account: "100000000001", secretID: "AKIDrouter", secretKey: "router-key")
+    static let other = APIKey(account: "100000000002", secretID: "AKIDother", secretKey: "other-key")
+
+    static func application(_ dir: TemporaryDirectory) throws -> some ApplicationProtocol {
+        let repository = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
+        let service = CacheService(repository: repository)
+        let router = Router(context: DoorContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: HTTPMetricsMiddleware())
+        CloudAPI(accounts: Accounts([key, other]), service: service, regions: ["ap-guangzhou"]).addRoutes(to: router)
+        OperationsRoutes(exporter: MetricsExporter.shared, ready: { true }).addRoutes(to: router)
+        return Application(router: router)
+    }
+
+    /// A signed call, as the official SDKs make it.
+    static func call(_ client: some TestClientProtocol, _ action: String, _ body: String, key: APIKey = key, host: String = "localhost")
+        async throws -> [String: Any]
+    {
+        var headers = HTTPFields()
+        for (name, value) in TC3Signature.headers(
+            action: action, body: Array(body.utf8), host: host, secretID: key.secretID, secretKey: key.secretKey, region: "ap-guangzhou",
+            timestamp: Int64(Date().timeIntervalSince1970))
+        {
+            headers.append(HTTPField(name: HTTPField.Name(name)!, value: value))
+        }
+        return try await client.execute(uri: "/", method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+            #expect(response.status == .ok, "errors are in the envelope, as the real service answers them")
+            let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+            return try #require(object?["Response"] as? [String: Any])
+        }
+    }
+
+    @Test func aCacheIsCreatedAndDescribedWithTheWireNamesAndNulls() async throws {
+        let dir = try TemporaryDirectory()
+        try await Self.application(dir).test(.router) { client in
+            let created = try await Self.call(client, "CreateImageCache", #"{"Images": ["nginx:1.25"], "ImageCacheName": "web"}"#)
+            let id = try #require(created["ImageCacheId"] as? String)
+            #expect(id.hasPrefix("imc-") && (created["RequestId"] as? String)?.count == 36)
+            let described = try await Self.call(client, "DescribeImageCaches", #"{"ImageCacheIds": ["\#(id)"]}"#)
+            #expect(described["TotalCount"] as? Int == 1)
+            let cache = try #require((described["ImageCaches"] as? [[String: Any]])?.first)
+            #expect(cache["ImageCacheName"] as? String == "web" && cache["Status"] as? String == "Pending")
+            #expect(
+                cache["SnapshotId"] is NSNull && cache["ExpireDateTime"] is NSNull,
+                "absent values are null, as the real service writes them")
+            let hidden = try await Self.call(client, "DescribeImageCaches", #"{"ImageCacheIds": ["\#(id)"]}"#, key: Self.other)
+            #expect(hidden["TotalCount"] as? Int == 0, "another account sees nothing")
+        }
+    }
+
+    static let refusals: [(String, String, String, String)] = [
+        ("CreateImageCache", #"{"Images": ["nginx"], "Imgaes": ["x"]}"#, "UnknownParameter", "Imgaes"),
+        ("CreateImageCache", #"{"Images": "nginx"}"#, "InvalidParameter", "Images"),
+        ("CreateImageCache", #"{}"#, "MissingParameter", "Images"),
+        ("CreateImageCache", #"{"Images": ["nginx"], "ImageCacheSize": 5}"#, "InvalidParameterValue", "ImageCacheSize"),
+        ("DescribeImageCaches", #"{"Filters": [{"Name": "colour", "Values": ["red"]}]}"#, "InvalidParameterValue", "colour"),
+        ("DeleteImageCaches", #"{"ImageCacheIds": ["imc-zzzzzzzz"]}"#, "ResourceNotFound", "imc-zzzzzzzz"),
+        ("NoSuchAction", #"{}"#, "InvalidAction", "NoSuchAction"),
+        ("CreateEKSContainerInstances", #"{}"#, "InvalidAction", "CreateEKSContainerInstances"),
+    ]
+
+    @Test(arguments: refusals)
+    func badCallsAreRefusedWithTheRealCodeNamingTheField(action: String, body: String, code: String, named: String) async throws {
+        let dir = try TemporaryDirectory()
+        try await Self.application(dir).test(.router) { client in
+            let answer = try await Self.call(client, action, body)
+            let error = try #require(answer["Error"] as? [String: String])
+            #expect(error["Code"] == code)
+            #expect(error["Message"]?.contains(named) == true, "\(error)")
+            let listed = try await Self.call(client, "DescribeImageCaches", "{}")
+            #expect(listed["TotalCount"] as? Int == 0, "a refused call leaves nothing")
+        }
+    }
+
+    @Test func aWrongSignatureOrAnUnknownKeyIsRefused() async throws {
+        let dir = try TemporaryDirectory()
+        try await Self.application(dir).test(.router) { client in
+            let wrong = APIKey(account: "x", secretID: Self.key.secretID, secretKey: "not-the-key")
+            let e1 = try await Self.call(client, "DescribeImageCaches", "{}", key: wrong)["Error"] as? [String: String]
+            #expect(e1?["Code"] == "AuthFailure.SignatureFailure")
+            let unknown = APIKey(account: "x", secretID: "AKIDnobody", secretKey: "k")
+            let e2 = try await Self.call(client, "DescribeImageCaches", "{}", key: unknown)["Error"] as? [String: String]
+            #expect(e2?["Code"] == "AuthFailure.SecretIdNotFound")
+        }
+    }
+
+    @Test func metricsHealthAndReadinessAnswer() async throws {
+        let dir = try TemporaryDirectory()
+        try await Self.application(dir).test(.router) { client in
+            _ = try await Self.call(client, "DescribeImageCaches", "{}")
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"imc_api_requests_total{action="DescribeImageCaches",code="ok"}"#))
+                #expect(text.contains(#"imc_http_requests_total{route="/",method="POST",status="2xx"}"#))
+                #expect(text.contains("# TYPE imc_instance_startup_seconds histogram"))
+            }
+            try await client.execute(uri: "/healthz", method: .get) { #expect(String(buffer: $0.body) == "ok\n") }
+            try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+}
