@@ -2,8 +2,9 @@
 SWIFT ?= swift
 DEMO_REGISTRY ?= 127.0.0.1:5000
 DATA_ROOT ?= /var/lib/imc
+PREFIX ?= /usr/local
 
-.PHONY: setup build run test lint format bench
+.PHONY: setup build install run test lint format bench
 
 setup:
 	./scripts/setup.sh
@@ -12,10 +13,14 @@ build: setup
 	$(SWIFT) build -c release --product imc
 	$(SWIFT) build -c release --product imc-bench
 
+# `imc` on the PATH, so that the README's commands work as typed.
+install: build
+	install -m 0755 .build/release/imc $(PREFIX)/bin/imc
+
 # The main job: Debian's registry on $(DEMO_REGISTRY) seeded with sample images made from code
 # (this machine reaches no registry on the internet), then `imc serve` with its embedded
 # defaults on 127.0.0.1:8080, in the foreground.
-run: build
+run: install
 	./scripts/demo.sh "$(DEMO_REGISTRY)" "$(DATA_ROOT)"
 
 lint:
@@ -24,8 +29,9 @@ lint:
 format:
 	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
 
+# Every module a target imports must be declared in Package.swift: the build fails otherwise.
 test: setup lint
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	$(SWIFT) test --skip-build
 	python3 -m pytest -q Tests/Python
 

@@ -184,6 +184,7 @@ let package = Package(
             name: "imc",
             dependencies: [
                 "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance",
+                "IMCCache",
                 "IMCRegistry", "IMCConsole", "IMCObservability", "IMCModel", "IMCOS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,11 +3,16 @@
 public struct APIError: Error, Equatable, Sendable, CustomStringConvertible {
     public var code: String
     public var message: String
+    /// What failed below the door (for the log; never sent).
+    public var cause: (any Error & Sendable)?
 
-    public init(_ code: String, _ message: String) {
+    public init(_ code: String, _ message: String, cause: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
+        self.cause = cause
     }
+
+    public static func == (a: APIError, b: APIError) -> Bool { a.code == b.code && a.message == b.message }
 
     public var description: String { "\(code): \(message)" }
 

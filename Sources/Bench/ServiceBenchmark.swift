@@ -41,7 +41,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
         var rows: [String] = []
         for size in [20, 200] {
             let disk = try await manager.create(sizeGiB: size)
-            try await manager.withMounted(disk, at: root + "/mnt") { mnt in
+            _ = try await manager.withMounted(disk, at: root + "/mnt") { mnt in
                 try Measure.shell("head -c \(dataGiB << 30) /dev/urandom > \(mnt)/data && sync")
             }
             var snapshot = try await store.create(from: disk)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IMCAPI
+import IMCCache
 import IMCClient
 import IMCModel
 
@@ -177,27 +178,16 @@ func follow(_ client: APIClient, id: String, json: Bool) async throws -> ImageCa
     }
 }
 
-/// How far a build has come, from its events: the builder, the disk, each image pulling and
-/// pulled, the snapshot being made and made, Ready.
-struct BuildProgress {
-    static let steps: Set<String> = ["BuilderStarted", "DiskCreated", "Pulling", "Pulled", "SnapshotCreating", "SnapshotCreated", "Ready"]
-    var done: Int
-    var total: Int
-    var current: String
-
+extension BuildProgress {
     init(cache: ImageCacheView) {
-        // This build's events: those after the last Creating or Updating.
-        let start = cache.Events.lastIndex { ["Creating", "Updating"].contains($0.Reason) }.map { $0 + 1 } ?? 0
-        let build = cache.Events[start...].filter { Self.steps.contains($0.Reason) }
-        total = 5 + 2 * max(1, cache.Images.count)
-        done = min(build.count, total)
-        current = build.last?.Message ?? "waiting for a builder"
+        self.init(events: cache.Events.map { ($0.Reason, $0.Message) }, images: cache.Images.count, ready: cache.Status == "Ready")
     }
 
+    /// A progress line for a terminal.
     func line(seconds: Int, width: Int = 30) -> String {
         let filled = total > 0 ? done * width / total : 0
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        return "[\(bar)] \(done)/\(total)  \(current.prefix(70))  \(seconds) s"
+        return "[\(bar)] \(done)/\(total)  \((step ?? "waiting for a builder").prefix(70))  \(seconds) s"
     }
 }
 

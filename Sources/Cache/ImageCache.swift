@@ -137,16 +137,3 @@ public struct CacheEvent: Codable, Sendable, Equatable {
     public var lastTimestamp: Date
     public var count: Int = 1
 }
-
-extension ImageCache {
-    /// How far the current (or last) build has come, from its events: the builder, the disk,
-    /// each image pulling and pulled, the snapshot being made and made, Ready.
-    public var buildProgress: (done: Int, total: Int, step: String) {
-        let steps: Set<String> = ["BuilderStarted", "DiskCreated", "Pulling", "Pulled", "SnapshotCreating", "SnapshotCreated", "Ready"]
-        let start = events.lastIndex { $0.reason == "Creating" || $0.reason == "Updating" }.map { $0 + 1 } ?? 0
-        let build = events[start...].filter { steps.contains($0.reason) }
-        let total = 5 + 2 * max(1, images.count)
-        let done = status == .ready ? total : min(build.count, total)
-        return (done, total, build.last?.message ?? (status == .pending ? "Waiting for a builder" : status.rawValue))
-    }
-}

@@ -81,7 +81,21 @@ public struct ImageCacheManifest: Sendable, Equatable {
 }
 
 /// A manifest that cannot be applied.
-public struct ManifestError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+public struct ManifestError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// Not YAML, or not the shape of the resource.
+        case malformed
+        /// A field has a value the resource does not take.
+        case invalidField
+    }
+    public let code: Code
+    public let message: String
+    public let cause: (any Error)?
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+    public init(_ message: String) { self.init(.invalidField, message) }
+    public var description: String { message }
 }

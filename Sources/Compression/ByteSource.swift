@@ -10,8 +10,23 @@ public protocol ByteSource: AnyObject {
 
 /// Errors from the compression layer.
 public struct CompressionError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// The compressed stream is malformed or truncated.
+        case corrupt
+        /// A cap on what a stream may expand to was passed.
+        case tooLarge
+        /// The library failed (it could not start, or ran out of memory).
+        case library
+    }
+    public let code: Code
     public let message: String
-    public init(_ message: String) { self.message = message }
+    public let cause: (any Error)?
+    public init(_ code: Code = .corrupt, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+    public init(_ message: String) { self.init(.corrupt, message) }
     public var description: String { message }
 }
 

@@ -1,7 +1,7 @@
 import CZlib
 import CZstd
 
-/// Whole-buffer compressors, used to make test images and by `imc push` of small blobs.
+/// Whole-buffer compressors, used to make test images (the test bed and the benchmarks).
 public enum Compressor {
     /// gzip (RFC 1952) of `data` at `level`.
     public static func gzip(_ data: [UInt8], level: Int32 = 6) throws -> [UInt8] {

@@ -27,11 +27,11 @@ extension Console {
 
         init(_ c: ImageCache, barID: String? = nil) {
             let p = c.buildProgress
-            percent = Bar(Double(p.done) / Double(p.total)).percent
+            percent = Bar(p.fraction).percent
             self.barID = barID
             done = p.done
             steps = p.total
-            step = p.step
+            step = p.step ?? (c.status == .pending ? "Waiting for a builder" : c.status.rawValue)
         }
     }
 

@@ -36,9 +36,12 @@ public struct ContentError: Error, CustomStringConvertible, Sendable {
     }
     public let code: Code
     public let message: String
-    public init(_ code: Code, _ message: String) {
+    /// The failure underneath, kept for the log.
+    public let cause: (any Error & Sendable)?
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
+        self.cause = cause
     }
     public var description: String { message }
 }

@@ -36,6 +36,7 @@ public struct DiskError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Runs `body`, turning the operating system's errors into disk errors.
+@discardableResult
 func asDiskError<T>(_ body: () async throws -> T) async throws(DiskError) -> T {
     do { return try await body() } catch let e as DiskError { throw e } catch let e as OSError { throw DiskError(e) } catch {
         throw DiskError(.io, "\(error)", cause: nil)

@@ -71,6 +71,20 @@ public struct Accounts: Sendable {
 /// The service's configuration (its file, its accounts) cannot be used; the message says which
 /// field or file and why.
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+    public enum Code: String, Sendable {
+        /// The configuration file: not YAML, or a field with a value it does not take.
+        case invalidField
+        /// A file of the data root (the root key) cannot be read or written.
+        case io
+    }
+    public let code: Code
+    public let message: String
+    public let cause: (any Error)?
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+    public init(_ message: String) { self.init(.invalidField, message) }
+    public var description: String { message }
 }

@@ -29,7 +29,7 @@ public enum Command {
             let configuration = configuration(argv, environment: environment)
             if captureOutput {
                 let r = try await Subprocess.run(configuration, output: .string(limit: outputLimit), error: .bytes(limit: 1 << 20))
-                return CommandResult(status: status(r.terminationStatus), output: r.standardOutput ?? "", error: tail(r.standardError))
+                return CommandResult(status: status(r.terminationStatus), output: r.standardOutput, error: tail(r.standardError))
             }
             let r = try await Subprocess.run(configuration, output: .discarded, error: .bytes(limit: 1 << 20))
             return CommandResult(status: status(r.terminationStatus), output: "", error: tail(r.standardError))

@@ -48,7 +48,7 @@ public final class MetricsExporter: Sendable {
         }
 
         func descriptor(_ label: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(metricName: Self.sanitized(label), helpText: declarations[label]?.help)
+            MetricNameDescriptor(metricName: Self.sanitized(label), unitName: "", helpText: declarations[label]?.help ?? "")
         }
 
         /// Prometheus names: letters, digits, underscores and colons.

@@ -19,10 +19,13 @@ public struct PullError: Error, CustomStringConvertible, Sendable {
 
     public let code: Code
     public let message: String
+    /// The error of the layer below it came from, kept for the log.
+    public let cause: (any Error & Sendable)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
+        self.cause = cause
     }
 
     public var description: String { message }
@@ -47,30 +50,30 @@ public struct PullError: Error, CustomStringConvertible, Sendable {
         switch error {
         case let e as PullError: return e
         case let e as ModelError:
-            return PullError(e.code == .invalidReference || e.code == .invalidPlatform ? .badReference : .badImage, e.message)
+            return PullError(e.code == .invalidReference || e.code == .invalidPlatform ? .badReference : .badImage, e.message, cause: e)
         case let e as RegistryError:
             switch e.code {
-            case .notFound: return PullError(.notFound, e.message)
-            case .unauthorized, .denied: return PullError(.unauthorized, e.message)
-            case .unreachable, .stalled: return PullError(.unreachable, e.description)
-            case .noMatchingPlatform: return PullError(.noMatchingPlatform, e.message)
-            case .digestMismatch, .tooLarge: return PullError(.badImage, e.message)
-            case .unavailable, .protocolViolation, .refused: return PullError(.registry, e.message)
+            case .notFound: return PullError(.notFound, e.message, cause: e)
+            case .unauthorized, .denied: return PullError(.unauthorized, e.message, cause: e)
+            case .unreachable, .stalled: return PullError(.unreachable, e.description, cause: e)
+            case .noMatchingPlatform: return PullError(.noMatchingPlatform, e.message, cause: e)
+            case .digestMismatch, .tooLarge: return PullError(.badImage, e.message, cause: e)
+            case .unavailable, .protocolViolation, .refused: return PullError(.registry, e.message, cause: e)
             }
         case let e as ContentError:
             switch e.code {
-            case .diskFull: return PullError(.diskFull, e.message)
-            case .digestMismatch, .sizeMismatch, .tooLarge: return PullError(.badImage, e.message)
-            case .notFound, .io: return PullError(.io, e.message)
+            case .diskFull: return PullError(.diskFull, e.message, cause: e)
+            case .digestMismatch, .sizeMismatch, .tooLarge: return PullError(.badImage, e.message, cause: e)
+            case .notFound, .io: return PullError(.io, e.message, cause: e)
             }
         case let e as UnpackError:
             switch e.code {
-            case .diskFull: return PullError(.diskFull, e.message)
-            case .io: return PullError(.io, e.message)
-            default: return PullError(.badImage, e.message)
+            case .diskFull: return PullError(.diskFull, e.message, cause: e)
+            case .io: return PullError(.io, e.message, cause: e)
+            default: return PullError(.badImage, e.message, cause: e)
             }
         default:
-            return PullError(.io, "\(error)")
+            return PullError(.io, "\(error)", cause: error)
         }
     }
 }

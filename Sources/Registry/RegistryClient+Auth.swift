@@ -99,7 +99,7 @@ extension RegistryClient {
                 guard isRetryableConnectionError(error), case .retry(let wait) = decision else {
                     throw RegistryError(
                         .unreachable, "cannot get a token for registry \(host) from \(realm.host ?? "its realm")",
-                        underlying: "\(classify(error, host: realmHost).message)")
+                        cause: classify(error, host: realmHost))
                 }
                 try await options.sleep(wait)
                 continue
@@ -155,7 +155,7 @@ extension RegistryClient {
         while let ai = p {
             var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             if getnameinfo(ai.pointee.ai_addr, ai.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
-                out.append(String(cString: buffer))
+                out.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
             }
             p = ai.pointee.ai_next
         }

@@ -224,15 +224,15 @@ public final class RegistryClient: Sendable {
             return RegistryError(
                 .unreachable,
                 "TLS handshake with registry \(host) failed; if it uses a self-signed certificate, list it in RegistrySkipVerifyList (imc pull --insecure \(host))",
-                underlying: "\(error)")
+                cause: error)
         }
         if let e = error as? HTTPClientError {
-            if e == .readTimeout { return RegistryError(.stalled, "registry \(host) stopped sending data", underlying: "\(e)") }
+            if e == .readTimeout { return RegistryError(.stalled, "registry \(host) stopped sending data", cause: e) }
             if e == .connectTimeout {
-                return RegistryError(.unreachable, "cannot connect to registry \(host): connection timed out", underlying: "\(e)")
+                return RegistryError(.unreachable, "cannot connect to registry \(host): connection timed out", cause: e)
             }
-            return RegistryError(.unreachable, "transfer from registry \(host) failed", underlying: "\(e)")
+            return RegistryError(.unreachable, "transfer from registry \(host) failed", cause: e)
         }
-        return RegistryError(.unreachable, "cannot reach registry \(host)", underlying: "\(error)")
+        return RegistryError(.unreachable, "cannot reach registry \(host)", cause: error)
     }
 }

@@ -28,13 +28,14 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
 
     public let code: Code
     public let message: String
-    public let underlying: String?
+    /// The failure underneath (a connection's, a TLS handshake's), kept for the log.
+    public let cause: (any Error & Sendable)?
 
-    public init(_ code: Code, _ message: String, underlying: String? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
-        self.underlying = underlying
+        self.cause = cause
     }
 
-    public var description: String { underlying.map { "\(message) (\($0))" } ?? message }
+    public var description: String { cause.map { "\(message) (\($0))" } ?? message }
 }

@@ -80,7 +80,7 @@ public final class SQLiteCacheRepository: CacheRepository {
                 sql:
                     "UPDATE caches SET account = ?2, region = ?3, name = ?4, status = ?5, size = ?6, creation = ?7, data = ?8 WHERE id = ?1",
                 arguments: try self.arguments(cache))
-            guard db.changesCount == 1 else { throw StoreError("cache \(cache.id) no longer exists") }
+            guard db.changesCount == 1 else { throw StoreError(.gone, "cache \(cache.id) no longer exists") }
             try Self.index(cache, in: db)
         }
     }
@@ -151,7 +151,23 @@ public final class SQLiteCacheRepository: CacheRepository {
 }
 
 /// A failure of the store itself.
-public struct StoreError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// A row that was expected is not there (deleted meanwhile).
+        case gone
+        /// A sealed secret cannot be opened, or a key is not usable.
+        case secret
+        /// The database failed.
+        case database
+    }
+    public let code: Code
+    public let message: String
+    /// The failure underneath (the database's, the cipher's), kept for the log.
+    public let cause: (any Error)?
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+    public var description: String { message }
 }

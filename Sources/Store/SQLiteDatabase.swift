@@ -128,6 +128,6 @@ public final class SQLiteDatabase: Sendable {
             return count
         }
         // The clear pages go from the main file too (secure_delete zeroes what they freed).
-        if sealed > 0 { try pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
+        if sealed > 0 { _ = try pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
     }
 }

@@ -39,7 +39,7 @@ public final class SQLiteInstanceRepository: InstanceRepository {
             try db.execute(
                 sql: "UPDATE instances SET account = ?2, region = ?3, name = ?4, status = ?5, creation = ?6, data = ?7 WHERE id = ?1",
                 arguments: try self.arguments(instance))
-            guard db.changesCount == 1 else { throw StoreError("instance \(instance.id) no longer exists") }
+            guard db.changesCount == 1 else { throw StoreError(.gone, "instance \(instance.id) no longer exists") }
         }
     }
 
@@ -106,7 +106,7 @@ public final class SQLiteInstanceRepository: InstanceRepository {
             try db.execute(
                 sql: "UPDATE disks SET account = ?2, use = ?3, cache_id = ?4, retain_until = ?5, data = ?6 WHERE id = ?1",
                 arguments: try Self.diskArguments(disk))
-            guard db.changesCount == 1 else { throw StoreError("disk \(disk.id) no longer exists") }
+            guard db.changesCount == 1 else { throw StoreError(.gone, "disk \(disk.id) no longer exists") }
         }
     }
 

@@ -18,24 +18,24 @@ public struct SecretBox: Sendable {
     public static func load(environment: [String: String], path: String) throws -> SecretBox {
         if let text = environment["IMC_MASTER_KEY"], !text.isEmpty {
             guard let data = Data(base64Encoded: text), data.count == 32 else {
-                throw StoreError("IMC_MASTER_KEY must be the base64 of 32 bytes (openssl rand -base64 32)")
+                throw StoreError(.secret, "IMC_MASTER_KEY must be the base64 of 32 bytes (openssl rand -base64 32)")
             }
             return SecretBox(key: SymmetricKey(data: data))
         }
         if let data = FileManager.default.contents(atPath: path) {
-            guard data.count == 32 else { throw StoreError("\(path) must hold exactly 32 bytes, not \(data.count)") }
+            guard data.count == 32 else { throw StoreError(.secret, "\(path) must hold exactly 32 bytes, not \(data.count)") }
             return SecretBox(key: SymmetricKey(data: data))
         }
         let key = SymmetricKey(size: .bits256)
         let bytes = key.withUnsafeBytes { Array($0) }
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw StoreError(.secret, "cannot create \(path): \(String(cString: strerror(errno)))") }
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         fsync(fd)
         close(fd)
         guard written == bytes.count else {
             unlink(path)
-            throw StoreError("cannot write \(path)")
+            throw StoreError(.secret, "cannot write \(path)")
         }
         return SecretBox(key: key)
     }
@@ -44,7 +44,7 @@ public struct SecretBox: Sendable {
     public func seal(_ plaintext: String) throws -> String {
         guard !plaintext.isEmpty, !plaintext.hasPrefix(Self.prefix) else { return plaintext }
         let box = try AES.GCM.seal(Data(plaintext.utf8), using: key)
-        guard let combined = box.combined else { throw StoreError("cannot seal a secret") }
+        guard let combined = box.combined else { throw StoreError(.secret, "cannot seal a secret") }
         return Self.prefix + combined.base64EncodedString()
     }
 
@@ -52,13 +52,13 @@ public struct SecretBox: Sendable {
     public func open(_ value: String) throws -> String {
         guard value.hasPrefix(Self.prefix) else { return value }
         guard let data = Data(base64Encoded: String(value.dropFirst(Self.prefix.count))) else {
-            throw StoreError("a sealed secret is not valid base64")
+            throw StoreError(.secret, "a sealed secret is not valid base64")
         }
         do {
             let plain = try AES.GCM.open(try AES.GCM.SealedBox(combined: data), using: key)
             return String(decoding: plain, as: UTF8.self)
         } catch {
-            throw StoreError("a sealed secret cannot be opened with this key (IMC_MASTER_KEY or the key file changed?)")
+            throw StoreError(.secret, "a sealed secret cannot be opened with this key (IMC_MASTER_KEY or the key file changed?)")
         }
     }
 

@@ -37,8 +37,8 @@ public enum CommandRunner {
         let dir = try TemporaryDirectory(prefix: "imc-run")
         let outPath = dir.appending("stdout")
         let errPath = dir.appending("stderr")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments

@@ -43,7 +43,7 @@ struct CanaryTests {
         let dir = try TemporaryDirectory(prefix: "imc-canary")
         let port = try freePort()
         let log = dir.appending("serve.log")
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: CommandRunner.productsDirectory + "/imc")
         serve.arguments = [

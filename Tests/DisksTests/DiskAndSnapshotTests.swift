@@ -114,7 +114,7 @@ struct ChecksumTests {
         let sparse = dir.appending("sparse")
         let dense = dir.appending("dense")
         let piece = 5 << 20
-        FileManager.default.createFile(atPath: sparse, contents: nil)
+        _ = FileManager.default.createFile(atPath: sparse, contents: nil)
         let a = try #require(FileHandle(forWritingAtPath: sparse))
         try a.truncate(atOffset: UInt64(3 * piece))
         try a.seek(toOffset: UInt64(piece + 5))

@@ -146,7 +146,7 @@ struct InstanceLifecycleTests {
         var other = InstanceLifecycle(instance: Self.instance(policy: .always))
         let r13 = other.begin()
         #expect(r13)
-        _ = other.update { $0.states["a"] = ContainerState() }
+        other.update { $0.states["a"] = ContainerState() }
         let r14 = other.stopRequested(removing: true)
         #expect(r14)
         let r15 = other.startFailed("boom", at: Self.t0)

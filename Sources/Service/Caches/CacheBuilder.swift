@@ -52,7 +52,7 @@ public final class CacheBuilder: Sendable {
         guard var cache = try? repository.get(id: cacheID, account: account) else { return nil }
         let rebuilding = cache.status == .updating
         let started = ContinuousClock.now
-        record(&cache, .normal, "BuilderStarted", "Builder instance (2 cores, 4 GiB) started for image cache \(cache.id)")
+        record(&cache, .builderStarted, "Builder instance (2 cores, 4 GiB) started for image cache \(cache.id)")
         let builderID = "builder-\(cache.id)-\(Int(clock.now().timeIntervalSince1970 * 1000))"
         meter.start(.builder, account: cache.account, resource: builderID, cache: cache.id, quantity: 1)
         defer { meter.stop(builderID) }
@@ -66,7 +66,7 @@ public final class CacheBuilder: Sendable {
                     id: d.id, account: cache.account, use: .build, instanceID: nil, cacheID: cache.id, sizeGiB: cache.size,
                     diskType: .premium, createdAt: clock.now()))
             meter.start(.buildDisk, account: cache.account, resource: d.id, cache: cache.id, quantity: cache.size)
-            record(&cache, .normal, "DiskCreated", "Data disk \(d.id) of \(cache.size) GiB created")
+            record(&cache, .diskCreated, "Data disk \(d.id) of \(cache.size) GiB created")
             let mountPoint = "\(workRoot)/\(cache.id)"
             try await disks.mount(d, at: mountPoint, directIO: true)
             do {
@@ -76,7 +76,7 @@ public final class CacheBuilder: Sendable {
                 try? await disks.unmount(mountPoint)
                 throw error
             }
-            record(&cache, .normal, "SnapshotCreating", "Creating snapshot of disk \(d.id)")
+            record(&cache, .snapshotCreating, "Creating snapshot of disk \(d.id)")
             let snapshot = try await snapshots.create(from: d)
             disks.remove(d)
             try? diskRecords?.deleteDisk(id: d.id)
@@ -87,9 +87,9 @@ public final class CacheBuilder: Sendable {
             cache.snapshotID = snapshot.id
             cache.snapshotChecksum = snapshot.checksum
             cache.status = .ready
-            record(&cache, .normal, "SnapshotCreated", "Snapshot \(snapshot.id) created; disk \(d.id) and the builder released")
+            record(&cache, .snapshotCreated, "Snapshot \(snapshot.id) created; disk \(d.id) and the builder released")
             record(
-                &cache, .normal, "Ready",
+                &cache, .ready,
                 String(format: "Image cache %@ is ready (%.1f s)", cache.id, (ContinuousClock.now - started).seconds))
             if let old, old != snapshot.id {
                 snapshots.delete(id: old)
@@ -102,7 +102,7 @@ public final class CacheBuilder: Sendable {
                 meter.stop(disk.id)
             }
             cache.status = rebuilding ? .updateFailed : .failed
-            record(&cache, .warning, reason(for: error), describe(error, cache: cache))
+            record(&cache, reason(for: error), describe(error, cache: cache))
         }
         let outcome = cache.status == .ready ? "ready" : cache.status == .updateFailed ? "update_failed" : "failed"
         IMCMetrics.buildFinished(outcome: outcome, seconds: (ContinuousClock.now - started).seconds)
@@ -144,10 +144,10 @@ public final class CacheBuilder: Sendable {
         return taken
     }
 
-    private func record(_ cache: inout ImageCache, _ kind: CacheEvent.Kind, _ reason: String, _ message: String) {
-        cache.record(kind, reason, message, at: clock.now())
+    private func record(_ cache: inout ImageCache, _ reason: CacheEventReason, _ message: String) {
+        cache.record(reason, message, at: clock.now())
         try? repository.update(cache)
-        logger.info("\(reason): \(message)", metadata: ["cache": "\(cache.id)"])
+        logger.info("\(reason.rawValue): \(message)", metadata: ["cache": "\(cache.id)"])
     }
 
     /// Pulls every image onto the mounted disk at `root` and writes its `CacheDiskManifest` there.
@@ -163,12 +163,12 @@ public final class CacheBuilder: Sendable {
         do {
             for image in cache.images {
                 let reference = try ImageReference(parsing: image)
-                record(&cache, .normal, "Pulling", "Pulling image \(image)")
+                record(&cache, .pulling, "Pulling image \(image)")
                 let t0 = ContinuousClock.now
                 let result = try await puller.pull(reference)
                 IMCMetrics.pulled(bytes: result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size })
                 record(
-                    &cache, .normal, "Pulled",
+                    &cache, .pulled,
                     String(
                         format: "Pulled image %@ (%@, %@): %lld bytes downloaded, %lld unpacked, in %.1f s", image,
                         result.manifestDigest.description,
@@ -189,7 +189,10 @@ public final class CacheBuilder: Sendable {
             if let e = error as? PullError, e.code == .diskFull {
                 let needed = await estimateGiB(cache, client: client)
                 try? await client.shutdown()
-                throw BuildFailure.tooSmall(needed: needed, detail: e.message)
+                throw ServiceError(
+                    .diskTooSmall,
+                    "The images do not fit in ImageCacheSize \(cache.size) GiB: they need about \(needed) GiB unpacked. Ask for ImageCacheSize \(needed) or more.",
+                    cause: e)
             }
             try? await client.shutdown()
             throw error
@@ -214,34 +217,27 @@ public final class CacheBuilder: Sendable {
         return max(cache.size * 2, Int((bytes / Double(1 << 30)).rounded(.up)))
     }
 
-    private func reason(for error: any Error) -> String {
+    private func reason(for error: any Error) -> CacheEventReason {
         switch error {
-        case is BuildFailure: return "DiskTooSmall"
+        case let e as ServiceError where e.code == .diskTooSmall: return .diskTooSmall
         case let e as PullError:
             switch e.code {
-            case .notFound: return "ImageNotFound"
-            case .unauthorized: return "RegistryUnauthorized"
-            case .unreachable: return "RegistryUnreachable"
-            default: return "PullFailed"
+            case .notFound: return .imageNotFound
+            case .unauthorized: return .registryUnauthorized
+            case .unreachable: return .registryUnreachable
+            default: return .pullFailed
             }
-        case is DiskError: return "DiskFailed"
-        default: return "BuildFailed"
+        case is DiskError: return .diskFailed
+        default: return .buildFailed
         }
     }
 
     private func describe(_ error: any Error, cache: ImageCache) -> String {
         switch error {
-        case BuildFailure.tooSmall(let needed, _):
-            return
-                "The images do not fit in ImageCacheSize \(cache.size) GiB: they need about \(needed) GiB unpacked. Ask for ImageCacheSize \(needed) or more."
+        case let e as ServiceError where e.code == .diskTooSmall: return e.message
         case let e as PullError: return "Build failed: \(e.message)"
         case let e as DiskError: return "Build failed: \(e.message)"
         default: return "Build failed: \(String(describing: error).prefix(300))"
         }
     }
-}
-
-/// A build that cannot succeed as asked.
-enum BuildFailure: Error {
-    case tooSmall(needed: Int, detail: String)
 }

@@ -87,7 +87,7 @@ public final class CacheService: Sendable {
             id: id, account: account, region: region, name: name.isEmpty ? id : name, size: size, images: images, creationTime: clock.now(),
             retentionDays: retention)
         apply(request, to: &cache)
-        cache.record(.normal, "Creating", "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: clock.now())
+        cache.record(.creating, "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: clock.now())
         try repository.insert(cache)
         builds?.signal()
         return cache
@@ -121,7 +121,7 @@ public final class CacheService: Sendable {
             if let c = request.credentials { cache.credentials = c }
             cache.status = cache.snapshotID == nil ? .pending : .updating
             cache.record(
-                .normal, "Updating", "Image cache \(id) will be rebuilt: \(cache.images.count) image(s) into a \(cache.size) GiB disk",
+                .updating, "Image cache \(id) will be rebuilt: \(cache.images.count) image(s) into a \(cache.size) GiB disk",
                 at: clock.now())
         }
         try repository.update(cache)

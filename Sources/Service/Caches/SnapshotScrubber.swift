@@ -44,13 +44,13 @@ public struct SnapshotScrubber: Service {
         for cache in (try? repository.all(in: [.ready])) ?? [] {
             guard let id = cache.snapshotID, let checksum = cache.snapshotChecksum else { continue }
             let snapshots = self.snapshots
-            do {
+            do throws(DiskError) {
                 try await snapshots.verify(Snapshot(id: id, sizeGiB: cache.size, checksum: checksum))
-            } catch let e as DiskError where e.code == .corrupt {
+            } catch  where error.code == .corrupt {
                 guard var fresh = try? repository.get(id: cache.id, account: cache.account), fresh.snapshotID == id else { continue }
                 fresh.status = .failed
                 fresh.record(
-                    .warning, "SnapshotCorrupt",
+                    .snapshotCorrupt,
                     "Snapshot \(id) no longer matches its checksum; the cache is not used. Delete it and create it again", at: clock.now())
                 try? repository.update(fresh)
                 logger.error("snapshot corrupt", metadata: ["cache": "\(cache.id)", "snapshot": "\(id)"])
