@@ -1,7 +1,9 @@
 // swift-tools-version: 6.0
-// imc: container image caches. Layers point one way: IMCModel (pure values) at the bottom,
-// I/O adapters (IMCCompression, IMCContent, IMCUnpack, IMCRegistry) above it, IMCPull
-// orchestrating them, and the `imc` command on top. See docs/ARCHITECTURE.md.
+// imc: container image caches. Layers point one way: pure values at the bottom (IMCModel, IMCCache,
+// IMCInstance, IMCBilling, IMCAPI), I/O adapters above them (IMCOS, IMCCompression, IMCContent,
+// IMCUnpack, IMCRegistry, IMCDisks, IMCRuntime, IMCStore, IMCObservability), orchestration
+// (IMCPull, IMCService), then the doors (IMCDoors, IMCCloudAPI, IMCConsole, the `imc` command).
+// See docs/ARCHITECTURE.md.
 import PackageDescription
 
 let package = Package(
