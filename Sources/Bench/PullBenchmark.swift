@@ -132,7 +132,8 @@ struct PullBenchmark: AsyncParsableCommand {
 
     /// Makes (once, then reuses) a gzip tarball of each directory, with its digests.
     func prepareLayers() throws -> [Layer] {
-        try layer.map { dir in
+        try FileManager.default.createDirectory(atPath: work + "/layers", withIntermediateDirectories: true)
+        return try layer.map { dir in
             let name = dir.replacingOccurrences(of: "/", with: "_")
             let gz = "\(work)/layers/\(name).tar.gz"
             let meta = "\(work)/layers/\(name).meta"
