@@ -22,9 +22,21 @@ public final class ChildProcess: Sendable {
     public static func start(_ argv: [String], environment: [String: String] = [:], outputFile: String) async throws(OSError)
         -> ChildProcess
     {
-        guard let executable = argv.first else { throw OSError(.command, "an empty command") }
         let fd = open(outputFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw .system("cannot open \(outputFile)") }
+        return try await start(argv, environment: environment, output: fd)
+    }
+
+    /// Starts `argv` with standard output and error written to the descriptor `output` (the
+    /// write end of a pipe whose reader keeps the logs); `output` is closed here once the child
+    /// has it.
+    public static func start(_ argv: [String], environment: [String: String] = [:], output fd: Int32) async throws(OSError)
+        -> ChildProcess
+    {
+        guard let executable = argv.first else {
+            close(fd)
+            throw OSError(.command, "an empty command")
+        }
         let configuration = {
             var c = Command.configuration(argv, environment: environment)
             c.platformOptions.createSession = true

@@ -33,11 +33,13 @@ public struct Mount: Sendable, Equatable {
 
     /// An overlay of `lower` (bottom layer first, as images list them) under `upper`, at
     /// `target`, `nosuid,nodev`.
-    public static func overlay(lower: [String], upper: String, work: String, target: String) -> Mount {
+    /// With `userXattrs`, overlayfs reads its markers from `user.overlay.*` (`userxattr`).
+    public static func overlay(lower: [String], upper: String, work: String, target: String, userXattrs: Bool = false) -> Mount {
         // Overlay lists the top layer first.
         Mount(
             type: "overlay", source: "overlay", target: target, flags: [.noSetUID, .noDevices],
-            data: "lowerdir=\(lower.reversed().joined(separator: ":")),upperdir=\(upper),workdir=\(work),index=off")
+            data: "lowerdir=\(lower.reversed().joined(separator: ":")),upperdir=\(upper),workdir=\(work),index=off"
+                + (userXattrs ? ",userxattr" : ""))
     }
 
     /// Mounts it (the target must exist).
@@ -47,10 +49,17 @@ public struct Mount: Sendable, Equatable {
 
     /// Unmounts `target`; with `detach`, lazily when it is busy. A target that is not mounted is
     /// not an error.
+    /// A filesystem that is briefly busy (a child forked by another thread holds copies of this
+    /// process's descriptors until it execs or exits) is tried again for up to 2 s.
     public static func unmount(_ target: String, detach: Bool = false) throws(OSError) {
-        if imc_umount(target, 0) == 0 { return }
-        let first = errno
-        if first == EINVAL || first == ENOENT { return }
+        var first: Int32 = 0
+        for attempt in 0..<40 {
+            if imc_umount(target, 0) == 0 { return }
+            first = errno
+            if first == EINVAL || first == ENOENT { return }
+            guard first == EBUSY, !detach else { break }
+            if attempt < 39 { usleep(50_000) }
+        }
         if detach, first == EBUSY, imc_umount(target, 1) == 0 { return }
         throw .system("cannot unmount \(target)", first)
     }

@@ -1,3 +1,4 @@
+import CIMCSys
 import Foundation
 import IMCOS
 
@@ -10,10 +11,25 @@ public struct NetworkNamespace: Sendable {
 
     public init(name: String) { self.name = name }
 
-    /// Creates the namespace (a leftover of the same name is replaced).
-    public func create() async throws(RuntimeError) {
+    /// Creates the namespace (a leftover of the same name is replaced). With `owner`, the
+    /// namespace belongs to that user namespace (the instance's), as a container's own would:
+    /// its containers, root only in their user namespace, may then mount their sysfs.
+    public func create(owner: UserNamespace? = nil) async throws(RuntimeError) {
         _ = await Self.ip(["netns", "delete", name])
-        guard await Self.ip(["netns", "add", name]) == 0 else { throw RuntimeError(.runtime, "cannot create network namespace \(name)") }
+        if let owner {
+            let target = path
+            let made = await BlockingPool.shared.run { () -> Int32 in
+                try? FileManager.default.createDirectory(atPath: "/run/netns", withIntermediateDirectories: true)
+                return imc_netns_in_userns(owner.fd, target) == 0 ? 0 : errno
+            }
+            guard made == 0 else {
+                throw RuntimeError(.runtime, "cannot create network namespace \(name): \(String(cString: strerror(made)))")
+            }
+        } else {
+            guard await Self.ip(["netns", "add", name]) == 0 else {
+                throw RuntimeError(.runtime, "cannot create network namespace \(name)")
+            }
+        }
         guard await Self.ip(["-n", name, "link", "set", "lo", "up"]) == 0 else {
             _ = await Self.ip(["netns", "delete", name])
             throw RuntimeError(.runtime, "cannot bring up the loopback of network namespace \(name)")

@@ -8,8 +8,12 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var hostname: String?
     public var mounts: [Mount]
     public var linux: Linux
+    /// For gVisor: which sandbox a container joins (`io.kubernetes.cri.container-type`,
+    /// `io.kubernetes.cri.sandbox-id`, as containerd's CRI plugin writes them).
+    public var annotations: [String: String]?
 
-    public init(process: Process, root: Root, hostname: String?, mounts: [Mount], linux: Linux) {
+    public init(process: Process, root: Root, hostname: String?, mounts: [Mount], linux: Linux, annotations: [String: String]? = nil) {
+        self.annotations = annotations
         self.process = process
         self.root = root
         self.hostname = hostname
@@ -59,6 +63,13 @@ public struct OCISpec: Codable, Sendable, Equatable {
         public var type: String
         public var source: String
         public var options: [String]
+
+        public init(destination: String, type: String, source: String, options: [String]) {
+            self.destination = destination
+            self.type = type
+            self.source = source
+            self.options = options
+        }
     }
 
     public struct Linux: Codable, Sendable, Equatable {

@@ -2,28 +2,55 @@ import Foundation
 import IMCOS
 import Synchronization
 
-/// Debian's `runc`, driven the way containerd's shim does without the shim: `runc run` stays in
-/// the foreground as the container's parent (it forwards signals to the container and exits
-/// with its status), its output goes to the container's log file, and its `--pid-file` appears
-/// once the container's own process runs. State lives under a root of imc's own.
+/// An OCI runtime, driven the way containerd's shim does without the shim: `run` stays in the
+/// foreground as the container's parent (it forwards signals to the container and exits with
+/// its status), its output goes to the container's log, and its `--pid-file` appears once the
+/// container's own process runs. State lives under a root of imc's own. Debian's `runc` by
+/// default; gVisor's `runsc` takes the same commands (`Runc.gvisor`). Each container gets a
+/// session keyring of its own (no `--no-new-keyring`).
 public struct Runc: Sendable {
     public let binary: String
     public let root: String
+    /// Flags before the command (runsc's platform).
+    public let globalArguments: [String]
 
-    public init(binary: String = "/usr/sbin/runc", root: String) {
+    public init(binary: String = "/usr/sbin/runc", root: String, globalArguments: [String] = []) {
         self.binary = binary
         self.root = root
+        self.globalArguments = globalArguments
+    }
+
+    /// gVisor's `runsc`: each Pod in a sandbox of its own (a kernel in user space, run with the
+    /// ptrace platform, which works where KVM does not), its network only its own loopback.
+    public static func gvisor(root: String, binary: String = "/usr/bin/runsc") -> Runc {
+        Runc(binary: binary, root: root, globalArguments: ["--platform=ptrace", "--network=none"])
+    }
+
+    var base: [String] { [binary, "--root", root] + globalArguments }
+
+    /// Starts the bundle's container with its output appended to the file `log` (the runtime's
+    /// own tests).
+    public func start(id: String, bundle: String, log: String) async throws(RuntimeError) -> RunningContainer {
+        let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw RuntimeError(.io, OSError.system("cannot open \(log)").message) }
+        return try await start(id: id, bundle: bundle, output: fd, log: log)
+    }
+
+    /// Starts the bundle's container with its output going to `writer` (rotated, capped).
+    public func start(id: String, bundle: String, writer: LogWriter) async throws(RuntimeError) -> RunningContainer {
+        let fd: Int32
+        do { fd = try writer.pipe() } catch { throw RuntimeError(.io, error.message, cause: error) }
+        return try await start(id: id, bundle: bundle, output: fd, log: writer.path)
     }
 
     /// Starts the bundle's container and returns once its process is running (its pid known).
-    /// If runc ends first, the error carries the end of the log, where runc wrote why.
-    public func start(id: String, bundle: String, log: String) async throws(RuntimeError) -> RunningContainer {
+    /// If the runtime ends first, the error carries the end of the log, where it wrote why.
+    func start(id: String, bundle: String, output: Int32, log: String) async throws(RuntimeError) -> RunningContainer {
         let pidFile = bundle + "/container.pid"
         unlink(pidFile)
         let child: ChildProcess
         do {
-            child = try await ChildProcess.start(
-                [binary, "--root", root, "run", "--bundle", bundle, "--pid-file", pidFile, "--no-new-keyring", id], outputFile: log)
+            child = try await ChildProcess.start(base + ["run", "--bundle", bundle, "--pid-file", pidFile, id], output: output)
         } catch { throw RuntimeError(.runtime, error.message, cause: error) }
         let container = RunningContainer(id: id, process: child)
         let deadline = ContinuousClock.now + .seconds(120)
@@ -43,14 +70,23 @@ public struct Runc: Sendable {
         }
     }
 
+    /// Runs the bundle's container in the foreground with its output going to `output` (closed
+    /// here once the child has it); returns once `runc run` is started. Its end is the
+    /// container's end.
+    public func run(id: String, bundle: String, output: Int32) async throws(RuntimeError) -> ChildProcess {
+        do { return try await ChildProcess.start(base + ["run", "--bundle", bundle, id], output: output) } catch {
+            throw RuntimeError(.runtime, error.message, cause: error)
+        }
+    }
+
     /// Sends `signal` to the container's processes (all of them with `all`).
     public func kill(id: String, signal: String, all: Bool = false) async {
-        _ = try? await Command.run([binary, "--root", root, "kill"] + (all ? ["--all"] : []) + [id, signal])
+        _ = try? await Command.run(base + ["kill"] + (all ? ["--all"] : []) + [id, signal])
     }
 
     /// Removes the container's state (killing what is left of it).
     public func delete(id: String) async {
-        _ = try? await Command.run([binary, "--root", root, "delete", "--force", id])
+        _ = try? await Command.run(base + ["delete", "--force", id])
     }
 
     /// Whether runc holds state for a container of this id.

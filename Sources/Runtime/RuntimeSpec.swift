@@ -53,29 +53,102 @@ public struct ProcessSpec: Sendable, Equatable {
     }
 }
 
+/// The walls around one container: its own user namespace (an id range of its own), a cgroup
+/// namespace, the seccomp filter, its limits, and what its security context asks for.
+public struct Isolation: Sendable, Equatable {
+    /// The user namespace's range; nil runs the container in the host's user namespace (only the
+    /// runtime's own tests do).
+    public var ids: IDRange?
+    /// The user namespace to join (the instance's, bound to a file): the Pod's network namespace
+    /// belongs to it, so its containers may mount their own sysfs. Nil makes a new one.
+    public var userNamespacePath: String?
+    /// Refuse the calls Docker's default profile refuses.
+    public var seccomp = true
+    /// Bytes of memory; an OOM kills the container.
+    public var memoryBytes: Int64?
+    /// CPUs (1.5 = one and a half cores), as a CFS quota over a 100 ms period.
+    public var cpus: Double?
+    /// The most processes and threads.
+    public var pids: Int64?
+    /// Open files (soft and hard); within the host's own hard limit.
+    public var openFiles: UInt64 = 1024
+    /// The root filesystem is read-only (`readOnlyRootFilesystem`).
+    public var readOnlyRoot = false
+    /// Capabilities removed from Docker's default set (`capabilities.drop`; `ALL` drops every one).
+    public var drop: [String] = []
+    /// For gVisor: the sandbox (the Pod) the container joins; nil for the sandbox itself.
+    public var sandbox: GVisorSandbox?
+
+    public init(ids: IDRange? = nil) { self.ids = ids }
+}
+
+/// A container's place in a gVisor Pod: the Pod's first container is the sandbox (a kernel in
+/// user space of its own), the others join it and share its loopback, as Kubernetes' containers
+/// share a Pod's network.
+public enum GVisorSandbox: Sendable, Equatable {
+    case sandbox
+    case container(sandboxID: String)
+
+    var annotations: [String: String] {
+        switch self {
+        case .sandbox: ["io.kubernetes.cri.container-type": "sandbox"]
+        case .container(let id): ["io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": id]
+        }
+    }
+}
+
 /// The OCI runtime configuration (`config.json`) of a container, in the shape `runc spec` and
-/// Docker's defaults give: its own PID, IPC, UTS, mount, network and cgroup namespaces, Docker's
-/// default capabilities, no new privileges, masked and read-only kernel paths, bounded rlimits.
+/// Docker's defaults give: its own PID, IPC, UTS, mount, network, user and cgroup namespaces,
+/// Docker's default capabilities, no new privileges, Docker's seccomp rules, masked and read-only
+/// kernel paths as containerd masks them (and the block devices, whose loop entries would name
+/// other tenants' disks), bounded rlimits, memory, CPU and process limits.
 public enum RuntimeSpec {
     public static let defaultCapabilities = [
         "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID",
         "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
     ]
 
+    /// containerd's masked paths, and the block devices' (`/sys/block/loop*/loop/backing_file`
+    /// names a disk image of the host).
+    public static let maskedPaths = [
+        "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+        "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap", "/sys/block", "/sys/class/block",
+        "/sys/dev/block", "/sys/devices/virtual/block",
+    ]
+
+    public static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+    /// The CFS period the CPU quota is counted in.
+    public static let cpuPeriod: UInt64 = 100_000
+
     /// `networkNamespace`: the path of a network namespace to join (the Pod's, shared by its
     /// containers); nil gives the container one of its own.
     public static func make(
         process: ProcessSpec, rootfs: String, hostname: String, cgroupsPath: String, networkNamespace: String? = nil,
-        openFiles: UInt64 = 1024
+        isolation: Isolation = Isolation()
     ) -> OCISpec {
-        let caps = defaultCapabilities
+        let dropAll = isolation.drop.contains("ALL")
+        let caps = defaultCapabilities.filter { !dropAll && !isolation.drop.contains($0) }
+        var namespaces: [OCISpec.Namespace] = ["pid", "network", "ipc", "uts", "mount"].map { type in
+            .init(type: type, path: type == "network" ? networkNamespace : nil)
+        }
+        var mappings: [OCISpec.IDMapping]?
+        if let ids = isolation.ids {
+            namespaces += [.init(type: "user", path: isolation.userNamespacePath), .init(type: "cgroup")]
+            mappings = [.init(containerID: 0, hostID: ids.base, size: ids.count)]
+        }
+        var resources = OCISpec.Resources(devices: [.init(allow: false, access: "rwm")])
+        if let bytes = isolation.memoryBytes { resources.memory = .init(limit: bytes) }
+        if let cpus = isolation.cpus { resources.cpu = .init(quota: Int64((cpus * Double(cpuPeriod)).rounded()), period: cpuPeriod) }
+        if let pids = isolation.pids { resources.pids = .init(limit: pids) }
         return OCISpec(
             process: .init(
                 user: .init(uid: process.uid, gid: process.gid, additionalGids: process.additionalGids),
                 args: process.args, env: process.env, cwd: process.cwd,
                 capabilities: .init(bounding: caps, effective: caps, permitted: caps),
-                rlimits: [.init(type: "RLIMIT_NOFILE", hard: openFiles, soft: openFiles)], noNewPrivileges: true),
-            root: .init(path: rootfs, readonly: false),
+                rlimits: [.init(type: "RLIMIT_NOFILE", hard: isolation.openFiles, soft: isolation.openFiles)], noNewPrivileges: true,
+                oomScoreAdj: 0),
+            root: .init(path: rootfs, readonly: isolation.readOnlyRoot),
             hostname: hostname,
             mounts: [
                 .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
@@ -90,16 +163,9 @@ public enum RuntimeSpec {
                 .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
             ],
             linux: .init(
-                cgroupsPath: cgroupsPath,
-                resources: .init(devices: [.init(allow: false, access: "rwm")]),
-                namespaces: ["pid", "network", "ipc", "uts", "mount"].map { type in
-                    .init(type: type, path: type == "network" ? networkNamespace : nil)
-                },
-                maskedPaths: [
-                    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                    "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
-                ],
-                readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]))
+                cgroupsPath: cgroupsPath, resources: resources, namespaces: namespaces, uidMappings: mappings, gidMappings: mappings,
+                maskedPaths: maskedPaths, readonlyPaths: readonlyPaths, seccomp: isolation.seccomp ? SeccompProfile.spec() : nil),
+            annotations: isolation.sandbox?.annotations)
     }
 
     /// Writes `config.json` into `bundle`.

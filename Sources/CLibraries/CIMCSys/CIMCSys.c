@@ -63,3 +63,125 @@ int imc_mount(const char *source, const char *target, const char *type, unsigned
 }
 
 int imc_umount(const char *target, int detach) { return umount2(target, detach ? MNT_DETACH : 0); }
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+int imc_mount_in(const char *directory, const char *source, const char *target, const char *type, unsigned long flags,
+                 const char *data) {
+    int status = 0;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (chdir(directory) != 0) _exit(errno & 0xff);
+        _exit(mount(source, target, type, flags, data) == 0 ? 0 : (errno & 0xff));
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return -1;
+    }
+    if (!WIFEXITED(status)) { errno = EINTR; return -1; }
+    if (WEXITSTATUS(status) != 0) { errno = WEXITSTATUS(status); return -1; }
+    return 0;
+}
+
+static int write_all(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int imc_userns_fd(unsigned int base, unsigned int count) {
+    int ready[2], done[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) return -1;
+    if (pipe2(done, O_CLOEXEC) != 0) { close(ready[0]); close(ready[1]); return -1; }
+    pid_t pid = fork();
+    if (pid < 0) { close(ready[0]); close(ready[1]); close(done[0]); close(done[1]); return -1; }
+    if (pid == 0) {
+        char c = unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
+        if (write(ready[1], &c, 1) != 1) _exit(1);
+        if (read(done[0], &c, 1) != 1) _exit(1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(done[0]);
+    char ok = 0;
+    int fd = -1, saved = 0;
+    if (read(ready[0], &ok, 1) == 1 && ok == 1) {
+        char path[64], map[64];
+        snprintf(map, sizeof map, "0 %u %u\n", base, count);
+        snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+        if (write_all(path, map) == 0) {
+            snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+            if (write_all(path, map) == 0) {
+                snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+            }
+        }
+        if (fd < 0) saved = errno;
+    } else {
+        saved = EPERM;
+    }
+    close(ready[0]);
+    // A byte, not the pipe's end: another thread's fork may hold a copy of this end open.
+    char bye = 0;
+    if (write(done[1], &bye, 1) != 1) kill(pid, SIGKILL);
+    close(done[1]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    if (fd < 0) errno = saved;
+    return fd;
+}
+
+int imc_mount_idmapped(const char *source, const char *target, int userns_fd) {
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) return -1;
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    attr.userns_fd = (unsigned long long)userns_fd;
+    int rc = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+    if (rc == 0) rc = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+    int saved = errno;
+    close(tree);
+    errno = saved;
+    return rc;
+}
+
+int imc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int imc_netns_in_userns(int userns_fd, const char *target) {
+    int ready[2], done[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) return -1;
+    if (pipe2(done, O_CLOEXEC) != 0) { close(ready[0]); close(ready[1]); return -1; }
+    pid_t pid = fork();
+    if (pid < 0) { close(ready[0]); close(ready[1]); close(done[0]); close(done[1]); return -1; }
+    if (pid == 0) {
+        char c = (setns(userns_fd, CLONE_NEWUSER) == 0 && unshare(CLONE_NEWNET) == 0) ? 1 : 0;
+        if (write(ready[1], &c, 1) != 1) _exit(1);
+        if (read(done[0], &c, 1) != 1) _exit(1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(done[0]);
+    char ok = 0;
+    int rc = -1, saved = EPERM;
+    if (read(ready[0], &ok, 1) == 1 && ok == 1) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+        int fd = open(target, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+        if (fd >= 0) close(fd);
+        rc = mount(path, target, NULL, MS_BIND, NULL);
+        saved = errno;
+    }
+    close(ready[0]);
+    char bye = 0;
+    if (write(done[1], &bye, 1) != 1) kill(pid, SIGKILL);
+    close(done[1]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    if (rc != 0) errno = saved;
+    return rc;
+}

@@ -37,4 +37,23 @@ int imc_get_flags(int fd);
 int imc_mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data);
 /// umount2(2) with MNT_DETACH when `detach` is set.
 int imc_umount(const char *target, int detach);
+/// mount(2) done from within `directory` (a child process changes to it and mounts), so that
+/// relative paths in `data` are resolved there and recorded as given: an overlay mounted so
+/// shows no host path in the mount table. Returns 0, or -1 with errno set.
+int imc_mount_in(const char *directory, const char *source, const char *target, const char *type, unsigned long flags,
+                 const char *data);
+/// A user namespace whose uid and gid 0..count-1 map to host ids base..base+count-1, as an open
+/// file descriptor (a child process makes it and exits). Returns the fd, or -1 with errno set.
+int imc_userns_fd(unsigned int base, unsigned int count);
+
+/// Makes a network namespace owned by the user namespace `userns_fd` (so that a container of that
+/// user namespace may mount its own sysfs) and binds it at `target` (a file, made if missing).
+int imc_netns_in_userns(int userns_fd, const char *target);
+
+/// pipe2(O_CLOEXEC): a pipe neither end of which leaks into children.
+int imc_pipe_cloexec(int fds[2]);
+/// An idmapped copy of the directory `source` mounted at `target`: ids on disk are shown
+/// through the user namespace `userns_fd` (open_tree, mount_setattr(MOUNT_ATTR_IDMAP),
+/// move_mount). Returns 0, or -1 with errno set.
+int imc_mount_idmapped(const char *source, const char *target, int userns_fd);
 #endif
