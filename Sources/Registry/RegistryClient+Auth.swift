@@ -91,8 +91,10 @@ extension RegistryClient {
             let realmHost = realm.port.map { "\(realm.host ?? ""):\($0)" } ?? (realm.host ?? "")
             let response: HTTPClientResponse
             do {
-                response = try await httpClient(for: config.skipsVerify(realmHost) ? realmHost : host).execute(
+                response = try await client(to: url.absoluteString, tlsHost: config.skipsVerify(realmHost) ? realmHost : host).execute(
                     r, timeout: options.requestTimeout)
+            } catch let error as RegistryError {
+                throw error
             } catch {
                 let decision = options.retry.decide(
                     attempt: attempt, outcome: .connectionFault, random: options.random(), now: options.now())

@@ -113,7 +113,25 @@ extension RegistryClient {
                 throw await statusError(response, what: "blob \(descriptor.digest) of \(image.name)", host: image.registry)
             }
             do {
+                // A transfer that moves, but too slowly to be a registry at work (a byte every
+                // 20 s keeps a read timeout from firing), is cut as stalled: it would hold a
+                // builder for hours.
+                let window = Duration.nanoseconds(options.stallTimeout.nanoseconds)
+                var windowStart = ContinuousClock.now
+                var windowBytes: Int64 = 0
                 for try await var chunk in response.body {
+                    windowBytes += Int64(chunk.readableBytes)
+                    let now = ContinuousClock.now
+                    if now - windowStart >= window {
+                        if windowBytes < options.minimumBytesPerStallWindow {
+                            throw RegistryError(
+                                .stalled,
+                                "registry \(image.registry) sent only \(windowBytes) bytes of blob \(descriptor.digest) in \(window.components.seconds) s (at least \(options.minimumBytesPerStallWindow) are expected); the transfer was cut"
+                            )
+                        }
+                        windowStart = now
+                        windowBytes = 0
+                    }
                     if skip > 0 {
                         let drop = Int(min(skip, Int64(chunk.readableBytes)))
                         chunk.moveReaderIndex(forwardBy: drop)

@@ -13,6 +13,9 @@ public struct RegistryClientOptions: Sendable {
     public var retry = RetryPolicy()
     /// A transfer that receives no byte for this long is cut (and retried); a slow but moving one is not.
     public var stallTimeout: TimeAmount = .seconds(30)
+    /// A transfer that receives fewer bytes than this in a `stallTimeout` is cut too: it moves,
+    /// but too slowly to be anything but a stall.
+    public var minimumBytesPerStallWindow: Int64 = 32 << 10
     /// How long to wait for a connection.
     public var connectTimeout: TimeAmount = .seconds(10)
     /// Deadline for small requests (manifests, tokens, pushes of small blobs).
@@ -21,6 +24,9 @@ public struct RegistryClientOptions: Sendable {
     public var maxRedirects = 10
     /// Sent as `User-Agent`.
     public var userAgent = "imc/0.1"
+    /// Which addresses may be connected to (registries, token realms, redirects). Open by
+    /// default; the service passes its own.
+    public var addressPolicy = AddressPolicy.open
     /// Waits between attempts.
     public var sleep: @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) }
     /// Jitter source, 0..<1.
@@ -44,6 +50,9 @@ public final class RegistryClient: Sendable {
     let tokens = TokenCache()
     /// Hosts that answered with a Basic challenge, so later requests send credentials at once.
     let basicHosts = Mutex<Set<String>>([])
+    /// Clients pinned to one checked address of one host, when the address policy is not open.
+    let pinned = Mutex<[String: HTTPClient]>([:])
+    let timeout: HTTPClient.Configuration.Timeout
 
     /// Most bytes of a token or error body.
     public static let maxSmallBody = 1 << 20
@@ -54,21 +63,66 @@ public final class RegistryClient: Sendable {
         self.options = options
         self.logger = logger ?? Logger(label: "imc.registry", factory: { _ in SwiftLogNoOpLogHandler() })
         let timeout = HTTPClient.Configuration.Timeout(connect: options.connectTimeout, read: options.stallTimeout)
-        var verifyingConfig = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: timeout, decompression: .disabled)
-        verifyingConfig.httpVersion = .http1Only
-        verifyingConfig.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
-        verifying = HTTPClient(eventLoopGroupProvider: .singleton, configuration: verifyingConfig)
-        var unverifiedConfig = HTTPClient.Configuration(
-            certificateVerification: .none, redirectConfiguration: .disallow, timeout: timeout, decompression: .disabled)
-        unverifiedConfig.httpVersion = .http1Only
-        unverifiedConfig.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
-        unverified = HTTPClient(eventLoopGroupProvider: .singleton, configuration: unverifiedConfig)
+        self.timeout = timeout
+        verifying = Self.makeClient(verify: true, timeout: timeout)
+        unverified = Self.makeClient(verify: false, timeout: timeout)
     }
 
-    /// Shuts both HTTP clients down. Call once, when no request is running.
+    static func makeClient(verify: Bool, timeout: HTTPClient.Configuration.Timeout, pinning: [String: String] = [:]) -> HTTPClient {
+        var configuration = HTTPClient.Configuration(
+            certificateVerification: verify ? .fullVerification : .none, redirectConfiguration: .disallow, timeout: timeout,
+            decompression: .disabled)
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        configuration.dnsOverride = pinning
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Shuts the HTTP clients down. Call once, when no request is running.
     public func shutdown() async throws {
         try await verifying.shutdown()
         try await unverified.shutdown()
+        for client in pinned.withLock({ p in
+            defer { p = [:] }
+            return Array(p.values)
+        }) { try? await client.shutdown() }
+    }
+
+    /// The HTTP client that sends a request to `url` (for registry `host`, whose TLS settings
+    /// apply): when the address policy is not open, the URL's host is resolved here, every
+    /// answer is checked, and the connection is pinned to the checked address, so that a DNS
+    /// answer that changes between the check and the connection cannot lead elsewhere.
+    func client(to url: String, tlsHost host: String) async throws -> HTTPClient {
+        let shared = httpClient(for: host)
+        let policy = options.addressPolicy
+        guard !policy.isOpen, let target = URL(string: url)?.host else { return shared }
+        let name = AddressPolicy.bare(target)
+        let addresses = await Self.resolving(name)
+        guard let first = addresses.first else {
+            throw RegistryError(.unreachable, "cannot reach registry \(host): \(name) does not resolve to an address")
+        }
+        for address in addresses {
+            if let rule = policy.refusal(address) {
+                throw RegistryError(.refused, policy.explain(host: name, address: address, rule: rule))
+            }
+        }
+        if IPAddress(name) != nil { return shared }
+        let verify = !config.skipsVerify(host)
+        let key = "\(verify) \(name) \(first)"
+        let timeout = timeout
+        return pinned.withLock { clients in
+            if let client = clients[key] { return client }
+            let client = Self.makeClient(verify: verify, timeout: timeout, pinning: [name: first.description])
+            clients[key] = client
+            return client
+        }
+    }
+
+    /// Resolves `name` off the cooperative pool (getaddrinfo blocks).
+    static func resolving(_ name: String) async -> [IPAddress] {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: IPAddress.resolve(name)) }
+        }
     }
 
     // MARK: Requests
@@ -155,7 +209,7 @@ public final class RegistryClient: Sendable {
                 r.headers.replaceOrAdd(name: "Authorization", value: auth)
             }
             let timeout = request.timeout ?? options.requestTimeout
-            let response = try await httpClient(for: request.host).execute(r, timeout: timeout, logger: nil)
+            let response = try await client(to: url, tlsHost: request.host).execute(r, timeout: timeout, logger: nil)
             let code = Int(response.status.code)
             if [301, 302, 303, 307, 308].contains(code) {
                 _ = try? await response.body.collect(upTo: Self.maxSmallBody)

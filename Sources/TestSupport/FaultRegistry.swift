@@ -35,6 +35,9 @@ public final class FaultRegistry: Sendable {
         case status(Int, retryAfter: String? = nil)
         /// Send `afterBytes` of the body, wait `seconds`, then send the rest.
         case stall(afterBytes: Int, seconds: Double)
+        /// Send `afterBytes` of the body, then one byte every `interval` seconds (a registry that
+        /// moves, too slowly for any read timeout to fire).
+        case trickle(afterBytes: Int, interval: Double)
         /// Send `afterBytes` of the body, then close the connection.
         case truncate(afterBytes: Int)
         /// Serve other bytes of the same length.
@@ -76,7 +79,7 @@ public final class FaultRegistry: Sendable {
 
     let state = Mutex(State())
     let auth: Auth
-    let port: Int
+    public let port: Int
     /// `127.0.0.1:PORT`.
     public var host: String { "127.0.0.1:\(port)" }
     /// The same server under another host name (`localhost:PORT`), for cross-host redirects.
@@ -353,6 +356,17 @@ public final class FaultRegistry: Sendable {
                     try await writer.write(ByteBuffer(bytes: body.prefix(after)))
                     try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
                     try await writer.write(ByteBuffer(bytes: body.dropFirst(after)))
+                    try await writer.finish(nil)
+                })
+        case .trickle(let after, let interval)?:
+            return Response(
+                status: status, headers: headers,
+                body: ResponseBody(contentLength: body.count) { writer in
+                    try await writer.write(ByteBuffer(bytes: body.prefix(after)))
+                    for byte in body.dropFirst(after) {
+                        try await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                        try await writer.write(ByteBuffer(bytes: [byte]))
+                    }
                     try await writer.finish(nil)
                 })
         case .truncate(let after)?:

@@ -169,6 +169,23 @@ struct FaultRegistryTests {
         #expect(registry.requests.filter { $0.path.contains("/blobs/") }.count == 1)
     }
 
+    @Test func aTransferThatTricklesIsCutAsStalled() async throws {
+        let registry = try await FaultRegistry.start()
+        let image = try Self.image()
+        registry.add(image, repository: "a/b", tag: "v1")
+        // Every attempt trickles; a byte every 0.1 s never lets a 2 s read timeout fire.
+        registry.script(.trickle(afterBytes: 1000, interval: 0.1), on: .blob, times: 5)
+        let client = Self.client(registry, stall: .seconds(2))
+        defer { Task { try await client.shutdown() } }
+        await #expect {
+            _ = try await Self.fetchLayer(client, registry, image)
+        } throws: { error in
+            guard let e = error as? RegistryError else { return false }
+            return e.code == .stalled && e.message.contains("sent only") && e.message.contains("the transfer was cut")
+        }
+        #expect(registry.requests.filter { $0.path.contains("/blobs/") }.count == 1)
+    }
+
     @Test func truncatedBodiesResume() async throws {
         let registry = try await FaultRegistry.start()
         let image = try Self.image()
