@@ -19,6 +19,21 @@ public struct CacheCredential: Codable, Sendable, Equatable, CustomStringConvert
     public var username: String
     public var password: String
     public var name: String?
+    /// The sealed password as stored, when it could not be opened (the key changed, or the row
+    /// was tampered with): `password` is empty then, and the sealed value is written back as it
+    /// was, so that nothing is lost; whoever needs the password fails with a clear error.
+    public var unopenedPassword: String? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case server, username, password, name
+    }
+
+    /// Why a credential cannot be used, when its password could not be opened.
+    public static func unreadable(_ credentials: [CacheCredential]) -> String? {
+        credentials.first { $0.unopenedPassword != nil }.map {
+            "the stored password for registry \($0.server) cannot be opened with the service's key (did IMC_MASTER_KEY or master.key change?); give the credentials again"
+        }
+    }
 
     public init(server: String, username: String, password: String, name: String? = nil) {
         self.server = server

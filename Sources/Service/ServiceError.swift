@@ -17,6 +17,8 @@ public struct ServiceError: Error, Equatable, CustomStringConvertible, Sendable 
         case failed
         /// A build's images do not fit the cache's size.
         case diskTooSmall
+        /// A sealed secret of the resource cannot be opened (the master key changed?).
+        case secretUnreadable
     }
 
     public let code: Code

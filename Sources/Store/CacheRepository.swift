@@ -18,12 +18,17 @@ public protocol CacheRepository: Sendable {
     func ready(account: String, region: String) throws -> [ImageCache]
     /// Caches in any of `statuses`, of every account (for build workers and the sweeper).
     func all(in statuses: [CacheStatus]) throws -> [ImageCache]
+    /// The oldest `perAccount` Pending or Updating caches of each account, oldest first: the
+    /// heads of the accounts' build queues, read without reading every queued cache.
+    func queueHeads(perAccount: Int) throws -> [ImageCache]
     /// The best Ready, unexpired cache of the account and region holding every one of
     /// `images` (normalised references), by the rules of `CacheMatcher`, found with an index
     /// rather than by reading every cache.
     func bestMatch(account: String, region: String, images: Set<String>, now: Date) throws -> ImageCache?
     /// How many caches there are in each status, every account (for the operator's gauges).
     func countByStatus() throws -> [String: Int]
+    /// How many caches `account` has and the GiB of their disks together (for its quotas).
+    func usage(account: String) throws -> (count: Int, sizeGiB: Int)
 }
 
 /// Filters of DescribeImageCaches.

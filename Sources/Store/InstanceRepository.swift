@@ -11,13 +11,28 @@ public protocol DiskRepository: Sendable {
     /// Takes (marks in use and returns) a retained disk of the account made from `cacheID`,
     /// still within its retention, if there is one.
     func takeRetainedDisk(account: String, cacheID: String, now: Date) throws -> DiskRecord?
+    /// The GiB of `account`'s disks, by use (for its quotas).
+    func diskUsage(account: String) throws -> [DiskRecord.Use: Int]
+}
+
+/// The host id ranges given to instances' user namespaces, each to one instance at a time.
+///
+/// Contract: `allocate` is atomic and returns the lowest free range (the same one again for an
+/// instance that has one); a range is free again only after `release` (when its instance is
+/// gone); `allocated` lists every range in use, for recovery.
+public protocol IDRangeRepository: Sendable {
+    /// The first id of the range given to `instanceID`, from `first + k * size` for k below
+    /// `count`; throws when every range is in use.
+    func allocateIDRange(instanceID: String, first: UInt32, size: UInt32, count: Int) throws -> UInt32
+    func releaseIDRange(instanceID: String) throws
+    func allocatedIDRanges() throws -> [String: UInt32]
 }
 
 /// Where instances and the disks they hold are kept.
 ///
 /// Contract: as `CacheRepository`: every call is atomic; an instance is visible only to its own
 /// account; `update` replaces the whole instance and fails if it is gone.
-public protocol InstanceRepository: DiskRepository {
+public protocol InstanceRepository: DiskRepository, IDRangeRepository {
     func insert(_ instance: Instance) throws
     func update(_ instance: Instance) throws
     func get(id: String, account: String) throws -> Instance?

@@ -47,6 +47,14 @@ public final class SQLiteCacheRepository: CacheRepository {
         }
     }
 
+    public func usage(account: String) throws -> (count: Int, sizeGiB: Int) {
+        try pool.read { db in
+            let row = try Row.fetchOne(
+                db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS s FROM caches WHERE account = ?", arguments: [account])
+            return (row?["n"] ?? 0, row?["s"] ?? 0)
+        }
+    }
+
     public static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.dateEncodingStrategy = .secondsSince1970
@@ -148,6 +156,20 @@ public final class SQLiteCacheRepository: CacheRepository {
                     arguments: StatementArguments(statuses.map(\.rawValue))))
         }
     }
+
+    public func queueHeads(perAccount: Int) throws -> [ImageCache] {
+        try pool.read { db in
+            try self.decode(
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT data FROM (
+                          SELECT data, creation, ROW_NUMBER() OVER (PARTITION BY account ORDER BY creation, id) AS n
+                          FROM caches WHERE status IN (?, ?)
+                        ) WHERE n <= ? ORDER BY creation
+                        """, arguments: [CacheStatus.pending.rawValue, CacheStatus.updating.rawValue, perAccount]))
+        }
+    }
 }
 
 /// A failure of the store itself.
@@ -157,6 +179,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case gone
         /// A sealed secret cannot be opened, or a key is not usable.
         case secret
+        /// Everything of a kind is in use (id ranges).
+        case exhausted
         /// The database failed.
         case database
     }

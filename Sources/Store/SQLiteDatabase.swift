@@ -100,6 +100,15 @@ public final class SQLiteDatabase: Sendable {
                     CREATE INDEX usage_open ON usage(resource_id, end);
                     """)
         }
+        migrator.registerMigration("v5-id-ranges") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE id_ranges (
+                        base INTEGER PRIMARY KEY NOT NULL,
+                        instance_id TEXT NOT NULL UNIQUE
+                    );
+                    """)
+        }
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }
@@ -111,7 +120,7 @@ public final class SQLiteDatabase: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT id, data FROM caches WHERE instr(data, '\"password\"') > 0") {
                 let cache = try SQLiteCacheRepository.decoder.decode(ImageCache.self, from: row["data"] as Data)
                 guard cache.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
-                let sealed = try SecretBox.sealing(cache, with: box)
+                let sealed = try box.sealingClearPasswords(cache)
                 try db.execute(
                     sql: "UPDATE caches SET data = ? WHERE id = ?", arguments: [try SQLiteCacheRepository.encoder.encode(sealed), cache.id])
                 count += 1
@@ -119,7 +128,7 @@ public final class SQLiteDatabase: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT id, data FROM instances WHERE instr(data, '\"password\"') > 0") {
                 let instance = try SQLiteInstanceRepository.decoder.decode(Instance.self, from: row["data"] as Data)
                 guard instance.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
-                let sealed = try SecretBox.sealing(instance, with: box)
+                let sealed = try box.sealingClearPasswords(instance)
                 try db.execute(
                     sql: "UPDATE instances SET data = ? WHERE id = ?",
                     arguments: [try SQLiteInstanceRepository.encoder.encode(sealed), instance.id])

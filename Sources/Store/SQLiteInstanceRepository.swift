@@ -122,6 +122,17 @@ public final class SQLiteInstanceRepository: InstanceRepository {
         }
     }
 
+    public func diskUsage(account: String) throws -> [DiskRecord.Use: Int] {
+        try pool.read { db in
+            var usage: [DiskRecord.Use: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT data FROM disks WHERE account = ?", arguments: [account]) {
+                let disk = try Self.decoder.decode(DiskRecord.self, from: row["data"] as Data)
+                usage[disk.use, default: 0] += disk.sizeGiB
+            }
+            return usage
+        }
+    }
+
     public func disk(id: String) throws -> DiskRecord? {
         try pool.read { db in
             try Row.fetchOne(db, sql: "SELECT data FROM disks WHERE id = ?", arguments: [id]).map {
@@ -147,6 +158,36 @@ public final class SQLiteInstanceRepository: InstanceRepository {
                 sql: "UPDATE disks SET use = ?2, retain_until = NULL, data = ?3 WHERE id = ?1",
                 arguments: [disk.id, disk.use.rawValue, try Self.encoder.encode(disk)])
             return disk
+        }
+    }
+
+    public func allocateIDRange(instanceID: String, first: UInt32, size: UInt32, count: Int) throws -> UInt32 {
+        try pool.write { db in
+            if let base = try Int64.fetchOne(db, sql: "SELECT base FROM id_ranges WHERE instance_id = ?", arguments: [instanceID]) {
+                return UInt32(base)
+            }
+            let used = Set(try Int64.fetchAll(db, sql: "SELECT base FROM id_ranges"))
+            for k in 0..<count {
+                let base = Int64(first) + Int64(k) * Int64(size)
+                guard !used.contains(base) else { continue }
+                try db.execute(sql: "INSERT INTO id_ranges (base, instance_id) VALUES (?, ?)", arguments: [base, instanceID])
+                return UInt32(base)
+            }
+            throw StoreError(.exhausted, "every one of the \(count) id ranges is in use by an instance")
+        }
+    }
+
+    public func releaseIDRange(instanceID: String) throws {
+        try pool.write { db in try db.execute(sql: "DELETE FROM id_ranges WHERE instance_id = ?", arguments: [instanceID]) }
+    }
+
+    public func allocatedIDRanges() throws -> [String: UInt32] {
+        try pool.read { db in
+            Dictionary(
+                try Row.fetchAll(db, sql: "SELECT base, instance_id FROM id_ranges").map {
+                    ($0["instance_id"] as String, UInt32($0["base"] as Int64))
+                },
+                uniquingKeysWith: { a, _ in a })
         }
     }
 }

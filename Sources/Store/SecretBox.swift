@@ -40,9 +40,10 @@ public struct SecretBox: Sendable {
         return SecretBox(key: key)
     }
 
-    /// Seals `plaintext` (the empty string stays empty: there is no secret in it).
+    /// Seals `plaintext`, whatever it looks like (a password that itself begins `enc:v1:` is
+    /// sealed like any other); the empty string stays empty: there is no secret in it.
     public func seal(_ plaintext: String) throws -> String {
-        guard !plaintext.isEmpty, !plaintext.hasPrefix(Self.prefix) else { return plaintext }
+        guard !plaintext.isEmpty else { return plaintext }
         let box = try AES.GCM.seal(Data(plaintext.utf8), using: key)
         guard let combined = box.combined else { throw StoreError(.secret, "cannot seal a secret") }
         return Self.prefix + combined.base64EncodedString()
