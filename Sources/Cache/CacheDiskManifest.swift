@@ -6,12 +6,14 @@ import IMCModel
 /// recorded: a layer is found on the disk by its diff-id (`layers/sha256/<hex>`), wherever the
 /// disk is mounted.
 ///
-/// Versioned: `schemaVersion` 1 is this shape; a manifest without one was written before the
-/// version existed (version 0, whose layers also carried their build-time paths, which are not
-/// read).
+/// Versioned: `schemaVersion` 2 is this shape, with every opaque directory of its layers marked
+/// `user.overlay.opaque` (builds run in a user namespace, where `trusted.*` cannot be written;
+/// instances mount such layers with overlayfs's `userxattr`); version 1 marked them
+/// `trusted.overlay.opaque` only; a manifest without a version was written before versions
+/// existed (version 0, whose layers also carried their build-time paths, which are not read).
 public struct CacheDiskManifest: Codable, Sendable, Equatable {
     public static let fileName = "imc-manifest.json"
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     public struct Image: Codable, Sendable, Equatable {
         /// As the user gave it.
@@ -74,6 +76,10 @@ public struct CacheDiskManifest: Codable, Sendable, Equatable {
         cacheID = try c.decode(String.self, forKey: .cacheID)
         images = try c.decode([Image].self, forKey: .images)
     }
+
+    /// Whether the disk's layers mark opaque directories with `user.overlay.opaque` (mounted with
+    /// `userxattr`), as builds since version 2 do.
+    public var userOverlayXattrs: Bool { schemaVersion >= 2 }
 
     /// The images by normalised reference.
     public var byReference: [String: Image] { Dictionary(images.map { ($0.normalized, $0) }, uniquingKeysWith: { a, _ in a }) }

@@ -20,11 +20,18 @@ public enum CacheEventReason: String, Sendable, CaseIterable {
     case diskTooSmall = "DiskTooSmall"
     case buildFailed = "BuildFailed"
     case snapshotCorrupt = "SnapshotCorrupt"
+    case credentialsUnreadable = "CredentialsUnreadable"
+    /// A registry address was refused by the address rules (loopback, private, ...).
+    case registryRefused = "RegistryRefused"
+    /// A registry sent too little for too long.
+    case registryStalled = "RegistryStalled"
+    /// The build ran past its deadline and was stopped.
+    case buildDeadlineExceeded = "BuildDeadlineExceeded"
 
     public var kind: CacheEvent.Kind {
         switch self {
         case .imageNotFound, .registryUnauthorized, .registryUnreachable, .pullFailed, .diskFailed, .diskTooSmall, .buildFailed,
-            .snapshotCorrupt:
+            .snapshotCorrupt, .credentialsUnreadable, .registryRefused, .registryStalled, .buildDeadlineExceeded:
             .warning
         default: .normal
         }

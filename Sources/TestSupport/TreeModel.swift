@@ -134,7 +134,8 @@ public enum TreeModel {
         var out: [String: [UInt8]] = [:]
         for raw in names[0..<n].split(separator: 0) {
             let name = String(decoding: raw.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            guard name.hasPrefix("user.") || name == "security.capability" else { continue }
+            // The image's own: overlayfs's markers (`user.overlay.*`, `trusted.*`) are the unpacker's.
+            guard (name.hasPrefix("user.") && !name.hasPrefix("user.overlay.")) || name == "security.capability" else { continue }
             var value = [UInt8](repeating: 0, count: 65536)
             let m = imc_lgetxattr(path, name, &value, value.count)
             if m >= 0 { out[name] = Array(value[0..<m]) }

@@ -16,6 +16,9 @@ public final class LayerExtractor {
         public var bytes: Int64 = 0
         public var whiteouts = 0
         public var ignoredXattrs = 0
+        /// Device nodes a user namespace may not make (a build sandbox's): skipped, as rootless
+        /// Docker and Podman skip them. A container's /dev is the runtime's anyway.
+        public var skippedDevices = 0
     }
 
     private let rootFD: Int32
@@ -183,6 +186,10 @@ public final class LayerExtractor {
             let type: mode_t = entry.kind == .fifo ? S_IFIFO : (entry.kind == .characterDevice ? S_IFCHR : S_IFBLK)
             let dev = entry.kind == .fifo ? 0 : imc_makedev(entry.devMajor, entry.devMinor)
             if mknodat(parent, base, type | 0o600, dev_t(dev)) != 0 {
+                if errno == EPERM && entry.kind != .fifo {
+                    stats.skippedDevices += 1
+                    return
+                }
                 guard errno == EEXIST else { throw Self.ioError("mknod \(path)") }
                 try removeExisting(parent, base, path)
                 guard mknodat(parent, base, type | 0o600, dev_t(dev)) == 0 else { throw Self.ioError("mknod \(path)") }
@@ -196,10 +203,15 @@ public final class LayerExtractor {
     private func applyWhiteout(_ base: String, parentPath: String, entryName: String) throws {
         if base == ".wh..wh..opq" {
             let parent = try openParent(parentPath)
-            let dir = parentPath.isEmpty ? dup(rootFD) : openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            let dir = parentPath.isEmpty ? fcntl(rootFD, F_DUPFD_CLOEXEC, 0) : openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard dir >= 0 else { throw Self.ioError("open \(parentPath)") }
             defer { close(dir) }
-            guard imc_fsetxattr(dir, "trusted.overlay.opaque", "y", 1) == 0 else {
+            // Both namespaces overlayfs reads: `user.` (mounted with `userxattr`, the only one a
+            // build in a user namespace can write) and, where permitted, `trusted.`.
+            guard imc_fsetxattr(dir, "user.overlay.opaque", "y", 1) == 0 else {
+                throw Self.ioError("mark \(parentPath.isEmpty ? "/" : parentPath) opaque")
+            }
+            if imc_fsetxattr(dir, "trusted.overlay.opaque", "y", 1) != 0 && errno != EPERM {
                 throw Self.ioError("mark \(parentPath.isEmpty ? "/" : parentPath) opaque")
             }
             stats.whiteouts += 1
@@ -256,7 +268,7 @@ public final class LayerExtractor {
                 continue
             }
             guard errno == ENOENT else { throw Self.ioError("open directory \(candidate)") }
-            let parent = prefix.isEmpty ? dup(rootFD) : imc_open_in_root(rootFD, prefix, O_RDONLY | O_DIRECTORY, 0)
+            let parent = prefix.isEmpty ? fcntl(rootFD, F_DUPFD_CLOEXEC, 0) : imc_open_in_root(rootFD, prefix, O_RDONLY | O_DIRECTORY, 0)
             guard parent >= 0 else { throw Self.ioError("open directory \(prefix)") }
             defer { close(parent) }
             if mkdirat(parent, part, 0o755) != 0 {

@@ -168,6 +168,7 @@ final class UnpackSafetyTests {
         #expect(lstat(root + "/gone", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 && st.st_uid == 0)
         #expect(TreeModel.xattrs(root + "/dir").isEmpty, "user-visible xattrs are untouched")
         #expect(TreeModel.xattr(root + "/dir", "trusted.overlay.opaque") == Array("y".utf8))
+        #expect(TreeModel.xattr(root + "/dir", "user.overlay.opaque") == Array("y".utf8), "the marker a user namespace can write too")
         #expect(stats.whiteouts == 2)
         #expect(!FileManager.default.fileExists(atPath: root + "/.wh.gone"))
     }

@@ -4,19 +4,15 @@ import IMCDisks
 import IMCStore
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Builds Pending and Updating caches for as long as the service runs. Several copies of one
-/// worker can run at once (`imc serve --builders N`): they share the claims, so each cache is
-/// built by one of them. Call `recover()` once before starting them.
+/// worker can run at once (`imc serve --builders N`): they share one `BuildQueue`, so each cache
+/// is built by one of them, no account holds more than its share of them, and the next build
+/// goes to the account served least recently (one account's thousand queued caches, or its
+/// stalled registry, do not hold another account's build). Call `recover()` once before
+/// starting them.
 public struct BuildWorker: Service {
-    /// Caches being built, shared by the copies of a worker.
-    final class Claims: Sendable {
-        let ids = Mutex<Set<String>>([])
-        func claim(_ id: String) -> Bool { ids.withLock { $0.insert(id).inserted } }
-        func release(_ id: String) { _ = ids.withLock { $0.remove(id) } }
-    }
-    let claims = Claims()
+    let queue: BuildQueue
     let builder: CacheBuilder
     let repository: any CacheRepository
     let disks: DiskManager
@@ -36,6 +32,7 @@ public struct BuildWorker: Service {
         self.snapshots = snapshots
         self.pollInterval = pollInterval
         self.logger = logger
+        queue = BuildQueue(policy: builder.policy)
     }
 
     public func run() async throws {
@@ -43,14 +40,16 @@ public struct BuildWorker: Service {
         // after that, only the snapshots of the builds this worker ran.
         await builder.checksumSnapshots()
         while !Task.isCancelledOrShuttingDown {
-            let queued = (try? repository.all(in: [.pending, .updating])) ?? []
-            var built: [ImageCache] = []
-            for cache in queued where claims.claim(cache.id) {
-                defer { claims.release(cache.id) }
-                if Task.isCancelledOrShuttingDown { return }
-                if let done = await builder.build(cache.id, account: cache.account) { built.append(done) }
+            // Enough of each account's queue to find one not yet taken by another copy.
+            let heads = (try? repository.queueHeads(perAccount: queue.policy.perAccount + 16)) ?? []
+            if let cache = queue.claimNext(from: heads, id: \.id, account: \.account) {
+                let done = await builder.build(cache.id, account: cache.account)
+                queue.release(id: cache.id, account: cache.account)
+                // Another copy may have been waiting for this account's share.
+                wakeup?.signal()
+                if let done { await builder.checksumSnapshots(of: [done]) }
+                continue
             }
-            if !built.isEmpty { await builder.checksumSnapshots(of: built) }
             if let wakeup {
                 await wakeup.wait(upTo: pollInterval)
             } else {

@@ -17,6 +17,11 @@ import Logging
 /// and turned into a snapshot, the disk released, the cache Ready. Each step is an event. A
 /// failure ends the cache Failed (UpdateFailed when it was being rebuilt, the old snapshot kept)
 /// with a reason, and leaves no mount, disk or partial snapshot behind.
+///
+/// The pulls (the tenant's registry, the tenant's layers) run as a `BuildJob` in a
+/// `BuildSandbox`, a child process that sees its build disk and nothing else of the host; this
+/// process keeps the database, the key, the disks and the snapshots. The job is stopped at the
+/// policy's deadline.
 public final class CacheBuilder: Sendable {
     let repository: any CacheRepository
     let disks: DiskManager
@@ -29,12 +34,19 @@ public final class CacheBuilder: Sendable {
     let diskRecords: (any DiskRepository)?
     /// The builder, the build disk and the snapshot, metered for the bill.
     let meter: Meter
+    /// The deadline (and the builders' sharing, read by `BuildWorker`).
+    let policy: BuildPolicy
+    /// Where the job runs; nil: in this process (tests of the build's own steps).
+    let sandbox: BuildSandbox?
 
     public init(
         repository: any CacheRepository, disks: DiskManager, snapshots: any SnapshotStore, workRoot: String,
         clientOptions: RegistryClientOptions = RegistryClientOptions(), clock: any ServiceClock = SystemClock(),
-        diskRecords: (any DiskRepository)? = nil, meter: Meter = .off, logger: Logger? = nil
+        diskRecords: (any DiskRepository)? = nil, meter: Meter = .off, policy: BuildPolicy = BuildPolicy(), sandbox: BuildSandbox? = nil,
+        logger: Logger? = nil
     ) {
+        self.policy = policy
+        self.sandbox = sandbox
         self.diskRecords = diskRecords
         self.meter = meter
         self.repository = repository
@@ -58,6 +70,7 @@ public final class CacheBuilder: Sendable {
         defer { meter.stop(builderID) }
         var disk: Disk?
         do {
+            if let why = CacheCredential.unreadable(cache.credentials) { throw ServiceError(.secretUnreadable, "Build failed: \(why)") }
             let (disks, snapshots, size) = (self.disks, self.snapshots, cache.size)
             let d = try await disks.create(sizeGiB: size)
             disk = d
@@ -70,7 +83,7 @@ public final class CacheBuilder: Sendable {
             let mountPoint = "\(workRoot)/\(cache.id)"
             try await disks.mount(d, at: mountPoint, directIO: true)
             do {
-                try await pullAll(&cache, into: mountPoint)
+                try await runJob(BuildJob(cache: cache, options: clientOptions), root: mountPoint, cache: &cache)
                 try await disks.unmount(mountPoint)
             } catch {
                 try? await disks.unmount(mountPoint)
@@ -100,6 +113,11 @@ public final class CacheBuilder: Sendable {
                 disks.remove(disk)
                 try? diskRecords?.deleteDisk(id: disk.id)
                 meter.stop(disk.id)
+            }
+            if error is CancellationError {
+                // The service is stopping: the cache stays queued and is built at the next start.
+                logger.info("build stopped with the service", metadata: ["cache": "\(cache.id)"])
+                return nil
             }
             cache.status = rebuilding ? .updateFailed : .failed
             record(&cache, reason(for: error), describe(error, cache: cache))
@@ -150,76 +168,60 @@ public final class CacheBuilder: Sendable {
         logger.info("\(reason.rawValue): \(message)", metadata: ["cache": "\(cache.id)"])
     }
 
-    /// Pulls every image onto the mounted disk at `root` and writes its `CacheDiskManifest` there.
-    private func pullAll(_ cache: inout ImageCache, into root: String) async throws {
-        let config = RegistryConfig(
-            credentials: cache.credentials.map { RegistryCredential(server: $0.server, username: $0.username, password: $0.password) },
-            plainHTTPHosts: Set(cache.registryHttpEndPointList), skipVerifyHosts: Set(cache.registrySkipVerifyList))
-        let client = RegistryClient(config: config, options: clientOptions, logger: logger)
-        let puller = Puller(
-            client: client, store: try OCILayoutStore(root: root + "/images"), layers: try LayerStore(root: root + "/layers"),
-            logger: logger)
-        var manifest = CacheDiskManifest(cacheID: cache.id)
-        do {
-            for image in cache.images {
-                let reference = try ImageReference(parsing: image)
-                record(&cache, .pulling, "Pulling image \(image)")
-                let t0 = ContinuousClock.now
-                let result = try await puller.pull(reference)
-                IMCMetrics.pulled(bytes: result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size })
-                record(
-                    &cache, .pulled,
-                    String(
-                        format: "Pulled image %@ (%@, %@): %lld bytes downloaded, %lld unpacked, in %.1f s", image,
-                        result.manifestDigest.description,
-                        result.platform, result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }, result.unpackedBytes,
-                        (ContinuousClock.now - t0).seconds))
-                manifest.images.append(
-                    .init(
-                        reference: image, normalized: reference.description, manifestDigest: result.manifestDigest.description,
-                        platform: result.platform,
-                        layers: result.layers.map {
-                            .init(
-                                digest: $0.digest, diffID: $0.diffID, mediaType: $0.mediaType, size: $0.size, unpackedSize: $0.unpackedSize)
-                        }))
+    /// Runs the job (in the sandbox, or here) on the disk mounted at `root`, recording its
+    /// steps as they come, and stops it at the deadline.
+    private func runJob(_ job: BuildJob, root: String, cache: inout ImageCache) async throws {
+        let (stream, continuation) = AsyncStream<BuildMessage>.makeStream()
+        let (sandbox, logger) = (self.sandbox, self.logger)
+        let work = Task {
+            defer { continuation.finish() }
+            if let sandbox {
+                try await sandbox.run(job, root: root, emit: { continuation.yield($0) })
+            } else {
+                try await job.run(root: root, logger: logger, emit: { continuation.yield($0) })
             }
-            try AtomicFile.write(try manifest.encoded(), to: root + "/" + CacheDiskManifest.fileName)
-            try await client.shutdown()
-        } catch {
-            if let e = error as? PullError, e.code == .diskFull {
-                let needed = await estimateGiB(cache, client: client)
-                try? await client.shutdown()
-                throw ServiceError(
-                    .diskTooSmall,
-                    "The images do not fit in ImageCacheSize \(cache.size) GiB: they need about \(needed) GiB unpacked. Ask for ImageCacheSize \(needed) or more.",
-                    cause: e)
-            }
-            try? await client.shutdown()
-            throw error
         }
-    }
-
-    /// About how many GiB the images need unpacked: their compressed layers (from the
-    /// registry's manifests) times 3, plus a tenth for the filesystem.
-    private func estimateGiB(_ cache: ImageCache, client: RegistryClient) async -> Int {
-        var compressed: Int64 = 0
-        for image in cache.images {
-            guard let ref = try? ImageReference(parsing: image), var fetched = try? await client.fetchManifest(ref) else { continue }
-            if case .index(let index) = fetched.document,
-                let entry = index.manifests.first(where: { $0.platform.map(Platform.host.matches) ?? false }),
-                let m = try? await client.fetchManifest(ref, reference: entry.digest.description)
-            {
-                fetched = m
-            }
-            if case .manifest(let m) = fetched.document { compressed += m.layers.reduce(0) { $0 + $1.size } }
+        // The deadline is real time spent working (not the service clock, which tests move).
+        let deadline = policy.deadline
+        let timer = Task {
+            try await Task.sleep(for: deadline)
+            work.cancel()
+            return true
         }
-        let bytes = Double(compressed) * 3 * 1.1
-        return max(cache.size * 2, Int((bytes / Double(1 << 30)).rounded(.up)))
+        // The service stopping (this task cancelled) stops the job too.
+        let result = await withTaskCancellationHandler {
+            for await message in stream {
+                switch message.kind {
+                case .pulling: record(&cache, .pulling, message.message)
+                case .pulled:
+                    record(&cache, .pulled, message.message)
+                    IMCMetrics.pulled(bytes: message.downloadedBytes ?? 0)
+                case .failed, .done: break
+                }
+            }
+            return await work.result
+        } onCancel: {
+            work.cancel()
+        }
+        timer.cancel()
+        let expired = (try? await timer.value) == true
+        if expired {
+            let minutes = Double(deadline.components.seconds) / 60
+            throw BuildFailure(
+                .buildDeadlineExceeded,
+                String(
+                    format: "Build stopped: it ran past its deadline of %@ minutes",
+                    minutes.rounded() == minutes ? "\(Int(minutes))" : "\(minutes)"))
+        }
+        try Task.checkCancellation()
+        try result.get()
     }
 
     private func reason(for error: any Error) -> CacheEventReason {
         switch error {
+        case let e as BuildFailure: return e.reason
         case let e as ServiceError where e.code == .diskTooSmall: return .diskTooSmall
+        case let e as ServiceError where e.code == .secretUnreadable: return .credentialsUnreadable
         case let e as PullError:
             switch e.code {
             case .notFound: return .imageNotFound
@@ -234,7 +236,8 @@ public final class CacheBuilder: Sendable {
 
     private func describe(_ error: any Error, cache: ImageCache) -> String {
         switch error {
-        case let e as ServiceError where e.code == .diskTooSmall: return e.message
+        case let e as BuildFailure: return e.message
+        case let e as ServiceError where e.code == .diskTooSmall || e.code == .secretUnreadable: return e.message
         case let e as PullError: return "Build failed: \(e.message)"
         case let e as DiskError: return "Build failed: \(e.message)"
         default: return "Build failed: \(String(describing: error).prefix(300))"

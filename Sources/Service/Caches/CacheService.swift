@@ -31,7 +31,6 @@ public struct CacheLimits: Sendable {
     public var defaultSize = 20
     public var maximumImages = 100
     public var maximumRetentionDays = 3650
-    public var maximumCachesPerAccount = 10_000
     public init() {}
 }
 
@@ -40,6 +39,8 @@ public struct CacheLimits: Sendable {
 public final class CacheService: Sendable {
     public let repository: any CacheRepository
     public let limits: CacheLimits
+    /// What one account may hold (caches here; instances and disks in `InstanceService`).
+    public let quotas: AccountQuotas
     let ids: any IDGenerator
     let clock: any ServiceClock
     /// Where deleted caches' snapshots go away (nil in tests without disks).
@@ -50,13 +51,15 @@ public final class CacheService: Sendable {
     let meter: Meter
 
     public init(
-        repository: any CacheRepository, limits: CacheLimits = CacheLimits(), ids: any IDGenerator = RandomIDGenerator(),
+        repository: any CacheRepository, limits: CacheLimits = CacheLimits(), quotas: AccountQuotas = AccountQuotas(),
+        ids: any IDGenerator = RandomIDGenerator(),
         snapshots: (any SnapshotStore)? = nil, builds: Wakeup? = nil, meter: Meter = .off, clock: any ServiceClock = SystemClock()
     ) {
         self.builds = builds
         self.meter = meter
         self.repository = repository
         self.limits = limits
+        self.quotas = quotas
         self.ids = ids
         self.snapshots = snapshots
         self.clock = clock
@@ -72,16 +75,10 @@ public final class CacheService: Sendable {
         try validate(retentionDays: retention)
         let name = request.name ?? ""
         try validate(name: name)
-        let (total, _) = try repository.list(
-            account: account,
-            query: {
-                var q = CacheQuery()
-                q.limit = 0
-                return q
-            }())
-        guard total < limits.maximumCachesPerAccount else {
-            throw ServiceError.limitExceeded("the account already has \(total) image caches, the most allowed")
-        }
+        let usage = try repository.usage(account: account)
+        try AccountQuotas.check("caches", limit: quotas.caches, used: usage.count, more: 1, unit: "", what: "image caches")
+        try AccountQuotas.check(
+            "cacheDiskGiB", limit: quotas.cacheDiskGiB, used: usage.sizeGiB, more: size, unit: " GiB", what: "of cache disks")
         let id = ids.next(prefix: "imc")
         var cache = ImageCache(
             id: id, account: account, region: region, name: name.isEmpty ? id : name, size: size, images: images, creationTime: clock.now(),
@@ -106,6 +103,12 @@ public final class CacheService: Sendable {
         let rebuild =
             (request.images.map { $0 != cache.images } ?? false) || (request.size.map { $0 != cache.size } ?? false)
             || (request.credentials.map { $0 != cache.credentials } ?? false)
+        if let size = request.size, size > cache.size {
+            let usage = try repository.usage(account: account)
+            try AccountQuotas.check(
+                "cacheDiskGiB", limit: quotas.cacheDiskGiB, used: usage.sizeGiB, more: size - cache.size, unit: " GiB",
+                what: "of cache disks")
+        }
         if rebuild && (cache.status == .pending || cache.status == .updating) {
             throw ServiceError.inUse(
                 "image cache \(id) is \(cache.status.rawValue); wait until it is Ready or Failed before changing its images, size or credentials"
