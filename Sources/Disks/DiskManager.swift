@@ -34,6 +34,7 @@ public struct DiskManager: Sendable {
     public func create(sizeGiB: Int) async throws(DiskError) -> Disk {
         let id = ids.next(prefix: "disk")
         let path = "\(pool.root)/disks/\(id).img"
+        try pool.checkFreeSpace(for: "a new \(sizeGiB) GiB disk")
         try DiskPool.makeSparseFile(path, bytes: Int64(sizeGiB) * unit)
         do throws(DiskError) {
             try await asDiskError {
@@ -90,6 +91,7 @@ public struct DiskManager: Sendable {
     /// Grows the disk's file and filesystem to `sizeGiB` (never shrinks).
     public func grow(_ disk: Disk, to sizeGiB: Int) async throws(DiskError) -> Disk {
         guard sizeGiB > disk.sizeGiB else { return disk }
+        try pool.checkFreeSpace(for: "growing disk \(disk.id) to \(sizeGiB) GiB")
         guard truncate(disk.path, off_t(Int64(sizeGiB) * unit)) == 0 else { throw DiskError(OSError.system("cannot grow \(disk.id)")) }
         try await asDiskError {
             try await Command.check(["/usr/sbin/e2fsck", "-f", "-p", disk.path])

@@ -15,6 +15,13 @@ public struct DiskPool: Sendable {
     /// Whether the pool is imc's own XFS file, mounted by imc (by this start or one before it that
     /// crashed): a clean stop unmounts it.
     public let ownsMount: Bool
+    /// The filesystems whose free space a new or grown disk needs: the pool's, and (when the
+    /// pool is a file in it) the data root's.
+    public let filesystems: [String]
+    /// Bytes that must stay free on each of `filesystems` after a disk is made or grown; below
+    /// it, the operation is refused (a thin pool overcommits: this keeps the last space for
+    /// the writes of disks that exist, the database and the logs).
+    public var reserveBytes: Int64 = 2 << 30
 
     /// Prepares the pool under `dataRoot`, creating and mounting the XFS file if needed.
     public static func open(dataRoot: String, poolSizeGiB: Int64 = 4096) async throws(DiskError) -> DiskPool {
@@ -22,7 +29,9 @@ public struct DiskPool: Sendable {
         do { try fm.createDirectory(atPath: dataRoot, withIntermediateDirectories: true) } catch {
             throw DiskError(.io, "cannot create \(dataRoot): \(error.localizedDescription)")
         }
-        if canClone(in: dataRoot) { return try DiskPool(root: dataRoot + "/pool-direct", clones: true, ownsMount: false) }
+        if canClone(in: dataRoot) {
+            return try DiskPool(root: dataRoot + "/pool-direct", clones: true, ownsMount: false, filesystems: [dataRoot])
+        }
         let image = dataRoot + "/pool.xfs"
         let mountPoint = dataRoot + "/pool"
         if !MountTable.isMountPoint(mountPoint) {
@@ -38,13 +47,14 @@ public struct DiskPool: Sendable {
             }
             try await asDiskError { try await Mount.loop(image: image, target: mountPoint, options: ["nosuid", "nodev"]) }
         }
-        return try DiskPool(root: mountPoint, clones: canClone(in: mountPoint), ownsMount: true)
+        return try DiskPool(root: mountPoint, clones: canClone(in: mountPoint), ownsMount: true, filesystems: [mountPoint, dataRoot])
     }
 
-    init(root: String, clones: Bool, ownsMount: Bool = false) throws(DiskError) {
+    init(root: String, clones: Bool, ownsMount: Bool = false, filesystems: [String]? = nil) throws(DiskError) {
         self.root = root
         self.clones = clones
         self.ownsMount = ownsMount
+        self.filesystems = filesystems ?? [root]
         for d in ["disks", "snapshots"] {
             do { try FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true) } catch {
                 throw DiskError(.io, "cannot create \(root)/\(d): \(error.localizedDescription)")
@@ -105,6 +115,25 @@ public struct DiskPool: Sendable {
             unlink(temporary)
             throw error
         }
+    }
+
+    /// Refuses an operation that needs `bytes` more (0 for a sparse disk or a clone, which take
+    /// space only as they are written) when a filesystem of the pool would be left with less than
+    /// the reserve.
+    public func checkFreeSpace(for what: String, bytes: Int64 = 0) throws(DiskError) {
+        for filesystem in filesystems {
+            guard let free = FreeSpace.bytes(at: filesystem) else { continue }
+            if free - bytes < reserveBytes {
+                throw DiskError(
+                    .diskFull,
+                    "not enough free space for \(what): \(filesystem) has \(Self.gib(free)) free and must keep \(Self.gib(reserveBytes)) in reserve"
+                        + (bytes > 0 ? " after \(Self.gib(bytes)) more" : ""))
+            }
+        }
+    }
+
+    static func gib(_ bytes: Int64) -> String {
+        bytes >= 1 << 30 ? String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) : "\(bytes >> 20) MiB"
     }
 
     /// Unmounts the pool's XFS file (a clean stop: the next start mounts it again, and an operator

@@ -54,6 +54,8 @@ public struct LocalSnapshotStore: SnapshotStore {
     public func create(from disk: Disk) async throws(DiskError) -> Snapshot {
         let id = ids.next(prefix: "snap")
         let target = path(id)
+        // A clone takes no space; a copy (a pool that cannot clone) takes the disk's written bytes.
+        try disks.pool.checkFreeSpace(for: "a snapshot of disk \(disk.id)", bytes: disks.pool.clones ? 0 : FileSize.allocated(disk.path))
         try await disks.pool.copy(disk.path, to: target)
         do throws(DiskError) {
             try await blocking {
@@ -132,6 +134,7 @@ public struct LocalSnapshotStore: SnapshotStore {
 
     public func makeDisk(from snapshot: Snapshot, sizeGiB: Int? = nil) async throws(DiskError) -> Disk {
         try await check(snapshot)
+        try disks.pool.checkFreeSpace(for: "a disk from snapshot \(snapshot.id)")
         let disk = disks.disk(id: ids.next(prefix: "disk"), sizeGiB: snapshot.sizeGiB)
         try await disks.pool.copy(path(snapshot.id), to: disk.path)
         chmod(disk.path, 0o600)

@@ -28,6 +28,37 @@ public struct EnvVar: Codable, Sendable, Equatable {
     }
 }
 
+/// What a container's security context asks for (Kubernetes' names). Requests for the host
+/// (privileged, added capabilities, privilege escalation) are refused before this is made.
+public struct ContainerSecurity: Codable, Sendable, Equatable {
+    public var runAsUser: UInt32?
+    public var runAsGroup: UInt32?
+    /// Refuse to start when the container's user is root (0).
+    public var runAsNonRoot: Bool?
+    public var readOnlyRootFilesystem: Bool?
+    /// Capabilities removed from the default set (`ALL` removes every one).
+    public var drop: [String]
+
+    public init(
+        runAsUser: UInt32? = nil, runAsGroup: UInt32? = nil, runAsNonRoot: Bool? = nil, readOnlyRootFilesystem: Bool? = nil,
+        drop: [String] = []
+    ) {
+        self.runAsUser = runAsUser
+        self.runAsGroup = runAsGroup
+        self.runAsNonRoot = runAsNonRoot
+        self.readOnlyRootFilesystem = readOnlyRootFilesystem
+        self.drop = drop
+    }
+}
+
+/// How an instance's containers are run: `runc` (Linux namespaces, a user namespace, seccomp,
+/// cgroups) or `gvisor` (the same, each Pod in a gVisor sandbox: a kernel of its own in user
+/// space, `runsc --platform=ptrace`).
+public enum RuntimeClass: String, Codable, Sendable, CaseIterable {
+    case runc
+    case gvisor
+}
+
 /// One container as asked for.
 public struct ContainerSpec: Codable, Sendable, Equatable {
     public var name: String
@@ -40,6 +71,7 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
     public var workingDir: String?
     public var cpu: Double?
     public var memory: Double?
+    public var security: ContainerSecurity?
 
     public init(
         name: String, image: String, commands: [String]? = nil, args: [String]? = nil, env: [EnvVar] = [], workingDir: String? = nil
@@ -159,6 +191,10 @@ public struct Instance: Codable, Sendable, Equatable {
     public var subnetID: String?
     public var vpcID: String?
     public var securityGroupIDs: [String]
+    /// The runtime its containers run under.
+    public var runtimeClass: RuntimeClass
+    /// The first host id of its user namespace's range, while it has one.
+    public var idRangeBase: UInt32?
 
     public init(id: String, account: String, region: String, name: String, creationTime: Date) {
         self.id = id
@@ -181,6 +217,49 @@ public struct Instance: Codable, Sendable, Equatable {
         events = []
         phases = []
         securityGroupIDs = []
+        runtimeClass = .runc
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, account, region, name, status, message, creationTime, finishTime, cpu, memory, restartPolicy,
+            terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
+            registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
+            runtimeClass, idRangeBase
+    }
+
+    /// Rows written before a field existed read with its default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        account = try c.decode(String.self, forKey: .account)
+        region = try c.decode(String.self, forKey: .region)
+        name = try c.decode(String.self, forKey: .name)
+        status = try c.decode(InstanceStatus.self, forKey: .status)
+        message = try c.decodeIfPresent(String.self, forKey: .message)
+        creationTime = try c.decode(Date.self, forKey: .creationTime)
+        finishTime = try c.decodeIfPresent(Date.self, forKey: .finishTime)
+        cpu = try c.decode(Double.self, forKey: .cpu)
+        memory = try c.decode(Double.self, forKey: .memory)
+        restartPolicy = try c.decode(RestartPolicy.self, forKey: .restartPolicy)
+        terminationGracePeriodSeconds = try c.decode(Int.self, forKey: .terminationGracePeriodSeconds)
+        initContainers = try c.decode([ContainerSpec].self, forKey: .initContainers)
+        containers = try c.decode([ContainerSpec].self, forKey: .containers)
+        states = try c.decode([String: ContainerState].self, forKey: .states)
+        credentials = try c.decode([CacheCredential].self, forKey: .credentials)
+        registryHttpEndPointList = try c.decode([String].self, forKey: .registryHttpEndPointList)
+        registrySkipVerifyList = try c.decode([String].self, forKey: .registrySkipVerifyList)
+        cache = try c.decode(CacheRequestOptions.self, forKey: .cache)
+        cacheOutcome = try c.decodeIfPresent(CacheOutcome.self, forKey: .cacheOutcome)
+        cacheID = try c.decodeIfPresent(String.self, forKey: .cacheID)
+        diskID = try c.decodeIfPresent(String.self, forKey: .diskID)
+        diskSizeGiB = try c.decodeIfPresent(Int.self, forKey: .diskSizeGiB)
+        events = try c.decode([CacheEvent].self, forKey: .events)
+        phases = try c.decode([Phase].self, forKey: .phases)
+        subnetID = try c.decodeIfPresent(String.self, forKey: .subnetID)
+        vpcID = try c.decodeIfPresent(String.self, forKey: .vpcID)
+        securityGroupIDs = try c.decode([String].self, forKey: .securityGroupIDs)
+        runtimeClass = try c.decodeIfPresent(RuntimeClass.self, forKey: .runtimeClass) ?? .runc
+        idRangeBase = try c.decodeIfPresent(UInt32.self, forKey: .idRangeBase)
     }
 
     /// Every image the instance runs, in order, once each.

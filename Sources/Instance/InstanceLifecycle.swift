@@ -153,12 +153,13 @@ public struct InstanceLifecycle: Sendable {
         return [record(.started, "Started container \(name)", at: time)]
     }
 
-    /// A container's process ended with `code` (recorded as the kubelet does).
-    public mutating func terminated(_ name: String, code: Int32, at time: Date) {
+    /// A container's process ended with `code` (recorded as the kubelet does: `OOMKilled` when
+    /// the kernel killed it for memory).
+    public mutating func terminated(_ name: String, code: Int32, oomKilled: Bool = false, at time: Date) {
         setState(name) {
             $0.state = .terminated
             $0.exitCode = Int(code)
-            $0.reason = code == 0 ? "Completed" : "Error"
+            $0.reason = oomKilled ? "OOMKilled" : code == 0 ? "Completed" : "Error"
             $0.finishTime = time
         }
     }
@@ -225,9 +226,9 @@ public struct InstanceLifecycle: Sendable {
     /// A supervised container ended: restarted after a back-off when the policy says so, else
     /// done; with every container done, the instance is Succeeded (all exited 0) or Failed, and
     /// its disk stops being billed as running.
-    public mutating func containerExited(_ name: String, code: Int32, at time: Date) -> [Action] {
+    public mutating func containerExited(_ name: String, code: Int32, oomKilled: Bool = false, at time: Date) -> [Action] {
         guard case .running(var supervision) = state, supervision.live.contains(name) else { return [] }
-        terminated(name, code: code, at: time)
+        terminated(name, code: code, oomKilled: oomKilled, at: time)
         let policy = instance.restartPolicy
         guard policy == .always || (policy == .onFailure && code != 0) else {
             supervision.live.remove(name)
@@ -239,7 +240,7 @@ public struct InstanceLifecycle: Sendable {
         state = .running(supervision)
         setState(name) {
             $0.restartCount += 1
-            if code != 0 { $0.reason = "CrashLoopBackOff" }
+            if code != 0 && !oomKilled { $0.reason = "CrashLoopBackOff" }
         }
         var actions: [Action] = []
         if code != 0 { actions.append(record(.backOff, "Back-off restarting failed container \(name) in pod \(instance.name)", at: time)) }

@@ -28,8 +28,21 @@ public enum RunnableImages {
         app.directory("app")
         for (name, text) in files.sorted(by: { $0.key < $1.key }) { app.file(name, text) }
         if padding > 0 {
+            // Incompressible bytes, eight at a time (one call per byte is slow in a debug build).
             var generator = SystemRandomNumberGenerator()
-            app.add("app/padding", .file((0..<padding).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+            var bytes = [UInt8](repeating: 0, count: padding)
+            bytes.withUnsafeMutableBytes { raw in
+                var i = 0
+                while i + 8 <= raw.count {
+                    raw.storeBytes(of: generator.next() as UInt64, toByteOffset: i, as: UInt64.self)
+                    i += 8
+                }
+                while i < raw.count {
+                    raw[i] = UInt8.random(in: 0...255, using: &generator)
+                    i += 1
+                }
+            }
+            app.add("app/padding", .file(bytes))
         }
         return try TestImage(layers: [try busyboxLayer(), app], cmd: cmd)
     }

@@ -25,11 +25,20 @@ struct DiskLeases: Sendable {
     let repository: any DiskRepository
     let meter: Meter
     let clock: any ServiceClock
+    let quotas: AccountQuotas
+
+    /// Refuses a disk of `sizeGiB` for a running instance of `account` beyond its quota.
+    func checkInstanceQuota(account: String, sizeGiB: Int) throws {
+        let used = try repository.diskUsage(account: account)[.instance, default: 0]
+        try AccountQuotas.check(
+            "instanceDiskGiB", limit: quotas.instanceDiskGiB, used: used, more: sizeGiB, unit: " GiB", what: "of running instances' disks")
+    }
 
     /// A retained disk of `account` made from `cache`, taken back and grown to `sizeGiB`; nil
     /// when there is none. A retained disk of a snapshot the cache has since replaced is
     /// released instead.
     func takeRetained(for instance: Instance, cache: ImageCache, snapshotID: String, sizeGiB: Int) async throws -> DiskLease? {
+        try checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
         guard let retained = try repository.takeRetainedDisk(account: instance.account, cacheID: cache.id, now: clock.now()) else {
             return nil
         }
@@ -52,6 +61,7 @@ struct DiskLeases: Sendable {
     /// A new disk cloned from the cache's snapshot, `sizeGiB` large. Throws `DiskError` when the
     /// snapshot cannot be used (then the instance pulls instead).
     func clone(for instance: Instance, cache: ImageCache, snapshotID: String, sizeGiB: Int) async throws -> DiskLease {
+        try checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
         let snapshot = Snapshot(id: snapshotID, sizeGiB: cache.size, checksum: cache.snapshotChecksum)
         let disk = try await snapshots.makeDisk(from: snapshot, sizeGiB: sizeGiB)
         var record = DiskRecord(
@@ -67,6 +77,7 @@ struct DiskLeases: Sendable {
 
     /// A new, empty disk for images pulled without a cache.
     func scratch(for instance: Instance, sizeGiB: Int) async throws -> DiskLease {
+        try checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
         let disk = try await disks.create(sizeGiB: sizeGiB)
         do {
             try repository.insertDisk(
@@ -100,9 +111,13 @@ struct DiskLeases: Sendable {
     }
 
     /// Keeps the (unmounted) disk for `minutes`, for the next instance of the same cache; it is
-    /// billed as retained meanwhile.
+    /// billed as retained meanwhile. Refused (the caller releases the disk) beyond the account's
+    /// quota of retained disks.
     func retain(_ lease: DiskLease, minutes: Int, for instance: Instance) throws {
         guard var record = try repository.disk(id: lease.disk.id) else { throw ServiceError.failed("disk \(lease.disk.id) has no row") }
+        let retained = try repository.diskUsage(account: instance.account)[.retained, default: 0]
+        try AccountQuotas.check(
+            "retainedDiskGiB", limit: quotas.retainedDiskGiB, used: retained, more: record.sizeGiB, unit: " GiB", what: "of retained disks")
         record.use = .retained
         record.instanceID = nil
         record.retainUntil = clock.now().addingTimeInterval(Double(minutes) * 60)

@@ -16,16 +16,17 @@ struct ReadyImage: Sendable {
     var config: ImageConfig
     /// What the reference resolved to when the image was stored (index or manifest digest).
     var resolvedDigest: Digest?
+    /// Whether every layer marks opaque directories with `user.overlay.opaque` (see
+    /// `CacheDiskManifest`); pulls made here write both markers.
+    var userXattrs = true
 }
 
 /// Where an instance's images come from: a cache disk's manifest, or a pull.
 enum InstanceImages {
-    /// The manifest a cache build wrote at the disk's root, by normalised reference.
-    static func diskManifest(at root: String) -> [String: CacheDiskManifest.Image] {
-        guard let data = FileManager.default.contents(atPath: root + "/" + CacheDiskManifest.fileName),
-            let manifest = try? JSONDecoder().decode(CacheDiskManifest.self, from: data)
-        else { return [:] }
-        return manifest.byReference
+    /// The manifest a cache build wrote at the disk's root.
+    static func diskManifest(at root: String) -> CacheDiskManifest? {
+        guard let data = FileManager.default.contents(atPath: root + "/" + CacheDiskManifest.fileName) else { return nil }
+        return try? JSONDecoder().decode(CacheDiskManifest.self, from: data)
     }
 
     /// An image the disk holds: nothing is downloaded or unpacked, its layers are read where

@@ -18,6 +18,8 @@ public struct InstanceRequest: Sendable {
     public var subnetID: String?
     public var vpcID: String?
     public var securityGroupIDs: [String] = []
+    /// The runtime class (`spec.runtimeClassName`); the service's default when nil.
+    public var runtimeClass: RuntimeClass?
     public init() {}
 }
 
@@ -28,6 +30,22 @@ public struct InstanceLimits: Sendable {
     public var maximumDiskGiB = 2048
     public var defaultScratchDiskGiB = 20
     public var maximumRetainMinutes = 7 * 24 * 60
-    public var maximumInstancesPerAccount = 1000
+    /// The most processes and threads of one instance (all its containers together).
+    public var pidsPerInstance: Int64 = 4096
+    /// A container's log files: at most this many bytes each, this many of them (the kubelet's
+    /// defaults, 10 MiB x 5).
+    public var logMaxBytes: Int64 = 10 << 20
+    public var logFiles = 5
+    /// The runtime class of instances that do not name one.
+    public var defaultRuntimeClass: RuntimeClass = .runc
+    public init() {}
+}
+
+/// The host ids given to instances' user namespaces: `count` ranges of `size` ids from `first`,
+/// far above any id a host's own users have.
+public struct IDRangePool: Sendable {
+    public var first: UInt32 = 1 << 30
+    public var size: UInt32 = 65536
+    public var count = 8192
     public init() {}
 }

@@ -11,14 +11,24 @@ extension InstanceRun {
     func rootfs(_ name: String) -> String { runDirectory + "/rootfs/\(name)" }
     func bundle(_ name: String) -> String { runDirectory + "/bundles/\(name)" }
 
-    /// Mounts the container's root filesystem and writes its bundle.
+    /// Mounts the container's root filesystem and writes its bundle. The overlay's layers are the
+    /// idmapped ones, named relative to the run directory and mounted from there, so that the
+    /// mount table a container reads names no host path; its writable layer belongs to the
+    /// instance's root.
     func create(_ spec: ContainerSpec) async throws {
         guard !life.isStopping else { throw ServiceError.failed("the instance is being deleted") }
-        guard let image = images[spec.image] else { throw ServiceError.failed("image \(spec.image) is not ready") }
+        guard let image = images[spec.image], let lower = relativeLayers[spec.image] else {
+            throw ServiceError.failed("image \(spec.image) is not ready")
+        }
         let root = rootfs(spec.name)
         if !MountTable.isMountPoint(root) {
-            let writable = "\(diskRoot)/containers/\(id)/\(spec.name)"
-            try Overlay.mount(lower: image.layers, upper: writable + "/upper", work: writable + "/work", at: root)
+            let writable = "disk/containers/\(id)/\(spec.name)"
+            let (directory, owner, userXattrs) = (runDirectory, idRange?.base, image.userXattrs)
+            try await BlockingPool.shared.run {
+                try Overlay.mount(
+                    lower: lower, upper: writable + "/upper", work: writable + "/work", at: "rootfs/\(spec.name)", in: directory,
+                    owner: owner, userXattrs: userXattrs)
+            }
         }
         var process = try ProcessSpec.resolve(
             image: image.config.config, command: spec.commands, args: spec.args, env: spec.env.map { ($0.name, $0.value) },
@@ -26,30 +36,55 @@ extension InstanceRun {
         let user = try ImageUser.resolve(
             image.config.config?.User, passwd: Overlay.readFile("/etc/passwd", inRoot: root),
             group: Overlay.readFile("/etc/group", inRoot: root))
-        process.uid = user.uid
-        process.gid = user.gid
+        process.uid = spec.security?.runAsUser ?? user.uid
+        process.gid = spec.security?.runAsGroup ?? user.gid
+        if spec.security?.runAsNonRoot == true, process.uid == 0 {
+            throw ServiceError.failed(
+                "container \(spec.name) has runAsNonRoot and would run as root (uid 0); give runAsUser or an image whose user is not root")
+        }
         let hostname = InstanceService.isDNSLabel(instance.name) ? instance.name : id
         try RuntimeSpec.write(
             RuntimeSpec.make(
-                process: process, rootfs: root, hostname: hostname, cgroupsPath: "/imc/\(runcID(spec.name))", networkNamespace: network.path
-            ),
+                process: process, rootfs: root, hostname: hostname, cgroupsPath: cgroup.container(spec.name),
+                networkNamespace: network.path, isolation: isolation(for: spec)),
             bundle: bundle(spec.name))
-        try FileManager.default.createDirectory(atPath: runDirectory + "/logs", withIntermediateDirectories: true)
         await perform(life.containerCreated(spec.name, at: now))
     }
 
-    /// Starts the container's process and records it running.
+    /// Starts the container's process and records it running; its output goes to its rotated,
+    /// capped log on the instance's disk.
     func launch(_ spec: ContainerSpec) async throws {
+        // A gVisor Pod's sandbox that ended (killed for memory with all its containers) is
+        // started again first.
+        try await startSandbox()
         // A container of this name left by an earlier run of it (a restart) goes first.
-        if service.runc.exists(id: runcID(spec.name)) { await service.runc.delete(id: runcID(spec.name)) }
-        let container = try await service.runc.start(id: runcID(spec.name), bundle: bundle(spec.name), log: service.logPath(id, spec.name))
+        if runtime.exists(id: runcID(spec.name)) { await runtime.delete(id: runcID(spec.name)) }
+        let logPath = service.logPath(id, spec.name)
+        try FileManager.default.createDirectory(atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let writer = LogWriter(path: logPath, maxBytes: service.limits.logMaxBytes, files: service.limits.logFiles)
+        oomKillsAtStart[spec.name] = cgroup.oomKills()
+        let container = try await runtime.start(id: runcID(spec.name), bundle: bundle(spec.name), writer: writer)
         running[spec.name] = container
+        logs[spec.name] = writer
         if life.isStopping {
             // A delete came while it started: it is killed at once (and waited for by the stop).
-            await service.runc.kill(id: runcID(spec.name), signal: "KILL", all: true)
+            await runtime.kill(id: runcID(spec.name), signal: "KILL", all: true)
             throw ServiceError.failed("the instance is being deleted")
         }
         await perform(life.containerStarted(spec.name, at: now))
+    }
+
+    /// Whether a container that ended with `code` was killed by the kernel for memory.
+    /// (In gVisor, the kernel kills the sandbox's sentry, and the runtime reports the
+    /// container's end with its own status.)
+    func oomKilled(_ name: String, code: Int32) -> Bool {
+        (code == 137 || (instance.runtimeClass == .gvisor && code != 0)) && cgroup.oomKills() > oomKillsAtStart[name, default: 0]
+    }
+
+    /// The exit code the kubelet would report: 137 for a container killed for memory.
+    func reportedCode(_ name: String, code: Int32) -> (Int32, Bool) {
+        let oom = oomKilled(name, code: code)
+        return (oom ? 137 : code, oom)
     }
 
     /// Runs the init containers in order, each to a successful end (retried by the policy).
@@ -93,7 +128,8 @@ extension InstanceRun {
             let code = await container.exit()
             // Replaced meanwhile (a restart of the instance), or stopping: not this loop's to decide.
             guard running[spec.name] === container else { return }
-            let actions = life.containerExited(spec.name, code: code, at: now)
+            let (reported, oom) = reportedCode(spec.name, code: code)
+            let actions = life.containerExited(spec.name, code: reported, oomKilled: oom, at: now)
             guard !actions.isEmpty else { return }
             await perform(actions)
             guard let after = actions.lazy.compactMap(\.restartDelay).first else {
@@ -120,19 +156,20 @@ extension InstanceRun {
         let live = running.filter { $0.value.exitStatus == nil }
         for name in live.keys.sorted() {
             await perform([life.killing(name, at: now)])
-            await service.runc.kill(id: runcID(name), signal: "TERM")
+            await runtime.kill(id: runcID(name), signal: "TERM")
         }
         if !live.isEmpty {
             let clock = service.clock
             let containers = Array(live.values)
             await firstOf({ for c in containers { _ = await c.exit() } }, { try? await clock.sleep(for: .seconds(grace)) })
         }
-        for (name, c) in live where c.exitStatus == nil { await service.runc.kill(id: runcID(name), signal: "KILL", all: true) }
+        for (name, c) in live where c.exitStatus == nil { await runtime.kill(id: runcID(name), signal: "KILL", all: true) }
         for (name, c) in live {
             let code = await c.exit()
-            life.terminated(name, code: code, at: now)
+            let (reported, oom) = reportedCode(name, code: code)
+            life.terminated(name, code: reported, oomKilled: oom, at: now)
         }
-        for name in (instance.initContainers + instance.containers).map(\.name) { await service.runc.delete(id: runcID(name)) }
+        for name in (instance.initContainers + instance.containers).map(\.name) { await runtime.delete(id: runcID(name)) }
         running = [:]
     }
 }

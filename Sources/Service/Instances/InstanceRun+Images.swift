@@ -10,15 +10,23 @@ import IMCRegistry
 /// store (no cache); and, once running, a check that the cached tags have not moved.
 extension InstanceRun {
     func readyImages(cache: ImageCache?) async throws {
-        let onDisk = cache != nil ? InstanceImages.diskManifest(at: diskRoot) : [:]
+        let manifest = cache != nil ? InstanceImages.diskManifest(at: diskRoot) : nil
+        let onDisk = manifest?.byReference ?? [:]
+        // A disk built before user-namespace builds (version 1) marks its layers `trusted.` only;
+        // images pulled onto it may share those layers, so they are mounted the same way.
+        let userXattrs = manifest.map(\.userOverlayXattrs) ?? true
         for image in instance.images {
             guard !life.isStopping else { return }
             let normalized = (try? ImageReference(parsing: image).description) ?? image
             if let entry = onDisk[normalized] {
                 images[image] = try InstanceImages.fromDisk(entry, root: diskRoot)
+                images[image]?.userXattrs = userXattrs
                 fromCache.insert(image)
                 await event(.pulled, "Container image \"\(image)\" already present on machine")
             } else {
+                if let why = CacheCredential.unreadable((cache?.credentials ?? []) + instance.credentials) {
+                    throw ServiceError(.secretUnreadable, "Failed to pull image \"\(image)\": \(why)")
+                }
                 await event(.pulling, "Pulling image \"\(image)\"")
                 save()
                 let t0 = ContinuousClock.now
@@ -28,14 +36,18 @@ extension InstanceRun {
                             image, into: diskRoot, registry: registryConfig(cache: cache), options: service.clientOptions,
                             logger: service.logger
                         ).0
+                        images[image]?.userXattrs = userXattrs
                     } else {
-                        if nodeImages == nil { nodeImages = await service.nodeImages.acquire(account: account) }
+                        if nodeImages == nil { nodeImages = try await service.nodeImages.acquire(account: account) }
                         images[image] = try await service.nodeImages.pull(
                             image, account: account, registry: registryConfig(cache: nil), options: service.clientOptions,
                             logger: service.logger)
                     }
                 } catch {
-                    let message = (error as? PullError)?.message ?? "\(error)"
+                    var message = (error as? PullError)?.message ?? "\(error)"
+                    if cache == nil, (error as? PullError)?.code == .diskFull {
+                        message = "the account's image store is full (quota nodeStoreGiB, \(service.quotas.nodeStoreGiB) GiB): \(message)"
+                    }
                     life.imagePullFailed(image)
                     throw ServiceError.failed("Failed to pull image \"\(image)\": \(message.prefix(400))", cause: error as? PullError)
                 }

@@ -27,6 +27,16 @@ actor InstanceRun {
     var lease: DiskLease?
     /// The account's node image store, while this instance uses it.
     var nodeImages: NodeImages.Use?
+    /// The instance's user namespace (its id range), while it runs.
+    var namespace: UserNamespace?
+    /// Each image's layers relative to the run directory, through the idmapped layer mounts.
+    var relativeLayers: [String: [String]] = [:]
+    /// Each container's log, while it runs.
+    var logs: [String: LogWriter] = [:]
+    /// The instance's OOM kills when each container was last started.
+    var oomKillsAtStart: [String: Int] = [:]
+    /// The Pod's gVisor sandbox (its pause process), for the `gvisor` runtime class.
+    var sandbox: RunningContainer?
     /// The start under way, which a stop cancels and waits for: whatever the start made by then
     /// (a disk, mounts, containers) is in this actor's state, so nothing is left behind however
     /// a delete and a start interleave.
@@ -44,6 +54,10 @@ actor InstanceRun {
     var runDirectory: String { service.runDirectory(id) }
     var diskRoot: String { service.diskMount(id) }
     func runcID(_ name: String) -> String { "\(id)-\(name)" }
+    /// The runtime of the instance's class.
+    var runtime: Runc { service.runtime(instance.runtimeClass) }
+    /// The instance's cgroup, the parent of its containers'.
+    var cgroup: InstanceCgroup { InstanceCgroup(instance: id) }
     /// The Pod's network namespace, shared by its containers.
     var network: NetworkNamespace { NetworkNamespace(name: "imc-\(id)") }
     var now: Date { service.clock.now() }
@@ -56,7 +70,7 @@ actor InstanceRun {
             case .save: save()
             case .announce(let reason, let message):
                 service.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
-            case .removeRuntime(let name): await service.runc.delete(id: runcID(name))
+            case .removeRuntime(let name): await runtime.delete(id: runcID(name))
             case .restart: break  // the supervision loop waits and restarts
             case .stopMeteringDisk: if let lease { service.leases.stopMetering(lease) }
             case .startMeteringDisk: if let lease { service.leases.startMetering(lease, for: instance) }
@@ -86,7 +100,8 @@ actor InstanceRun {
         do {
             try await prepare()
             guard !life.isStopping else { return }
-            try await network.create()
+            try await network.create(owner: namespace)
+            try await startSandbox()
             life.mark(StartupPhase.networkReady, at: now)
             life.prepared()
             try await runInitContainers()
@@ -117,8 +132,10 @@ actor InstanceRun {
         guard let lease else { throw ServiceError.failed("no disk") }
         try await service.disks.mount(lease.disk, at: diskRoot)
         life.mark(StartupPhase.diskMounted, at: now)
+        try await isolate()
         save()
         try await readyImages(cache: selection.cache)
+        try await mapLayers()
         save()
     }
 
@@ -229,28 +246,43 @@ actor InstanceRun {
             await starting.value
         }
         await stopContainers(grace: grace)
-        let roots = (instance.initContainers + instance.containers).map { rootfs($0.name) }
+        await stopSandbox()
+        // Overlays first, then the idmapped layers under them, then (below) the disk.
+        let roots =
+            (instance.initContainers + instance.containers).map { rootfs($0.name) } + Self.mappedLayers.map { "\(runDirectory)/\($0)" }
         await BlockingPool.shared.run { for root in roots { Overlay.unmount(root) } }
+        for writer in logs.values { await writer.finished() }
+        logs = [:]
         await network.delete()
         let retain = instance.cache.retainMinutes > 0 && instance.diskFromCache
         if retain, MountTable.isMountPoint(diskRoot) {
+            // The next instance of the cache gets the disk as the cache made it: no writable
+            // layer, no log of this one.
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/containers/\(id)")
+            try? FileManager.default.removeItem(atPath: "\(diskRoot)/.imc-logs")
         }
         // With the overlays gone (and the writable layers removed from a retained disk), the
         // disk itself.
         let directory = runDirectory
         await BlockingPool.shared.run { Mount.unmountAll(under: directory) }
         let clean = MountTable.targets(under: directory).isEmpty
+        unisolate(removing: removing)
         if let lease, clean {
             service.leases.stopMetering(lease)
-            if retain, (try? service.leases.retain(lease, minutes: instance.cache.retainMinutes, for: instance)) != nil {
-                await event(
-                    .imageCacheDiskRetained,
-                    "Disk \(lease.disk.id) is kept for \(instance.cache.retainMinutes) minutes for the next instance using image cache \(instance.cacheID ?? "")"
-                )
-            } else {
-                service.leases.release(lease)
+            var retained = false
+            if retain {
+                do {
+                    try service.leases.retain(lease, minutes: instance.cache.retainMinutes, for: instance)
+                    retained = true
+                    await event(
+                        .imageCacheDiskRetained,
+                        "Disk \(lease.disk.id) is kept for \(instance.cache.retainMinutes) minutes for the next instance using image cache \(instance.cacheID ?? "")"
+                    )
+                } catch {
+                    await event(.imageCacheDiskRetained, "Disk \(lease.disk.id) is not kept: \(error)")
+                }
             }
+            if !retained { service.leases.release(lease) }
         }
         if let use = nodeImages {
             nodeImages = nil

@@ -1,4 +1,5 @@
 import Foundation
+import IMCOS
 
 /// Containers' output, read from their log files.
 extension InstanceService {
@@ -14,11 +15,7 @@ extension InstanceService {
         if let tail, tail < 0 { throw ServiceError.invalidValue("Tail must not be negative, not \(tail)") }
         if let limitBytes, limitBytes <= 0 { throw ServiceError.invalidValue("LimitBytes must be positive, not \(limitBytes)") }
         let maxBytes = min(limitBytes ?? (1 << 20), 1 << 20)
-        guard let h = FileHandle(forReadingAtPath: logPath(instance.id, name)) else { return (name, "") }
-        defer { try? h.close() }
-        let end = (try? h.seekToEnd()) ?? 0
-        try? h.seek(toOffset: end > UInt64(maxBytes) ? end - UInt64(maxBytes) : 0)
-        var text = String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
+        var text = String(decoding: LogWriter.tail(logPath(instance.id, name), maxBytes: maxBytes), as: UTF8.self)
         if let tail {
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             if lines.last == "" { lines.removeLast() }

@@ -1,6 +1,7 @@
 import Foundation
 import IMCInstance
 import IMCOS
+import IMCRuntime
 
 /// The instances when the service stops and starts again, and the retained disks' time.
 extension InstanceService {
@@ -16,7 +17,7 @@ extension InstanceService {
     /// with a reason; instances being deleted are deleted. Returns the disk ids still in use
     /// (retained disks), which the disk pool must keep.
     public func recover() async throws -> Set<String> {
-        for id in runc.list() { await runc.delete(id: id) }
+        for runtime in [runc, gvisor] { for id in runtime.list() { await runtime.delete(id: id) } }
         for var instance in try repository.all(in: [.pending, .running, .terminating]) {
             let removing = instance.status == .terminating
             if !removing {
@@ -35,6 +36,11 @@ extension InstanceService {
             Mount.unmountAll(under: "\(root)/run/\(entry)")
             try? FileManager.default.removeItem(atPath: "\(root)/run/\(entry)")
         }
+        // Id ranges and cgroups of instances that are gone.
+        for (instance, _) in try repository.allocatedIDRanges() where !known.contains(instance) {
+            try? repository.releaseIDRange(instanceID: instance)
+        }
+        for instance in InstanceCgroup.existing() where !known.contains(instance) { InstanceCgroup(instance: instance).remove() }
         var kept = Set<String>()
         for disk in try repository.disks() {
             if disk.use == .retained || (disk.instanceID.map(known.contains) ?? false) && access(diskPath(disk.id), F_OK) == 0 {

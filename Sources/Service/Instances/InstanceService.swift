@@ -21,11 +21,17 @@ public final class InstanceService: Sendable {
     let disks: DiskManager
     let snapshots: any SnapshotStore
     let runc: Runc
+    /// gVisor's runsc, for instances of the `gvisor` class.
+    let gvisor: Runc
     let root: String
     let nodeImages: NodeImages
     let registry: RegistryConfig
     let clientOptions: RegistryClientOptions
     let limits: InstanceLimits
+    /// What one account may hold: the cache service's quotas, one set for both.
+    var quotas: AccountQuotas { caches.quotas }
+    /// The host ids given to instances' user namespaces.
+    let idRanges: IDRangePool
     let ids: any IDGenerator
     let clock: any ServiceClock
     let logger: Logger
@@ -41,12 +47,13 @@ public final class InstanceService: Sendable {
     public init(
         repository: any InstanceRepository, caches: CacheService, disks: DiskManager, snapshots: any SnapshotStore, root: String,
         registry: RegistryConfig = RegistryConfig(), clientOptions: RegistryClientOptions = RegistryClientOptions(),
-        limits: InstanceLimits = InstanceLimits(), ids: any IDGenerator = RandomIDGenerator(),
+        limits: InstanceLimits = InstanceLimits(), idRanges: IDRangePool = IDRangePool(), ids: any IDGenerator = RandomIDGenerator(),
         clock: any ServiceClock = SystemClock(), meter: Meter = .off,
         logger: Logger? = nil
     ) throws {
         self.meter = meter
-        leases = DiskLeases(disks: disks, snapshots: snapshots, repository: repository, meter: meter, clock: clock)
+        leases = DiskLeases(
+            disks: disks, snapshots: snapshots, repository: repository, meter: meter, clock: clock, quotas: caches.quotas)
         self.repository = repository
         self.caches = caches
         cacheRepository = caches.repository
@@ -54,15 +61,21 @@ public final class InstanceService: Sendable {
         self.snapshots = snapshots
         self.root = root
         runc = Runc(root: root + "/runc")
-        nodeImages = NodeImages(root: root + "/node")
+        gvisor = Runc.gvisor(root: root + "/runsc")
+        nodeImages = NodeImages(root: root + "/node", disks: disks, sizeGiB: caches.quotas.nodeStoreGiB)
         self.registry = registry
         self.clientOptions = clientOptions
         self.limits = limits
+        self.idRanges = idRanges
         self.ids = ids
         self.clock = clock
         self.logger = logger ?? Logger(label: "imc.instance", factory: { _ in SwiftLogNoOpLogHandler() })
-        for dir in [root, root + "/runc", root + "/node", root + "/run"] {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The path to a container's root filesystem must be traversable by its root, which is not
+        // the host's (0711: nothing here can be listed); runc's state and the node's images are
+        // the host's alone.
+        for (dir, mode) in [(root, 0o711), (root + "/run", 0o711), (root + "/runc", 0o700), (root + "/node", 0o700)] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            chmod(dir, mode_t(mode))
         }
     }
 
@@ -79,10 +92,7 @@ public final class InstanceService: Sendable {
                 return q
             }())
         let replicas = request.replicas ?? 1
-        guard total + replicas <= limits.maximumInstancesPerAccount else {
-            throw ServiceError.limitExceeded(
-                "the account has \(total) instances; \(replicas) more would pass the limit of \(limits.maximumInstancesPerAccount)")
-        }
+        try AccountQuotas.check("instances", limit: quotas.instances, used: total, more: replicas, unit: "", what: "instances")
         var created: [Instance] = []
         for _ in 0..<replicas {
             let id = ids.next(prefix: "eksci")
@@ -101,6 +111,7 @@ public final class InstanceService: Sendable {
             instance.subnetID = request.subnetID
             instance.vpcID = request.vpcID
             instance.securityGroupIDs = request.securityGroupIDs
+            instance.runtimeClass = request.runtimeClass ?? limits.defaultRuntimeClass
             for c in request.initContainers + request.containers { instance.states[c.name] = ContainerState(reason: "ContainerCreating") }
             instance.record(.scheduled, "Successfully assigned \(instance.name) to imc", at: instance.creationTime)
             instance.mark(StartupPhase.created, at: instance.creationTime)
@@ -181,9 +192,14 @@ public final class InstanceService: Sendable {
 
     // MARK: - Paths
 
+    /// The runtime of a class.
+    func runtime(_ runtimeClass: RuntimeClass) -> Runc { runtimeClass == .gvisor ? gvisor : runc }
+
     func runDirectory(_ id: String) -> String { "\(root)/run/\(id)" }
-    func diskMount(_ id: String) -> String { runDirectory(id) + "/disk" }
-    func logPath(_ id: String, _ container: String) -> String { runDirectory(id) + "/logs/\(container).log" }
+    /// Where an instance's disk is mounted while it exists.
+    public func diskMount(_ id: String) -> String { runDirectory(id) + "/disk" }
+    /// A container's log, on the instance's own disk (its size is the log's limit too).
+    func logPath(_ id: String, _ container: String) -> String { diskMount(id) + "/.imc-logs/\(container).log" }
     func diskPath(_ id: String) -> String { disks.disk(id: id, sizeGiB: 0).path }
 }
 

@@ -1,0 +1,92 @@
+import Foundation
+import IMCInstance
+import IMCOS
+import IMCRuntime
+
+/// The walls around an instance's containers that are the instance's, not each container's: its
+/// id range and user namespace, its layers shown through idmapped mounts (nothing on the disk is
+/// chowned, so one snapshot serves every range), and its cgroup with the instance's limits.
+extension InstanceRun {
+    /// The directory (relative to the run directory) where layers below `root` are shown
+    /// idmapped: the cache disk's, or the account's node store's.
+    static let mappedLayers = ["layers", "node-layers"]
+
+    /// Takes the instance's id range and makes its user namespace and cgroup.
+    func isolate() async throws {
+        try cgroup.create(
+            memoryBytes: Int64(instance.memory * Double(1 << 30)), cpus: instance.cpu, pids: service.limits.pidsPerInstance)
+        // gVisor's sentry stands between the containers and the host's kernel instead.
+        guard instance.runtimeClass == .runc else { return }
+        let pool = service.idRanges
+        let base = try service.repository.allocateIDRange(instanceID: id, first: pool.first, size: pool.size, count: pool.count)
+        life.update { $0.idRangeBase = base }
+        let range = IDRange(base: base, count: pool.size)
+        let file = runDirectory + "/userns"
+        namespace = try await BlockingPool.shared.run {
+            let made = try UserNamespace(range: range)
+            try made.bind(at: file)
+            return made
+        }
+    }
+
+    /// The instance's id range, once taken.
+    var idRange: IDRange? { namespace?.range }
+
+    /// Shows each layer store the images use (the disk's, the node store's) idmapped under the
+    /// run directory, and returns each image's layers as paths relative to the run directory.
+    func mapLayers() async throws {
+        guard let namespace else {
+            relativeLayers = images.mapValues(\.layers)
+            return
+        }
+        let stores = [diskRoot + "/layers", service.nodeImages.directory(for: account) + "/layers"]
+        let directory = runDirectory
+        var used = Set<Int>()
+        for image in images.values {
+            for layer in image.layers {
+                if let i = stores.firstIndex(where: { layer.hasPrefix($0 + "/") }) { used.insert(i) }
+            }
+        }
+        for i in used.sorted() {
+            let target = "\(directory)/\(Self.mappedLayers[i])"
+            if MountTable.isMountPoint(target) { continue }
+            let source = stores[i]
+            try await BlockingPool.shared.run {
+                try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+                try Mount.idmapped(source, at: target, through: namespace)
+            }
+        }
+        relativeLayers = images.mapValues { image in
+            image.layers.map { layer in
+                for (i, store) in stores.enumerated() where layer.hasPrefix(store + "/") {
+                    return Self.mappedLayers[i] + layer.dropFirst(store.count)
+                }
+                return layer
+            }
+        }
+    }
+
+    /// The walls of one container: the instance's range, the seccomp filter, its own limits
+    /// when it has them, and its security context.
+    func isolation(for spec: ContainerSpec) -> Isolation {
+        var isolation = Isolation(ids: idRange)
+        if idRange != nil { isolation.userNamespacePath = runDirectory + "/userns" }
+        if instance.runtimeClass == .gvisor {
+            isolation.seccomp = false
+            isolation.sandbox = .container(sandboxID: sandboxID)
+        }
+        if let memory = spec.memory { isolation.memoryBytes = Int64(memory * Double(1 << 30)) }
+        isolation.cpus = spec.cpu
+        isolation.readOnlyRoot = spec.security?.readOnlyRootFilesystem ?? false
+        isolation.drop = spec.security?.drop ?? []
+        return isolation
+    }
+
+    /// Releases what `isolate` took: the cgroup, the namespace; the id range goes with the
+    /// record (a range is reused only once its instance is gone).
+    func unisolate(removing: Bool) {
+        cgroup.remove()
+        namespace = nil
+        if removing { try? service.repository.releaseIDRange(instanceID: id) }
+    }
+}
