@@ -78,6 +78,20 @@ public struct PodManifest: Sendable {
             }
             p.TerminationGracePeriodSeconds = n
         }
+        // What asks for the host is refused; a tenant's Pod gets its own namespaces and nothing of the node's.
+        for field in ["hostNetwork", "hostPID", "hostIPC"] where (spec[field] as? Bool) == true {
+            throw ManifestError("\(source): spec.\(field) true is refused: a Pod never shares the node's namespaces")
+        }
+        for (i, volume) in (spec["volumes"] as? [[String: Any]] ?? []).enumerated() where volume["hostPath"] != nil {
+            throw ManifestError("\(source): spec.volumes[\(i)].hostPath is refused: a Pod never sees the node's files")
+        }
+        if let runtime = spec["runtimeClassName"] {
+            guard let name = runtime as? String, ["runc", "gvisor"].contains(name) else {
+                throw ManifestError("\(source): spec.runtimeClassName must be runc or gvisor, not \(runtime)")
+            }
+            p.RuntimeClassName = name
+        }
+        let podSecurity = spec["securityContext"] as? [String: Any] ?? [:]
         var cpu = 0.0
         var memory = 0.0
         func containers(_ key: String) throws -> [Container] {
@@ -102,6 +116,9 @@ public struct PodManifest: Sendable {
                         guard let n = e["name"] as? String else { throw ManifestError("\(at).env[\(j)].name is required") }
                         return EnvironmentVar(Name: n, Value: e["value"].map { "\($0)" } ?? "")
                     }
+                }
+                if let context = try Self.securityContext(c["securityContext"], pod: podSecurity, at: "\(at).securityContext") {
+                    out.SecurityContext = context
                 }
                 let resources = c["resources"] as? [String: Any] ?? [:]
                 let amounts = (resources["requests"] as? [String: Any]) ?? (resources["limits"] as? [String: Any]) ?? [:]
@@ -131,6 +148,43 @@ public struct PodManifest: Sendable {
         if memory > 0 { p.Memory = memory }
         let secrets = (spec["imagePullSecrets"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }.map { "\(namespace)/\($0)" }
         return PodManifest(name: name, imagePullSecrets: secrets, request: p)
+    }
+
+    /// A container's `securityContext` (over the Pod's `runAsUser`, `runAsGroup`, `runAsNonRoot`)
+    /// as the API's `SecurityContext`; what asks for the host is refused, naming the field.
+    static func securityContext(_ value: Any?, pod: [String: Any], at: String) throws -> JSONValue? {
+        let c = value as? [String: Any] ?? [:]
+        if value != nil && value as? [String: Any] == nil { throw ManifestError("\(at) must be a mapping") }
+        if (c["privileged"] as? Bool) == true {
+            throw ManifestError("\(at).privileged true is refused: a container never gets the host's privileges")
+        }
+        if (c["allowPrivilegeEscalation"] as? Bool) == true {
+            throw ManifestError("\(at).allowPrivilegeEscalation true is refused: containers run with no_new_privs")
+        }
+        var out: [String: JSONValue] = [:]
+        let caps = c["capabilities"] as? [String: Any] ?? [:]
+        let add = (caps["add"] as? [Any] ?? []).map { "\($0)" }
+        for name in add
+        where !SecurityContextRequest.defaultCapabilities.contains(name.uppercased().replacingOccurrences(of: "CAP_", with: "")) {
+            throw ManifestError("\(at).capabilities.add \(name) is refused: a container may have only Docker's default capabilities")
+        }
+        let drop = (caps["drop"] as? [Any] ?? []).map { "\($0)" }
+        if !add.isEmpty || !drop.isEmpty {
+            out["Capabilities"] = .object(["Add": .array(add.map { .string($0) }), "Drop": .array(drop.map { .string($0) })])
+        }
+        for (kube, api) in [("runAsUser", "RunAsUser"), ("runAsGroup", "RunAsGroup")] {
+            guard let v = c[kube] ?? pod[kube] else { continue }
+            guard let n = v as? Int, (0...65535).contains(n) else {
+                throw ManifestError("\(at).\(kube) must be an id from 0 to 65535, not \(v)")
+            }
+            out[api] = .number(Double(n))
+        }
+        for (kube, api) in [("runAsNonRoot", "RunAsNonRoot"), ("readOnlyRootFilesystem", "ReadOnlyRootFilesystem")] {
+            guard let v = c[kube] ?? (kube == "runAsNonRoot" ? pod[kube] : nil) else { continue }
+            guard let b = v as? Bool else { throw ManifestError("\(at).\(kube) must be true or false, not \(v)") }
+            out[api] = .bool(b)
+        }
+        return out.isEmpty ? nil : .object(out)
     }
 
     /// Kubernetes CPU quantities: `1`, `0.5`, `500m`.

@@ -75,7 +75,6 @@ public struct CloudAPI: Sendable {
             guard let action = CloudAction(rawValue: name), served(action) else {
                 throw APIError.invalidAction("action \(name.prefix(80)) is not supported by this service")
             }
-            if action.isChanging { try authenticator.refuseReplay(authorization: headers["authorization"], now: clock.now()) }
             let region = headers["x-tc-region"] ?? ""
             guard regions.contains(region) else {
                 throw APIError.invalidParameterValue(

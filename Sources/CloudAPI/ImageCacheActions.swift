@@ -94,7 +94,7 @@ extension APIError {
             case .notFound: return .resourceNotFound(e.message)
             case .limitExceeded: return .limitExceeded(e.message)
             case .inUse: return .resourceInUse(e.message)
-            case .failed, .diskTooSmall: return .internalError("the service failed to handle the request; it was logged")
+            case .failed, .diskTooSmall, .secretUnreadable: return .internalError("the service failed to handle the request; it was logged")
             }
         default: return .internalError("the service failed to handle the request; it was logged")
         }

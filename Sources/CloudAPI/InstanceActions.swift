@@ -11,8 +11,18 @@ struct InstanceActions: Sendable {
 
     func create(_ r: CreateEKSContainerInstancesRequest, account: String, region: String) throws -> CreateEKSContainerInstancesResponse {
         var request = InstanceRequest()
-        request.containers = r.Containers.map(Self.container)
-        request.initContainers = (r.InitContainers ?? []).map(Self.container)
+        for (i, c) in r.Containers.enumerated() { request.containers.append(try Self.container(c, path: "Containers[\(i)]")) }
+        for (i, c) in (r.InitContainers ?? []).enumerated() {
+            request.initContainers.append(try Self.container(c, path: "InitContainers[\(i)]"))
+        }
+        if let name = r.RuntimeClassName {
+            guard let runtime = RuntimeClass(rawValue: name) else {
+                throw APIError.invalidParameterValue(
+                    "RuntimeClassName \"\(name.prefix(40))\" is not a runtime class; use \(RuntimeClass.allCases.map(\.rawValue).joined(separator: " or "))"
+                )
+            }
+            request.runtimeClass = runtime
+        }
         request.name = r.EksCiName
         request.cpu = r.Cpu
         request.memory = r.Memory
@@ -36,8 +46,15 @@ struct InstanceActions: Sendable {
         return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
     }
 
-    static func container(_ c: Container) -> ContainerSpec {
+    static func container(_ c: Container, path: String) throws(APIError) -> ContainerSpec {
         var spec = ContainerSpec(name: c.Name, image: c.Image)
+        if let context = c.SecurityContext {
+            let s = try SecurityContextRequest(context, path: path + ".SecurityContext")
+            spec.security = ContainerSecurity(
+                runAsUser: s.runAsUser, runAsGroup: s.runAsGroup, runAsNonRoot: s.runAsNonRoot,
+                readOnlyRootFilesystem: s.readOnlyRootFilesystem,
+                drop: s.drop.map { $0 == "ALL" ? $0 : "CAP_" + $0 })
+        }
         spec.commands = c.Commands
         spec.args = c.Args
         spec.workingDir = c.WorkingDir

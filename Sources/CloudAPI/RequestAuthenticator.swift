@@ -2,17 +2,17 @@ import Foundation
 import IMCAPI
 import IMCDoors
 import IMCModel
-import Synchronization
 
 /// Checks a Cloud API request's TC3-HMAC-SHA256 signature: a known SecretId, a timestamp within
 /// 300 s of the server's clock, a credential scope for that day and service, `content-type` and
-/// `host` signed, and the right signature; `refuseReplay` turns away a changing request sent twice.
+/// `host` signed, and the right signature. An identical signed request sent again is accepted, as
+/// the real service accepts it (TC3 has no nonce, and a script that sends the same request twice
+/// in a second is a legitimate client): a captured signature is the threat, and TLS is the
+/// answer (see docs/ARCHITECTURE.md, "Walls").
 public final class RequestAuthenticator: Sendable {
     let accounts: Accounts
     let clock: any ServiceClock
     let service = "tke"
-    /// Signatures seen in the last window, refused if sent again.
-    private let seen = Mutex<[String: Int64]>([:])
     public static let window: Int64 = 300
 
     public init(accounts: Accounts, clock: any ServiceClock = SystemClock()) {
@@ -53,20 +53,5 @@ public final class RequestAuthenticator: Sendable {
             throw .signatureFailure("the request signature does not match; check the SecretKey and how the request was signed")
         }
         return key
-    }
-
-    /// Refuses a signature already received within the window. Used for actions that change
-    /// state: an identical read sent twice in one second is a legitimate client's, and
-    /// replaying it reveals nothing new, so reads are not checked.
-    public func refuseReplay(authorization header: String?, now: Date) throws(APIError) {
-        guard let header, let auth = TC3Signature.Authorization(header: header) else { return }
-        let current = Int64(now.timeIntervalSince1970)
-        let replayed = seen.withLock { s -> Bool in
-            if s.count > 10_000 { s = s.filter { $0.value > current - Self.window } }
-            if let at = s[auth.signature], at > current - Self.window { return true }
-            s[auth.signature] = current
-            return false
-        }
-        guard !replayed else { throw .signatureFailure("this signed request was already received; sign each request anew") }
     }
 }

@@ -43,7 +43,7 @@ public struct Console: Sendable {
         let group = router.group("console").add(middleware: SameOriginForms())
         group.get { request, _ in c.signedIn(request) == nil ? Self.redirect("/console/login") : try c.cacheList(c.signedIn(request)!) }
         group.get("login") { _, _ in c.loginPage(error: nil, secretID: "") }
-        group.post("login") { request, _ in try await c.login(request) }
+        group.post("login") { request, context in try await c.login(request, from: context.clientAddress) }
         group.post("logout") { request, _ in c.logout(request) }
         group.get("caches") { request, _ in try c.page(request) { try c.cacheList($0) } }
         group.post("caches") { request, _ in try await c.form(request, as: CreateCacheForm.self) { s, form in try c.createCache(s, form) } }
@@ -137,19 +137,19 @@ public struct Console: Sendable {
         var Region: String?
     }
 
-    func login(_ request: Request) async throws -> Response {
+    func login(_ request: Request, from address: String?) async throws -> Response {
         let form = try await decodeForm(LoginForm.self, request)
         let id = String(typed(form.SecretId).prefix(128))
-        if let wait = throttle.blocked(id, now: clock.now()) {
+        if let wait = throttle.blocked(address: address, secretID: id, now: clock.now()) {
             return loginPage(
-                error: "Too many failed sign-ins for this SecretId; try again in \(Int(wait.rounded(.up))) s.", secretID: id,
+                error: "Too many failed sign-ins from this address; try again in \(Int(wait.rounded(.up))) s.", secretID: id,
                 status: .tooManyRequests)
         }
         guard let account = authenticate(id, form.SecretKey ?? "") else {
-            throttle.failed(id, now: clock.now())
+            throttle.failed(address: address, secretID: id, now: clock.now())
             return loginPage(error: "The SecretId or SecretKey is wrong.", secretID: id, status: .unauthorized)
         }
-        throttle.succeeded(id)
+        throttle.succeeded(address: address, secretID: id)
         let region = regions.contains(typed(form.Region)) ? typed(form.Region) : regions.first ?? "ap-guangzhou"
         let token = sessions.open(Session(account: account, region: region, expires: clock.now().addingTimeInterval(8 * 3600)))
         var r = Self.redirect("/console/caches")

@@ -29,23 +29,72 @@ final class Sessions: Sendable {
     func close(_ token: String) { _ = table.withLock { $0.removeValue(forKey: token) } }
 }
 
-/// Failed sign-ins by SecretId: after 5 within 5 minutes, that SecretId is refused for the rest
-/// of those 5 minutes (a password-guessing brake; the API's signatures need no such thing, a
-/// guess there costs a SecretKey).
+/// A brake on guessing keys at sign-in, bounded in memory: failures are counted per client
+/// address (20 in 5 minutes, then that address waits) and per address and SecretId (5 in 5
+/// minutes), so that a guesser is slowed down while the owner of a SecretId, signing in from
+/// elsewhere, never is. At most `capacity` counters are kept; the stalest go first.
 final class Throttle: Sendable {
-    private let failures = Mutex<[String: [Date]]>([:])
+    struct Counter {
+        var failures: Int
+        var since: Date
+    }
+    private let counters = Mutex<[String: Counter]>([:])
     static let window: TimeInterval = 300
-    static let limit = 5
+    static let perAddress = 20
+    static let perSecretID = 5
+    let capacity: Int
 
-    func blocked(_ id: String, now: Date) -> TimeInterval? {
-        failures.withLock { f in
-            let recent = (f[id] ?? []).filter { now.timeIntervalSince($0) < Self.window }
-            f[id] = recent
-            guard recent.count >= Self.limit, let first = recent.first else { return nil }
-            return Self.window - now.timeIntervalSince(first)
+    init(capacity: Int = 10_000) { self.capacity = capacity }
+
+    static func keys(address: String?, secretID: String) -> (String, String) {
+        let a = address ?? "unknown"
+        return ("a " + a, "s " + a + " " + secretID)
+    }
+
+    /// Seconds until `address` may try `secretID` again, or nil when it may now.
+    func blocked(address: String?, secretID: String, now: Date) -> TimeInterval? {
+        let (a, s) = Self.keys(address: address, secretID: secretID)
+        return counters.withLock { c -> TimeInterval? in
+            for (key, limit) in [(a, Self.perAddress), (s, Self.perSecretID)] {
+                guard let counter = c[key] else { continue }
+                let age = now.timeIntervalSince(counter.since)
+                if age >= Self.window {
+                    c[key] = nil
+                } else if counter.failures >= limit {
+                    return Self.window - age
+                }
+            }
+            return nil
         }
     }
 
-    func failed(_ id: String, now: Date) { failures.withLock { $0[id, default: []].append(now) } }
-    func succeeded(_ id: String) { _ = failures.withLock { $0.removeValue(forKey: id) } }
+    func failed(address: String?, secretID: String, now: Date) {
+        let (a, s) = Self.keys(address: address, secretID: secretID)
+        counters.withLock { c in
+            for key in [a, s] {
+                if var counter = c[key], now.timeIntervalSince(counter.since) < Self.window {
+                    counter.failures += 1
+                    c[key] = counter
+                } else {
+                    c[key] = Counter(failures: 1, since: now)
+                }
+            }
+            if c.count > capacity {
+                // The expired first, then the stalest, until a tenth is free.
+                c = c.filter { now.timeIntervalSince($0.value.since) < Self.window }
+                if c.count > capacity * 9 / 10 {
+                    for key in c.sorted(by: { $0.value.since < $1.value.since }).prefix(c.count - capacity * 9 / 10).map(\.key) {
+                        c[key] = nil
+                    }
+                }
+            }
+        }
+    }
+
+    func succeeded(address: String?, secretID: String) {
+        _ = counters.withLock { $0.removeValue(forKey: Self.keys(address: address, secretID: secretID).1) }
+    }
+
+    /// Counters kept now (for tests of the bound).
+    var count: Int { counters.withLock { $0.count } }
 }

@@ -10,10 +10,13 @@ public struct DoorContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The request's id.
     public let requestID: String
+    /// The address the request came from (without its port), when the connection has one.
+    public let clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         requestID = UUID().uuidString.lowercased()
+        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// The largest body any door reads (the Cloud API's limit).

@@ -1,5 +1,7 @@
 import Foundation
 import IMCBilling
+import IMCInstance
+import IMCRegistry
 import IMCService
 import Yams
 
@@ -10,7 +12,15 @@ import Yams
 /// regions: [ap-guangzhou, ap-shanghai]
 /// accounts:
 ///   - {account: "100000000002", secretId: AKIDexample, secretKey: example-key}
-/// limits: {minimumSize: 20, maximumSize: 2048, maximumCachesPerAccount: 10000}
+/// limits: {minimumSize: 20, maximumSize: 2048}
+/// quotas:                      # per account
+///   {caches: 10000, instances: 1000, cacheDiskGiB: 20480, instanceDiskGiB: 20480,
+///    retainedDiskGiB: 4096, nodeStoreGiB: 50}
+/// instances: {pidsLimit: 4096, logMaxBytes: 10485760, logFiles: 5, runtimeClass: runc}
+/// builds: {perAccount: 1, deadlineMinutes: 60, stallSeconds: 30}
+/// registries: {allowedNetworks: ["127.0.0.1/32", "10.0.0.0/8"]}   # refused by default
+/// disks: {reserveGiB: 2}       # free space kept on the pool and the data root
+/// tls: {certificate: /etc/imc/tls.crt, key: /etc/imc/tls.key}     # else generated at first start
 /// prices:                      # per hour; each entry changes the prices from its `from` on
 ///   - {currency: CNY, builder: "0.32", buildDisk: "0.0004", snapshot: "0.00017",
 ///      disk: {CLOUD_PREMIUM: "0.0004", CLOUD_SSD: "0.0011"}}
@@ -21,6 +31,14 @@ public struct ServiceConfiguration: Sendable {
     public var keys: [APIKey] = []
     public var limits = CacheLimits()
     public var prices: [PriceList] = [.defaults]
+    public var quotas = AccountQuotas()
+    public var instances = InstanceLimits()
+    public var builds = BuildPolicy()
+    /// Registry networks allowed although the address rules refuse them.
+    public var allowedNetworks: [CIDR] = []
+    public var reserveGiB = 2
+    /// The API's certificate and key (PEM files); nil: generated under the data root.
+    public var tls: (certificate: String, key: String)?
 
     public init() {}
 
@@ -33,7 +51,7 @@ public struct ServiceConfiguration: Sendable {
             if node == nil { return config }
             throw ConfigurationError("\(source): expected a mapping at the top")
         }
-        let known: Set<String> = ["regions", "accounts", "limits", "prices"]
+        let known: Set<String> = ["regions", "accounts", "limits", "prices", "quotas", "instances", "builds", "registries", "disks", "tls"]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigurationError("\(source): unknown field \(unknown)")
         }
@@ -65,10 +83,78 @@ public struct ServiceConfiguration: Sendable {
                 case "defaultSize": config.limits.defaultSize = n
                 case "maximumImages": config.limits.maximumImages = n
                 case "maximumRetentionDays": config.limits.maximumRetentionDays = n
-                case "maximumCachesPerAccount": config.limits.maximumCachesPerAccount = n
+                case "maximumCachesPerAccount": config.quotas.caches = n  // the name before quotas.caches
                 default: throw ConfigurationError("\(source): unknown field limits.\(k)")
                 }
             }
+        }
+        if let quotas = root["quotas"] {
+            for (k, v) in try mapping(quotas, "quotas", source) {
+                guard let key = AccountQuotas.keys.first(where: { $0.0 == k })?.1 else {
+                    throw ConfigurationError(
+                        "\(source): unknown field quotas.\(k); use \(AccountQuotas.keys.map(\.0).joined(separator: ", "))")
+                }
+                config.quotas[keyPath: key] = try integer(v, "quotas.\(k)", source, in: 0...(1 << 40))
+            }
+        }
+        if let instances = root["instances"] {
+            for (k, v) in try mapping(instances, "instances", source) {
+                switch k {
+                case "pidsLimit": config.instances.pidsPerInstance = Int64(try integer(v, "instances.pidsLimit", source, in: 16...1 << 22))
+                case "logMaxBytes":
+                    config.instances.logMaxBytes = Int64(try integer(v, "instances.logMaxBytes", source, in: 4096...(1 << 40)))
+                case "logFiles": config.instances.logFiles = try integer(v, "instances.logFiles", source, in: 1...100)
+                case "runtimeClass":
+                    guard let text = v as? String, let runtime = RuntimeClass(rawValue: text) else {
+                        throw ConfigurationError(
+                            "\(source): instances.runtimeClass must be one of \(RuntimeClass.allCases.map(\.rawValue).joined(separator: ", ")), not \(v)"
+                        )
+                    }
+                    config.instances.defaultRuntimeClass = runtime
+                default: throw ConfigurationError("\(source): unknown field instances.\(k)")
+                }
+            }
+        }
+        if let builds = root["builds"] {
+            for (k, v) in try mapping(builds, "builds", source) {
+                switch k {
+                case "perAccount": config.builds.perAccount = try integer(v, "builds.perAccount", source, in: 1...64)
+                case "deadlineMinutes":
+                    config.builds.deadline = .seconds(60 * (try integer(v, "builds.deadlineMinutes", source, in: 1...10080)))
+                case "stallSeconds": config.builds.stall = .seconds(try integer(v, "builds.stallSeconds", source, in: 1...3600))
+                default: throw ConfigurationError("\(source): unknown field builds.\(k)")
+                }
+            }
+        }
+        if let registries = root["registries"] {
+            for (k, v) in try mapping(registries, "registries", source) {
+                guard k == "allowedNetworks" else { throw ConfigurationError("\(source): unknown field registries.\(k)") }
+                guard let list = v as? [String] else {
+                    throw ConfigurationError("\(source): registries.allowedNetworks must be a list of networks like 10.0.0.0/8")
+                }
+                config.allowedNetworks = try list.map { text in
+                    guard let network = CIDR(text) else {
+                        throw ConfigurationError("\(source): registries.allowedNetworks has \(text), not a network like 10.0.0.0/8")
+                    }
+                    return network
+                }
+            }
+        }
+        if let disks = root["disks"] {
+            for (k, v) in try mapping(disks, "disks", source) {
+                guard k == "reserveGiB" else { throw ConfigurationError("\(source): unknown field disks.\(k)") }
+                config.reserveGiB = try integer(v, "disks.reserveGiB", source, in: 0...(1 << 20))
+            }
+        }
+        if let tls = root["tls"] {
+            let m = try mapping(tls, "tls", source)
+            if let unknown = m.keys.sorted().first(where: { !["certificate", "key"].contains($0) }) {
+                throw ConfigurationError("\(source): unknown field tls.\(unknown)")
+            }
+            guard let certificate = m["certificate"] as? String, let key = m["key"] as? String else {
+                throw ConfigurationError("\(source): tls needs certificate and key (paths of PEM files)")
+            }
+            config.tls = (certificate, key)
         }
         if let prices = root["prices"] {
             guard let list = prices as? [[String: Any]], !list.isEmpty else {
@@ -77,6 +163,18 @@ public struct ServiceConfiguration: Sendable {
             config.prices = try Self.prices(list, source: source)
         }
         return config
+    }
+
+    static func mapping(_ value: Any, _ field: String, _ source: String) throws -> [String: Any] {
+        guard let m = value as? [String: Any] else { throw ConfigurationError("\(source): \(field) must be a mapping") }
+        return m
+    }
+
+    static func integer(_ value: Any, _ field: String, _ source: String, in range: ClosedRange<Int>) throws -> Int {
+        guard let n = value as? Int, range.contains(n) else {
+            throw ConfigurationError("\(source): \(field) must be an integer from \(range.lowerBound) to \(range.upperBound), not \(value)")
+        }
+        return n
     }
 
     /// Price lists; each entry starts from the one before (the first from imc's defaults).

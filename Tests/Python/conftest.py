@@ -30,31 +30,33 @@ def free_port():
 @pytest.fixture(scope="session")
 def server():
     data = tempfile.mkdtemp(prefix="imc-api-")
+    os.chmod(data, 0o711)  # containers and build sandboxes run as unprivileged ids that pass through it
     config = os.path.join(data, "config.yaml")
     with open(config, "w") as f:
         f.write(
             "regions: [ap-guangzhou, ap-shanghai]\n"
             f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n"
         )
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     env = dict(os.environ, IMC_ROOT_SECRET_ID=ROOT_ID, IMC_ROOT_SECRET_KEY=ROOT_KEY)
     log = open(os.path.join(data, "serve.log"), "w")
     proc = subprocess.Popen(
         # --builders 0: these tests drive the API alone; a build would try to reach docker.io.
         [IMC, "serve", "--data-root", os.path.join(data, "root"), "--listen", f"127.0.0.1:{port}", "--config", config,
-         "--builders", "0", "--pool-size-gib", "64"],
+         "--listen-tls", f"127.0.0.1:{tls_port}", "--builders", "0", "--pool-size-gib", "64"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection(("127.0.0.1", tls_port), timeout=0.2).close()
             break
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError("imc serve exited: " + open(log.name).read())
             time.sleep(0.05)
-    yield {"port": port, "data": data, "log": log.name}
+    yield {"port": port, "tls_port": tls_port, "ca": os.path.join(data, "root", "tls", "ca.pem"), "data": data, "log": log.name}
     proc.terminate()
     proc.wait(timeout=10)
     subprocess.run(["umount", os.path.join(data, "root", "pool")], check=False)
@@ -102,16 +104,18 @@ def registry():
 @pytest.fixture(scope="session")
 def building_server(registry):
     data = tempfile.mkdtemp(prefix="imc-build-api-")
+    os.chmod(data, 0o711)
     config = os.path.join(data, "config.yaml")
     with open(config, "w") as f:
         f.write(f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n")
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     env = dict(os.environ, IMC_ROOT_SECRET_ID=ROOT_ID, IMC_ROOT_SECRET_KEY=ROOT_KEY)
     log = open(os.path.join(data, "serve.log"), "w")
     proc = subprocess.Popen([IMC, "serve", "--data-root", os.path.join(data, "root"), "--listen", f"127.0.0.1:{port}",
                              "--builders", "1", "--pool-size-gib", "256", "--config", config,
+                             "--listen-tls", f"127.0.0.1:{tls_port}", "--allow-registry-network", "127.0.0.0/8",
                              "--plain-http", registry], env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = {"port": port, "data": data, "log": log.name}
+    server = {"port": port, "tls_port": tls_port, "ca": os.path.join(data, "root", "tls", "ca.pem"), "data": data, "log": log.name}
     deadline = time.time() + 20
     while time.time() < deadline:
         try:

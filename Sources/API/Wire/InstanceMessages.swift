@@ -88,6 +88,8 @@ public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     public var ImageCacheDiskType: String?
     public var ImageCacheDiskSize: Int?
     public var ImageCacheDiskRetainMinutes: Int?
+    /// imc's extension: the runtime class (`runc` or `gvisor`), as a Pod's `runtimeClassName`.
+    public var RuntimeClassName: String?
 
     public init(Containers: [Container]) { self.Containers = Containers }
 
@@ -123,6 +125,7 @@ public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
         ImageCacheDiskType = try p.string("ImageCacheDiskType")
         ImageCacheDiskSize = try p.int("ImageCacheDiskSize")
         ImageCacheDiskRetainMinutes = try p.int("ImageCacheDiskRetainMinutes")
+        RuntimeClassName = try p.string("RuntimeClassName")
     }
 }
 
@@ -189,13 +192,17 @@ public struct EksCi: Codable, Sendable, Equatable {
     public var ImageCacheDiskType: String
     @Nullable public var StatusMessage: String?
     public var StartupPhases: [StartupPhaseView]
+    /// imc's extension: how the containers run (`runc` or `gvisor`).
+    public var RuntimeClassName: String?
 
     public init(
         EksCiId: String, EksCiName: String, Status: String, Cpu: Double, Memory: Double, RestartPolicy: String, CreationTime: String,
         SucceededTime: String?, Containers: [ContainerView], InitContainers: [ContainerView], SubnetId: String?, VpcId: String?,
         SecurityGroupIds: [String], PrivateIp: String?, ImageCacheId: String?, ImageCacheResult: String?, ImageCacheDiskId: String?,
-        ImageCacheDiskSize: Int?, ImageCacheDiskType: String, StatusMessage: String?, StartupPhases: [StartupPhaseView]
+        ImageCacheDiskSize: Int?, ImageCacheDiskType: String, StatusMessage: String?, StartupPhases: [StartupPhaseView],
+        RuntimeClassName: String? = nil
     ) {
+        self.RuntimeClassName = RuntimeClassName
         self.EksCiId = EksCiId
         self.EksCiName = EksCiName
         self.Status = Status
