@@ -21,4 +21,8 @@ fi
 bin="${IMC_BIN:-.build/release}"
 "$bin"/imc-bench seed --registry "$registry"
 echo "Pull one with: $bin/imc pull $registry/demo/multi:latest --plain-http $registry --platform linux/arm64 --dest /tmp/imc-images"
-exec "$bin"/imc serve --data-root "$root" --listen "${IMC_LISTEN:-127.0.0.1:8080}" --plain-http "$registry"
+cat > "$root/demo-config.yaml" <<YAML
+# The demo registry runs on loopback, which registry addresses may not be unless allowed.
+registries: {allowedNetworks: ["${registry%:*}/32"]}
+YAML
+exec "$bin"/imc serve --data-root "$root" --listen "${IMC_LISTEN:-127.0.0.1:8080}" --plain-http "$registry" --config "$root/demo-config.yaml"

@@ -10,7 +10,9 @@ DEBS=(
   apache2-utils openssl                # htpasswd and certificates for it
   skopeo podman runc                   # the tools the benchmark compares against
   xfsprogs e2fsprogs util-linux attr   # disks, mounts and xattr checks
-  busybox-static                       # the static shell in the images tests and the demo run
+  busybox-static                       # the static shell in the images tests and the demo run; gVisor Pods' pause
+  runsc                                # gVisor, the second runtime class
+  gcc libc6-dev                        # the walls' probe is built static by the tests
   chromium chromium-driver             # the console's tests drive a real browser
 )
 
@@ -29,6 +31,15 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   "tencentcloud-sdk-python-tke==3.1.193" "pytest>=7" "selenium==4.51.0" 2>&1 | grep -v "^$" || true
 python3 -c "import tencentcloud.tke.v20180525, pytest, selenium" || { echo "setup: the Tencent Cloud SDK, pytest or selenium did not install" >&2; exit 1; }
+
+# tccli, the official command line, in a directory of its own: it brings the whole SDK, whose
+# files would otherwise overwrite the tke package the tests pin.
+TOOLS="${IMC_TOOLS:-/opt/imc-tools}"
+if [ ! -x "$TOOLS/tccli/bin/tccli" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$TOOLS/tccli" \
+    "tccli==3.1.189.1" 2>&1 | grep -v "^$" || true
+fi
+PYTHONPATH="$TOOLS/tccli" python3 "$TOOLS/tccli/bin/tccli" --version >/dev/null || { echo "setup: tccli did not install" >&2; exit 1; }
 
 # The registry package starts a system service on :5000; imc's tests and demo start their own.
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi

@@ -18,6 +18,7 @@ final class ServeProcess {
         process.arguments =
             [
                 "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "\(builders)", "--log-level", "warning",
+                "--listen-tls", "127.0.0.1:0", "--allow-registry-network", "127.0.0.0/8",
             ] + extraArguments
         process.environment = ProcessInfo.processInfo.environment.merging([
             "IMC_ROOT_SECRET_ID": "AKIDbench", "IMC_ROOT_SECRET_KEY": "bench-key",

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import IMCCloudAPI
 import IMCConsole
 import IMCDisks
 import IMCDoors
+import IMCInstance
 import IMCModel
 import IMCOS
 import IMCObservability
@@ -13,6 +15,7 @@ import IMCService
 import IMCStore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `imc serve`: the image cache service with its embedded defaults.
 struct ServeCommand: AsyncParsableCommand {
@@ -23,14 +26,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Where the database, disks and snapshots live.")
     var dataRoot = "/var/lib/imc"
 
-    @Option(help: "HOST:PORT to listen on.")
+    @Option(help: "HOST:PORT to serve plain HTTP on: a loopback address only (local tools, tests).")
     var listen = "127.0.0.1:8080"
+
+    @Option(
+        name: .customLong("listen-tls"),
+        help: "HOST:PORT to serve HTTPS on (the Cloud API's door for every other client); port 0 picks one; 'off' serves none.")
+    var listenTLS = "127.0.0.1:8443"
 
     @Option(help: "A YAML file with regions, accounts and limits.")
     var config: String?
 
-    @Option(help: "Caches built at once; 0 serves the API only (caches stay Pending).")
-    var builders = 1
+    @Option(help: "Caches built at once (shared fairly between accounts); 0 serves the API only (caches stay Pending).")
+    var builders = 2
 
     @Option(help: "Size of the XFS disk pool created under the data root when its filesystem cannot clone (sparse).")
     var poolSizeGib: Int64 = 4096
@@ -40,8 +48,21 @@ struct ServeCommand: AsyncParsableCommand {
         help: "A registry (HOST[:PORT]) spoken to over plain HTTP when instances pull (as in imc pull and imc run); repeatable.")
     var plainHTTP: [String] = []
 
-    @Option(help: "Seconds a registry transfer may make no progress before it is cut and retried.")
-    var registryStallTimeout: Int = 30
+    @Option(help: "Seconds a registry transfer may make (next to) no progress before it is cut; the config's builds.stallSeconds.")
+    var registryStallTimeout: Int?
+
+    @Option(
+        name: .customLong("allow-registry-network"),
+        help:
+            "A network (10.0.0.0/8, 127.0.0.1/32) whose registries may be reached although the address rules refuse it; repeatable (with the config's registries.allowedNetworks)."
+    )
+    var allowRegistryNetwork: [String] = []
+
+    @Option(help: "The runtime class of instances that name none: runc or gvisor (the config's instances.runtimeClass).")
+    var runtimeClass: String?
+
+    @Flag(help: "Run build jobs in this process instead of a sandbox (for debugging imc itself only).")
+    var buildsInProcess = false
 
     @Option(help: "Hours between re-reads of every snapshot against its checksum (0: never).")
     var scrubIntervalHours = 24
@@ -51,14 +72,49 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a level") }
-        guard Self.split(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
+        guard let (host, _) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
+        guard Self.isLoopback(host) else {
+            throw ValidationError(
+                "--listen \(listen) is not a loopback address: plain HTTP is served on loopback only; serve other clients with --listen-tls"
+            )
+        }
+        guard listenTLS == "off" || Self.split(listenTLS) != nil else {
+            throw ValidationError("--listen-tls must be HOST:PORT or off, not \(listenTLS)")
+        }
+        for network in allowRegistryNetwork where CIDR(network) == nil {
+            throw ValidationError("--allow-registry-network \(network) is not a network like 10.0.0.0/8")
+        }
+        if let runtimeClass, RuntimeClass(rawValue: runtimeClass) == nil {
+            throw ValidationError("--runtime-class must be runc or gvisor, not \(runtimeClass)")
+        }
         guard (0...16).contains(builders) else { throw ValidationError("--builders must be from 0 to 16, not \(builders)") }
         guard (0...8760).contains(scrubIntervalHours) else {
             throw ValidationError("--scrub-interval-hours must be from 0 to 8760, not \(scrubIntervalHours)")
         }
-        guard (1...3600).contains(registryStallTimeout) else {
+        if let registryStallTimeout, !(1...3600).contains(registryStallTimeout) {
             throw ValidationError("--registry-stall-timeout must be from 1 to 3600 seconds, not \(registryStallTimeout)")
         }
+    }
+
+    /// Containers and build sandboxes run as unprivileged host ids that must pass through every
+    /// directory above the data root to reach their own; a directory that lets no one else pass
+    /// is refused here, by name, rather than failing every container later.
+    static func checkTraversable(_ dataRoot: String) throws {
+        var path = URL(fileURLWithPath: dataRoot).standardizedFileURL.resolvingSymlinksInPath().path
+        while path != "/" && !path.isEmpty {
+            path = (path as NSString).deletingLastPathComponent
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            if st.st_mode & 0o001 == 0 {
+                throw ValidationError(
+                    "--data-root \(dataRoot): the directory \(path) above it lets no other user pass (mode \(String(st.st_mode & 0o777, radix: 8))); containers and build sandboxes run as unprivileged ids that must: chmod o+x \(path), or choose another data root"
+                )
+            }
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || IPAddress(host).map { AddressPolicy().refusal($0) == .loopback } ?? false
     }
 
     static func split(_ s: String) -> (String, Int)? {
@@ -73,7 +129,14 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "imc")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let exporter = MetricsExporter.shared
-        try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The service is what every tenant depends on: the kernel's OOM killer takes an
+        // instance's process, never this one.
+        try? "-999".write(toFile: "/proc/self/oom_score_adj", atomically: false, encoding: .utf8)
+        // 0711: the sandboxes' and containers' unprivileged roots pass through to their own
+        // directories; nothing here can be listed by them.
+        try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
+        chmod(dataRoot, 0o711)
+        try Self.checkTraversable(dataRoot)
         var settings = ServiceConfiguration()
         if let config {
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
@@ -81,32 +144,41 @@ struct ServeCommand: AsyncParsableCommand {
             }
             settings = try ServiceConfiguration.parse(text, source: config)
         }
+        if let runtimeClass, let runtime = RuntimeClass(rawValue: runtimeClass) { settings.instances.defaultRuntimeClass = runtime }
+        if let registryStallTimeout { settings.builds.stall = .seconds(registryStallTimeout) }
         let environment = ProcessInfo.processInfo.environment
         // Registry passwords and the root key are sealed at rest with this key.
         let secrets = try SecretBox.load(environment: environment, path: dataRoot + "/master.key")
         let (root, created) = try Accounts.root(environment: environment, dataRoot: dataRoot, secrets: secrets)
         let database = try SQLiteDatabase(path: dataRoot + "/imc.sqlite", secrets: secrets)
         let repository = SQLiteCacheRepository(database: database)
-        let pool = try await DiskPool.open(dataRoot: dataRoot, poolSizeGiB: poolSizeGib)
+        var opened = try await DiskPool.open(dataRoot: dataRoot, poolSizeGiB: poolSizeGib)
+        opened.reserveBytes = Int64(settings.reserveGiB) << 30
+        let pool = opened
         let disks = DiskManager(pool: pool)
         let snapshots = LocalSnapshotStore(disks: disks)
         var clientOptions = RegistryClientOptions()
-        clientOptions.stallTimeout = .seconds(Int64(registryStallTimeout))
-        clientOptions.connectTimeout = .seconds(Int64(min(registryStallTimeout, 10)))
+        let stallSeconds = Int64(settings.builds.stall.components.seconds)
+        clientOptions.stallTimeout = .seconds(stallSeconds)
+        clientOptions.connectTimeout = .seconds(min(stallSeconds, 10))
+        clientOptions.addressPolicy = .service(allowing: settings.allowedNetworks + allowRegistryNetwork.compactMap(CIDR.init))
         let builds = Wakeup()
         let usage = SQLiteUsageRepository(database: database)
         let meter = Meter(usage: usage, logger: logger)
-        let service = CacheService(repository: repository, limits: settings.limits, snapshots: snapshots, builds: builds, meter: meter)
+        let service = CacheService(
+            repository: repository, limits: settings.limits, quotas: settings.quotas, snapshots: snapshots, builds: builds, meter: meter)
         let instanceRepository = SQLiteInstanceRepository(database: database)
+        let sandbox =
+            buildsInProcess ? nil : try BuildSandbox(root: dataRoot + "/sandboxes", ranges: instanceRepository, logger: logger)
         let builder = CacheBuilder(
             repository: repository, disks: disks, snapshots: snapshots, workRoot: dataRoot + "/build", clientOptions: clientOptions,
-            diskRecords: instanceRepository, meter: meter, logger: logger)
+            diskRecords: instanceRepository, meter: meter, policy: settings.builds, sandbox: sandbox, logger: logger)
         let worker = BuildWorker(
             builder: builder, repository: repository, disks: disks, snapshots: snapshots, wakeup: builds, logger: logger)
         let instances = try InstanceService(
             repository: instanceRepository, caches: service, disks: disks, snapshots: snapshots,
             root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(plainHTTP)), clientOptions: clientOptions,
-            meter: meter, logger: logger)
+            limits: settings.instances, meter: meter, logger: logger)
         let billing = BillingService(usage: usage, prices: settings.prices)
         let sweeper = ExpirySweeper(service: service, instances: instances, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned
@@ -137,23 +209,47 @@ struct ServeCommand: AsyncParsableCommand {
 
         guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT") }
         let regions = settings.regions.sorted().joined(separator: ", ")
-        let app = Application(
+        let announce = Announcements()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let plain = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "imc"),
             onServerRunning: { channel in
-                var lines = [
-                    "imc serve: listening on http://\(host):\(channel.localAddress?.port ?? port), regions \(regions), data root \(dataRoot)"
-                ]
-                if created {
-                    lines += [
-                        "root account created; shown once, kept in \(dataRoot)/root-credentials (mode 0600):",
-                        "  SecretId:  \(root.secretID)", "  SecretKey: \(root.secretKey)",
-                    ]
-                }
-                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                announce.add(
+                    0,
+                    "imc serve: listening on http://\(host):\(channel.localAddress?.port ?? port) (loopback), regions \(regions), data root \(dataRoot)"
+                )
             }, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: app), .init(service: sweeper), .init(service: InstanceSupervisor(service: instances)),
-        ]
+        services.append(.init(service: plain))
+        var expected = 1
+        if listenTLS != "off", let (tlsHost, tlsPort) = Self.split(listenTLS) {
+            expected = 2
+            let identity =
+                try settings.tls.map { try TLSIdentity.files(certificate: $0.certificate, key: $0.key) }
+                ?? TLSIdentity.generated(in: dataRoot + "/tls", names: [tlsHost, ProcessInfo.processInfo.hostName])
+            let secure = Application(
+                router: router, server: try .tls(tlsConfiguration: try identity.configuration()),
+                configuration: .init(address: .hostname(tlsHost, port: tlsPort), serverName: "imc"),
+                onServerRunning: { channel in
+                    announce.add(
+                        1,
+                        "imc serve: listening on https://\(tlsHost):\(channel.localAddress?.port ?? tlsPort)\n"
+                            + "  TLS certificate SHA-256 fingerprint \(identity.fingerprint)\n"
+                            + "  clients trust \(identity.trustPath) (Python SDK: HttpProfile(certification=...); tccli: REQUESTS_CA_BUNDLE)"
+                    )
+                }, logger: logger)
+            services.append(.init(service: secure))
+        }
+        announce.whenAll(expected) { lines in
+            var out = lines
+            if created {
+                out += [
+                    "root account created; shown once, kept in \(dataRoot)/root-credentials (mode 0600):",
+                    "  SecretId:  \(root.secretID)", "  SecretKey: \(root.secretKey)",
+                ]
+            }
+            FileHandle.standardOutput.write(Data((out.joined(separator: "\n") + "\n").utf8))
+        }
+        services += [.init(service: sweeper), .init(service: InstanceSupervisor(service: instances))]
         services += (0..<builders).map { _ in .init(service: worker) }
         if scrubIntervalHours > 0 {
             services.append(
@@ -167,5 +263,28 @@ struct ServeCommand: AsyncParsableCommand {
         // A clean stop: the instances are stopped (InstanceSupervisor); what imc mounted goes, so
         // that an operator can remove the data root; the next start mounts it again.
         do { try await pool.release() } catch { logger.error("the disk pool could not be unmounted", metadata: ["error": "\(error)"]) }
+    }
+}
+
+/// The start-up lines of the listeners, printed together once every listener runs (the plain
+/// one first), so that a script reading standard output sees the addresses in a fixed order.
+final class Announcements: Sendable {
+    private let state = Mutex<(lines: [Int: String], expected: Int, print: (@Sendable ([String]) -> Void)?)>(([:], .max, nil))
+
+    func add(_ order: Int, _ line: String) {
+        let ready = state.withLock { s -> ([String], @Sendable ([String]) -> Void)? in
+            s.lines[order] = line
+            guard s.lines.count == s.expected, let print = s.print else { return nil }
+            s.print = nil
+            return (s.lines.keys.sorted().compactMap { s.lines[$0] }, print)
+        }
+        if let (lines, print) = ready { print(lines) }
+    }
+
+    func whenAll(_ expected: Int, _ print: @escaping @Sendable ([String]) -> Void) {
+        state.withLock {
+            $0.expected = expected
+            $0.print = print
+        }
     }
 }

@@ -48,7 +48,8 @@ struct CanaryTests {
         serve.executableURL = URL(fileURLWithPath: CommandRunner.productsDirectory + "/imc")
         serve.arguments = [
             "serve", "--data-root", dir.appending("root"), "--listen", "127.0.0.1:\(port)", "--builders", "2", "--pool-size-gib", "64",
-            "--log-level", "trace", "--registry-stall-timeout", "1",
+            "--log-level", "trace", "--registry-stall-timeout", "1", "--listen-tls", "127.0.0.1:0", "--allow-registry-network",
+            "127.0.0.0/8",
         ]
         serve.environment = ProcessInfo.processInfo.environment.merging(["IMC_ROOT_SECRET_ID": "AKIDcanary", "IMC_ROOT_SECRET_KEY": "k"]) {
             $1

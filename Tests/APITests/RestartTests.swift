@@ -16,6 +16,7 @@ struct RestartTests {
             process.arguments =
                 [
                     "serve", "--data-root", dataRoot, "--listen", "127.0.0.1:\(port)", "--builders", "1", "--pool-size-gib", "64",
+                    "--listen-tls", "127.0.0.1:0", "--allow-registry-network", "127.0.0.0/8",
                 ] + extra
             process.environment = ProcessInfo.processInfo.environment.merging([
                 "IMC_ROOT_SECRET_ID": "AKIDrestart", "IMC_ROOT_SECRET_KEY": "restart-key",
