@@ -79,10 +79,17 @@ struct StartupBenchmark: AsyncParsableCommand {
     @Option(help: "Only these image sets (s100m, s1g, s4g).") var only: [String] = []
     @Option(help: "Seconds to let the disk settle after a cold run's files are removed.") var settle = 10
     @Option(help: "Write the results as Markdown to this file.") var markdown: String?
+    @Option(help: "The instances' runtime class: runc or gvisor.") var runtimeClass = "runc"
+    @Option(
+        name: .customLong("path"),
+        help: "Only these paths (\"imc, cache\", \"imc, no cache\", \"podman run\"); repeatable. Default: all three.")
+    var paths: [String] = []
 
     struct Timing {
         var wall: Double
         var server: Double?
+        /// Milliseconds from creation to each start-up phase (matched, disk ready ...).
+        var phases: [String: Double] = [:]
     }
 
     func run() async throws {
@@ -122,8 +129,8 @@ struct StartupBenchmark: AsyncParsableCommand {
         for round in 1...runs {
             for set in (round % 2 == 1 ? sets : sets.reversed()) {
                 let image = "\(registry.host)/bench/\(set.name):v1"
-                let paths = ["imc, cache", "imc, no cache", "podman run"]
-                for path in (round % 2 == 1 ? paths : paths.reversed()) {
+                let chosen = paths.isEmpty ? ["imc, cache", "imc, no cache", "podman run"] : paths
+                for path in (round % 2 == 1 ? chosen : chosen.reversed()) {
                     try await settleDisk(serve.dataRoot)
                     counter += 1
                     let t: Timing
@@ -168,6 +175,20 @@ struct StartupBenchmark: AsyncParsableCommand {
             let b = Measure.median((results[last.name]?["imc, cache"] ?? []).map(\.wall))
             report += String(format: "Flatness with a cache: %@ / %@ = %.2fx.\n", last.name, first.name, b / max(a, 1e-6))
         }
+        report += "\nWhere a cached start goes (median milliseconds from creation, runtime class \(runtimeClass)):\n\n"
+        let order = [
+            "Matched", "DiskReady", "DiskMounted", "Isolated", "ImageReady", "LayersMapped", "NetworkReady", "ContainerCreated", "Started",
+        ]
+        report += "| image | " + order.joined(separator: " | ") + " |\n|---|" + order.map { _ in "---|" }.joined() + "\n"
+        for set in sets {
+            let runs = results[set.name]?["imc, cache"] ?? []
+            report +=
+                "| \(set.name) | "
+                + order.map { name in
+                    let values = runs.compactMap { $0.phases[name] }
+                    return values.isEmpty ? "-" : String(format: "%.0f", Measure.median(values))
+                }.joined(separator: " | ") + " |\n"
+        }
         print(report)
         if let markdown { try report.write(toFile: markdown, atomically: true, encoding: .utf8) }
     }
@@ -191,6 +212,7 @@ struct StartupBenchmark: AsyncParsableCommand {
         request.EksCiName = name
         request.RestartPolicy = "Never"
         request.TerminationGracePeriodSeconds = 0
+        request.RuntimeClassName = runtimeClass
         if cache { request.AutoMatchImageCache = true }
         let t0 = ContinuousClock.now
         let id = try await client.send(request).EksCiIds.first ?? ""
@@ -209,8 +231,15 @@ struct StartupBenchmark: AsyncParsableCommand {
         guard result == (cache ? "ImageCacheUsed" : "ImageCacheOff") else { throw BenchError("instance \(id): \(result ?? "no result")") }
         let started = instance?.StartupPhases.first { $0.Name == "Started:main" }
         let server = started.map { $0.Milliseconds / 1000 }
+        var phases: [String: Double] = [:]
+        for phase in instance?.StartupPhases ?? [] {
+            let name =
+                phase.Name.hasPrefix("ImageReady:")
+                ? "ImageReady" : phase.Name == "Created:main" ? "ContainerCreated" : phase.Name.replacingOccurrences(of: ":main", with: "")
+            phases[name] = phase.Milliseconds
+        }
         try await client.deleteInstancesAndWait([id], poll: .milliseconds(50))
-        return Timing(wall: wall, server: server)
+        return Timing(wall: wall, server: server, phases: phases)
     }
 
     /// `podman run -d` of the image into an empty store (a cold pull, then the container).

@@ -45,7 +45,7 @@ public struct DiskPool: Sendable {
                 }
                 guard rename(image + ".new", image) == 0 else { throw DiskError(OSError.system("cannot create \(image)")) }
             }
-            try await asDiskError { try await Mount.loop(image: image, target: mountPoint, options: ["nosuid", "nodev"]) }
+            try await asDiskError { try await Mount.loop(image: image, target: mountPoint, type: "xfs", options: ["nosuid", "nodev"]) }
         }
         return try DiskPool(root: mountPoint, clones: canClone(in: mountPoint), ownsMount: true, filesystems: [mountPoint, dataRoot])
     }

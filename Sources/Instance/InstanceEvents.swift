@@ -40,6 +40,10 @@ public enum StartupPhase {
     public static let diskReady = "DiskReady"
     public static let diskMounted = "DiskMounted"
     public static let networkReady = "NetworkReady"
+    /// The instance's id range, user namespace and cgroup are made.
+    public static let isolated = "Isolated"
+    /// Its images' layers are shown to it idmapped.
+    public static let layersMapped = "LayersMapped"
     public static func imageReady(_ image: String) -> String { "ImageReady:\(image)" }
     public static func containerCreated(_ name: String) -> String { "Created:\(name)" }
     public static func containerStarted(_ name: String) -> String { "Started:\(name)" }

@@ -64,17 +64,48 @@ public struct Mount: Sendable, Equatable {
         throw .system("cannot unmount \(target)", first)
     }
 
-    /// Mounts the filesystem in the image file `image` at `target` through a loop device
-    /// (detached when unmounted). With `directIO` the loop device writes the image with direct
-    /// I/O, so that its pages are not cached twice (once for the filesystem in it, once for the
-    /// file); a backing filesystem without O_DIRECT keeps buffered I/O.
-    public static func loop(image: String, target: String, options: [String], directIO: Bool = false) async throws(OSError) {
+    /// Mounts the filesystem (`type`) in the image file `image` at `target` through a loop
+    /// device, attached with the loop ioctls (no `mount` or `losetup` process on the path of an
+    /// instance's start) and detached when unmounted. With `directIO` the loop device writes the
+    /// image with direct I/O, so that its pages are not cached twice (once for the filesystem in
+    /// it, once for the file); a backing filesystem without O_DIRECT keeps buffered I/O.
+    /// `options`: `nosuid`, `nodev`, `ro` as flags, anything else as the filesystem's data.
+    public static func loop(image: String, target: String, type: String = "ext4", options: [String], directIO: Bool = false)
+        async throws(OSError)
+    {
         do { try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true) } catch {
             throw OSError(.io, "cannot create \(target): \(error.localizedDescription)")
         }
-        try await Command.check(["/usr/bin/mount", "-o", (["loop"] + options).joined(separator: ","), image, target])
-        if directIO, let device = MountTable.source(of: target), device.hasPrefix("/dev/loop") {
-            _ = try? await Command.run(["/usr/sbin/losetup", "--direct-io=on", device])
+        var flags: Flags = []
+        var data: [String] = []
+        for option in options {
+            switch option {
+            case "nosuid": flags.insert(.noSetUID)
+            case "nodev": flags.insert(.noDevices)
+            case "ro": flags.insert(.readOnly)
+            default: data.append(option)
+            }
+        }
+        let (mountFlags, mountData) = (flags, data.joined(separator: ","))
+        do {
+            try await BlockingPool.shared.run {
+                // Direct I/O gives the loop device its backing disk's sector size; a filesystem of
+                // smaller blocks does not mount on it (EINVAL), and is mounted buffered instead.
+                for direct in directIO ? [true, false] : [false] {
+                    var device = [CChar](repeating: 0, count: 64)
+                    let fd = imc_loop_attach(image, direct ? 1 : 0, &device, UInt(device.count))
+                    guard fd >= 0 else { throw OSError.system("cannot attach \(image) to a loop device") }
+                    defer { close(fd) }
+                    let path = String(cString: device)
+                    if imc_mount(path, target, type, mountFlags.rawValue, mountData.isEmpty ? nil : mountData) == 0 { return }
+                    if direct && errno == EINVAL { continue }
+                    throw OSError.system("cannot mount \(image) (\(path), \(type)) at \(target)")
+                }
+            }
+        } catch let error as OSError {
+            throw error
+        } catch {
+            throw OSError(.io, "\(error)")
         }
     }
 

@@ -13,9 +13,10 @@ public struct NetworkNamespace: Sendable {
 
     /// Creates the namespace (a leftover of the same name is replaced). With `owner`, the
     /// namespace belongs to that user namespace (the instance's), as a container's own would:
-    /// its containers, root only in their user namespace, may then mount their sysfs.
+    /// its containers, root only in their user namespace, may then mount their sysfs; it is made
+    /// in-process (no `ip` run on the start's path), its loopback brought up from inside.
     public func create(owner: UserNamespace? = nil) async throws(RuntimeError) {
-        _ = await Self.ip(["netns", "delete", name])
+        await delete()
         if let owner {
             let target = path
             let made = await BlockingPool.shared.run { () -> Int32 in
@@ -25,18 +26,27 @@ public struct NetworkNamespace: Sendable {
             guard made == 0 else {
                 throw RuntimeError(.runtime, "cannot create network namespace \(name): \(String(cString: strerror(made)))")
             }
-        } else {
-            guard await Self.ip(["netns", "add", name]) == 0 else {
-                throw RuntimeError(.runtime, "cannot create network namespace \(name)")
-            }
+            return
+        }
+        guard await Self.ip(["netns", "add", name]) == 0 else {
+            throw RuntimeError(.runtime, "cannot create network namespace \(name)")
         }
         guard await Self.ip(["-n", name, "link", "set", "lo", "up"]) == 0 else {
-            _ = await Self.ip(["netns", "delete", name])
+            await delete()
             throw RuntimeError(.runtime, "cannot bring up the loopback of network namespace \(name)")
         }
     }
 
-    public func delete() async { _ = await Self.ip(["netns", "delete", name]) }
+    /// Removes the namespace's name (as `ip netns delete` does: the bind is detached and the file
+    /// removed); the namespace goes with its last process.
+    public func delete() async {
+        let target = path
+        guard FileManager.default.fileExists(atPath: target) else { return }
+        await BlockingPool.shared.run {
+            try? Mount.unmount(target, detach: true)
+            unlink(target)
+        }
+    }
 
     static func ip(_ arguments: [String]) async -> Int32 {
         (try? await Command.run(["/usr/sbin/ip"] + arguments))?.status ?? -1

@@ -65,6 +65,9 @@ int imc_mount(const char *source, const char *target, const char *type, unsigned
 int imc_umount(const char *target, int detach) { return umount2(target, detach ? MNT_DETACH : 0); }
 
 #include <sched.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -161,6 +164,17 @@ int imc_netns_in_userns(int userns_fd, const char *target) {
     if (pid < 0) { close(ready[0]); close(ready[1]); close(done[0]); close(done[1]); return -1; }
     if (pid == 0) {
         char c = (setns(userns_fd, CLONE_NEWUSER) == 0 && unshare(CLONE_NEWNET) == 0) ? 1 : 0;
+        if (c) {
+            // The loopback up, from inside (root of the namespace's owner has CAP_NET_ADMIN here).
+            int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            struct ifreq ifr;
+            memset(&ifr, 0, sizeof ifr);
+            strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+            if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) != 0) c = 0;
+            ifr.ifr_flags |= IFF_UP;
+            if (c && ioctl(s, SIOCSIFFLAGS, &ifr) != 0) c = 0;
+            if (s >= 0) close(s);
+        }
         if (write(ready[1], &c, 1) != 1) _exit(1);
         if (read(done[0], &c, 1) != 1) _exit(1);
         _exit(0);
@@ -184,4 +198,40 @@ int imc_netns_in_userns(int userns_fd, const char *target) {
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
     if (rc != 0) errno = saved;
     return rc;
+}
+
+#include <linux/loop.h>
+
+int imc_loop_attach(const char *image, int direct_io, char *device, unsigned long device_len) {
+    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0) return -1;
+    int file = open(image, O_RDWR | O_CLOEXEC);
+    if (file < 0) { int e = errno; close(ctl); errno = e; return -1; }
+    int result = -1, saved = EBUSY;
+    for (int attempt = 0; attempt < 64; attempt++) {
+        int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+        if (n < 0) { saved = errno; break; }
+        snprintf(device, device_len, "/dev/loop%d", n);
+        int dev = open(device, O_RDWR | O_CLOEXEC);
+        if (dev < 0) {
+            saved = errno;
+            if (errno == ENOENT) { usleep(2000); continue; }  // devtmpfs has not made the node yet
+            break;
+        }
+        struct loop_config config;
+        memset(&config, 0, sizeof config);
+        config.fd = (unsigned int)file;
+        config.info.lo_flags = LO_FLAGS_AUTOCLEAR | (direct_io ? LO_FLAGS_DIRECT_IO : 0);
+        strncpy((char *)config.info.lo_file_name, image, LO_NAME_SIZE - 1);
+        if (ioctl(dev, LOOP_CONFIGURE, &config) == 0) { result = dev; break; }
+        saved = errno;
+        close(dev);
+        if (saved == EBUSY) continue;  // another process took it first
+        if (saved == EINVAL && direct_io) { direct_io = 0; continue; }  // a backing file without O_DIRECT
+        break;
+    }
+    close(file);
+    close(ctl);
+    if (result < 0) errno = saved;
+    return result;
 }

@@ -133,9 +133,11 @@ actor InstanceRun {
         try await service.disks.mount(lease.disk, at: diskRoot)
         life.mark(StartupPhase.diskMounted, at: now)
         try await isolate()
+        life.mark(StartupPhase.isolated, at: now)
         save()
         try await readyImages(cache: selection.cache)
         try await mapLayers()
+        life.mark(StartupPhase.layersMapped, at: now)
         save()
     }
 

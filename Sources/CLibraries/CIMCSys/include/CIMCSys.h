@@ -47,8 +47,14 @@ int imc_mount_in(const char *directory, const char *source, const char *target, 
 int imc_userns_fd(unsigned int base, unsigned int count);
 
 /// Makes a network namespace owned by the user namespace `userns_fd` (so that a container of that
-/// user namespace may mount its own sysfs) and binds it at `target` (a file, made if missing).
+/// user namespace may mount its own sysfs), with its loopback up, and binds it at `target` (a
+/// file, made if missing).
 int imc_netns_in_userns(int userns_fd, const char *target);
+
+/// Attaches `image` to a free loop device (autoclear: it detaches with its last user; direct I/O
+/// when asked and the backing file allows it), writes its path into `device`, and returns an open
+/// descriptor of it (keep it until the filesystem is mounted), or -1 with errno.
+int imc_loop_attach(const char *image, int direct_io, char *device, unsigned long device_len);
 
 /// pipe2(O_CLOEXEC): a pipe neither end of which leaks into children.
 int imc_pipe_cloexec(int fds[2]);

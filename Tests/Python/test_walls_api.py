@@ -1,0 +1,41 @@
+"""What a tenant sends that asks for the host is refused through the official SDK, naming the
+field; nothing is created."""
+import json
+
+import pytest
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.tke.v20180525 import models
+
+
+def create(client, container, **extra):
+    body = {"Containers": [dict({"Name": "c", "Image": "busybox"}, **container)], "EksCiName": "walls"}
+    body.update(extra)
+    return client.call_json("CreateEKSContainerInstances", body)
+
+
+@pytest.mark.parametrize("context,named", [
+    ({"Privileged": True}, "Containers[0].SecurityContext.Privileged"),
+    ({"AllowPrivilegeEscalation": True}, "Containers[0].SecurityContext.AllowPrivilegeEscalation"),
+    ({"Capabilities": {"Add": ["SYS_ADMIN"]}}, "Containers[0].SecurityContext.Capabilities.Add SYS_ADMIN"),
+])
+def test_a_container_that_asks_for_the_host_is_refused(client, context, named):
+    before = client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest()).TotalCount
+    with pytest.raises(TencentCloudSDKException) as e:
+        create(client, {"SecurityContext": context})
+    assert e.value.code == "InvalidParameterValue" and named in e.value.message
+    assert client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest()).TotalCount == before
+
+
+def test_an_unknown_runtime_class_is_refused(client):
+    with pytest.raises(TencentCloudSDKException) as e:
+        create(client, {}, RuntimeClassName="kata")
+    assert e.value.code == "InvalidParameterValue" and "RuntimeClassName" in e.value.message
+
+
+def test_the_runtime_class_and_the_real_capabilities_field_are_taken(client):
+    created = create(client, {"SecurityContext": {"Capabilities": {"Drop": ["NET_RAW"]}, "RunAsUser": 1000}},
+                     RuntimeClassName="gvisor")
+    ids = created["Response"]["EksCiIds"]
+    described = client.call_json("DescribeEKSContainerInstances", {"EksCiIds": ids})["Response"]["EksCis"][0]
+    assert described["RuntimeClassName"] == "gvisor"
+    client.call_json("DeleteEKSContainerInstances", {"EksCiIds": ids})
