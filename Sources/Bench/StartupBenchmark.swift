@@ -84,7 +84,13 @@ struct StartupBenchmark: AsyncParsableCommand {
         name: .customLong("path"),
         help: "Only these paths (\"imc, cache\", \"imc, no cache\", \"podman run\"); repeatable. Default: all three.")
     var paths: [String] = []
-
+    @Option(
+        help:
+            "Milliseconds between the client's DescribeEKSContainerInstances while it waits for Running (every poll costs the server CPU on the same cores)."
+    )
+    var pollMs = 10
+    @Option(help: "Seconds to wait after the caches are built (their snapshots are checksummed right after, reading every byte).")
+    var settleAfterBuild = 30
     struct Timing {
         var wall: Double
         var server: Double?
@@ -124,6 +130,7 @@ struct StartupBenchmark: AsyncParsableCommand {
             print("cache of bench/\(set.name) ready: \(id)")
         }
 
+        try await Task.sleep(for: .seconds(settleAfterBuild))
         var results: [String: [String: [Timing]]] = [:]
         var counter = 0
         for round in 1...runs {
@@ -224,7 +231,7 @@ struct StartupBenchmark: AsyncParsableCommand {
             if status == "Failed" || status == "Succeeded" {
                 throw BenchError("instance \(id) ended \(status): \(instance?.StatusMessage ?? "")")
             }
-            try await Task.sleep(for: .milliseconds(2))
+            try await Task.sleep(for: .milliseconds(pollMs))
         }
         let wall = (ContinuousClock.now - t0).seconds
         let result = instance?.ImageCacheResult

@@ -46,6 +46,15 @@ public enum SeccompProfile {
         0x0002_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000
         | 0x0200_0000
 
+    /// libseccomp's name for this machine's architecture.
+    public static var hostArchitecture: String {
+        #if arch(arm64)
+            "SCMP_ARCH_AARCH64"
+        #else
+            "SCMP_ARCH_X86_64"
+        #endif
+    }
+
     /// The calls tests show refused, one per wall (each must stay off the allow-list).
     public static let refusedOnPurpose: [String] = [
         "unshare", "setns", "mount", "umount2", "pivot_root", "add_key", "keyctl", "request_key", "bpf", "perf_event_open",
@@ -57,10 +66,13 @@ public enum SeccompProfile {
 
     /// The profile as the runtime spec carries it: the allow-list, `clone` without namespace
     /// flags, and `clone3` answered ENOSYS (so that the C library falls back to `clone`, whose
-    /// flags the filter can see).
+    /// flags the filter can see). Only the host's own 64-bit calls are let in: a 32-bit (i386,
+    /// x32) call is refused like any call off the list. Docker's profile lets those ABIs in too;
+    /// leaving them out refuses 32-bit programs in images (rare) and makes the runtime's filter
+    /// a third the size, about 10 ms of every container's start on this hardware.
     public static func spec() -> OCISpec.Seccomp {
         OCISpec.Seccomp(
-            defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            defaultAction: "SCMP_ACT_ERRNO", architectures: [hostArchitecture],
             syscalls: [
                 .init(names: allowed, action: "SCMP_ACT_ALLOW"),
                 .init(names: ["personality"], action: "SCMP_ACT_ALLOW", args: [.init(index: 0, value: 0, op: "SCMP_CMP_EQ")]),
