@@ -253,7 +253,10 @@ let package = Package(
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/DisksTests"),
         .testTarget(
             name: "IMCStoreTests",
-            dependencies: ["IMCStore", "IMCCache", "IMCModel", "IMCTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "IMCStore", "IMCCache", "IMCModel", "IMCTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Tests/StoreTests"),
         .testTarget(
             name: "IMCCompressionTests", dependencies: ["IMCCompression"], path: "Tests/CompressionTests"),

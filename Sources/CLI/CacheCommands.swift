@@ -66,10 +66,11 @@ struct CacheCommand: AsyncParsableCommand {
                 }
                 print(
                     table(
-                        ["ID", "NAME", "STATUS", "SIZE", "IMAGES", "CREATED", "EXPIRES", "LAST MATCHED"],
+                        ["ID", "NAME", "STATUS", "PROGRESS", "SIZE", "IMAGES", "CREATED", "EXPIRES", "LAST MATCHED"],
                         all.map { c in
                             [
-                                c.ImageCacheId, c.ImageCacheName, c.Status, "\(c.ImageCacheSize)Gi", c.Images.joined(separator: ","),
+                                c.ImageCacheId, c.ImageCacheName, c.Status, "\(c.Progress)%", "\(c.ImageCacheSize)Gi",
+                                c.Images.joined(separator: ","),
                                 age(c.CreationTime) + " ago", c.ExpireDateTime ?? "never",
                                 c.LastMatchedTime.map { age($0) + " ago" } ?? "-",
                             ]
@@ -180,14 +181,16 @@ func follow(_ client: APIClient, id: String, json: Bool) async throws -> ImageCa
 
 extension BuildProgress {
     init(cache: ImageCacheView) {
-        self.init(events: cache.Events.map { ($0.Reason, $0.Message) }, images: cache.Images.count, ready: cache.Status == "Ready")
+        self.init(
+            events: cache.Events.map { ($0.Reason, $0.Message) }, images: cache.Images.count, ready: cache.Status == "Ready",
+            percent: cache.Progress)
     }
 
     /// A progress line for a terminal.
     func line(seconds: Int, width: Int = 30) -> String {
-        let filled = total > 0 ? done * width / total : 0
+        let filled = min(width, Int(fraction * Double(width)))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        return "[\(bar)] \(done)/\(total)  \((step ?? "waiting for a builder").prefix(70))  \(seconds) s"
+        return "[\(bar)] \(Int(fraction * 100))%  \((step ?? "waiting for a builder").prefix(70))  \(seconds) s"
     }
 }
 

@@ -15,7 +15,8 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var secrets: SecretsOptions
     @Option(name: .shortAndLong, help: "A Pod manifest (YAML) with the image-cache annotations.") var file: String?
     @Option(help: "The instance's name.") var name: String?
-    @Option(help: "auto, or an image cache id (imc-...): the use-image-cache annotation.") var useImageCache: String?
+    @Option(help: "auto, off, or an image cache id (imc-...): the use-image-cache annotation; unsaid, the account's default.")
+    var useImageCache: String?
     @Option(help: "Always (a Pod's default), OnFailure or Never.") var restart = "Always"
     @Option(name: .customLong("env"), help: "NAME=VALUE for the container (repeatable).") var env: [String] = []
     @Option(help: "GiB of the image cache disk (grows it, never shrinks).") var diskSize: Int?
@@ -53,7 +54,11 @@ struct RunCommand: AsyncParsableCommand {
             r.RestartPolicy = restart
             r.EksCiName = name
             if let use = useImageCache {
-                if use == "auto" { r.AutoMatchImageCache = true } else { r.ImageCacheId = use }
+                switch use {
+                case "auto": r.AutoMatchImageCache = true
+                case "off", "none": r.AutoMatchImageCache = false
+                default: r.ImageCacheId = use
+                }
             }
         }
         if let diskSize { r.ImageCacheDiskSize = diskSize }

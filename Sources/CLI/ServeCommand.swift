@@ -178,7 +178,7 @@ struct ServeCommand: AsyncParsableCommand {
         let instances = try InstanceService(
             repository: instanceRepository, caches: service, disks: disks, snapshots: snapshots,
             root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(plainHTTP)), clientOptions: clientOptions,
-            limits: settings.instances, meter: meter, logger: logger)
+            limits: settings.instances, meter: meter, defaults: settings.defaults, logger: logger)
         let billing = BillingService(usage: usage, prices: settings.prices)
         let sweeper = ExpirySweeper(service: service, instances: instances, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned

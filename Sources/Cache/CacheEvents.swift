@@ -50,9 +50,13 @@ public struct BuildProgress: Sendable, Equatable {
     public var total: Int
     /// The last step's message.
     public var step: String?
+    /// The build's own measure, 0-100, from the bytes pulled (nil: the steps measure it).
+    public var percent: Int?
 
-    /// From the events' reasons and messages, in order, for a cache of `images` images.
-    public init(events: [(reason: String, message: String)], images: Int, ready: Bool) {
+    /// From the events' reasons and messages, in order, for a cache of `images` images, and
+    /// the build's `percent` when it reported one.
+    public init(events: [(reason: String, message: String)], images: Int, ready: Bool, percent: Int? = nil) {
+        self.percent = ready ? 100 : percent
         // This build's events: those after the last Creating or Updating.
         let start =
             events.lastIndex { $0.reason == CacheEventReason.creating.rawValue || $0.reason == CacheEventReason.updating.rawValue }.map {
@@ -64,7 +68,10 @@ public struct BuildProgress: Sendable, Equatable {
         step = build.last?.message
     }
 
-    public var fraction: Double { total > 0 ? Double(done) / Double(total) : 0 }
+    public var fraction: Double {
+        if let percent { return Double(percent) / 100 }
+        return total > 0 ? Double(done) / Double(total) : 0
+    }
 }
 
 extension ImageCache {
@@ -75,6 +82,8 @@ extension ImageCache {
 
     /// How far the current (or last) build has come.
     public var buildProgress: BuildProgress {
-        BuildProgress(events: events.map { ($0.reason, $0.message) }, images: images.count, ready: status == .ready)
+        BuildProgress(
+            events: events.map { ($0.reason, $0.message) }, images: images.count, ready: status == .ready,
+            percent: buildPercent.map { _ in progressPercent })
     }
 }

@@ -1,13 +1,18 @@
 import Foundation
 import IMCModel
 
-/// The life cycle of an image cache (API.md section 2). Only `ready` caches match.
+/// The life cycle of an image cache (API.md section 2). A cache serves (matches, and its
+/// snapshot becomes instances' disks) while it is Ready, and also while it is Updating or after
+/// UpdateFailed: an update keeps the previous snapshot until the new one replaces it.
 public enum CacheStatus: String, Codable, Sendable, CaseIterable {
     case pending = "Pending"
     case ready = "Ready"
     case failed = "Failed"
     case updating = "Updating"
     case updateFailed = "UpdateFailed"
+
+    /// The statuses in which a cache with a snapshot serves instances.
+    public static let serving: [CacheStatus] = [.ready, .updating, .updateFailed]
 }
 
 /// A registry credential as a cache keeps it. The password is never returned by the API, never
@@ -70,6 +75,14 @@ public struct ImageCache: Codable, Sendable, Equatable {
     public var retentionDays: Int
     public var lastMatchedTime: Date?
     public var snapshotID: String?
+    /// What the snapshot holds, which is what was asked for when it was built: while an update
+    /// rebuilds the cache, `images` and `size` are the new ones and these the served ones. Nil in
+    /// records older than the field (then `images` and `size` were the snapshot's).
+    public var snapshotImages: [String]?
+    public var snapshotSize: Int?
+    /// How far the current (or last) build came, 0-100, from the bytes pulled against the
+    /// images' compressed sizes; nil before a build reports any.
+    public var buildPercent: Int?
     /// The snapshot's data checksum, verified before a disk is made from it.
     public var snapshotChecksum: String?
     public var status: CacheStatus
@@ -116,6 +129,41 @@ public struct ImageCache: Codable, Sendable, Equatable {
 
     /// The images, normalised as Docker does (`nginx` is `docker.io/library/nginx:latest`).
     public var normalizedImages: [String] { images.compactMap { try? ImageReference(parsing: $0).description } }
+
+    /// The images the snapshot holds (what matching looks at).
+    public var servedImages: [String] { snapshotImages ?? images }
+    /// `servedImages`, normalised.
+    public var normalizedServedImages: [String] { servedImages.compactMap { try? ImageReference(parsing: $0).description } }
+    /// The snapshot's size in GiB (an instance's disk made from it is at least this large).
+    public var servedSize: Int { snapshotSize ?? size }
+
+    /// Whether the cache's snapshot serves instances at `now`: it has one, its status is one of
+    /// `CacheStatus.serving`, and it has not expired.
+    public func isServing(at now: Date) -> Bool {
+        snapshotID != nil && CacheStatus.serving.contains(status) && !isExpired(at: now)
+    }
+
+    /// `Progress` as the API shows it: 100 once Ready, else how far the build has come.
+    public var progressPercent: Int { status == .ready ? 100 : min(100, max(0, buildPercent ?? 0)) }
+
+    /// Records a newly built snapshot as the one the cache serves.
+    public mutating func serve(snapshot id: String, checksum: String?) {
+        snapshotID = id
+        snapshotChecksum = checksum
+        snapshotImages = images
+        snapshotSize = size
+    }
+
+    /// How an instance's event names the snapshot it used: its id, and when the cache is being
+    /// rebuilt (or its rebuild failed), that the previous snapshot served.
+    public var servedSnapshotNote: String {
+        guard let id = snapshotID else { return "" }
+        switch status {
+        case .updating: return "snapshot \(id), the previous one, serving while the update builds"
+        case .updateFailed: return "snapshot \(id), the previous one, serving after the update failed"
+        default: return "snapshot \(id)"
+        }
+    }
 
     /// Adds an event, folding it into the last one when it repeats (same type, reason and
     /// message: its count and last timestamp grow) and keeping the most recent `limit`.

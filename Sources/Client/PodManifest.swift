@@ -40,10 +40,13 @@ public struct PodManifest: Sendable {
         if let use = annotations[useImageCache] {
             if use == "auto" {
                 p.AutoMatchImageCache = true
+            } else if ["off", "false", "none"].contains(use) {
+                p.AutoMatchImageCache = false  // no cache, whatever the account's defaults say
             } else if use.hasPrefix("imc-") {
                 p.ImageCacheId = use
             } else {
-                throw ManifestError("\(source): annotation \(useImageCache) must be auto or an image cache id (imc-...), not \"\(use)\"")
+                throw ManifestError(
+                    "\(source): annotation \(useImageCache) must be auto, off or an image cache id (imc-...), not \"\(use)\"")
             }
         }
         if let type = annotations[diskType] {

@@ -42,6 +42,12 @@ struct InstanceActions: Sendable {
         if let type = r.ImageCacheDiskType { request.cache.diskType = try Parameters.oneOf(type, field: "ImageCacheDiskType") }
         request.cache.diskSizeGiB = r.ImageCacheDiskSize
         request.cache.retainMinutes = r.ImageCacheDiskRetainMinutes ?? 0
+        // What the request leaves out, the account's default annotations may fill
+        // (`AutoMatchImageCache: false` says "no cache").
+        if r.AutoMatchImageCache == nil && r.ImageCacheId == nil { request.unsaid.insert(.useImageCache) }
+        if r.ImageCacheDiskType == nil { request.unsaid.insert(.diskType) }
+        if r.ImageCacheDiskSize == nil { request.unsaid.insert(.diskSize) }
+        if r.ImageCacheDiskRetainMinutes == nil { request.unsaid.insert(.retainMinute) }
         let created = try service.create(request, account: account, region: region)
         return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
     }

@@ -147,7 +147,7 @@ extension Console {
 
     func runPage(_ s: Session, form: RunForm?, error: String?, cache: String? = nil) throws -> Response {
         var q = CacheQuery()
-        q.statuses = [.ready]
+        q.statuses = CacheStatus.serving
         q.limit = 50
         let ready = try caches.describe(account: s.account, query: q).caches
         let chosen = form.map { typed($0.cache) } ?? cache ?? "auto"

@@ -61,7 +61,7 @@ enum Templates {
         <p><a class="button" id="create" href="/console/caches/new">Create</a> <span class="muted">{{body.total}} image cache(s) in {{body.region}}</span></p>
         <table id="caches"><tr><th>Name</th><th>ID</th><th>Status</th><th>Size</th><th>Images</th><th>Created</th><th>Expires</th><th>Last matched</th></tr>
         {{#body.rows}}<tr data-id="{{id}}"><td><a href="/console/caches/{{id}}">{{name}}</a></td><td><code>{{id}}</code></td>
-        <td><span class="status {{status}}">{{status}}</span>{{#progress}} {{> bar}} <span class="muted">{{done}}/{{steps}}</span>{{/progress}}</td><td>{{size}} GiB</td>
+        <td><span class="status {{status}}">{{status}}</span>{{#progress}} {{> bar}} <span class="muted progress">{{percent}}%</span>{{/progress}}</td><td>{{size}} GiB</td>
         <td>{{#images}}{{.}}<br>{{/images}}</td><td>{{created}}</td><td>{{expires}}</td><td>{{lastMatched}}</td></tr>
         {{/body.rows}}</table>
         {{/body}}{{$script}}{{#body.live}}setTimeout(() => location.reload(), 1500){{/body.live}}{{/script}}{{/page}}
@@ -116,7 +116,7 @@ enum Templates {
 
     static let cacheLive = """
         <p{{#final}} data-final{{/final}}>Status: <span class="status {{status}}" id="status">{{status}}</span>
-        {{#progress}}{{> bar}} <span class="muted">{{done}}/{{steps}}: {{step}}</span>{{/progress}}</p>
+        {{#progress}}{{> bar}} <span class="muted progress">{{percent}}%: {{step}}</span>{{/progress}}</p>
         <table id="events"><tr><th>Time</th><th>Type</th><th>Reason</th><th>Message</th></tr>{{#events}}
         <tr><td>{{time}}</td><td class="{{type}}">{{type}}</td><td>{{reason}}</td><td>{{message}}</td></tr>{{/events}}</table>
         """

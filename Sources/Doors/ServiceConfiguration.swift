@@ -11,7 +11,10 @@ import Yams
 /// ```yaml
 /// regions: [ap-guangzhou, ap-shanghai]
 /// accounts:
-///   - {account: "100000000002", secretId: AKIDexample, secretKey: example-key}
+///   - {account: "100000000002", secretId: AKIDexample, secretKey: example-key,
+///      defaultAnnotations: {eks.tke.cloud.tencent.com/image-cache-disk-retain-minute: "10"}}
+/// defaultAnnotations:          # every account's instances, where the request does not say
+///   eks.tke.cloud.tencent.com/use-image-cache: auto
 /// limits: {minimumSize: 20, maximumSize: 2048}
 /// quotas:                      # per account
 ///   {caches: 10000, instances: 1000, cacheDiskGiB: 20480, instanceDiskGiB: 20480,
@@ -39,6 +42,8 @@ public struct ServiceConfiguration: Sendable {
     public var reserveGiB = 2
     /// The API's certificate and key (PEM files); nil: generated under the data root.
     public var tls: (certificate: String, key: String)?
+    /// Annotations instances get when their request does not say otherwise.
+    public var defaults = InstanceDefaults()
 
     public init() {}
 
@@ -51,7 +56,9 @@ public struct ServiceConfiguration: Sendable {
             if node == nil { return config }
             throw ConfigurationError("\(source): expected a mapping at the top")
         }
-        let known: Set<String> = ["regions", "accounts", "limits", "prices", "quotas", "instances", "builds", "registries", "disks", "tls"]
+        let known: Set<String> = [
+            "regions", "accounts", "limits", "prices", "quotas", "instances", "builds", "registries", "disks", "tls", "defaultAnnotations",
+        ]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigurationError("\(source): unknown field \(unknown)")
         }
@@ -71,7 +78,13 @@ public struct ServiceConfiguration: Sendable {
                 }
                 let account = (a["account"] as? String) ?? (a["account"] as? Int).map(String.init) ?? "account-\(i + 2)"
                 config.keys.append(APIKey(account: account, secretID: id, secretKey: key))
+                if let own = a["defaultAnnotations"] {
+                    config.defaults.perAccount[account] = try annotations(own, "accounts[\(i)].defaultAnnotations", source)
+                }
             }
+        }
+        if let every = root["defaultAnnotations"] {
+            config.defaults.everyAccount = try annotations(every, "defaultAnnotations", source)
         }
         if let limits = root["limits"] {
             guard let l = limits as? [String: Any] else { throw ConfigurationError("\(source): limits must be a mapping") }
@@ -168,6 +181,19 @@ public struct ServiceConfiguration: Sendable {
     static func mapping(_ value: Any, _ field: String, _ source: String) throws -> [String: Any] {
         guard let m = value as? [String: Any] else { throw ConfigurationError("\(source): \(field) must be a mapping") }
         return m
+    }
+
+    /// A mapping of cache annotations to values (numbers written plain or quoted), each checked.
+    static func annotations(_ value: Any, _ field: String, _ source: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in try mapping(value, field, source) {
+            guard let text = (v as? String) ?? (v as? Int).map(String.init) else {
+                throw ConfigurationError("\(source): \(field).\(k) must be a string, not \(v)")
+            }
+            out[k] = text
+        }
+        do { try CacheAnnotation.validate(out) } catch { throw ConfigurationError("\(source): \(field): \(error.message)") }
+        return out
     }
 
     static func integer(_ value: Any, _ field: String, _ source: String, in range: ClosedRange<Int>) throws -> Int {

@@ -42,17 +42,17 @@ public struct CacheSelection: Equatable, Sendable {
                 events: [
                     (
                         .imageCacheNotMatched,
-                        "No Ready image cache holds all of \(images.joined(separator: ", ")); the images will be pulled"
+                        "No image cache holds all of \(images.joined(separator: ", ")); the images will be pulled"
                     )
                 ])
         case .manual(let id, let cache):
-            guard let cache, cache.status == .ready, !cache.isExpired(at: now), cache.snapshotID != nil else {
+            guard let cache, cache.isServing(at: now) else {
                 let state = cache.map { $0.isExpired(at: now) ? "expired" : $0.status.rawValue } ?? "not found"
                 return CacheSelection(
                     outcome: .notFound, cache: nil, missing: [],
                     events: [(.imageCacheNotFound, "Image cache \(id) is \(state) and cannot be used; the images will be pulled normally")])
             }
-            let held = Set(cache.normalizedImages)
+            let held = Set(cache.normalizedServedImages)
             let missing = images.filter { !held.contains((try? ImageReference(parsing: $0).description) ?? $0) }
             return CacheSelection(
                 outcome: missing.isEmpty ? .used : .mismatch, cache: cache, missing: missing,

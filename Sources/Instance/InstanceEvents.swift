@@ -22,6 +22,8 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case imageCacheDiskRetained = "ImageCacheDiskRetained"
     case nodeShutdown = "NodeShutdown"
     case nodeRestarted = "NodeRestarted"
+    /// The account's default annotations filled what the request left unsaid.
+    case defaultAnnotationsApplied = "DefaultAnnotationsApplied"
 
     /// Warning for what a person should look at; Normal otherwise.
     public var kind: CacheEvent.Kind {

@@ -8,22 +8,27 @@ import IMCCache
 public protocol CacheRepository: Sendable {
     func insert(_ cache: ImageCache) throws
     func update(_ cache: ImageCache) throws
+    /// Reads the cache, applies `change` and writes it back in one transaction, so that writers
+    /// of different fields (the builder, the API, a match) never undo each other's changes.
+    /// Returns the cache as written; nil when it is gone.
+    @discardableResult
+    func modify(id: String, account: String, _ change: (inout ImageCache) throws -> Void) throws -> ImageCache?
     func get(id: String, account: String) throws -> ImageCache?
     /// Caches of `account` in creation order, filtered, with the total before paging.
     func list(account: String, query: CacheQuery) throws -> (total: Int, caches: [ImageCache])
     /// Removes the cache; false when it was not there.
     @discardableResult
     func delete(id: String, account: String) throws -> Bool
-    /// Ready caches of an account and region: the candidates of a match.
-    func ready(account: String, region: String) throws -> [ImageCache]
+    /// Serving caches of an account and region (`ImageCache.isServing`): the candidates of a match.
+    func serving(account: String, region: String, now: Date) throws -> [ImageCache]
     /// Caches in any of `statuses`, of every account (for build workers and the sweeper).
     func all(in statuses: [CacheStatus]) throws -> [ImageCache]
     /// The oldest `perAccount` Pending or Updating caches of each account, oldest first: the
     /// heads of the accounts' build queues, read without reading every queued cache.
     func queueHeads(perAccount: Int) throws -> [ImageCache]
-    /// The best Ready, unexpired cache of the account and region holding every one of
-    /// `images` (normalised references), by the rules of `CacheMatcher`, found with an index
-    /// rather than by reading every cache.
+    /// The best serving, unexpired cache of the account and region whose snapshot holds every
+    /// one of `images` (normalised references), by the rules of `CacheMatcher`, found with an
+    /// index rather than by reading every cache.
     func bestMatch(account: String, region: String, images: Set<String>, now: Date) throws -> ImageCache?
     /// How many caches there are in each status, every account (for the operator's gauges).
     func countByStatus() throws -> [String: Int]

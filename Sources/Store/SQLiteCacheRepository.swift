@@ -22,7 +22,9 @@ public final class SQLiteCacheRepository: CacheRepository {
         try db.execute(
             sql: "UPDATE caches SET expire = ? WHERE id = ?", arguments: [cache.expireDateTime?.timeIntervalSince1970, cache.id])
         try db.execute(sql: "DELETE FROM cache_images WHERE cache_id = ?", arguments: [cache.id])
-        for image in Set(cache.normalizedImages) {
+        // What the snapshot holds (nothing without one): an update's new images match only once
+        // they are built.
+        for image in Set(cache.snapshotID == nil ? [] : cache.normalizedServedImages) {
             try db.execute(sql: "INSERT INTO cache_images (cache_id, image) VALUES (?, ?)", arguments: [cache.id, image])
         }
     }
@@ -31,7 +33,9 @@ public final class SQLiteCacheRepository: CacheRepository {
         guard !images.isEmpty else { return nil }
         let marks = images.map { _ in "?" }.joined(separator: ", ")
         var arguments: [any DatabaseValueConvertible] = Array(images)
-        arguments += [images.count, account, region, CacheStatus.ready.rawValue, now.timeIntervalSince1970]
+        arguments += [images.count, account, region]
+        arguments += CacheStatus.serving.map(\.rawValue)
+        arguments += [now.timeIntervalSince1970]
         return try pool.read { db in
             try self.decode(
                 try Row.fetchAll(
@@ -40,7 +44,7 @@ public final class SQLiteCacheRepository: CacheRepository {
                         SELECT c.data FROM caches c
                         JOIN (SELECT cache_id FROM cache_images WHERE image IN (\(marks)) GROUP BY cache_id HAVING COUNT(*) = ?) m
                           ON m.cache_id = c.id
-                        WHERE c.account = ? AND c.region = ? AND c.status = ? AND (c.expire IS NULL OR c.expire > ?)
+                        WHERE c.account = ? AND c.region = ? AND c.status IN (?, ?, ?) AND (c.expire IS NULL OR c.expire > ?)
                         ORDER BY c.size ASC, c.creation DESC, c.id ASC LIMIT 1
                         """, arguments: StatementArguments(arguments))
             ).first
@@ -74,22 +78,59 @@ public final class SQLiteCacheRepository: CacheRepository {
     }
 
     public func insert(_ cache: ImageCache) throws {
-        try pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO caches (id, account, region, name, status, size, creation, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                arguments: try self.arguments(cache))
-            try Self.index(cache, in: db)
+        try Self.namingUniquely(cache) {
+            try pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO caches (id, account, region, name, status, size, creation, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    arguments: try self.arguments(cache))
+                try Self.index(cache, in: db)
+            }
         }
     }
 
     public func update(_ cache: ImageCache) throws {
+        try Self.namingUniquely(cache) {
+            try pool.write { db in
+                try db.execute(
+                    sql:
+                        "UPDATE caches SET account = ?2, region = ?3, name = ?4, status = ?5, size = ?6, creation = ?7, data = ?8 WHERE id = ?1",
+                    arguments: try self.arguments(cache))
+                guard db.changesCount == 1 else { throw StoreError(.gone, "cache \(cache.id) no longer exists") }
+                try Self.index(cache, in: db)
+            }
+        }
+    }
+
+    @discardableResult
+    public func modify(id: String, account: String, _ change: (inout ImageCache) throws -> Void) throws -> ImageCache? {
+        var written: ImageCache?
         try pool.write { db in
-            try db.execute(
-                sql:
-                    "UPDATE caches SET account = ?2, region = ?3, name = ?4, status = ?5, size = ?6, creation = ?7, data = ?8 WHERE id = ?1",
-                arguments: try self.arguments(cache))
-            guard db.changesCount == 1 else { throw StoreError(.gone, "cache \(cache.id) no longer exists") }
+            guard
+                var cache = try self.decode(
+                    try Row.fetchAll(db, sql: "SELECT data FROM caches WHERE id = ? AND account = ?", arguments: [id, account])
+                ).first
+            else { return }
+            try change(&cache)
+            try Self.namingUniquely(cache) {
+                try db.execute(
+                    sql:
+                        "UPDATE caches SET account = ?2, region = ?3, name = ?4, status = ?5, size = ?6, creation = ?7, data = ?8 WHERE id = ?1",
+                    arguments: try self.arguments(cache))
+            }
             try Self.index(cache, in: db)
+            written = cache
+        }
+        return written
+    }
+
+    /// The unique index on (account, name) turned into the store's error: two writers that both
+    /// checked a name free cannot both take it.
+    private static func namingUniquely(_ cache: ImageCache, _ write: () throws -> Void) throws {
+        do { try write() } catch let e as DatabaseError
+            where e.resultCode == .SQLITE_CONSTRAINT && (e.message ?? "").contains("caches.name")
+        {
+            throw StoreError(
+                .duplicate, "ImageCacheName \(cache.name) is already the name of another image cache of this account", cause: e)
         }
     }
 
@@ -128,13 +169,14 @@ public final class SQLiteCacheRepository: CacheRepository {
         }
     }
 
-    public func ready(account: String, region: String) throws -> [ImageCache] {
+    public func serving(account: String, region: String, now: Date) throws -> [ImageCache] {
         try pool.read { db in
             try self.decode(
                 try Row.fetchAll(
-                    db, sql: "SELECT data FROM caches WHERE account = ? AND region = ? AND status = ?",
-                    arguments: [account, region, CacheStatus.ready.rawValue]))
+                    db, sql: "SELECT data FROM caches WHERE account = ? AND region = ? AND status IN (?, ?, ?)",
+                    arguments: StatementArguments([account, region] + CacheStatus.serving.map(\.rawValue))))
         }
+        .filter { $0.isServing(at: now) }
     }
 
     public func countByStatus() throws -> [String: Int] {
@@ -177,6 +219,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         /// A row that was expected is not there (deleted meanwhile).
         case gone
+        /// A name that must be unique is taken.
+        case duplicate
         /// A sealed secret cannot be opened, or a key is not usable.
         case secret
         /// Everything of a kind is in use (id ranges).

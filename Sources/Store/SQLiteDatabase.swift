@@ -109,6 +109,31 @@ public final class SQLiteDatabase: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v6-unique-cache-names") { db in
+            // ImageCacheName is unique per account from here on. Where an account already has
+            // caches of one name, the oldest keeps it; each later one is named after its id (as a
+            // cache created without a name is) and an event on it says so. Nothing else changes.
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.id, c.data FROM caches c
+                    WHERE EXISTS (SELECT 1 FROM caches o WHERE o.account = c.account AND o.name = c.name
+                                  AND (o.creation < c.creation OR (o.creation = c.creation AND o.id < c.id)))
+                    """)
+            for row in rows {
+                var cache = try SQLiteCacheRepository.decoder.decode(ImageCache.self, from: row["data"] as Data)
+                let old = cache.name
+                cache.name = cache.id
+                cache.record(
+                    .normal, "Renamed",
+                    "ImageCacheName \(old) is also the name of an older image cache of this account; names are unique per account now, so this one is named \(cache.id)",
+                    at: Date())
+                try db.execute(
+                    sql: "UPDATE caches SET name = ?, data = ? WHERE id = ?",
+                    arguments: [cache.name, try SQLiteCacheRepository.encoder.encode(cache), cache.id])
+            }
+            try db.execute(sql: "CREATE UNIQUE INDEX caches_name ON caches(account, name)")
+        }
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }

@@ -60,7 +60,7 @@ struct PodManifestTests {
     }
 
     @Test(arguments: [
-        ("use-image-cache: auto", "use-image-cache: sometimes", "use-image-cache must be auto or an image cache id"),
+        ("use-image-cache: auto", "use-image-cache: sometimes", "use-image-cache must be auto, off or an image cache id"),
         ("image-cache-disk-type: CLOUD_SSD", "image-cache-disk-type: FLOPPY", "image-cache-disk-type must be one of"),
         ("image-cache-disk-size: \"40\"", "image-cache-disk-size: big", "image-cache-disk-size must be a number of GiB, not \"big\""),
         ("image-cache-disk-retain-minute: \"10\"", "image-cache-disk-retain-minute: \"-3\"", "retain-minute must be a number of minutes"),

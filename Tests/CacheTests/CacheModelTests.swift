@@ -7,11 +7,13 @@ struct CacheMatcherTests {
 
     static func cache(
         _ id: String, _ images: [String], size: Int = 20, created: Double = 0, status: CacheStatus = .ready, account: String = "a",
-        region: String = "ap-guangzhou", retention: Int = 0
+        region: String = "ap-guangzhou", retention: Int = 0, updatedTo: [String]? = nil
     ) -> ImageCache {
         var c = ImageCache(
             id: id, account: account, region: region, name: id, size: size, images: images, creationTime: t0.addingTimeInterval(created),
             retentionDays: retention)
+        if status != .pending && status != .failed { c.serve(snapshot: "snap-\(id.dropFirst(4))", checksum: nil) }
+        if let updatedTo { c.images = updatedTo }
         c.status = status
         return c
     }
@@ -25,6 +27,9 @@ struct CacheMatcherTests {
         cache("imc-other-region", ["nginx"], size: 20, created: 300, region: "ap-shanghai"),
         cache("imc-expired", ["nginx"], size: 20, created: -10 * 86400, retention: 1),
         cache("imc-mysql", ["mysql:8"], size: 30),
+        // Being rebuilt (or its rebuild failed): the previous snapshot serves its previous images.
+        cache("imc-updating", ["postgres:16"], size: 20, status: .updating, updatedTo: ["postgres:17"]),
+        cache("imc-update-failed", ["etcd:3.5"], size: 20, status: .updateFailed, updatedTo: ["etcd:3.6"]),
     ]
 
     @Test(arguments: [
@@ -36,11 +41,34 @@ struct CacheMatcherTests {
         (["nginx", "postgres"], nil),  // one image missing
         (["mysql:5"], nil),  // another tag
         (["Bad Ref"], nil),
+        (["postgres:16"], "imc-updating"),  // the snapshot's images serve while the update builds
+        (["postgres:17"], nil),  // the update's images match once they are built
+        (["etcd:3.5"], "imc-update-failed"),
+        (["etcd:3.6"], nil),
     ])
-    func picksTheBestReadyCache(images: [String], expected: String?) {
+    func picksTheBestServingCache(images: [String], expected: String?) {
         let best = CacheMatcher.best(
             for: images, among: Self.caches, account: "a", region: "ap-guangzhou", now: Self.t0.addingTimeInterval(1000))
         #expect(best?.id == expected)
+    }
+
+    @Test func aCacheServesOnlyWithASnapshotInAServingStatusUntilItExpires() {
+        let t = Self.t0.addingTimeInterval(1000)
+        #expect(Self.cache("imc-r", ["nginx"]).isServing(at: t))
+        #expect(Self.cache("imc-u", ["nginx"], status: .updating).isServing(at: t))
+        #expect(Self.cache("imc-f", ["nginx"], status: .updateFailed).isServing(at: t))
+        #expect(!Self.cache("imc-p", ["nginx"], status: .pending).isServing(at: t))
+        #expect(!Self.cache("imc-x", ["nginx"], status: .failed).isServing(at: t))
+        #expect(!Self.cache("imc-e", ["nginx"], created: -2 * 86400, retention: 1).isServing(at: t))
+        var lost = Self.cache("imc-l", ["nginx"], status: .updating)
+        lost.snapshotID = nil
+        #expect(!lost.isServing(at: t), "an update whose old snapshot was dropped serves nothing until it is built")
+        var legacy = Self.cache("imc-o", ["nginx"], size: 30)
+        (legacy.snapshotImages, legacy.snapshotSize) = (nil, nil)
+        #expect(legacy.servedImages == ["nginx"] && legacy.servedSize == 30, "records from before the fields serve what they name")
+        let updating = Self.cache("imc-u", ["nginx"], size: 20, status: .updating, updatedTo: ["nginx", "redis"])
+        #expect(updating.servedImages == ["nginx"] && updating.images == ["nginx", "redis"])
+        #expect(updating.servedSnapshotNote == "snapshot snap-u, the previous one, serving while the update builds")
     }
 
     @Test func expiryAndEvents() {

@@ -14,6 +14,10 @@ struct ConfigurationTests {
             registries: {allowedNetworks: ["10.0.0.0/8", "127.0.0.1/32"]}
             disks: {reserveGiB: 4}
             tls: {certificate: /etc/imc/tls.crt, key: /etc/imc/tls.key}
+            defaultAnnotations: {eks.tke.cloud.tencent.com/use-image-cache: auto}
+            accounts:
+              - {account: "100000000002", secretId: AKIDx, secretKey: k,
+                 defaultAnnotations: {eks.tke.cloud.tencent.com/use-image-cache: "off", eks.tke.cloud.tencent.com/image-cache-disk-size: 40}}
             """, source: "c.yaml")
         #expect(c.quotas.caches == 5 && c.quotas.instances == 6 && c.quotas.cacheDiskGiB == 100 && c.quotas.nodeStoreGiB == 10)
         #expect(c.instances.pidsPerInstance == 512 && c.instances.logMaxBytes == 65536 && c.instances.logFiles == 2)
@@ -21,6 +25,11 @@ struct ConfigurationTests {
         #expect(c.builds.perAccount == 2 && c.builds.deadline == .seconds(1800) && c.builds.stall == .seconds(15))
         #expect(c.allowedNetworks.map(\.description) == ["10.0.0.0/8", "127.0.0.1/32"])
         #expect(c.reserveGiB == 4 && c.tls?.certificate == "/etc/imc/tls.crt")
+        #expect(c.defaults.annotations(for: "100000000001") == ["eks.tke.cloud.tencent.com/use-image-cache": "auto"])
+        #expect(
+            c.defaults.annotations(for: "100000000002") == [
+                "eks.tke.cloud.tencent.com/use-image-cache": "off", "eks.tke.cloud.tencent.com/image-cache-disk-size": "40",
+            ], "an account's own win")
         // The name the count of caches had before quotas.
         #expect(try ServiceConfiguration.parse("limits: {maximumCachesPerAccount: 7}", source: "c.yaml").quotas.caches == 7)
     }
@@ -34,6 +43,9 @@ struct ConfigurationTests {
         ("registries: {allowedNetworks: [not-a-network]}", "not-a-network"),
         ("tls: {certificate: /x}", "tls"),
         ("walls: {}", "walls"),
+        ("defaultAnnotations: {eks.tke.cloud.tencent.com/use-image-cache: sometimes}", "sometimes"),
+        ("defaultAnnotations: {example.com/other: x}", "example.com/other"),
+        ("defaultAnnotations: {eks.tke.cloud.tencent.com/image-cache-disk-size: -3}", "image-cache-disk-size"),
     ])
     func aBadValueIsRefusedNamingTheField(text: String, named: String) {
         #expect {

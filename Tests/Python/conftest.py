@@ -19,6 +19,8 @@ BENCH = os.path.join(os.path.dirname(IMC), "imc-bench")
 
 ROOT_ID, ROOT_KEY = "AKIDrootTEST", "root-secret-key"
 OTHER_ID, OTHER_KEY = "AKIDotherTEST", "other-secret-key"
+# An account whose instances use a cache unless they say otherwise (the config's default annotations).
+DEFAULTS_ID, DEFAULTS_KEY = "AKIDdefaultsTEST", "defaults-secret-key"
 
 
 def free_port():
@@ -107,7 +109,10 @@ def building_server(registry):
     os.chmod(data, 0o711)
     config = os.path.join(data, "config.yaml")
     with open(config, "w") as f:
-        f.write(f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n")
+        f.write(f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n"
+                f"  - {{account: '100000000003', secretId: {DEFAULTS_ID}, secretKey: {DEFAULTS_KEY},\n"
+                f"     defaultAnnotations: {{eks.tke.cloud.tencent.com/use-image-cache: auto,\n"
+                f"                          eks.tke.cloud.tencent.com/image-cache-disk-size: 21}}}}\n")
     port, tls_port = free_port(), free_port()
     env = dict(os.environ, IMC_ROOT_SECRET_ID=ROOT_ID, IMC_ROOT_SECRET_KEY=ROOT_KEY)
     log = open(os.path.join(data, "serve.log"), "w")

@@ -11,7 +11,7 @@ from conftest import make_client
 
 
 def create(client, **fields):
-    # Each create is a distinct request (imc refuses an identical signed change sent twice).
+    # A name of its own: names are unique per account.
     fields.setdefault("ImageCacheName", f"c-{time.time_ns()}")
     req = models.CreateImageCacheRequest()
     req.from_json_string(json.dumps({"Images": ["nginx"], **fields}))
@@ -62,12 +62,14 @@ def test_defaults_size_20_and_kept_until_deleted(client):
 
 
 def test_describe_by_name_filter_and_paging(client):
-    name = f"page-{time.time_ns()}"
-    ids = [create(client, ImageCacheName=name, Tags=[{"Key": "n", "Value": str(i)}]) for i in range(3)]
-    assert describe(client, ImageCacheNames=[name]).TotalCount == 3
-    resp = describe(client, Filters=[{"Name": "image-cache-name", "Values": [name]}], Limit=2, Offset=0)
+    stem = f"page-{time.time_ns()}"
+    names = [f"{stem}-{i}" for i in range(3)]
+    ids = [create(client, ImageCacheName=n, Tags=[{"Key": "n", "Value": str(i)}]) for i, n in enumerate(names)]
+    assert describe(client, ImageCacheNames=names).TotalCount == 3
+    assert [c.ImageCacheId for c in describe(client, ImageCacheNames=[names[1]]).ImageCaches] == [ids[1]]
+    resp = describe(client, Filters=[{"Name": "image-cache-name", "Values": names}], Limit=2, Offset=0)
     assert resp.TotalCount == 3 and len(resp.ImageCaches) == 2
-    rest = describe(client, Filters=[{"Name": "image-cache-name", "Values": [name]}], Limit=2, Offset=2)
+    rest = describe(client, Filters=[{"Name": "image-cache-name", "Values": names}], Limit=2, Offset=2)
     assert len(rest.ImageCaches) == 1
     assert {c.ImageCacheId for c in resp.ImageCaches + rest.ImageCaches} == set(ids)
 
@@ -134,7 +136,8 @@ def test_unknown_and_ill_typed_fields(client):
 def test_identical_signed_requests_in_one_second_are_all_accepted_as_the_real_service_does(client):
     # A script that creates in a loop sends byte-identical signed requests within a second (TC3
     # has no nonce); the real service accepts each one, so imc does too.
-    body = {"Images": ["nginx"], "ImageCacheName": f"same-{time.time_ns()}"}
+    # (Unnamed: names are unique per account, so a named create is refused the second time.)
+    body = {"Images": ["nginx"], "Tags": [{"Key": "run", "Value": str(time.time_ns())}]}
     import tencentcloud.common.abstract_client as ac
     frozen = int(time.time())
     real = ac.time.time
@@ -142,7 +145,7 @@ def test_identical_signed_requests_in_one_second_are_all_accepted_as_the_real_se
     try:
         ids = {client.call_json("CreateImageCache", body)["Response"]["ImageCacheId"] for _ in range(3)}
         assert len(ids) == 3
-        assert describe(client, ImageCacheNames=[body["ImageCacheName"]]).TotalCount == 3
+        assert describe(client, ImageCacheIds=sorted(ids)).TotalCount == 3
     finally:
         ac.time.time = real
 
@@ -208,3 +211,28 @@ def test_metrics_count_api_calls_with_bounded_labels(server, client):
         assert r.read() == b"ok\n"
     with urllib.request.urlopen(f"http://127.0.0.1:{server['port']}/readyz") as r:
         assert r.status == 200
+
+
+def test_image_cache_names_are_unique_per_account(client, other):
+    name = f"unique-{time.time_ns()}"
+    first = create(client, ImageCacheName=name)
+    with pytest.raises(TencentCloudSDKException) as e:
+        create(client, ImageCacheName=name)
+    assert e.value.code == "ResourceInUse" and name in e.value.message and first in e.value.message
+    assert describe(client, ImageCacheNames=[name]).TotalCount == 1, "the refused request left nothing"
+    # A rename onto a taken name is refused the same way; renaming a cache to its own name is not.
+    second = create(client, ImageCacheName=name + "-b")
+    req = models.UpdateImageCacheRequest()
+    req.from_json_string(json.dumps({"ImageCacheId": second, "ImageCacheName": name}))
+    with pytest.raises(TencentCloudSDKException) as e:
+        client.UpdateImageCache(req)
+    assert e.value.code == "ResourceInUse" and first in e.value.message
+    assert describe(client, ImageCacheIds=[second]).ImageCaches[0].ImageCacheName == name + "-b"
+    req.from_json_string(json.dumps({"ImageCacheId": first, "ImageCacheName": name}))
+    client.UpdateImageCache(req)
+    # Another account's namespace is its own; a deleted cache's name is free again.
+    assert create(other, ImageCacheName=name).startswith("imc-")
+    gone = models.DeleteImageCachesRequest()
+    gone.ImageCacheIds = [first]
+    client.DeleteImageCaches(gone)
+    assert create(client, ImageCacheName=name).startswith("imc-")

@@ -100,7 +100,8 @@ def test_an_instance_starts_from_the_matched_cache(registry, building_server, ca
     evs = events(client, ci)
     used = [e for e in evs if e.Reason == "ImageCacheUsed"]
     assert len(used) == 1 and used[0].Type == "Normal" and used[0].PodName == "from-cache"
-    assert used[0].Message == f"Image cache {cache.ImageCacheId} used. Disk {done['ImageCacheDiskId']} attached"
+    assert used[0].Message == (f"Image cache {cache.ImageCacheId} used. Disk {done['ImageCacheDiskId']} attached"
+                               f" from snapshot {cache.SnapshotId}")
     assert [e.Reason for e in evs if e.Reason in ("Pulling", "Pulled", "Created", "Started")] == ["Pulled", "Created", "Started"]
     assert "already present on machine" in [e for e in evs if e.Reason == "Pulled"][0].Message
     assert logs(client, ci) == "hello from an image cache\nsdk\n"
@@ -251,3 +252,149 @@ def test_the_cli_runs_an_image_with_a_command(registry, building_server, cache):
     [ci] = json.loads(out)["EksCis"]
     assert ci["ImageCacheResult"] == "ImageCacheUsed" and ci["Status"] in ("Running", "Succeeded")
     imc(building_server, "instance", "delete", ci["EksCiId"], "--wait")
+
+
+class HeldRegistry:
+    """A registry address that accepts connections and answers nothing until released; then it
+    answers every connection with bytes that are neither TLS nor a registry's, so that a build
+    pulling from it stays in progress for as long as a test needs and then fails at once."""
+
+    ANSWER = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+    def __init__(self):
+        import socket
+        import threading
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.host = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held = []
+        self.released = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn = self.listener.accept()[0]
+            except OSError:
+                return
+            if self.released.is_set():
+                self._answer(conn)
+            else:
+                self.held.append(conn)
+
+    def _answer(self, conn):
+        try:
+            conn.sendall(self.ANSWER)
+        except OSError:
+            pass
+        conn.close()
+
+    def release(self):
+        self.released.set()
+        for conn in self.held:
+            self._answer(conn)
+        self.held = []
+
+    def close(self):
+        self.release()
+        self.listener.close()
+
+
+def update_cache(client, cache_id, images):
+    req = models.UpdateImageCacheRequest()
+    req.ImageCacheId = cache_id
+    req.Images = images
+    client.UpdateImageCache(req)
+
+
+def test_an_update_never_sends_instances_back_to_pulls(registry, building_server, cache):
+    """While a cache is Updating and after UpdateFailed its previous snapshot serves: automatic
+    matching, a cache named by id and GetMostSuitableImageCache find it, and the instance's
+    ImageCacheUsed event names the snapshot that served."""
+    client = make_client(building_server)
+    app = f"{registry}/demo/app:latest"
+    req = models.CreateImageCacheRequest()
+    req.from_json_string(json.dumps({"Images": [app], "ImageCacheName": "updated-app", "RegistryHttpEndPointList": [registry]}))
+    mine = wait_for(client, client.CreateImageCache(req).ImageCacheId, {"Ready", "Failed"})
+    held = HeldRegistry()
+    try:
+        assert mine.Status == "Ready"
+        snapshot = mine.SnapshotId
+
+        def starts_from_the_old_snapshot(use, note):
+            body = {"EksCiName": "during-update", "RestartPolicy": "Never",
+                    "Containers": [{"Name": "app", "Image": app, "Commands": ["/bin/cat", "/app/message"]}]}
+            body.update({"AutoMatchImageCache": True} if use == "auto" else {"ImageCacheId": use})
+            [ci] = create(client, body)
+            done = wait_instance(client, ci, {"Succeeded", "Failed"})
+            assert done["Status"] == "Succeeded", events(client, ci)
+            assert done["ImageCacheId"] == mine.ImageCacheId and done["ImageCacheResult"] == "ImageCacheUsed"
+            used = [e.Message for e in events(client, ci) if e.Reason == "ImageCacheUsed"]
+            assert used == [f"Image cache {mine.ImageCacheId} used. Disk {done['ImageCacheDiskId']} attached"
+                            f" from snapshot {snapshot}, the previous one, {note}"]
+            assert not [e for e in events(client, ci) if e.Reason == "Pulling"]
+            assert logs(client, ci) == "hello from an image cache\n"
+            delete_and_wait(client, [ci], building_server)
+
+        update_cache(client, mine.ImageCacheId, [app, f"{held.host}/never/answers:v1"])
+        now = wait_for(client, mine.ImageCacheId, {"Updating"})
+        assert now.SnapshotId == snapshot and now.Images == [app, f"{held.host}/never/answers:v1"]
+        match = models.GetMostSuitableImageCacheRequest()
+        match.Images = [app]
+        found = client.GetMostSuitableImageCache(match)
+        assert found.Found and found.ImageCache.ImageCacheId == mine.ImageCacheId
+        assert found.ImageCache.Status == "Updating"
+        starts_from_the_old_snapshot("auto", "serving while the update builds")
+        starts_from_the_old_snapshot(mine.ImageCacheId, "serving while the update builds")
+        assert wait_for(client, mine.ImageCacheId, {"Updating", "UpdateFailed"}).Status == "Updating", "still held"
+
+        held.release()
+        failed = wait_for(client, mine.ImageCacheId, {"UpdateFailed", "Ready"}, seconds=120)
+        assert failed.Status == "UpdateFailed" and failed.SnapshotId == snapshot, [e.Message for e in failed.Events]
+        assert client.GetMostSuitableImageCache(match).ImageCache.ImageCacheId == mine.ImageCacheId
+        starts_from_the_old_snapshot("auto", "serving after the update failed")
+    finally:
+        held.close()
+        delete = models.DeleteImageCachesRequest()
+        delete.ImageCacheIds = [mine.ImageCacheId]
+        client.DeleteImageCaches(delete)
+
+
+def test_an_accounts_default_annotations_fill_what_a_request_leaves_unsaid(registry, building_server):
+    """The config gives account 100000000003 `use-image-cache: auto` and a 21 GiB disk by default:
+    an instance that says nothing about a cache starts from one, with an event that says why; one
+    that says AutoMatchImageCache false pulls; a field it gives wins over the default."""
+    from conftest import DEFAULTS_ID, DEFAULTS_KEY
+    client = make_client(building_server, DEFAULTS_ID, DEFAULTS_KEY)
+    app = f"{registry}/demo/app:latest"
+    req = models.CreateImageCacheRequest()
+    req.from_json_string(json.dumps({"Images": [app], "ImageCacheName": "defaults", "RegistryHttpEndPointList": [registry]}))
+    mine = wait_for(client, client.CreateImageCache(req).ImageCacheId, {"Ready", "Failed"})
+    assert mine.Status == "Ready"
+    try:
+        def run(extra):
+            body = {"EksCiName": "defaulted", "RestartPolicy": "Never",
+                    "Containers": [{"Name": "app", "Image": app, "Commands": ["/bin/cat", "/app/message"]}], **extra}
+            [ci] = create(client, body)
+            done = wait_instance(client, ci, {"Succeeded", "Failed"})
+            assert done["Status"] == "Succeeded", events(client, ci)
+            evs = events(client, ci)
+            delete_and_wait(client, [ci], building_server)
+            return done, evs
+
+        done, evs = run({})
+        assert done["ImageCacheId"] == mine.ImageCacheId and done["ImageCacheResult"] == "ImageCacheUsed"
+        assert done["ImageCacheDiskSize"] == 21
+        applied = [e.Message for e in evs if e.Reason == "DefaultAnnotationsApplied"]
+        assert applied == ["The account's default annotations applied: eks.tke.cloud.tencent.com/image-cache-disk-size=21,"
+                           " eks.tke.cloud.tencent.com/use-image-cache=auto"]
+
+        done, evs = run({"AutoMatchImageCache": False, "ImageCacheDiskSize": 22})
+        assert done["ImageCacheResult"] == "ImageCacheOff" and done["ImageCacheId"] is None
+        assert not [e for e in evs if e.Reason == "DefaultAnnotationsApplied"], "the request said everything"
+    finally:
+        delete = models.DeleteImageCachesRequest()
+        delete.ImageCacheIds = [mine.ImageCacheId]
+        client.DeleteImageCaches(delete)

@@ -47,7 +47,8 @@ final class CacheBuilderTests {
 
     func cache(_ images: [String], size: Int = 20, host: String, credentials: [CacheCredential] = []) throws -> ImageCache {
         var c = ImageCache(
-            id: "imc-\(UUID().uuidString.prefix(8).lowercased())", account: "a", region: "ap-guangzhou", name: "t", size: size,
+            id: "imc-\(UUID().uuidString.prefix(8).lowercased())", account: "a", region: "ap-guangzhou",
+            name: "t-\(UUID().uuidString.prefix(8).lowercased())", size: size,
             images: images, creationTime: Date(), retentionDays: 0)
         c.registryHttpEndPointList = [host]
         c.credentials = credentials
@@ -91,6 +92,34 @@ final class CacheBuilderTests {
         #expect(decoded.schemaVersion == CacheDiskManifest.currentVersion)
         #expect(!String(decoding: manifest, as: UTF8.self).contains(dir.path), "no build-time path is recorded")
         #expect(Set(layerDirs).count == 4, "3 layers of the first image + 1 of the second; the shared base once")
+    }
+
+    /// `Progress` grows with the bytes pulled against the images' sizes, stays under 100 while
+    /// the build runs, and is 100 once Ready.
+    @Test func progressFollowsTheBytesPulled() async throws {
+        let registry = try await FaultRegistry.start()
+        var big = TarBuilder()
+        big.add("blob", .file(Array(try #require(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 400_000))))
+        let small = try TestImage(layers: SampleLayers.rich())
+        let large = try TestImage(layers: [big], compression: [.none])
+        registry.add(small, repository: "small", tag: "v1")
+        registry.add(large, repository: "large", tag: "v1")
+        // The large layer stops for a second halfway: the build is seen between its ends.
+        registry.script(.stall(afterBytes: 200_000, seconds: 1), on: .blobDigest(large.layers[0].descriptor.digest.description))
+        let c = try cache(["\(registry.host)/small:v1", "\(registry.host)/large:v1"], host: registry.host)
+        #expect(c.progressPercent == 0)
+        let builder = self.builder
+        let building = Task { await builder.build(c.id, account: "a") }
+        var seen: [Int] = []
+        while !building.isCancelled, let now = try repository.get(id: c.id, account: "a"), now.status == .pending {
+            if now.progressPercent != seen.last { seen.append(now.progressPercent) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let built = try #require(await building.value)
+        #expect(built.status == .ready && built.progressPercent == 100)
+        #expect(seen == seen.sorted(), "never goes back: \(seen)")
+        #expect(seen.contains { (30...80).contains($0) }, "seen halfway through the large layer: \(seen)")
+        #expect(!seen.contains(100), "100 only once Ready")
     }
 
     @Test func aBuildDiskIsListedWhileItExists() async throws {

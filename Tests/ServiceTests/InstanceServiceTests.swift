@@ -121,7 +121,7 @@ final class InstanceServiceTests {
         #expect(done.status == .succeeded, "\(done.events.map(\.message))")
         #expect(done.cacheOutcome == .used && done.cacheID == cache.id && done.diskFromCache)
         let used = try #require(done.events.first { $0.reason == "ImageCacheUsed" })
-        #expect(used.message == "Image cache \(cache.id) used. Disk \(done.diskID!) attached")
+        #expect(used.message == "Image cache \(cache.id) used. Disk \(done.diskID!) attached from snapshot \(cache.snapshotID!)")
         #expect(done.events.contains { $0.reason == "Pulled" && $0.message == "Container image \"\(image)\" already present on machine" })
         #expect(!done.events.contains { $0.reason == "Pulling" })
         #expect(done.events.map(\.reason).filter { ["Created", "Started"].contains($0) } == ["Created", "Started"])
@@ -231,6 +231,53 @@ final class InstanceServiceTests {
         #expect(
             try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "old\n", "the cached version ran")
         try await removeAll([i.id])
+        try caches.delete(ids: [cache.id], account: account)
+    }
+
+    /// An update never sends instances back to cold pulls: while the cache is Updating, after
+    /// UpdateFailed, and once the new snapshot is Ready, instances start from a snapshot (the
+    /// previous one until the new one replaces it), auto and by id, and say which.
+    @Test func anUpdatingOrUpdateFailedCacheKeepsServingItsPreviousSnapshot() async throws {
+        registry.add(try RunnableImages.image(files: ["app/msg": "v1\n"]), repository: "svc", tag: "v1")
+        let (v1, v2) = ("\(registry.host)/svc:v1", "\(registry.host)/svc:v2")
+        let cache = try await buildCache([v1], size: 20)
+        let old = try #require(cache.snapshotID)
+
+        func startsFromTheCache(_ image: String, use: String, snapshot: String, note: String, says message: String) async throws {
+            let i = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: use), account: account, region: region)[0]
+            let done = try await wait(i.id, until: finished)
+            #expect(done.status == .succeeded && done.cacheOutcome == .used && done.diskFromCache, "\(done.events.map(\.message))")
+            let used = try #require(done.events.first { $0.reason == "ImageCacheUsed" })
+            #expect(used.message == "Image cache \(cache.id) used. Disk \(done.diskID!) attached from snapshot \(snapshot)\(note)")
+            #expect(!done.events.contains { $0.reason == "Pulling" }, "nothing pulled")
+            #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == message)
+            try await removeAll([i.id])
+        }
+
+        var change = CacheRequest()
+        change.images = [v2]
+        change.size = 21
+        let updating = try caches.update(id: cache.id, change, account: account)
+        #expect(updating.status == .updating && updating.snapshotID == old && updating.servedImages == [v1])
+        #expect(try caches.match(images: [v1], account: account, region: region)?.id == cache.id, "GetMostSuitableImageCache")
+        #expect(try caches.match(images: [v2], account: account, region: region) == nil, "not before v2 is built")
+        let whileBuilding = ", the previous one, serving while the update builds"
+        try await startsFromTheCache(v1, use: "auto", snapshot: old, note: whileBuilding, says: "v1\n")
+        try await startsFromTheCache(v1, use: cache.id, snapshot: old, note: whileBuilding, says: "v1\n")
+
+        let failed = try #require(await builder.build(cache.id, account: account))
+        #expect(failed.status == .updateFailed && failed.snapshotID == old)
+        #expect(try caches.match(images: [v1], account: account, region: region)?.id == cache.id)
+        try await startsFromTheCache(
+            v1, use: "auto", snapshot: old, note: ", the previous one, serving after the update failed", says: "v1\n")
+
+        registry.add(try RunnableImages.image(files: ["app/msg": "v2\n"]), repository: "svc", tag: "v2")
+        #expect(try caches.update(id: cache.id, change, account: account).status == .updating, "the same update again is a retry")
+        let rebuilt = try #require(await builder.build(cache.id, account: account))
+        let new = try #require(rebuilt.snapshotID)
+        #expect(rebuilt.status == .ready && new != old && rebuilt.servedImages == [v2] && rebuilt.servedSize == 21)
+        #expect(try caches.match(images: [v1], account: account, region: region) == nil, "the old images went with the old snapshot")
+        try await startsFromTheCache(v2, use: "auto", snapshot: new, note: "", says: "v2\n")
         try caches.delete(ids: [cache.id], account: account)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import IMCCache
 import IMCModel
 import IMCStore
@@ -43,9 +44,9 @@ struct SQLiteCacheRepositoryTests {
             var c = cache("imc-x")
             try repo.insert(c)
             c.status = .ready
-            c.snapshotID = "snap-12345678"
+            c.serve(snapshot: "snap-12345678", checksum: nil)
             try repo.update(c)
-            #expect(try repo.ready(account: "a", region: "ap-guangzhou").map(\.id) == ["imc-x"])
+            #expect(try repo.serving(account: "a", region: "ap-guangzhou", now: Date()).map(\.id) == ["imc-x"])
             #expect(try repo.all(in: [.pending]).isEmpty)
             #expect(throws: (any Error).self) { try repo.update(self.cache("imc-missing")) }
             #expect(try repo.delete(id: "imc-x", account: "b") == false)
@@ -54,6 +55,63 @@ struct SQLiteCacheRepositoryTests {
         #expect(try reopened.get(id: "imc-x", account: "a")?.snapshotID == "snap-12345678")
         #expect(try reopened.delete(id: "imc-x", account: "a"))
         #expect(try reopened.get(id: "imc-x", account: "a") == nil)
+    }
+}
+
+/// ImageCacheName is unique per account: the store refuses a second cache of a name, and a
+/// database from before the rule keeps every cache, the later duplicates renamed with an event.
+struct UniqueNameTests {
+    func cache(_ id: String, name: String, account: String = "a", created: Double) -> ImageCache {
+        ImageCache(
+            id: id, account: account, region: "r", name: name, size: 20, images: ["nginx"],
+            creationTime: Date(timeIntervalSince1970: 1_700_000_000 + created), retentionDays: 0)
+    }
+
+    @Test func theStoreRefusesASecondCacheOfANameInOneAccount() throws {
+        let dir = try TemporaryDirectory()
+        let repo = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
+        try repo.insert(cache("imc-1", name: "web", created: 0))
+        #expect(throws: StoreError.self) { try repo.insert(self.cache("imc-2", name: "web", created: 1)) }
+        try repo.insert(cache("imc-3", name: "web", account: "b", created: 2))
+        var renamed = cache("imc-4", name: "api", created: 3)
+        try repo.insert(renamed)
+        renamed.name = "web"
+        #expect(throws: StoreError.self) { try repo.update(renamed) }
+        #expect(try repo.get(id: "imc-4", account: "a")?.name == "api", "the refused write changed nothing")
+        #expect(throws: StoreError.self) { try repo.modify(id: "imc-4", account: "a") { $0.name = "web" } }
+    }
+
+    @Test func duplicatesFromBeforeTheRuleAreRenamedNotLost() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.appending("imc.sqlite")
+        do {
+            let repo = try SQLiteCacheRepository(path: path)
+            try repo.insert(cache("imc-old", name: "web", created: 0))
+        }
+        // The database as a version before the rule left it: the index gone, duplicates present.
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "DROP INDEX caches_name")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v6-unique-cache-names'")
+            let data = try Row.fetchOne(db, sql: "SELECT data FROM caches WHERE id = 'imc-old'")!["data"] as Data
+            for (id, created) in [("imc-new", 1_700_000_100.0), ("imc-newer", 1_700_000_200.0)] {
+                let copy = String(decoding: data, as: UTF8.self).replacingOccurrences(of: "imc-old", with: id)
+                try db.execute(
+                    sql:
+                        "INSERT INTO caches (id, account, region, name, status, size, creation, data) VALUES (?, 'a', 'r', 'web', 'Pending', 20, ?, ?)",
+                    arguments: [id, created, Data(copy.utf8)])
+            }
+        }
+        try queue.close()
+        let repo = try SQLiteCacheRepository(path: path)
+        let all = try repo.list(account: "a", query: CacheQuery()).caches
+        #expect(Set(all.map(\.id)) == ["imc-old", "imc-new", "imc-newer"], "nothing lost")
+        #expect(try repo.get(id: "imc-old", account: "a")?.name == "web", "the oldest keeps the name")
+        for id in ["imc-new", "imc-newer"] {
+            let c = try #require(try repo.get(id: id, account: "a"))
+            #expect(c.name == id && c.events.last?.reason == "Renamed" && c.events.last?.message.contains("web") == true)
+        }
+        #expect(throws: StoreError.self) { try repo.insert(self.cache("imc-x", name: "web", created: 9)) }
     }
 }
 
@@ -71,10 +129,15 @@ struct IndexedMatchTests {
             var c = ImageCache(
                 id: String(format: "imc-%08d", i), account: ["a", "b"].randomElement(using: &generator)!,
                 region: ["r1", "r2"].randomElement(using: &generator)!,
-                name: "n", size: [20, 30, 50].randomElement(using: &generator)!, images: images,
+                name: "n-\(i)", size: [20, 30, 50].randomElement(using: &generator)!, images: images,
                 creationTime: now.addingTimeInterval(-Double(Int.random(in: 0...20, using: &generator)) * 86400),
                 retentionDays: [0, 0, 7].randomElement(using: &generator)!)
-            c.status = [CacheStatus.ready, .ready, .pending, .failed].randomElement(using: &generator)!
+            let status = [CacheStatus.ready, .ready, .pending, .failed, .updating, .updateFailed].randomElement(using: &generator)!
+            if status != .pending && status != .failed { c.serve(snapshot: "snap-\(i)", checksum: nil) }
+            if status == .updating || status == .updateFailed {
+                c.images = Array(pool.shuffled(using: &generator).prefix(Int.random(in: 1...4, using: &generator)))
+            }
+            c.status = status
             try repo.insert(c)
             caches.append(c)
         }

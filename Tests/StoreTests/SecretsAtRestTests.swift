@@ -33,7 +33,8 @@ struct SecretsAtRestTests {
 
     func cache(password: String) -> ImageCache {
         var c = ImageCache(
-            id: "imc-\(UUID().uuidString.prefix(8).lowercased())", account: "a", region: "r", name: "n", size: 20, images: ["nginx"],
+            id: "imc-\(UUID().uuidString.prefix(8).lowercased())", account: "a", region: "r",
+            name: "n-\(UUID().uuidString.prefix(8).lowercased())", size: 20, images: ["nginx"],
             creationTime: Date(), retentionDays: 0)
         c.credentials = [CacheCredential(server: "registry.example.com", username: "u", password: password)]
         return c

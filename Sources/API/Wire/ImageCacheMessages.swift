@@ -224,13 +224,17 @@ public struct ImageCacheView: Codable, Sendable, Equatable {
     public var Tags: [Tag]
     public var ImageCacheType: String
     public var Snapshotter: String
+    /// imc's extension: how far the (re)build has come, 0-100, from the bytes pulled against the
+    /// images' sizes; 100 once Ready.
+    public var Progress: Int
 
     public init(
         ImageCacheId: String, ImageCacheName: String, ImageCacheSize: Int, Images: [String], CreationTime: String, ExpireDateTime: String?,
         LastMatchedTime: String?, SnapshotId: String?, Status: String, RetentionDays: Int, Events: [ImageCacheEventView],
         ImageRegistryCredentials: [ImageRegistryCredentialView], Tags: [Tag], ImageCacheType: String = "imc",
-        Snapshotter: String = "overlayfs"
+        Snapshotter: String = "overlayfs", Progress: Int = 0
     ) {
+        self.Progress = Progress
         self.ImageCacheId = ImageCacheId
         self.ImageCacheName = ImageCacheName
         self.ImageCacheSize = ImageCacheSize

@@ -56,7 +56,7 @@ public struct BuildJob: Codable, Sendable {
 
     /// Pulls every image into `root` (the mounted build disk) and writes its manifest; each
     /// step is `emit`ted. Throws `BuildFailure` with the reason and message of the event.
-    public func run(root: String, logger: Logger, emit: @Sendable (BuildMessage) -> Void) async throws(BuildFailure) {
+    public func run(root: String, logger: Logger, emit: @escaping @Sendable (BuildMessage) -> Void) async throws(BuildFailure) {
         let config = RegistryConfig(
             credentials: credentials.map { RegistryCredential(server: $0.server, username: $0.username, password: $0.password) },
             plainHTTPHosts: Set(plainHTTPHosts), skipVerifyHosts: Set(skipVerifyHosts))
@@ -67,12 +67,16 @@ public struct BuildJob: Codable, Sendable {
                 client: client, store: try OCILayoutStore(root: root + "/images"), layers: try LayerStore(root: root + "/layers"),
                 logger: logger)
             var manifest = CacheDiskManifest(cacheID: cacheID)
-            for image in images {
+            let sizes = await compressedSizes(client: client)
+            let meter = BuildProgressMeter(sizes: sizes, emit: emit)
+            for (n, image) in images.enumerated() {
                 try Task.checkCancellation()
                 let reference = try ImageReference(parsing: image)
                 emit(BuildMessage(.pulling, "Pulling image \(image)"))
                 let t0 = ContinuousClock.now
-                let result = try await puller.pull(reference)
+                meter.start(image: n)
+                let result = try await puller.pull(reference, progress: { meter.observe($0) })
+                meter.finish(image: n)
                 let downloaded = result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }
                 var pulled = BuildMessage(
                     .pulled,
@@ -120,20 +124,30 @@ public struct BuildJob: Codable, Sendable {
         }
     }
 
-    /// About how many GiB the images need unpacked: their compressed layers (from the
-    /// registry's manifests) times 3, plus a tenth for the filesystem.
-    func estimateGiB(client: RegistryClient) async -> Int {
-        var compressed: Int64 = 0
+    /// Each image's compressed layers together, from the registry's manifests (nil where it
+    /// could not be read: the pull says why).
+    func compressedSizes(client: RegistryClient) async -> [Int64?] {
+        var sizes: [Int64?] = []
         for image in images {
-            guard let ref = try? ImageReference(parsing: image), var fetched = try? await client.fetchManifest(ref) else { continue }
+            guard let ref = try? ImageReference(parsing: image), var fetched = try? await client.fetchManifest(ref) else {
+                sizes.append(nil)
+                continue
+            }
             if case .index(let index) = fetched.document,
                 let entry = index.manifests.first(where: { $0.platform.map(Platform.host.matches) ?? false }),
                 let m = try? await client.fetchManifest(ref, reference: entry.digest.description)
             {
                 fetched = m
             }
-            if case .manifest(let m) = fetched.document { compressed += m.layers.reduce(0) { $0 + $1.size } }
+            if case .manifest(let m) = fetched.document { sizes.append(m.layers.reduce(0) { $0 + $1.size }) } else { sizes.append(nil) }
         }
+        return sizes
+    }
+
+    /// About how many GiB the images need unpacked: their compressed layers (from the
+    /// registry's manifests) times 3, plus a tenth for the filesystem.
+    func estimateGiB(client: RegistryClient) async -> Int {
+        let compressed = await compressedSizes(client: client).reduce(0) { $0 + ($1 ?? 0) }
         let bytes = Double(compressed) * 3 * 1.1
         return max(size * 2, Int((bytes / Double(1 << 30)).rounded(.up)))
     }
@@ -143,6 +157,8 @@ public struct BuildJob: Codable, Sendable {
 public struct BuildMessage: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         case pulling, pulled, failed, done
+        /// How far the pulls have come: `percent`.
+        case progress
     }
     public var kind: Kind
     public var message: String
@@ -150,6 +166,8 @@ public struct BuildMessage: Codable, Sendable, Equatable {
     public var reason: String?
     /// For `pulled`: the bytes downloaded.
     public var downloadedBytes: Int64?
+    /// For `progress`: 0-100.
+    public var percent: Int?
 
     public init(_ kind: Kind, _ message: String, reason: String? = nil) {
         self.kind = kind

@@ -64,6 +64,7 @@ public final class CacheBuilder: Sendable {
         guard var cache = try? repository.get(id: cacheID, account: account) else { return nil }
         let rebuilding = cache.status == .updating
         let started = ContinuousClock.now
+        cache.buildPercent = 0
         record(&cache, .builderStarted, "Builder instance (2 cores, 4 GiB) started for image cache \(cache.id)")
         let builderID = "builder-\(cache.id)-\(Int(clock.now().timeIntervalSince1970 * 1000))"
         meter.start(.builder, account: cache.account, resource: builderID, cache: cache.id, quantity: 1)
@@ -97,8 +98,8 @@ public final class CacheBuilder: Sendable {
             disk = nil
             meter.start(.snapshot, account: cache.account, resource: snapshot.id, cache: cache.id, quantity: cache.size)
             let old = cache.snapshotID
-            cache.snapshotID = snapshot.id
-            cache.snapshotChecksum = snapshot.checksum
+            // From here the new snapshot serves, with the images and size it was built with.
+            cache.serve(snapshot: snapshot.id, checksum: snapshot.checksum)
             cache.status = .ready
             record(&cache, .snapshotCreated, "Snapshot \(snapshot.id) created; disk \(d.id) and the builder released")
             record(
@@ -124,15 +125,16 @@ public final class CacheBuilder: Sendable {
         }
         let outcome = cache.status == .ready ? "ready" : cache.status == .updateFailed ? "update_failed" : "failed"
         IMCMetrics.buildFinished(outcome: outcome, seconds: (ContinuousClock.now - started).seconds)
-        do { try repository.update(cache) } catch {
+        if (try? save(cache)) != true {
             // The cache was deleted while it built: its snapshot must not outlive it.
             if cache.status == .ready, let id = cache.snapshotID {
                 snapshots.delete(id: id)
                 meter.stop(id)
             }
             logger.info("cache deleted during its build", metadata: ["cache": "\(cache.id)"])
+            return cache
         }
-        return cache
+        return (try? repository.get(id: cache.id, account: cache.account)) ?? cache
     }
 
     /// Takes the checksums of snapshots that lack one, on a thread of their own: a snapshot is
@@ -151,9 +153,10 @@ public final class CacheBuilder: Sendable {
             do { result = .success(try await snapshots.takeChecksum(id: id)) } catch { result = .failure(error) }
             switch result {
             case .success(let sum):
-                guard var fresh = try? repository.get(id: cache.id, account: cache.account), fresh.snapshotID == id else { continue }
-                fresh.snapshotChecksum = sum
-                if (try? repository.update(fresh)) != nil { taken += 1 }
+                let stored = try? repository.modify(id: cache.id, account: cache.account) { fresh in
+                    if fresh.snapshotID == id { fresh.snapshotChecksum = sum }
+                }
+                if stored?.snapshotChecksum == sum { taken += 1 }
                 logger.info("snapshot checksum taken", metadata: ["cache": "\(cache.id)", "snapshot": "\(id)"])
             case .failure(let error):
                 logger.error("snapshot checksum failed", metadata: ["cache": "\(cache.id)", "snapshot": "\(id)", "error": "\(error)"])
@@ -162,9 +165,29 @@ public final class CacheBuilder: Sendable {
         return taken
     }
 
+    /// Writes what the build owns onto the stored cache: its status, the snapshot once the cache
+    /// is Ready, and `event` appended. What others change meanwhile (the user's name, retention
+    /// and tags; a scrubber's verdict and event) stays as they left it. False: the cache was
+    /// deleted.
+    @discardableResult
+    private func save(_ cache: ImageCache, event: (CacheEventReason, String, Date)? = nil) throws -> Bool {
+        try repository.modify(id: cache.id, account: cache.account) { stored in
+            stored.status = cache.status
+            stored.buildPercent = cache.buildPercent
+            if cache.status == .ready {
+                stored.snapshotID = cache.snapshotID
+                stored.snapshotChecksum = cache.snapshotChecksum
+                stored.snapshotImages = cache.snapshotImages
+                stored.snapshotSize = cache.snapshotSize
+            }
+            if let (reason, message, at) = event { stored.record(reason, message, at: at) }
+        } != nil
+    }
+
     private func record(_ cache: inout ImageCache, _ reason: CacheEventReason, _ message: String) {
-        cache.record(reason, message, at: clock.now())
-        try? repository.update(cache)
+        let at = clock.now()
+        cache.record(reason, message, at: at)
+        _ = try? save(cache, event: (reason, message, at))
         logger.info("\(reason.rawValue): \(message)", metadata: ["cache": "\(cache.id)"])
     }
 
@@ -196,6 +219,9 @@ public final class CacheBuilder: Sendable {
                 case .pulled:
                     record(&cache, .pulled, message.message)
                     IMCMetrics.pulled(bytes: message.downloadedBytes ?? 0)
+                case .progress:
+                    cache.buildPercent = message.percent
+                    _ = try? save(cache)
                 case .failed, .done: break
                 }
             }

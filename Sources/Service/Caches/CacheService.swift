@@ -75,6 +75,7 @@ public final class CacheService: Sendable {
         try validate(retentionDays: retention)
         let name = request.name ?? ""
         try validate(name: name)
+        try checkFree(name: name, account: account, for: nil)
         let usage = try repository.usage(account: account)
         try AccountQuotas.check("caches", limit: quotas.caches, used: usage.count, more: 1, unit: "", what: "image caches")
         try AccountQuotas.check(
@@ -85,13 +86,14 @@ public final class CacheService: Sendable {
             retentionDays: retention)
         apply(request, to: &cache)
         cache.record(.creating, "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: clock.now())
-        try repository.insert(cache)
+        try Self.nameTaken { try repository.insert(cache) }
         builds?.signal()
         return cache
     }
 
     /// Changes a cache. Name, retention and tags change in place; images, size or credentials
-    /// make it `Updating` (rebuilt by a worker while the old snapshot stays usable).
+    /// make it `Updating` (rebuilt by a worker while the old snapshot keeps serving), or
+    /// `Pending` again when it has no snapshot.
     public func update(id: String, _ request: CacheRequest, account: String) throws -> ImageCache {
         guard var cache = try repository.get(id: id, account: account) else {
             throw ServiceError.notFound("ImageCacheId \(id) does not exist")
@@ -99,9 +101,17 @@ public final class CacheService: Sendable {
         if let images = request.images { try validate(images: images) }
         if let size = request.size { try validate(size: size) }
         if let r = request.retentionDays { try validate(retentionDays: r) }
-        if let n = request.name { try validate(name: n) }
+        if let n = request.name {
+            try validate(name: n)
+            try checkFree(name: n.isEmpty ? cache.id : n, account: account, for: cache.id)
+        }
+        // A cache whose (re)build failed is built again by an update that names its images, size
+        // or credentials, even unchanged: that is how a user retries.
+        let retry =
+            (cache.status == .failed || cache.status == .updateFailed)
+            && (request.images != nil || request.size != nil || request.credentials != nil)
         let rebuild =
-            (request.images.map { $0 != cache.images } ?? false) || (request.size.map { $0 != cache.size } ?? false)
+            retry || (request.images.map { $0 != cache.images } ?? false) || (request.size.map { $0 != cache.size } ?? false)
             || (request.credentials.map { $0 != cache.credentials } ?? false)
         if let size = request.size, size > cache.size {
             let usage = try repository.usage(account: account)
@@ -123,11 +133,12 @@ public final class CacheService: Sendable {
             if let s = request.size { cache.size = s }
             if let c = request.credentials { cache.credentials = c }
             cache.status = cache.snapshotID == nil ? .pending : .updating
+            cache.buildPercent = 0
             cache.record(
                 .updating, "Image cache \(id) will be rebuilt: \(cache.images.count) image(s) into a \(cache.size) GiB disk",
                 at: clock.now())
         }
-        try repository.update(cache)
+        try Self.nameTaken { try repository.update(cache) }
         if rebuild { builds?.signal() }
         return cache
     }
@@ -181,17 +192,17 @@ public final class CacheService: Sendable {
         let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
         guard var best = try repository.bestMatch(account: account, region: region, images: wanted, now: clock.now()) else { return nil }
         if use {
-            best.lastMatchedTime = clock.now()
-            try repository.update(best)
+            let now = clock.now()
+            try repository.modify(id: best.id, account: best.account) { $0.lastMatchedTime = now }
+            best.lastMatchedTime = now
         }
         return best
     }
 
     /// Records that an instance used `cache` (a manual match): its `LastMatchedTime` is now.
     public func markMatched(_ cache: ImageCache) {
-        var c = cache
-        c.lastMatchedTime = clock.now()
-        try? repository.update(c)
+        let now = clock.now()
+        _ = try? repository.modify(id: cache.id, account: cache.account) { $0.lastMatchedTime = now }
     }
 
     func validate(images: [String]) throws {
@@ -218,6 +229,23 @@ public final class CacheService: Sendable {
             throw ServiceError.invalidValue(
                 "RetentionDays must be from 0 (kept until deleted) to \(limits.maximumRetentionDays), not \(retentionDays)")
         }
+    }
+
+    /// ImageCacheName is unique per account (as the API's other clouds and Kubernetes' names
+    /// are): a name another cache of the account has is refused, naming that cache.
+    func checkFree(name: String, account: String, for id: String?) throws {
+        guard !name.isEmpty else { return }
+        var q = CacheQuery()
+        q.names = [name]
+        q.limit = 1
+        if let other = try repository.list(account: account, query: q).caches.first, other.id != id {
+            throw ServiceError.inUse("ImageCacheName \(name) is already the name of image cache \(other.id); names are unique per account")
+        }
+    }
+
+    /// The store's refusal of a duplicate name (two requests that raced) as the API's error.
+    static func nameTaken(_ write: () throws -> Void) throws {
+        do { try write() } catch let e as StoreError where e.code == .duplicate { throw ServiceError.inUse(e.message) }
     }
 
     func validate(name: String) throws {

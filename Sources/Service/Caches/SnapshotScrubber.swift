@@ -37,22 +37,35 @@ public struct SnapshotScrubber: Service {
         }
     }
 
-    /// One pass over every Ready cache's snapshot; returns the ids of the caches found corrupt.
+    /// One pass over every serving cache's snapshot; returns the ids of the caches found corrupt.
     @discardableResult
     public func scrub() async -> [String] {
         var corrupt: [String] = []
-        for cache in (try? repository.all(in: [.ready])) ?? [] {
+        for cache in (try? repository.all(in: CacheStatus.serving)) ?? [] {
             guard let id = cache.snapshotID, let checksum = cache.snapshotChecksum else { continue }
             let snapshots = self.snapshots
             do throws(DiskError) {
-                try await snapshots.verify(Snapshot(id: id, sizeGiB: cache.size, checksum: checksum))
+                try await snapshots.verify(Snapshot(id: id, sizeGiB: cache.servedSize, checksum: checksum))
             } catch  where error.code == .corrupt {
-                guard var fresh = try? repository.get(id: cache.id, account: cache.account), fresh.snapshotID == id else { continue }
-                fresh.status = .failed
-                fresh.record(
-                    .snapshotCorrupt,
-                    "Snapshot \(id) no longer matches its checksum; the cache is not used. Delete it and create it again", at: clock.now())
-                try? repository.update(fresh)
+                let at = clock.now()
+                var (hit, dropped) = (false, false)
+                _ = try? repository.modify(id: cache.id, account: cache.account) { fresh in
+                    guard fresh.snapshotID == id else { return }
+                    hit = true
+                    if fresh.status == .updating {
+                        // The rebuild goes on and its snapshot will serve; the corrupt one stops now.
+                        (fresh.snapshotID, fresh.snapshotChecksum, fresh.snapshotImages, fresh.snapshotSize) = (nil, nil, nil, nil)
+                        dropped = true
+                    } else {
+                        fresh.status = .failed
+                    }
+                    fresh.record(
+                        .snapshotCorrupt,
+                        "Snapshot \(id) no longer matches its checksum; it is not used. "
+                            + (dropped ? "The update being built replaces it" : "Delete the cache and create it again"), at: at)
+                }
+                guard hit else { continue }
+                if dropped { snapshots.delete(id: id) }
                 logger.error("snapshot corrupt", metadata: ["cache": "\(cache.id)", "snapshot": "\(id)"])
                 corrupt.append(cache.id)
             } catch {

@@ -62,7 +62,7 @@ struct DiskLeases: Sendable {
     /// snapshot cannot be used (then the instance pulls instead).
     func clone(for instance: Instance, cache: ImageCache, snapshotID: String, sizeGiB: Int) async throws -> DiskLease {
         try checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
-        let snapshot = Snapshot(id: snapshotID, sizeGiB: cache.size, checksum: cache.snapshotChecksum)
+        let snapshot = Snapshot(id: snapshotID, sizeGiB: cache.servedSize, checksum: cache.snapshotChecksum)
         let disk = try await snapshots.makeDisk(from: snapshot, sizeGiB: sizeGiB)
         var record = DiskRecord(
             id: disk.id, account: instance.account, use: .instance, instanceID: instance.id, cacheID: cache.id, sizeGiB: disk.sizeGiB,

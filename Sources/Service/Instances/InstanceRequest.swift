@@ -13,6 +13,9 @@ public struct InstanceRequest: Sendable {
     public var registryHttpEndPointList: [String] = []
     public var registrySkipVerifyList: [String] = []
     public var cache = CacheRequestOptions()
+    /// The cache annotations the request did not say (a field absent from the API request);
+    /// the account's defaults fill them. Empty: `cache` is exactly what was asked.
+    public var unsaid: Set<CacheAnnotation> = []
     public var terminationGracePeriodSeconds: Int?
     public var replicas: Int?
     public var subnetID: String?

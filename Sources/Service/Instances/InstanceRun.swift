@@ -170,7 +170,7 @@ actor InstanceRun {
     private func attachDisk(_ selection: inout CacheSelection) async throws {
         let leases = service.leases
         if let cache = selection.cache, let snapshotID = cache.snapshotID {
-            let size = max(cache.size, instance.cache.diskSizeGiB ?? 0)
+            let size = max(cache.servedSize, instance.cache.diskSizeGiB ?? 0)
             var attached = try await leases.takeRetained(for: instance, cache: cache, snapshotID: snapshotID, sizeGiB: size)
             if attached == nil {
                 do { attached = try await leases.clone(for: instance, cache: cache, snapshotID: snapshotID, sizeGiB: size) } catch let e
@@ -191,7 +191,8 @@ actor InstanceRun {
                 if attached.reused {
                     await event(.imageCacheDiskReused, "Retained disk \(attached.disk.id) of image cache \(cache.id) reused")
                 }
-                await event(.imageCacheUsed, "Image cache \(cache.id) used. Disk \(attached.disk.id) attached")
+                await event(
+                    .imageCacheUsed, "Image cache \(cache.id) used. Disk \(attached.disk.id) attached from \(cache.servedSnapshotNote)")
                 return
             }
         }

@@ -38,6 +38,8 @@ public final class InstanceService: Sendable {
     let runs = Runs()
     /// Image cache disks (in use and retained), metered for the bill.
     let meter: Meter
+    /// The annotations each account's instances get when they do not say otherwise.
+    let defaults: InstanceDefaults
     /// Instances' disks: attached, metered, retained or released.
     let leases: DiskLeases
 
@@ -48,10 +50,11 @@ public final class InstanceService: Sendable {
         repository: any InstanceRepository, caches: CacheService, disks: DiskManager, snapshots: any SnapshotStore, root: String,
         registry: RegistryConfig = RegistryConfig(), clientOptions: RegistryClientOptions = RegistryClientOptions(),
         limits: InstanceLimits = InstanceLimits(), idRanges: IDRangePool = IDRangePool(), ids: any IDGenerator = RandomIDGenerator(),
-        clock: any ServiceClock = SystemClock(), meter: Meter = .off,
+        clock: any ServiceClock = SystemClock(), meter: Meter = .off, defaults: InstanceDefaults = InstanceDefaults(),
         logger: Logger? = nil
     ) throws {
         self.meter = meter
+        self.defaults = defaults
         leases = DiskLeases(
             disks: disks, snapshots: snapshots, repository: repository, meter: meter, clock: clock, quotas: caches.quotas)
         self.repository = repository
@@ -82,7 +85,9 @@ public final class InstanceService: Sendable {
     // MARK: - Doors
 
     /// Validates, records `replicas` Pending instances and starts them; returns at once.
-    public func create(_ request: InstanceRequest, account: String, region: String) throws -> [Instance] {
+    public func create(_ asked: InstanceRequest, account: String, region: String) throws -> [Instance] {
+        var request = asked
+        let defaulted = defaults.fill(&request.cache, unsaid: request.unsaid, account: account)
         try validate(request)
         let (total, _) = try repository.list(
             account: account,
@@ -114,6 +119,13 @@ public final class InstanceService: Sendable {
             instance.runtimeClass = request.runtimeClass ?? limits.defaultRuntimeClass
             for c in request.initContainers + request.containers { instance.states[c.name] = ContainerState(reason: "ContainerCreating") }
             instance.record(.scheduled, "Successfully assigned \(instance.name) to imc", at: instance.creationTime)
+            if !defaulted.isEmpty {
+                instance.record(
+                    .defaultAnnotationsApplied,
+                    "The account's default annotations applied: "
+                        + defaulted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "),
+                    at: instance.creationTime)
+            }
             instance.mark(StartupPhase.created, at: instance.creationTime)
             try repository.insert(instance)
             created.append(instance)
