@@ -58,6 +58,8 @@ struct ApplyCommand: AsyncParsableCommand {
                     p.Images = m.images
                     p.ImageCacheSize = m.imageCacheSize
                     p.RetentionDays = m.retentionDays
+                    // A field taken out of the YAML goes back to its default, as kubectl apply does.
+                    p.RefreshIntervalMinutes = m.refreshIntervalMinutes ?? 0
                     if !credentials.isEmpty { p.ImageRegistryCredentials = credentials }
                     _ = try await client.send(p)
                     print("imagecache.eks.cloud.tencent.com/\(m.name) configured (\(cache.ImageCacheId))")
@@ -66,6 +68,7 @@ struct ApplyCommand: AsyncParsableCommand {
                     p.ImageCacheName = m.name
                     p.ImageCacheSize = m.imageCacheSize
                     p.RetentionDays = m.retentionDays
+                    p.RefreshIntervalMinutes = m.refreshIntervalMinutes
                     if !credentials.isEmpty { p.ImageRegistryCredentials = credentials }
                     if let eip = m.annotations["eks.tke.cloud.tencent.com/eip-attributes"],
                         let value = try? JSONDecoder().decode(JSONValue.self, from: Data(eip.utf8)), case .object = value

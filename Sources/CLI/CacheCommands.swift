@@ -18,6 +18,7 @@ struct CacheCommand: AsyncParsableCommand {
         @Option(help: "The cache's name.") var name: String?
         @Option(help: "Disk size in GiB (default 20).") var size: Int?
         @Option(help: "Days to keep it; 0 keeps it until deleted.") var retentionDays: Int?
+        @Option(help: "Check the images' tags every this many minutes and rebuild when one moved (0: never).") var refreshMinutes: Int?
         @Option(help: "Registry credentials and settings (a docker config.json, a dockerconfigjson Secret, or imc's own file).")
         var registryConfig: String?
         @Flag(help: "Wait until the cache is Ready or Failed, printing its events.") var wait = false
@@ -28,6 +29,7 @@ struct CacheCommand: AsyncParsableCommand {
             request.ImageCacheName = name
             request.ImageCacheSize = size
             request.RetentionDays = retentionDays
+            request.RefreshIntervalMinutes = refreshMinutes
             if let registryConfig {
                 guard let data = FileManager.default.contentsOfFile(registryConfig) else {
                     throw ValidationError("--registry-config \(registryConfig): cannot read it")
@@ -115,6 +117,7 @@ struct CacheCommand: AsyncParsableCommand {
         @Argument var id: String
         @Option(help: "A new name.") var name: String?
         @Option(help: "New retention in days.") var retentionDays: Int?
+        @Option(help: "Check the images' tags every this many minutes (0: never).") var refreshMinutes: Int?
         @Option(help: "New disk size in GiB (rebuilds).") var size: Int?
         @Option(name: .customLong("image"), help: "The new image list (repeatable; rebuilds).") var images: [String] = []
 
@@ -122,6 +125,7 @@ struct CacheCommand: AsyncParsableCommand {
             var request = UpdateImageCacheRequest(ImageCacheId: id)
             request.ImageCacheName = name
             request.RetentionDays = retentionDays
+            request.RefreshIntervalMinutes = refreshMinutes
             request.ImageCacheSize = size
             if !images.isEmpty { request.Images = images }
             try await api.with { client in _ = try await client.send(request) }

@@ -21,6 +21,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("env"), help: "NAME=VALUE for the container (repeatable).") var env: [String] = []
     @Option(help: "GiB of the image cache disk (grows it, never shrinks).") var diskSize: Int?
     @Option(help: "Minutes the disk is kept after the instance ends, for reuse.") var retainMinutes: Int?
+    @Option(help: "perfect (a cache must hold every image) or partial (the one holding the most; the rest are pulled).")
+    var imageCacheMatch: String?
+    @Option(help: "With a partial match, at least this many of the images in the cache.") var minMatchedImages: Int?
     @Option(name: .customLong("plain-http"), help: "A registry (HOST[:PORT]) spoken to over plain HTTP when pulling (repeatable).")
     var plainHTTP: [String] = []
     @Flag(help: "Return at once with the instance id.") var detach = false
@@ -63,6 +66,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let diskSize { r.ImageCacheDiskSize = diskSize }
         if let retainMinutes { r.ImageCacheDiskRetainMinutes = retainMinutes }
+        if let imageCacheMatch { r.ImageCacheMatch = imageCacheMatch }
+        if let minMatchedImages { r.ImageCacheMinMatchedImages = minMatchedImages }
         if !plainHTTP.isEmpty { r.RegistryHttpEndPointList = plainHTTP }
         return r
     }

@@ -250,6 +250,10 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data((out.joined(separator: "\n") + "\n").utf8))
         }
         services += [.init(service: sweeper), .init(service: InstanceSupervisor(service: instances))]
+        services.append(
+            .init(
+                service: CacheRefresher(
+                    service: service, clientOptions: clientOptions, plainHTTPHosts: Set(plainHTTP), logger: logger)))
         services += (0..<builders).map { _ in .init(service: worker) }
         if scrubIntervalHours > 0 {
             services.append(

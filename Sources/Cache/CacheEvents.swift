@@ -27,11 +27,13 @@ public enum CacheEventReason: String, Sendable, CaseIterable {
     case registryStalled = "RegistryStalled"
     /// The build ran past its deadline and was stopped.
     case buildDeadlineExceeded = "BuildDeadlineExceeded"
+    /// A refresh check could not ask a registry what a tag is now.
+    case refreshCheckFailed = "RefreshCheckFailed"
 
     public var kind: CacheEvent.Kind {
         switch self {
         case .imageNotFound, .registryUnauthorized, .registryUnreachable, .pullFailed, .diskFailed, .diskTooSmall, .buildFailed,
-            .snapshotCorrupt, .credentialsUnreadable, .registryRefused, .registryStalled, .buildDeadlineExceeded:
+            .snapshotCorrupt, .credentialsUnreadable, .registryRefused, .registryStalled, .buildDeadlineExceeded, .refreshCheckFailed:
             .warning
         default: .normal
         }

@@ -80,6 +80,13 @@ public struct ImageCache: Codable, Sendable, Equatable {
     /// records older than the field (then `images` and `size` were the snapshot's).
     public var snapshotImages: [String]?
     public var snapshotSize: Int?
+    /// The digest each image's reference resolved to when the snapshot was built (normalised
+    /// reference -> digest): what a moved tag is told by.
+    public var snapshotDigests: [String: String]?
+    /// Check the tags this often (minutes; nil or 0: never) and rebuild when one moved.
+    public var refreshMinutes: Int?
+    /// When the tags were last checked.
+    public var lastRefreshCheck: Date?
     /// How far the current (or last) build came, 0-100, from the bytes pulled against the
     /// images' compressed sizes; nil before a build reports any.
     public var buildPercent: Int?
@@ -147,11 +154,12 @@ public struct ImageCache: Codable, Sendable, Equatable {
     public var progressPercent: Int { status == .ready ? 100 : min(100, max(0, buildPercent ?? 0)) }
 
     /// Records a newly built snapshot as the one the cache serves.
-    public mutating func serve(snapshot id: String, checksum: String?) {
+    public mutating func serve(snapshot id: String, checksum: String?, digests: [String: String]? = nil) {
         snapshotID = id
         snapshotChecksum = checksum
         snapshotImages = images
         snapshotSize = size
+        snapshotDigests = digests
     }
 
     /// How an instance's event names the snapshot it used: its id, and when the cache is being

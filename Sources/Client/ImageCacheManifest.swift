@@ -8,6 +8,8 @@ public struct ImageCacheManifest: Sendable, Equatable {
     public var images: [String]
     public var imageCacheSize: Int?
     public var retentionDays: Int?
+    /// imc's field: check the images' tags every this many minutes and rebuild when one moved.
+    public var refreshIntervalMinutes: Int? = nil
     /// `namespace/name` of `kubernetes.io/dockerconfigjson` secrets.
     public var imagePullSecrets: [String]
     public var annotations: [String: String]
@@ -42,7 +44,7 @@ public struct ImageCacheManifest: Sendable, Equatable {
                 throw ManifestError("\(at): metadata.name is required")
             }
             guard let spec = root["spec"] as? [String: Any] else { throw ManifestError("\(at): spec is required") }
-            let known: Set<String> = ["images", "imageCacheSize", "retentionDays", "imagePullSecrets"]
+            let known: Set<String> = ["images", "imageCacheSize", "retentionDays", "imagePullSecrets", "refreshIntervalMinutes"]
             if let unknown = spec.keys.sorted().first(where: { !known.contains($0) }) {
                 throw ManifestError("\(at): spec.\(unknown) is not a field of ImageCache")
             }
@@ -61,6 +63,10 @@ public struct ImageCacheManifest: Sendable, Equatable {
             if let size, size < 20 { throw ManifestError("\(at): spec.imageCacheSize must be at least 20, not \(size)") }
             let retention = try int("retentionDays")
             if let retention, retention < 0 { throw ManifestError("\(at): spec.retentionDays must not be negative, not \(retention)") }
+            let refresh = try int("refreshIntervalMinutes")
+            if let refresh, refresh < 0 {
+                throw ManifestError("\(at): spec.refreshIntervalMinutes must not be negative, not \(refresh)")
+            }
             var secrets: [String] = []
             if let s = spec["imagePullSecrets"] {
                 guard let list = s as? [String] else {
@@ -71,10 +77,11 @@ public struct ImageCacheManifest: Sendable, Equatable {
                 }
                 secrets = list
             }
-            out.append(
-                ImageCacheManifest(
-                    name: name, images: images, imageCacheSize: size, retentionDays: retention, imagePullSecrets: secrets,
-                    annotations: (metadata["annotations"] as? [String: String]) ?? [:]))
+            var manifest = ImageCacheManifest(
+                name: name, images: images, imageCacheSize: size, retentionDays: retention, imagePullSecrets: secrets,
+                annotations: (metadata["annotations"] as? [String: String]) ?? [:])
+            manifest.refreshIntervalMinutes = refresh
+            out.append(manifest)
         }
         return out
     }

@@ -11,6 +11,8 @@ public struct PodManifest: Sendable {
     public static let diskType = "eks.tke.cloud.tencent.com/image-cache-disk-type"
     public static let diskSize = "eks.tke.cloud.tencent.com/image-cache-disk-size"
     public static let retainMinute = "eks.tke.cloud.tencent.com/image-cache-disk-retain-minute"
+    public static let match = "eks.tke.cloud.tencent.com/image-cache-match"
+    public static let minMatchedImages = "eks.tke.cloud.tencent.com/image-cache-min-matched-images"
     static let diskTypes = ["CLOUD_BASIC", "CLOUD_PREMIUM", "CLOUD_SSD", "CLOUD_HSSD", "CLOUD_TSSD"]
 
     public var name: String
@@ -61,6 +63,18 @@ public struct PodManifest: Sendable {
                 throw ManifestError("\(source): annotation \(diskSize) must be a number of GiB, not \"\(size)\"")
             }
             p.ImageCacheDiskSize = n
+        }
+        if let match = annotations[Self.match] {
+            guard ["perfect", "partial"].contains(match) else {
+                throw ManifestError("\(source): annotation \(Self.match) must be perfect or partial, not \"\(match)\"")
+            }
+            p.ImageCacheMatch = match
+        }
+        if let count = annotations[minMatchedImages] {
+            guard let n = Int(count), (1...100).contains(n) else {
+                throw ManifestError("\(source): annotation \(minMatchedImages) must be a number of images from 1 to 100, not \"\(count)\"")
+            }
+            p.ImageCacheMinMatchedImages = n
         }
         if let minutes = annotations[retainMinute] {
             guard let n = Int(minutes), n >= 0 else {

@@ -24,6 +24,7 @@ struct ImageCacheActions: Sendable {
         request.registrySkipVerifyList = r.RegistrySkipVerifyList
         request.registryHttpEndPointList = r.RegistryHttpEndPointList
         request.resolveConfig = r.ResolveConfig
+        request.refreshMinutes = r.RefreshIntervalMinutes
         return CreateImageCacheResponse(ImageCacheId: try service.create(request, account: account, region: region).id)
     }
 
@@ -32,6 +33,7 @@ struct ImageCacheActions: Sendable {
             name: r.ImageCacheName, size: r.ImageCacheSize, retentionDays: r.RetentionDays, credentials: r.ImageRegistryCredentials,
             tags: r.Tags, securityGroupIDs: r.SecurityGroupIds)
         request.images = r.Images
+        request.refreshMinutes = r.RefreshIntervalMinutes
         _ = try service.update(id: r.ImageCacheId, request, account: account)
         return EmptyResponse()
     }

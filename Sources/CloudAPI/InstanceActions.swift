@@ -48,6 +48,20 @@ struct InstanceActions: Sendable {
         if r.ImageCacheDiskType == nil { request.unsaid.insert(.diskType) }
         if r.ImageCacheDiskSize == nil { request.unsaid.insert(.diskSize) }
         if r.ImageCacheDiskRetainMinutes == nil { request.unsaid.insert(.retainMinute) }
+        if let match = r.ImageCacheMatch {
+            do { try CacheAnnotation.match.apply(match, to: &request.cache) } catch {
+                throw APIError.invalidParameterValue("ImageCacheMatch must be perfect or partial, not \"\(match.prefix(40))\"")
+            }
+        } else {
+            request.unsaid.insert(.match)
+        }
+        if let n = r.ImageCacheMinMatchedImages {
+            do { try CacheAnnotation.minMatchedImages.apply("\(n)", to: &request.cache) } catch {
+                throw APIError.invalidParameterValue("ImageCacheMinMatchedImages must be from 1 to 100, not \(n)")
+            }
+        } else {
+            request.unsaid.insert(.minMatchedImages)
+        }
         let created = try service.create(request, account: account, region: region)
         return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
     }

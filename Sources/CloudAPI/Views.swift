@@ -28,7 +28,8 @@ enum Views {
             ImageRegistryCredentials: c.credentials.map {
                 ImageRegistryCredentialView(Server: $0.server, Username: $0.username, Name: $0.name)
             },
-            Tags: c.tags.map { Tag(Key: $0.key, Value: $0.value) }, Progress: c.progressPercent)
+            Tags: c.tags.map { Tag(Key: $0.key, Value: $0.value) }, Progress: c.progressPercent,
+            RefreshIntervalMinutes: c.refreshMinutes ?? 0)
     }
 
     static func event(_ e: CacheEvent, pod: String) -> EksCiEvent {

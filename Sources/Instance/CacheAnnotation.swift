@@ -8,6 +8,10 @@ public enum CacheAnnotation: String, CaseIterable, Sendable, Hashable {
     case diskType = "eks.tke.cloud.tencent.com/image-cache-disk-type"
     case diskSize = "eks.tke.cloud.tencent.com/image-cache-disk-size"
     case retainMinute = "eks.tke.cloud.tencent.com/image-cache-disk-retain-minute"
+    /// `perfect` (every image in the cache; the default) or `partial`.
+    case match = "eks.tke.cloud.tencent.com/image-cache-match"
+    /// At least this many of the Pod's images in the cache (implies `partial`).
+    case minMatchedImages = "eks.tke.cloud.tencent.com/image-cache-min-matched-images"
 
     /// Sets this annotation's field of `options` from `value`; the error names the annotation
     /// and the value. `use-image-cache` takes `auto`, a cache id, or `off` (no cache: how a Pod
@@ -32,6 +36,16 @@ public enum CacheAnnotation: String, CaseIterable, Sendable, Hashable {
         case .retainMinute:
             guard let n = Int(value), n >= 0 else { throw AnnotationError(self, value, "a number of minutes") }
             options.retainMinutes = n
+        case .match:
+            switch value {
+            case "perfect": options.partialMatch = false
+            case "partial": options.partialMatch = true
+            default: throw AnnotationError(self, value, "perfect or partial")
+            }
+        case .minMatchedImages:
+            guard let n = Int(value), (1...100).contains(n) else { throw AnnotationError(self, value, "a number of images from 1 to 100") }
+            options.minMatchedImages = n
+            options.partialMatch = true
         }
     }
 

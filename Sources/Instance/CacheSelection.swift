@@ -13,6 +13,19 @@ public struct CacheSelection: Equatable, Sendable {
     public var missing: [String]
     /// The events to record, in order.
     public var events: [(InstanceEventReason, String)]
+    /// How many of the instance's distinct images the cache holds, and of how many.
+    public var matched = 0
+    public var wanted = 0
+
+    init(outcome: CacheOutcome, cache: ImageCache?, missing: [String], events: [(InstanceEventReason, String)]) {
+        self.outcome = outcome
+        self.cache = cache
+        self.missing = missing
+        self.events = events
+    }
+
+    /// `matched N of M images`, for the instance's ImageCacheUsed event.
+    public var degree: String { "matched \(matched) of \(wanted) image\(wanted == 1 ? "" : "s")" }
 
     public static func == (a: CacheSelection, b: CacheSelection) -> Bool {
         a.outcome == b.outcome && a.cache == b.cache && a.missing == b.missing
@@ -23,8 +36,9 @@ public struct CacheSelection: Equatable, Sendable {
     public enum Lookup: Sendable {
         /// No cache asked for.
         case off
-        /// `auto`: the best match, if any.
-        case auto(ImageCache?)
+        /// `auto`: the best match, if any, and how many images it had to hold (`minimum` below
+        /// the number of images: a partial match was asked for).
+        case auto(ImageCache?, minimum: Int? = nil)
         /// A cache named by id, as read (nil: no such cache of this account).
         case manual(id: String, ImageCache?)
     }
@@ -34,17 +48,28 @@ public struct CacheSelection: Equatable, Sendable {
         switch lookup {
         case .off:
             return CacheSelection(outcome: .off, cache: nil, missing: [], events: [])
-        case .auto(let cache?):
-            return CacheSelection(outcome: .used, cache: cache, missing: [], events: [])
-        case .auto(nil):
+        case .auto(let cache?, _):
+            var s = CacheSelection(outcome: .used, cache: cache, missing: [], events: [])
+            s.measure(images, against: cache)
+            if !s.missing.isEmpty {
+                s.events = [
+                    (
+                        .imageCachePartiallyMatched,
+                        "Image cache \(cache.id) \(s.degree); \(s.missing.joined(separator: ", ")) will be pulled onto its disk"
+                    )
+                ]
+            }
+            return s
+        case .auto(nil, let minimum):
+            let distinct = Set(images).count
+            let wanted =
+                minimum.map {
+                    $0 < distinct ? "at least \($0) of \(images.joined(separator: ", "))" : "all of \(images.joined(separator: ", "))"
+                }
+                ?? "all of \(images.joined(separator: ", "))"
             return CacheSelection(
                 outcome: .notMatched, cache: nil, missing: [],
-                events: [
-                    (
-                        .imageCacheNotMatched,
-                        "No image cache holds all of \(images.joined(separator: ", ")); the images will be pulled"
-                    )
-                ])
+                events: [(.imageCacheNotMatched, "No image cache holds \(wanted); the images will be pulled")])
         case .manual(let id, let cache):
             guard let cache, cache.isServing(at: now) else {
                 let state = cache.map { $0.isExpired(at: now) ? "expired" : $0.status.rawValue } ?? "not found"
@@ -52,14 +77,25 @@ public struct CacheSelection: Equatable, Sendable {
                     outcome: .notFound, cache: nil, missing: [],
                     events: [(.imageCacheNotFound, "Image cache \(id) is \(state) and cannot be used; the images will be pulled normally")])
             }
-            let held = Set(cache.normalizedServedImages)
-            let missing = images.filter { !held.contains((try? ImageReference(parsing: $0).description) ?? $0) }
-            return CacheSelection(
-                outcome: missing.isEmpty ? .used : .mismatch, cache: cache, missing: missing,
-                events: missing.map {
-                    (.imageCacheMismatch, "Image \($0) is not in image cache \(id); it will be pulled onto the cache's disk")
-                })
+            var s = CacheSelection(outcome: .used, cache: cache, missing: [], events: [])
+            s.measure(images, against: cache)
+            s.outcome = s.missing.isEmpty ? .used : .mismatch
+            s.events = s.missing.map {
+                (.imageCacheMismatch, "Image \($0) is not in image cache \(id); it will be pulled onto the cache's disk")
+            }
+            return s
         }
+    }
+
+    /// Which of `images` the cache's snapshot lacks, and how many it holds.
+    mutating func measure(_ images: [String], against cache: ImageCache) {
+        let held = Set(cache.normalizedServedImages)
+        func normal(_ image: String) -> String { (try? ImageReference(parsing: image).description) ?? image }
+        var seen = Set<String>()
+        missing = images.filter { !held.contains(normal($0)) && seen.insert(normal($0)).inserted }
+        let distinct = Set(images.map(normal))
+        wanted = distinct.count
+        matched = distinct.intersection(held).count
     }
 
     /// The cache was chosen but its snapshot cannot become a disk: the images are pulled.

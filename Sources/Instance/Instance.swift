@@ -145,6 +145,16 @@ public struct CacheRequestOptions: Codable, Sendable, Equatable {
     public var diskSizeGiB: Int?
     /// Minutes the disk is kept after the instance ends, for reuse; 0 releases it at once.
     public var retainMinutes: Int
+    /// Automatic matching: nil or false, a cache must hold every image (the seed's rule); true,
+    /// the cache holding the most of them will do (at least `minMatchedImages`, default 1), and
+    /// the others are pulled onto its disk.
+    public var partialMatch: Bool?
+    public var minMatchedImages: Int?
+
+    /// How many of `images` images a cache must hold to be matched automatically.
+    public func minimumMatched(of images: Int) -> Int {
+        partialMatch == true ? min(images, max(1, minMatchedImages ?? 1)) : images
+    }
 
     public init(use: String? = nil, diskType: DiskType = .premium, diskSizeGiB: Int? = nil, retainMinutes: Int = 0) {
         self.use = use

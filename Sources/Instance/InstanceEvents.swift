@@ -16,6 +16,8 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case imageCacheUsed = "ImageCacheUsed"
     case imageCacheNotMatched = "ImageCacheNotMatched"
     case imageCacheMismatch = "ImageCacheMismatch"
+    /// A partial match (asked for): the cache lacks some images, which are pulled onto its disk.
+    case imageCachePartiallyMatched = "ImageCachePartiallyMatched"
     case imageCacheNotFound = "ImageCacheNotFound"
     case imageCacheStale = "ImageCacheStale"
     case imageCacheDiskReused = "ImageCacheDiskReused"

@@ -29,7 +29,9 @@ public protocol CacheRepository: Sendable {
     /// The best serving, unexpired cache of the account and region whose snapshot holds every
     /// one of `images` (normalised references), by the rules of `CacheMatcher`, found with an
     /// index rather than by reading every cache.
-    func bestMatch(account: String, region: String, images: Set<String>, now: Date) throws -> ImageCache?
+    /// `minimum`: how many of the images the cache must hold (nil: all); the one holding the
+    /// most wins first.
+    func bestMatch(account: String, region: String, images: Set<String>, now: Date, minimum: Int?) throws -> ImageCache?
     /// How many caches there are in each status, every account (for the operator's gauges).
     func countByStatus() throws -> [String: Int]
     /// How many caches `account` has and the GiB of their disks together (for its quotas).

@@ -29,11 +29,11 @@ public final class SQLiteCacheRepository: CacheRepository {
         }
     }
 
-    public func bestMatch(account: String, region: String, images: Set<String>, now: Date) throws -> ImageCache? {
+    public func bestMatch(account: String, region: String, images: Set<String>, now: Date, minimum: Int? = nil) throws -> ImageCache? {
         guard !images.isEmpty else { return nil }
         let marks = images.map { _ in "?" }.joined(separator: ", ")
         var arguments: [any DatabaseValueConvertible] = Array(images)
-        arguments += [images.count, account, region]
+        arguments += [min(images.count, max(1, minimum ?? images.count)), account, region]
         arguments += CacheStatus.serving.map(\.rawValue)
         arguments += [now.timeIntervalSince1970]
         return try pool.read { db in
@@ -42,10 +42,11 @@ public final class SQLiteCacheRepository: CacheRepository {
                     db,
                     sql: """
                         SELECT c.data FROM caches c
-                        JOIN (SELECT cache_id FROM cache_images WHERE image IN (\(marks)) GROUP BY cache_id HAVING COUNT(*) = ?) m
+                        JOIN (SELECT cache_id, COUNT(*) AS held FROM cache_images WHERE image IN (\(marks))
+                              GROUP BY cache_id HAVING COUNT(*) >= ?) m
                           ON m.cache_id = c.id
                         WHERE c.account = ? AND c.region = ? AND c.status IN (?, ?, ?) AND (c.expire IS NULL OR c.expire > ?)
-                        ORDER BY c.size ASC, c.creation DESC, c.id ASC LIMIT 1
+                        ORDER BY m.held DESC, c.size ASC, c.creation DESC, c.id ASC LIMIT 1
                         """, arguments: StatementArguments(arguments))
             ).first
         }

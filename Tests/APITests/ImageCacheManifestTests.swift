@@ -42,6 +42,8 @@ struct ImageCacheManifestTests {
         #expect(b.imagePullSecrets == ["imc-operator-system/qcloudregistrykey"])
         #expect(b.annotations["eks.tke.cloud.tencent.com/eip-attributes"] == #"{"InternetMaxBandwidthOut":2}"#)
         #expect(try ImageCacheManifest.parse(Self.simple + "\n---\n" + Self.more, source: "c.yaml").count == 2)
+        let refreshed = try ImageCacheManifest.parse(Self.simple + "\n  refreshIntervalMinutes: 60", source: "d.yaml")
+        #expect(refreshed.first?.refreshIntervalMinutes == 60 && b.refreshIntervalMinutes == nil)
     }
 
     @Test(arguments: [
@@ -50,6 +52,7 @@ struct ImageCacheManifestTests {
         ("spec:\n  images: [nginx]\n  retentionDays: -1", "spec.retentionDays"),
         ("spec:\n  images: [nginx]\n  imageCacheSize: big", "spec.imageCacheSize"),
         ("spec:\n  images: [nginx]\n  bogus: 1", "spec.bogus"),
+        ("spec:\n  images: [nginx]\n  refreshIntervalMinutes: -5", "spec.refreshIntervalMinutes"),
         ("spec:\n  images: [\"Bad Ref\"]", "spec.images[0]"),
         ("spec:\n  images: [nginx]\n  imagePullSecrets: [justaname]", "namespace/name"),
     ])

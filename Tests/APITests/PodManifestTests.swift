@@ -15,6 +15,8 @@ struct PodManifestTests {
             eks.tke.cloud.tencent.com/image-cache-disk-type: CLOUD_SSD
             eks.tke.cloud.tencent.com/image-cache-disk-size: "40"
             eks.tke.cloud.tencent.com/image-cache-disk-retain-minute: "10"
+            eks.tke.cloud.tencent.com/image-cache-match: partial
+            eks.tke.cloud.tencent.com/image-cache-min-matched-images: "1"
         spec:
           restartPolicy: OnFailure
           terminationGracePeriodSeconds: 5
@@ -42,6 +44,7 @@ struct PodManifestTests {
         #expect(p.AutoMatchImageCache == true && p.ImageCacheId == nil)
         #expect(p.ImageCacheDiskType == "CLOUD_SSD")
         #expect(p.ImageCacheDiskSize == 40 && p.ImageCacheDiskRetainMinutes == 10)
+        #expect(p.ImageCacheMatch == "partial" && p.ImageCacheMinMatchedImages == 1)
         #expect(p.RestartPolicy == "OnFailure" && p.TerminationGracePeriodSeconds == 5)
         let containers = p.Containers
         #expect(containers.map(\.Name) == ["app", "side"])
@@ -57,6 +60,9 @@ struct PodManifestTests {
         let m = try PodManifest.parse(
             pod.replacingOccurrences(of: "use-image-cache: auto", with: "use-image-cache: imc-abcd1234"), source: "pod.yaml")
         #expect(m.request.ImageCacheId == "imc-abcd1234" && m.request.AutoMatchImageCache == nil)
+        let off = try PodManifest.parse(
+            pod.replacingOccurrences(of: "use-image-cache: auto", with: "use-image-cache: \"off\""), source: "p")
+        #expect(off.request.AutoMatchImageCache == false && off.request.ImageCacheId == nil, "off opts out of the account's default")
     }
 
     @Test(arguments: [
@@ -64,6 +70,8 @@ struct PodManifestTests {
         ("image-cache-disk-type: CLOUD_SSD", "image-cache-disk-type: FLOPPY", "image-cache-disk-type must be one of"),
         ("image-cache-disk-size: \"40\"", "image-cache-disk-size: big", "image-cache-disk-size must be a number of GiB, not \"big\""),
         ("image-cache-disk-retain-minute: \"10\"", "image-cache-disk-retain-minute: \"-3\"", "retain-minute must be a number of minutes"),
+        ("image-cache-match: partial", "image-cache-match: fuzzy", "image-cache-match must be perfect or partial, not \"fuzzy\""),
+        ("min-matched-images: \"1\"", "min-matched-images: \"0\"", "min-matched-images must be a number of images from 1 to 100"),
         ("restartPolicy: OnFailure", "restartPolicy: Sometimes", "spec.restartPolicy"),
         ("cpu: 500m", "cpu: lots", "spec.containers[0].resources cpu \"lots\""),
         ("memory: 512Mi", "memory: -1Gi", "resources memory \"-1Gi\""),

@@ -52,6 +52,20 @@ struct CacheMatcherTests {
         #expect(best?.id == expected)
     }
 
+    @Test(arguments: [
+        (["nginx", "redis", "mysql:8"], 2, "imc-small-old"),  // two hold 2 (big: nginx, mysql; small-old: nginx, redis): smaller
+        (["nginx", "busybox", "mysql:8", "redis"], 1, "imc-small-new"),  // small-new holds 2 and ties big and small-old: newer
+        (["mysql:8", "nginx", "postgres:16"], 1, "imc-big"),  // the most (2) wins over a smaller cache holding 1
+        (["nginx", "redis", "mysql:8"], 3, nil),  // no cache holds all three
+        (["redis", "busybox", "postgres"], 1, "imc-small-new"),  // 1 each: then smaller, then newer
+        (["postgres"], 1, nil),
+    ])
+    func aPartialMatchTakesTheCacheHoldingTheMost(images: [String], minimum: Int, expected: String?) {
+        let best = CacheMatcher.best(
+            for: images, among: Self.caches, account: "a", region: "ap-guangzhou", now: Self.t0.addingTimeInterval(1000), minimum: minimum)
+        #expect(best?.id == expected)
+    }
+
     @Test func aCacheServesOnlyWithASnapshotInAServingStatusUntilItExpires() {
         let t = Self.t0.addingTimeInterval(1000)
         #expect(Self.cache("imc-r", ["nginx"]).isServing(at: t))

@@ -36,6 +36,17 @@ struct CacheSelectionTests {
         let none = CacheSelection.select(.auto(nil), images: ["nginx", "redis"], now: Self.now)
         #expect(none.outcome == .notMatched && none.cache == nil)
         #expect(none.events.map(\.0) == [.imageCacheNotMatched] && none.events[0].1.contains("nginx, redis"))
+        #expect(used.degree == "matched 1 of 1 image")
+    }
+
+    @Test func aPartialMatchSaysWhatItHoldsAndWhatIsPulled() {
+        let images = ["nginx", "redis", "docker.io/library/nginx:latest", "mysql:8"]
+        let s = CacheSelection.select(.auto(Self.cache(), minimum: 1), images: images, now: Self.now)
+        #expect(s.outcome == .used && s.missing == ["redis", "mysql:8"] && s.degree == "matched 1 of 3 images")
+        #expect(s.events.map(\.0) == [.imageCachePartiallyMatched] && s.events[0].0.kind == .normal)
+        #expect(s.events[0].1 == "Image cache imc-00000001 matched 1 of 3 images; redis, mysql:8 will be pulled onto its disk")
+        let none = CacheSelection.select(.auto(nil, minimum: 2), images: images, now: Self.now)
+        #expect(none.events[0].1.hasPrefix("No image cache holds at least 2 of nginx"))
     }
 
     static let manual: [(String, ImageCache?, CacheOutcome, String)] = [

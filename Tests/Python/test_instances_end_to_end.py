@@ -101,7 +101,7 @@ def test_an_instance_starts_from_the_matched_cache(registry, building_server, ca
     used = [e for e in evs if e.Reason == "ImageCacheUsed"]
     assert len(used) == 1 and used[0].Type == "Normal" and used[0].PodName == "from-cache"
     assert used[0].Message == (f"Image cache {cache.ImageCacheId} used. Disk {done['ImageCacheDiskId']} attached"
-                               f" from snapshot {cache.SnapshotId}")
+                               f" from snapshot {cache.SnapshotId}; matched 1 of 1 image")
     assert [e.Reason for e in evs if e.Reason in ("Pulling", "Pulled", "Created", "Started")] == ["Pulled", "Created", "Started"]
     assert "already present on machine" in [e for e in evs if e.Reason == "Pulled"][0].Message
     assert logs(client, ci) == "hello from an image cache\nsdk\n"
@@ -333,7 +333,7 @@ def test_an_update_never_sends_instances_back_to_pulls(registry, building_server
             assert done["ImageCacheId"] == mine.ImageCacheId and done["ImageCacheResult"] == "ImageCacheUsed"
             used = [e.Message for e in events(client, ci) if e.Reason == "ImageCacheUsed"]
             assert used == [f"Image cache {mine.ImageCacheId} used. Disk {done['ImageCacheDiskId']} attached"
-                            f" from snapshot {snapshot}, the previous one, {note}"]
+                            f" from snapshot {snapshot}, the previous one, {note}; matched 1 of 1 image"]
             assert not [e for e in events(client, ci) if e.Reason == "Pulling"]
             assert logs(client, ci) == "hello from an image cache\n"
             delete_and_wait(client, [ci], building_server)

@@ -32,6 +32,13 @@ def test_an_unknown_runtime_class_is_refused(client):
     assert e.value.code == "InvalidParameterValue" and "RuntimeClassName" in e.value.message
 
 
+@pytest.mark.parametrize("field,value", [("ImageCacheMatch", "sometimes"), ("ImageCacheMinMatchedImages", 0)])
+def test_a_bad_match_option_is_refused_naming_the_field(client, field, value):
+    with pytest.raises(TencentCloudSDKException) as e:
+        create(client, {}, AutoMatchImageCache=True, **{field: value})
+    assert e.value.code == "InvalidParameterValue" and field in e.value.message and str(value) in e.value.message
+
+
 def test_the_runtime_class_and_the_real_capabilities_field_are_taken(client):
     created = create(client, {"SecurityContext": {"Capabilities": {"Drop": ["NET_RAW"]}, "RunAsUser": 1000}},
                      RuntimeClassName="gvisor")

@@ -122,6 +122,50 @@ final class CacheBuilderTests {
         #expect(!seen.contains(100), "100 only once Ready")
     }
 
+    /// A cache with a refresh interval is rebuilt in place when a tag moves, and only then; it
+    /// keeps serving its snapshot while it rebuilds; a registry that cannot be asked is a
+    /// Warning, not a rebuild.
+    @Test func aMovedTagRebuildsACacheWithARefreshInterval() async throws {
+        let registry = try await FaultRegistry.start()
+        let first = try TestImage(layers: SampleLayers.rich())
+        registry.add(first, repository: "app", tag: "latest")
+        let c = try cache(["\(registry.host)/app"], host: registry.host)
+        try repository.modify(id: c.id, account: "a") { $0.refreshMinutes = 5 }
+        let built = try #require(await builder.build(c.id, account: "a"))
+        let normalized = try #require(built.normalizedImages.first)
+        #expect(built.snapshotDigests == [normalized: first.manifestDescriptor.digest.description])
+        func refresher(after minutes: Double) -> CacheRefresher {
+            let service = CacheService(repository: repository, clock: FixedClock(Date().addingTimeInterval(minutes * 60)))
+            return CacheRefresher(
+                service: service, clientOptions: RegistryClientOptionsForTests.fast, plainHTTPHosts: [registry.host],
+                logger: Logger(label: "test"))
+        }
+        #expect(await refresher(after: 1).check().isEmpty, "not due")
+        #expect(await refresher(after: 6).check().isEmpty, "due, but the tag has not moved")
+        #expect(try repository.get(id: c.id, account: "a")?.status == .ready)
+
+        var moved = TarBuilder()
+        moved.file("app/version", "2")
+        let second = try TestImage(layers: [moved])
+        registry.add(second, repository: "app", tag: "latest")
+        #expect(await refresher(after: 8).check().isEmpty, "checked 6 minutes in: due again only at 11")
+        #expect(await refresher(after: 12).check() == [c.id])
+        let updating = try #require(try repository.get(id: c.id, account: "a"))
+        #expect(updating.status == .updating && updating.isServing(at: Date()) && updating.snapshotID == built.snapshotID)
+        let event = try #require(updating.events.last)
+        #expect(event.reason == "Updating" && event.message.contains(first.manifestDescriptor.digest.description))
+        #expect(event.message.contains(second.manifestDescriptor.digest.description))
+        let rebuilt = try #require(await builder.build(c.id, account: "a"))
+        #expect(rebuilt.status == .ready && rebuilt.snapshotID != built.snapshotID)
+        #expect(rebuilt.snapshotDigests == [normalized: second.manifestDescriptor.digest.description])
+
+        registry.script(.status(404), on: .manifest, times: 10)
+        #expect(await refresher(after: 30).check().isEmpty)
+        let warned = try #require(try repository.get(id: c.id, account: "a"))
+        #expect(warned.status == .ready && warned.events.last?.reason == "RefreshCheckFailed" && warned.events.last?.type == .warning)
+        if let id = rebuilt.snapshotID { snapshots.delete(id: id) }
+    }
+
     @Test func aBuildDiskIsListedWhileItExists() async throws {
         let registry = try await FaultRegistry.start()
         let image = try TestImage(layers: SampleLayers.rich())

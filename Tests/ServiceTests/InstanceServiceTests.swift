@@ -121,7 +121,9 @@ final class InstanceServiceTests {
         #expect(done.status == .succeeded, "\(done.events.map(\.message))")
         #expect(done.cacheOutcome == .used && done.cacheID == cache.id && done.diskFromCache)
         let used = try #require(done.events.first { $0.reason == "ImageCacheUsed" })
-        #expect(used.message == "Image cache \(cache.id) used. Disk \(done.diskID!) attached from snapshot \(cache.snapshotID!)")
+        #expect(
+            used.message
+                == "Image cache \(cache.id) used. Disk \(done.diskID!) attached from snapshot \(cache.snapshotID!); matched 1 of 1 image")
         #expect(done.events.contains { $0.reason == "Pulled" && $0.message == "Container image \"\(image)\" already present on machine" })
         #expect(!done.events.contains { $0.reason == "Pulling" })
         #expect(done.events.map(\.reason).filter { ["Created", "Started"].contains($0) } == ["Created", "Started"])
@@ -201,6 +203,38 @@ final class InstanceServiceTests {
         try caches.delete(ids: [cache.id], account: account)
     }
 
+    /// Automatic matching asks for every image unless the instance allows a partial match; then
+    /// the cache holding the most (at least the minimum) is used and the rest are pulled onto it.
+    @Test func aPartialMatchUsesTheCacheHoldingSomeImagesAndPullsTheRestOntoIt() async throws {
+        registry.add(try RunnableImages.image(files: ["app/msg": "base\n"]), repository: "base", tag: "v1")
+        registry.add(try RunnableImages.image(files: ["app/msg": "side\n"]), repository: "side", tag: "v1")
+        let (base, side) = ("\(registry.host)/base:v1", "\(registry.host)/side:v1")
+        let cache = try await buildCache([base])
+        func run(partial: Bool?, minimum: Int?) async throws -> Instance {
+            var r = request([(base, ["/bin/cat", "/app/msg"]), (side, ["/bin/cat", "/app/msg"])], use: "auto")
+            r.cache.partialMatch = partial
+            r.cache.minMatchedImages = minimum
+            let i = try service.create(r, account: account, region: region)[0]
+            let done = try await wait(i.id, until: finished)
+            #expect(done.status == .succeeded, "\(done.events.map(\.message))")
+            try await removeAll([i.id])
+            return done
+        }
+        let perfect = try await run(partial: nil, minimum: nil)
+        #expect(perfect.cacheOutcome == .notMatched && !perfect.diskFromCache, "by default every image must be in the cache")
+        let partial = try await run(partial: true, minimum: nil)
+        #expect(partial.cacheOutcome == .used && partial.cacheID == cache.id && partial.diskFromCache)
+        let matched = try #require(partial.events.first { $0.reason == "ImageCachePartiallyMatched" })
+        #expect(matched.message == "Image cache \(cache.id) matched 1 of 2 images; \(side) will be pulled onto its disk")
+        #expect(partial.events.first { $0.reason == "ImageCacheUsed" }?.message.hasSuffix("; matched 1 of 2 images") == true)
+        #expect(partial.events.contains { $0.reason == "Pulling" && $0.message.contains(side) })
+        #expect(!partial.events.contains { $0.reason == "Pulling" && $0.message.contains(base) }, "the cached image is not pulled")
+        let tooFew = try await run(partial: true, minimum: 2)
+        #expect(tooFew.cacheOutcome == .notMatched)
+        #expect(tooFew.events.contains { $0.reason == "ImageCacheNotMatched" && $0.message.contains("at least 2 of") } == false)
+        try caches.delete(ids: [cache.id], account: account)
+    }
+
     @Test func anUnknownManualCacheFallsBackToAPullWithAWarning() async throws {
         registry.add(try RunnableImages.image(), repository: "plain", tag: "v1")
         let i = try service.create(request([("\(registry.host)/plain:v1", [])], use: "imc-zzzzzzzz"), account: account, region: region)[0]
@@ -248,7 +282,9 @@ final class InstanceServiceTests {
             let done = try await wait(i.id, until: finished)
             #expect(done.status == .succeeded && done.cacheOutcome == .used && done.diskFromCache, "\(done.events.map(\.message))")
             let used = try #require(done.events.first { $0.reason == "ImageCacheUsed" })
-            #expect(used.message == "Image cache \(cache.id) used. Disk \(done.diskID!) attached from snapshot \(snapshot)\(note)")
+            #expect(
+                used.message
+                    == "Image cache \(cache.id) used. Disk \(done.diskID!) attached from snapshot \(snapshot)\(note); matched 1 of 1 image")
             #expect(!done.events.contains { $0.reason == "Pulling" }, "nothing pulled")
             #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == message)
             try await removeAll([i.id])

@@ -144,9 +144,10 @@ struct IndexedMatchTests {
         for _ in 0..<300 {
             let images = Array(pool.shuffled(using: &generator).prefix(Int.random(in: 1...3, using: &generator)))
             let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
-            let sql = try repo.bestMatch(account: "a", region: "r1", images: wanted, now: now)
-            let pure = CacheMatcher.best(for: images, among: caches, account: "a", region: "r1", now: now)
-            #expect(sql?.id == pure?.id, "\(images)")
+            let minimum = [nil, 1, 2].randomElement(using: &generator)!
+            let sql = try repo.bestMatch(account: "a", region: "r1", images: wanted, now: now, minimum: minimum)
+            let pure = CacheMatcher.best(for: images, among: caches, account: "a", region: "r1", now: now, minimum: minimum)
+            #expect(sql?.id == pure?.id, "\(images) minimum \(String(describing: minimum))")
         }
     }
 }

@@ -78,6 +78,9 @@ public struct CreateImageCacheRequest: CloudAPIRequest, Equatable {
     public var RegistryHttpEndPointList: [String]?
     public var ResolveConfig: String?
     public var Tags: [Tag]?
+    /// imc's extension: check the images' tags this often (minutes, 0: never) and rebuild the
+    /// cache in place when one moved.
+    public var RefreshIntervalMinutes: Int?
 
     public init(Images: [String]) { self.Images = Images }
 
@@ -96,6 +99,7 @@ public struct CreateImageCacheRequest: CloudAPIRequest, Equatable {
         RegistrySkipVerifyList = try p.strings("RegistrySkipVerifyList")
         RegistryHttpEndPointList = try p.strings("RegistryHttpEndPointList")
         ResolveConfig = try p.string("ResolveConfig")
+        RefreshIntervalMinutes = try p.int("RefreshIntervalMinutes")
         guard let images = try p.strings("Images") else { throw APIError.missingParameter("Images is required") }
         Images = images
     }
@@ -118,6 +122,7 @@ public struct UpdateImageCacheRequest: CloudAPIRequest, Equatable {
     public var RetentionDays: Int?
     public var SecurityGroupIds: [String]?
     public var Tags: [Tag]?
+    public var RefreshIntervalMinutes: Int?
 
     public init(ImageCacheId: String) { self.ImageCacheId = ImageCacheId }
 
@@ -130,6 +135,7 @@ public struct UpdateImageCacheRequest: CloudAPIRequest, Equatable {
         ImageRegistryCredentials = try p.objects("ImageRegistryCredentials", ImageRegistryCredential.read)
         Tags = try p.objects("Tags", Tag.read)
         Images = try p.strings("Images")
+        RefreshIntervalMinutes = try p.int("RefreshIntervalMinutes")
     }
 }
 
@@ -227,13 +233,16 @@ public struct ImageCacheView: Codable, Sendable, Equatable {
     /// imc's extension: how far the (re)build has come, 0-100, from the bytes pulled against the
     /// images' sizes; 100 once Ready.
     public var Progress: Int
+    /// imc's extension: how often the images' tags are checked (minutes; 0: never).
+    public var RefreshIntervalMinutes: Int
 
     public init(
         ImageCacheId: String, ImageCacheName: String, ImageCacheSize: Int, Images: [String], CreationTime: String, ExpireDateTime: String?,
         LastMatchedTime: String?, SnapshotId: String?, Status: String, RetentionDays: Int, Events: [ImageCacheEventView],
         ImageRegistryCredentials: [ImageRegistryCredentialView], Tags: [Tag], ImageCacheType: String = "imc",
-        Snapshotter: String = "overlayfs", Progress: Int = 0
+        Snapshotter: String = "overlayfs", Progress: Int = 0, RefreshIntervalMinutes: Int = 0
     ) {
+        self.RefreshIntervalMinutes = RefreshIntervalMinutes
         self.Progress = Progress
         self.ImageCacheId = ImageCacheId
         self.ImageCacheName = ImageCacheName

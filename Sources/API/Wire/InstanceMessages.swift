@@ -88,6 +88,10 @@ public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     public var ImageCacheDiskType: String?
     public var ImageCacheDiskSize: Int?
     public var ImageCacheDiskRetainMinutes: Int?
+    /// `perfect` (the default: a cache must hold every image) or `partial` (the cache holding the
+    /// most of them, at least `ImageCacheMinMatchedImages`; the others are pulled onto its disk).
+    public var ImageCacheMatch: String?
+    public var ImageCacheMinMatchedImages: Int?
     /// imc's extension: the runtime class (`runc` or `gvisor`), as a Pod's `runtimeClassName`.
     public var RuntimeClassName: String?
 
@@ -125,6 +129,8 @@ public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
         ImageCacheDiskType = try p.string("ImageCacheDiskType")
         ImageCacheDiskSize = try p.int("ImageCacheDiskSize")
         ImageCacheDiskRetainMinutes = try p.int("ImageCacheDiskRetainMinutes")
+        ImageCacheMatch = try p.string("ImageCacheMatch")
+        ImageCacheMinMatchedImages = try p.int("ImageCacheMinMatchedImages")
         RuntimeClassName = try p.string("RuntimeClassName")
     }
 }

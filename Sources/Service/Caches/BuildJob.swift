@@ -63,9 +63,8 @@ public struct BuildJob: Codable, Sendable {
         let client = RegistryClient(config: config, options: clientOptions, logger: logger)
         defer { Task { try? await client.shutdown() } }
         do {
-            let puller = Puller(
-                client: client, store: try OCILayoutStore(root: root + "/images"), layers: try LayerStore(root: root + "/layers"),
-                logger: logger)
+            let store = try OCILayoutStore(root: root + "/images")
+            let puller = Puller(client: client, store: store, layers: try LayerStore(root: root + "/layers"), logger: logger)
             var manifest = CacheDiskManifest(cacheID: cacheID)
             let sizes = await compressedSizes(client: client)
             let meter = BuildProgressMeter(sizes: sizes, emit: emit)
@@ -85,6 +84,8 @@ public struct BuildJob: Codable, Sendable {
                         result.manifestDigest.description, result.platform, downloaded, result.unpackedBytes,
                         (ContinuousClock.now - t0).seconds))
                 pulled.downloadedBytes = downloaded
+                pulled.image = reference.description
+                pulled.digest = (try? store.resolve(reference.description)?.digest.description) ?? result.manifestDigest.description
                 emit(pulled)
                 manifest.images.append(
                     .init(
@@ -168,6 +169,9 @@ public struct BuildMessage: Codable, Sendable, Equatable {
     public var downloadedBytes: Int64?
     /// For `progress`: 0-100.
     public var percent: Int?
+    /// For `pulled`: the image (normalised) and the digest its reference resolved to.
+    public var image: String?
+    public var digest: String?
 
     public init(_ kind: Kind, _ message: String, reason: String? = nil) {
         self.kind = kind

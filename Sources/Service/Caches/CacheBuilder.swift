@@ -70,6 +70,7 @@ public final class CacheBuilder: Sendable {
         meter.start(.builder, account: cache.account, resource: builderID, cache: cache.id, quantity: 1)
         defer { meter.stop(builderID) }
         var disk: Disk?
+        var digests: [String: String] = [:]
         do {
             if let why = CacheCredential.unreadable(cache.credentials) { throw ServiceError(.secretUnreadable, "Build failed: \(why)") }
             let (disks, snapshots, size) = (self.disks, self.snapshots, cache.size)
@@ -84,7 +85,7 @@ public final class CacheBuilder: Sendable {
             let mountPoint = "\(workRoot)/\(cache.id)"
             try await disks.mount(d, at: mountPoint, directIO: true)
             do {
-                try await runJob(BuildJob(cache: cache, options: clientOptions), root: mountPoint, cache: &cache)
+                try await runJob(BuildJob(cache: cache, options: clientOptions), root: mountPoint, cache: &cache, digests: &digests)
                 try await disks.unmount(mountPoint)
             } catch {
                 try? await disks.unmount(mountPoint)
@@ -99,7 +100,8 @@ public final class CacheBuilder: Sendable {
             meter.start(.snapshot, account: cache.account, resource: snapshot.id, cache: cache.id, quantity: cache.size)
             let old = cache.snapshotID
             // From here the new snapshot serves, with the images and size it was built with.
-            cache.serve(snapshot: snapshot.id, checksum: snapshot.checksum)
+            cache.serve(snapshot: snapshot.id, checksum: snapshot.checksum, digests: digests)
+            cache.lastRefreshCheck = clock.now()
             cache.status = .ready
             record(&cache, .snapshotCreated, "Snapshot \(snapshot.id) created; disk \(d.id) and the builder released")
             record(
@@ -179,6 +181,8 @@ public final class CacheBuilder: Sendable {
                 stored.snapshotChecksum = cache.snapshotChecksum
                 stored.snapshotImages = cache.snapshotImages
                 stored.snapshotSize = cache.snapshotSize
+                stored.snapshotDigests = cache.snapshotDigests
+                stored.lastRefreshCheck = cache.lastRefreshCheck
             }
             if let (reason, message, at) = event { stored.record(reason, message, at: at) }
         } != nil
@@ -193,7 +197,7 @@ public final class CacheBuilder: Sendable {
 
     /// Runs the job (in the sandbox, or here) on the disk mounted at `root`, recording its
     /// steps as they come, and stops it at the deadline.
-    private func runJob(_ job: BuildJob, root: String, cache: inout ImageCache) async throws {
+    private func runJob(_ job: BuildJob, root: String, cache: inout ImageCache, digests: inout [String: String]) async throws {
         let (stream, continuation) = AsyncStream<BuildMessage>.makeStream()
         let (sandbox, logger) = (self.sandbox, self.logger)
         let work = Task {
@@ -217,6 +221,7 @@ public final class CacheBuilder: Sendable {
                 switch message.kind {
                 case .pulling: record(&cache, .pulling, message.message)
                 case .pulled:
+                    if let image = message.image, let digest = message.digest { digests[image] = digest }
                     record(&cache, .pulled, message.message)
                     IMCMetrics.pulled(bytes: message.downloadedBytes ?? 0)
                 case .progress:

@@ -21,6 +21,8 @@ public struct CacheRequest: Sendable {
     public var registrySkipVerifyList: [String]?
     public var registryHttpEndPointList: [String]?
     public var resolveConfig: String?
+    /// Minutes between checks of the images' tags (0: never).
+    public var refreshMinutes: Int?
     public init() {}
 }
 
@@ -31,6 +33,9 @@ public struct CacheLimits: Sendable {
     public var defaultSize = 20
     public var maximumImages = 100
     public var maximumRetentionDays = 3650
+    /// The shortest interval between checks of a cache's tags (each check asks every image's
+    /// registry once).
+    public var minimumRefreshMinutes = 5
     public init() {}
 }
 
@@ -75,6 +80,7 @@ public final class CacheService: Sendable {
         try validate(retentionDays: retention)
         let name = request.name ?? ""
         try validate(name: name)
+        if let m = request.refreshMinutes { try validate(refreshMinutes: m) }
         try checkFree(name: name, account: account, for: nil)
         let usage = try repository.usage(account: account)
         try AccountQuotas.check("caches", limit: quotas.caches, used: usage.count, more: 1, unit: "", what: "image caches")
@@ -101,6 +107,7 @@ public final class CacheService: Sendable {
         if let images = request.images { try validate(images: images) }
         if let size = request.size { try validate(size: size) }
         if let r = request.retentionDays { try validate(retentionDays: r) }
+        if let m = request.refreshMinutes { try validate(refreshMinutes: m) }
         if let n = request.name {
             try validate(name: n)
             try checkFree(name: n.isEmpty ? cache.id : n, account: account, for: cache.id)
@@ -128,6 +135,7 @@ public final class CacheService: Sendable {
         if let r = request.retentionDays { cache.retentionDays = r }
         if let t = request.tags { cache.tags = t }
         if let s = request.securityGroupIDs { cache.securityGroupIDs = s }
+        if let m = request.refreshMinutes { cache.refreshMinutes = m == 0 ? nil : m }
         if rebuild {
             if let i = request.images { cache.images = i }
             if let s = request.size { cache.size = s }
@@ -187,10 +195,11 @@ public final class CacheService: Sendable {
     }
 
     /// The best cache for `images` (API.md section 6); records `LastMatchedTime` when `use` is true.
-    public func match(images: [String], account: String, region: String, use: Bool = false) throws -> ImageCache? {
+    public func match(images: [String], account: String, region: String, use: Bool = false, minimum: Int? = nil) throws -> ImageCache? {
         try validate(images: images)
         let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
-        guard var best = try repository.bestMatch(account: account, region: region, images: wanted, now: clock.now()) else { return nil }
+        guard var best = try repository.bestMatch(account: account, region: region, images: wanted, now: clock.now(), minimum: minimum)
+        else { return nil }
         if use {
             let now = clock.now()
             try repository.modify(id: best.id, account: best.account) { $0.lastMatchedTime = now }
@@ -248,6 +257,13 @@ public final class CacheService: Sendable {
         do { try write() } catch let e as StoreError where e.code == .duplicate { throw ServiceError.inUse(e.message) }
     }
 
+    func validate(refreshMinutes m: Int) throws {
+        guard m == 0 || (limits.minimumRefreshMinutes...525_600).contains(m) else {
+            throw ServiceError.invalidValue(
+                "RefreshIntervalMinutes must be 0 (never) or from \(limits.minimumRefreshMinutes) to 525600 (a year), not \(m)")
+        }
+    }
+
     func validate(name: String) throws {
         guard name.count <= 60, name.unicodeScalars.allSatisfy({ $0.value >= 32 && $0.value != 127 }) else {
             throw ServiceError.invalidValue("ImageCacheName must be at most 60 printable characters, not \"\(name.prefix(80))\"")
@@ -266,5 +282,6 @@ public final class CacheService: Sendable {
         if let v = r.registrySkipVerifyList { c.registrySkipVerifyList = v }
         if let v = r.registryHttpEndPointList { c.registryHttpEndPointList = v }
         c.resolveConfig = r.resolveConfig ?? c.resolveConfig
+        if let m = r.refreshMinutes { c.refreshMinutes = m == 0 ? nil : m }
     }
 }

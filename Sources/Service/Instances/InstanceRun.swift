@@ -147,7 +147,11 @@ actor InstanceRun {
         let lookup: CacheSelection.Lookup
         switch instance.cache.use {
         case nil: lookup = .off
-        case "auto": lookup = .auto(try service.caches.match(images: images, account: account, region: instance.region, use: true))
+        case "auto":
+            let minimum = instance.cache.minimumMatched(of: Set(images).count)
+            lookup = .auto(
+                try service.caches.match(images: images, account: account, region: instance.region, use: true, minimum: minimum),
+                minimum: minimum)
         case let wanted?: lookup = .manual(id: wanted, try service.cacheRepository.get(id: wanted, account: account))
         }
         let selection = CacheSelection.select(lookup, images: images, now: now)
@@ -192,7 +196,8 @@ actor InstanceRun {
                     await event(.imageCacheDiskReused, "Retained disk \(attached.disk.id) of image cache \(cache.id) reused")
                 }
                 await event(
-                    .imageCacheUsed, "Image cache \(cache.id) used. Disk \(attached.disk.id) attached from \(cache.servedSnapshotNote)")
+                    .imageCacheUsed,
+                    "Image cache \(cache.id) used. Disk \(attached.disk.id) attached from \(cache.servedSnapshotNote); \(selection.degree)")
                 return
             }
         }
