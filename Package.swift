@@ -204,7 +204,7 @@ let package = Package(
         .executableTarget(
             name: "imc-bench",
             dependencies: [
-                "IMCPull", "IMCTestSupport", "IMCClient", "IMCAPI", "IMCDisks", "IMCStore", "IMCCache", "IMCOS",
+                "IMCPull", "IMCTestSupport", "IMCClient", "IMCAPI", "IMCDisks", "IMCStore", "IMCCache", "IMCOS", "IMCRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Bench"),

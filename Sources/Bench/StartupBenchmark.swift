@@ -6,6 +6,7 @@ import IMCDisks
 import IMCModel
 import IMCOS
 import IMCRegistry
+import IMCRuntime
 import IMCTestSupport
 import NIOCore
 
@@ -339,20 +340,23 @@ struct LoadBenchmark: AsyncParsableCommand {
         let sleepers = try Measure.shell("pgrep -c -f '^/bin/sleep 3600$' || true").trimmingCharacters(in: .whitespacesAndNewlines)
         let namespaces = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix("imc-eksci-") }
             .count
+        let cgroups = InstanceCgroup.existing().count
         let times = outcome.0.sorted()
         let p99 = times.isEmpty ? 0 : times[min(times.count - 1, Int(Double(times.count) * 0.99))]
         // The pool's own loop device stays while the service runs: one more than before.
         let report = """
-            | instances | at once | failures | start (create to running) median / p99 | wall time | instances left | instance mounts left | loop devices before / after (pool's included) | disk files left | runc containers left | runc / container processes left | network namespaces left |
-            |---|---|---|---|---|---|---|---|---|---|---|---|
-            | \(instances) | \(concurrency) | \(outcome.1.count) | \(String(format: "%.0f / %.0f ms", Measure.median(times) * 1000, p99 * 1000)) | \(String(format: "%.1f s", elapsed)) | \(left) | \(mounts) | \(loopsBefore) / \(loopsAfter) | \(diskFiles) | \(runcLeft) | \(processes) / \(sleepers) | \(namespaces) |
+            | instances | at once | failures | start (create to running) median / p99 | wall time | instances left | instance mounts left | loop devices before / after (pool's included) | disk files left | runc containers left | runc / container processes left | network namespaces left | instance cgroups left |
+            |---|---|---|---|---|---|---|---|---|---|---|---|---|
+            | \(instances) | \(concurrency) | \(outcome.1.count) | \(String(format: "%.0f / %.0f ms", Measure.median(times) * 1000, p99 * 1000)) | \(String(format: "%.1f s", elapsed)) | \(left) | \(mounts) | \(loopsBefore) / \(loopsAfter) | \(diskFiles) | \(runcLeft) | \(processes) / \(sleepers) | \(namespaces) | \(cgroups) |
 
             """
         print(report)
         for f in outcome.1.prefix(5) { print("failure: \(f)") }
         for m in leftMounts.prefix(5) { print("mount left: \(m)") }
         if let markdown { try report.write(toFile: markdown, atomically: true, encoding: .utf8) }
-        if !outcome.1.isEmpty || left != 0 || mounts != "0" || diskFiles != 0 || runcLeft != "0" || namespaces != 0 { throw ExitCode(1) }
+        if !outcome.1.isEmpty || left != 0 || mounts != "0" || diskFiles != 0 || runcLeft != "0" || namespaces != 0 || cgroups != 0 {
+            throw ExitCode(1)
+        }
     }
 
     /// One instance: create, wait until it runs, delete, wait until it is gone.

@@ -102,6 +102,45 @@ public struct InstanceCgroup: Sendable {
 
     /// Removes the cgroup (its containers' are gone by then; what remains is removed too), in
     /// every hierarchy: the runtime makes the containers' cgroups in each one it finds.
+    /// Removes the cgroup even when a process is still in it (a container killed a moment ago
+    /// that has not exited yet, or one the runtime lost): whatever is left is killed, and the
+    /// removal tried again for up to `seconds`. Blocks; returns whether it is gone.
+    @discardableResult
+    public func removeKillingLeftovers(seconds: Double = 3) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            remove()
+            let left = leftoverDirectories()
+            if left.isEmpty { return true }
+            if Date() >= deadline { return false }
+            for dir in left {
+                let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+                for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) where pid > 1 { kill(pid, SIGKILL) }
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// The cgroup's directories (the instance's and its children's) still present.
+    func leftoverDirectories() -> [String] {
+        let fm = FileManager.default
+        let hierarchies =
+            unified ? [root] : ((try? fm.contentsOfDirectory(atPath: root)) ?? []).map { "\(root)/\($0)" }
+        var out: [String] = []
+        for hierarchy in hierarchies {
+            let dir = hierarchy + path
+            guard fm.fileExists(atPath: dir) else { continue }
+            for child in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] {
+                var isDirectory: ObjCBool = false
+                if fm.fileExists(atPath: dir + "/" + child, isDirectory: &isDirectory), isDirectory.boolValue {
+                    out.append(dir + "/" + child)
+                }
+            }
+            out.append(dir)
+        }
+        return out
+    }
+
     public func remove() {
         let fm = FileManager.default
         let hierarchies =

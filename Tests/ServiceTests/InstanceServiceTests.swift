@@ -6,6 +6,7 @@ import IMCInstance
 import IMCModel
 import IMCOS
 import IMCRegistry
+import IMCRuntime
 import IMCService
 import IMCStore
 import IMCTestSupport
@@ -106,6 +107,7 @@ final class InstanceServiceTests {
 
     func removeAll(_ ids: [String]) async throws {
         try await service.deleteAndWait(ids: ids, account: account)
+        #expect(Set(InstanceCgroup.existing()).isDisjoint(with: ids), "no cgroup of a removed instance is left")
         #expect(MountTable.targets(under: dir.appending("instances")).isEmpty)
         #expect((try? FileManager.default.contentsOfDirectory(atPath: dir.appending("instances/runc"))) ?? [] == [])
     }

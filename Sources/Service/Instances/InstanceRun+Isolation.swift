@@ -84,8 +84,11 @@ extension InstanceRun {
 
     /// Releases what `isolate` took: the cgroup, the namespace; the id range goes with the
     /// record (a range is reused only once its instance is gone).
-    func unisolate(removing: Bool) {
-        cgroup.remove()
+    func unisolate(removing: Bool) async {
+        let cgroup = self.cgroup
+        if await !BlockingPool.shared.run({ cgroup.removeKillingLeftovers() }) {
+            service.logger.error("instance cgroup could not be removed", metadata: ["instance": "\(id)", "cgroup": "\(cgroup.path)"])
+        }
         namespace = nil
         if removing { try? service.repository.releaseIDRange(instanceID: id) }
     }

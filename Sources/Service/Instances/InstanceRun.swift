@@ -255,6 +255,11 @@ actor InstanceRun {
         }
         await stopContainers(grace: grace)
         await stopSandbox()
+        // Nothing of the instance may still run when its filesystems go: a process killed a
+        // moment ago may not have exited yet (a busy overlay cannot be unmounted), and one the
+        // runtime lost is killed here; the cgroup goes once it is empty.
+        let cgroup = self.cgroup
+        _ = await BlockingPool.shared.run { cgroup.removeKillingLeftovers() }
         // Overlays first, then the idmapped layers under them, then (below) the disk.
         let roots =
             (instance.initContainers + instance.containers).map { rootfs($0.name) } + Self.mappedLayers.map { "\(runDirectory)/\($0)" }
@@ -274,7 +279,7 @@ actor InstanceRun {
         let directory = runDirectory
         await BlockingPool.shared.run { Mount.unmountAll(under: directory) }
         let clean = MountTable.targets(under: directory).isEmpty
-        unisolate(removing: removing)
+        await unisolate(removing: removing)
         if let lease, clean {
             service.leases.stopMetering(lease)
             var retained = false
