@@ -102,23 +102,18 @@ public struct InstanceCgroup: Sendable {
 
     /// Removes the cgroup (its containers' are gone by then; what remains is removed too), in
     /// every hierarchy: the runtime makes the containers' cgroups in each one it finds.
-    /// Removes the cgroup even when a process is still in it (a container killed a moment ago
-    /// that has not exited yet, or one the runtime lost): whatever is left is killed, and the
-    /// removal tried again for up to `seconds`. Blocks; returns whether it is gone.
-    @discardableResult
-    public func removeKillingLeftovers(seconds: Double = 3) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            remove()
-            let left = leftoverDirectories()
-            if left.isEmpty { return true }
-            if Date() >= deadline { return false }
-            for dir in left {
-                let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
-                for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) where pid > 1 { kill(pid, SIGKILL) }
-            }
-            usleep(20_000)
+    /// One pass of removing the cgroup even when a process is still in it (a container killed
+    /// a moment ago that has not exited yet, or one the runtime lost): it is removed where empty,
+    /// and whatever is left in it is sent SIGKILL. Returns whether it is gone; the caller waits
+    /// a moment and calls again until it is.
+    public func removeOrKill() -> Bool {
+        remove()
+        let left = leftoverDirectories()
+        for dir in left {
+            let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+            for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) where pid > 1 { kill(pid, SIGKILL) }
         }
+        return left.isEmpty
     }
 
     /// The cgroup's directories (the instance's and its children's) still present.

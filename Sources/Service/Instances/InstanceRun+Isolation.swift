@@ -82,11 +82,21 @@ extension InstanceRun {
         return isolation
     }
 
+    /// Empties (killing what is left in it) and removes the instance's cgroup, waiting up to
+    /// about 3 s for killed processes to exit. Returns whether it is gone.
+    func removeCgroup() async -> Bool {
+        let cgroup = self.cgroup
+        for _ in 0..<150 {
+            if await BlockingPool.shared.run({ cgroup.removeOrKill() }) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
     /// Releases what `isolate` took: the cgroup, the namespace; the id range goes with the
     /// record (a range is reused only once its instance is gone).
     func unisolate(removing: Bool) async {
-        let cgroup = self.cgroup
-        if await !BlockingPool.shared.run({ cgroup.removeKillingLeftovers() }) {
+        if await !removeCgroup() {
             service.logger.error("instance cgroup could not be removed", metadata: ["instance": "\(id)", "cgroup": "\(cgroup.path)"])
         }
         namespace = nil

@@ -258,8 +258,7 @@ actor InstanceRun {
         // Nothing of the instance may still run when its filesystems go: a process killed a
         // moment ago may not have exited yet (a busy overlay cannot be unmounted), and one the
         // runtime lost is killed here; the cgroup goes once it is empty.
-        let cgroup = self.cgroup
-        _ = await BlockingPool.shared.run { cgroup.removeKillingLeftovers() }
+        _ = await removeCgroup()
         // Overlays first, then the idmapped layers under them, then (below) the disk.
         let roots =
             (instance.initContainers + instance.containers).map { rootfs($0.name) } + Self.mappedLayers.map { "\(runDirectory)/\($0)" }
