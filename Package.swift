@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "IMCStore",
             dependencies: [
-                "IMCCache", "IMCInstance", "IMCBilling", .product(name: "GRDB", package: "GRDB.swift"),
+                "IMCCache", "IMCInstance", "IMCBilling", "IMCModel", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Store"),

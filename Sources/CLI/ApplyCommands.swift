@@ -69,6 +69,7 @@ struct ApplyCommand: AsyncParsableCommand {
                     p.ImageCacheSize = m.imageCacheSize
                     p.RetentionDays = m.retentionDays
                     p.RefreshIntervalMinutes = m.refreshIntervalMinutes
+                    p.Platform = m.platform
                     if !credentials.isEmpty { p.ImageRegistryCredentials = credentials }
                     if let eip = m.annotations["eks.tke.cloud.tencent.com/eip-attributes"],
                         let value = try? JSONDecoder().decode(JSONValue.self, from: Data(eip.utf8)), case .object = value

@@ -19,6 +19,7 @@ struct CacheCommand: AsyncParsableCommand {
         @Option(help: "Disk size in GiB (default 20).") var size: Int?
         @Option(help: "Days to keep it; 0 keeps it until deleted.") var retentionDays: Int?
         @Option(help: "Check the images' tags every this many minutes and rebuild when one moved (0: never).") var refreshMinutes: Int?
+        @Option(help: "The platform to cache the images for (linux/amd64, linux/arm64); the host's by default.") var platform: String?
         @Option(help: "Registry credentials and settings (a docker config.json, a dockerconfigjson Secret, or imc's own file).")
         var registryConfig: String?
         @Flag(help: "Wait until the cache is Ready or Failed, printing its events.") var wait = false
@@ -30,6 +31,7 @@ struct CacheCommand: AsyncParsableCommand {
             request.ImageCacheSize = size
             request.RetentionDays = retentionDays
             request.RefreshIntervalMinutes = refreshMinutes
+            request.Platform = platform
             if let registryConfig {
                 guard let data = FileManager.default.contentsOfFile(registryConfig) else {
                     throw ValidationError("--registry-config \(registryConfig): cannot read it")

@@ -105,6 +105,9 @@ public struct ImageCache: Codable, Sendable, Equatable {
     public var registrySkipVerifyList: [String]
     public var registryHttpEndPointList: [String]
     public var resolveConfig: String?
+    /// The OS and CPU architecture the cache's images are pulled for (`linux/arm64`), pinned at
+    /// creation; nil in records from before the field, which were the host's.
+    public var platform: String?
 
     public init(
         id: String, account: String, region: String, name: String, size: Int, images: [String], creationTime: Date, retentionDays: Int
@@ -136,6 +139,9 @@ public struct ImageCache: Codable, Sendable, Equatable {
 
     /// The images, normalised as Docker does (`nginx` is `docker.io/library/nginx:latest`).
     public var normalizedImages: [String] { images.compactMap { try? ImageReference(parsing: $0).description } }
+
+    /// The platform the cache holds images for (the host's when not given).
+    public var platformName: String { platform ?? Platform.host.description }
 
     /// The images the snapshot holds (what matching looks at).
     public var servedImages: [String] { snapshotImages ?? images }

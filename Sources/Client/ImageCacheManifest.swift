@@ -10,6 +10,8 @@ public struct ImageCacheManifest: Sendable, Equatable {
     public var retentionDays: Int?
     /// imc's field: check the images' tags every this many minutes and rebuild when one moved.
     public var refreshIntervalMinutes: Int? = nil
+    /// imc's field: the platform to cache the images for (`linux/arm64`).
+    public var platform: String? = nil
     /// `namespace/name` of `kubernetes.io/dockerconfigjson` secrets.
     public var imagePullSecrets: [String]
     public var annotations: [String: String]
@@ -44,7 +46,9 @@ public struct ImageCacheManifest: Sendable, Equatable {
                 throw ManifestError("\(at): metadata.name is required")
             }
             guard let spec = root["spec"] as? [String: Any] else { throw ManifestError("\(at): spec is required") }
-            let known: Set<String> = ["images", "imageCacheSize", "retentionDays", "imagePullSecrets", "refreshIntervalMinutes"]
+            let known: Set<String> = [
+                "images", "imageCacheSize", "retentionDays", "imagePullSecrets", "refreshIntervalMinutes", "platform",
+            ]
             if let unknown = spec.keys.sorted().first(where: { !known.contains($0) }) {
                 throw ManifestError("\(at): spec.\(unknown) is not a field of ImageCache")
             }
@@ -81,6 +85,12 @@ public struct ImageCacheManifest: Sendable, Equatable {
                 name: name, images: images, imageCacheSize: size, retentionDays: retention, imagePullSecrets: secrets,
                 annotations: (metadata["annotations"] as? [String: String]) ?? [:])
             manifest.refreshIntervalMinutes = refresh
+            if let p = spec["platform"] {
+                guard let text = p as? String, text.contains("/") else {
+                    throw ManifestError("\(at): spec.platform must be like linux/arm64, not \(p)")
+                }
+                manifest.platform = text
+            }
             out.append(manifest)
         }
         return out

@@ -25,6 +25,7 @@ struct ImageCacheActions: Sendable {
         request.registryHttpEndPointList = r.RegistryHttpEndPointList
         request.resolveConfig = r.ResolveConfig
         request.refreshMinutes = r.RefreshIntervalMinutes
+        request.platform = r.Platform
         return CreateImageCacheResponse(ImageCacheId: try service.create(request, account: account, region: region).id)
     }
 

@@ -29,7 +29,7 @@ enum Views {
                 ImageRegistryCredentialView(Server: $0.server, Username: $0.username, Name: $0.name)
             },
             Tags: c.tags.map { Tag(Key: $0.key, Value: $0.value) }, Progress: c.progressPercent,
-            RefreshIntervalMinutes: c.refreshMinutes ?? 0)
+            RefreshIntervalMinutes: c.refreshMinutes ?? 0, Platform: c.platformName)
     }
 
     static func event(_ e: CacheEvent, pod: String) -> EksCiEvent {

@@ -44,7 +44,9 @@ public struct CacheSelection: Equatable, Sendable {
     }
 
     /// Decides, for an instance running `images`.
-    public static func select(_ lookup: Lookup, images: [String], now: Date) -> CacheSelection {
+    public static func select(
+        _ lookup: Lookup, images: [String], now: Date, platform: String = Platform.host.description
+    ) -> CacheSelection {
         switch lookup {
         case .off:
             return CacheSelection(outcome: .off, cache: nil, missing: [], events: [])
@@ -76,6 +78,16 @@ public struct CacheSelection: Equatable, Sendable {
                 return CacheSelection(
                     outcome: .notFound, cache: nil, missing: [],
                     events: [(.imageCacheNotFound, "Image cache \(id) is \(state) and cannot be used; the images will be pulled normally")])
+            }
+            guard cache.platformName == platform else {
+                return CacheSelection(
+                    outcome: .notFound, cache: nil, missing: [],
+                    events: [
+                        (
+                            .imageCacheNotFound,
+                            "Image cache \(id) holds images for \(cache.platformName), and this instance runs on \(platform); the images will be pulled normally"
+                        )
+                    ])
             }
             var s = CacheSelection(outcome: .used, cache: cache, missing: [], events: [])
             s.measure(images, against: cache)

@@ -31,7 +31,8 @@ public protocol CacheRepository: Sendable {
     /// index rather than by reading every cache.
     /// `minimum`: how many of the images the cache must hold (nil: all); the one holding the
     /// most wins first.
-    func bestMatch(account: String, region: String, images: Set<String>, now: Date, minimum: Int?) throws -> ImageCache?
+    /// Only caches of `platform` (`linux/amd64`) take part.
+    func bestMatch(account: String, region: String, images: Set<String>, now: Date, minimum: Int?, platform: String) throws -> ImageCache?
     /// How many caches there are in each status, every account (for the operator's gauges).
     func countByStatus() throws -> [String: Int]
     /// How many caches `account` has and the GiB of their disks together (for its quotas).

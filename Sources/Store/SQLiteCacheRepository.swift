@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import IMCCache
+import IMCModel
 
 /// A `CacheRepository` in SQLite (WAL, `synchronous=FULL`): indexed columns for what queries
 /// filter on, and the whole cache as JSON beside them.
@@ -20,7 +21,8 @@ public final class SQLiteCacheRepository: CacheRepository {
     /// Keeps the match index (normalised images, expiry) in step with a cache row.
     static func index(_ cache: ImageCache, in db: Database) throws {
         try db.execute(
-            sql: "UPDATE caches SET expire = ? WHERE id = ?", arguments: [cache.expireDateTime?.timeIntervalSince1970, cache.id])
+            sql: "UPDATE caches SET expire = ?, platform = ? WHERE id = ?",
+            arguments: [cache.expireDateTime?.timeIntervalSince1970, cache.platform, cache.id])
         try db.execute(sql: "DELETE FROM cache_images WHERE cache_id = ?", arguments: [cache.id])
         // What the snapshot holds (nothing without one): an update's new images match only once
         // they are built.
@@ -29,13 +31,15 @@ public final class SQLiteCacheRepository: CacheRepository {
         }
     }
 
-    public func bestMatch(account: String, region: String, images: Set<String>, now: Date, minimum: Int? = nil) throws -> ImageCache? {
+    public func bestMatch(
+        account: String, region: String, images: Set<String>, now: Date, minimum: Int? = nil, platform: String = Platform.host.description
+    ) throws -> ImageCache? {
         guard !images.isEmpty else { return nil }
         let marks = images.map { _ in "?" }.joined(separator: ", ")
         var arguments: [any DatabaseValueConvertible] = Array(images)
         arguments += [min(images.count, max(1, minimum ?? images.count)), account, region]
         arguments += CacheStatus.serving.map(\.rawValue)
-        arguments += [now.timeIntervalSince1970]
+        arguments += [now.timeIntervalSince1970, Platform.host.description, platform]
         return try pool.read { db in
             try self.decode(
                 try Row.fetchAll(
@@ -46,6 +50,7 @@ public final class SQLiteCacheRepository: CacheRepository {
                               GROUP BY cache_id HAVING COUNT(*) >= ?) m
                           ON m.cache_id = c.id
                         WHERE c.account = ? AND c.region = ? AND c.status IN (?, ?, ?) AND (c.expire IS NULL OR c.expire > ?)
+                          AND COALESCE(c.platform, ?) = ?
                         ORDER BY m.held DESC, c.size ASC, c.creation DESC, c.id ASC LIMIT 1
                         """, arguments: StatementArguments(arguments))
             ).first

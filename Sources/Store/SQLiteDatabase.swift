@@ -134,6 +134,10 @@ public final class SQLiteDatabase: Sendable {
             }
             try db.execute(sql: "CREATE UNIQUE INDEX caches_name ON caches(account, name)")
         }
+        migrator.registerMigration("v7-cache-platform") { db in
+            // NULL: the host's platform (every cache before the column was the host's).
+            try db.execute(sql: "ALTER TABLE caches ADD COLUMN platform TEXT")
+        }
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }

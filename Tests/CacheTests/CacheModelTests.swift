@@ -30,6 +30,12 @@ struct CacheMatcherTests {
         // Being rebuilt (or its rebuild failed): the previous snapshot serves its previous images.
         cache("imc-updating", ["postgres:16"], size: 20, status: .updating, updatedTo: ["postgres:17"]),
         cache("imc-update-failed", ["etcd:3.5"], size: 20, status: .updateFailed, updatedTo: ["etcd:3.6"]),
+        // Another platform's images: never matched here, however well they fit.
+        {
+            var c = cache("imc-arm64", ["nginx", "redis:7"], size: 20, created: 500)
+            c.platform = "linux/arm64"
+            return c
+        }(),
     ]
 
     @Test(arguments: [
@@ -45,6 +51,7 @@ struct CacheMatcherTests {
         (["postgres:17"], nil),  // the update's images match once they are built
         (["etcd:3.5"], "imc-update-failed"),
         (["etcd:3.6"], nil),
+        (["redis:7"], nil),  // only the arm64 cache holds it
     ])
     func picksTheBestServingCache(images: [String], expected: String?) {
         let best = CacheMatcher.best(

@@ -73,6 +73,14 @@ struct CacheSelectionTests {
         if outcome == .mismatch { #expect(s.missing == ["redis"] && s.events[0].0.kind == .warning) }
     }
 
+    @Test func aNamedCacheOfAnotherPlatformIsNotUsed() {
+        var arm = Self.cache()
+        arm.platform = "linux/arm64"
+        let s = CacheSelection.select(.manual(id: "imc-00000001", arm), images: ["nginx"], now: Self.now, platform: "linux/amd64")
+        #expect(s.outcome == .notFound && s.cache == nil)
+        #expect(s.events.first?.1.contains("holds images for linux/arm64, and this instance runs on linux/amd64") == true)
+    }
+
     @Test func aCacheWhoseSnapshotCannotBeUsedIsAWarningAndAPull() {
         let s = CacheSelection.unusable("imc-00000001", why: "snapshot snap-1 does not match its checksum")
         #expect(s.outcome == .notFound && s.cache == nil)

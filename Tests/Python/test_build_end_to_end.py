@@ -58,3 +58,42 @@ def test_a_missing_image_fails_the_build_with_its_reason(registry, building_serv
     assert cache.Status == "Failed"
     assert cache.Events[-1].Type == "Warning" and cache.Events[-1].Reason == "ImageNotFound"
     assert "demo/missing" in cache.Events[-1].Message
+
+
+def test_a_cache_for_another_platform_is_built_but_never_matched_here(registry, building_server):
+    """A cache pinned to linux/arm64 pulls that platform of a multi-platform image (it can be
+    built here though it cannot run here) and is never matched for this host's instances; one for
+    the host's platform is."""
+    client = make_client(building_server)
+    multi = f"{registry}/demo/multi:latest"
+
+    def build(name, platform):
+        body = {"Images": [multi], "ImageCacheName": name, "RegistryHttpEndPointList": [registry]}
+        if platform:
+            body["Platform"] = platform
+        cache_id = client.call_json("CreateImageCache", body)["Response"]["ImageCacheId"]
+        wait_for(client, cache_id, {"Ready", "Failed"})
+        return client.call_json("DescribeImageCaches", {"ImageCacheIds": [cache_id]})["Response"]["ImageCaches"][0]
+
+    arm = build(f"arm-{time.time_ns()}", "linux/aarch64")
+    host = None
+    try:
+        assert arm["Status"] == "Ready", [e["Message"] for e in arm["Events"]]
+        assert arm["Platform"] == "linux/arm64", "normalised as registries write it"
+        assert any("linux/arm64" in e["Message"] for e in arm["Events"] if e["Reason"] == "Pulled")
+        match = models.GetMostSuitableImageCacheRequest()
+        match.Images = [multi]
+        assert not client.GetMostSuitableImageCache(match).Found
+        host = build(f"host-{time.time_ns()}", None)
+        assert host["Status"] == "Ready" and host["Platform"] == "linux/amd64"
+        assert client.GetMostSuitableImageCache(match).ImageCache.ImageCacheId == host["ImageCacheId"]
+        bad = client.call_json
+        try:
+            bad("CreateImageCache", {"Images": [multi], "Platform": "windows/amd64"})
+            raise AssertionError("a windows platform was accepted")
+        except Exception as e:  # the SDK raises TencentCloudSDKException
+            assert "InvalidParameterValue" in str(e) and "Platform" in str(e) and "windows/amd64" in str(e)
+    finally:
+        delete = models.DeleteImageCachesRequest()
+        delete.ImageCacheIds = [c["ImageCacheId"] for c in (arm, host) if c]
+        client.DeleteImageCaches(delete)

@@ -138,6 +138,7 @@ struct IndexedMatchTests {
                 c.images = Array(pool.shuffled(using: &generator).prefix(Int.random(in: 1...4, using: &generator)))
             }
             c.status = status
+            c.platform = [nil, nil, "linux/arm64", Platform.host.description].randomElement(using: &generator)!
             try repo.insert(c)
             caches.append(c)
         }

@@ -81,6 +81,9 @@ public struct CreateImageCacheRequest: CloudAPIRequest, Equatable {
     /// imc's extension: check the images' tags this often (minutes, 0: never) and rebuild the
     /// cache in place when one moved.
     public var RefreshIntervalMinutes: Int?
+    /// imc's extension: the OS and CPU architecture to cache the images for (`linux/arm64`);
+    /// the host's by default. Pinned at creation.
+    public var Platform: String?
 
     public init(Images: [String]) { self.Images = Images }
 
@@ -100,6 +103,7 @@ public struct CreateImageCacheRequest: CloudAPIRequest, Equatable {
         RegistryHttpEndPointList = try p.strings("RegistryHttpEndPointList")
         ResolveConfig = try p.string("ResolveConfig")
         RefreshIntervalMinutes = try p.int("RefreshIntervalMinutes")
+        Platform = try p.string("Platform")
         guard let images = try p.strings("Images") else { throw APIError.missingParameter("Images is required") }
         Images = images
     }
@@ -235,13 +239,16 @@ public struct ImageCacheView: Codable, Sendable, Equatable {
     public var Progress: Int
     /// imc's extension: how often the images' tags are checked (minutes; 0: never).
     public var RefreshIntervalMinutes: Int
+    /// imc's extension: the platform the cache holds images for.
+    public var Platform: String
 
     public init(
         ImageCacheId: String, ImageCacheName: String, ImageCacheSize: Int, Images: [String], CreationTime: String, ExpireDateTime: String?,
         LastMatchedTime: String?, SnapshotId: String?, Status: String, RetentionDays: Int, Events: [ImageCacheEventView],
         ImageRegistryCredentials: [ImageRegistryCredentialView], Tags: [Tag], ImageCacheType: String = "imc",
-        Snapshotter: String = "overlayfs", Progress: Int = 0, RefreshIntervalMinutes: Int = 0
+        Snapshotter: String = "overlayfs", Progress: Int = 0, RefreshIntervalMinutes: Int = 0, Platform: String = "linux/amd64"
     ) {
+        self.Platform = Platform
         self.RefreshIntervalMinutes = RefreshIntervalMinutes
         self.Progress = Progress
         self.ImageCacheId = ImageCacheId

@@ -31,6 +31,8 @@ public struct BuildJob: Codable, Sendable {
     /// Networks the registry addresses may be in although the rules refuse them; nil: every
     /// address is allowed (only tests that build in-process with open clients).
     public var allowedNetworks: [String]?
+    /// The platform to pull (`linux/arm64`); the host's when nil.
+    public var platform: String?
 
     public init(cache: ImageCache, options: RegistryClientOptions) {
         cacheID = cache.id
@@ -42,7 +44,11 @@ public struct BuildJob: Codable, Sendable {
         stallSeconds = Int(options.stallTimeout.nanoseconds / 1_000_000_000)
         connectSeconds = Int(options.connectTimeout.nanoseconds / 1_000_000_000)
         allowedNetworks = options.addressPolicy.isOpen ? nil : options.addressPolicy.allowed.map(\.description)
+        platform = cache.platform
     }
+
+    /// The platform the images are pulled for.
+    var wanted: Platform { platform.flatMap { try? Platform(parsing: $0) } ?? .host }
 
     /// The registry client's options, rebuilt where the job runs (the host's addresses are
     /// looked up there too: the sandbox shares the host's network).
@@ -74,7 +80,9 @@ public struct BuildJob: Codable, Sendable {
                 emit(BuildMessage(.pulling, "Pulling image \(image)"))
                 let t0 = ContinuousClock.now
                 meter.start(image: n)
-                let result = try await puller.pull(reference, progress: { meter.observe($0) })
+                var options = PullOptions()
+                options.platform = platform == nil ? nil : wanted
+                let result = try await puller.pull(reference, options: options, progress: { meter.observe($0) })
                 meter.finish(image: n)
                 let downloaded = result.layers.filter { !$0.reused }.reduce(0) { $0 + $1.size }
                 var pulled = BuildMessage(
@@ -135,7 +143,7 @@ public struct BuildJob: Codable, Sendable {
                 continue
             }
             if case .index(let index) = fetched.document,
-                let entry = index.manifests.first(where: { $0.platform.map(Platform.host.matches) ?? false }),
+                let entry = index.manifests.first(where: { $0.platform.map(wanted.matches) ?? false }),
                 let m = try? await client.fetchManifest(ref, reference: entry.digest.description)
             {
                 fetched = m

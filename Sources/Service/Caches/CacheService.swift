@@ -23,6 +23,8 @@ public struct CacheRequest: Sendable {
     public var resolveConfig: String?
     /// Minutes between checks of the images' tags (0: never).
     public var refreshMinutes: Int?
+    /// `os/arch[/variant]` the images are pulled for; the host's when nil. Only at creation.
+    public var platform: String?
     public init() {}
 }
 
@@ -81,6 +83,7 @@ public final class CacheService: Sendable {
         let name = request.name ?? ""
         try validate(name: name)
         if let m = request.refreshMinutes { try validate(refreshMinutes: m) }
+        let platform = try request.platform.map(validate(platform:))
         try checkFree(name: name, account: account, for: nil)
         let usage = try repository.usage(account: account)
         try AccountQuotas.check("caches", limit: quotas.caches, used: usage.count, more: 1, unit: "", what: "image caches")
@@ -91,6 +94,7 @@ public final class CacheService: Sendable {
             id: id, account: account, region: region, name: name.isEmpty ? id : name, size: size, images: images, creationTime: clock.now(),
             retentionDays: retention)
         apply(request, to: &cache)
+        cache.platform = platform
         cache.record(.creating, "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: clock.now())
         try Self.nameTaken { try repository.insert(cache) }
         builds?.signal()
@@ -195,10 +199,13 @@ public final class CacheService: Sendable {
     }
 
     /// The best cache for `images` (API.md section 6); records `LastMatchedTime` when `use` is true.
+    /// Only caches of the host's platform (where instances run) are matched.
     public func match(images: [String], account: String, region: String, use: Bool = false, minimum: Int? = nil) throws -> ImageCache? {
         try validate(images: images)
         let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
-        guard var best = try repository.bestMatch(account: account, region: region, images: wanted, now: clock.now(), minimum: minimum)
+        guard
+            var best = try repository.bestMatch(
+                account: account, region: region, images: wanted, now: clock.now(), minimum: minimum, platform: Platform.host.description)
         else { return nil }
         if use {
             let now = clock.now()
@@ -255,6 +262,16 @@ public final class CacheService: Sendable {
     /// The store's refusal of a duplicate name (two requests that raced) as the API's error.
     static func nameTaken(_ write: () throws -> Void) throws {
         do { try write() } catch let e as StoreError where e.code == .duplicate { throw ServiceError.inUse(e.message) }
+    }
+
+    /// A platform images can be pulled for: `linux/<arch>[/<variant>]`, written as the registry
+    /// writes it; returns it normalised (`linux/aarch64` is `linux/arm64`).
+    func validate(platform text: String) throws -> String {
+        guard let p = try? Platform(parsing: text), p.os == "linux", text.contains("/") else {
+            throw ServiceError.invalidValue(
+                "Platform must be linux/<architecture> such as linux/amd64 or linux/arm64, not \"\(text.prefix(40))\"")
+        }
+        return p.description
     }
 
     func validate(refreshMinutes m: Int) throws {
