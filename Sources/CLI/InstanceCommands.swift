@@ -24,6 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "perfect (a cache must hold every image) or partial (the one holding the most; the rest are pulled).")
     var imageCacheMatch: String?
     @Option(help: "With a partial match, at least this many of the images in the cache.") var minMatchedImages: Int?
+    @Flag(help: "When no cache matches, build one of these images for the next instance.") var autoCreateCache = false
     @Option(name: .customLong("plain-http"), help: "A registry (HOST[:PORT]) spoken to over plain HTTP when pulling (repeatable).")
     var plainHTTP: [String] = []
     @Flag(help: "Return at once with the instance id.") var detach = false
@@ -68,6 +69,7 @@ struct RunCommand: AsyncParsableCommand {
         if let retainMinutes { r.ImageCacheDiskRetainMinutes = retainMinutes }
         if let imageCacheMatch { r.ImageCacheMatch = imageCacheMatch }
         if let minMatchedImages { r.ImageCacheMinMatchedImages = minMatchedImages }
+        if autoCreateCache { r.AutoCreateImageCache = true }
         if !plainHTTP.isEmpty { r.RegistryHttpEndPointList = plainHTTP }
         return r
     }

@@ -13,6 +13,7 @@ public struct PodManifest: Sendable {
     public static let retainMinute = "eks.tke.cloud.tencent.com/image-cache-disk-retain-minute"
     public static let match = "eks.tke.cloud.tencent.com/image-cache-match"
     public static let minMatchedImages = "eks.tke.cloud.tencent.com/image-cache-min-matched-images"
+    public static let autoCreate = "eks.tke.cloud.tencent.com/image-cache-auto-create"
     static let diskTypes = ["CLOUD_BASIC", "CLOUD_PREMIUM", "CLOUD_SSD", "CLOUD_HSSD", "CLOUD_TSSD"]
 
     public var name: String
@@ -75,6 +76,12 @@ public struct PodManifest: Sendable {
                 throw ManifestError("\(source): annotation \(minMatchedImages) must be a number of images from 1 to 100, not \"\(count)\"")
             }
             p.ImageCacheMinMatchedImages = n
+        }
+        if let auto = annotations[autoCreate] {
+            guard ["true", "false"].contains(auto) else {
+                throw ManifestError("\(source): annotation \(autoCreate) must be true or false, not \"\(auto)\"")
+            }
+            p.AutoCreateImageCache = auto == "true"
         }
         if let minutes = annotations[retainMinute] {
             guard let n = Int(minutes), n >= 0 else {

@@ -62,6 +62,7 @@ struct InstanceActions: Sendable {
         } else {
             request.unsaid.insert(.minMatchedImages)
         }
+        if let auto = r.AutoCreateImageCache { request.cache.autoCreate = auto } else { request.unsaid.insert(.autoCreate) }
         let created = try service.create(request, account: account, region: region)
         return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
     }

@@ -18,7 +18,7 @@ import Yams
 /// limits: {minimumSize: 20, maximumSize: 2048}
 /// quotas:                      # per account
 ///   {caches: 10000, instances: 1000, cacheDiskGiB: 20480, instanceDiskGiB: 20480,
-///    retainedDiskGiB: 4096, nodeStoreGiB: 50}
+///    retainedDiskGiB: 4096, nodeStoreGiB: 50, autoCreatedCaches: 10}
 /// instances: {pidsLimit: 4096, logMaxBytes: 10485760, logFiles: 5, runtimeClass: runc}
 /// builds: {perAccount: 1, deadlineMinutes: 60, stallSeconds: 30}
 /// registries: {allowedNetworks: ["127.0.0.1/32", "10.0.0.0/8"]}   # refused by default

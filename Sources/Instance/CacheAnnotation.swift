@@ -12,6 +12,8 @@ public enum CacheAnnotation: String, CaseIterable, Sendable, Hashable {
     case match = "eks.tke.cloud.tencent.com/image-cache-match"
     /// At least this many of the Pod's images in the cache (implies `partial`).
     case minMatchedImages = "eks.tke.cloud.tencent.com/image-cache-min-matched-images"
+    /// `true`: when nothing matches, build a cache of the Pod's images for the next Pod.
+    case autoCreate = "eks.tke.cloud.tencent.com/image-cache-auto-create"
 
     /// Sets this annotation's field of `options` from `value`; the error names the annotation
     /// and the value. `use-image-cache` takes `auto`, a cache id, or `off` (no cache: how a Pod
@@ -46,6 +48,12 @@ public enum CacheAnnotation: String, CaseIterable, Sendable, Hashable {
             guard let n = Int(value), (1...100).contains(n) else { throw AnnotationError(self, value, "a number of images from 1 to 100") }
             options.minMatchedImages = n
             options.partialMatch = true
+        case .autoCreate:
+            switch value {
+            case "true": options.autoCreate = true
+            case "false": options.autoCreate = false
+            default: throw AnnotationError(self, value, "true or false")
+            }
         }
     }
 

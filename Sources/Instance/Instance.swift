@@ -150,6 +150,9 @@ public struct CacheRequestOptions: Codable, Sendable, Equatable {
     /// the others are pulled onto its disk.
     public var partialMatch: Bool?
     public var minMatchedImages: Int?
+    /// When an automatic match finds nothing, a cache is built for the instance's images in the
+    /// background, for the next instance.
+    public var autoCreate: Bool?
 
     /// How many of `images` images a cache must hold to be matched automatically.
     public func minimumMatched(of images: Int) -> Int {

@@ -18,6 +18,8 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case imageCacheMismatch = "ImageCacheMismatch"
     /// A partial match (asked for): the cache lacks some images, which are pulled onto its disk.
     case imageCachePartiallyMatched = "ImageCachePartiallyMatched"
+    /// Nothing matched, and a cache is being built for the images (auto-create).
+    case imageCacheAutoCreated = "ImageCacheAutoCreated"
     case imageCacheNotFound = "ImageCacheNotFound"
     case imageCacheStale = "ImageCacheStale"
     case imageCacheDiskReused = "ImageCacheDiskReused"

@@ -18,6 +18,9 @@ public struct AccountQuotas: Sendable, Equatable {
     /// The account's store of images pulled for instances that no cache served: one disk of
     /// this size, while any instance of the account uses it.
     public var nodeStoreGiB = 50
+    /// Caches created automatically for instances that matched nothing; past it, the least
+    /// recently used of them goes.
+    public var autoCreatedCaches = 10
 
     public init() {}
 
@@ -26,6 +29,7 @@ public struct AccountQuotas: Sendable, Equatable {
         [
             ("caches", \.caches), ("instances", \.instances), ("cacheDiskGiB", \.cacheDiskGiB),
             ("instanceDiskGiB", \.instanceDiskGiB), ("retainedDiskGiB", \.retainedDiskGiB), ("nodeStoreGiB", \.nodeStoreGiB),
+            ("autoCreatedCaches", \.autoCreatedCaches),
         ]
     }
 

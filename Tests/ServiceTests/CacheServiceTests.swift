@@ -65,6 +65,46 @@ struct CacheServiceTests {
     }
 }
 
+/// Caches created for instances that matched nothing: one per set of images, least recently
+/// used evicted past the account's quota, with events that say so.
+struct AutoCreateTests {
+    @Test func oneCachePerSetOfImagesAndTheLeastRecentlyUsedGoesPastTheQuota() throws {
+        let dir = try TemporaryDirectory()
+        let clock = TestClock(start: Date(timeIntervalSince1970: 1_700_000_000))
+        var quotas = AccountQuotas()
+        quotas.autoCreatedCaches = 2
+        let s = CacheService(repository: try SQLiteCacheRepository(path: dir.appending("imc.sqlite")), quotas: quotas, clock: clock)
+        #expect(
+            CacheService.autoCreatedName(images: ["redis", "nginx"], platform: "linux/amd64")
+                == CacheService.autoCreatedName(images: ["docker.io/library/nginx:latest", "redis:latest"], platform: "linux/amd64"))
+        #expect(
+            CacheService.autoCreatedName(images: ["nginx"], platform: "linux/amd64")
+                != CacheService.autoCreatedName(images: ["nginx"], platform: "linux/arm64"))
+        func make(_ images: [String]) throws -> CacheService.AutoCreated {
+            clock.advance(60)
+            return try s.autoCreate(images: images, account: "a", region: "r", credentials: [], plainHTTP: ["reg:5000"], skipVerify: [])
+        }
+        let a = try make(["nginx"])
+        #expect(a.created && a.cache.name.hasPrefix("auto-") && a.cache.tags.contains(CacheService.autoCreatedTag))
+        #expect(a.cache.registryHttpEndPointList == ["reg:5000"] && a.cache.events.last?.reason == "AutoCreated")
+        #expect(try make(["docker.io/library/nginx:latest"]).created == false, "the same images: the same cache")
+        let b = try make(["redis"])
+        // a is used after b was made: b is the least recently used when a third comes.
+        clock.advance(60)
+        try s.repository.modify(id: a.cache.id, account: "a") { $0.lastMatchedTime = clock.now() }
+        // A cache the user made is never counted or evicted.
+        var own = CacheRequest()
+        own.images = ["mysql"]
+        own.name = "auto-mine"
+        let mine = try s.create(own, account: "a", region: "r")
+        let c = try make(["postgres"])
+        #expect(c.created && c.evicted.map(\.id) == [b.cache.id])
+        #expect(c.cache.events.contains { $0.reason == "AutoCreatedCacheEvicted" && $0.message.contains(b.cache.id) })
+        let left = Set(try s.describe(account: "a", query: CacheQuery()).caches.map(\.id))
+        #expect(left == [a.cache.id, c.cache.id, mine.id])
+    }
+}
+
 struct ExpiryTests {
     @Test func theSweeperDeletesExactlyTheExpiredCaches() throws {
         let dir = try TemporaryDirectory()

@@ -237,6 +237,36 @@ final class InstanceServiceTests {
         try caches.delete(ids: [cache.id], account: account)
     }
 
+    /// An instance that matched nothing and asked for auto-create pulls, and a cache of its
+    /// images is built for the next one, which starts from it.
+    @Test func aMissWithAutoCreateBuildsACacheTheNextInstanceUses() async throws {
+        registry.add(try RunnableImages.image(files: ["app/msg": "auto\n"]), repository: "auto", tag: "v1")
+        let image = "\(registry.host)/auto:v1"
+        func run() async throws -> Instance {
+            var r = request([(image, ["/bin/cat", "/app/msg"])], use: "auto")
+            r.cache.autoCreate = true
+            let i = try service.create(r, account: account, region: region)[0]
+            let done = try await wait(i.id, until: finished)
+            #expect(done.status == .succeeded, "\(done.events.map(\.message))")
+            try await removeAll([i.id])
+            return done
+        }
+        let first = try await run()
+        #expect(first.cacheOutcome == .notMatched)
+        let event = try #require(first.events.first { $0.reason == "ImageCacheAutoCreated" })
+        let name = CacheService.autoCreatedName(images: [image], platform: "linux/amd64")
+        var q = CacheQuery()
+        q.names = [name]
+        let made = try #require(try caches.describe(account: account, query: q).caches.first)
+        #expect(event.message.contains(made.id) && made.status == .pending && made.registryHttpEndPointList == [registry.host])
+        let built = try #require(await builder.build(made.id, account: account))
+        #expect(built.status == .ready, "\(built.events.map(\.message))")
+        let second = try await run()
+        #expect(second.cacheOutcome == .used && second.cacheID == made.id && second.diskFromCache)
+        #expect(!second.events.contains { $0.reason == "ImageCacheAutoCreated" })
+        try caches.delete(ids: [made.id], account: account)
+    }
+
     @Test func anUnknownManualCacheFallsBackToAPullWithAWarning() async throws {
         registry.add(try RunnableImages.image(), repository: "plain", tag: "v1")
         let i = try service.create(request([("\(registry.host)/plain:v1", [])], use: "imc-zzzzzzzz"), account: account, region: region)[0]

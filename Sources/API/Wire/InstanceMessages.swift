@@ -92,6 +92,8 @@ public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     /// most of them, at least `ImageCacheMinMatchedImages`; the others are pulled onto its disk).
     public var ImageCacheMatch: String?
     public var ImageCacheMinMatchedImages: Int?
+    /// When nothing matches, build a cache of these images for the next instance.
+    public var AutoCreateImageCache: Bool?
     /// imc's extension: the runtime class (`runc` or `gvisor`), as a Pod's `runtimeClassName`.
     public var RuntimeClassName: String?
 
@@ -131,6 +133,7 @@ public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
         ImageCacheDiskRetainMinutes = try p.int("ImageCacheDiskRetainMinutes")
         ImageCacheMatch = try p.string("ImageCacheMatch")
         ImageCacheMinMatchedImages = try p.int("ImageCacheMinMatchedImages")
+        AutoCreateImageCache = try p.bool("AutoCreateImageCache")
         RuntimeClassName = try p.string("RuntimeClassName")
     }
 }

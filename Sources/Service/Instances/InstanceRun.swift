@@ -157,7 +157,35 @@ actor InstanceRun {
         let selection = CacheSelection.select(lookup, images: images, now: now)
         if case .manual = lookup, let cache = selection.cache { service.caches.markMatched(cache) }
         apply(selection)
+        if selection.outcome == .notMatched, instance.cache.autoCreate == true { autoCreateCache() }
         return selection
+    }
+
+    /// Nothing matched and the instance asked for auto-create: a cache of its images is built
+    /// in the background (or already is), for the next instance; this one pulls.
+    private func autoCreateCache() {
+        do {
+            let made = try service.caches.autoCreate(
+                images: instance.images, account: account, region: instance.region, credentials: instance.credentials,
+                plainHTTP: Array(Set(instance.registryHttpEndPointList).union(service.registry.plainHTTPHosts)).sorted(),
+                skipVerify: instance.registrySkipVerifyList)
+            let evicted =
+                made.evicted.isEmpty
+                ? "" : "; least recently used auto-created cache(s) \(made.evicted.map(\.id).joined(separator: ", ")) deleted to make room"
+            let message =
+                made.created
+                ? "Image cache \(made.cache.id) is being built for these images; the next instance with them uses it\(evicted)"
+                : "Image cache \(made.cache.id) for these images already exists (\(made.cache.status.rawValue)); the next instance uses it once it is Ready"
+            if case .announce(let r, let m) = life.record(.imageCacheAutoCreated, message, at: now) {
+                service.logger.info("\(r.rawValue): \(m)", metadata: ["instance": "\(id)"])
+            }
+        } catch {
+            if case .announce(let r, let m) = life.record(
+                .imageCacheAutoCreated, "No image cache could be created for these images: \(Self.describe(error))", at: now)
+            {
+                service.logger.info("\(r.rawValue): \(m)", metadata: ["instance": "\(id)"])
+            }
+        }
     }
 
     private func apply(_ selection: CacheSelection) {
