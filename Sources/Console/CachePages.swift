@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import IMCCache
+import IMCModel
 import IMCService
 import IMCStore
 
@@ -71,6 +72,8 @@ extension Console {
         var http: String?
         var size: String?
         var retention: String?
+        var platform: String?
+        var refresh: String?
     }
 
     /// What the Create page shows: the values typed (never the password), and the errors.
@@ -83,6 +86,11 @@ extension Console {
             var http = ""
             var size = "20"
             var retention = "0"
+            var refresh = "0"
+        }
+        struct Choice {
+            var name: String
+            var selected: Bool
         }
         struct Region {
             var name: String
@@ -91,6 +99,7 @@ extension Console {
         var form: Values
         var errors: [String: String]
         var regions: [Region]
+        var platforms: [Choice]
     }
 
     /// The seed's Create page: name, region, images and versions, image credentials, cache
@@ -101,13 +110,15 @@ extension Console {
             values = .init(
                 name: typed(form.name), images: typed(form.images), credServer: typed(form.credServer),
                 credUsername: typed(form.credUsername),
-                http: typed(form.http), size: typed(form.size), retention: typed(form.retention))
+                http: typed(form.http), size: typed(form.size), retention: typed(form.retention), refresh: typed(form.refresh))
         }
         let chosen = form.map { typed($0.region) } ?? s.region
+        let platform = form.map { typed($0.platform) } ?? Platform.host.description
         return render(
             "createCache", title: "Create image cache", session: s, active: "caches",
             body: CreateBody(
-                form: values, errors: errors, regions: regions.map { .init(name: $0, selected: $0 == chosen) }),
+                form: values, errors: errors, regions: regions.map { .init(name: $0, selected: $0 == chosen) },
+                platforms: ["linux/amd64", "linux/arm64"].map { .init(name: $0, selected: $0 == platform) }),
             status: errors.isEmpty ? .ok : .badRequest)
     }
 
@@ -130,6 +141,13 @@ extension Console {
         } else {
             errors["retention"] = "The expiration must be a whole number of days, not \"\(typed(form.retention))\"."
         }
+        let refresh = typed(form.refresh)
+        if let minutes = Int(refresh.isEmpty ? "0" : refresh) {
+            request.refreshMinutes = minutes
+        } else {
+            errors["refresh"] = "The refresh interval must be a whole number of minutes, not \"\(refresh)\"."
+        }
+        if !typed(form.platform).isEmpty { request.platform = typed(form.platform) }
         let (server, username, password) = (typed(form.credServer), typed(form.credUsername), form.credPassword ?? "")
         if !server.isEmpty || !username.isEmpty || !password.isEmpty {
             if server.isEmpty { errors["credentials"] = "Give the registry host the credentials are for." }
@@ -155,6 +173,8 @@ extension Console {
         if message.hasPrefix("ImageCacheSize") { return "size" }
         if message.hasPrefix("RetentionDays") { return "retention" }
         if message.hasPrefix("ImageCacheName") { return "name" }
+        if message.hasPrefix("RefreshIntervalMinutes") { return "refresh" }
+        if message.hasPrefix("Platform") { return "platform" }
         return "form"
     }
 
@@ -174,6 +194,10 @@ extension Console {
         var expires: String
         var lastMatched: String
         var credentials: [String]
+        var platform: String
+        var refresh: String
+        /// While an update builds or after it failed: which snapshot (and images) serve.
+        var serving: String?
         var live: CacheLive
     }
 
@@ -211,7 +235,12 @@ extension Console {
         let body = CachePageBody(
             id: c.id, size: c.size, images: c.images, snapshot: c.snapshotID ?? "-", created: Self.time(c.creationTime),
             expires: c.expireDateTime.map { Self.time($0) } ?? "never", lastMatched: Self.time(c.lastMatchedTime),
-            credentials: c.credentials.map { "\($0.username)@\($0.server)" }, live: CacheLive(c))
+            credentials: c.credentials.map { "\($0.username)@\($0.server)" }, platform: c.platformName,
+            refresh: c.refreshMinutes.map { "tags checked every \($0) min; rebuilt when one moves" } ?? "never",
+            serving: (c.status == .updating || c.status == .updateFailed) && c.snapshotID != nil
+                ? "\(c.servedSnapshotNote) (\(c.servedImages.joined(separator: ", ")), \(c.servedSize) GiB): instances still start from it"
+                : nil,
+            live: CacheLive(c))
         return render("cachePage", title: c.name, session: s, active: "caches", body: body)
     }
 

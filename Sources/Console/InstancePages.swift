@@ -130,6 +130,10 @@ extension Console {
         var command: String?
         var cache: String?
         var restart: String?
+        /// "", `perfect` or `partial` ("": the account's default).
+        var match: String?
+        /// `on` when the box is ticked.
+        var autoCreate: String?
     }
 
     struct RunBody {
@@ -178,6 +182,14 @@ extension Console {
         case "", "auto": request.cache.use = "auto"
         case let id: request.cache.use = id
         }
+        // What the form does not set, the account's default annotations may.
+        request.unsaid = [.diskType, .diskSize, .retainMinute, .minMatchedImages]
+        switch typed(form.match) {
+        case "partial": request.cache.partialMatch = true
+        case "perfect": request.cache.partialMatch = false
+        default: request.unsaid.insert(.match)
+        }
+        if typed(form.autoCreate) == "on" { request.cache.autoCreate = true } else { request.unsaid.insert(.autoCreate) }
         do {
             let created = try instances.create(request, account: s.account, region: s.region)
             return Self.redirect("/console/instances/\(created[0].id)")

@@ -86,6 +86,10 @@ enum Templates {
           <input id="size" name="size" value="{{body.form.size}}">{{#body.errors.size}}<p class="error" id="error-size">{{body.errors.size}}</p>{{/body.errors.size}}</div>
           <div{{#body.errors.retention}} class="field-error"{{/body.errors.retention}}><label for="retention">Expiration policy <span class="hint">days to keep; 0 keeps it until deleted</span></label>
           <input id="retention" name="retention" value="{{body.form.retention}}">{{#body.errors.retention}}<p class="error" id="error-retention">{{body.errors.retention}}</p>{{/body.errors.retention}}</div>
+          <div{{#body.errors.platform}} class="field-error"{{/body.errors.platform}}><label for="platform">OS and architecture <span class="hint">the images are cached for this platform; only caches of the instances' platform are used</span></label>
+          <select id="platform" name="platform">{{#body.platforms}}<option{{#selected}} selected{{/selected}}>{{name}}</option>{{/body.platforms}}</select>{{#body.errors.platform}}<p class="error" id="error-platform">{{body.errors.platform}}</p>{{/body.errors.platform}}</div>
+          <div{{#body.errors.refresh}} class="field-error"{{/body.errors.refresh}}><label for="refresh">Refresh when a tag moves <span class="hint">minutes between checks of the images' tags; 0 never</span></label>
+          <input id="refresh" name="refresh" value="{{body.form.refresh}}">{{#body.errors.refresh}}<p class="error" id="error-refresh">{{body.errors.refresh}}</p>{{/body.errors.refresh}}</div>
           <p><button id="submit">Create</button> <a href="/console/caches">Cancel</a></p>
         </form>
         {{/body}}{{/page}}
@@ -98,6 +102,8 @@ enum Templates {
         <tr><th>Images</th><td>{{#body.images}}{{.}}<br>{{/body.images}}</td><th>Snapshot</th><td>{{body.snapshot}}</td></tr>
         <tr><th>Created</th><td>{{body.created}}</td><th>Expires</th><td>{{body.expires}}</td></tr>
         <tr><th>Last matched</th><td>{{body.lastMatched}}</td><th>Credentials</th><td>{{#body.credentials}}{{.}} {{/body.credentials}}</td></tr>
+        <tr><th>Platform</th><td id="platform">{{body.platform}}</td><th>Refresh</th><td id="refresh">{{body.refresh}}</td></tr>
+        {{#body.serving}}<tr><th>Serving</th><td colspan="3" id="serving">{{body.serving}}</td></tr>{{/body.serving}}
         </table>
         <form method="post" action="/console/caches/{{body.id}}/delete" class="inline"><button class="danger" id="delete">Delete</button></form>
         <a class="button" href="/console/instances/new?cache={{body.id}}">Run an instance with it</a></div>
@@ -151,6 +157,9 @@ enum Templates {
           <label for="command">Command <span class="hint">run with /bin/sh -c; empty: the image's own</span></label>
           <input id="command" name="command" value="{{body.command}}">
           <label for="cache">Image cache</label><select id="cache" name="cache">{{#body.caches}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/body.caches}}</select>
+          <label for="match">Matching <span class="hint">with auto: a cache must hold every image (perfect), or the one holding the most will do and the rest are pulled (partial)</span></label>
+          <select id="match" name="match"><option value="">the account's default (perfect)</option><option value="perfect">perfect</option><option value="partial">partial</option></select>
+          <label><input type="checkbox" id="auto-create" name="autoCreate"> When no cache matches, build one of this image for the next instance</label>
           <label for="restart">Restart policy</label><select id="restart" name="restart"><option>Never</option><option>OnFailure</option><option>Always</option></select>
           <p><button id="submit">Run</button></p>
         </form>

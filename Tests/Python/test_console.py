@@ -87,6 +87,10 @@ def test_the_console_creates_a_cache_runs_an_instance_and_shows_the_bill(browser
     size.clear()
     size.send_keys("20")
     d.find_element(By.ID, "cred-password").send_keys(CANARY)
+    assert Select(d.find_element(By.ID, "platform")).first_selected_option.text == "linux/amd64", "the host's by default"
+    refresh = d.find_element(By.ID, "refresh")
+    refresh.clear()
+    refresh.send_keys("60")
     click_and_wait(d, "submit", "/console/caches/imc-")
     cache_id = d.current_url.rsplit("/", 1)[1]
     d.execute_script("window.__sameDocument = true")
@@ -94,6 +98,9 @@ def test_the_console_creates_a_cache_runs_an_instance_and_shows_the_bill(browser
     assert d.execute_script("return window.__sameDocument === true"), "the events updated in place"
     reasons = [row.find_elements(By.TAG_NAME, "td")[2].text for row in d.find_elements(By.CSS_SELECTOR, "#events tr")[1:]]
     assert reasons[-3:] == ["SnapshotCreating", "SnapshotCreated", "Ready"], reasons
+    assert d.find_element(By.ID, "platform").text == "linux/amd64"
+    assert "every 60 min" in d.find_element(By.ID, "refresh").text
+    assert "100%" in d.find_element(By.CSS_SELECTOR, "#live .progress").text
     shot(d, "3-cache-ready")
     d.get(base + "/console/caches")
     row = d.find_element(By.CSS_SELECTOR, f'tr[data-id="{cache_id}"]')
@@ -108,6 +115,8 @@ def test_the_console_creates_a_cache_runs_an_instance_and_shows_the_bill(browser
     d.find_element(By.ID, "name").send_keys("console-run")
     d.find_element(By.ID, "command").send_keys("cat /app/message")
     Select(d.find_element(By.ID, "cache")).select_by_value(cache_id)
+    assert [o.text for o in Select(d.find_element(By.ID, "match")).options][1:] == ["perfect", "partial"]
+    assert not d.find_element(By.ID, "auto-create").is_selected()
     click_and_wait(d, "submit", "/console/instances/eksci-")
     wait_text(d, "#status", "Succeeded")
     assert d.find_element(By.ID, "match").text == "ImageCacheUsed"
@@ -127,6 +136,17 @@ def test_the_console_creates_a_cache_runs_an_instance_and_shows_the_bill(browser
     assert cache_id in d.find_element(By.ID, "cache-totals").text
     assert "CNY" in d.find_element(By.ID, "total").text
     shot(d, "6-bill")
+
+    # An update that fails: the cache page says which snapshot still serves instances.
+    client.call_json("UpdateImageCache", {"ImageCacheId": cache_id, "Images": [f"{registry}/demo/missing:v1"]})
+    deadline = time.time() + 60
+    while time.time() < deadline and client.call_json(
+            "DescribeImageCaches", {"ImageCacheIds": [cache_id]})["Response"]["ImageCaches"][0]["Status"] != "UpdateFailed":
+        time.sleep(0.2)
+    d.get(base + f"/console/caches/{cache_id}")
+    serving = d.find_element(By.ID, "serving").text
+    assert "the previous one, serving after the update failed" in serving and "demo/app" in serving, serving
+    shot(d, "7-update-failed-still-serving")
 
     # Clean up through the console: the instance, then the cache.
     instance_id = client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest()).EksCis[0].EksCiId
