@@ -83,6 +83,9 @@ public struct ImageCache: Codable, Sendable, Equatable {
     /// The digest each image's reference resolved to when the snapshot was built (normalised
     /// reference -> digest): what a moved tag is told by.
     public var snapshotDigests: [String: String]?
+    /// The layers the snapshot holds (compressed digest -> size): an instance whose images are in
+    /// no cache takes the layers they share with one from its disk and pulls only the rest.
+    public var snapshotLayers: [String: Int64]?
     /// Check the tags this often (minutes; nil or 0: never) and rebuild when one moved.
     public var refreshMinutes: Int?
     /// When the tags were last checked.
@@ -166,6 +169,7 @@ public struct ImageCache: Codable, Sendable, Equatable {
         snapshotImages = images
         snapshotSize = size
         snapshotDigests = digests
+        snapshotLayers = nil
     }
 
     /// How an instance's event names the snapshot it used: its id, and when the cache is being

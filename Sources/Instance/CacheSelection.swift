@@ -110,6 +110,22 @@ public struct CacheSelection: Equatable, Sendable {
         matched = distinct.intersection(held).count
     }
 
+    /// No cache holds the images, but `cache` holds some of their layers (a shared base image):
+    /// its snapshot becomes the disk, those layers are used from it and only the rest pulled.
+    public static func sharingLayers(
+        _ cache: ImageCache, images: [String], layers: Int, of total: Int, bytes: Int64, ofBytes totalBytes: Int64
+    ) -> CacheSelection {
+        var s = CacheSelection(outcome: .used, cache: cache, missing: [], events: [])
+        s.measure(images, against: cache)
+        s.events = [
+            (
+                .imageCacheLayersMatched,
+                "No image cache holds \(s.missing.joined(separator: ", ")); image cache \(cache.id) holds \(layers) of \(total) of their layers (\(bytes) of \(totalBytes) bytes): those are used from its disk and only the rest is pulled"
+            )
+        ]
+        return s
+    }
+
     /// The cache was chosen but its snapshot cannot become a disk: the images are pulled.
     public static func unusable(_ cacheID: String, why: String) -> CacheSelection {
         CacheSelection(

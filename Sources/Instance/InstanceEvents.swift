@@ -20,6 +20,8 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case imageCachePartiallyMatched = "ImageCachePartiallyMatched"
     /// Nothing matched, and a cache is being built for the images (auto-create).
     case imageCacheAutoCreated = "ImageCacheAutoCreated"
+    /// No cache holds the images, but one holds some of their layers, which are used from it.
+    case imageCacheLayersMatched = "ImageCacheLayersMatched"
     case imageCacheNotFound = "ImageCacheNotFound"
     case imageCacheStale = "ImageCacheStale"
     case imageCacheDiskReused = "ImageCacheDiskReused"

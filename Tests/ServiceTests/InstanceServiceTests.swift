@@ -222,8 +222,8 @@ final class InstanceServiceTests {
             try await removeAll([i.id])
             return done
         }
-        let perfect = try await run(partial: nil, minimum: nil)
-        #expect(perfect.cacheOutcome == .notMatched && !perfect.diskFromCache, "by default every image must be in the cache")
+        let perfect = try await run(partial: false, minimum: nil)
+        #expect(perfect.cacheOutcome == .notMatched && !perfect.diskFromCache, "a perfect match: every image must be in the cache")
         let partial = try await run(partial: true, minimum: nil)
         #expect(partial.cacheOutcome == .used && partial.cacheID == cache.id && partial.diskFromCache)
         let matched = try #require(partial.events.first { $0.reason == "ImageCachePartiallyMatched" })
@@ -265,6 +265,34 @@ final class InstanceServiceTests {
         #expect(second.cacheOutcome == .used && second.cacheID == made.id && second.diskFromCache)
         #expect(!second.events.contains { $0.reason == "ImageCacheAutoCreated" })
         try caches.delete(ids: [made.id], account: account)
+    }
+
+    /// Layer-level use: an image in no cache whose base layer a cache holds starts from that
+    /// cache's disk; only the layer the cache lacks is downloaded, and the events say so.
+    @Test func anImageInNoCacheTakesTheLayersACacheHoldsAndPullsOnlyTheRest() async throws {
+        let base = try RunnableImages.image(files: ["app/msg": "base\n"])
+        let derived = try RunnableImages.image(files: ["app/msg": "derived\n"])
+        registry.add(base, repository: "base", tag: "v1")
+        registry.add(derived, repository: "derived", tag: "v1")
+        let shared = try #require(derived.layers.first?.descriptor)
+        #expect(base.layers.first?.descriptor.digest == shared.digest, "the two images share their first layer")
+        let cache = try await buildCache(["\(registry.host)/base:v1"])
+        #expect(cache.snapshotLayers?[shared.digest.description] == shared.size)
+        registry.clearRequests()
+        let image = "\(registry.host)/derived:v1"
+        let i = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
+        let done = try await wait(i.id, until: finished)
+        #expect(done.status == .succeeded, "\(done.events.map(\.message))")
+        #expect(done.cacheOutcome == .used && done.cacheID == cache.id && done.diskFromCache)
+        let layers = try #require(done.events.first { $0.reason == "ImageCacheLayersMatched" })
+        #expect(layers.message.contains("image cache \(cache.id) holds 1 of 2 of their layers (\(shared.size) of"))
+        let pulled = try #require(done.events.first { $0.reason == "Pulled" })
+        #expect(pulled.message.hasSuffix("bytes (1 layers) from image cache \(cache.id)'s disk"), "\(pulled.message)")
+        #expect(!registry.requests.contains { $0.path.hasSuffix("/blobs/\(shared.digest)") }, "the shared layer was not downloaded")
+        #expect(registry.requests.contains { $0.path.hasSuffix("/blobs/\(derived.layers[1].descriptor.digest)") })
+        #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "derived\n")
+        try await removeAll([i.id])
+        try caches.delete(ids: [cache.id], account: account)
     }
 
     @Test func anUnknownManualCacheFallsBackToAPullWithAWarning() async throws {

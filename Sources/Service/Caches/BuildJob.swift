@@ -93,6 +93,7 @@ public struct BuildJob: Codable, Sendable {
                         (ContinuousClock.now - t0).seconds))
                 pulled.downloadedBytes = downloaded
                 pulled.image = reference.description
+                pulled.layers = Dictionary(result.layers.map { ($0.digest.description, $0.size) }, uniquingKeysWith: { a, _ in a })
                 pulled.digest = (try? store.resolve(reference.description)?.digest.description) ?? result.manifestDigest.description
                 emit(pulled)
                 manifest.images.append(
@@ -180,6 +181,9 @@ public struct BuildMessage: Codable, Sendable, Equatable {
     /// For `pulled`: the image (normalised) and the digest its reference resolved to.
     public var image: String?
     public var digest: String?
+    /// For `pulled`: the image's layers (compressed digest -> size), which instances of other
+    /// images that share them may take from the cache's disk.
+    public var layers: [String: Int64]?
 
     public init(_ kind: Kind, _ message: String, reason: String? = nil) {
         self.kind = kind

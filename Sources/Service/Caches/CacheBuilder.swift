@@ -71,6 +71,7 @@ public final class CacheBuilder: Sendable {
         defer { meter.stop(builderID) }
         var disk: Disk?
         var digests: [String: String] = [:]
+        var layers: [String: Int64] = [:]
         do {
             if let why = CacheCredential.unreadable(cache.credentials) { throw ServiceError(.secretUnreadable, "Build failed: \(why)") }
             let (disks, snapshots, size) = (self.disks, self.snapshots, cache.size)
@@ -85,7 +86,8 @@ public final class CacheBuilder: Sendable {
             let mountPoint = "\(workRoot)/\(cache.id)"
             try await disks.mount(d, at: mountPoint, directIO: true)
             do {
-                try await runJob(BuildJob(cache: cache, options: clientOptions), root: mountPoint, cache: &cache, digests: &digests)
+                try await runJob(
+                    BuildJob(cache: cache, options: clientOptions), root: mountPoint, cache: &cache, digests: &digests, layers: &layers)
                 try await disks.unmount(mountPoint)
             } catch {
                 try? await disks.unmount(mountPoint)
@@ -101,6 +103,7 @@ public final class CacheBuilder: Sendable {
             let old = cache.snapshotID
             // From here the new snapshot serves, with the images and size it was built with.
             cache.serve(snapshot: snapshot.id, checksum: snapshot.checksum, digests: digests)
+            cache.snapshotLayers = layers
             cache.lastRefreshCheck = clock.now()
             cache.status = .ready
             record(&cache, .snapshotCreated, "Snapshot \(snapshot.id) created; disk \(d.id) and the builder released")
@@ -182,6 +185,7 @@ public final class CacheBuilder: Sendable {
                 stored.snapshotImages = cache.snapshotImages
                 stored.snapshotSize = cache.snapshotSize
                 stored.snapshotDigests = cache.snapshotDigests
+                stored.snapshotLayers = cache.snapshotLayers
                 stored.lastRefreshCheck = cache.lastRefreshCheck
             }
             if let (reason, message, at) = event { stored.record(reason, message, at: at) }
@@ -197,7 +201,9 @@ public final class CacheBuilder: Sendable {
 
     /// Runs the job (in the sandbox, or here) on the disk mounted at `root`, recording its
     /// steps as they come, and stops it at the deadline.
-    private func runJob(_ job: BuildJob, root: String, cache: inout ImageCache, digests: inout [String: String]) async throws {
+    private func runJob(
+        _ job: BuildJob, root: String, cache: inout ImageCache, digests: inout [String: String], layers: inout [String: Int64]
+    ) async throws {
         let (stream, continuation) = AsyncStream<BuildMessage>.makeStream()
         let (sandbox, logger) = (self.sandbox, self.logger)
         let work = Task {
@@ -222,6 +228,7 @@ public final class CacheBuilder: Sendable {
                 case .pulling: record(&cache, .pulling, message.message)
                 case .pulled:
                     if let image = message.image, let digest = message.digest { digests[image] = digest }
+                    for (digest, size) in message.layers ?? [:] { layers[digest] = size }
                     record(&cache, .pulled, message.message)
                     IMCMetrics.pulled(bytes: message.downloadedBytes ?? 0)
                 case .progress:

@@ -30,13 +30,18 @@ extension InstanceRun {
                 await event(.pulling, "Pulling image \"\(image)\"")
                 save()
                 let t0 = ContinuousClock.now
+                var fromDisk = ""
                 do {
                     if let cache {
-                        images[image] = try await InstanceImages.pull(
+                        let (ready, result) = try await InstanceImages.pull(
                             image, into: diskRoot, registry: registryConfig(cache: cache), options: service.clientOptions,
-                            logger: service.logger
-                        ).0
+                            logger: service.logger)
+                        images[image] = ready
                         images[image]?.userXattrs = userXattrs
+                        let reused = result.layers.filter(\.reused)
+                        let pulled = result.layers.filter { !$0.reused }
+                        fromDisk =
+                            ": \(pulled.reduce(0) { $0 + $1.size }) bytes pulled (\(pulled.count) layers), \(reused.reduce(0) { $0 + $1.size }) bytes (\(reused.count) layers) from image cache \(cache.id)'s disk"
                     } else {
                         if nodeImages == nil { nodeImages = try await service.nodeImages.acquire(account: account) }
                         images[image] = try await service.nodeImages.pull(
@@ -52,7 +57,8 @@ extension InstanceRun {
                     throw ServiceError.failed("Failed to pull image \"\(image)\": \(message.prefix(400))", cause: error as? PullError)
                 }
                 await event(
-                    .pulled, String(format: "Successfully pulled image \"%@\" in %.3fs", image, (ContinuousClock.now - t0).seconds))
+                    .pulled,
+                    String(format: "Successfully pulled image \"%@\" in %.3fs", image, (ContinuousClock.now - t0).seconds) + fromDisk)
             }
             life.mark(StartupPhase.imageReady(image), at: now)
         }
@@ -101,5 +107,56 @@ extension InstanceRun {
             "Image \(image) in image cache \(cacheID) is \(cached); the registry now serves \(current). The cached version runs; update the cache to use the new one"
         )
         save()
+    }
+}
+
+/// Layer-level use: when no cache holds an instance's images, the cache holding the most bytes
+/// of their layers (a shared base image) becomes its disk; the images are pulled onto it, and
+/// the layers it holds are not downloaded again.
+extension InstanceRun {
+    /// Not when the instance asked for a perfect match (`image-cache-match: perfect`) or for a
+    /// minimum number of images: those are about whole images.
+    func layerSelection() async -> CacheSelection? {
+        guard instance.cache.use == "auto", instance.cache.partialMatch != false, instance.cache.minMatchedImages == nil else { return nil }
+        let candidates = ((try? service.cacheRepository.serving(account: account, region: instance.region, now: now)) ?? []).filter {
+            $0.platformName == Platform.host.description && !($0.snapshotLayers ?? [:]).isEmpty
+        }
+        guard !candidates.isEmpty else { return nil }
+        let client = RegistryClient(config: registryConfig(cache: nil), options: service.clientOptions, logger: service.logger)
+        defer { Task { try? await client.shutdown() } }
+        var wanted: [String: Int64] = [:]
+        for image in Set(instance.images) {
+            // An image whose manifest cannot be read here is pulled as usual (and fails there with why).
+            guard let layers = await Self.remoteLayers(image, client: client) else { return nil }
+            wanted.merge(layers) { a, _ in a }
+        }
+        let totalBytes = wanted.values.reduce(0, +)
+        func shared(_ c: ImageCache) -> (count: Int, bytes: Int64) {
+            let held = c.snapshotLayers ?? [:]
+            let common = wanted.filter { held[$0.key] != nil }
+            return (common.count, common.values.reduce(0, +))
+        }
+        let best = candidates.map { ($0, shared($0)) }.filter { $0.1.count > 0 }.min { a, b in
+            if a.1.bytes != b.1.bytes { return a.1.bytes > b.1.bytes }
+            if a.0.servedSize != b.0.servedSize { return a.0.servedSize < b.0.servedSize }
+            return a.0.id < b.0.id
+        }
+        guard let (cache, common) = best else { return nil }
+        return CacheSelection.sharingLayers(
+            cache, images: instance.images, layers: common.count, of: wanted.count, bytes: common.bytes, ofBytes: totalBytes)
+    }
+
+    /// An image's layers for this host's platform (compressed digest -> size), from its
+    /// registry's manifest; nil when it cannot be read.
+    static func remoteLayers(_ image: String, client: RegistryClient) async -> [String: Int64]? {
+        guard let ref = try? ImageReference(parsing: image), var fetched = try? await client.fetchManifest(ref) else { return nil }
+        if case .index(let index) = fetched.document,
+            let entry = index.manifests.first(where: { $0.platform.map(Platform.host.matches) ?? false }),
+            let m = try? await client.fetchManifest(ref, reference: entry.digest.description)
+        {
+            fetched = m
+        }
+        guard case .manifest(let manifest) = fetched.document else { return nil }
+        return Dictionary(manifest.layers.map { ($0.digest.description, $0.size) }, uniquingKeysWith: { a, _ in a })
     }
 }

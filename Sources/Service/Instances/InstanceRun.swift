@@ -125,6 +125,11 @@ actor InstanceRun {
     /// Match, disk, mount, images.
     private func prepare() async throws {
         var selection = try selectCache()
+        if selection.outcome == .notMatched, let layered = await layerSelection() {
+            selection = layered
+            apply(selection)
+            service.caches.markMatched(layered.cache!)
+        }
         life.mark(StartupPhase.matched, at: now)
         IMCMetrics.matched(selection.outcome)
         try await attachDisk(&selection)
