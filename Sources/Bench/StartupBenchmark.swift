@@ -92,6 +92,11 @@ struct StartupBenchmark: AsyncParsableCommand {
     var pollMs = 10
     @Option(help: "Seconds to wait after the caches are built (their snapshots are checksummed right after, reading every byte).")
     var settleAfterBuild = 30
+    @Flag(
+        help:
+            "Layer-level use instead: a cache of a 1 GiB image, then an image with the same base layers and another top layer started from it (only the top layer pulled), against a cold pull and podman run of that image."
+    )
+    var changedTop = false
     struct Timing {
         var wall: Double
         var server: Double?
@@ -100,6 +105,7 @@ struct StartupBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if changedTop { return try await runChangedTop() }
         let imcPath = URL(fileURLWithPath: imc).standardizedFileURL.path
         let bench = CommandLine.arguments[0]
         let registry = try await DockerRegistry.start()
@@ -212,6 +218,63 @@ struct StartupBenchmark: AsyncParsableCommand {
         sync()
         if waited { try await Task.sleep(for: .seconds(settle)) }
         try "3\n".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)
+    }
+
+    /// Layer-level use, measured: `bench/top-a` (busybox, /usr/bin, /usr/share, /etc on top) is
+    /// cached; `bench/top-b` has the same layers but /var/lib/dpkg on top instead. Starting top-b
+    /// with automatic matching takes the shared layers from top-a's cache and pulls the top one.
+    func runChangedTop() async throws {
+        let imcPath = URL(fileURLWithPath: imc).standardizedFileURL.path
+        let bench = CommandLine.arguments[0]
+        let registry = try await DockerRegistry.start()
+        defer { registry.stop() }
+        var sizes: [String: Int64] = [:]
+        for (name, top) in [("top-a", "etc"), ("top-b", "var/lib/dpkg")] {
+            let out = try Measure.shell(
+                "\(bench) push-image --registry \(registry.host) --work \(work) --repository bench/\(name) --layer usr/bin --layer usr/share --layer \(top)"
+            )
+            sizes[name] = Int64(out.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "0")
+            print("pushed bench/\(name): \(mb(sizes[name] ?? 0)) unpacked")
+        }
+        let root = work + "/startup-runs"
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let serve = try await ServeProcess(
+            imc: imcPath, dataRoot: root + "/service", builders: 1, extraArguments: ["--plain-http", registry.host])
+        defer { serve.stop() }
+        let client = APIClient(serve.settings)
+        var create = CreateImageCacheRequest(Images: ["\(registry.host)/bench/top-a:v1"])
+        create.RegistryHttpEndPointList = [registry.host]
+        let built = try await client.waitForBuild(try await client.send(create).ImageCacheId)
+        guard built.Status == "Ready" else { throw BenchError("the cache of top-a failed: \(built.Events.map(\.Message))") }
+        try await Task.sleep(for: .seconds(settleAfterBuild))
+        let image = "\(registry.host)/bench/top-b:v1"
+        let chosen = ["imc, layers from a cache", "imc, no cache", "podman run"]
+        var results: [String: [Timing]] = [:]
+        for round in 1...runs {
+            for (n, path) in (round % 2 == 1 ? chosen : chosen.reversed()).enumerated() {
+                try await settleDisk(serve.dataRoot)
+                let t: Timing
+                switch path {
+                case "podman run": t = try podmanRun(image, dir: "\(root)/podman-\(round)-\(n)", registry: registry.host)
+                default: t = try await imcRun(client, image, cache: path != "imc, no cache", name: "top-\(round)-\(n)")
+                }
+                results[path, default: []].append(t)
+                print(String(format: "round %d  %-26@ %8.1f ms", round, path as NSString, t.wall * 1000))
+            }
+        }
+        try await client.shutdown()
+        let medians = chosen.map { Measure.median((results[$0] ?? []).map(\.wall)) }
+        var report = "| bench/top-b (\(mb(sizes["top-b"] ?? 0)) unpacked) | median (runs) |\n|---|---|\n"
+        for (path, median) in zip(chosen, medians) {
+            let runs = (results[path] ?? []).map { String(format: "%.0f", $0.wall * 1000) }.joined(separator: ", ")
+            report += String(format: "| %@ | %.0f ms (%@) |\n", path, median * 1000, runs)
+        }
+        report += String(
+            format: "\nCold pull / layers from a cache: %.1fx; podman / layers from a cache: %.1fx.\n", medians[1] / medians[0],
+            medians[2] / medians[0])
+        print(report)
+        if let markdown { try report.write(toFile: markdown, atomically: true, encoding: .utf8) }
     }
 
     /// Creates an instance and waits until its container runs; deletes it afterwards.
