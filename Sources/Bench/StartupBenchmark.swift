@@ -164,20 +164,23 @@ struct StartupBenchmark: AsyncParsableCommand {
 
         var report =
             "| image (unpacked) | with a cache: median (runs) | no cache, cold pull: median (runs) | podman run, cold: median (runs) | cold / cache | podman / cache |\n|---|---|---|---|---|---|\n"
+        // A path not run (`--path`) is a dash, not a zero.
         func cell(_ ts: [Timing]) -> String {
-            String(
+            guard !ts.isEmpty else { return "-" }
+            return String(
                 format: "%.0f ms (%@)", Measure.median(ts.map(\.wall)) * 1000,
                 ts.map { String(format: "%.0f", $0.wall * 1000) }.joined(separator: ", "))
         }
+        func ratio(_ a: Double, _ b: Double) -> String { a > 0 && b > 0 ? String(format: "%.0fx", a / b) : "-" }
         for set in sets {
             let r = results[set.name] ?? [:]
             let cached = Measure.median((r["imc, cache"] ?? []).map(\.wall))
             let cold = Measure.median((r["imc, no cache"] ?? []).map(\.wall))
             let podman = Measure.median((r["podman run"] ?? []).map(\.wall))
             report += String(
-                format: "| bench/%@ (%@) | %@ | %@ | %@ | %.0fx | %.0fx |\n", set.name, mb(sizes[set.name] ?? 0),
-                cell(r["imc, cache"] ?? []),
-                cell(r["imc, no cache"] ?? []), cell(r["podman run"] ?? []), cold / max(cached, 1e-6), podman / max(cached, 1e-6))
+                format: "| bench/%@ (%@) | %@ | %@ | %@ | %@ | %@ |\n", set.name, mb(sizes[set.name] ?? 0),
+                cell(r["imc, cache"] ?? []), cell(r["imc, no cache"] ?? []), cell(r["podman run"] ?? []), ratio(cold, cached),
+                ratio(podman, cached))
         }
         let serverCached = sets.map { set in
             Measure.median((results[set.name]?["imc, cache"] ?? []).compactMap(\.server)) * 1000
