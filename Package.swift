@@ -154,7 +154,7 @@ let package = Package(
         .target(
             name: "IMCDoors",
             dependencies: [
-                "IMCService", "IMCStore", "IMCBilling", "IMCOS", "IMCObservability", "IMCModel", "IMCInstance", "IMCRegistry",
+                "IMCService", "IMCStore", "IMCBilling", "IMCOS", "IMCObservability", "IMCModel", "IMCInstance", "IMCRegistry", "IMCRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -193,7 +193,7 @@ let package = Package(
             dependencies: [
                 "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance",
                 "IMCCache",
-                "IMCRegistry", "IMCConsole", "IMCObservability", "IMCModel", "IMCOS",
+                "IMCRegistry", "IMCConsole", "IMCObservability", "IMCModel", "IMCOS", "IMCRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

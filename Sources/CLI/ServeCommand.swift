@@ -11,6 +11,7 @@ import IMCModel
 import IMCOS
 import IMCObservability
 import IMCRegistry
+import IMCRuntime
 import IMCService
 import IMCStore
 import Logging
@@ -178,7 +179,14 @@ struct ServeCommand: AsyncParsableCommand {
         let instances = try InstanceService(
             repository: instanceRepository, caches: service, disks: disks, snapshots: snapshots,
             root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(plainHTTP)), clientOptions: clientOptions,
-            limits: settings.instances, meter: meter, defaults: settings.defaults, logger: logger)
+            limits: settings.instances, meter: meter, defaults: settings.defaults,
+            network: {
+                // imc's own API ports are unreachable from instances on any of the host's addresses.
+                var n = settings.network
+                let ports = [listen, listenTLS].compactMap { Self.split($0)?.1 }
+                n.networks = VPCNetworks(first: n.networks.first, count: n.networks.count, apiPorts: ports)
+                return n
+            }(), logger: logger)
         let billing = BillingService(usage: usage, prices: settings.prices)
         let sweeper = ExpirySweeper(service: service, instances: instances, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned

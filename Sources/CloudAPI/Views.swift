@@ -57,7 +57,8 @@ enum Views {
             CreationTime: i.creationTime.formatted(.iso8601), SucceededTime: i.status == .succeeded ? time(i.finishTime) : nil,
             Containers: i.containers.map { container($0, state: i.states[$0.name]) },
             InitContainers: i.initContainers.map { container($0, state: i.states[$0.name]) }, SubnetId: i.subnetID, VpcId: i.vpcID,
-            SecurityGroupIds: i.securityGroupIDs, PrivateIp: nil, ImageCacheId: i.cacheID, ImageCacheResult: i.cacheOutcome?.rawValue,
+            SecurityGroupIds: i.securityGroupIDs, PrivateIp: i.privateIP, ImageCacheId: i.cacheID,
+            ImageCacheResult: i.cacheOutcome?.rawValue,
             ImageCacheDiskId: i.diskID, ImageCacheDiskSize: i.diskSizeGiB, ImageCacheDiskType: i.cache.diskType.rawValue,
             StatusMessage: i.message,
             StartupPhases: i.phases.map {

@@ -223,6 +223,8 @@ extension Console {
         var outcome: String
         var cacheID: String?
         var disk: Disk?
+        /// The instance's address on its VPC's network, and the VPC.
+        var address: String?
         var timeline: Timeline?
         var containers: [ContainerRow]
         var events: [EventRow]
@@ -247,6 +249,7 @@ extension Console {
         InstanceLive(
             final: i.status == .succeeded || i.status == .failed, status: i.status.rawValue, outcome: i.cacheOutcome?.rawValue ?? "-",
             cacheID: i.cacheID, disk: i.diskID.map { .init(id: $0, size: i.diskSizeGiB ?? 0, type: i.cache.diskType.rawValue) },
+            address: i.privateIP.map { "\($0) in \(i.vpcID ?? "")" },
             timeline: Timeline(i),
             containers: (i.initContainers + i.containers).map { c in
                 let st = i.states[c.name]

@@ -185,7 +185,8 @@ enum Templates {
     static let instanceLive = """
         <p{{#final}} data-final{{/final}}>Status: <span class="status {{status}}" id="status">{{status}}</span>
         &nbsp; Image cache: <b id="match">{{outcome}}</b> {{#cacheID}}<code>{{cacheID}}</code>{{/cacheID}}
-        {{#disk}} &nbsp; disk <code>{{id}}</code> ({{size}} GiB, {{type}}){{/disk}}</p>
+        {{#disk}} &nbsp; disk <code>{{id}}</code> ({{size}} GiB, {{type}}){{/disk}}
+        {{#address}} &nbsp; address <code id="private-ip">{{address}}</code>{{/address}}</p>
         <h2>Start-up</h2>{{#timeline}}{{> timeline}}{{/timeline}}{{^timeline}}<span class="muted">-</span>{{/timeline}}
         <h2>Containers</h2><table id="containers"><tr><th>Name</th><th>Image</th><th>State</th><th>Exit code</th><th>Restarts</th></tr>{{#containers}}<tr><td>{{name}}</td><td>{{image}}</td><td>{{state}}{{#reason}} ({{reason}}){{/reason}}</td><td>{{exitCode}}</td><td>{{restarts}}</td></tr>{{/containers}}</table>
         <h2>Events</h2><table id="events"><tr><th>Time</th><th>Type</th><th>Reason</th><th>Message</th></tr>{{#events}}

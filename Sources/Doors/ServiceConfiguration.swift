@@ -2,6 +2,7 @@ import Foundation
 import IMCBilling
 import IMCInstance
 import IMCRegistry
+import IMCRuntime
 import IMCService
 import Yams
 
@@ -24,6 +25,8 @@ import Yams
 /// registries: {allowedNetworks: ["127.0.0.1/32", "10.0.0.0/8"]}   # refused by default
 /// disks: {reserveGiB: 2}       # free space kept on the pool and the data root
 /// tls: {certificate: /etc/imc/tls.crt, key: /etc/imc/tls.key}     # else generated at first start
+/// networks: {first: 0, count: 4096}   # which /24s of 10.240.0.0/12 this service gives VPCs
+/// securityGroups: {sg-locked: {egress: false}}   # `default` (all egress) always exists
 /// prices:                      # per hour; each entry changes the prices from its `from` on
 ///   - {currency: CNY, builder: "0.32", buildDisk: "0.0004", snapshot: "0.00017",
 ///      disk: {CLOUD_PREMIUM: "0.0004", CLOUD_SSD: "0.0011"}}
@@ -44,6 +47,8 @@ public struct ServiceConfiguration: Sendable {
     public var tls: (certificate: String, key: String)?
     /// Annotations instances get when their request does not say otherwise.
     public var defaults = InstanceDefaults()
+    /// VPC networks (which of 10.240.0.0/12's /24s this service gives out) and security groups.
+    public var network = NetworkSettings()
 
     public init() {}
 
@@ -58,6 +63,7 @@ public struct ServiceConfiguration: Sendable {
         }
         let known: Set<String> = [
             "regions", "accounts", "limits", "prices", "quotas", "instances", "builds", "registries", "disks", "tls", "defaultAnnotations",
+            "networks", "securityGroups",
         ]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigurationError("\(source): unknown field \(unknown)")
@@ -85,6 +91,30 @@ public struct ServiceConfiguration: Sendable {
         }
         if let every = root["defaultAnnotations"] {
             config.defaults.everyAccount = try annotations(every, "defaultAnnotations", source)
+        }
+        if let networks = root["networks"] {
+            var first = 0
+            var count = 4096
+            for (k, v) in try mapping(networks, "networks", source) {
+                switch k {
+                case "first": first = try integer(v, "networks.first", source, in: 0...4095)
+                case "count": count = try integer(v, "networks.count", source, in: 1...4096)
+                default: throw ConfigurationError("\(source): unknown field networks.\(k)")
+                }
+            }
+            config.network.networks = VPCNetworks(first: first, count: count)
+        }
+        if let groups = root["securityGroups"] {
+            for (id, rules) in try mapping(groups, "securityGroups", source) {
+                var group = SecurityGroup()
+                for (k, v) in try mapping(rules, "securityGroups.\(id)", source) {
+                    guard k == "egress", let allowed = v as? Bool else {
+                        throw ConfigurationError("\(source): securityGroups.\(id).\(k) is not a rule; use egress: true or false")
+                    }
+                    group.egress = allowed
+                }
+                config.network.securityGroups[id] = group
+            }
         }
         if let limits = root["limits"] {
             guard let l = limits as? [String: Any] else { throw ConfigurationError("\(source): limits must be a mapping") }

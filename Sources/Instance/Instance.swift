@@ -203,6 +203,11 @@ public struct Instance: Codable, Sendable, Equatable {
     public var phases: [Phase]
     public var subnetID: String?
     public var vpcID: String?
+    /// The instance's address on its VPC's network (instances with a VpcId), and where it was
+    /// given: the network's index and the host number.
+    public var privateIP: String?
+    public var networkIndex: Int?
+    public var networkHost: Int?
     public var securityGroupIDs: [String]
     /// The runtime its containers run under.
     public var runtimeClass: RuntimeClass
@@ -237,7 +242,7 @@ public struct Instance: Codable, Sendable, Equatable {
         case id, account, region, name, status, message, creationTime, finishTime, cpu, memory, restartPolicy,
             terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
             registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
-            runtimeClass, idRangeBase
+            runtimeClass, idRangeBase, privateIP, networkIndex, networkHost
     }
 
     /// Rows written before a field existed read with its default.
@@ -273,6 +278,9 @@ public struct Instance: Codable, Sendable, Equatable {
         securityGroupIDs = try c.decode([String].self, forKey: .securityGroupIDs)
         runtimeClass = try c.decodeIfPresent(RuntimeClass.self, forKey: .runtimeClass) ?? .runc
         idRangeBase = try c.decodeIfPresent(UInt32.self, forKey: .idRangeBase)
+        privateIP = try c.decodeIfPresent(String.self, forKey: .privateIP)
+        networkIndex = try c.decodeIfPresent(Int.self, forKey: .networkIndex)
+        networkHost = try c.decodeIfPresent(Int.self, forKey: .networkHost)
     }
 
     /// Every image the instance runs, in order, once each.

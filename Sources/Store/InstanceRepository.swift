@@ -20,6 +20,19 @@ public protocol DiskRepository: Sendable {
 /// Contract: `allocate` is atomic and returns the lowest free range (the same one again for an
 /// instance that has one); a range is free again only after `release` (when its instance is
 /// gone); `allocated` lists every range in use, for recovery.
+/// Where instances' network addresses are given out: each (account, VPC) has a network of its
+/// own (an index, from which its bridge and its /24 follow), and each instance a host number on
+/// its VPC's network, free again only when the instance is gone.
+public protocol AddressRepository: Sendable {
+    /// The VPC network index of (account, vpc) (made on first use, below `networks`), and a
+    /// host number from 2 to 254 on it for `instanceID` (the same again for an instance that
+    /// has one). Throws when the networks or the VPC's addresses are used up.
+    func allocateAddress(instanceID: String, account: String, vpc: String, networks: Int) throws -> (network: Int, host: Int)
+    func releaseAddress(instanceID: String) throws
+    /// Every instance holding an address (for recovery).
+    func allocatedAddresses() throws -> [String]
+}
+
 public protocol IDRangeRepository: Sendable {
     /// The first id of the range given to `instanceID`, from `first + k * size` for k below
     /// `count`; throws when every range is in use.
@@ -32,7 +45,7 @@ public protocol IDRangeRepository: Sendable {
 ///
 /// Contract: as `CacheRepository`: every call is atomic; an instance is visible only to its own
 /// account; `update` replaces the whole instance and fails if it is gone.
-public protocol InstanceRepository: DiskRepository, IDRangeRepository {
+public protocol InstanceRepository: DiskRepository, IDRangeRepository, AddressRepository {
     func insert(_ instance: Instance) throws
     func update(_ instance: Instance) throws
     func get(id: String, account: String) throws -> Instance?

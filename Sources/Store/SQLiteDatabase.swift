@@ -138,6 +138,19 @@ public final class SQLiteDatabase: Sendable {
             // NULL: the host's platform (every cache before the column was the host's).
             try db.execute(sql: "ALTER TABLE caches ADD COLUMN platform TEXT")
         }
+        migrator.registerMigration("v8-networks") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE vpc_networks (
+                        account TEXT NOT NULL, vpc TEXT NOT NULL, network INTEGER NOT NULL UNIQUE,
+                        PRIMARY KEY (account, vpc)
+                    );
+                    CREATE TABLE addresses (
+                        instance_id TEXT PRIMARY KEY NOT NULL, network INTEGER NOT NULL, host INTEGER NOT NULL,
+                        UNIQUE (network, host)
+                    );
+                    """)
+        }
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }

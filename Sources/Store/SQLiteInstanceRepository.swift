@@ -177,6 +177,41 @@ public final class SQLiteInstanceRepository: InstanceRepository {
         }
     }
 
+    public func allocateAddress(instanceID: String, account: String, vpc: String, networks: Int) throws -> (network: Int, host: Int) {
+        try pool.write { db in
+            if let row = try Row.fetchOne(db, sql: "SELECT network, host FROM addresses WHERE instance_id = ?", arguments: [instanceID]) {
+                return (row["network"] as Int, row["host"] as Int)
+            }
+            var network = try Int.fetchOne(
+                db, sql: "SELECT network FROM vpc_networks WHERE account = ? AND vpc = ?", arguments: [account, vpc])
+            if network == nil {
+                let used = Set(try Int.fetchAll(db, sql: "SELECT network FROM vpc_networks"))
+                guard let free = (0..<networks).first(where: { !used.contains($0) }) else {
+                    throw StoreError(.exhausted, "every one of the \(networks) VPC networks is in use")
+                }
+                try db.execute(
+                    sql: "INSERT INTO vpc_networks (account, vpc, network) VALUES (?, ?, ?)", arguments: [account, vpc, free])
+                network = free
+            }
+            guard let network else { throw StoreError(.exhausted, "no VPC network") }
+            let taken = Set(try Int.fetchAll(db, sql: "SELECT host FROM addresses WHERE network = ?", arguments: [network]))
+            guard let host = (2...254).first(where: { !taken.contains($0) }) else {
+                throw StoreError(.exhausted, "every address of VPC \(vpc) is in use (253 instances)")
+            }
+            try db.execute(
+                sql: "INSERT INTO addresses (instance_id, network, host) VALUES (?, ?, ?)", arguments: [instanceID, network, host])
+            return (network, host)
+        }
+    }
+
+    public func releaseAddress(instanceID: String) throws {
+        try pool.write { db in try db.execute(sql: "DELETE FROM addresses WHERE instance_id = ?", arguments: [instanceID]) }
+    }
+
+    public func allocatedAddresses() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT instance_id FROM addresses") }
+    }
+
     public func releaseIDRange(instanceID: String) throws {
         try pool.write { db in try db.execute(sql: "DELETE FROM id_ranges WHERE instance_id = ?", arguments: [instanceID]) }
     }

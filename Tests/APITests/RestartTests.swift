@@ -122,6 +122,7 @@ struct RestartTests {
         }
         var run = CreateEKSContainerInstancesRequest(Containers: [Container(Name: "app", Image: "\(registry.host)/app:v1")])
         run.AutoMatchImageCache = true
+        run.VpcId = "vpc-restart"  // on a VPC network: its veth must not outlive the crash either
         let id = try #require(try await client.send(run).EksCiIds.first)
         func instance() async throws -> EksCi? { try await client.instance(id) }
         _ = try await Self.until(60, "the instance to run") { () -> Bool? in
@@ -149,6 +150,8 @@ struct RestartTests {
         let second = try Serve(dataRoot: dir.path, port: port, extra: extra)
         let after = try await Self.until(20, "the service again") { try await instance() }
         #expect(after.Status == "Failed")
+        let links = (try? CommandRunner.capture("/usr/sbin/ip", ["-o", "link"]).stdout) ?? ""
+        #expect(!links.contains("imcv" + String(id.suffix(8))), "the instance's veth is gone with its network namespace")
         #expect((after.StatusMessage ?? "").contains("restarted"))
         #expect(containers().isEmpty, "the next start stopped the container")
         #expect(kill(survivorPID, 0) != 0, "its process is gone")

@@ -37,6 +37,9 @@ def server():
     with open(config, "w") as f:
         f.write(
             "regions: [ap-guangzhou, ap-shanghai]\n"
+            # VPC networks of their own (the other test servers on this host use others).
+            "networks: {first: 100, count: 16}\n"
+            "securityGroups: {sg-12345678: {egress: true}}\n"
             f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n"
         )
     port, tls_port = free_port(), free_port()
@@ -109,7 +112,8 @@ def building_server(registry):
     os.chmod(data, 0o711)
     config = os.path.join(data, "config.yaml")
     with open(config, "w") as f:
-        f.write(f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n"
+        f.write("networks: {first: 200, count: 16}\nsecurityGroups: {sg-1: {egress: true}}\n"
+                f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n"
                 f"  - {{account: '100000000003', secretId: {DEFAULTS_ID}, secretKey: {DEFAULTS_KEY},\n"
                 f"     defaultAnnotations: {{eks.tke.cloud.tencent.com/use-image-cache: auto,\n"
                 f"                          eks.tke.cloud.tencent.com/image-cache-disk-size: 21}}}}\n")

@@ -134,6 +134,7 @@ def test_the_sdk_model_alone_runs_an_instance_that_pulls(registry, building_serv
     listed = client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest())
     mine = [i for i in listed.EksCis if i.EksCiId == ci][0]
     assert mine.EksCiName == "cold" and mine.Containers[0].CurrentState.ExitCode == 0 and mine.VpcId == "vpc-1"
+    assert mine.PrivateIp and mine.PrivateIp.startswith("10.240."), "an address on its VPC's network"
     delete_and_wait(client, [ci], building_server)
 
 

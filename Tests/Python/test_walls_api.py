@@ -46,3 +46,9 @@ def test_the_runtime_class_and_the_real_capabilities_field_are_taken(client):
     described = client.call_json("DescribeEKSContainerInstances", {"EksCiIds": ids})["Response"]["EksCis"][0]
     assert described["RuntimeClassName"] == "gvisor"
     client.call_json("DeleteEKSContainerInstances", {"EksCiIds": ids})
+
+
+def test_a_security_group_that_does_not_exist_is_refused(client):
+    with pytest.raises(TencentCloudSDKException) as e:
+        create(client, {}, VpcId="vpc-1", SubnetId="subnet-1", SecurityGroupIds=["sg-nope0000"])
+    assert e.value.code == "InvalidParameterValue" and "SecurityGroupIds sg-nope0000 does not exist" in e.value.message

@@ -57,8 +57,14 @@ final class InstanceServiceTests {
         service = try InstanceService(
             repository: instances, caches: caches, disks: disks, snapshots: snapshots, root: dir.appending("instances"),
             registry: RegistryConfig(plainHTTPHosts: [registry.host]), clientOptions: RegistryClientOptionsForTests.fast,
-            clock: clock, meter: meter)
+            clock: clock, meter: meter,
+            network: NetworkSettings(
+                networks: VPCNetworks(first: Int.random(in: 16..<4000), count: 4, apiPorts: [Self.apiPort]),
+                securityGroups: ["sg-locked": SecurityGroup(egress: false)]))
     }
+
+    /// A port standing for imc's API in the network test (instances must never reach it).
+    static let apiPort = Int.random(in: 40000..<45000)
 
     deinit {
         let mounts = MountTable.entries().map(\.target).joined(separator: "\n")
@@ -293,6 +299,69 @@ final class InstanceServiceTests {
         #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "derived\n")
         try await removeAll([i.id])
         try caches.delete(ids: [cache.id], account: account)
+    }
+
+    /// Instances with a VpcId get an address on their VPC's network: those of one VPC reach each
+    /// other, another VPC's do not; the host is reached as the outside world is (its address,
+    /// not imc's API port), unless the instance's security group allows no egress; an unknown
+    /// group is refused; nothing of the network is left once they are gone.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/iptables"), "needs iptables"))
+    func instancesOfOneVPCReachEachOtherAndNothingElse() async throws {
+        registry.add(try RunnableImages.image(), repository: "net", tag: "v1")
+        let image = "\(registry.host)/net:v1"
+        func start(_ vpc: String, _ command: String, groups: [String] = [], policy: RestartPolicy = .never) throws -> Instance {
+            var r = request([(image, ["/bin/sh", "-c", command])], use: nil, policy: policy)
+            r.vpcID = vpc
+            r.securityGroupIDs = groups
+            return try service.create(r, account: account, region: region)[0]
+        }
+        func output(_ i: Instance) async throws -> String {
+            _ = try await wait(i.id, until: finished)
+            return try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1
+        }
+        // The host's own address (not loopback), with a listener on it and one on the "API" port.
+        let hostIP = try CommandRunner.capture("/bin/sh", ["-c", "ip -4 route get 1.1.1.1 | grep -o 'src [0-9.]*' | cut -d' ' -f2"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let hostPort = Int.random(in: 45000..<50000)
+        let listeners = [hostPort, Self.apiPort].map { port -> Process in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/busybox")
+            p.arguments = ["sh", "-c", "while true; do busybox nc -l -p \(port) -e echo from-host; done"]
+            // Not the test's own output: a listener left running must not hold the runner's pipe.
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            p.standardInput = FileHandle.nullDevice
+            try? p.run()
+            return p
+        }
+        defer {
+            for p in listeners { p.terminate() }
+            _ = try? CommandRunner.capture("/usr/bin/pkill", ["-f", "nc -l -p (\(hostPort)|\(Self.apiPort)) -e echo from-host"])
+        }
+
+        let server = try start("vpc-a", "while true; do nc -l -p 7000 -e echo hi; done", policy: .always)
+        let running = try await wait(server.id, until: { $0.status == .running })
+        let ip = try #require(running.privateIP)
+        #expect(ip.hasPrefix("10."), "an address of the VPC network: \(ip)")
+        #expect(try service.get(id: server.id, account: account).privateIP == ip)
+        let same = try start("vpc-a", "nc -w 3 \(ip) 7000; echo rc=$?")
+        let other = try start("vpc-b", "nc -w 3 \(ip) 7000; echo rc=$?")
+        let host = try start("vpc-a", "nc -w 3 \(hostIP) \(hostPort); echo rc=$?")
+        let api = try start("vpc-a", "nc -w 3 \(hostIP) \(Self.apiPort); echo rc=$?")
+        let locked = try start("vpc-a", "nc -w 3 \(hostIP) \(hostPort); echo rc=$?", groups: ["sg-locked"])
+        #expect(try await output(same) == "hi\nrc=0\n", "instances of one VPC reach each other")
+        func refused(_ out: String) -> Bool { out.hasSuffix("rc=1\n") && !out.contains("hi") && !out.contains("from-host") }
+        let (o, a, l) = (try await output(other), try await output(api), try await output(locked))
+        #expect(refused(o), "another VPC's do not: \(o)")
+        #expect(try await output(host) == "from-host\nrc=0\n", "egress to the host's address")
+        #expect(refused(a), "never imc's API port: \(a)")
+        #expect(refused(l), "a group without egress reaches nothing outside its VPC: \(l)")
+        #expect(throws: ServiceError.self) { try start("vpc-a", "true", groups: ["sg-missing"]) }
+        let all = [server, same, other, host, api, locked].map(\.id)
+        try await removeAll(all)
+        let links = try CommandRunner.capture("/usr/sbin/ip", ["-o", "link"]).stdout
+        for id in all { #expect(!links.contains(VPCNetworks.hostEnd(id)), "the veth of \(id) is gone") }
+        #expect(try instances.allocatedAddresses().isEmpty, "every address given back")
     }
 
     @Test func anUnknownManualCacheFallsBackToAPullWithAWarning() async throws {

@@ -1,5 +1,6 @@
 import IMCCache
 import IMCInstance
+import IMCRuntime
 
 /// What a user asks for when creating instances, already type-checked by the door.
 public struct InstanceRequest: Sendable {
@@ -24,6 +25,24 @@ public struct InstanceRequest: Sendable {
     /// The runtime class (`spec.runtimeClassName`); the service's default when nil.
     public var runtimeClass: RuntimeClass?
     public init() {}
+}
+
+/// A security group's rules, from the config. `default` (all egress; ingress from the VPC's
+/// instances) always exists.
+public struct SecurityGroup: Sendable, Equatable {
+    /// Whether the group's instances may reach beyond their VPC (the host's addresses included).
+    public var egress: Bool
+    public init(egress: Bool = true) { self.egress = egress }
+}
+
+/// Instances' networks and security groups (configuration).
+public struct NetworkSettings: Sendable {
+    public var networks: VPCNetworks
+    public var securityGroups: [String: SecurityGroup]
+    public init(networks: VPCNetworks = VPCNetworks(), securityGroups: [String: SecurityGroup] = [:]) {
+        self.networks = networks
+        self.securityGroups = securityGroups.merging(["default": SecurityGroup()]) { own, _ in own }
+    }
 }
 
 /// Limits of instances (configuration, not code).
@@ -51,4 +70,14 @@ public struct IDRangePool: Sendable {
     public var size: UInt32 = 65536
     public var count = 8192
     public init() {}
+}
+
+/// Runs the host's network preparation once (the first instance on a VPC network waits for it).
+actor HostPreparation {
+    private var done = false
+    func ensure(_ networks: VPCNetworks) async throws {
+        guard !done else { return }
+        try await networks.prepareHost()
+        done = true
+    }
 }

@@ -103,3 +103,31 @@ extension InstanceRun {
         if removing { try? service.repository.releaseIDRange(instanceID: id) }
     }
 }
+
+/// The instance on its VPC's network (instances with a VpcId): an address of the VPC's /24,
+/// given out once and kept until the instance is gone.
+extension InstanceRun {
+    func connectToVPC() async throws {
+        guard let vpc = instance.vpcID else { return }
+        let settings = service.network
+        try await service.hostNetworkReady.ensure(settings.networks)
+        let (index, host) = try service.repository.allocateAddress(
+            instanceID: id, account: account, vpc: vpc, networks: settings.networks.count)
+        let groups = instance.securityGroupIDs.isEmpty ? ["default"] : instance.securityGroupIDs
+        let egress = groups.contains { settings.securityGroups[$0]?.egress ?? false }
+        try await settings.networks.attach(namespace: network.name, instance: id, network: index, host: host, egress: egress)
+        let address = settings.networks.address(network: index, host: host)
+        life.update {
+            $0.privateIP = address
+            $0.networkIndex = index
+            $0.networkHost = host
+        }
+        save()
+    }
+
+    func disconnectFromVPC(removing: Bool) async {
+        guard let index = instance.networkIndex, let host = instance.networkHost else { return }
+        await service.network.networks.detach(instance: id, network: index, host: host)
+        if removing { try? service.repository.releaseAddress(instanceID: id) }
+    }
+}

@@ -101,6 +101,7 @@ actor InstanceRun {
             try await prepare()
             guard !life.isStopping else { return }
             try await network.create(owner: namespace)
+            try await connectToVPC()
             try await startSandbox()
             life.mark(StartupPhase.networkReady, at: now)
             life.prepared()
@@ -299,6 +300,7 @@ actor InstanceRun {
         for writer in logs.values { await writer.finished() }
         logs = [:]
         await network.delete()
+        await disconnectFromVPC(removing: removing)
         let retain = instance.cache.retainMinutes > 0 && instance.diskFromCache
         if retain, MountTable.isMountPoint(diskRoot) {
             // The next instance of the cache gets the disk as the cache made it: no writable

@@ -41,6 +41,9 @@ extension InstanceService {
             try? repository.releaseIDRange(instanceID: instance)
         }
         for instance in InstanceCgroup.existing() where !known.contains(instance) { InstanceCgroup(instance: instance).remove() }
+        for instance in try repository.allocatedAddresses() where !known.contains(instance) {
+            try? repository.releaseAddress(instanceID: instance)
+        }
         var kept = Set<String>()
         for disk in try repository.disks() {
             if disk.use == .retained || (disk.instanceID.map(known.contains) ?? false) && access(diskPath(disk.id), F_OK) == 0 {

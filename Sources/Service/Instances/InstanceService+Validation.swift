@@ -6,6 +6,17 @@ import IMCModel
 extension InstanceService {
     func validate(_ r: InstanceRequest) throws {
         guard !r.containers.isEmpty else { throw ServiceError.missing("Containers must name at least one container") }
+        if let vpc = r.vpcID {
+            guard !vpc.isEmpty, vpc.count <= 64, vpc.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+            else {
+                throw ServiceError.invalidValue("VpcId \"\(vpc.prefix(64))\" must be 1 to 64 letters, digits, '-' or '_'")
+            }
+            for group in r.securityGroupIDs where network.securityGroups[group] == nil {
+                throw ServiceError.invalidValue(
+                    "SecurityGroupIds \(group.prefix(64)) does not exist; the groups are \(network.securityGroups.keys.sorted().joined(separator: ", "))"
+                )
+            }
+        }
         let all = r.initContainers.map { ("InitContainers", $0) } + r.containers.map { ("Containers", $0) }
         guard all.count <= limits.maximumContainers else {
             throw ServiceError.invalidValue("an instance has at most \(limits.maximumContainers) containers, not \(all.count)")

@@ -40,6 +40,9 @@ public final class InstanceService: Sendable {
     let meter: Meter
     /// The annotations each account's instances get when they do not say otherwise.
     let defaults: InstanceDefaults
+    /// VPC networks and security groups; the host is prepared for them at the first attach.
+    let network: NetworkSettings
+    let hostNetworkReady = HostPreparation()
     /// Instances' disks: attached, metered, retained or released.
     let leases: DiskLeases
 
@@ -51,8 +54,9 @@ public final class InstanceService: Sendable {
         registry: RegistryConfig = RegistryConfig(), clientOptions: RegistryClientOptions = RegistryClientOptions(),
         limits: InstanceLimits = InstanceLimits(), idRanges: IDRangePool = IDRangePool(), ids: any IDGenerator = RandomIDGenerator(),
         clock: any ServiceClock = SystemClock(), meter: Meter = .off, defaults: InstanceDefaults = InstanceDefaults(),
-        logger: Logger? = nil
+        network: NetworkSettings = NetworkSettings(), logger: Logger? = nil
     ) throws {
+        self.network = network
         self.meter = meter
         self.defaults = defaults
         leases = DiskLeases(
