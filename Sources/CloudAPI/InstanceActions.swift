@@ -32,6 +32,7 @@ struct InstanceActions: Sendable {
         request.subnetID = r.SubnetId
         request.vpcID = r.VpcId
         request.securityGroupIDs = r.SecurityGroupIds ?? []
+        request.dns = try r.DnsConfig.map(Self.dns)
         request.terminationGracePeriodSeconds = r.TerminationGracePeriodSeconds
         request.registryHttpEndPointList = r.RegistryHttpEndPointList ?? []
         request.registrySkipVerifyList = r.RegistrySkipVerifyList ?? []
@@ -65,6 +66,52 @@ struct InstanceActions: Sendable {
         if let auto = r.AutoCreateImageCache { request.cache.autoCreate = auto } else { request.unsaid.insert(.autoCreate) }
         let created = try service.create(request, account: account, region: region)
         return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
+    }
+
+    /// `DnsConfig`: `Nameservers` (IP addresses, at most 3, as resolv.conf takes), `Searches`
+    /// (at most 6 domains), `Options` (`Name`, `Value`).
+    static func dns(_ value: JSONValue) throws(APIError) -> DNSSettings {
+        guard case .object(let o) = value else { throw APIError.invalidParameterValue("DnsConfig must be an object") }
+        func strings(_ key: String) throws(APIError) -> [String] {
+            guard let v = o[key] else { return [] }
+            guard case .array(let items) = v else { throw APIError.invalidParameterValue("DnsConfig.\(key) must be a list") }
+            var out: [String] = []
+            for item in items {
+                guard case .string(let s) = item, !s.isEmpty, s.count <= 253,
+                    s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-:_".contains($0)) })
+                else { throw APIError.invalidParameterValue("DnsConfig.\(key) has a value that is not a name or an address") }
+                out.append(s)
+            }
+            return out
+        }
+        var dns = DNSSettings(nameservers: try strings("Nameservers"), searches: try strings("Searches"))
+        func isAddress(_ text: String) -> Bool {
+            var v4 = in_addr()
+            var v6 = in6_addr()
+            return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+        }
+        for ns in dns.nameservers where !isAddress(ns) {
+            throw APIError.invalidParameterValue("DnsConfig.Nameservers \(ns.prefix(60)) is not an IP address")
+        }
+        guard dns.nameservers.count <= 3, dns.searches.count <= 6 else {
+            throw APIError.invalidParameterValue("DnsConfig takes at most 3 Nameservers and 6 Searches")
+        }
+        if case .array(let options)? = o["Options"] {
+            for option in options {
+                guard case .object(let kv) = option, case .string(let name)? = kv["Name"], !name.isEmpty,
+                    name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") })
+                else { throw APIError.invalidParameterValue("DnsConfig.Options entries need a Name of letters, digits or '-'") }
+                if case .string(let v)? = kv["Value"], !v.isEmpty {
+                    guard v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+                        throw APIError.invalidParameterValue("DnsConfig.Options \(name) has a Value that is not letters or digits")
+                    }
+                    dns.options.append("\(name):\(v)")
+                } else {
+                    dns.options.append(name)
+                }
+            }
+        }
+        return dns
     }
 
     static func container(_ c: Container, path: String) throws(APIError) -> ContainerSpec {

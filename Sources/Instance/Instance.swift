@@ -127,6 +127,39 @@ public enum CacheOutcome: String, Codable, Sendable {
     case off = "ImageCacheOff"
 }
 
+/// A Pod's DNS, as Kubernetes' `dnsConfig` and the API's `DnsConfig` give it.
+public struct DNSSettings: Codable, Sendable, Equatable {
+    public var nameservers: [String]
+    public var searches: [String]
+    /// `name` or `name:value`.
+    public var options: [String]
+    public init(nameservers: [String] = [], searches: [String] = [], options: [String] = []) {
+        self.nameservers = nameservers
+        self.searches = searches
+        self.options = options
+    }
+
+    /// The resolv.conf text.
+    public var resolvConf: String {
+        var lines = nameservers.map { "nameserver \($0)" }
+        if !searches.isEmpty { lines.append("search " + searches.joined(separator: " ")) }
+        if !options.isEmpty { lines.append("options " + options.joined(separator: " ")) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The host's resolvers that an instance can reach (not loopback ones) and its search list.
+    public static func host(resolvConf text: String) -> DNSSettings {
+        var out = DNSSettings()
+        for line in text.split(separator: "\n") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard let key = words.first else { continue }
+            if key == "nameserver", words.count > 1, !words[1].hasPrefix("127."), words[1] != "::1" { out.nameservers.append(words[1]) }
+            if key == "search" { out.searches = Array(words.dropFirst()) }
+        }
+        return out
+    }
+}
+
 /// Disk price classes (`image-cache-disk-type`).
 public enum DiskType: String, Codable, Sendable, CaseIterable {
     case basic = "CLOUD_BASIC"
@@ -206,6 +239,8 @@ public struct Instance: Codable, Sendable, Equatable {
     /// The instance's address on its VPC's network (instances with a VpcId), and where it was
     /// given: the network's index and the host number.
     public var privateIP: String?
+    /// The Pod's DNS (`DnsConfig`); nil: the host's resolvers.
+    public var dns: DNSSettings?
     public var networkIndex: Int?
     public var networkHost: Int?
     public var securityGroupIDs: [String]
@@ -242,7 +277,7 @@ public struct Instance: Codable, Sendable, Equatable {
         case id, account, region, name, status, message, creationTime, finishTime, cpu, memory, restartPolicy,
             terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
             registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
-            runtimeClass, idRangeBase, privateIP, networkIndex, networkHost
+            runtimeClass, idRangeBase, privateIP, networkIndex, networkHost, dns
     }
 
     /// Rows written before a field existed read with its default.
@@ -281,6 +316,7 @@ public struct Instance: Codable, Sendable, Equatable {
         privateIP = try c.decodeIfPresent(String.self, forKey: .privateIP)
         networkIndex = try c.decodeIfPresent(Int.self, forKey: .networkIndex)
         networkHost = try c.decodeIfPresent(Int.self, forKey: .networkHost)
+        dns = try c.decodeIfPresent(DNSSettings.self, forKey: .dns)
     }
 
     /// Every image the instance runs, in order, once each.

@@ -78,6 +78,8 @@ public struct Isolation: Sendable, Equatable {
     public var drop: [String] = []
     /// For gVisor: the sandbox (the Pod) the container joins; nil for the sandbox itself.
     public var sandbox: GVisorSandbox?
+    /// A host file shown read-only as the container's /etc/resolv.conf (instances on a network).
+    public var resolvConf: String?
 
     public init(ids: IDRange? = nil) { self.ids = ids }
 }
@@ -161,7 +163,14 @@ public enum RuntimeSpec {
                     options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
                 .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
                 .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
-            ],
+            ]
+                + (isolation.resolvConf.map {
+                    [
+                        .init(
+                            destination: "/etc/resolv.conf", type: "bind", source: $0,
+                            options: ["rbind", "ro", "nosuid", "nodev", "noexec"])
+                    ]
+                } ?? []),
             linux: .init(
                 cgroupsPath: cgroupsPath, resources: resources, namespaces: namespaces, uidMappings: mappings, gidMappings: mappings,
                 maskedPaths: maskedPaths, readonlyPaths: readonlyPaths, seccomp: isolation.seccomp ? SeccompProfile.spec() : nil),

@@ -52,3 +52,14 @@ def test_a_security_group_that_does_not_exist_is_refused(client):
     with pytest.raises(TencentCloudSDKException) as e:
         create(client, {}, VpcId="vpc-1", SubnetId="subnet-1", SecurityGroupIds=["sg-nope0000"])
     assert e.value.code == "InvalidParameterValue" and "SecurityGroupIds sg-nope0000 does not exist" in e.value.message
+
+
+@pytest.mark.parametrize("dns,named", [
+    ({"Nameservers": ["not-an-address"]}, "DnsConfig.Nameservers not-an-address"),
+    ({"Nameservers": ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]}, "at most 3 Nameservers"),
+    ({"Options": [{"Name": "nd ots"}]}, "DnsConfig.Options"),
+])
+def test_a_bad_dns_config_is_refused_naming_it(client, dns, named):
+    with pytest.raises(TencentCloudSDKException) as e:
+        create(client, {}, VpcId="vpc-1", DnsConfig=dns)
+    assert e.value.code == "InvalidParameterValue" and named in e.value.message

@@ -350,14 +350,23 @@ final class InstanceServiceTests {
         let api = try start("vpc-a", "nc -w 3 \(hostIP) \(Self.apiPort); echo rc=$?")
         let locked = try start("vpc-a", "nc -w 3 \(hostIP) \(hostPort); echo rc=$?", groups: ["sg-locked"])
         #expect(try await output(same) == "hi\nrc=0\n", "instances of one VPC reach each other")
-        func refused(_ out: String) -> Bool { out.hasSuffix("rc=1\n") && !out.contains("hi") && !out.contains("from-host") }
+        func refused(_ out: String) -> Bool { out.contains("rc=1\n") && !out.contains("hi\n") && !out.contains("from-host") }
         let (o, a, l) = (try await output(other), try await output(api), try await output(locked))
         #expect(refused(o), "another VPC's do not: \(o)")
         #expect(try await output(host) == "from-host\nrc=0\n", "egress to the host's address")
         #expect(refused(a), "never imc's API port: \(a)")
         #expect(refused(l), "a group without egress reaches nothing outside its VPC: \(l)")
         #expect(throws: ServiceError.self) { try start("vpc-a", "true", groups: ["sg-missing"]) }
-        let all = [server, same, other, host, api, locked].map(\.id)
+        // DNS: the Pod's own (DnsConfig), else the host's resolvers that are not loopback.
+        var r = request([(image, ["/bin/cat", "/etc/resolv.conf"])], use: nil)
+        r.vpcID = "vpc-a"
+        r.dns = DNSSettings(nameservers: ["10.240.99.53"], searches: ["svc.local"], options: ["ndots:2"])
+        let own = try service.create(r, account: account, region: region)[0]
+        #expect(try await output(own) == "nameserver 10.240.99.53\nsearch svc.local\noptions ndots:2\n")
+        let hosts = DNSSettings.host(resolvConf: (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? "")
+        let inherited = try start("vpc-a", "cat /etc/resolv.conf")
+        #expect(try await output(inherited) == hosts.resolvConf)
+        let all = [server, same, other, host, api, locked, own, inherited].map(\.id)
         try await removeAll(all)
         let links = try CommandRunner.capture("/usr/sbin/ip", ["-o", "link"]).stdout
         for id in all { #expect(!links.contains(VPCNetworks.hostEnd(id)), "the veth of \(id) is gone") }

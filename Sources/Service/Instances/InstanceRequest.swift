@@ -22,6 +22,8 @@ public struct InstanceRequest: Sendable {
     public var subnetID: String?
     public var vpcID: String?
     public var securityGroupIDs: [String] = []
+    /// The Pod's DNS (`DnsConfig`); nil: the host's resolvers.
+    public var dns: DNSSettings?
     /// The runtime class (`spec.runtimeClassName`); the service's default when nil.
     public var runtimeClass: RuntimeClass?
     public init() {}

@@ -71,6 +71,7 @@ extension InstanceRun {
     func isolation(for spec: ContainerSpec) -> Isolation {
         var isolation = Isolation(ids: idRange)
         if idRange != nil { isolation.userNamespacePath = runDirectory + "/userns" }
+        if instance.vpcID != nil, FileManager.default.fileExists(atPath: resolvConfPath) { isolation.resolvConf = resolvConfPath }
         if instance.runtimeClass == .gvisor {
             isolation.seccomp = false
             isolation.sandbox = .container(sandboxID: sandboxID)
@@ -117,6 +118,9 @@ extension InstanceRun {
         let egress = groups.contains { settings.securityGroups[$0]?.egress ?? false }
         try await settings.networks.attach(namespace: network.name, instance: id, network: index, host: host, egress: egress)
         let address = settings.networks.address(network: index, host: host)
+        let dns = instance.dns ?? DNSSettings.host(resolvConf: (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? "")
+        try? AtomicFile.write(Array(dns.resolvConf.utf8), to: resolvConfPath, sync: false)
+        chmod(resolvConfPath, 0o644)
         life.update {
             $0.privateIP = address
             $0.networkIndex = index
@@ -124,6 +128,9 @@ extension InstanceRun {
         }
         save()
     }
+
+    /// The Pod's resolv.conf, shown to its containers.
+    var resolvConfPath: String { runDirectory + "/resolv.conf" }
 
     func disconnectFromVPC(removing: Bool) async {
         guard let index = instance.networkIndex, let host = instance.networkHost else { return }

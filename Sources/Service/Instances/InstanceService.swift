@@ -120,6 +120,7 @@ public final class InstanceService: Sendable {
             instance.subnetID = request.subnetID
             instance.vpcID = request.vpcID
             instance.securityGroupIDs = request.securityGroupIDs
+            instance.dns = request.dns
             instance.runtimeClass = request.runtimeClass ?? limits.defaultRuntimeClass
             for c in request.initContainers + request.containers { instance.states[c.name] = ContainerState(reason: "ContainerCreating") }
             instance.record(.scheduled, "Successfully assigned \(instance.name) to imc", at: instance.creationTime)
