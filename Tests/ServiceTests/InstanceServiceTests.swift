@@ -239,6 +239,8 @@ final class InstanceServiceTests {
         #expect(!partial.events.contains { $0.reason == "Pulling" && $0.message.contains(base) }, "the cached image is not pulled")
         let tooFew = try await run(partial: true, minimum: 2)
         #expect(tooFew.cacheOutcome == .notMatched)
+        // A minimum of every image is a perfect match: the event asks for all of them.
+        #expect(tooFew.events.contains { $0.reason == "ImageCacheNotMatched" && $0.message.contains("No image cache holds all of") })
         #expect(tooFew.events.contains { $0.reason == "ImageCacheNotMatched" && $0.message.contains("at least 2 of") } == false)
         try caches.delete(ids: [cache.id], account: account)
     }

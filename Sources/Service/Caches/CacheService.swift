@@ -105,7 +105,7 @@ public final class CacheService: Sendable {
     /// make it `Updating` (rebuilt by a worker while the old snapshot keeps serving), or
     /// `Pending` again when it has no snapshot.
     public func update(id: String, _ request: CacheRequest, account: String) throws -> ImageCache {
-        guard var cache = try repository.get(id: id, account: account) else {
+        guard let current = try repository.get(id: id, account: account) else {
             throw ServiceError.notFound("ImageCacheId \(id) does not exist")
         }
         if let images = request.images { try validate(images: images) }
@@ -114,8 +114,29 @@ public final class CacheService: Sendable {
         if let m = request.refreshMinutes { try validate(refreshMinutes: m) }
         if let n = request.name {
             try validate(name: n)
-            try checkFree(name: n.isEmpty ? cache.id : n, account: account, for: cache.id)
+            try checkFree(name: n.isEmpty ? current.id : n, account: account, for: current.id)
         }
+        if let size = request.size, size > current.size {
+            let usage = try repository.usage(account: account)
+            try AccountQuotas.check(
+                "cacheDiskGiB", limit: quotas.cacheDiskGiB, used: usage.sizeGiB, more: size - current.size, unit: " GiB",
+                what: "of cache disks")
+        }
+        // The change is made on the row as it is when written (one transaction): a build that
+        // finished meanwhile is neither undone nor rebuilt over.
+        var rebuild = false
+        let at = clock.now()
+        let updated = try Self.nameTaken {
+            try repository.modify(id: id, account: account) { cache in rebuild = try Self.change(&cache, with: request, at: at) }
+        }
+        guard let updated else { throw ServiceError.notFound("ImageCacheId \(id) does not exist") }
+        if rebuild { builds?.signal() }
+        return updated
+    }
+
+    /// Applies an update to `cache`; returns whether it is to be (re)built. Refuses a rebuild of
+    /// a cache that is still building.
+    static func change(_ cache: inout ImageCache, with request: CacheRequest, at: Date) throws -> Bool {
         // A cache whose (re)build failed is built again by an update that names its images, size
         // or credentials, even unchanged: that is how a user retries.
         let retry =
@@ -124,15 +145,9 @@ public final class CacheService: Sendable {
         let rebuild =
             retry || (request.images.map { $0 != cache.images } ?? false) || (request.size.map { $0 != cache.size } ?? false)
             || (request.credentials.map { $0 != cache.credentials } ?? false)
-        if let size = request.size, size > cache.size {
-            let usage = try repository.usage(account: account)
-            try AccountQuotas.check(
-                "cacheDiskGiB", limit: quotas.cacheDiskGiB, used: usage.sizeGiB, more: size - cache.size, unit: " GiB",
-                what: "of cache disks")
-        }
         if rebuild && (cache.status == .pending || cache.status == .updating) {
             throw ServiceError.inUse(
-                "image cache \(id) is \(cache.status.rawValue); wait until it is Ready or Failed before changing its images, size or credentials"
+                "image cache \(cache.id) is \(cache.status.rawValue); wait until it is Ready or Failed before changing its images, size or credentials"
             )
         }
         if let n = request.name { cache.name = n.isEmpty ? cache.id : n }
@@ -147,12 +162,10 @@ public final class CacheService: Sendable {
             cache.status = cache.snapshotID == nil ? .pending : .updating
             cache.buildPercent = 0
             cache.record(
-                .updating, "Image cache \(id) will be rebuilt: \(cache.images.count) image(s) into a \(cache.size) GiB disk",
-                at: clock.now())
+                .updating, "Image cache \(cache.id) will be rebuilt: \(cache.images.count) image(s) into a \(cache.size) GiB disk",
+                at: at)
         }
-        try Self.nameTaken { try repository.update(cache) }
-        if rebuild { builds?.signal() }
-        return cache
+        return rebuild
     }
 
     /// Deletes caches; unknown ids (or another account's) are an error naming them, and then
@@ -260,8 +273,8 @@ public final class CacheService: Sendable {
     }
 
     /// The store's refusal of a duplicate name (two requests that raced) as the API's error.
-    static func nameTaken(_ write: () throws -> Void) throws {
-        do { try write() } catch let e as StoreError where e.code == .duplicate { throw ServiceError.inUse(e.message) }
+    static func nameTaken<T>(_ write: () throws -> T) throws -> T {
+        do { return try write() } catch let e as StoreError where e.code == .duplicate { throw ServiceError.inUse(e.message) }
     }
 
     /// A platform images can be pulled for: `linux/<arch>[/<variant>]`, written as the registry
