@@ -70,8 +70,8 @@ public struct VPCNetworks: Sendable {
     }
 
     /// The VPC's bridge, made when missing, with the rule that lets its instances reach each
-    /// other.
-    func ensureBridge(_ network: Int) async throws(RuntimeError) {
+    /// other. The caller remembers which bridges it has made ready (`attach` assumes it).
+    public func ensureBridge(_ network: Int) async throws(RuntimeError) {
         let name = bridge(network)
         if !FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") {
             let batch = "link add \(name) type bridge\naddr add \(gateway(network))/24 dev \(name)\nlink set \(name) up\n"
@@ -86,7 +86,6 @@ public struct VPCNetworks: Sendable {
     /// Connects the named network namespace to the VPC network as `host`: `eth0` inside with
     /// its address and default route. `egress` false drops its traffic out of the VPC.
     public func attach(namespace: String, instance: String, network: Int, host: Int, egress: Bool) async throws(RuntimeError) {
-        try await ensureBridge(network)
         let end = Self.hostEnd(instance)
         _ = await Self.ipBatch("link delete \(end)\n", namespace: nil)
         let outside = "link add \(end) type veth peer name eth0 netns \(namespace)\nlink set \(end) master \(bridge(network)) up\n"

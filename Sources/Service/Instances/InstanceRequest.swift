@@ -74,12 +74,19 @@ public struct IDRangePool: Sendable {
     public init() {}
 }
 
-/// Runs the host's network preparation once (the first instance on a VPC network waits for it).
+/// Runs the host's network preparation once, and each VPC bridge's once, per service (the
+/// first instance on a network waits for it; the next ones start no iptables process for it).
 actor HostPreparation {
     private var done = false
-    func ensure(_ networks: VPCNetworks) async throws {
-        guard !done else { return }
-        try await networks.prepareHost()
-        done = true
+    private var bridges: Set<Int> = []
+    func ensure(_ networks: VPCNetworks, bridge network: Int) async throws {
+        if !done {
+            try await networks.prepareHost()
+            done = true
+        }
+        if !bridges.contains(network) {
+            try await networks.ensureBridge(network)
+            bridges.insert(network)
+        }
     }
 }

@@ -111,9 +111,9 @@ extension InstanceRun {
     func connectToVPC() async throws {
         guard let vpc = instance.vpcID else { return }
         let settings = service.network
-        try await service.hostNetworkReady.ensure(settings.networks)
         let (index, host) = try service.repository.allocateAddress(
             instanceID: id, account: account, vpc: vpc, networks: settings.networks.count)
+        try await service.hostNetworkReady.ensure(settings.networks, bridge: index)
         let groups = instance.securityGroupIDs.isEmpty ? ["default"] : instance.securityGroupIDs
         let egress = groups.contains { settings.securityGroups[$0]?.egress ?? false }
         try await settings.networks.attach(namespace: network.name, instance: id, network: index, host: host, egress: egress)
