@@ -113,18 +113,10 @@ struct StartupBenchmark: AsyncParsableCommand {
         let sets = StartupImages.sets.filter { only.isEmpty || only.contains($0.name) }
         var sizes: [String: Int64] = [:]
         for set in sets {
-            let out = try Measure.shell(
-                "\(bench) push-image --registry \(registry.host) --work \(work) --repository bench/\(set.name) "
-                    + set.layers.map { "--layer \($0)" }.joined(separator: " "))
-            sizes[set.name] = Int64(
-                out.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "0")
-            print("pushed bench/\(set.name): \(mb(sizes[set.name] ?? 0)) unpacked")
+            sizes[set.name] = try pushImage(bench, registry: registry.host, name: set.name, layers: set.layers)
         }
         let root = work + "/startup-runs"
-        try? FileManager.default.removeItem(atPath: root)
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let serve = try await ServeProcess(
-            imc: imcPath, dataRoot: root + "/service", builders: 1, extraArguments: ["--plain-http", registry.host])
+        let serve = try await freshService(imcPath, root: root, registry: registry.host)
         defer { serve.stop() }
         let client = APIClient(serve.settings)
         for set in sets {
@@ -233,17 +225,10 @@ struct StartupBenchmark: AsyncParsableCommand {
         defer { registry.stop() }
         var sizes: [String: Int64] = [:]
         for (name, top) in [("top-a", "etc"), ("top-b", "var/lib/dpkg")] {
-            let out = try Measure.shell(
-                "\(bench) push-image --registry \(registry.host) --work \(work) --repository bench/\(name) --layer usr/bin --layer usr/share --layer \(top)"
-            )
-            sizes[name] = Int64(out.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "0")
-            print("pushed bench/\(name): \(mb(sizes[name] ?? 0)) unpacked")
+            sizes[name] = try pushImage(bench, registry: registry.host, name: name, layers: ["usr/bin", "usr/share", top])
         }
         let root = work + "/startup-runs"
-        try? FileManager.default.removeItem(atPath: root)
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let serve = try await ServeProcess(
-            imc: imcPath, dataRoot: root + "/service", builders: 1, extraArguments: ["--plain-http", registry.host])
+        let serve = try await freshService(imcPath, root: root, registry: registry.host)
         defer { serve.stop() }
         let client = APIClient(serve.settings)
         var create = CreateImageCacheRequest(Images: ["\(registry.host)/bench/top-a:v1"])
@@ -278,6 +263,23 @@ struct StartupBenchmark: AsyncParsableCommand {
             medians[2] / medians[0])
         print(report)
         if let markdown { try report.write(toFile: markdown, atomically: true, encoding: .utf8) }
+    }
+
+    /// Pushes `bench/NAME:v1` (busybox under the directories' layers); returns its unpacked size.
+    func pushImage(_ bench: String, registry: String, name: String, layers: [String]) throws -> Int64 {
+        let out = try Measure.shell(
+            "\(bench) push-image --registry \(registry) --work \(work) --repository bench/\(name) "
+                + layers.map { "--layer \($0)" }.joined(separator: " "))
+        let size = Int64(out.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "0") ?? 0
+        print("pushed bench/\(name): \(mb(size)) unpacked")
+        return size
+    }
+
+    /// `imc serve` on an empty data root under `root`, speaking plain HTTP to the registry.
+    func freshService(_ imcPath: String, root: String, registry: String) async throws -> ServeProcess {
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        return try await ServeProcess(imc: imcPath, dataRoot: root + "/service", builders: 1, extraArguments: ["--plain-http", registry])
     }
 
     /// Creates an instance and waits until its container runs; deletes it afterwards.
