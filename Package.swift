@@ -237,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "IMCCloudAPITests",
             dependencies: [
-                "IMCCloudAPI", "IMCDoors", "IMCAPI", "IMCService", "IMCStore", "IMCObservability", "IMCTestSupport",
+                "IMCCloudAPI", "IMCDoors", "IMCAPI", "IMCService", "IMCRuntime", "IMCStore", "IMCObservability", "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/CloudAPITests"),

@@ -90,6 +90,8 @@ struct StartupBenchmark: AsyncParsableCommand {
             "Milliseconds between the client's DescribeEKSContainerInstances while it waits for Running (every poll costs the server CPU on the same cores)."
     )
     var pollMs = 10
+    @Option(help: "Start imc's instances on this VPC (an address, a veth on its bridge, its security group's rules).")
+    var vpc: String?
     @Option(help: "Seconds to wait after the caches are built (their snapshots are checksummed right after, reading every byte).")
     var settleAfterBuild = 30
     @Flag(
@@ -289,6 +291,7 @@ struct StartupBenchmark: AsyncParsableCommand {
         request.RestartPolicy = "Never"
         request.TerminationGracePeriodSeconds = 0
         request.RuntimeClassName = runtimeClass
+        request.VpcId = vpc
         if cache { request.AutoMatchImageCache = true }
         let t0 = ContinuousClock.now
         let id = try await client.send(request).EksCiIds.first ?? ""

@@ -91,6 +91,7 @@ extension APIError {
         switch error {
         case let e as APIError: return e
         case let e as ServiceError:
+            if let specific = e.specificCode { return APIError(specific, e.message) }
             switch e.code {
             case .invalidValue: return .invalidParameterValue(e.message)
             case .missing: return .missingParameter(e.message)

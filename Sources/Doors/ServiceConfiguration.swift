@@ -26,7 +26,11 @@ import Yams
 /// disks: {reserveGiB: 2}       # free space kept on the pool and the data root
 /// tls: {certificate: /etc/imc/tls.crt, key: /etc/imc/tls.key}     # else generated at first start
 /// networks: {first: 0, count: 4096}   # which /24s of 10.240.0.0/12 this service gives VPCs
-/// securityGroups: {sg-locked: {egress: false}}   # `default` (all egress) always exists
+/// securityGroups:              # `default` (all egress, ingress from its own) always exists
+///   sg-locked: {egress: false}                       # nothing out of its VPC
+///   sg-web:
+///     egress: [{to: 10.0.0.0/8, protocol: tcp, ports: "443,8000-8100"}]
+///     ingress: [{from: vpc, protocol: tcp, ports: 80}, {from: sg-web}]  # absent: from its own
 /// prices:                      # per hour; each entry changes the prices from its `from` on
 ///   - {currency: CNY, builder: "0.32", buildDisk: "0.0004", snapshot: "0.00017",
 ///      disk: {CLOUD_PREMIUM: "0.0004", CLOUD_SSD: "0.0011"}}
@@ -105,15 +109,10 @@ public struct ServiceConfiguration: Sendable {
             config.network.networks = VPCNetworks(first: first, count: count)
         }
         if let groups = root["securityGroups"] {
-            for (id, rules) in try mapping(groups, "securityGroups", source) {
-                var group = SecurityGroup()
-                for (k, v) in try mapping(rules, "securityGroups.\(id)", source) {
-                    guard k == "egress", let allowed = v as? Bool else {
-                        throw ConfigurationError("\(source): securityGroups.\(id).\(k) is not a rule; use egress: true or false")
-                    }
-                    group.egress = allowed
-                }
-                config.network.securityGroups[id] = group
+            let entries = try mapping(groups, "securityGroups", source)
+            let ids = Set(entries.map(\.key)).union(["default"])
+            for (id, rules) in entries {
+                config.network.securityGroups[id] = try securityGroup(rules, "securityGroups.\(id)", source, groups: ids)
             }
         }
         if let limits = root["limits"] {
@@ -211,6 +210,61 @@ public struct ServiceConfiguration: Sendable {
     static func mapping(_ value: Any, _ field: String, _ source: String) throws -> [String: Any] {
         guard let m = value as? [String: Any] else { throw ConfigurationError("\(source): \(field) must be a mapping") }
         return m
+    }
+
+    /// A security group: `egress` (true, false, or a list of rules with `to`), `ingress` (a list
+    /// of rules with `from`: `vpc`, an IPv4 block or a group of `groups`); each rule may name a
+    /// `protocol` (all, tcp, udp, icmp) and `ports`.
+    static func securityGroup(_ value: Any, _ field: String, _ source: String, groups: Set<String>) throws -> SecurityGroup {
+        var group = SecurityGroup()
+        func rules(_ value: Any, _ field: String, ingress: Bool) throws -> [SecurityRule] {
+            guard let list = value as? [Any] else { throw ConfigurationError("\(source): \(field) must be a list of rules") }
+            return try list.enumerated().map { i, item in
+                let path = "\(field)[\(i)]"
+                let peerKey = ingress ? "from" : "to"
+                var peer: SecurityRule.Peer?
+                var proto = SecurityRule.Proto.all
+                var ports: String?
+                for (k, v) in try mapping(item, path, source) {
+                    switch k {
+                    case peerKey:
+                        guard let text = v as? String else { throw ConfigurationError("\(source): \(path).\(k) must be a string") }
+                        switch SecurityRule.peer(text, groups: groups, ingress: ingress) {
+                        case .success(let p): peer = p
+                        case .failure(let e): throw ConfigurationError("\(source): \(path).\(k) \(e)")
+                        }
+                    case "protocol":
+                        guard let text = v as? String, let p = SecurityRule.Proto(rawValue: text.lowercased()) else {
+                            throw ConfigurationError("\(source): \(path).protocol must be all, tcp, udp or icmp, not \(v)")
+                        }
+                        proto = p
+                    case "ports":
+                        guard let text = (v as? String) ?? (v as? Int).map(String.init) else {
+                            throw ConfigurationError("\(source): \(path).ports must be a string (\"80,443\", \"8000-8100\"), not \(v)")
+                        }
+                        ports = text
+                    default: throw ConfigurationError("\(source): unknown field \(path).\(k)")
+                    }
+                }
+                guard let peer else { throw ConfigurationError("\(source): \(path) must name `\(peerKey)`") }
+                if let text = ports {
+                    switch SecurityRule.ports(text, proto: proto) {
+                    case .success(let p): ports = p
+                    case .failure(let e): throw ConfigurationError("\(source): \(path).ports \(e)")
+                    }
+                }
+                return SecurityRule(peer: peer, proto: proto, ports: ports)
+            }
+        }
+        for (k, v) in try mapping(value, field, source) {
+            switch k {
+            case "egress":
+                if let all = v as? Bool { group.egress = all ? [.anywhere] : [] } else { group.egress = try rules(v, "\(field).egress", ingress: false) }
+            case "ingress": group.ingress = try rules(v, "\(field).ingress", ingress: true)
+            default: throw ConfigurationError("\(source): unknown field \(field).\(k); a group has egress and ingress")
+            }
+        }
+        return group
     }
 
     /// A mapping of cache annotations to values (numbers written plain or quoted), each checked.

@@ -242,6 +242,9 @@ public struct Instance: Codable, Sendable, Equatable {
     /// The Pod's DNS (`DnsConfig`); nil: the host's resolvers.
     public var dns: DNSSettings?
     public var networkIndex: Int?
+    /// The block (the /24) of its subnet; nil for an instance recorded before subnets (its
+    /// block is its network's index).
+    public var networkBlock: Int?
     public var networkHost: Int?
     public var securityGroupIDs: [String]
     /// The runtime its containers run under.
@@ -277,7 +280,7 @@ public struct Instance: Codable, Sendable, Equatable {
         case id, account, region, name, status, message, creationTime, finishTime, cpu, memory, restartPolicy,
             terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
             registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
-            runtimeClass, idRangeBase, privateIP, networkIndex, networkHost, dns
+            runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns
     }
 
     /// Rows written before a field existed read with its default.
@@ -315,6 +318,7 @@ public struct Instance: Codable, Sendable, Equatable {
         idRangeBase = try c.decodeIfPresent(UInt32.self, forKey: .idRangeBase)
         privateIP = try c.decodeIfPresent(String.self, forKey: .privateIP)
         networkIndex = try c.decodeIfPresent(Int.self, forKey: .networkIndex)
+        networkBlock = try c.decodeIfPresent(Int.self, forKey: .networkBlock)
         networkHost = try c.decodeIfPresent(Int.self, forKey: .networkHost)
         dns = try c.decodeIfPresent(DNSSettings.self, forKey: .dns)
     }

@@ -1,17 +1,24 @@
 import Foundation
+import IMCModel
 import IMCOS
 
-/// Instances' networks. Each VPC of each account is a network of its own: a Linux bridge
-/// (`imcb` + its index) with a /24 of `10.240.0.0/12` (index n is `10.240.0.0 + 256 n`, the
-/// bridge the `.1`); an instance is a veth pair, one end on its VPC's bridge, the other its Pod's
-/// `eth0` with an address of the /24 and a default route through the bridge.
+/// Instances' networks. Each VPC of each account is a Linux bridge (`imcb` + its number); each
+/// subnet of a VPC a /24 of `10.240.0.0/12` (block n is `10.240.0.0 + 256 n`, its gateway the
+/// `.1`, an address of the bridge); an instance is a veth pair, one end an isolated port of its
+/// VPC's bridge, the other its Pod's `eth0` with an address of its subnet's /24 and a default
+/// route through the gateway.
 ///
-/// What the host enforces (iptables, chains of imc's own, made idempotently): instances of one
-/// VPC reach each other; traffic between VPCs, and from anywhere into a VPC, is dropped; egress
-/// leaves through NAT; link-local addresses (metadata services) are dropped; the host itself is
-/// reached only as the outside world is: not through its bridge addresses and never on imc's
-/// own API ports. An instance whose security groups allow no egress has its traffic out of the
-/// VPC dropped.
+/// Bridge ports are isolated and the bridge answers every ARP request itself (private-VLAN
+/// proxy ARP), so no frame goes from one instance to another directly: everything between
+/// instances, within a subnet or across subnets, is routed by the host and passes its firewall
+/// (with or without `br_netfilter`).
+///
+/// What the host enforces (iptables, chains of imc's own, made idempotently): traffic within a
+/// VPC reaches an instance only as its security groups' ingress rules allow (`IMC-INGRESS`, one
+/// chain per instance); traffic between VPCs, and from anywhere else into a VPC, is dropped;
+/// what leaves a VPC goes only where the instance's egress rules allow (`IMC-EGRESS`), through
+/// NAT; link-local addresses (metadata services) are dropped; the host itself is reached only
+/// as the outside world is: not through its bridge addresses and never on imc's own API ports.
 public struct VPCNetworks: Sendable {
     /// The first network this service gives out, and how many: bridges and /24s are named by
     /// `first + n`, so that services sharing a host (tests) can keep apart.
@@ -29,22 +36,28 @@ public struct VPCNetworks: Sendable {
     }
 
     public func bridge(_ network: Int) -> String { String(format: "imcb%04x", first + network) }
-    func octets(_ network: Int, _ host: Int) -> String {
-        let a = Self.base + UInt32(first + network) * 256 + UInt32(host)
+    func octets(_ block: Int, _ host: Int) -> String {
+        let a = Self.base + UInt32(first + block) * 256 + UInt32(host)
         return "\(a >> 24).\((a >> 16) & 255).\((a >> 8) & 255).\(a & 255)"
     }
-    public func address(network: Int, host: Int) -> String { octets(network, host) }
-    public func gateway(_ network: Int) -> String { octets(network, 1) }
+    public func address(_ at: NetworkAddress) -> String { octets(at.block, at.host) }
+    public func gateway(block: Int) -> String { octets(block, 1) }
     /// The host end of an instance's veth pair.
     public static func hostEnd(_ instance: String) -> String { "imcv" + String(instance.suffix(8)) }
+    /// The chains of one instance's rules: what may reach it, and where it may go.
+    static func ingressChain(_ instance: String) -> String { "IMC-IN-" + String(instance.suffix(8)) }
+    static func egressChain(_ instance: String) -> String { "IMC-OUT-" + String(instance.suffix(8)) }
 
-    /// Forwarding on and imc's chains in place; safe to run again (rules are added only when
-    /// missing, never flushed: another service on the host keeps its own).
-    public func prepareHost() async throws(RuntimeError) {
+    /// Forwarding on and imc's chains in place, with one members chain per security group of
+    /// `groups`; safe to run again (rules are added only when missing, never flushed: another
+    /// service on the host keeps its own).
+    public func prepareHost(groups: [String]) async throws(RuntimeError) {
         do {
             try "1\n".write(toFile: "/proc/sys/net/ipv4/ip_forward", atomically: false, encoding: .utf8)
         } catch { throw RuntimeError(.runtime, "cannot turn on IPv4 forwarding: \(error)") }
-        for chain in ["IMC-FORWARD", "IMC-INPUT", "IMC-EGRESS"] { _ = await Self.iptables(["-N", chain]) }
+        for chain in ["IMC-FORWARD", "IMC-INPUT", "IMC-EGRESS", "IMC-INGRESS"] + groups.map(SecurityGroup.membersChain) {
+            _ = await Self.iptables(["-N", chain])
+        }
         try await Self.ensure(["FORWARD", "-i", "imcb+", "-j", "IMC-FORWARD"], insertAt: 1)
         try await Self.ensure(["FORWARD", "-o", "imcb+", "-j", "IMC-FORWARD"], insertAt: 1)
         try await Self.ensure(["INPUT", "-i", "imcb+", "-j", "IMC-INPUT"], insertAt: 1)
@@ -57,6 +70,8 @@ public struct VPCNetworks: Sendable {
             ["IMC-INPUT", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
             ["IMC-INPUT", "-d", Self.cidr, "-j", "DROP"],
             ["IMC-INPUT", "-d", "169.254.0.0/16", "-j", "DROP"],
+            // Within a VPC, what no instance's chain accepts (instances' jumps go before it).
+            ["IMC-INGRESS", "-j", "DROP"],
         ] {
             try await Self.ensure(rule)
         }
@@ -69,46 +84,110 @@ public struct VPCNetworks: Sendable {
         try await Self.ensure(["POSTROUTING", "-t", "nat", "-s", Self.cidr, "!", "-o", "imcb+", "-j", "MASQUERADE"])
     }
 
-    /// The VPC's bridge, made when missing, with the rule that lets its instances reach each
-    /// other. The caller remembers which bridges it has made ready (`attach` assumes it).
+    /// The VPC's bridge, made when missing: it answers its ports' ARP requests itself, and
+    /// traffic routed back into it goes through the instances' ingress rules. The caller
+    /// remembers which bridges it has made ready (`attach` assumes it).
     public func ensureBridge(_ network: Int) async throws(RuntimeError) {
         let name = bridge(network)
         if !FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") {
-            let batch = "link add \(name) type bridge\naddr add \(gateway(network))/24 dev \(name)\nlink set \(name) up\n"
-            let status = await Self.ipBatch(batch, namespace: nil)
+            let status = await Self.ipBatch("link add \(name) type bridge\nlink set \(name) up\n", namespace: nil)
             guard status == 0 || FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") else {
                 throw RuntimeError(.runtime, "cannot make the bridge \(name) of a VPC network")
             }
         }
-        try await Self.ensure(["IMC-FORWARD", "-i", name, "-o", name, "-j", "ACCEPT"], insertAt: 2)
+        for (setting, value) in [("ipv4/conf/\(name)/proxy_arp_pvlan", "1"), ("ipv4/neigh/\(name)/proxy_delay", "0")] {
+            guard (try? "\(value)\n".write(toFile: "/proc/sys/net/\(setting)", atomically: false, encoding: .utf8)) != nil else {
+                throw RuntimeError(.runtime, "cannot set net.\(setting.replacingOccurrences(of: "/", with: ".")) of a VPC network")
+            }
+        }
+        _ = await Self.iptables(["-D", "IMC-FORWARD", "-i", name, "-o", name, "-j", "ACCEPT"])
+        try await Self.ensure(["IMC-FORWARD", "-i", name, "-o", name, "-j", "IMC-INGRESS"], insertAt: 2)
     }
 
-    /// Connects the named network namespace to the VPC network as `host`: `eth0` inside with
-    /// its address and default route. `egress` false drops its traffic out of the VPC.
-    public func attach(namespace: String, instance: String, network: Int, host: Int, egress: Bool) async throws(RuntimeError) {
+    /// The subnet's gateway on its VPC's bridge (its /24 routed there), added when missing.
+    public func ensureSubnet(network: Int, block: Int) async throws(RuntimeError) {
+        let name = bridge(network)
+        let shown = (try? await Command.run(["/usr/sbin/ip", "-4", "-o", "addr", "show", "dev", name], captureOutput: true))?.output ?? ""
+        if shown.contains(" \(gateway(block: block))/24 ") { return }
+        guard await Self.ipBatch("addr add \(gateway(block: block))/24 dev \(name)\n", namespace: nil) == 0 else {
+            throw RuntimeError(.runtime, "cannot give the bridge \(name) the subnet gateway \(gateway(block: block))")
+        }
+    }
+
+    /// Connects the named network namespace to the VPC network at `at`: `eth0` inside with its
+    /// address and default route, an isolated port outside, and the rules of its security
+    /// groups (`groups`, each id with its rules).
+    public func attach(
+        namespace: String, instance: String, at: NetworkAddress, groups: [(id: String, group: SecurityGroup)]
+    ) async throws(RuntimeError) {
         let end = Self.hostEnd(instance)
         _ = await Self.ipBatch("link delete \(end)\n", namespace: nil)
-        let outside = "link add \(end) type veth peer name eth0 netns \(namespace)\nlink set \(end) master \(bridge(network)) up\n"
+        let outside = """
+            link add \(end) type veth peer name eth0 netns \(namespace)
+            link set \(end) master \(bridge(at.network)) up
+            link set dev \(end) type bridge_slave isolated on learning off
+
+            """
         guard await Self.ipBatch(outside, namespace: nil) == 0 else {
+            _ = await Self.ipBatch("link delete \(end)\n", namespace: nil)
             throw RuntimeError(.runtime, "cannot connect instance \(instance) to its VPC network")
         }
-        let inside =
-            "addr add \(address(network: network, host: host))/24 dev eth0\nlink set eth0 up\nroute add default via \(gateway(network))\n"
+        let inside = "addr add \(address(at))/24 dev eth0\nlink set eth0 up\nroute add default via \(gateway(block: at.block))\n"
         guard await Self.ipBatch(inside, namespace: namespace) == 0 else {
             _ = await Self.ipBatch("link delete \(end)\n", namespace: nil)
             throw RuntimeError(.runtime, "cannot give instance \(instance) its address")
         }
-        if !egress {
-            try await Self.ensure(["IMC-EGRESS", "-s", address(network: network, host: host) + "/32", "-j", "DROP"])
+        let rules = Self.rules(instance: instance, address: address(at), groups: groups)
+        guard await Self.iptablesRestore(rules) == 0 else {
+            await detach(instance: instance, at: at, groups: groups.map(\.id))
+            throw RuntimeError(.runtime, "cannot apply the security groups of instance \(instance)")
         }
     }
 
-    /// Disconnects the instance (its veth goes with its namespace too) and drops its rules.
-    public func detach(instance: String, network: Int, host: Int) async {
-        _ = await Self.ipBatch("link delete \(Self.hostEnd(instance))\n", namespace: nil)
-        while await Self.iptables(["-D", "IMC-EGRESS", "-s", address(network: network, host: host) + "/32", "-j", "DROP"]) == 0 {}
+    /// The firewall of one instance, in `iptables-restore` form: its two chains (made, or
+    /// emptied when left over), the jumps to them, and its address in its groups' members.
+    static func rules(instance: String, address: String, groups: [(id: String, group: SecurityGroup)]) -> String {
+        let (inChain, outChain) = (ingressChain(instance), egressChain(instance))
+        var lines = ["*filter", ":\(inChain) - [0:0]", ":\(outChain) - [0:0]"]
+        for (id, group) in groups {
+            for rule in group.ingressRules(id: id) {
+                let target: String
+                switch rule.peer {
+                case .group(let other): target = SecurityGroup.membersChain(other)
+                case .vpc, .cidr: target = "ACCEPT"
+                }
+                lines.append((["-A", inChain] + rule.match(ingress: true) + ["-j", target]).joined(separator: " "))
+            }
+            for rule in group.egress {
+                lines.append((["-A", outChain] + rule.match(ingress: false) + ["-j", "RETURN"]).joined(separator: " "))
+            }
+        }
+        lines.append("-A \(outChain) -j DROP")
+        lines.append("-I IMC-INGRESS 1 -d \(address)/32 -j \(inChain)")
+        lines.append("-I IMC-EGRESS 1 -s \(address)/32 -j \(outChain)")
+        for id in Set(groups.map(\.id)) { lines.append("-I \(SecurityGroup.membersChain(id)) 1 -s \(address)/32 -j ACCEPT") }
+        lines.append("COMMIT")
+        return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Disconnects the instance (its veth goes with its namespace too) and drops its rules,
+    /// whatever of them exists (after a crash, some may not).
+    public func detach(instance: String, at: NetworkAddress, groups: [String]) async {
+        _ = await Self.ipBatch("link delete \(Self.hostEnd(instance))\n", namespace: nil)
+        let ip = address(at)
+        let (inChain, outChain) = (Self.ingressChain(instance), Self.egressChain(instance))
+        var deletions = [
+            ["-D", "IMC-INGRESS", "-d", "\(ip)/32", "-j", inChain], ["-D", "IMC-EGRESS", "-s", "\(ip)/32", "-j", outChain],
+        ]
+        deletions += Set(groups.isEmpty ? ["default"] : groups).map { ["-D", SecurityGroup.membersChain($0), "-s", "\(ip)/32", "-j", "ACCEPT"] }
+        let all = deletions + [["-F", inChain], ["-X", inChain], ["-F", outChain], ["-X", outChain]]
+        let batch = (["*filter"] + all.map { $0.joined(separator: " ") } + ["COMMIT"]).joined(separator: "\n") + "\n"
+        if await Self.iptablesRestore(batch) == 0 { return }
+        for rule in deletions { while await Self.iptables(rule) == 0 {} }
+        for rule in all.suffix(4) { _ = await Self.iptables(rule) }
+        // What an instance of an older imc had: a drop of its egress.
+        while await Self.iptables(["-D", "IMC-EGRESS", "-s", "\(ip)/32", "-j", "DROP"]) == 0 {}
+    }
     /// Adds `rule` (chain first, `-t table` allowed after it) unless it is there.
     static func ensure(_ rule: [String], insertAt position: Int? = nil) async throws(RuntimeError) {
         var spec = rule
@@ -127,6 +206,15 @@ public struct VPCNetworks: Sendable {
 
     static func iptables(_ arguments: [String]) async -> Int32 {
         (try? await Command.run(["/usr/sbin/iptables", "-w"] + arguments))?.status ?? -1
+    }
+
+    /// Applies `rules` (iptables-restore's form) in one process and one transaction, keeping
+    /// every chain it does not declare.
+    static func iptablesRestore(_ rules: String) async -> Int32 {
+        let file = NSTemporaryDirectory() + "imc-iptables-\(UUID().uuidString)"
+        guard (try? rules.write(toFile: file, atomically: false, encoding: .utf8)) != nil else { return -1 }
+        defer { unlink(file) }
+        return (try? await Command.run(["/usr/sbin/iptables-restore", "-w", "--noflush", file]))?.status ?? -1
     }
 
     /// Runs iproute2 commands in one process (`ip -batch`), in `namespace` when given.

@@ -24,11 +24,15 @@ public struct ServiceError: Error, Equatable, CustomStringConvertible, Sendable 
     public let code: Code
     public let message: String
     public let cause: (any Error & Sendable)?
+    /// The real service's own code for this refusal, where it has a more precise one than the
+    /// code's (e.g. `InvalidSecurityGroupId.NotFound`).
+    public var specificCode: String?
 
-    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil, specificCode: String? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
+        self.specificCode = specificCode
     }
 
     public static func invalidValue(_ m: String) -> ServiceError { ServiceError(.invalidValue, m) }
@@ -38,7 +42,9 @@ public struct ServiceError: Error, Equatable, CustomStringConvertible, Sendable 
     public static func inUse(_ m: String) -> ServiceError { ServiceError(.inUse, m) }
     public static func failed(_ m: String, cause: (any Error & Sendable)? = nil) -> ServiceError { ServiceError(.failed, m, cause: cause) }
 
-    public static func == (a: ServiceError, b: ServiceError) -> Bool { a.code == b.code && a.message == b.message }
+    public static func == (a: ServiceError, b: ServiceError) -> Bool {
+        a.code == b.code && a.message == b.message && a.specificCode == b.specificCode
+    }
 
     public var description: String { message }
 }

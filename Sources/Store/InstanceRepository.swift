@@ -1,5 +1,6 @@
 import Foundation
 import IMCInstance
+import IMCModel
 
 /// The data disks that exist, each a row: build disks, instances' disks, retained disks.
 public protocol DiskRepository: Sendable {
@@ -21,13 +22,15 @@ public protocol DiskRepository: Sendable {
 /// instance that has one); a range is free again only after `release` (when its instance is
 /// gone); `allocated` lists every range in use, for recovery.
 /// Where instances' network addresses are given out: each (account, VPC) has a network of its
-/// own (an index, from which its bridge and its /24 follow), and each instance a host number on
-/// its VPC's network, free again only when the instance is gone.
+/// own (an index, from which its bridge follows), each of its subnets a block (an index, from
+/// which its /24 follows), and each instance a host number in its subnet's block, free again
+/// only when the instance is gone.
 public protocol AddressRepository: Sendable {
-    /// The VPC network index of (account, vpc) (made on first use, below `networks`), and a
-    /// host number from 2 to 254 on it for `instanceID` (the same again for an instance that
-    /// has one). Throws when the networks or the VPC's addresses are used up.
-    func allocateAddress(instanceID: String, account: String, vpc: String, networks: Int) throws -> (network: Int, host: Int)
+    /// The VPC network of (account, vpc) and the block of its `subnet` ("" for instances that
+    /// name none), each made on first use below `networks`, and a host number from 2 to 254 in
+    /// the block for `instanceID` (the same again for an instance that has one). Throws when
+    /// the networks, the blocks or the subnet's addresses are used up.
+    func allocateAddress(instanceID: String, account: String, vpc: String, subnet: String, networks: Int) throws -> NetworkAddress
     func releaseAddress(instanceID: String) throws
     /// Every instance holding an address (for recovery).
     func allocatedAddresses() throws -> [String]

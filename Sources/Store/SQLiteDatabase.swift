@@ -151,6 +151,25 @@ public final class SQLiteDatabase: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v9-subnets") { db in
+            // A VPC is a bridge (`vpc_networks.network`); each of its subnets a /24 of its own
+            // (`subnets.block`). Before: one /24 per VPC, its block the VPC's number.
+            try db.execute(
+                sql: """
+                    CREATE TABLE subnets (
+                        account TEXT NOT NULL, vpc TEXT NOT NULL, subnet TEXT NOT NULL, block INTEGER NOT NULL UNIQUE,
+                        PRIMARY KEY (account, vpc, subnet)
+                    );
+                    INSERT INTO subnets (account, vpc, subnet, block) SELECT account, vpc, '', network FROM vpc_networks;
+                    CREATE TABLE addresses_v9 (
+                        instance_id TEXT PRIMARY KEY NOT NULL, network INTEGER NOT NULL, block INTEGER NOT NULL,
+                        host INTEGER NOT NULL, UNIQUE (block, host)
+                    );
+                    INSERT INTO addresses_v9 (instance_id, network, block, host) SELECT instance_id, network, network, host FROM addresses;
+                    DROP TABLE addresses;
+                    ALTER TABLE addresses_v9 RENAME TO addresses;
+                    """)
+        }
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }

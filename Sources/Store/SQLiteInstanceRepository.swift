@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import IMCInstance
+import IMCModel
 
 /// An `InstanceRepository` in the same SQLite database as the caches.
 public final class SQLiteInstanceRepository: InstanceRepository {
@@ -177,30 +178,47 @@ public final class SQLiteInstanceRepository: InstanceRepository {
         }
     }
 
-    public func allocateAddress(instanceID: String, account: String, vpc: String, networks: Int) throws -> (network: Int, host: Int) {
+    public func allocateAddress(instanceID: String, account: String, vpc: String, subnet: String, networks: Int) throws -> NetworkAddress {
         try pool.write { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT network, host FROM addresses WHERE instance_id = ?", arguments: [instanceID]) {
-                return (row["network"] as Int, row["host"] as Int)
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT network, block, host FROM addresses WHERE instance_id = ?", arguments: [instanceID])
+            {
+                return NetworkAddress(network: row["network"], block: row["block"], host: row["host"])
+            }
+            func first(free table: String, _ column: String, what: String) throws -> Int {
+                let used = Set(try Int.fetchAll(db, sql: "SELECT \(column) FROM \(table)"))
+                guard let free = (0..<networks).first(where: { !used.contains($0) }) else {
+                    throw StoreError(.exhausted, "every one of the \(networks) \(what) is in use")
+                }
+                return free
             }
             var network = try Int.fetchOne(
                 db, sql: "SELECT network FROM vpc_networks WHERE account = ? AND vpc = ?", arguments: [account, vpc])
             if network == nil {
-                let used = Set(try Int.fetchAll(db, sql: "SELECT network FROM vpc_networks"))
-                guard let free = (0..<networks).first(where: { !used.contains($0) }) else {
-                    throw StoreError(.exhausted, "every one of the \(networks) VPC networks is in use")
-                }
+                let free = try first(free: "vpc_networks", "network", what: "VPC networks")
                 try db.execute(
                     sql: "INSERT INTO vpc_networks (account, vpc, network) VALUES (?, ?, ?)", arguments: [account, vpc, free])
                 network = free
             }
-            guard let network else { throw StoreError(.exhausted, "no VPC network") }
-            let taken = Set(try Int.fetchAll(db, sql: "SELECT host FROM addresses WHERE network = ?", arguments: [network]))
+            var block = try Int.fetchOne(
+                db, sql: "SELECT block FROM subnets WHERE account = ? AND vpc = ? AND subnet = ?", arguments: [account, vpc, subnet])
+            if block == nil {
+                let free = try first(free: "subnets", "block", what: "subnet address blocks")
+                try db.execute(
+                    sql: "INSERT INTO subnets (account, vpc, subnet, block) VALUES (?, ?, ?, ?)",
+                    arguments: [account, vpc, subnet, free])
+                block = free
+            }
+            guard let network, let block else { throw StoreError(.exhausted, "no VPC network") }
+            let taken = Set(try Int.fetchAll(db, sql: "SELECT host FROM addresses WHERE block = ?", arguments: [block]))
             guard let host = (2...254).first(where: { !taken.contains($0) }) else {
-                throw StoreError(.exhausted, "every address of VPC \(vpc) is in use (253 instances)")
+                let name = subnet.isEmpty ? "VPC \(vpc)" : "subnet \(subnet)"
+                throw StoreError(.exhausted, "every address of \(name) is in use (253 instances)")
             }
             try db.execute(
-                sql: "INSERT INTO addresses (instance_id, network, host) VALUES (?, ?, ?)", arguments: [instanceID, network, host])
-            return (network, host)
+                sql: "INSERT INTO addresses (instance_id, network, block, host) VALUES (?, ?, ?, ?)",
+                arguments: [instanceID, network, block, host])
+            return NetworkAddress(network: network, block: block, host: host)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import IMCDoors
+import IMCRuntime
 import IMCService
 import Testing
 
@@ -15,6 +16,12 @@ struct ConfigurationTests {
             disks: {reserveGiB: 4}
             tls: {certificate: /etc/imc/tls.crt, key: /etc/imc/tls.key}
             defaultAnnotations: {eks.tke.cloud.tencent.com/use-image-cache: auto}
+            networks: {first: 16, count: 32}
+            securityGroups:
+              sg-locked: {egress: false}
+              sg-web:
+                egress: [{to: 10.1.2.3/8, protocol: TCP, ports: "443,8000-8100"}]
+                ingress: [{from: vpc, protocol: tcp, ports: 80}, {from: sg-locked}, {from: 192.168.0.0/16, protocol: icmp}]
             accounts:
               - {account: "100000000002", secretId: AKIDx, secretKey: k,
                  defaultAnnotations: {eks.tke.cloud.tencent.com/use-image-cache: "off", eks.tke.cloud.tencent.com/image-cache-disk-size: 40}}
@@ -30,6 +37,17 @@ struct ConfigurationTests {
             c.defaults.annotations(for: "100000000002") == [
                 "eks.tke.cloud.tencent.com/use-image-cache": "off", "eks.tke.cloud.tencent.com/image-cache-disk-size": "40",
             ], "an account's own win")
+        #expect(c.network.networks.first == 16 && c.network.networks.count == 32)
+        let locked = try #require(c.network.securityGroups["sg-locked"])
+        #expect(locked.egress.isEmpty && locked.ingressRules(id: "sg-locked") == [SecurityRule(peer: .group("sg-locked"))])
+        let web = try #require(c.network.securityGroups["sg-web"])
+        #expect(web.egress == [SecurityRule(peer: .cidr("10.0.0.0/8"), proto: .tcp, ports: "443,8000-8100")], "the block's host bits cleared")
+        #expect(
+            web.ingress == [
+                SecurityRule(peer: .vpc, proto: .tcp, ports: "80"), SecurityRule(peer: .group("sg-locked")),
+                SecurityRule(peer: .cidr("192.168.0.0/16"), proto: .icmp),
+            ])
+        #expect(c.network.securityGroups["default"] == SecurityGroup(), "default always exists: all egress, ingress from its own")
         // The name the count of caches had before quotas.
         #expect(try ServiceConfiguration.parse("limits: {maximumCachesPerAccount: 7}", source: "c.yaml").quotas.caches == 7)
     }
@@ -46,6 +64,15 @@ struct ConfigurationTests {
         ("defaultAnnotations: {eks.tke.cloud.tencent.com/use-image-cache: sometimes}", "sometimes"),
         ("defaultAnnotations: {example.com/other: x}", "example.com/other"),
         ("defaultAnnotations: {eks.tke.cloud.tencent.com/image-cache-disk-size: -3}", "image-cache-disk-size"),
+        ("securityGroups: {sg-a: {ingres: []}}", "securityGroups.sg-a.ingres"),
+        ("securityGroups: {sg-a: {ingress: [{from: sg-nowhere}]}}", "securityGroups.sg-a.ingress[0].from sg-nowhere"),
+        ("securityGroups: {sg-a: {egress: [{to: vpc}]}}", "securityGroups.sg-a.egress[0].to vpc"),
+        ("securityGroups: {sg-a: {egress: [{to: 10.0.0.0/33}]}}", "10.0.0.0/33"),
+        ("securityGroups: {sg-a: {ingress: [{from: vpc, ports: 80}]}}", "ingress[0].ports need protocol tcp or udp"),
+        ("securityGroups: {sg-a: {ingress: [{from: vpc, protocol: tcp, ports: 70000}]}}", "ingress[0].ports 70000"),
+        ("securityGroups: {sg-a: {ingress: [{from: vpc, protocol: tcp, ports: 90-80}]}}", "90-80"),
+        ("securityGroups: {sg-a: {ingress: [{from: vpc, protocol: sctp}]}}", "ingress[0].protocol"),
+        ("securityGroups: {sg-a: {ingress: [{protocol: tcp}]}}", "ingress[0] must name `from`"),
     ])
     func aBadValueIsRefusedNamingTheField(text: String, named: String) {
         #expect {

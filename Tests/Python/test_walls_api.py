@@ -51,7 +51,7 @@ def test_the_runtime_class_and_the_real_capabilities_field_are_taken(client):
 def test_a_security_group_that_does_not_exist_is_refused(client):
     with pytest.raises(TencentCloudSDKException) as e:
         create(client, {}, VpcId="vpc-1", SubnetId="subnet-1", SecurityGroupIds=["sg-nope0000"])
-    assert e.value.code == "InvalidParameterValue" and "SecurityGroupIds sg-nope0000 does not exist" in e.value.message
+    assert e.value.code == "InvalidSecurityGroupId.NotFound" and "SecurityGroupIds sg-nope0000 does not exist" in e.value.message
 
 
 @pytest.mark.parametrize("dns,named", [

@@ -60,11 +60,19 @@ final class InstanceServiceTests {
             clock: clock, meter: meter,
             network: NetworkSettings(
                 networks: VPCNetworks(first: Int.random(in: 16..<4000), count: 4, apiPorts: [Self.apiPort]),
-                securityGroups: ["sg-locked": SecurityGroup(egress: false)]))
+                securityGroups: [
+                    "sg-locked": SecurityGroup(egress: false),
+                    "sg-web": SecurityGroup(
+                        egressRules: [SecurityRule(peer: .cidr("0.0.0.0/0"), proto: .tcp, ports: "\(Self.openPort)")],
+                        ingress: [SecurityRule(peer: .vpc, proto: .tcp, ports: "7000")]),
+                ]))
     }
 
-    /// A port standing for imc's API in the network test (instances must never reach it).
+    /// A port standing for imc's API in the network test (instances must never reach it), and
+    /// two ports of the host: one that `sg-web` may reach, one it may not.
     static let apiPort = Int.random(in: 40000..<45000)
+    static let openPort = Int.random(in: 45000..<50000)
+    static let otherPort = Int.random(in: 50000..<55000)
 
     deinit {
         let mounts = MountTable.entries().map(\.target).joined(separator: "\n")
@@ -303,29 +311,38 @@ final class InstanceServiceTests {
         try caches.delete(ids: [cache.id], account: account)
     }
 
-    /// Instances with a VpcId get an address on their VPC's network: those of one VPC reach each
-    /// other, another VPC's do not; the host is reached as the outside world is (its address,
-    /// not imc's API port), unless the instance's security group allows no egress; an unknown
-    /// group is refused; nothing of the network is left once they are gone.
+    /// Instances with a VpcId get an address on their VPC's network, a /24 per subnet: within a
+    /// VPC, an instance is reached only as its security groups' ingress rules allow (the
+    /// default group: from its own instances), within a subnet as across subnets; another VPC's
+    /// instances never; the host is reached as the outside world is (its address, not imc's API
+    /// port), where the groups' egress rules allow; an unknown group is refused with the real
+    /// service's code; nothing of the network is left once they are gone.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/iptables"), "needs iptables"))
     func instancesOfOneVPCReachEachOtherAndNothingElse() async throws {
         registry.add(try RunnableImages.image(), repository: "net", tag: "v1")
         let image = "\(registry.host)/net:v1"
-        func start(_ vpc: String, _ command: String, groups: [String] = [], policy: RestartPolicy = .never) throws -> Instance {
+        func start(
+            _ vpc: String, _ command: String, subnet: String? = nil, groups: [String] = [], policy: RestartPolicy = .never
+        ) throws -> Instance {
             var r = request([(image, ["/bin/sh", "-c", command])], use: nil, policy: policy)
             r.vpcID = vpc
+            r.subnetID = subnet
             r.securityGroupIDs = groups
             return try service.create(r, account: account, region: region)[0]
         }
         func output(_ i: Instance) async throws -> String {
-            _ = try await wait(i.id, until: finished)
-            return try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1
+            let done = try await wait(i.id, until: finished)
+            let logs = try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1
+            return done.status == .succeeded ? logs : logs + "(\(done.status): \(done.message ?? ""))"
         }
-        // The host's own address (not loopback), with a listener on it and one on the "API" port.
+        func address(_ i: Instance) async throws -> String {
+            try #require(try await wait(i.id, until: { $0.status == .running }).privateIP)
+        }
+        // The host's own address (not loopback), with listeners on it.
         let hostIP = try CommandRunner.capture("/bin/sh", ["-c", "ip -4 route get 1.1.1.1 | grep -o 'src [0-9.]*' | cut -d' ' -f2"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let hostPort = Int.random(in: 45000..<50000)
-        let listeners = [hostPort, Self.apiPort].map { port -> Process in
+        let ports = [Self.openPort, Self.otherPort, Self.apiPort]
+        let listeners = ports.map { port -> Process in
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/busybox")
             p.arguments = ["sh", "-c", "while true; do busybox nc -l -p \(port) -e echo from-host; done"]
@@ -338,27 +355,49 @@ final class InstanceServiceTests {
         }
         defer {
             for p in listeners { p.terminate() }
-            _ = try? CommandRunner.capture("/usr/bin/pkill", ["-f", "nc -l -p (\(hostPort)|\(Self.apiPort)) -e echo from-host"])
+            let alternatives = ports.map(String.init).joined(separator: "|")
+            _ = try? CommandRunner.capture("/usr/bin/pkill", ["-f", "nc -l -p (\(alternatives)) -e echo from-host"])
         }
+        let serve = "while true; do nc -l -p 7000 -e echo hi; done"
+        func dial(_ ip: String, _ port: Int = 7000) -> String { "nc -w 3 \(ip) \(port); echo rc=$?" }
 
-        let server = try start("vpc-a", "while true; do nc -l -p 7000 -e echo hi; done", policy: .always)
-        let running = try await wait(server.id, until: { $0.status == .running })
-        let ip = try #require(running.privateIP)
-        #expect(ip.hasPrefix("10."), "an address of the VPC network: \(ip)")
+        // A server of the default group, one of sg-web in another subnet of the VPC.
+        let server = try start("vpc-a", serve, subnet: "subnet-1", policy: .always)
+        let web = try start("vpc-a", serve, subnet: "subnet-2", groups: ["sg-web"], policy: .always)
+        let (ip, webIP) = (try await address(server), try await address(web))
+        #expect(ip.hasPrefix("10.") && webIP.hasPrefix("10."), "addresses of the VPC network: \(ip), \(webIP)")
+        #expect(ip.split(separator: ".").prefix(3) != webIP.split(separator: ".").prefix(3), "a /24 per subnet: \(ip), \(webIP)")
         #expect(try service.get(id: server.id, account: account).privateIP == ip)
-        let same = try start("vpc-a", "nc -w 3 \(ip) 7000; echo rc=$?")
-        let other = try start("vpc-b", "nc -w 3 \(ip) 7000; echo rc=$?")
-        let host = try start("vpc-a", "nc -w 3 \(hostIP) \(hostPort); echo rc=$?")
-        let api = try start("vpc-a", "nc -w 3 \(hostIP) \(Self.apiPort); echo rc=$?")
-        let locked = try start("vpc-a", "nc -w 3 \(hostIP) \(hostPort); echo rc=$?", groups: ["sg-locked"])
-        #expect(try await output(same) == "hi\nrc=0\n", "instances of one VPC reach each other")
-        func refused(_ out: String) -> Bool { out.contains("rc=1\n") && !out.contains("hi\n") && !out.contains("from-host") }
-        let (o, a, l) = (try await output(other), try await output(api), try await output(locked))
-        #expect(refused(o), "another VPC's do not: \(o)")
-        #expect(try await output(host) == "from-host\nrc=0\n", "egress to the host's address")
-        #expect(refused(a), "never imc's API port: \(a)")
-        #expect(refused(l), "a group without egress reaches nothing outside its VPC: \(l)")
-        #expect(throws: ServiceError.self) { try start("vpc-a", "true", groups: ["sg-missing"]) }
+
+        // Each client with what it must read: the server's "hi", the host's "from-host", or nil
+        // (nothing: refused).
+        let clients: [(name: String, instance: Instance, reads: String?)] = [
+            ("same group, same subnet", try start("vpc-a", dial(ip), subnet: "subnet-1"), "hi"),
+            ("same group, no subnet named", try start("vpc-a", dial(ip)), "hi"),
+            ("another group, same subnet", try start("vpc-a", dial(ip), subnet: "subnet-1", groups: ["sg-locked"]), nil),
+            ("another group, to sg-web's open port", try start("vpc-a", dial(webIP), subnet: "subnet-1", groups: ["sg-locked"]), "hi"),
+            ("another VPC", try start("vpc-b", dial(ip)), nil),
+            ("another VPC, to sg-web's open port", try start("vpc-b", dial(webIP), groups: ["sg-web"]), nil),
+            ("default group to the host", try start("vpc-a", dial(hostIP, Self.openPort)), "from-host"),
+            ("to imc's API port", try start("vpc-a", dial(hostIP, Self.apiPort)), nil),
+            ("sg-locked to the host", try start("vpc-a", dial(hostIP, Self.openPort), groups: ["sg-locked"]), nil),
+            ("sg-web to its allowed port", try start("vpc-a", dial(hostIP, Self.openPort), groups: ["sg-web"]), "from-host"),
+            ("sg-web to another port", try start("vpc-a", dial(hostIP, Self.otherPort), groups: ["sg-web"]), nil),
+        ]
+        for (name, instance, reads) in clients {
+            let out = try await output(instance)
+            if let reads {
+                #expect(out == "\(reads)\nrc=0\n", "\(name) reaches: \(out)")
+            } else {
+                #expect(out.contains("rc=1\n") && !out.contains("hi\n") && !out.contains("from-host"), "\(name) does not reach: \(out)")
+            }
+        }
+        do {
+            _ = try start("vpc-a", "true", groups: ["sg-missing"])
+            Issue.record("an unknown security group was taken")
+        } catch let e as ServiceError {
+            #expect(e.specificCode == "InvalidSecurityGroupId.NotFound" && e.message.contains("sg-missing"), "\(e)")
+        }
         // DNS: the Pod's own (DnsConfig), else the host's resolvers that are not loopback.
         var r = request([(image, ["/bin/cat", "/etc/resolv.conf"])], use: nil)
         r.vpcID = "vpc-a"
@@ -368,10 +407,12 @@ final class InstanceServiceTests {
         let hosts = DNSSettings.host(resolvConf: (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? "")
         let inherited = try start("vpc-a", "cat /etc/resolv.conf")
         #expect(try await output(inherited) == hosts.resolvConf)
-        let all = [server, same, other, host, api, locked, own, inherited].map(\.id)
+        let all = [server, web, own, inherited].map(\.id) + clients.map(\.instance.id)
         try await removeAll(all)
         let links = try CommandRunner.capture("/usr/sbin/ip", ["-o", "link"]).stdout
         for id in all { #expect(!links.contains(VPCNetworks.hostEnd(id)), "the veth of \(id) is gone") }
+        let rules = try CommandRunner.capture("/usr/sbin/iptables", ["-S"]).stdout
+        for id in all { #expect(!rules.contains(String(id.suffix(8))), "the chains and rules of \(id) are gone") }
         #expect(try instances.allocatedAddresses().isEmpty, "every address given back")
     }
 

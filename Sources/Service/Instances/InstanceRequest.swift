@@ -1,5 +1,6 @@
 import IMCCache
 import IMCInstance
+import IMCModel
 import IMCRuntime
 
 /// What a user asks for when creating instances, already type-checked by the door.
@@ -27,14 +28,6 @@ public struct InstanceRequest: Sendable {
     /// The runtime class (`spec.runtimeClassName`); the service's default when nil.
     public var runtimeClass: RuntimeClass?
     public init() {}
-}
-
-/// A security group's rules, from the config. `default` (all egress; ingress from the VPC's
-/// instances) always exists.
-public struct SecurityGroup: Sendable, Equatable {
-    /// Whether the group's instances may reach beyond their VPC (the host's addresses included).
-    public var egress: Bool
-    public init(egress: Bool = true) { self.egress = egress }
 }
 
 /// Instances' networks and security groups (configuration).
@@ -77,16 +70,24 @@ public struct IDRangePool: Sendable {
 /// Runs the host's network preparation once, and each VPC bridge's once, per service (the
 /// first instance on a network waits for it; the next ones start no iptables process for it).
 actor HostPreparation {
-    private var done = false
-    private var bridges: Set<Int> = []
-    func ensure(_ networks: VPCNetworks, bridge network: Int) async throws {
-        if !done {
-            try await networks.prepareHost()
-            done = true
-        }
-        if !bridges.contains(network) {
-            try await networks.ensureBridge(network)
-            bridges.insert(network)
+    /// Each preparation once: the host's, each bridge's, each subnet's; concurrent starts
+    /// await the same one (an actor's awaits interleave; a set of what is done would not).
+    private var work: [String: Task<Void, any Error>] = [:]
+
+    func ensure(_ settings: NetworkSettings, at: NetworkAddress) async throws {
+        let networks = settings.networks
+        let groups = settings.securityGroups.keys.sorted()
+        try await once("host") { try await networks.prepareHost(groups: groups) }
+        try await once("bridge \(at.network)") { try await networks.ensureBridge(at.network) }
+        try await once("block \(at.block)") { try await networks.ensureSubnet(network: at.network, block: at.block) }
+    }
+
+    private func once(_ key: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        let task = work[key] ?? Task { try await body() }
+        work[key] = task
+        do { try await task.value } catch {
+            work[key] = nil  // tried again by the next start
+            throw error
         }
     }
 }

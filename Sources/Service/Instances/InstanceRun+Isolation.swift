@@ -1,5 +1,6 @@
 import Foundation
 import IMCInstance
+import IMCModel
 import IMCOS
 import IMCRuntime
 
@@ -111,30 +112,34 @@ extension InstanceRun {
     func connectToVPC() async throws {
         guard let vpc = instance.vpcID else { return }
         let settings = service.network
-        let (index, host) = try service.repository.allocateAddress(
-            instanceID: id, account: account, vpc: vpc, networks: settings.networks.count)
-        try await service.hostNetworkReady.ensure(settings.networks, bridge: index)
-        let groups = instance.securityGroupIDs.isEmpty ? ["default"] : instance.securityGroupIDs
-        let egress = groups.contains { settings.securityGroups[$0]?.egress ?? false }
-        try await settings.networks.attach(namespace: network.name, instance: id, network: index, host: host, egress: egress)
-        let address = settings.networks.address(network: index, host: host)
+        let at = try service.repository.allocateAddress(
+            instanceID: id, account: account, vpc: vpc, subnet: instance.subnetID ?? "", networks: settings.networks.count)
+        try await service.hostNetworkReady.ensure(settings, at: at)
+        let groups = securityGroups.map { (id: $0, group: settings.securityGroups[$0] ?? SecurityGroup(egress: false, ingress: [])) }
+        try await settings.networks.attach(namespace: network.name, instance: id, at: at, groups: groups)
+        let address = settings.networks.address(at)
         let dns = instance.dns ?? DNSSettings.host(resolvConf: (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? "")
         try? AtomicFile.write(Array(dns.resolvConf.utf8), to: resolvConfPath, sync: false)
         chmod(resolvConfPath, 0o644)
         life.update {
             $0.privateIP = address
-            $0.networkIndex = index
-            $0.networkHost = host
+            $0.networkIndex = at.network
+            $0.networkBlock = at.block
+            $0.networkHost = at.host
         }
         save()
     }
+
+    /// The instance's security groups (`default` when it names none).
+    var securityGroups: [String] { instance.securityGroupIDs.isEmpty ? ["default"] : instance.securityGroupIDs }
 
     /// The Pod's resolv.conf, shown to its containers.
     var resolvConfPath: String { runDirectory + "/resolv.conf" }
 
     func disconnectFromVPC(removing: Bool) async {
         guard let index = instance.networkIndex, let host = instance.networkHost else { return }
-        await service.network.networks.detach(instance: id, network: index, host: host)
+        let at = NetworkAddress(network: index, block: instance.networkBlock ?? index, host: host)
+        await service.network.networks.detach(instance: id, at: at, groups: securityGroups)
         if removing { try? service.repository.releaseAddress(instanceID: id) }
     }
 }

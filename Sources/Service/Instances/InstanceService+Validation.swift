@@ -4,18 +4,30 @@ import IMCModel
 
 /// What an instance request may ask for: every refusal names the field and the value.
 extension InstanceService {
+    /// A VpcId or SubnetId: 1 to 64 letters, digits, '-' or '_'.
+    static func isNetworkID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 64 && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
     func validate(_ r: InstanceRequest) throws {
         guard !r.containers.isEmpty else { throw ServiceError.missing("Containers must name at least one container") }
         if let vpc = r.vpcID {
-            guard !vpc.isEmpty, vpc.count <= 64, vpc.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-            else {
+            guard Self.isNetworkID(vpc) else {
                 throw ServiceError.invalidValue("VpcId \"\(vpc.prefix(64))\" must be 1 to 64 letters, digits, '-' or '_'")
             }
-            for group in r.securityGroupIDs where network.securityGroups[group] == nil {
-                throw ServiceError.invalidValue(
-                    "SecurityGroupIds \(group.prefix(64)) does not exist; the groups are \(network.securityGroups.keys.sorted().joined(separator: ", "))"
-                )
+            if let subnet = r.subnetID, !Self.isNetworkID(subnet) {
+                throw ServiceError.invalidValue("SubnetId \"\(subnet.prefix(64))\" must be 1 to 64 letters, digits, '-' or '_'")
             }
+        }
+        guard r.securityGroupIDs.count <= 5 else {
+            throw ServiceError.invalidValue("SecurityGroupIds has \(r.securityGroupIDs.count) groups; an instance has at most 5")
+        }
+        for group in r.securityGroupIDs where network.securityGroups[group] == nil {
+            // The code the platform's instance creation returns for a group that is not there.
+            throw ServiceError(
+                .invalidValue,
+                "SecurityGroupIds \(group.prefix(64)) does not exist; the groups are \(network.securityGroups.keys.sorted().joined(separator: ", "))",
+                specificCode: "InvalidSecurityGroupId.NotFound")
         }
         let all = r.initContainers.map { ("InitContainers", $0) } + r.containers.map { ("Containers", $0) }
         guard all.count <= limits.maximumContainers else {
