@@ -152,6 +152,8 @@ struct RestartTests {
         #expect(after.Status == "Failed")
         let links = (try? CommandRunner.capture("/usr/sbin/ip", ["-o", "link"]).stdout) ?? ""
         #expect(!links.contains("imcv" + String(id.suffix(8))), "the instance's veth is gone with its network namespace")
+        let rules = (try? CommandRunner.capture("/usr/sbin/iptables", ["-S"]).stdout) ?? ""
+        #expect(!rules.contains(String(id.suffix(8))), "its firewall chains and rules are gone")
         #expect((after.StatusMessage ?? "").contains("restarted"))
         #expect(containers().isEmpty, "the next start stopped the container")
         #expect(kill(survivorPID, 0) != 0, "its process is gone")
