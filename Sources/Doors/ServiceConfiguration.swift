@@ -259,7 +259,11 @@ public struct ServiceConfiguration: Sendable {
         for (k, v) in try mapping(value, field, source) {
             switch k {
             case "egress":
-                if let all = v as? Bool { group.egress = all ? [.anywhere] : [] } else { group.egress = try rules(v, "\(field).egress", ingress: false) }
+                if let all = v as? Bool {
+                    group.egress = all ? [.anywhere] : []
+                } else {
+                    group.egress = try rules(v, "\(field).egress", ingress: false)
+                }
             case "ingress": group.ingress = try rules(v, "\(field).ingress", ingress: true)
             default: throw ConfigurationError("\(source): unknown field \(field).\(k); a group has egress and ingress")
             }

@@ -10,4 +10,3 @@ public struct NetworkAddress: Sendable, Equatable {
         self.host = host
     }
 }
-

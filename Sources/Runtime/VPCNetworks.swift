@@ -179,7 +179,9 @@ public struct VPCNetworks: Sendable {
         var deletions = [
             ["-D", "IMC-INGRESS", "-d", "\(ip)/32", "-j", inChain], ["-D", "IMC-EGRESS", "-s", "\(ip)/32", "-j", outChain],
         ]
-        deletions += Set(groups.isEmpty ? ["default"] : groups).map { ["-D", SecurityGroup.membersChain($0), "-s", "\(ip)/32", "-j", "ACCEPT"] }
+        deletions += Set(groups.isEmpty ? ["default"] : groups).map {
+            ["-D", SecurityGroup.membersChain($0), "-s", "\(ip)/32", "-j", "ACCEPT"]
+        }
         let all = deletions + [["-F", inChain], ["-X", inChain], ["-F", outChain], ["-X", outChain]]
         let batch = (["*filter"] + all.map { $0.joined(separator: " ") } + ["COMMIT"]).joined(separator: "\n") + "\n"
         if await Self.iptablesRestore(batch) == 0 { return }

@@ -41,7 +41,8 @@ struct ConfigurationTests {
         let locked = try #require(c.network.securityGroups["sg-locked"])
         #expect(locked.egress.isEmpty && locked.ingressRules(id: "sg-locked") == [SecurityRule(peer: .group("sg-locked"))])
         let web = try #require(c.network.securityGroups["sg-web"])
-        #expect(web.egress == [SecurityRule(peer: .cidr("10.0.0.0/8"), proto: .tcp, ports: "443,8000-8100")], "the block's host bits cleared")
+        #expect(
+            web.egress == [SecurityRule(peer: .cidr("10.0.0.0/8"), proto: .tcp, ports: "443,8000-8100")], "the block's host bits cleared")
         #expect(
             web.ingress == [
                 SecurityRule(peer: .vpc, proto: .tcp, ports: "80"), SecurityRule(peer: .group("sg-locked")),
