@@ -176,6 +176,19 @@ let package = Package(
             ],
             path: "Sources/CloudAPI"),
 
+        // Doors: the Kubernetes API for imc's own objects (kubectl, client libraries).
+        .target(
+            name: "IMCKubernetes",
+            dependencies: [
+                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Kubernetes"),
+
         // Doors: the web console (Mustache templates that escape by default).
         .target(
             name: "IMCConsole",
@@ -193,7 +206,7 @@ let package = Package(
             dependencies: [
                 "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance",
                 "IMCCache",
-                "IMCRegistry", "IMCConsole", "IMCObservability", "IMCModel", "IMCOS", "IMCRuntime",
+                "IMCRegistry", "IMCConsole", "IMCKubernetes", "IMCObservability", "IMCModel", "IMCOS", "IMCRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -206,6 +219,9 @@ let package = Package(
             dependencies: [
                 "IMCPull", "IMCTestSupport", "IMCClient", "IMCAPI", "IMCDisks", "IMCStore", "IMCCache", "IMCOS", "IMCRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/Bench"),
 
@@ -241,6 +257,13 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/CloudAPITests"),
+        .testTarget(
+            name: "IMCKubernetesTests",
+            dependencies: [
+                "IMCKubernetes", "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/KubernetesTests"),
         .testTarget(
             name: "IMCConsoleTests",
             dependencies: [

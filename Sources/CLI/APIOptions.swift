@@ -21,6 +21,12 @@ struct APIOptions: ParsableArguments {
     var json = false
 
     func client() throws -> APIClient {
+        let c = try credentials()
+        return APIClient(.init(endpoint: c.endpoint, secretID: c.secretID, secretKey: c.secretKey, region: c.region))
+    }
+
+    /// Where the service is and the key to it, from the options, else the environment.
+    func credentials() throws -> (endpoint: String, secretID: String, secretKey: String, region: String) {
         let env = ProcessInfo.processInfo.environment
         var fileKey: String?
         if let secretKeyFile {
@@ -33,10 +39,7 @@ struct APIOptions: ParsableArguments {
             throw ValidationError(
                 "no credentials: pass --secret-id and --secret-key-file, or set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY")
         }
-        return APIClient(
-            .init(
-                endpoint: endpoint ?? env["IMC_ENDPOINT"] ?? "127.0.0.1:8080", secretID: id, secretKey: key,
-                region: region ?? env["TENCENTCLOUD_REGION"] ?? "ap-guangzhou"))
+        return (endpoint ?? env["IMC_ENDPOINT"] ?? "127.0.0.1:8080", id, key, region ?? env["TENCENTCLOUD_REGION"] ?? "ap-guangzhou")
     }
 
     /// Runs `body` with a client, shutting it down after; API errors become a message and exit 1.

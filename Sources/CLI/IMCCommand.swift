@@ -7,6 +7,6 @@ struct IMCCommand: AsyncParsableCommand {
         abstract: "Container image caches: images pulled once into a disk, started from in seconds.",
         subcommands: [
             PullCommand.self, ServeCommand.self, CacheCommand.self, ApplyCommand.self, DeleteCommand.self, GetCommand.self, RunCommand.self,
-            InstanceCommand.self, BillCommand.self, BuildSandboxCommand.self,
+            InstanceCommand.self, BillCommand.self, KubeconfigCommand.self, BuildSandboxCommand.self,
         ])
 }

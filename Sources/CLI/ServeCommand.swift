@@ -7,6 +7,7 @@ import IMCConsole
 import IMCDisks
 import IMCDoors
 import IMCInstance
+import IMCKubernetes
 import IMCModel
 import IMCOS
 import IMCObservability
@@ -173,7 +174,8 @@ struct ServeCommand: AsyncParsableCommand {
             buildsInProcess ? nil : try BuildSandbox(root: dataRoot + "/sandboxes", ranges: instanceRepository, logger: logger)
         let builder = CacheBuilder(
             repository: repository, disks: disks, snapshots: snapshots, workRoot: dataRoot + "/build", clientOptions: clientOptions,
-            diskRecords: instanceRepository, meter: meter, policy: settings.builds, sandbox: sandbox, logger: logger)
+            diskRecords: instanceRepository, meter: meter, policy: settings.builds, sandbox: sandbox, plainHTTPHosts: Set(plainHTTP),
+            logger: logger)
         let worker = BuildWorker(
             builder: builder, repository: repository, disks: disks, snapshots: snapshots, wakeup: builds, logger: logger)
         let instances = try InstanceService(
@@ -201,6 +203,8 @@ struct ServeCommand: AsyncParsableCommand {
         router.add(middleware: HTTPMetricsMiddleware())
         CloudAPI(accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions).addRoutes(
             to: router)
+        let kubernetes = KubernetesAPI(accounts: accounts, caches: service, region: settings.regions.sorted().first ?? "ap-guangzhou")
+        kubernetes.addRoutes(to: router)
         try Console(
             caches: service, instances: instances, billing: billing, regions: settings.regions.sorted(),
             authenticate: { id, key in accounts.account(secretID: id, secretKey: key) }
@@ -238,6 +242,9 @@ struct ServeCommand: AsyncParsableCommand {
                 router: router, server: try .tls(tlsConfiguration: try identity.configuration()),
                 configuration: .init(address: .hostname(tlsHost, port: tlsPort), serverName: "imc"),
                 onServerRunning: { channel in
+                    kubernetes.published.set(
+                        server: "https://\(tlsHost):\(channel.localAddress?.port ?? tlsPort)\(KubernetesAPI.prefix)",
+                        caPEMPath: identity.generated ? identity.trustPath : nil)
                     announce.add(
                         1,
                         "imc serve: listening on https://\(tlsHost):\(channel.localAddress?.port ?? tlsPort)\n"

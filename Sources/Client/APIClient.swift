@@ -44,6 +44,17 @@ public final class APIClient: Sendable {
         }
     }
 
+    /// GETs `path` of the service, unsigned (public documents); the answer's bytes.
+    public func get(_ path: String) async throws -> Data {
+        let request = HTTPClientRequest(url: (settings.useTLS ? "https://" : "http://") + settings.endpoint + path)
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let data = Data(buffer: try await response.body.collect(upTo: 1 << 20))
+        guard response.status == .ok else {
+            throw APIError.internalError("the service at \(settings.endpoint) answered GET \(path) with \(response.status.code)")
+        }
+        return data
+    }
+
     /// Posts a signed call of `action` with a JSON `body`; returns the answer's bytes.
     public func post(_ action: String, body: Data) async throws -> Data {
         var request = HTTPClientRequest(url: (settings.useTLS ? "https://" : "http://") + settings.endpoint + "/")

@@ -97,7 +97,7 @@ extension APIError {
             case .missing: return .missingParameter(e.message)
             case .notFound: return .resourceNotFound(e.message)
             case .limitExceeded: return .limitExceeded(e.message)
-            case .inUse: return .resourceInUse(e.message)
+            case .inUse, .conflict: return .resourceInUse(e.message)
             case .failed, .diskTooSmall, .secretUnreadable: return .internalError("the service failed to handle the request; it was logged")
             }
         default: return .internalError("the service failed to handle the request; it was logged")

@@ -251,6 +251,11 @@ public struct Instance: Codable, Sendable, Equatable {
     public var runtimeClass: RuntimeClass
     /// The first host id of its user namespace's range, while it has one.
     public var idRangeBase: UInt32?
+    /// What the Kubernetes door keeps of the Pod (namespace, uid, labels, annotations); nil for
+    /// an instance made through the Cloud API (a Pod in `default` then).
+    public var kubernetes: KubernetesMetadata?
+    /// The store's revision of its last change (the Pod's `resourceVersion`), as read.
+    public var revision: Int64?
 
     public init(id: String, account: String, region: String, name: String, creationTime: Date) {
         self.id = id
@@ -280,7 +285,7 @@ public struct Instance: Codable, Sendable, Equatable {
         case id, account, region, name, status, message, creationTime, finishTime, cpu, memory, restartPolicy,
             terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
             registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
-            runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns
+            runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns, kubernetes
     }
 
     /// Rows written before a field existed read with its default.
@@ -321,6 +326,7 @@ public struct Instance: Codable, Sendable, Equatable {
         networkBlock = try c.decodeIfPresent(Int.self, forKey: .networkBlock)
         networkHost = try c.decodeIfPresent(Int.self, forKey: .networkHost)
         dns = try c.decodeIfPresent(DNSSettings.self, forKey: .dns)
+        kubernetes = try c.decodeIfPresent(KubernetesMetadata.self, forKey: .kubernetes)
     }
 
     /// Every image the instance runs, in order, once each.

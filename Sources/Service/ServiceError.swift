@@ -13,6 +13,8 @@ public struct ServiceError: Error, Equatable, CustomStringConvertible, Sendable 
         case limitExceeded
         /// The resource is busy (building, starting) and cannot be changed now.
         case inUse
+        /// The change was made against a version of the resource that is no longer current.
+        case conflict
         /// Work under way failed (an instance's start, a build); the message is for a person.
         case failed
         /// A build's images do not fit the cache's size.

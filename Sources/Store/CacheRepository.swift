@@ -37,6 +37,27 @@ public protocol CacheRepository: Sendable {
     func countByStatus() throws -> [String: Int]
     /// How many caches `account` has and the GiB of their disks together (for its quotas).
     func usage(account: String) throws -> (count: Int, sizeGiB: Int)
+    /// Every change of `account`'s caches after `revision`, in revision order, each with the
+    /// cache as that change left it (a deletion: as it was last) and the change's revision.
+    func changes(account: String, after revision: Int64) throws -> [CacheChange]
+    /// The store's revision now, and the newest revision whose history was forgotten (changes
+    /// after an older revision cannot be told any more).
+    func revisions() throws -> (current: Int64, compacted: Int64)
+    /// Forgets the history (of caches and instances) but the newest `keeping` changes.
+    func compactHistory(keeping: Int) throws
+}
+
+/// One change of a cache, for watchers.
+public struct CacheChange: Sendable {
+    public enum Kind: Sendable { case created, changed, deleted }
+    public var kind: Kind
+    public var cache: ImageCache
+    public var revision: Int64
+    public init(kind: Kind, cache: ImageCache, revision: Int64) {
+        self.kind = kind
+        self.cache = cache
+        self.revision = revision
+    }
 }
 
 /// Filters of DescribeImageCaches.

@@ -49,6 +49,11 @@ public protocol IDRangeRepository: Sendable {
 /// Contract: as `CacheRepository`: every call is atomic; an instance is visible only to its own
 /// account; `update` replaces the whole instance and fails if it is gone.
 public protocol InstanceRepository: DiskRepository, IDRangeRepository, AddressRepository {
+    /// Every change of `account`'s instances after `revision` (the store's revision, shared with
+    /// caches: `CacheRepository.revisions`), in revision order, each with the instance as that
+    /// change left it.
+    func changes(account: String, after revision: Int64) throws -> [InstanceChange]
+
     func insert(_ instance: Instance) throws
     func update(_ instance: Instance) throws
     func get(id: String, account: String) throws -> Instance?
@@ -70,4 +75,17 @@ public struct InstanceQuery: Sendable {
     public var limit = 20
     public var offset = 0
     public init() {}
+}
+
+/// One change of an instance, for watchers.
+public struct InstanceChange: Sendable {
+    public enum Kind: Sendable { case created, changed, deleted }
+    public var kind: Kind
+    public var instance: Instance
+    public var revision: Int64
+    public init(kind: Kind, instance: Instance, revision: Int64) {
+        self.kind = kind
+        self.instance = instance
+        self.revision = revision
+    }
 }

@@ -113,7 +113,7 @@ public final class SQLiteCacheRepository: CacheRepository {
         try pool.write { db in
             guard
                 var cache = try self.decode(
-                    try Row.fetchAll(db, sql: "SELECT data FROM caches WHERE id = ? AND account = ?", arguments: [id, account])
+                    try Row.fetchAll(db, sql: "SELECT data, revision FROM caches WHERE id = ? AND account = ?", arguments: [id, account])
                 ).first
             else { return }
             try change(&cache)
@@ -124,6 +124,7 @@ public final class SQLiteCacheRepository: CacheRepository {
                     arguments: try self.arguments(cache))
             }
             try Self.index(cache, in: db)
+            cache.revision = try Int64.fetchOne(db, sql: "SELECT revision FROM caches WHERE id = ?", arguments: [id])
             written = cache
         }
         return written
@@ -143,14 +144,54 @@ public final class SQLiteCacheRepository: CacheRepository {
     private func decode(_ rows: [Row]) throws -> [ImageCache] {
         try rows.map { row in
             let data: Data = row["data"]
-            return try SecretBox.sealing(try Self.decoder.decode(ImageCache.self, from: data), with: secrets, open: true)
+            var cache = try SecretBox.sealing(try Self.decoder.decode(ImageCache.self, from: data), with: secrets, open: true)
+            if row.hasColumn("revision") { cache.revision = row["revision"] }
+            return cache
+        }
+    }
+
+    public func changes(account: String, after revision: Int64) throws -> [CacheChange] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT data, revision, change FROM history WHERE kind = 'cache' AND account = ? AND revision > ? ORDER BY revision",
+                arguments: [account, revision])
+            return zip(try self.decode(rows), rows).map { cache, row in
+                let kind: CacheChange.Kind =
+                    switch row["change"] as String {
+                    case "created": .created
+                    case "deleted": .deleted
+                    default: .changed
+                    }
+                return CacheChange(kind: kind, cache: cache, revision: cache.revision ?? 0)
+            }
+        }
+    }
+
+    public func revisions() throws -> (current: Int64, compacted: Int64) {
+        try pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT value, compacted FROM revision")
+            return (row?["value"] ?? 0, row?["compacted"] ?? 0)
+        }
+    }
+
+    public func compactHistory(keeping: Int) throws {
+        try pool.write { db in
+            guard
+                let newestForgotten = try Int64.fetchOne(
+                    db, sql: "SELECT revision FROM history ORDER BY revision DESC LIMIT 1 OFFSET ?", arguments: [keeping])
+            else { return }
+            try db.execute(sql: "DELETE FROM history WHERE revision <= ?", arguments: [newestForgotten])
+            try db.execute(sql: "UPDATE revision SET compacted = MAX(compacted, ?)", arguments: [newestForgotten])
         }
     }
 
     public func get(id: String, account: String) throws -> ImageCache? {
         try pool.read { db in
-            try self.decode(try Row.fetchAll(db, sql: "SELECT data FROM caches WHERE id = ? AND account = ?", arguments: [id, account]))
-                .first
+            try self.decode(
+                try Row.fetchAll(db, sql: "SELECT data, revision FROM caches WHERE id = ? AND account = ?", arguments: [id, account])
+            )
+            .first
         }
     }
 

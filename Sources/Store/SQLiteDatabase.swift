@@ -170,6 +170,51 @@ public final class SQLiteDatabase: Sendable {
                     ALTER TABLE addresses_v9 RENAME TO addresses;
                     """)
         }
+        migrator.registerMigration("v10-revisions") { db in
+            // One counter for every watched row (caches, instances): each insert, change or
+            // delete takes the next value, as etcd's revision, and leaves a copy of the row in
+            // `history` (a deletion, the row as it was last) for watchers that have not seen it
+            // yet; `compacted` is the newest revision whose history was forgotten.
+            try db.execute(
+                sql: """
+                    CREATE TABLE revision (value INTEGER NOT NULL, compacted INTEGER NOT NULL);
+                    INSERT INTO revision (value, compacted) VALUES (0, 0);
+                    CREATE TABLE history (
+                        kind TEXT NOT NULL, id TEXT NOT NULL, account TEXT NOT NULL, revision INTEGER NOT NULL,
+                        change TEXT NOT NULL, data BLOB NOT NULL
+                    );
+                    CREATE INDEX history_revision ON history(kind, account, revision);
+                    CREATE INDEX history_compaction ON history(revision);
+                    """)
+            for table in ["caches", "instances"] {
+                let kind = String(table.dropLast())
+                try db.execute(
+                    sql: """
+                        ALTER TABLE \(table) ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+                        CREATE INDEX \(table)_revision ON \(table)(account, revision);
+                        CREATE TRIGGER \(table)_inserted AFTER INSERT ON \(table) BEGIN
+                            UPDATE revision SET value = value + 1;
+                            UPDATE \(table) SET revision = (SELECT value FROM revision) WHERE id = NEW.id;
+                            INSERT INTO history (kind, id, account, revision, change, data)
+                                VALUES ('\(kind)', NEW.id, NEW.account, (SELECT value FROM revision), 'created', NEW.data);
+                        END;
+                        CREATE TRIGGER \(table)_changed AFTER UPDATE OF data, status ON \(table) BEGIN
+                            UPDATE revision SET value = value + 1;
+                            UPDATE \(table) SET revision = (SELECT value FROM revision) WHERE id = NEW.id;
+                            INSERT INTO history (kind, id, account, revision, change, data)
+                                VALUES ('\(kind)', NEW.id, NEW.account, (SELECT value FROM revision), 'changed', NEW.data);
+                        END;
+                        CREATE TRIGGER \(table)_deleted AFTER DELETE ON \(table) BEGIN
+                            UPDATE revision SET value = value + 1;
+                            INSERT INTO history (kind, id, account, revision, change, data)
+                                VALUES ('\(kind)', OLD.id, OLD.account, (SELECT value FROM revision), 'deleted', OLD.data);
+                        END;
+                        UPDATE \(table) SET revision = (SELECT value FROM revision) + rowid;
+                        UPDATE revision SET value = value + COALESCE((SELECT MAX(rowid) FROM \(table)), 0);
+                        UPDATE revision SET compacted = value;
+                        """)
+            }
+        }
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }
@@ -193,6 +238,22 @@ public final class SQLiteDatabase: Sendable {
                 try db.execute(
                     sql: "UPDATE instances SET data = ? WHERE id = ?",
                     arguments: [try SQLiteInstanceRepository.encoder.encode(sealed), instance.id])
+                count += 1
+            }
+            // The history's copies too (sealing the rows above added sealed ones).
+            for row in try Row.fetchAll(db, sql: "SELECT rowid, kind, data FROM history WHERE instr(data, '\"password\"') > 0") {
+                let data: Data = row["data"]
+                let resealed: Data
+                if (row["kind"] as String) == "cache" {
+                    let cache = try SQLiteCacheRepository.decoder.decode(ImageCache.self, from: data)
+                    guard cache.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
+                    resealed = try SQLiteCacheRepository.encoder.encode(try box.sealingClearPasswords(cache))
+                } else {
+                    let instance = try SQLiteInstanceRepository.decoder.decode(Instance.self, from: data)
+                    guard instance.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
+                    resealed = try SQLiteInstanceRepository.encoder.encode(try box.sealingClearPasswords(instance))
+                }
+                try db.execute(sql: "UPDATE history SET data = ? WHERE rowid = ?", arguments: [resealed, row["rowid"] as Int64])
                 count += 1
             }
             return count

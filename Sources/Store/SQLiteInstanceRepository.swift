@@ -24,7 +24,31 @@ public final class SQLiteInstanceRepository: InstanceRepository {
     }
 
     private func decode(_ rows: [Row]) throws -> [Instance] {
-        try rows.map { try SecretBox.sealing(try Self.decoder.decode(Instance.self, from: $0["data"] as Data), with: secrets, open: true) }
+        try rows.map { row in
+            var instance = try SecretBox.sealing(
+                try Self.decoder.decode(Instance.self, from: row["data"] as Data), with: secrets, open: true)
+            if row.hasColumn("revision") { instance.revision = row["revision"] }
+            return instance
+        }
+    }
+
+    public func changes(account: String, after revision: Int64) throws -> [InstanceChange] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT data, revision, change FROM history WHERE kind = 'instance' AND account = ? AND revision > ? ORDER BY revision",
+                arguments: [account, revision])
+            return zip(try self.decode(rows), rows).map { instance, row in
+                let kind: InstanceChange.Kind =
+                    switch row["change"] as String {
+                    case "created": .created
+                    case "deleted": .deleted
+                    default: .changed
+                    }
+                return InstanceChange(kind: kind, instance: instance, revision: instance.revision ?? 0)
+            }
+        }
     }
 
     public func insert(_ instance: Instance) throws {
@@ -46,8 +70,10 @@ public final class SQLiteInstanceRepository: InstanceRepository {
 
     public func get(id: String, account: String) throws -> Instance? {
         try pool.read { db in
-            try self.decode(try Row.fetchAll(db, sql: "SELECT data FROM instances WHERE id = ? AND account = ?", arguments: [id, account]))
-                .first
+            try self.decode(
+                try Row.fetchAll(db, sql: "SELECT data, revision FROM instances WHERE id = ? AND account = ?", arguments: [id, account])
+            )
+            .first
         }
     }
 

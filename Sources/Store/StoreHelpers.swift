@@ -26,7 +26,7 @@ struct AccountPage {
         let total =
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE \(whereClause)", arguments: StatementArguments(arguments)) ?? 0
         let rows = try Row.fetchAll(
-            db, sql: "SELECT data FROM \(table) WHERE \(whereClause) ORDER BY creation DESC, id LIMIT ? OFFSET ?",
+            db, sql: "SELECT data, revision FROM \(table) WHERE \(whereClause) ORDER BY creation DESC, id LIMIT ? OFFSET ?",
             arguments: StatementArguments(arguments + [limit, offset]))
         return (total, rows)
     }

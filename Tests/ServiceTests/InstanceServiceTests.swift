@@ -359,7 +359,12 @@ final class InstanceServiceTests {
             _ = try? CommandRunner.capture("/usr/bin/pkill", ["-f", "nc -l -p (\(alternatives)) -e echo from-host"])
         }
         let serve = "while true; do nc -l -p 7000 -e echo hi; done"
-        func dial(_ ip: String, _ port: Int = 7000) -> String { "nc -w 3 \(ip) \(port); echo rc=$?" }
+        // A listener serves one connection at a time: a client that finds it between two is
+        // refused (a firewall here drops, never refuses) and tries again.
+        func dial(_ ip: String, _ port: Int = 7000) -> String {
+            "for i in 1 2 3 4 5; do out=$(nc -w 3 \(ip) \(port) 2>&1); rc=$?; case \"$out\" in *refused*) sleep 0.2;; *) break;; esac; done; "
+                + "echo \"$out\"; echo rc=$rc"
+        }
 
         // A server of the default group, one of sg-web in another subnet of the VPC.
         let server = try start("vpc-a", serve, subnet: "subnet-1", policy: .always)

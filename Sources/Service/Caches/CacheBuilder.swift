@@ -36,6 +36,8 @@ public final class CacheBuilder: Sendable {
     let meter: Meter
     /// The deadline (and the builders' sharing, read by `BuildWorker`).
     let policy: BuildPolicy
+    /// Registries the operator says speak plain HTTP (`imc serve --plain-http`), for every build.
+    let plainHTTPHosts: Set<String>
     /// Where the job runs; nil: in this process (tests of the build's own steps).
     let sandbox: BuildSandbox?
 
@@ -43,8 +45,9 @@ public final class CacheBuilder: Sendable {
         repository: any CacheRepository, disks: DiskManager, snapshots: any SnapshotStore, workRoot: String,
         clientOptions: RegistryClientOptions = RegistryClientOptions(), clock: any ServiceClock = SystemClock(),
         diskRecords: (any DiskRepository)? = nil, meter: Meter = .off, policy: BuildPolicy = BuildPolicy(), sandbox: BuildSandbox? = nil,
-        logger: Logger? = nil
+        plainHTTPHosts: Set<String> = [], logger: Logger? = nil
     ) {
+        self.plainHTTPHosts = plainHTTPHosts
         self.policy = policy
         self.sandbox = sandbox
         self.diskRecords = diskRecords
@@ -61,7 +64,8 @@ public final class CacheBuilder: Sendable {
     /// Builds `cache` (Pending or Updating) and stores the outcome; returns the cache as it ends.
     @discardableResult
     public func build(_ cacheID: String, account: String) async -> ImageCache? {
-        guard var cache = try? repository.get(id: cacheID, account: account) else { return nil }
+        // This build takes what the cache asks for now, a change queued before it included.
+        guard var cache = try? repository.modify(id: cacheID, account: account, { $0.rebuildQueued = nil }) else { return nil }
         let rebuilding = cache.status == .updating
         let started = ContinuousClock.now
         cache.buildPercent = 0
@@ -86,8 +90,10 @@ public final class CacheBuilder: Sendable {
             let mountPoint = "\(workRoot)/\(cache.id)"
             try await disks.mount(d, at: mountPoint, directIO: true)
             do {
+                var job = BuildJob(cache: cache, options: clientOptions)
+                job.plainHTTPHosts = Array(plainHTTPHosts.union(job.plainHTTPHosts)).sorted()
                 try await runJob(
-                    BuildJob(cache: cache, options: clientOptions), root: mountPoint, cache: &cache, digests: &digests, layers: &layers)
+                    job, root: mountPoint, cache: &cache, digests: &digests, layers: &layers)
                 try await disks.unmount(mountPoint)
             } catch {
                 try? await disks.unmount(mountPoint)
@@ -176,6 +182,7 @@ public final class CacheBuilder: Sendable {
     /// deleted.
     @discardableResult
     private func save(_ cache: ImageCache, event: (CacheEventReason, String, Date)? = nil) throws -> Bool {
+        // (A worker looks for queued caches again as soon as a build ends.)
         try repository.modify(id: cache.id, account: cache.account) { stored in
             stored.status = cache.status
             stored.buildPercent = cache.buildPercent
@@ -189,6 +196,14 @@ public final class CacheBuilder: Sendable {
                 stored.lastRefreshCheck = cache.lastRefreshCheck
             }
             if let (reason, message, at) = event { stored.record(reason, message, at: at) }
+            // A change made while this build ran is built next, from where this one left it.
+            if stored.rebuildQueued == true, [.ready, .failed, .updateFailed].contains(cache.status), event == nil {
+                stored.rebuildQueued = nil
+                stored.status = stored.snapshotID == nil ? .pending : .updating
+                stored.buildPercent = 0
+                stored.record(
+                    .updating, "Image cache \(stored.id) will be rebuilt with the change made during the last build", at: clock.now())
+            }
         } != nil
     }
 

@@ -25,6 +25,14 @@ public struct CacheRequest: Sendable {
     public var refreshMinutes: Int?
     /// `os/arch[/variant]` the images are pulled for; the host's when nil. Only at creation.
     public var platform: String?
+    /// What the Kubernetes door keeps of the object; unchanged when nil.
+    public var kubernetes: KubernetesMetadata?
+    /// The update applies only to the cache at this revision (a Kubernetes `resourceVersion`);
+    /// otherwise it is a conflict.
+    public var expectedRevision: Int64?
+    /// A change of images, size or credentials while the cache builds is kept and built right
+    /// after (a declarative client's wish), instead of being refused.
+    public var queueWhileBuilding = false
     public init() {}
 }
 
@@ -137,6 +145,13 @@ public final class CacheService: Sendable {
     /// Applies an update to `cache`; returns whether it is to be (re)built. Refuses a rebuild of
     /// a cache that is still building.
     static func change(_ cache: inout ImageCache, with request: CacheRequest, at: Date) throws -> Bool {
+        if let expected = request.expectedRevision, cache.revision != expected {
+            throw ServiceError(
+                .conflict,
+                "the object has been modified (resourceVersion \(expected) is not the current \(cache.revision ?? 0)); read it again and apply the change to the latest version"
+            )
+        }
+        if let k = request.kubernetes { cache.kubernetes = k }
         // A cache whose (re)build failed is built again by an update that names its images, size
         // or credentials, even unchanged: that is how a user retries.
         let retry =
@@ -145,6 +160,20 @@ public final class CacheService: Sendable {
         let rebuild =
             retry || (request.images.map { $0 != cache.images } ?? false) || (request.size.map { $0 != cache.size } ?? false)
             || (request.credentials.map { $0 != cache.credentials } ?? false)
+        if rebuild && (cache.status == .pending || cache.status == .updating) && request.queueWhileBuilding {
+            if let n = request.name { cache.name = n.isEmpty ? cache.id : n }
+            if let r = request.retentionDays { cache.retentionDays = r }
+            if let m = request.refreshMinutes { cache.refreshMinutes = m == 0 ? nil : m }
+            if let i = request.images { cache.images = i }
+            if let s = request.size { cache.size = s }
+            if let c = request.credentials { cache.credentials = c }
+            cache.rebuildQueued = true
+            cache.record(
+                .updating,
+                "Image cache \(cache.id) changed while it builds: \(cache.images.count) image(s) into a \(cache.size) GiB disk are built when this build ends",
+                at: at)
+            return false
+        }
         if rebuild && (cache.status == .pending || cache.status == .updating) {
             throw ServiceError.inUse(
                 "image cache \(cache.id) is \(cache.status.rawValue); wait until it is Ready or Failed before changing its images, size or credentials"
@@ -313,5 +342,6 @@ public final class CacheService: Sendable {
         if let v = r.registryHttpEndPointList { c.registryHttpEndPointList = v }
         c.resolveConfig = r.resolveConfig ?? c.resolveConfig
         if let m = r.refreshMinutes { c.refreshMinutes = m == 0 ? nil : m }
+        if let k = r.kubernetes { c.kubernetes = k }
     }
 }

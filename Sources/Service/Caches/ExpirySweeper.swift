@@ -1,7 +1,8 @@
 import Logging
 import ServiceLifecycle
 
-/// Deletes expired caches (`RetentionDays` run out) and their snapshots, every `interval`.
+/// Deletes expired caches (`RetentionDays` run out) and their snapshots, releases retained disks
+/// whose time is up, and compacts the store's history of changes, every `interval`.
 public struct ExpirySweeper: Service {
     let service: CacheService
     let instances: InstanceService?
@@ -22,6 +23,8 @@ public struct ExpirySweeper: Service {
                 for id in try service.sweepExpired() {
                     logger.notice("Expired: image cache deleted at the end of its retention", metadata: ["cache": "\(id)"])
                 }
+                // Watches resume from the store's history of changes; the newest 10,000 are kept.
+                try service.repository.compactHistory(keeping: 10_000)
                 for id in try instances?.sweepRetainedDisks() ?? [] {
                     logger.notice("Retained disk released at the end of its retention", metadata: ["disk": "\(id)"])
                 }

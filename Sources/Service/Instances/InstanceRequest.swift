@@ -27,6 +27,8 @@ public struct InstanceRequest: Sendable {
     public var dns: DNSSettings?
     /// The runtime class (`spec.runtimeClassName`); the service's default when nil.
     public var runtimeClass: RuntimeClass?
+    /// What the Kubernetes door keeps of the Pod.
+    public var kubernetes: KubernetesMetadata?
     public init() {}
 }
 

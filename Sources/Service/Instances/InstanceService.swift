@@ -122,6 +122,7 @@ public final class InstanceService: Sendable {
             instance.securityGroupIDs = request.securityGroupIDs
             instance.dns = request.dns
             instance.runtimeClass = request.runtimeClass ?? limits.defaultRuntimeClass
+            instance.kubernetes = request.kubernetes
             for c in request.initContainers + request.containers { instance.states[c.name] = ContainerState(reason: "ContainerCreating") }
             instance.record(.scheduled, "Successfully assigned \(instance.name) to imc", at: instance.creationTime)
             if !defaulted.isEmpty {

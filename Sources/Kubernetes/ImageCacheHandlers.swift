@@ -1,0 +1,413 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IMCCache
+import IMCService
+import IMCStore
+
+/// `ImageCache` objects: the verbs kubectl and client libraries use on them.
+extension KubernetesAPI {
+    static let resource = Resource.imageCaches
+
+    func imageCaches(_ call: Call, rest: [String]) async throws -> Response {
+        let name = rest.first ?? ""
+        switch (call.method, rest.count, rest.count == 2 ? rest[1] : "") {
+        case (.get, 0, _): return call.isWatch ? try watch(call) : try list(call)
+        case (.post, 0, _): return try await create(call)
+        case (.get, 1, _), (.get, 2, "status"):
+            guard let cache = try find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
+            return Self.respond(call.wantsTable ? table([cache], revision: cache.revision ?? 0) : ImageCacheObject.object(cache))
+        case (.put, 1, _): return try await update(call, name: name, object: try await call.object())
+        case (.patch, 1, _): return try await patch(call, name: name)
+        case (.delete, 1, _): return try delete(call, name: name)
+        case (.put, 2, "status"), (.patch, 2, "status"):
+            throw KubernetesStatus.notAllowed("the status of an ImageCache is written by imc only (its build), not by clients")
+        case (.delete, 0, _):
+            throw KubernetesStatus.notAllowed("delete ImageCaches by name (kubectl delete imagecache NAME, or --all, which names each)")
+        default: throw KubernetesStatus.pathNotFound(call.path)
+        }
+    }
+
+    var repository: any CacheRepository { caches.repository }
+
+    func find(_ name: String, _ account: String) throws -> ImageCache? {
+        var query = CacheQuery()
+        query.names = [name]
+        query.limit = 1
+        return try repository.list(account: account, query: query).caches.first
+    }
+
+    /// Every cache of the account, by name.
+    func all(_ account: String) throws -> [ImageCache] {
+        var query = CacheQuery()
+        query.limit = Int(Int32.max)
+        return try repository.list(account: account, query: query).caches.sorted { $0.name < $1.name }
+    }
+
+    // MARK: - Reading
+
+    func list(_ call: Call) throws -> Response {
+        // The revision first: the list is at least that new, so a watch from it misses nothing.
+        let revision = try repository.revisions().current
+        let selector = try Selector(call)
+        let items = try all(call.account).filter { selector.matches(ImageCacheObject.object($0)) }
+        if call.wantsTable { return Self.respond(table(items, revision: revision)) }
+        return Self.respond(
+            List.of(items.map(ImageCacheObject.object), kind: "ImageCacheList", apiVersion: Self.resource.apiVersion, revision: revision))
+    }
+
+    func table(_ items: [ImageCache], revision: Int64) -> JSON {
+        let now = clock.now()
+        return Tables.table(
+            items.map { (ImageCacheObject.row($0, now: now), ImageCacheObject.object($0)) }, columns: ImageCacheObject.columns,
+            revision: "\(revision)")
+    }
+
+    /// Events of caches (`kubectl describe` asks for those of one object by field selector).
+    func events(_ call: Call, namespace: String?) throws -> Response {
+        let revision = try repository.revisions().current
+        let selector = try Selector(call)
+        var items: [JSON] = []
+        // Events of cluster-scoped objects live in `default`, as the API server keeps them.
+        if namespace == nil || namespace == "default" {
+            let kind = selector.fields["involvedObject.kind"]
+            if kind == nil || kind == "ImageCache" {
+                let caches =
+                    try selector.fields["involvedObject.name"].map { try find($0, call.account).map { [$0] } ?? [] } ?? all(call.account)
+                for cache in caches {
+                    items += Self.events(of: cache).filter { selector.matches($0) }
+                }
+            }
+        }
+        return Self.respond(List.of(items, kind: "EventList", apiVersion: "v1", revision: revision))
+    }
+
+    static func events(of cache: ImageCache) -> [JSON] {
+        let object = ImageCacheObject.object(cache)
+        let uid = object["metadata"]?["uid"] ?? ""
+        return cache.events.enumerated().map { i, event in
+            [
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": [
+                    "name": .string("\(cache.name).\(cache.id).\(i)"), "namespace": "default",
+                    "uid": .string(ImageCacheObject.uid("\(cache.id)/event/\(i)")), "resourceVersion": .string("\(cache.revision ?? 0)"),
+                    "creationTimestamp": .string(timestamp(event.firstTimestamp)),
+                ],
+                "involvedObject": [
+                    "apiVersion": .string(resource.apiVersion), "kind": .string(resource.kind), "name": .string(cache.name), "uid": uid,
+                ],
+                "reason": .string(event.reason), "message": .string(event.message), "type": .string(event.type.rawValue),
+                "firstTimestamp": .string(timestamp(event.firstTimestamp)), "lastTimestamp": .string(timestamp(event.lastTimestamp)),
+                "count": .int(Int64(event.count)), "source": ["component": "imc"], "reportingComponent": "imc",
+            ]
+        }
+    }
+
+    // MARK: - Writing
+
+    /// What an object's fields ask, checked: its name, labels, annotations and spec.
+    struct Incoming {
+        var name: String
+        var labels: [String: String]
+        var annotations: [String: String]
+        var resourceVersion: Int64?
+        var spec: ImageCacheObject.Spec
+        var unknown: [String]
+    }
+
+    func incoming(_ object: JSON, call: Call, nameOnPath: String?) throws -> Incoming {
+        var errors = FieldErrors()
+        if let v = object["apiVersion"]?.string, v != Self.resource.apiVersion {
+            throw KubernetesStatus.badRequest(
+                "the API version in the data (\(v.prefix(80))) does not match the expected API version (\(Self.resource.apiVersion))")
+        }
+        if let k = object["kind"]?.string, k != Self.resource.kind {
+            throw KubernetesStatus.badRequest(
+                "the kind in the data (\(k.prefix(80))) does not match the expected kind (\(Self.resource.kind))")
+        }
+        let metadata = object["metadata"]
+        let name = metadata?["name"]?.string ?? nameOnPath ?? ""
+        if let nameOnPath, name != nameOnPath {
+            throw KubernetesStatus.badRequest(
+                "the name of the object (\(name.prefix(80))) does not match the name on the URL (\(nameOnPath.prefix(80)))")
+        }
+        if let problem = Self.nameProblem(name) { errors.add("metadata.name", problem) }
+        let labels = metadata?["labels"].flatMap { $0 == .null ? [:] : $0.stringMap }
+        if metadata?["labels"] != nil, labels == nil { errors.add("metadata.labels", "Invalid value: labels are a map of strings") }
+        let annotations = metadata?["annotations"].flatMap { $0 == .null ? [:] : $0.stringMap }
+        if metadata?["annotations"] != nil, annotations == nil {
+            errors.add("metadata.annotations", "Invalid value: annotations are a map of strings")
+        }
+        if let a = annotations, a.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) > 262_144 {
+            errors.add("metadata.annotations", "Too long: must have at most 262144 bytes")
+        }
+        var unknown = (object.object ?? [:]).keys.filter { !["apiVersion", "kind", "metadata", "spec", "status"].contains($0) }.sorted()
+        let spec = ImageCacheObject.spec(object["spec"], unknown: &unknown)
+        switch spec {
+        case .failure(let e): errors.causes += e.causes
+        case .success: break
+        }
+        if !errors.causes.isEmpty { throw KubernetesStatus.invalid(Self.resource, name, causes: errors.causes) }
+        guard case .success(let s) = spec else { throw KubernetesStatus.internalError() }
+        var revision: Int64?
+        if let rv = metadata?["resourceVersion"]?.string, !rv.isEmpty {
+            guard let n = Int64(rv) else {
+                throw KubernetesStatus.badRequest("metadata.resourceVersion \(rv.prefix(40)) is not a resource version")
+            }
+            revision = n
+        }
+        let checked = Incoming(
+            name: name, labels: labels ?? [:], annotations: annotations ?? [:], resourceVersion: revision, spec: s, unknown: unknown)
+        if !unknown.isEmpty, (call.query["fieldValidation"] ?? "Warn") == "Strict" {
+            throw KubernetesStatus.badRequest(
+                "strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+        }
+        return checked
+    }
+
+    /// Why `name` is not a Kubernetes object name (a DNS subdomain, here at most 60 characters,
+    /// as ImageCacheName), or nil.
+    static func nameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "Required value: name is required" }
+        let allowed = name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 }
+        let ends = name.first.map { $0.isLetter || $0.isNumber } == true && name.last.map { $0.isLetter || $0.isNumber } == true
+        if !allowed || !ends || name.count > 60 {
+            return
+                "Invalid value: \"\(name.prefix(80))\": a lowercase RFC 1123 subdomain of at most 60 characters must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        }
+        return nil
+    }
+
+    func warnings(_ incoming: Incoming, call: Call) -> [String] {
+        (call.query["fieldValidation"] ?? "Warn") == "Ignore" ? [] : incoming.unknown.map { "unknown field \"\($0)\"" }
+    }
+
+    func create(_ call: Call) async throws -> Response {
+        let object = try await call.object()
+        let incoming = try incoming(object, call: call, nameOnPath: nil)
+        if try find(incoming.name, call.account) != nil { throw KubernetesStatus.alreadyExists(Self.resource, incoming.name) }
+        var request = CacheRequest()
+        request.name = incoming.name
+        request.images = incoming.spec.images
+        request.size = incoming.spec.imageCacheSize
+        request.retentionDays = incoming.spec.retentionDays
+        request.refreshMinutes = incoming.spec.refreshIntervalMinutes
+        request.platform = incoming.spec.platform
+        request.autoCreateEipAttribute = incoming.annotations["eks.tke.cloud.tencent.com/eip-attributes"]
+        request.kubernetes = KubernetesMetadata(
+            uid: UUID().uuidString.lowercased(), labels: incoming.labels, annotations: incoming.annotations, generation: 1,
+            imagePullSecrets: incoming.spec.imagePullSecrets)
+        if call.query["dryRun"] == "All" {
+            return Self.respond(object, code: 201, warnings: warnings(incoming, call: call))
+        }
+        let made = try mapped(incoming.name) { try caches.create(request, account: call.account, region: region) }
+        let stored = try repository.get(id: made.id, account: call.account) ?? made
+        return Self.respond(ImageCacheObject.object(stored), code: 201, warnings: warnings(incoming, call: call))
+    }
+
+    /// PUT: the object replaces what the cache was asked for (a field left out is its default).
+    func update(_ call: Call, name: String, object: JSON, createIfMissing: Bool = false) async throws -> Response {
+        let incoming = try incoming(object, call: call, nameOnPath: name)
+        guard let current = try find(name, call.account) else {
+            if createIfMissing { return try await createFromApply(call, object: object, incoming: incoming) }
+            throw KubernetesStatus.notFound(Self.resource, name)
+        }
+        if let p = incoming.spec.platform, p != (current.platform ?? p) {
+            throw KubernetesStatus.invalid(Self.resource, name, causes: [("spec.platform", "Invalid value: \"\(p)\": field is immutable")])
+        }
+        let old = current.kubernetes ?? KubernetesMetadata(uid: ImageCacheObject.uid(current.id))
+        let spec = incoming.spec
+        let specChanged =
+            spec.images != current.images || (spec.imageCacheSize ?? caches.limits.defaultSize) != current.size
+            || (spec.retentionDays ?? 0) != current.retentionDays || (spec.refreshIntervalMinutes ?? 0) != (current.refreshMinutes ?? 0)
+            || spec.imagePullSecrets != old.imagePullSecrets
+        var request = CacheRequest()
+        request.images = spec.images == current.images ? nil : spec.images
+        let size = spec.imageCacheSize ?? caches.limits.defaultSize
+        request.size = size == current.size ? nil : size
+        request.retentionDays = spec.retentionDays ?? 0
+        request.refreshMinutes = spec.refreshIntervalMinutes ?? 0
+        request.autoCreateEipAttribute = incoming.annotations["eks.tke.cloud.tencent.com/eip-attributes"]
+        request.kubernetes = KubernetesMetadata(
+            uid: old.uid, labels: incoming.labels, annotations: incoming.annotations, generation: old.generation + (specChanged ? 1 : 0),
+            imagePullSecrets: spec.imagePullSecrets)
+        request.expectedRevision = incoming.resourceVersion
+        request.queueWhileBuilding = true  // declarative: the object says what it wants, whenever
+        if call.query["dryRun"] == "All" { return Self.respond(ImageCacheObject.object(current), warnings: warnings(incoming, call: call)) }
+        let updated = try mapped(name) { try caches.update(id: current.id, request, account: call.account) }
+        return Self.respond(ImageCacheObject.object(updated), warnings: warnings(incoming, call: call))
+    }
+
+    func createFromApply(_ call: Call, object: JSON, incoming: Incoming) async throws -> Response {
+        var request = CacheRequest()
+        request.name = incoming.name
+        request.images = incoming.spec.images
+        request.size = incoming.spec.imageCacheSize
+        request.retentionDays = incoming.spec.retentionDays
+        request.refreshMinutes = incoming.spec.refreshIntervalMinutes
+        request.platform = incoming.spec.platform
+        request.kubernetes = KubernetesMetadata(
+            uid: UUID().uuidString.lowercased(), labels: incoming.labels, annotations: incoming.annotations,
+            imagePullSecrets: incoming.spec.imagePullSecrets)
+        let made = try mapped(incoming.name) { try caches.create(request, account: call.account, region: region) }
+        let stored = try repository.get(id: made.id, account: call.account) ?? made
+        return Self.respond(ImageCacheObject.object(stored), code: 201, warnings: warnings(incoming, call: call))
+    }
+
+    /// PATCH: a JSON merge patch (kubectl apply, kubectl patch --type merge), a JSON patch, or
+    /// server-side apply (the applied object's spec replaces the cache's; labels and annotations
+    /// it names are set).
+    func patch(_ call: Call, name: String) async throws -> Response {
+        let type = call.contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        switch type {
+        case "application/merge-patch+json":
+            let patch = try await call.object()
+            guard let current = try find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
+            var merged = ImageCacheObject.object(current).merging(patch: patch)
+            merged["status"] = nil
+            return try await update(call, name: name, object: merged)
+        case "application/json-patch+json":
+            guard let operations = JSON.parse(try await call.body())?.array else {
+                throw KubernetesStatus.badRequest("a JSON patch is a list of operations")
+            }
+            guard let current = try find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
+            var patched = try JSONPatch.apply(operations, to: ImageCacheObject.object(current))
+            patched["status"] = nil
+            return try await update(call, name: name, object: patched)
+        case "application/apply-patch+yaml", "application/apply-patch+json":
+            let applied = try await call.object()
+            guard let current = try find(name, call.account) else {
+                return try await update(call, name: name, object: applied, createIfMissing: true)
+            }
+            var merged = ImageCacheObject.object(current)
+            // The applier's spec is the spec (a field it no longer names is reset); an apply
+            // without one (kubectl moving its last-applied annotation) leaves the spec alone.
+            if let spec = applied["spec"] { merged["spec"] = spec }
+            var metadata = merged["metadata"] ?? [:]
+            for key in ["labels", "annotations"] {
+                if let given = applied["metadata"]?[key]?.object {
+                    metadata[key] = .object((metadata[key]?.object ?? [:]).merging(given) { $1 })
+                }
+            }
+            if let rv = applied["metadata"]?["resourceVersion"] {
+                metadata["resourceVersion"] = rv
+            } else {
+                metadata["resourceVersion"] = nil
+            }
+            merged["metadata"] = metadata
+            merged["status"] = nil
+            return try await update(call, name: name, object: merged)
+        case "application/strategic-merge-patch+json":
+            throw KubernetesStatus.unsupportedMedia(
+                "strategic merge patch is not supported for ImageCache (a custom resource); use --type merge or --type json")
+        default:
+            throw KubernetesStatus.unsupportedMedia(type)
+        }
+    }
+
+    func delete(_ call: Call, name: String) throws -> Response {
+        guard let cache = try find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
+        if call.query["dryRun"] == "All" { return Self.respond(ImageCacheObject.object(cache)) }
+        _ = try mapped(name) { try caches.delete(ids: [cache.id], account: call.account) }
+        return Self.respond(ImageCacheObject.object(cache))
+    }
+
+    /// The services' refusals in Kubernetes' terms.
+    func mapped<T>(_ name: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as ServiceError {
+            switch e.code {
+            case .invalidValue, .missing: throw KubernetesStatus.invalid(Self.resource, name, causes: [("spec", e.message)])
+            case .notFound: throw KubernetesStatus.notFound(Self.resource, name)
+            case .conflict: throw KubernetesStatus.conflict(Self.resource, name, e.message)
+            case .inUse:
+                if e.message.contains("already the name") { throw KubernetesStatus.alreadyExists(Self.resource, name) }
+                throw KubernetesStatus.conflict(Self.resource, name, e.message)
+            case .limitExceeded:
+                throw KubernetesStatus(
+                    code: 403, reason: "Forbidden", message: "imagecaches \"\(name)\" is forbidden: exceeded quota: \(e.message)")
+            case .failed, .diskTooSmall, .secretUnreadable: throw KubernetesStatus.internalError()
+            }
+        }
+    }
+}
+
+/// `fieldSelector` and `labelSelector` of a list or watch: equality, inequality, existence and
+/// set requirements on labels; equality on `metadata.name`, `metadata.namespace` and event fields.
+struct Selector {
+    var fields: [String: String] = [:]
+    var notFields: [String: String] = [:]
+    var labels: [(key: String, op: String, values: Set<String>)] = []
+
+    init(_ call: KubernetesAPI.Call) throws { try self.init(query: call.query) }
+
+    init(query: [String: String]) throws {
+        for term in (query["fieldSelector"] ?? "").split(separator: ",") {
+            if let r = term.range(of: "!=") {
+                notFields[String(term[..<r.lowerBound])] = String(term[r.upperBound...])
+            } else if let r = term.range(of: "==") ?? term.range(of: "=") {
+                fields[String(term[..<r.lowerBound])] = String(term[r.upperBound...])
+            } else {
+                throw KubernetesStatus.badRequest("invalid field selector \(term.prefix(80)): expected field=value")
+            }
+        }
+        let text = query["labelSelector"] ?? ""
+        var terms: [String] = []
+        var depth = 0
+        var current = ""
+        for ch in text {
+            if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
+            if ch == ",", depth == 0 {
+                terms.append(current)
+                current = ""
+            } else {
+                current.append(ch)
+            }
+        }
+        if !current.isEmpty { terms.append(current) }
+        for raw in terms {
+            let term = raw.trimmingCharacters(in: .whitespaces)
+            let words = term.split(separator: " ", maxSplits: 1).map(String.init)
+            if words.count == 2, ["in", "notin"].contains(where: { words[1].hasPrefix($0 + " ") || words[1].hasPrefix($0 + "(") }) {
+                let op = words[1].hasPrefix("notin") ? "notin" : "in"
+                let list = words[1].drop { $0 != "(" }.dropFirst().prefix { $0 != ")" }
+                labels.append((words[0], op, Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })))
+            } else if let r = term.range(of: "!=") {
+                labels.append((String(term[..<r.lowerBound]), "!=", [String(term[r.upperBound...])]))
+            } else if let r = term.range(of: "==") ?? term.range(of: "=") {
+                labels.append((String(term[..<r.lowerBound]), "=", [String(term[r.upperBound...])]))
+            } else if term.hasPrefix("!") {
+                labels.append((String(term.dropFirst()), "!", []))
+            } else if !term.isEmpty {
+                labels.append((term, "exists", []))
+            }
+        }
+    }
+
+    func matches(_ object: JSON) -> Bool {
+        func field(_ path: String) -> String? {
+            var value: JSON? = object
+            for part in path.split(separator: ".") { value = value?[String(part)] }
+            if path == "metadata.namespace" { return value?.string ?? "" }
+            return value?.string
+        }
+        for (path, wanted) in fields where field(path) != wanted {
+            // A cluster-scoped object is in no namespace; kubectl asks with an empty one.
+            if path == "metadata.namespace" || path == "involvedObject.namespace", wanted.isEmpty || wanted == "default" { continue }
+            return false
+        }
+        for (path, unwanted) in notFields where field(path) == unwanted { return false }
+        let have = object["metadata"]?["labels"]?.stringMap ?? [:]
+        for (key, op, values) in labels {
+            let value = have[key]
+            switch op {
+            case "=": if value == nil || !values.contains(value!) { return false }
+            case "!=": if let value, values.contains(value) { return false }
+            case "in": if value == nil || !values.contains(value!) { return false }
+            case "notin": if let value, values.contains(value) { return false }
+            case "!": if value != nil { return false }
+            default: if value == nil { return false }
+            }
+        }
+        return true
+    }
+}

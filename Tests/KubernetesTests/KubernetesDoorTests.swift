@@ -1,0 +1,201 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import IMCCache
+import IMCDoors
+import IMCService
+import IMCStore
+import IMCTestSupport
+import Testing
+
+@testable import IMCKubernetes
+
+/// The Kubernetes door in process, through Hummingbird's router, over a real SQLite store: the
+/// store's revisions behind resourceVersion and watches, and the pieces kubectl relies on
+/// (merge and JSON patches, selectors, tokens, ages). kubectl itself drives it in
+/// Tests/Python/test_kubernetes.py.
+struct KubernetesDoorTests {
+    static let key = APIKey(account: "100000000001", secretID: "AKIDk8s", secretKey: "k8s-key")
+    static let other = APIKey(account: "100000000002", secretID: "AKIDother", secretKey: "other-key")
+
+    struct Door {
+        let repository: SQLiteCacheRepository
+        let service: CacheService
+        let api: KubernetesAPI
+        let application: Application<RouterResponder<DoorContext>>
+    }
+
+    static func door(_ dir: TemporaryDirectory) throws -> Door {
+        let repository = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
+        let service = CacheService(repository: repository)
+        let api = KubernetesAPI(
+            accounts: Accounts([key, other]), caches: service, region: "ap-guangzhou", watchInterval: .milliseconds(20))
+        let router = Router(context: DoorContext.self)
+        api.addRoutes(to: router)
+        return Door(repository: repository, service: service, api: api, application: Application(router: router))
+    }
+
+    static func headers(_ key: APIKey = key, contentType: String = "application/json") -> HTTPFields {
+        var h = HTTPFields()
+        h[.authorization] = "Bearer " + KubernetesToken.token(secretID: key.secretID, secretKey: key.secretKey)
+        h[.contentType] = contentType
+        return h
+    }
+
+    static func json(_ buffer: ByteBuffer) -> JSON { JSON.parse(Array(buffer: buffer)) ?? .null }
+
+    static let path = "/k8s/apis/eks.cloud.tencent.com/v1/imagecaches"
+
+    static func create(_ client: some TestClientProtocol, _ name: String, images: String = #"["nginx:1.27"]"#) async throws -> JSON {
+        let body =
+            #"{"apiVersion":"eks.cloud.tencent.com/v1","kind":"ImageCache","metadata":{"name":"\#(name)"},"spec":{"images":\#(images)}}"#
+        return try await client.execute(uri: path, method: .post, headers: headers(), body: ByteBuffer(string: body)) { response in
+            #expect(response.status.code == 201, "\(String(buffer: response.body))")
+            return json(response.body)
+        }
+    }
+
+    @Test func everyChangeTakesTheNextRevisionAndIsKeptUntilCompacted() async throws {
+        let dir = try TemporaryDirectory()
+        let door = try Self.door(dir)
+        let a = try door.service.create(
+            {
+                var r = CacheRequest()
+                r.images = ["nginx"]
+                r.name = "a"
+                return r
+            }(), account: Self.key.account, region: "ap-guangzhou")
+        let b = try door.service.create(
+            {
+                var r = CacheRequest()
+                r.images = ["redis"]
+                r.name = "b"
+                return r
+            }(), account: Self.key.account, region: "ap-guangzhou")
+        let start = try door.repository.revisions().current
+        #expect(start == 2, "one revision per insert")
+        _ = try door.service.update(
+            id: a.id,
+            {
+                var r = CacheRequest()
+                r.retentionDays = 3
+                return r
+            }(), account: Self.key.account)
+        try door.service.delete(ids: [b.id], account: Self.key.account)
+        let changes = try door.repository.changes(account: Self.key.account, after: start)
+        #expect(changes.map(\.kind) == [.changed, .deleted] && changes.map(\.revision) == [3, 4])
+        #expect(changes[0].cache.retentionDays == 3 && changes[1].cache.id == b.id, "each change with the cache as it left it")
+        #expect(try door.repository.changes(account: Self.key.account, after: 0).map(\.kind) == [.created, .created, .changed, .deleted])
+        #expect(try door.repository.changes(account: Self.other.account, after: 0).isEmpty, "another account's changes are not told")
+        try door.repository.compactHistory(keeping: 1)
+        #expect(try door.repository.revisions() == (current: 4, compacted: 3))
+        #expect(try door.repository.changes(account: Self.key.account, after: 3).map(\.kind) == [.deleted])
+    }
+
+    @Test func aWatchTellsChangesFromItsRevisionAndGoneForAForgottenOne() async throws {
+        let dir = try TemporaryDirectory()
+        let door = try Self.door(dir)
+        try await door.application.test(.router) { client in
+            let made = try await Self.create(client, "watched")
+            let rv = try #require(made["metadata"]?["resourceVersion"]?.string)
+            let id = try #require(made["status"]?["imcId"]?.string)
+            // Changed and deleted before the watch starts: it replays them from the history.
+            _ = try door.service.update(
+                id: id,
+                {
+                    var r = CacheRequest()
+                    r.retentionDays = 5
+                    return r
+                }(), account: Self.key.account)
+            try door.service.delete(ids: [id], account: Self.key.account)
+            let events = try await client.execute(
+                uri: "\(Self.path)?watch=true&resourceVersion=\(rv)&timeoutSeconds=1", method: .get, headers: Self.headers()
+            ) { response in
+                String(buffer: response.body).split(separator: "\n").compactMap { JSON.parse(Array($0.utf8)) }
+            }
+            #expect(events.map { $0["type"]?.string ?? "" } == ["MODIFIED", "DELETED"], "\(events)")
+            #expect(events.first?["object"]?["spec"]?["retentionDays"] == 5)
+            // Deletions forgotten: a watch from before them is told 410, as the API server tells it.
+            try door.repository.compactHistory(keeping: 0)
+            let gone = try await client.execute(uri: "\(Self.path)?watch=1&resourceVersion=\(rv)", method: .get, headers: Self.headers()) {
+                Self.json($0.body)
+            }
+            #expect(gone["type"] == "ERROR" && gone["object"]?["code"] == 410 && gone["object"]?["reason"] == "Expired")
+        }
+    }
+
+    @Test func anotherAccountsTokenAndAForgedOneSeeNothing() async throws {
+        let dir = try TemporaryDirectory()
+        let door = try Self.door(dir)
+        try await door.application.test(.router) { client in
+            _ = try await Self.create(client, "mine")
+            let theirs = try await client.execute(uri: Self.path, method: .get, headers: Self.headers(Self.other)) { Self.json($0.body) }
+            #expect(theirs["items"] == [])
+            var forged = Self.headers()
+            forged[.authorization] = "Bearer imc.\(Self.key.secretID).\(String(repeating: "0", count: 64))"
+            try await client.execute(uri: Self.path, method: .get, headers: forged) { #expect($0.status.code == 401) }
+            try await client.execute(uri: "\(Self.path)/mine", method: .get, headers: Self.headers(Self.other)) { response in
+                #expect(response.status.code == 404)
+                #expect(Self.json(response.body)["message"] == #"imagecaches.eks.cloud.tencent.com "mine" not found"#)
+            }
+        }
+    }
+
+    @Test func aPatchMergesAndAStaleUpdateConflicts() async throws {
+        let dir = try TemporaryDirectory()
+        let door = try Self.door(dir)
+        try await door.application.test(.router) { client in
+            let made = try await Self.create(client, "patched")
+            let patched = try await client.execute(
+                uri: "\(Self.path)/patched", method: .patch, headers: Self.headers(contentType: "application/merge-patch+json"),
+                body: ByteBuffer(string: #"{"metadata":{"labels":{"team":"a"}},"spec":{"imageCacheSize":40}}"#)
+            ) { Self.json($0.body) }
+            #expect(patched["spec"]?["imageCacheSize"] == 40 && patched["spec"]?["images"] == ["nginx:1.27"])
+            #expect(patched["metadata"]?["labels"]?["team"] == "a" && patched["metadata"]?["generation"] == 2)
+            let jsonPatched = try await client.execute(
+                uri: "\(Self.path)/patched", method: .patch, headers: Self.headers(contentType: "application/json-patch+json"),
+                body: ByteBuffer(
+                    string: #"[{"op":"add","path":"/spec/images/-","value":"redis:7"},{"op":"remove","path":"/metadata/labels/team"}]"#)
+            ) { Self.json($0.body) }
+            #expect(jsonPatched["spec"]?["images"] == ["nginx:1.27", "redis:7"] && jsonPatched["metadata"]?["labels"] == nil)
+            // The object as first read, with its old resourceVersion: refused, nothing changed.
+            var stale = made
+            stale["spec"]?["retentionDays"] = 9
+            try await client.execute(
+                uri: "\(Self.path)/patched", method: .put, headers: Self.headers(), body: ByteBuffer(bytes: stale.data)
+            ) { response in
+                #expect(response.status.code == 409 && Self.json(response.body)["reason"] == "Conflict")
+            }
+            try await client.execute(
+                uri: "\(Self.path)/patched", method: .patch, headers: Self.headers(contentType: "application/strategic-merge-patch+json"),
+                body: ByteBuffer(string: "{}")
+            ) { #expect($0.status.code == 415) }
+            let now = try await client.execute(uri: "\(Self.path)/patched", method: .get, headers: Self.headers()) { Self.json($0.body) }
+            #expect(now["spec"]?["retentionDays"] == 0 && now["spec"]?["imageCacheSize"] == 40)
+        }
+    }
+
+    @Test func mergePatchesFollowRFC7386() {
+        let target: JSON = ["a": "b", "c": ["d": "e", "f": "g"], "list": [1, 2]]
+        let merged = target.merging(patch: ["a": "z", "c": ["f": .null], "list": [3], "new": true])
+        #expect(merged == ["a": "z", "c": ["d": "e"], "list": [3], "new": true])
+    }
+
+    @Test(arguments: [
+        ("team=a", true), ("team==a", true), ("team!=a", false), ("team in (a, b)", true), ("team notin (a)", false),
+        ("team", true), ("!team", false), ("tier", false), ("!tier", true), ("team=a,tier!=x", true),
+    ])
+    func labelSelectorsMatchAsTheAPIServerDoes(selector: String, matches: Bool) throws {
+        let object: JSON = ["metadata": ["name": "x", "labels": ["team": "a"]]]
+        var selectorQuery: [String: String] = [:]
+        selectorQuery["labelSelector"] = selector
+        #expect(try Selector(query: selectorQuery).matches(object) == matches)
+    }
+
+    @Test func agesReadAsKubectlPrintsThem() {
+        #expect(humanDuration(5) == "5s" && humanDuration(119) == "119s" && humanDuration(125) == "2m5s")
+        #expect(
+            humanDuration(3600 * 5 + 60 * 7) == "5h7m" && humanDuration(86400 * 3 + 3600) == "3d1h" && humanDuration(86400 * 30) == "30d")
+    }
+}

@@ -1,0 +1,238 @@
+"""The Kubernetes door, driven by unmodified kubectl (the oldest and the newest installed) and by
+the official `kubernetes` Python client, against a real `imc serve`."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+from kubernetes import client as k8s, config as k8s_config, watch as k8s_watch
+from kubernetes.client.rest import ApiException
+from tencentcloud.tke.v20180525 import models
+
+from conftest import IMC, OTHER_ID, OTHER_KEY, ROOT_ID, ROOT_KEY, make_client
+
+KUBECTL_DIR = os.path.dirname(os.path.realpath(shutil.which("kubectl") or "/usr/lib/google-cloud-sdk/bin/kubectl"))
+KUBECTLS = [os.path.join(KUBECTL_DIR, f"kubectl.{v}") for v in ("1.27", "1.33")]
+KUBECTLS = [k for k in KUBECTLS if os.path.exists(k)]
+GROUP, VERSION, PLURAL = "eks.cloud.tencent.com", "v1", "imagecaches"
+
+SEED_SAMPLE = """apiVersion: eks.cloud.tencent.com/v1
+kind: ImageCache
+metadata:
+  name: imagecache-sample
+spec:
+  images:
+  - nginx
+"""
+SEED_MORE = """apiVersion: eks.cloud.tencent.com/v1
+kind: ImageCache
+metadata:
+  annotations:
+    "eks.tke.cloud.tencent.com/eip-attributes": '{"InternetMaxBandwidthOut":2}'
+  name: imagecache-sample-more-para
+spec:
+  images:
+  - nginx
+  - mysql
+  imageCacheSize: 30
+  retentionDays: 7
+  imagePullSecrets:
+  - imc-operator-system/qcloudregistrykey
+"""
+
+
+def kubeconfig(server, secret_id=ROOT_ID, secret_key=ROOT_KEY):
+    """`imc kubeconfig` as a user runs it, into a file of its own."""
+    out = subprocess.run([IMC, "kubeconfig", "--endpoint", f"127.0.0.1:{server['port']}"], capture_output=True, text=True,
+                         env=dict(os.environ, TENCENTCLOUD_SECRET_ID=secret_id, TENCENTCLOUD_SECRET_KEY=secret_key), check=True)
+    fd, path = tempfile.mkstemp(prefix="imc-kubeconfig-", suffix=".yaml")
+    with os.fdopen(fd, "w") as f:
+        f.write(out.stdout)
+    return path
+
+
+class Kubectl:
+    def __init__(self, binary, config):
+        self.binary, self.config = binary, config
+        self.cache = tempfile.mkdtemp(prefix="imc-kubectl-cache-")
+
+    def __call__(self, *args, stdin=None, check=True, timeout=60):
+        r = subprocess.run([self.binary, "--kubeconfig", self.config, "--cache-dir", self.cache, *args], input=stdin,
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{os.path.basename(self.binary)} {' '.join(args)} failed: {r.stderr}")
+        return r
+
+
+@pytest.fixture(params=KUBECTLS, ids=lambda p: os.path.basename(p))
+def kubectl(request, server):
+    return Kubectl(request.param, kubeconfig(server))
+
+
+def test_kubeconfig_names_the_https_listener_and_its_ca(server):
+    text = open(kubeconfig(server)).read()
+    assert f"server: https://127.0.0.1:{server['tls_port']}/k8s" in text
+    assert "certificate-authority-data:" in text and "token: imc." in text
+
+
+def test_discovery_and_explain(kubectl):
+    resources = kubectl("api-resources").stdout
+    assert any(line.split()[:2] == ["imagecaches", "imc"] and "eks.cloud.tencent.com/v1" in line and "ImageCache" in line
+               for line in resources.splitlines()), resources
+    explained = kubectl("explain", "imagecache.spec").stdout
+    assert "images" in explained and "imageCacheSize" in explained and "<[]string>" in explained
+    crd = json.loads(kubectl("get", "crd", "imagecaches.eks.cloud.tencent.com", "-o", "json").stdout)
+    assert crd["spec"]["names"]["shortNames"] == ["imc"] and crd["spec"]["scope"] == "Cluster"
+
+
+def test_the_seed_examples_apply_verbatim_and_round_trip(kubectl, client):
+    name = "imagecache-sample"
+    kubectl("delete", "imc", name, "imagecache-sample-more-para", "--ignore-not-found")
+    assert "imagecache-sample created" in kubectl("apply", "-f", "-", stdin=SEED_SAMPLE).stdout
+    assert "imagecache-sample-more-para created" in kubectl("apply", "-f", "-", stdin=SEED_MORE).stdout
+    assert "unchanged" in kubectl("apply", "-f", "-", stdin=SEED_SAMPLE).stdout
+    table = kubectl("get", "imagecaches").stdout.splitlines()
+    assert table[0].split() == ["NAME", "SIZE", "ID", "PHASE", "AGE"], table
+    rows = {line.split()[0]: line.split() for line in table[1:]}
+    assert rows[name][1] == "20" and rows[name][2].startswith("imc-") and rows[name][3] == "Pending"
+    assert rows["imagecache-sample-more-para"][1] == "30"
+    more = json.loads(kubectl("get", "imc", "imagecache-sample-more-para", "-o", "json").stdout)
+    assert more["spec"]["images"] == ["nginx", "mysql"] and more["spec"]["retentionDays"] == 7
+    assert more["spec"]["imagePullSecrets"] == ["imc-operator-system/qcloudregistrykey"]
+    assert more["metadata"]["annotations"]["eks.tke.cloud.tencent.com/eip-attributes"] == '{"InternetMaxBandwidthOut":2}'
+    assert more["status"]["imcId"].startswith("imc-") and more["status"]["imcPhase"] == "Pending"
+    assert {c["type"] for c in more["status"]["conditions"]} == {"Ready", "Serving"}
+    # One model: the Cloud API sees the object, with the same id, size and images.
+    req = models.DescribeImageCachesRequest()
+    req.from_json_string(json.dumps({"ImageCacheIds": [more["status"]["imcId"]]}))
+    cache = json.loads(client.DescribeImageCaches(req).to_json_string())["ImageCaches"][0]
+    assert cache["ImageCacheName"] == "imagecache-sample-more-para" and cache["ImageCacheSize"] == 30
+    # A field removed from the YAML on re-apply is reset (three-way merge); the generation moves.
+    changed = SEED_MORE.replace("  retentionDays: 7\n", "").replace("  - mysql\n", "")
+    assert "configured" in kubectl("apply", "-f", "-", stdin=changed).stdout
+    again = json.loads(kubectl("get", "imc", "imagecache-sample-more-para", "-o", "json").stdout)
+    assert again["spec"]["images"] == ["nginx"] and again["spec"]["retentionDays"] == 0
+    assert again["metadata"]["generation"] == 2 and again["metadata"]["uid"] == more["metadata"]["uid"]
+    # Server-side apply of the same object, then deletion, which kubectl waits for.
+    assert "serverside-applied" in kubectl("apply", "--server-side", "-f", "-", stdin=SEED_MORE).stdout
+    assert json.loads(kubectl("get", "imc", "imagecache-sample-more-para", "-o", "json").stdout)["spec"]["retentionDays"] == 7
+    assert "deleted" in kubectl("delete", "-f", "-", stdin=SEED_SAMPLE + "---\n" + SEED_MORE).stdout
+    missing = kubectl("get", "imc", name, check=False)
+    assert missing.returncode == 1
+    assert 'Error from server (NotFound): imagecaches.eks.cloud.tencent.com "imagecache-sample" not found' in missing.stderr
+
+
+@pytest.mark.parametrize("body,named", [
+    ("spec:\n  images: [nginx]\n  imageCacheSize: 10\n", "spec.imageCacheSize"),
+    ("spec:\n  images: []\n", "spec.images"),
+    ("spec:\n  images: ['UPPER CASE!']\n", "spec.images[0]"),
+    ("spec:\n  images: [nginx]\n  colour: blue\n", 'unknown field "spec.colour"'),
+])
+def test_a_bad_object_is_refused_naming_the_field(kubectl, body, named):
+    r = kubectl("apply", "-f", "-", stdin="apiVersion: eks.cloud.tencent.com/v1\nkind: ImageCache\nmetadata:\n  name: bad\n" + body,
+                check=False)
+    assert r.returncode != 0 and named in r.stderr, r.stderr
+    assert kubectl("get", "imc", "bad", check=False).returncode == 1, "nothing was made"
+
+
+def test_what_imc_cannot_do_says_so(kubectl):
+    r = kubectl("patch", "imc", "nothing-here", "-p", '{"spec":{}}', check=False)
+    assert r.returncode != 0 and "NotFound" in r.stderr
+    r = kubectl("get", "pods", check=False)
+    assert r.returncode != 0 and "the server doesn't have a resource type" in r.stderr
+
+
+def test_two_accounts_never_see_each_others_objects(server):
+    mine = Kubectl(KUBECTLS[-1], kubeconfig(server))
+    theirs = Kubectl(KUBECTLS[-1], kubeconfig(server, OTHER_ID, OTHER_KEY))
+    mine("apply", "-f", "-", stdin=SEED_SAMPLE.replace("imagecache-sample", "private-cache"))
+    assert "private-cache" not in theirs("get", "imc").stdout + theirs("get", "imc").stderr
+    assert theirs("get", "imc", "private-cache", check=False).returncode == 1
+    assert theirs("delete", "imc", "private-cache", check=False).returncode == 1
+    # The same name is free in the other account.
+    theirs("apply", "-f", "-", stdin=SEED_SAMPLE.replace("imagecache-sample", "private-cache"))
+    mine_uid = json.loads(mine("get", "imc", "private-cache", "-o", "json").stdout)["metadata"]["uid"]
+    theirs_uid = json.loads(theirs("get", "imc", "private-cache", "-o", "json").stdout)["metadata"]["uid"]
+    assert mine_uid != theirs_uid
+    # A forged token (the right SecretId, a wrong MAC) is refused.
+    text = open(mine.config).read()
+    token = [line.split()[1] for line in text.splitlines() if "token:" in line][0]
+    path = mine.config + ".forged"
+    with open(path, "w") as f:
+        f.write(text.replace(token, token[:-4] + ("0000" if not token.endswith("0000") else "1111")))
+    r = Kubectl(KUBECTLS[-1], path)("get", "imc", check=False)
+    assert r.returncode == 1 and ("Unauthorized" in r.stderr or "provide credentials" in r.stderr), r.stderr
+    mine("delete", "imc", "private-cache")
+    theirs("delete", "imc", "private-cache")
+
+
+def python_client(server, secret_id=ROOT_ID, secret_key=ROOT_KEY):
+    configuration = k8s.Configuration()
+    k8s_config.load_kube_config(config_file=kubeconfig(server, secret_id, secret_key), client_configuration=configuration)
+    return k8s.CustomObjectsApi(k8s.ApiClient(configuration))
+
+
+def test_the_python_client_creates_patches_lists_and_deletes(server, client):
+    api = python_client(server)
+    body = {"apiVersion": "eks.cloud.tencent.com/v1", "kind": "ImageCache", "metadata": {"name": "py-cache", "labels": {"team": "a"}},
+            "spec": {"images": ["nginx:1.27"], "imageCacheSize": 25}}
+    made = api.create_cluster_custom_object(GROUP, VERSION, PLURAL, body)
+    assert made["status"]["imcId"].startswith("imc-") and made["metadata"]["resourceVersion"]
+    with pytest.raises(ApiException) as e:
+        api.create_cluster_custom_object(GROUP, VERSION, PLURAL, body)
+    assert e.value.status == 409 and json.loads(e.value.body)["reason"] == "AlreadyExists"
+    listed = api.list_cluster_custom_object(GROUP, VERSION, PLURAL, label_selector="team=a")
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["py-cache"]
+    assert api.list_cluster_custom_object(GROUP, VERSION, PLURAL, label_selector="team=b")["items"] == []
+    patched = api.patch_cluster_custom_object(GROUP, VERSION, PLURAL, "py-cache", {"spec": {"retentionDays": 3}})
+    assert patched["spec"]["retentionDays"] == 3 and patched["spec"]["imageCacheSize"] == 25
+    # A stale resourceVersion is a Conflict.
+    stale = dict(made, spec={"images": ["nginx:1.27"], "imageCacheSize": 25, "retentionDays": 4})
+    with pytest.raises(ApiException) as e:
+        api.replace_cluster_custom_object(GROUP, VERSION, PLURAL, "py-cache", stale)
+    assert e.value.status == 409 and json.loads(e.value.body)["reason"] == "Conflict"
+    # Made through the Cloud API, seen through Kubernetes.
+    req = models.CreateImageCacheRequest()
+    req.from_json_string(json.dumps({"Images": ["busybox"], "ImageCacheName": "from-cloud-api"}))
+    cid = json.loads(client.CreateImageCache(req).to_json_string())["ImageCacheId"]
+    seen = api.get_cluster_custom_object(GROUP, VERSION, PLURAL, "from-cloud-api")
+    assert seen["status"]["imcId"] == cid and seen["spec"]["images"] == ["busybox"]
+    api.delete_cluster_custom_object(GROUP, VERSION, PLURAL, "from-cloud-api")
+    api.delete_cluster_custom_object(GROUP, VERSION, PLURAL, "py-cache")
+    with pytest.raises(ApiException) as e:
+        api.get_cluster_custom_object(GROUP, VERSION, PLURAL, "py-cache")
+    assert e.value.status == 404
+
+
+def test_a_watch_sees_a_cache_go_from_pending_to_ready_and_kubectl_waits_for_it(building_server, registry):
+    api = python_client(building_server)
+    start = api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["metadata"]["resourceVersion"]
+    seen = []
+
+    def follow():
+        w = k8s_watch.Watch()
+        for event in w.stream(api.list_cluster_custom_object, GROUP, VERSION, PLURAL, resource_version=start, timeout_seconds=90):
+            obj = event["object"]
+            if obj["metadata"]["name"] != "watched":
+                continue
+            seen.append((event["type"], obj["status"]["imcPhase"]))
+            if event["type"] == "DELETED":
+                w.stop()
+
+    t = threading.Thread(target=follow)
+    t.start()
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    yaml = f"apiVersion: eks.cloud.tencent.com/v1\nkind: ImageCache\nmetadata:\n  name: watched\nspec:\n  images: ['{registry}/demo/hello:latest']\n"
+    kubectl("apply", "-f", "-", stdin=yaml)
+    waited = kubectl("wait", "--for=condition=Ready", "imagecache/watched", "--timeout=120s", timeout=130, check=False)
+    assert "condition met" in waited.stdout, kubectl("get", "imc", "watched", "-o", "yaml").stdout + waited.stderr
+    described = kubectl("describe", "imc", "watched").stdout
+    assert "Events:" in described and "Ready" in described and "Pulled" in described
+    kubectl("delete", "imc", "watched")
+    t.join(timeout=100)
+    assert seen[0] == ("ADDED", "Pending"), seen
+    assert ("MODIFIED", "Ready") in seen and seen[-1][0] == "DELETED", seen
