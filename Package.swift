@@ -180,7 +180,7 @@ let package = Package(
         .target(
             name: "IMCKubernetes",
             dependencies: [
-                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel",
+                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel", "IMCInstance", "IMCAPI", "IMCClient", "IMCCloudAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

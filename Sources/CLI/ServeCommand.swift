@@ -203,7 +203,9 @@ struct ServeCommand: AsyncParsableCommand {
         router.add(middleware: HTTPMetricsMiddleware())
         CloudAPI(accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions).addRoutes(
             to: router)
-        let kubernetes = KubernetesAPI(accounts: accounts, caches: service, region: settings.regions.sorted().first ?? "ap-guangzhou")
+        let kubernetes = KubernetesAPI(
+            accounts: accounts, caches: service, instances: instances, objects: SQLiteObjectRepository(database: database),
+            region: settings.regions.sorted().first ?? "ap-guangzhou")
         kubernetes.addRoutes(to: router)
         try Console(
             caches: service, instances: instances, billing: billing, regions: settings.regions.sorted(),

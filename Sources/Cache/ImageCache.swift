@@ -67,10 +67,13 @@ public struct KubernetesMetadata: Codable, Sendable, Equatable {
     public var generation: Int
     /// `namespace/name` of the secrets the images are pulled with.
     public var imagePullSecrets: [String]
+    /// The object's namespace; nil for a cluster-scoped one.
+    public var namespace: String?
     public init(
         uid: String, labels: [String: String] = [:], annotations: [String: String] = [:], generation: Int = 1,
-        imagePullSecrets: [String] = []
+        imagePullSecrets: [String] = [], namespace: String? = nil
     ) {
+        self.namespace = namespace
         self.uid = uid
         self.labels = labels
         self.annotations = annotations

@@ -6,10 +6,17 @@ import IMCService
 import IMCStore
 
 /// The container instance actions of API.md section 3, with imc's image-cache extensions.
-struct InstanceActions: Sendable {
+public struct InstanceActions: Sendable {
     let service: InstanceService
 
     func create(_ r: CreateEKSContainerInstancesRequest, account: String, region: String) throws -> CreateEKSContainerInstancesResponse {
+        let created = try service.create(try Self.request(r), account: account, region: region)
+        return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
+    }
+
+    /// The service's request for a CreateEKSContainerInstances call (also what a Pod becomes,
+    /// through `PodManifest`, in the Kubernetes door); a bad field is an `APIError` naming it.
+    public static func request(_ r: CreateEKSContainerInstancesRequest) throws -> InstanceRequest {
         var request = InstanceRequest()
         for (i, c) in r.Containers.enumerated() { request.containers.append(try Self.container(c, path: "Containers[\(i)]")) }
         for (i, c) in (r.InitContainers ?? []).enumerated() {
@@ -64,8 +71,7 @@ struct InstanceActions: Sendable {
             request.unsaid.insert(.minMatchedImages)
         }
         if let auto = r.AutoCreateImageCache { request.cache.autoCreate = auto } else { request.unsaid.insert(.autoCreate) }
-        let created = try service.create(request, account: account, region: region)
-        return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
+        return request
     }
 
     /// `DnsConfig`: `Nameservers` (IP addresses, at most 3, as resolv.conf takes), `Searches`

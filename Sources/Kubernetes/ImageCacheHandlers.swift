@@ -79,6 +79,13 @@ extension KubernetesAPI {
                 }
             }
         }
+        let kind = selector.fields["involvedObject.kind"]
+        if kind == nil || kind == "Pod" {
+            let pods = try pods(call.account, namespace: namespace).filter { pod in
+                selector.fields["involvedObject.name"].map { $0 == pod.name } ?? true
+            }
+            for pod in pods { items += Self.events(of: pod).filter { selector.matches($0) } }
+        }
         return Self.respond(List.of(items, kind: "EventList", apiVersion: "v1", revision: revision))
     }
 
@@ -178,6 +185,12 @@ extension KubernetesAPI {
         return nil
     }
 
+    static func missingSecrets(_ missing: [String]) -> [String] {
+        missing.map {
+            "imagePullSecrets \($0) not found (or not a kubernetes.io/dockerconfigjson secret); the images are pulled without it"
+        }
+    }
+
     func warnings(_ incoming: Incoming, call: Call) -> [String] {
         (call.query["fieldValidation"] ?? "Warn") == "Ignore" ? [] : incoming.unknown.map { "unknown field \"\($0)\"" }
     }
@@ -197,12 +210,13 @@ extension KubernetesAPI {
         request.kubernetes = KubernetesMetadata(
             uid: UUID().uuidString.lowercased(), labels: incoming.labels, annotations: incoming.annotations, generation: 1,
             imagePullSecrets: incoming.spec.imagePullSecrets)
-        if call.query["dryRun"] == "All" {
-            return Self.respond(object, code: 201, warnings: warnings(incoming, call: call))
-        }
+        let (found, missing) = try credentials(incoming.spec.imagePullSecrets, account: call.account)
+        request.credentials = found
+        let warned = warnings(incoming, call: call) + Self.missingSecrets(missing)
+        if call.query["dryRun"] == "All" { return Self.respond(object, code: 201, warnings: warned) }
         let made = try mapped(incoming.name) { try caches.create(request, account: call.account, region: region) }
         let stored = try repository.get(id: made.id, account: call.account) ?? made
-        return Self.respond(ImageCacheObject.object(stored), code: 201, warnings: warnings(incoming, call: call))
+        return Self.respond(ImageCacheObject.object(stored), code: 201, warnings: warned)
     }
 
     /// PUT: the object replaces what the cache was asked for (a field left out is its default).
@@ -233,9 +247,17 @@ extension KubernetesAPI {
             imagePullSecrets: spec.imagePullSecrets)
         request.expectedRevision = incoming.resourceVersion
         request.queueWhileBuilding = true  // declarative: the object says what it wants, whenever
-        if call.query["dryRun"] == "All" { return Self.respond(ImageCacheObject.object(current), warnings: warnings(incoming, call: call)) }
+        // The secrets' credentials, when the object names secrets or named them before (a
+        // cache given credentials through the Cloud API keeps them).
+        var warned = warnings(incoming, call: call)
+        if !spec.imagePullSecrets.isEmpty || !old.imagePullSecrets.isEmpty {
+            let (found, missing) = try credentials(spec.imagePullSecrets, account: call.account)
+            request.credentials = found
+            warned += Self.missingSecrets(missing)
+        }
+        if call.query["dryRun"] == "All" { return Self.respond(ImageCacheObject.object(current), warnings: warned) }
         let updated = try mapped(name) { try caches.update(id: current.id, request, account: call.account) }
-        return Self.respond(ImageCacheObject.object(updated), warnings: warnings(incoming, call: call))
+        return Self.respond(ImageCacheObject.object(updated), warnings: warned)
     }
 
     func createFromApply(_ call: Call, object: JSON, incoming: Incoming) async throws -> Response {
@@ -249,9 +271,12 @@ extension KubernetesAPI {
         request.kubernetes = KubernetesMetadata(
             uid: UUID().uuidString.lowercased(), labels: incoming.labels, annotations: incoming.annotations,
             imagePullSecrets: incoming.spec.imagePullSecrets)
+        let (found, missing) = try credentials(incoming.spec.imagePullSecrets, account: call.account)
+        request.credentials = found
         let made = try mapped(incoming.name) { try caches.create(request, account: call.account, region: region) }
         let stored = try repository.get(id: made.id, account: call.account) ?? made
-        return Self.respond(ImageCacheObject.object(stored), code: 201, warnings: warnings(incoming, call: call))
+        return Self.respond(
+            ImageCacheObject.object(stored), code: 201, warnings: warnings(incoming, call: call) + Self.missingSecrets(missing))
     }
 
     /// PATCH: a JSON merge patch (kubectl apply, kubectl patch --type merge), a JSON patch, or

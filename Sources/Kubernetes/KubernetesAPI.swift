@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import IMCCache
 import IMCDoors
+import IMCInstance
 import IMCModel
 import IMCService
 import IMCStore
@@ -20,6 +21,10 @@ public struct KubernetesAPI: Sendable {
     public static let prefix = "/k8s"
     let accounts: Accounts
     let caches: CacheService
+    /// Pods are instances; nil serves ImageCaches only.
+    let instances: InstanceService?
+    /// Namespaces and secrets.
+    let objects: (any ObjectRepository)?
     /// The region caches made here are in (Kubernetes has no regions; a cluster is in one).
     let region: String
     let clock: any ServiceClock
@@ -49,11 +54,14 @@ public struct KubernetesAPI: Sendable {
     }
 
     public init(
-        accounts: Accounts, caches: CacheService, region: String, clock: any ServiceClock = SystemClock(),
+        accounts: Accounts, caches: CacheService, instances: InstanceService? = nil, objects: (any ObjectRepository)? = nil, region: String,
+        clock: any ServiceClock = SystemClock(),
         watchInterval: Duration = .milliseconds(200), watchTimeout: Duration = .seconds(1800), bookmarkInterval: Duration = .seconds(60)
     ) {
         self.accounts = accounts
         self.caches = caches
+        self.instances = instances
+        self.objects = objects
         self.region = region
         self.clock = clock
         self.watchInterval = watchInterval
@@ -122,7 +130,10 @@ public struct KubernetesAPI: Sendable {
         /// The body as an object: JSON, or YAML for server-side apply.
         func object() async throws -> JSON {
             let bytes = try await body()
-            let parsed = contentType.contains("yaml") ? JSON.parseYAML(String(decoding: bytes, as: UTF8.self)) : JSON.parse(bytes)
+            let parsed =
+                contentType.contains("yaml")
+                ? JSON.parseYAML(String(decoding: bytes, as: UTF8.self))
+                : contentType.hasPrefix(KubernetesProtobuf.mediaType) ? KubernetesProtobuf.decode(bytes) : JSON.parse(bytes)
             guard let parsed, parsed.object != nil else {
                 throw KubernetesStatus.badRequest("the body is not a JSON object (Content-Type \(contentType.prefix(80)))")
             }
@@ -166,13 +177,14 @@ public struct KubernetesAPI: Sendable {
         }
         if get, match("api/v1/events") != nil { return try events(call, namespace: nil) }
         if get, let m = match("api/v1/namespaces/*/events") { return try events(call, namespace: m[0]) }
-        if get, match("api/v1/namespaces") != nil {
-            return Self.respond(List.of(Namespaces.all.map(Namespaces.object), kind: "NamespaceList", apiVersion: "v1", revision: 1))
+        if get, match("api/v1/pods") != nil { return try await podsRoute(call, namespace: nil, rest: []) }
+        if get, match("api/v1/secrets") != nil { return try await secrets(call, namespace: nil, rest: []) }
+        if let m = match("api/v1/namespaces/*/pods/**") {
+            guard try namespaceExists(m[0], call.account) else { throw KubernetesStatus.notFound(Resource.namespaces, m[0]) }
+            return try await podsRoute(call, namespace: m[0], rest: Array(m.dropFirst()))
         }
-        if get, let m = match("api/v1/namespaces/*") {
-            guard Namespaces.all.contains(m[0]) else { throw KubernetesStatus.notFound(Resource.namespaces, m[0]) }
-            return Self.respond(Namespaces.object(m[0]))
-        }
+        if let m = match("api/v1/namespaces/*/secrets/**") { return try await secrets(call, namespace: m[0], rest: Array(m.dropFirst())) }
+        if let m = match("api/v1/namespaces/**"), m.count <= 1 { return try await namespaces(call, rest: m) }
         if !get, Discovery.knownPath(parts) {
             throw KubernetesStatus.notAllowed(
                 "the server does not allow this method on the requested resource (\(call.method.rawValue) \(call.path.prefix(120)))")
@@ -235,10 +247,15 @@ enum List {
 /// The namespaces every account has (objects of imc's are cluster-scoped or in these).
 enum Namespaces {
     static let all = ["default", "kube-system", "kube-public"]
+    /// The built-in namespaces are as old as the service's process.
+    static let started = timestamp(Date())
     static func object(_ name: String) -> JSON {
         [
             "apiVersion": "v1", "kind": "Namespace",
-            "metadata": ["name": .string(name), "uid": .string(ImageCacheObject.uid("namespace/" + name)), "resourceVersion": "1"],
+            "metadata": [
+                "name": .string(name), "uid": .string(ImageCacheObject.uid("namespace/" + name)), "resourceVersion": "1",
+                "creationTimestamp": .string(started), "labels": ["kubernetes.io/metadata.name": .string(name)],
+            ],
             "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"],
         ]
     }

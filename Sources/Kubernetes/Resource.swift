@@ -35,6 +35,16 @@ public struct Resource: Sendable {
     public static let events = Resource(
         group: "", version: "v1", name: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"],
         verbs: ["get", "list"], subresources: [], categories: [])
+    public static let pods = Resource(
+        group: "", version: "v1", name: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"],
+        verbs: ["create", "delete", "get", "list", "watch"],
+        subresources: [
+            ("log", "Pod", ["get"]), ("status", "Pod", ["get"]), ("exec", "PodExecOptions", ["create", "get"]),
+            ("attach", "PodAttachOptions", ["create", "get"]), ("portforward", "PodPortForwardOptions", ["create", "get"]),
+        ], categories: ["all"])
+    public static let secrets = Resource(
+        group: "", version: "v1", name: "secrets", singular: "secret", kind: "Secret", namespaced: true, shortNames: [],
+        verbs: ["create", "delete", "get", "list"], subresources: [], categories: [])
     public static let namespaces = Resource(
         group: "", version: "v1", name: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, shortNames: ["ns"],
         verbs: ["create", "delete", "get", "list"], subresources: [], categories: [])
@@ -45,7 +55,7 @@ public struct Resource: Sendable {
 
     /// The resources of each group version served.
     static let byGroupVersion: [String: [Resource]] = [
-        "v1": [namespaces, events],
+        "v1": [namespaces, events, pods, secrets],
         "eks.cloud.tencent.com/v1": [imageCaches],
         "apiextensions.k8s.io/v1": [customResourceDefinitions],
     ]

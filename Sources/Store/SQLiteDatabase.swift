@@ -215,6 +215,18 @@ public final class SQLiteDatabase: Sendable {
                         """)
             }
         }
+        migrator.registerMigration("v11-objects") { db in
+            // Kubernetes objects that are imc's only through that door (namespaces, secrets):
+            // one row each, per account; a secret's data sealed like every password.
+            try db.execute(
+                sql: """
+                    CREATE TABLE objects (
+                        account TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+                        uid TEXT NOT NULL, created REAL NOT NULL, data TEXT NOT NULL,
+                        PRIMARY KEY (account, kind, namespace, name)
+                    );
+                    """)
+        }
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }

@@ -142,7 +142,7 @@ def test_a_bad_object_is_refused_naming_the_field(kubectl, body, named):
 def test_what_imc_cannot_do_says_so(kubectl):
     r = kubectl("patch", "imc", "nothing-here", "-p", '{"spec":{}}', check=False)
     assert r.returncode != 0 and "NotFound" in r.stderr
-    r = kubectl("get", "pods", check=False)
+    r = kubectl("get", "deployments", check=False)
     assert r.returncode != 0 and "the server doesn't have a resource type" in r.stderr
 
 
@@ -236,3 +236,95 @@ def test_a_watch_sees_a_cache_go_from_pending_to_ready_and_kubectl_waits_for_it(
     t.join(timeout=100)
     assert seen[0] == ("ADDED", "Pending"), seen
     assert ("MODIFIED", "Ready") in seen and seen[-1][0] == "DELETED", seen
+
+
+def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_server, registry):
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    old = Kubectl(KUBECTLS[0], kubectl.config)
+    image = f"{registry}/demo/app:latest"
+    kubectl("apply", "-f", "-", stdin=f"apiVersion: eks.cloud.tencent.com/v1\nkind: ImageCache\nmetadata:\n  name: app\n"
+                                        f"spec:\n  images: ['{image}']\n")
+    assert "condition met" in kubectl("wait", "--for=condition=Ready", "imc/app", "--timeout=120s", timeout=130).stdout
+    assert "namespace/team-a created" in old("create", "namespace", "team-a").stdout
+    assert "secret/regcred created" in kubectl("-n", "team-a", "create", "secret", "docker-registry", "regcred",
+                                               f"--docker-server={registry}", "--docker-username=u", "--docker-password=p").stdout
+    assert "kubernetes.io/dockerconfigjson" in kubectl("-n", "team-a", "get", "secrets").stdout
+    ticker = "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done"
+    kubectl("-n", "team-a", "run", "web", f"--image={image}", "--annotations=eks.tke.cloud.tencent.com/use-image-cache=auto",
+            "--", "/bin/sh", "-c", ticker)
+    assert "condition met" in kubectl("-n", "team-a", "wait", "--for=condition=Ready", "pod/web", "--timeout=60s", timeout=70).stdout
+    table = kubectl("-n", "team-a", "get", "pods").stdout.splitlines()
+    assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] and table[1].split()[:4] == ["web", "1/1", "Running", "0"]
+    assert "IP" in old("-n", "team-a", "get", "pods", "-o", "wide").stdout.splitlines()[0]
+    described = kubectl("-n", "team-a", "describe", "pod", "web").stdout
+    assert "ImageCacheUsed" in described and "matched 1 of 1 image" in described, described
+    # logs -f follows what the container writes while it writes it.
+    follow = subprocess.Popen([kubectl.binary, "--kubeconfig", kubectl.config, "-n", "team-a", "logs", "-f", "web"],
+                              stdout=subprocess.PIPE, text=True)
+    first = follow.stdout.readline()
+    started = time.time()
+    later = [follow.stdout.readline() for _ in range(4)]
+    follow.kill()
+    assert first.startswith("tick") and all(line.startswith("tick") for line in later) and time.time() - started >= 0.6, later
+    assert int(later[-1].split()[1]) > int(first.split()[1])
+    assert kubectl("-n", "team-a", "logs", "web", "--tail=1").stdout.count("tick") == 1
+    r = kubectl("-n", "team-a", "logs", "web", "--previous", check=False)
+    assert r.returncode != 0 and "previous terminated container" in r.stderr
+    r = kubectl("-n", "team-a", "exec", "web", "--", "true", check=False)
+    assert r.returncode != 0 and "imc does not run commands in" in r.stderr, r.stderr
+    # Another account sees neither the Pod nor the namespace's secret.
+    theirs = Kubectl(KUBECTLS[-1], kubeconfig(building_server, OTHER_ID, OTHER_KEY))
+    assert "web" not in theirs("get", "pods", "-A").stdout
+    assert theirs("-n", "team-a", "get", "secret", "regcred", check=False).returncode == 1
+    # A Pod made through kubectl is an instance of the Cloud API.
+    client = make_client(building_server)
+    instances = json.loads(client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest()).to_json_string())
+    assert "web" in [i["EksCiName"] for i in instances["EksCis"]]
+    begun = time.time()
+    assert 'pod "web" deleted' in kubectl("-n", "team-a", "delete", "pod", "web", "--grace-period=1", timeout=60).stdout
+    assert time.time() - begun < 20, "the grace period asked for, not the Pod's 30 s"
+    assert kubectl("-n", "team-a", "get", "pod", "web", check=False).returncode == 1
+    kubectl("delete", "namespace", "team-a")
+    kubectl("delete", "imc", "app")
+
+
+def test_the_python_client_runs_a_pod_and_reads_its_log(building_server, registry):
+    configuration = k8s.Configuration()
+    k8s_config.load_kube_config(config_file=kubeconfig(building_server), client_configuration=configuration)
+    core = k8s.CoreV1Api(k8s.ApiClient(configuration))
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "py-pod", "labels": {"app": "py"}},
+           "spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": f"{registry}/demo/app:latest", "command": ["/bin/sh", "-c", "echo from-python"]}]}}
+    made = core.create_namespaced_pod("default", pod)
+    assert made.metadata.name == "py-pod" and made.metadata.namespace == "default"
+    deadline = time.time() + 60
+    while core.read_namespaced_pod("py-pod", "default").status.phase not in ("Succeeded", "Failed") and time.time() < deadline:
+        time.sleep(0.2)
+    got = core.read_namespaced_pod("py-pod", "default")
+    assert got.status.phase == "Succeeded" and got.status.container_statuses[0].state.terminated.exit_code == 0
+    assert core.read_namespaced_pod_log("py-pod", "default") == "from-python\n"
+    assert [p.metadata.name for p in core.list_namespaced_pod("default", label_selector="app=py").items] == ["py-pod"]
+    with pytest.raises(ApiException) as e:
+        core.create_namespaced_pod("default", pod)
+    assert e.value.status == 409
+    core.delete_namespaced_pod("py-pod", "default", grace_period_seconds=0)
+
+
+def test_an_image_caches_pull_secrets_resolve_on_the_server(server, client):
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(server))
+    kubectl("delete", "secret", "regcred", "--ignore-not-found")
+    kubectl("create", "secret", "docker-registry", "regcred", "--docker-server=registry.example.com",
+            "--docker-username=puller", "--docker-password=s3cret")
+    yaml = ("apiVersion: eks.cloud.tencent.com/v1\nkind: ImageCache\nmetadata:\n  name: private\nspec:\n"
+            "  images: [registry.example.com/team/app:v1]\n  imagePullSecrets: [default/regcred, default/absent]\n")
+    r = kubectl("apply", "-f", "-", stdin=yaml)
+    assert "imagePullSecrets default/absent not found" in r.stderr, r.stderr
+    cid = json.loads(kubectl("get", "imc", "private", "-o", "json").stdout)["status"]["imcId"]
+    req = models.DescribeImageCachesRequest()
+    req.from_json_string(json.dumps({"ImageCacheIds": [cid]}))
+    cache = json.loads(client.DescribeImageCaches(req).to_json_string())["ImageCaches"][0]
+    creds = cache["ImageRegistryCredentials"]
+    assert [(c["Server"], c["Username"]) for c in creds] == [("registry.example.com", "puller")], creds
+    assert "s3cret" not in json.dumps(cache) and "s3cret" not in kubectl("get", "imc", "private", "-o", "yaml").stdout
+    kubectl("delete", "imc", "private")
+    kubectl("delete", "secret", "regcred")

@@ -266,9 +266,10 @@ actor InstanceRun {
 
     /// Stops everything and releases the disk (or keeps it for reuse); with `removing`, the
     /// record goes too.
-    func stop(removing: Bool) async {
+    /// `grace`: seconds its containers get to exit (the instance's own when nil).
+    func stop(removing: Bool, grace: Int? = nil) async {
         guard life.stopRequested(removing: removing) else { return }
-        await teardown(removing: removing)
+        await teardown(removing: removing, grace: grace)
     }
 
     /// Ends the instance because the service stops: containers get at most 5 s to exit.
@@ -278,8 +279,8 @@ actor InstanceRun {
         await teardown(removing: removing)
     }
 
-    private func teardown(removing: Bool) async {
-        let grace = instance.terminationGracePeriodSeconds
+    private func teardown(removing: Bool, grace override: Int? = nil) async {
+        let grace = override ?? instance.terminationGracePeriodSeconds
         if let starting {
             // What the start has running is stopped first (an init container may never end by
             // itself), then the start is let unwind, then whatever it started meanwhile.

@@ -162,14 +162,16 @@ public final class InstanceService: Sendable {
     /// Deletes instances: each is marked Terminating at once, then its containers are stopped
     /// (SIGTERM, SIGKILL after the grace period), everything unmounted and its disk released or
     /// kept for reuse; the record goes last. Unknown ids are an error and then nothing happens.
-    public func delete(ids: [String], account: String) throws {
+    /// `grace`: seconds the containers get to exit, instead of each instance's own (a Pod
+    /// deleted with `--grace-period`).
+    public func delete(ids: [String], account: String, grace: Int? = nil) throws {
         guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds must name at least one instance") }
         var found: [Instance] = []
         for id in ids { found.append(try get(id: id, account: account)) }
         for var instance in found where instance.status != .terminating {
             instance.status = .terminating
             try repository.update(instance)
-            Task { await self.stopAndRemove(instance.id, account: account) }
+            Task { await self.stopAndRemove(instance.id, account: account, grace: grace) }
         }
     }
 
@@ -197,9 +199,9 @@ public final class InstanceService: Sendable {
         }
     }
 
-    func stopAndRemove(_ id: String, account: String) async {
+    func stopAndRemove(_ id: String, account: String, grace: Int? = nil) async {
         if let run = runs.get(id) {
-            await run.stop(removing: true)
+            await run.stop(removing: true, grace: grace)
             runs.remove(id)
         } else if let instance = try? repository.get(id: id, account: account) {
             // Never started here (or the service restarted): clean what may be left.
