@@ -28,8 +28,10 @@ struct KubernetesBenchmark: AsyncParsableCommand {
         let root = work + "/kubernetes-runs"
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        // No builders: the objects are the subject, not their builds.
-        let serve = try await ServeProcess(imc: imcPath, dataRoot: root + "/service", builders: 0)
+        // No builders: the objects are the subject, not their builds. Quotas above the run's size.
+        try "quotas: {caches: 100000, cacheDiskGiB: 10000000}\n".write(toFile: root + "/config.yaml", atomically: true, encoding: .utf8)
+        let serve = try await ServeProcess(
+            imc: imcPath, dataRoot: root + "/service", builders: 0, extraArguments: ["--config", root + "/config.yaml"])
         defer { serve.stop() }
         let config = root + "/kubeconfig"
         let env = "TENCENTCLOUD_SECRET_ID=\(serve.settings.secretID) TENCENTCLOUD_SECRET_KEY=\(serve.settings.secretKey)"
@@ -59,7 +61,9 @@ struct KubernetesBenchmark: AsyncParsableCommand {
         let k = [kubectlPath, "--kubeconfig", config, "--cache-dir", root + "/kube-cache"]
         _ = try Measure.run(k + ["api-resources"], outputFile: root + "/out")  // discovery cached, as a user's would be
         let apply = try Measure.run(k + ["apply", "-f", root + "/k8s.yaml"], outputFile: root + "/out")
-        guard apply.status == 0 else { throw BenchError("kubectl apply failed: \(apply.output.suffix(400))") }
+        guard apply.status == 0 else {
+            throw BenchError("kubectl apply failed (\(apply.status)); its output ends: \(apply.output.suffix(300))")
+        }
         let rssAfterApply = Self.rssKiB(pid)
         var gets: [Double] = []
         for _ in 0..<5 {
@@ -84,13 +88,16 @@ struct KubernetesBenchmark: AsyncParsableCommand {
         // Watch fan-out.
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(ca)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        // A connection per watcher (the pool's default is 8 per host), and one for the changes.
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: watchers + 4)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let arrivals = Arrivals()
         let collection = server + "/apis/eks.cloud.tencent.com/v1/imagecaches"
         var list = HTTPClientRequest(url: collection + "?limit=1")
         list.headers.add(name: "Authorization", value: "Bearer " + token)
         let listed = try await http.execute(list, timeout: .seconds(60))
-        let listBody = try await listed.body.collect(upTo: 1 << 20)
+        let listBody = try await listed.body.collect(upTo: 64 << 20)
         let listJSON = try JSONSerialization.jsonObject(with: Data(buffer: listBody)) as? [String: Any]
         let rv = ((listJSON?["metadata"] as? [String: Any])?["resourceVersion"] as? String) ?? "0"
         let streams = (0..<watchers).map { w in

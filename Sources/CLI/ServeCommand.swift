@@ -207,6 +207,7 @@ struct ServeCommand: AsyncParsableCommand {
             accounts: accounts, caches: service, instances: instances, objects: SQLiteObjectRepository(database: database),
             region: settings.regions.sorted().first ?? "ap-guangzhou")
         kubernetes.addRoutes(to: router)
+        database.observeCommits { kubernetes.storeChanged.signal() }
         try Console(
             caches: service, instances: instances, billing: billing, regions: settings.regions.sorted(),
             authenticate: { id, key in accounts.account(secretID: id, secretKey: key) }

@@ -50,10 +50,14 @@ extension KubernetesAPI {
         // The revision first: the list is at least that new, so a watch from it misses nothing.
         let revision = try repository.revisions().current
         let selector = try Selector(call)
-        let items = try all(call.account).filter { selector.matches(ImageCacheObject.object($0)) }
-        if call.wantsTable { return Self.respond(table(items, revision: revision)) }
-        return Self.respond(
-            List.of(items.map(ImageCacheObject.object), kind: "ImageCacheList", apiVersion: Self.resource.apiVersion, revision: revision))
+        let matching = try all(call.account).filter { selector.isEmpty || selector.matches(ImageCacheObject.object($0)) }
+        let (items, next, remaining) = try Paging.page(matching, key: \.name, call: call)
+        var out =
+            call.wantsTable
+            ? table(items, revision: revision)
+            : List.of(items.map(ImageCacheObject.object), kind: "ImageCacheList", apiVersion: Self.resource.apiVersion, revision: revision)
+        Paging.mark(&out, next: next, remaining: remaining)
+        return Self.respond(out)
     }
 
     func table(_ items: [ImageCache], revision: Int64) -> JSON {
@@ -407,6 +411,8 @@ struct Selector {
             }
         }
     }
+
+    var isEmpty: Bool { fields.isEmpty && notFields.isEmpty && labels.isEmpty }
 
     func matches(_ object: JSON) -> Bool {
         func field(_ path: String) -> String? {

@@ -33,8 +33,51 @@ public struct KubernetesAPI: Sendable {
     /// How long a watch without `timeoutSeconds` lasts, and how often it sends a bookmark.
     let watchTimeout: Duration
     let bookmarkInterval: Duration
+    /// Rung when the store commits a change of a cache or an instance: watches wake on it (and
+    /// look anyway every `watchInterval`).
+    public let storeChanged = Wakeup()
     /// Where kubectl is to reach this door (set once the HTTPS listener runs).
     public let published = Published()
+    /// Open watches and log follows, counted per account and in all: each polls the store, so
+    /// no tenant may hold enough of them to slow the service for others.
+    let streams: StreamLimiter
+
+    /// Counts open streams; refuses one past the limits.
+    public final class StreamLimiter: Sendable {
+        let perAccount: Int
+        let total: Int
+        private let open = Mutex<[String: Int]>([:])
+        public init(perAccount: Int = 100, total: Int = 2000) {
+            self.perAccount = perAccount
+            self.total = total
+        }
+        /// A held place: given back when the stream's body is done with it (or dropped unwritten).
+        final class Slot: Sendable {
+            let limiter: StreamLimiter
+            let account: String
+            init(_ limiter: StreamLimiter, _ account: String) {
+                self.limiter = limiter
+                self.account = account
+            }
+            deinit { limiter.release(account) }
+        }
+
+        func acquire(_ account: String) throws -> Slot {
+            let admitted = open.withLock { counts -> Bool in
+                guard counts[account, default: 0] < perAccount, counts.values.reduce(0, +) < total else { return false }
+                counts[account, default: 0] += 1
+                return true
+            }
+            guard admitted else {
+                throw KubernetesStatus(
+                    code: 429, reason: "TooManyRequests",
+                    message: "too many open watches and log follows (at most \(perAccount) per account); close some and try again")
+            }
+            return Slot(self, account)
+        }
+        func release(_ account: String) { open.withLock { $0[account, default: 1] -= 1 } }
+        var count: Int { open.withLock { $0.values.reduce(0, +) } }
+    }
 
     /// kubectl sends a bearer token only over TLS, so the kubeconfig names the HTTPS listener;
     /// `imc kubeconfig` reads it (and the CA that signed it) from the loopback listener.
@@ -56,8 +99,10 @@ public struct KubernetesAPI: Sendable {
     public init(
         accounts: Accounts, caches: CacheService, instances: InstanceService? = nil, objects: (any ObjectRepository)? = nil, region: String,
         clock: any ServiceClock = SystemClock(),
-        watchInterval: Duration = .milliseconds(200), watchTimeout: Duration = .seconds(1800), bookmarkInterval: Duration = .seconds(60)
+        watchInterval: Duration = .milliseconds(200), watchTimeout: Duration = .seconds(1800), bookmarkInterval: Duration = .seconds(60),
+        streams: StreamLimiter = StreamLimiter()
     ) {
+        self.streams = streams
         self.accounts = accounts
         self.caches = caches
         self.instances = instances
@@ -202,7 +247,7 @@ public struct KubernetesAPI: Sendable {
                 HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(warning.replacingOccurrences(of: "\"", with: "'"))\""))
         }
         return Response(
-            status: HTTPResponse.Status(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: object.data)))
+            status: HTTPResponse.Status(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: object.bytes)))
     }
 
     /// The query's parameters, percent-decoded.
@@ -231,6 +276,29 @@ enum Route {
             if w == "*" { captured.append(parts[i]) } else if w != parts[i] { return nil }
         }
         return parts.count == want.count ? captured : nil
+    }
+}
+
+/// `limit` and `continue` of a list (kubectl asks 500 at a time): items are in key order, and
+/// the token is the last key given, so a page is the next items after it.
+enum Paging {
+    static func page<T>(_ all: [T], key: (T) -> String, call: KubernetesAPI.Call) throws -> ([T], String?, Int) {
+        var items = all
+        if let token = call.query["continue"], !token.isEmpty {
+            guard let data = Data(base64Encoded: token), let after = String(data: data, encoding: .utf8) else {
+                throw KubernetesStatus.badRequest("continue \(token.prefix(40)) is not a token this server gave")
+            }
+            items = items.filter { key($0) > after }
+        }
+        guard let limit = call.query["limit"].flatMap(Int.init), limit > 0, items.count > limit else { return (items, nil, 0) }
+        let page = Array(items.prefix(limit))
+        return (page, Data(key(page[page.count - 1]).utf8).base64EncodedString(), items.count - limit)
+    }
+
+    static func mark(_ list: inout JSON, next: String?, remaining: Int) {
+        guard let next else { return }
+        list["metadata"]?["continue"] = .string(next)
+        list["metadata"]?["remainingItemCount"] = .int(Int64(remaining))
     }
 }
 

@@ -325,7 +325,7 @@ extension KubernetesAPI {
             }
             .filter { selector.matches($0.object) } : []
         let (repository, account, clock) = (instances.repository, call.account, self.clock)
-        return stream(call, start: start, initial: initial, columns: PodObject.columns, kind: "Pod", apiVersion: "v1") { since in
+        return try stream(call, start: start, initial: initial, columns: PodObject.columns, kind: "Pod", apiVersion: "v1") { since in
             try repository.changes(account: account, after: since).map { change in
                 let object = PodObject.object(change.instance)
                 guard namespace == nil || PodObject.namespace(change.instance) == namespace, selector.matches(object) else {
@@ -341,6 +341,10 @@ extension KubernetesAPI {
             }
         }
     }
+
+    static let vpcAnnotation = "eks.tke.cloud.tencent.com/vpc-id"
+    static let subnetAnnotation = "eks.tke.cloud.tencent.com/subnet-id"
+    static let securityGroupAnnotation = "eks.tke.cloud.tencent.com/security-group-id"
 
     func createPod(_ call: Call, namespace: String) async throws -> Response {
         guard let instances else { throw KubernetesStatus.pathNotFound(call.path) }
@@ -372,8 +376,16 @@ extension KubernetesAPI {
             throw KubernetesStatus.invalid(
                 Resource.pods, name, causes: [(field.hasPrefix("spec") || field.hasPrefix("metadata") ? field : "spec", message)])
         }
+        // The Pod's network, from the annotations a virtual node's Pods carry.
+        var wire = manifest.request
+        let given = body["metadata"]?["annotations"]?.stringMap ?? [:]
+        wire.VpcId = given[Self.vpcAnnotation]
+        wire.SubnetId = given[Self.subnetAnnotation]
+        wire.SecurityGroupIds = given[Self.securityGroupAnnotation].map {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         var request: InstanceRequest
-        do { request = try InstanceActions.request(manifest.request) } catch let e as APIError {
+        do { request = try InstanceActions.request(wire) } catch let e as APIError {
             throw KubernetesStatus.invalid(Resource.pods, name, causes: [("spec", e.message)])
         }
         let (found, missing) = try credentials(manifest.imagePullSecrets, account: call.account)
@@ -391,7 +403,14 @@ extension KubernetesAPI {
             case .limitExceeded:
                 throw KubernetesStatus(
                     code: 403, reason: "Forbidden", message: "pods \"\(name)\" is forbidden: exceeded quota: \(e.message)")
-            default: throw KubernetesStatus.invalid(Resource.pods, name, causes: [("spec", e.message)])
+            default:
+                let field =
+                    e.message.hasPrefix("VpcId")
+                    ? "metadata.annotations[\(Self.vpcAnnotation)]"
+                    : e.message.hasPrefix("SubnetId")
+                        ? "metadata.annotations[\(Self.subnetAnnotation)]"
+                        : e.message.hasPrefix("SecurityGroupIds") ? "metadata.annotations[\(Self.securityGroupAnnotation)]" : "spec"
+                throw KubernetesStatus.invalid(Resource.pods, name, causes: [(field, e.message)])
             }
         }
         let pod = (try? instances.get(id: created[0].id, account: call.account)) ?? created[0]
@@ -428,7 +447,9 @@ extension KubernetesAPI {
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         let (id, account, interval) = (pod.id, call.account, watchInterval)
+        let slot = try streams.acquire(account)
         let body = ResponseBody { writer in
+            defer { withExtendedLifetime(slot) {} }
             try await writer.write(ByteBuffer(string: text))
             // What was sent is the end of the log; what follows it is new (after a rotation, or
             // once the window moved past it, from where its last bytes are found again).

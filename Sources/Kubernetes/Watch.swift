@@ -35,12 +35,14 @@ extension KubernetesAPI {
     func stream(
         _ call: Call, start: (since: Int64, fromNow: Bool, expired: KubernetesStatus?), initial: [WatchEvent], columns: [JSON],
         kind: String, apiVersion: String, changes: @escaping @Sendable (Int64) throws -> [(revision: Int64, event: WatchEvent?)]
-    ) -> Response {
+    ) throws -> Response {
         let timeout = call.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds(max(1, $0)) } ?? watchTimeout
         let bookmarks = call.flag("allowWatchBookmarks")
         let asTable = call.wantsTable
-        let (repository, interval, bookmarkEvery) = (caches.repository, watchInterval, bookmarkInterval)
+        let (repository, interval, bookmarkEvery, changed) = (caches.repository, watchInterval, bookmarkInterval, storeChanged)
+        let slot = start.expired == nil ? try streams.acquire(call.account) : nil
         let body = ResponseBody { writer in
+            defer { withExtendedLifetime(slot) {} }
             var since = start.since
             var definitionsSent = false
             func line(_ type: String, _ object: JSON) -> ByteBuffer {
@@ -65,7 +67,8 @@ extension KubernetesAPI {
             var lastWrite = clock.now
             var lastBookmark = clock.now
             while clock.now < deadline {
-                try await Task.sleep(for: interval)
+                await changed.wait(upTo: interval)
+                try Task.checkCancellation()
                 let current = try repository.revisions().current
                 for (revision, event) in try changes(since) {
                     since = max(since, revision)
@@ -106,7 +109,7 @@ extension KubernetesAPI {
             }
             .filter { selector.matches($0.object) } : []
         let (repository, account, clock) = (caches.repository, call.account, self.clock)
-        return stream(
+        return try stream(
             call, start: start, initial: initial, columns: ImageCacheObject.columns, kind: Self.resource.kind,
             apiVersion: Self.resource.apiVersion
         ) { since in

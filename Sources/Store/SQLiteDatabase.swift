@@ -231,6 +231,12 @@ public final class SQLiteDatabase: Sendable {
         if let secrets { try sealPlaintextPasswords(secrets) }
     }
 
+    /// Calls `notify` after each committed transaction that changed a cache or an instance (the
+    /// Kubernetes door's watches wake on it instead of waiting for their next poll).
+    public func observeCommits(_ notify: @escaping @Sendable () -> Void) {
+        pool.add(transactionObserver: CommitObserver(notify: notify), extent: .databaseLifetime)
+    }
+
     /// Seals any password stored in clear (rows written before encryption at rest).
     private func sealPlaintextPasswords(_ box: SecretBox) throws {
         let sealed = try pool.write { db -> Int in
@@ -273,4 +279,21 @@ public final class SQLiteDatabase: Sendable {
         // The clear pages go from the main file too (secure_delete zeroes what they freed).
         if sealed > 0 { _ = try pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
     }
+}
+
+/// Tells when a transaction that changed caches or instances commits. GRDB calls it on the
+/// writer's queue only, one transaction at a time.
+private final class CommitObserver: TransactionObserver, @unchecked Sendable {
+    let notify: @Sendable () -> Void
+    private var changed = false
+    init(notify: @escaping @Sendable () -> Void) { self.notify = notify }
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool {
+        ["caches", "instances"].contains(eventKind.tableName)
+    }
+    func databaseDidChange(with event: DatabaseEvent) { changed = true }
+    func databaseDidCommit(_ db: Database) {
+        if changed { notify() }
+        changed = false
+    }
+    func databaseDidRollback(_ db: Database) { changed = false }
 }

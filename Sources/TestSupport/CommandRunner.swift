@@ -1,3 +1,4 @@
+import CIMCSys
 import Foundation
 
 /// Runs a built product of this package (`imc`, `imc-bench`) as a user would, capturing its
@@ -39,15 +40,24 @@ public enum CommandRunner {
         let errPath = dir.appending("stderr")
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        p.standardOutput = FileHandle(forWritingAtPath: outPath)
-        p.standardError = FileHandle(forWritingAtPath: errPath)
-        try p.run()
-        p.waitUntilExit()
+        // posix_spawn, not Foundation's Process: every descriptor but the three is closed in the
+        // child (a background child of a command must never hold the test runner's pipes), and
+        // no descriptor is closed twice in this process, where the services spawn their own.
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = imc_spawn_to_files(executable, argv, outPath, errPath, &pid)
+        guard rc == 0 else { throw CommandRunnerError("cannot start \(executable): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return Outcome(status: p.terminationStatus, stdout: out, stderr: err)
+        return Outcome(status: exit, stdout: out, stderr: err)
     }
+}
+
+struct CommandRunnerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -26,11 +26,14 @@ struct KubernetesDoorTests {
         let application: Application<RouterResponder<DoorContext>>
     }
 
-    static func door(_ dir: TemporaryDirectory) throws -> Door {
+    static func door(
+        _ dir: TemporaryDirectory, bookmarks: Duration = .seconds(60), streams: KubernetesAPI.StreamLimiter = .init()
+    ) throws -> Door {
         let repository = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
         let service = CacheService(repository: repository)
         let api = KubernetesAPI(
-            accounts: Accounts([key, other]), caches: service, region: "ap-guangzhou", watchInterval: .milliseconds(20))
+            accounts: Accounts([key, other]), caches: service, region: "ap-guangzhou", watchInterval: .milliseconds(20),
+            bookmarkInterval: bookmarks, streams: streams)
         let router = Router(context: DoorContext.self)
         api.addRoutes(to: router)
         return Door(repository: repository, service: service, api: api, application: Application(router: router))
@@ -122,6 +125,37 @@ struct KubernetesDoorTests {
                 Self.json($0.body)
             }
             #expect(gone["type"] == "ERROR" && gone["object"]?["code"] == 410 && gone["object"]?["reason"] == "Expired")
+        }
+    }
+
+    @Test func bookmarksComeWhenAskedAndAnAccountsOpenWatchesAreCapped() async throws {
+        let dir = try TemporaryDirectory()
+        let door = try Self.door(dir, bookmarks: .milliseconds(100), streams: .init(perAccount: 1, total: 10))
+        try await door.application.test(.router) { client in
+            _ = try await Self.create(client, "marked")
+            let lines = try await client.execute(
+                uri: "\(Self.path)?watch=true&resourceVersion=1&allowWatchBookmarks=true&timeoutSeconds=1", method: .get,
+                headers: Self.headers()
+            ) { String(buffer: $0.body).split(separator: "\n").compactMap { JSON.parse(Array($0.utf8)) } }
+            let marks = lines.filter { $0["type"] == "BOOKMARK" }
+            #expect(!marks.isEmpty && marks.allSatisfy { $0["object"]?["metadata"]?["resourceVersion"] == "1" }, "\(lines)")
+            // One watch open: the account's next is refused with 429, another account's is not.
+            let open = Task {
+                try await client.execute(uri: "\(Self.path)?watch=1&timeoutSeconds=2", method: .get, headers: Self.headers()) {
+                    $0.status.code
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            try await client.execute(uri: "\(Self.path)?watch=1&timeoutSeconds=1", method: .get, headers: Self.headers()) { response in
+                #expect(response.status.code == 429 && Self.json(response.body)["reason"] == "TooManyRequests")
+            }
+            try await client.execute(uri: "\(Self.path)?watch=1&timeoutSeconds=1", method: .get, headers: Self.headers(Self.other)) {
+                #expect($0.status.code == 200)
+            }
+            #expect(try await open.value == 200)
+            try await client.execute(uri: "\(Self.path)?watch=1&timeoutSeconds=1", method: .get, headers: Self.headers()) {
+                #expect($0.status.code == 200, "the place was given back when the first watch ended")
+            }
         }
     }
 

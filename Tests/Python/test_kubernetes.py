@@ -117,6 +117,12 @@ def test_the_seed_examples_apply_verbatim_and_round_trip(kubectl, client):
     again = json.loads(kubectl("get", "imc", "imagecache-sample-more-para", "-o", "json").stdout)
     assert again["spec"]["images"] == ["nginx"] and again["spec"]["retentionDays"] == 0
     assert again["metadata"]["generation"] == 2 and again["metadata"]["uid"] == more["metadata"]["uid"]
+    # kubectl edit: the editor's change is an update (a merge patch).
+    env_editor = subprocess.run([kubectl.binary, "--kubeconfig", kubectl.config, "--cache-dir", kubectl.cache, "edit", "imc",
+                                 "imagecache-sample"], capture_output=True, text=True, timeout=60,
+                                env=dict(os.environ, KUBE_EDITOR="sed -i s/imageCacheSize:\ 20/imageCacheSize:\ 25/"))
+    assert env_editor.returncode == 0 and "edited" in env_editor.stdout, env_editor.stderr
+    assert json.loads(kubectl("get", "imc", name, "-o", "json").stdout)["spec"]["imageCacheSize"] == 25
     # Server-side apply of the same object, then deletion, which kubectl waits for.
     assert "serverside-applied" in kubectl("apply", "--server-side", "-f", "-", stdin=SEED_MORE).stdout
     assert json.loads(kubectl("get", "imc", "imagecache-sample-more-para", "-o", "json").stdout)["spec"]["retentionDays"] == 7
@@ -201,6 +207,12 @@ def test_the_python_client_creates_patches_lists_and_deletes(server, client):
     cid = json.loads(client.CreateImageCache(req).to_json_string())["ImageCacheId"]
     seen = api.get_cluster_custom_object(GROUP, VERSION, PLURAL, "from-cloud-api")
     assert seen["status"]["imcId"] == cid and seen["spec"]["images"] == ["busybox"]
+    # Pages: limit and continue, as kubectl and informers list.
+    names = sorted(i["metadata"]["name"] for i in api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"])
+    first = api.list_cluster_custom_object(GROUP, VERSION, PLURAL, limit=1)
+    assert [i["metadata"]["name"] for i in first["items"]] == names[:1] and first["metadata"]["remainingItemCount"] == len(names) - 1
+    rest = api.list_cluster_custom_object(GROUP, VERSION, PLURAL, _continue=first["metadata"]["continue"])
+    assert [i["metadata"]["name"] for i in rest["items"]] == names[1:] and "continue" not in rest["metadata"]
     api.delete_cluster_custom_object(GROUP, VERSION, PLURAL, "from-cloud-api")
     api.delete_cluster_custom_object(GROUP, VERSION, PLURAL, "py-cache")
     with pytest.raises(ApiException) as e:
@@ -256,10 +268,27 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
     table = kubectl("-n", "team-a", "get", "pods").stdout.splitlines()
     assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] and table[1].split()[:4] == ["web", "1/1", "Running", "0"]
     assert "IP" in old("-n", "team-a", "get", "pods", "-o", "wide").stdout.splitlines()[0]
+    # kubectl apply of a Pod manifest on a VPC (the annotations a virtual node's Pods carry), with
+    # its pull secret resolved on the server.
+    pod_yaml = (f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: on-vpc\n  annotations:\n"
+                f"    eks.tke.cloud.tencent.com/use-image-cache: auto\n    eks.tke.cloud.tencent.com/vpc-id: vpc-k8s\n"
+                f"    eks.tke.cloud.tencent.com/security-group-id: sg-1\n"
+                f"spec:\n  imagePullSecrets: [{{name: regcred}}]\n  containers:\n  - name: main\n    image: {image}\n"
+                f"    command: [/bin/sh, -c, 'echo up; sleep 60']\n")
+    assert "pod/on-vpc created" in kubectl("-n", "team-a", "apply", "-f", "-", stdin=pod_yaml).stdout
+    kubectl("-n", "team-a", "wait", "--for=condition=Ready", "pod/on-vpc", "--timeout=60s", timeout=70)
+    wide = kubectl("-n", "team-a", "get", "pod", "on-vpc", "-o", "wide").stdout.splitlines()
+    assert wide[1].split()[5].startswith("10."), wide
+    on_vpc = json.loads(kubectl("-n", "team-a", "get", "pod", "on-vpc", "-o", "json").stdout)
+    assert on_vpc["status"]["podIP"] == wide[1].split()[5]
+    bad = pod_yaml.replace("name: on-vpc", "name: bad-sg").replace("security-group-id: sg-1", "security-group-id: sg-nope")
+    r = kubectl("-n", "team-a", "apply", "-f", "-", stdin=bad, check=False)
+    assert r.returncode != 0 and "security-group-id" in r.stderr and "sg-nope" in r.stderr, r.stderr
+    kubectl("-n", "team-a", "delete", "pod", "on-vpc", "--grace-period=0")
     described = kubectl("-n", "team-a", "describe", "pod", "web").stdout
     assert "ImageCacheUsed" in described and "matched 1 of 1 image" in described, described
     # logs -f follows what the container writes while it writes it.
-    follow = subprocess.Popen([kubectl.binary, "--kubeconfig", kubectl.config, "-n", "team-a", "logs", "-f", "web"],
+    follow = subprocess.Popen([kubectl.binary, "--kubeconfig", kubectl.config, "-n", "team-a", "logs", "-f", "web", "--tail=1"],
                               stdout=subprocess.PIPE, text=True)
     first = follow.stdout.readline()
     started = time.time()

@@ -342,19 +342,17 @@ final class InstanceServiceTests {
         let hostIP = try CommandRunner.capture("/bin/sh", ["-c", "ip -4 route get 1.1.1.1 | grep -o 'src [0-9.]*' | cut -d' ' -f2"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let ports = [Self.openPort, Self.otherPort, Self.apiPort]
-        let listeners = ports.map { port -> Process in
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/busybox")
-            p.arguments = ["sh", "-c", "while true; do busybox nc -l -p \(port) -e echo from-host; done"]
-            // Not the test's own output: a listener left running must not hold the runner's pipe.
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            p.standardInput = FileHandle.nullDevice
-            try? p.run()
-            return p
+        // Listeners in a session of their own, started by a shell that returns at once (no
+        // long-lived Process object in the test runner), killed by their command line after.
+        for port in ports {
+            _ = try CommandRunner.capture(
+                "/bin/sh",
+                [
+                    "-c",
+                    "setsid /bin/busybox sh -c 'while true; do busybox nc -l -p \(port) -e echo from-host; done' </dev/null >/dev/null 2>&1 &",
+                ])
         }
         defer {
-            for p in listeners { p.terminate() }
             let alternatives = ports.map(String.init).joined(separator: "|")
             _ = try? CommandRunner.capture("/usr/bin/pkill", ["-f", "nc -l -p (\(alternatives)) -e echo from-host"])
         }

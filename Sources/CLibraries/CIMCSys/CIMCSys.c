@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <spawn.h>
 
 int imc_open_in_root(int dirfd, const char *path, int flags, unsigned int mode) {
     struct open_how how;
@@ -234,4 +235,18 @@ int imc_loop_attach(const char *image, int direct_io, char *device, unsigned lon
     close(ctl);
     if (result < 0) errno = saved;
     return result;
+}
+
+int imc_spawn_to_files(const char *path, char *const argv[], const char *out, const char *err, pid_t *pid) {
+    extern char **environ;
+    posix_spawn_file_actions_t actions;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0) return rc;
+    rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (rc == 0) rc = posix_spawn(pid, path, &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
 }

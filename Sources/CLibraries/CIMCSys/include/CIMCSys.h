@@ -62,4 +62,9 @@ int imc_pipe_cloexec(int fds[2]);
 /// through the user namespace `userns_fd` (open_tree, mount_setattr(MOUNT_ATTR_IDMAP),
 /// move_mount). Returns 0, or -1 with errno set.
 int imc_mount_idmapped(const char *source, const char *target, int userns_fd);
+/// posix_spawn(3) of `path` with `argv` (NULL-terminated), standard input from /dev/null,
+/// standard output and error into the files `out` and `err` (created or truncated), and every
+/// other descriptor closed in the child. Returns 0 and the child's pid, or an errno.
+int imc_spawn_to_files(const char *path, char *const argv[], const char *out, const char *err, pid_t *pid);
+
 #endif
