@@ -49,13 +49,17 @@ public enum JSON: Sendable, Equatable, Codable {
         try? JSONDecoder().decode(JSON.self, from: Data(bytes))
     }
 
-    /// Parses YAML (of which JSON is a part); nil when it is neither.
-    public static func parseYAML(_ text: String) -> JSON? {
+    /// Parses YAML (of which JSON is a part); nil when it is neither, or when its aliases would
+    /// make it larger than `budget` values (a "billion laughs" document is refused, not expanded).
+    public static func parseYAML(_ text: String, budget: Int = 100_000) -> JSON? {
         guard let node = try? Yams.compose(yaml: text) else { return nil }
-        return JSON(yaml: node)
+        var left = budget
+        return JSON(yaml: node, budget: &left)
     }
 
-    init?(yaml node: Yams.Node) {
+    init?(yaml node: Yams.Node, budget: inout Int) {
+        budget -= 1
+        guard budget >= 0 else { return nil }
         switch node {
         case .scalar(let s):
             if s.style == .plain {
@@ -80,14 +84,14 @@ public enum JSON: Sendable, Equatable, Codable {
         case .sequence(let seq):
             var out: [JSON] = []
             for item in seq {
-                guard let v = JSON(yaml: item) else { return nil }
+                guard let v = JSON(yaml: item, budget: &budget) else { return nil }
                 out.append(v)
             }
             self = .array(out)
         case .mapping(let map):
             var out: [String: JSON] = [:]
             for (k, v) in map {
-                guard let key = k.string, let value = JSON(yaml: v) else { return nil }
+                guard let key = k.string, let value = JSON(yaml: v, budget: &budget) else { return nil }
                 out[key] = value
             }
             self = .object(out)

@@ -210,6 +210,13 @@ struct KubernetesDoorTests {
         }
     }
 
+    @Test func aYAMLBodyWhoseAliasesWouldExplodeIsRefusedNotExpanded() {
+        var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1..<12 { text += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        #expect(JSON.parseYAML(text) == nil, "10^12 values were asked for")
+        #expect(JSON.parseYAML("spec: {images: [nginx]}") == ["spec": ["images": ["nginx"]]])
+    }
+
     @Test func mergePatchesFollowRFC7386() {
         let target: JSON = ["a": "b", "c": ["d": "e", "f": "g"], "list": [1, 2]]
         let merged = target.merging(patch: ["a": "z", "c": ["f": .null], "list": [3], "new": true])
