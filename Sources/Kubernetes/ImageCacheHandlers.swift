@@ -94,22 +94,32 @@ extension KubernetesAPI {
     }
 
     static func events(of cache: ImageCache) -> [JSON] {
-        let object = ImageCacheObject.object(cache)
-        let uid = object["metadata"]?["uid"] ?? ""
-        return cache.events.enumerated().map { i, event in
+        events(
+            cache.events, of: ImageCacheObject.object(cache), id: cache.id, namespace: "default", revision: cache.revision)
+    }
+
+    /// `events` of an object (`object`, its store id `id`) as core/v1 Events: what `kubectl
+    /// describe` lists. Events of a cluster-scoped object live in `default`, as the API server
+    /// keeps them.
+    static func events(_ events: [CacheEvent], of object: JSON, id: String, namespace: String, revision: Int64?) -> [JSON] {
+        let name = object["metadata"]?["name"]?.string ?? id
+        var involved: JSON = [
+            "apiVersion": object["apiVersion"] ?? "v1", "kind": object["kind"] ?? "", "name": .string(name),
+            "uid": object["metadata"]?["uid"] ?? "",
+        ]
+        if let ns = object["metadata"]?["namespace"] { involved["namespace"] = ns }
+        return events.enumerated().map { i, event in
             [
                 "apiVersion": "v1", "kind": "Event",
                 "metadata": [
-                    "name": .string("\(cache.name).\(cache.id).\(i)"), "namespace": "default",
-                    "uid": .string(ImageCacheObject.uid("\(cache.id)/event/\(i)")), "resourceVersion": .string("\(cache.revision ?? 0)"),
+                    "name": .string("\(name).\(id).\(i)"), "namespace": .string(namespace),
+                    "uid": .string(ImageCacheObject.uid("\(id)/event/\(i)")), "resourceVersion": .string("\(revision ?? 0)"),
                     "creationTimestamp": .string(timestamp(event.firstTimestamp)),
                 ],
-                "involvedObject": [
-                    "apiVersion": .string(resource.apiVersion), "kind": .string(resource.kind), "name": .string(cache.name), "uid": uid,
-                ],
+                "involvedObject": involved,
                 "reason": .string(event.reason), "message": .string(event.message), "type": .string(event.type.rawValue),
                 "firstTimestamp": .string(timestamp(event.firstTimestamp)), "lastTimestamp": .string(timestamp(event.lastTimestamp)),
-                "count": .int(Int64(event.count)), "source": ["component": "imc"], "reportingComponent": "imc",
+                "count": .int(Int64(event.count)), "source": ["component": "imc", "host": "imc"], "reportingComponent": "imc",
             ]
         }
     }
@@ -203,6 +213,11 @@ extension KubernetesAPI {
         let object = try await call.object()
         let incoming = try incoming(object, call: call, nameOnPath: nil)
         if try find(incoming.name, call.account) != nil { throw KubernetesStatus.alreadyExists(Self.resource, incoming.name) }
+        return try make(call, object: object, incoming: incoming)
+    }
+
+    /// Makes the cache a checked object asks for (a POST, or a server-side apply of a new name).
+    func make(_ call: Call, object: JSON, incoming: Incoming) throws -> Response {
         var request = CacheRequest()
         request.name = incoming.name
         request.images = incoming.spec.images
@@ -227,7 +242,7 @@ extension KubernetesAPI {
     func update(_ call: Call, name: String, object: JSON, createIfMissing: Bool = false) async throws -> Response {
         let incoming = try incoming(object, call: call, nameOnPath: name)
         guard let current = try find(name, call.account) else {
-            if createIfMissing { return try await createFromApply(call, object: object, incoming: incoming) }
+            if createIfMissing { return try make(call, object: object, incoming: incoming) }
             throw KubernetesStatus.notFound(Self.resource, name)
         }
         if let p = incoming.spec.platform, p != (current.platform ?? p) {
@@ -262,25 +277,6 @@ extension KubernetesAPI {
         if call.query["dryRun"] == "All" { return Self.respond(ImageCacheObject.object(current), warnings: warned) }
         let updated = try mapped(name) { try caches.update(id: current.id, request, account: call.account) }
         return Self.respond(ImageCacheObject.object(updated), warnings: warned)
-    }
-
-    func createFromApply(_ call: Call, object: JSON, incoming: Incoming) async throws -> Response {
-        var request = CacheRequest()
-        request.name = incoming.name
-        request.images = incoming.spec.images
-        request.size = incoming.spec.imageCacheSize
-        request.retentionDays = incoming.spec.retentionDays
-        request.refreshMinutes = incoming.spec.refreshIntervalMinutes
-        request.platform = incoming.spec.platform
-        request.kubernetes = KubernetesMetadata(
-            uid: UUID().uuidString.lowercased(), labels: incoming.labels, annotations: incoming.annotations,
-            imagePullSecrets: incoming.spec.imagePullSecrets)
-        let (found, missing) = try credentials(incoming.spec.imagePullSecrets, account: call.account)
-        request.credentials = found
-        let made = try mapped(incoming.name) { try caches.create(request, account: call.account, region: region) }
-        let stored = try repository.get(id: made.id, account: call.account) ?? made
-        return Self.respond(
-            ImageCacheObject.object(stored), code: 201, warnings: warnings(incoming, call: call) + Self.missingSecrets(missing))
     }
 
     /// PATCH: a JSON merge patch (kubectl apply, kubectl patch --type merge), a JSON patch, or
@@ -422,8 +418,9 @@ struct Selector {
             return value?.string
         }
         for (path, wanted) in fields where field(path) != wanted {
-            // A cluster-scoped object is in no namespace; kubectl asks with an empty one.
-            if path == "metadata.namespace" || path == "involvedObject.namespace", wanted.isEmpty || wanted == "default" { continue }
+            // A cluster-scoped object is in no namespace (its events are kept in `default`).
+            let namespaced = path == "metadata.namespace" || path == "involvedObject.namespace"
+            if namespaced, (field(path) ?? "").isEmpty, wanted.isEmpty || wanted == "default" { continue }
             return false
         }
         for (path, unwanted) in notFields where field(path) == unwanted { return false }

@@ -241,22 +241,20 @@ enum OpenAPI {
         ]
     }
 
-    static func document(_ key: String) -> JSON? {
-        switch key {
-        case "apis/eks.cloud.tencent.com/v1": imageCacheDocument
-        case "api/v1": coreDocument
-        case "apis/apiextensions.k8s.io/v1": crdDocument
-        default: nil
-        }
-    }
+    /// The documents, built once.
+    static let documents: [String: JSON] = [
+        "apis/eks.cloud.tencent.com/v1": imageCacheDocument, "api/v1": coreDocument, "apis/apiextensions.k8s.io/v1": crdDocument,
+    ]
+
+    static func document(_ key: String) -> JSON? { documents[key] }
 
     /// `/openapi/v3`: where each group version's document is, with a hash of its content.
-    static var root: JSON {
+    static let root: JSON = {
         var paths: [String: JSON] = [:]
-        for key in ["api/v1", "apis/eks.cloud.tencent.com/v1", "apis/apiextensions.k8s.io/v1"] {
-            let hash = SHA256.hash(data: document(key)!.data).prefix(8).map { String(format: "%02X", $0) }.joined()
+        for (key, document) in documents {
+            let hash = SHA256.hash(data: document.data).prefix(8).map { String(format: "%02X", $0) }.joined()
             paths[key] = ["serverRelativeURL": .string("\(KubernetesAPI.prefix)/openapi/v3/\(key)?hash=\(hash)")]
         }
         return ["paths": .object(paths)]
-    }
+    }()
 }

@@ -327,17 +327,14 @@ extension KubernetesAPI {
         let (repository, account, clock) = (instances.repository, call.account, self.clock)
         return try stream(call, start: start, initial: initial, columns: PodObject.columns, kind: "Pod", apiVersion: "v1") { since in
             try repository.changes(account: account, after: since).map { change in
-                let object = PodObject.object(change.instance)
-                guard namespace == nil || PodObject.namespace(change.instance) == namespace, selector.matches(object) else {
+                let object = PodObject.object(change.value)
+                guard namespace == nil || PodObject.namespace(change.value) == namespace, selector.matches(object) else {
                     return (change.revision, nil)
                 }
-                let type =
-                    switch change.kind {
-                    case .created: "ADDED"
-                    case .changed: "MODIFIED"
-                    case .deleted: "DELETED"
-                    }
-                return (change.revision, WatchEvent(type: type, object: object, cells: PodObject.row(change.instance, now: clock.now())))
+                return (
+                    change.revision,
+                    WatchEvent(type: change.kind.watchType, object: object, cells: PodObject.row(change.value, now: clock.now()))
+                )
             }
         }
     }
@@ -487,25 +484,7 @@ extension KubernetesAPI {
 
     /// Pod events, as `kubectl describe pod` asks for them.
     static func events(of pod: Instance) -> [JSON] {
-        let object = PodObject.object(pod)
-        let uid = object["metadata"]?["uid"] ?? ""
-        return pod.events.enumerated().map { i, event in
-            [
-                "apiVersion": "v1", "kind": "Event",
-                "metadata": [
-                    "name": .string("\(pod.name).\(pod.id).\(i)"), "namespace": .string(PodObject.namespace(pod)),
-                    "uid": .string(ImageCacheObject.uid("\(pod.id)/event/\(i)")), "resourceVersion": .string("\(pod.revision ?? 0)"),
-                    "creationTimestamp": .string(timestamp(event.firstTimestamp)),
-                ],
-                "involvedObject": [
-                    "apiVersion": "v1", "kind": "Pod", "name": .string(pod.name), "namespace": .string(PodObject.namespace(pod)),
-                    "uid": uid,
-                ],
-                "reason": .string(event.reason), "message": .string(event.message), "type": .string(event.type.rawValue),
-                "firstTimestamp": .string(timestamp(event.firstTimestamp)), "lastTimestamp": .string(timestamp(event.lastTimestamp)),
-                "count": .int(Int64(event.count)), "source": ["component": "imc", "host": "imc"], "reportingComponent": "imc",
-            ]
-        }
+        events(pod.events, of: PodObject.object(pod), id: pod.id, namespace: PodObject.namespace(pod), revision: pod.revision)
     }
 }
 

@@ -114,16 +114,11 @@ extension KubernetesAPI {
             apiVersion: Self.resource.apiVersion
         ) { since in
             try repository.changes(account: account, after: since).map { change in
-                let object = ImageCacheObject.object(change.cache)
+                let object = ImageCacheObject.object(change.value)
                 guard selector.matches(object) else { return (change.revision, nil) }
-                let type =
-                    switch change.kind {
-                    case .created: "ADDED"
-                    case .changed: "MODIFIED"
-                    case .deleted: "DELETED"
-                    }
                 return (
-                    change.revision, WatchEvent(type: type, object: object, cells: ImageCacheObject.row(change.cache, now: clock.now()))
+                    change.revision,
+                    WatchEvent(type: change.kind.watchType, object: object, cells: ImageCacheObject.row(change.value, now: clock.now()))
                 )
             }
         }
@@ -138,5 +133,16 @@ enum Tables {
             "columnDefinitions": .array(columns),
             "rows": .array(rows.map { ["cells": .array($0.cells), "object": $0.object] }),
         ]
+    }
+}
+
+extension StoreChange.Kind {
+    /// The watch event's type of a change.
+    var watchType: String {
+        switch self {
+        case .created: "ADDED"
+        case .changed: "MODIFIED"
+        case .deleted: "DELETED"
+        }
     }
 }

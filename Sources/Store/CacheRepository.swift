@@ -47,19 +47,6 @@ public protocol CacheRepository: Sendable {
     func compactHistory(keeping: Int) throws
 }
 
-/// One change of a cache, for watchers.
-public struct CacheChange: Sendable {
-    public enum Kind: Sendable { case created, changed, deleted }
-    public var kind: Kind
-    public var cache: ImageCache
-    public var revision: Int64
-    public init(kind: Kind, cache: ImageCache, revision: Int64) {
-        self.kind = kind
-        self.cache = cache
-        self.revision = revision
-    }
-}
-
 /// Filters of DescribeImageCaches.
 public struct CacheQuery: Sendable {
     public var ids: [String]?

@@ -76,16 +76,3 @@ public struct InstanceQuery: Sendable {
     public var offset = 0
     public init() {}
 }
-
-/// One change of an instance, for watchers.
-public struct InstanceChange: Sendable {
-    public enum Kind: Sendable { case created, changed, deleted }
-    public var kind: Kind
-    public var instance: Instance
-    public var revision: Int64
-    public init(kind: Kind, instance: Instance, revision: Int64) {
-        self.kind = kind
-        self.instance = instance
-        self.revision = revision
-    }
-}

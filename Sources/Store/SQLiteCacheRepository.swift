@@ -152,19 +152,7 @@ public final class SQLiteCacheRepository: CacheRepository {
 
     public func changes(account: String, after revision: Int64) throws -> [CacheChange] {
         try pool.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: "SELECT data, revision, change FROM history WHERE kind = 'cache' AND account = ? AND revision > ? ORDER BY revision",
-                arguments: [account, revision])
-            return zip(try self.decode(rows), rows).map { cache, row in
-                let kind: CacheChange.Kind =
-                    switch row["change"] as String {
-                    case "created": .created
-                    case "deleted": .deleted
-                    default: .changed
-                    }
-                return CacheChange(kind: kind, cache: cache, revision: cache.revision ?? 0)
-            }
+            try History.changes(db, kind: "cache", account: account, after: revision, decode: self.decode, revisionOf: \.revision)
         }
     }
 

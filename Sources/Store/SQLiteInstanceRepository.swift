@@ -34,20 +34,7 @@ public final class SQLiteInstanceRepository: InstanceRepository {
 
     public func changes(account: String, after revision: Int64) throws -> [InstanceChange] {
         try pool.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT data, revision, change FROM history WHERE kind = 'instance' AND account = ? AND revision > ? ORDER BY revision",
-                arguments: [account, revision])
-            return zip(try self.decode(rows), rows).map { instance, row in
-                let kind: InstanceChange.Kind =
-                    switch row["change"] as String {
-                    case "created": .created
-                    case "deleted": .deleted
-                    default: .changed
-                    }
-                return InstanceChange(kind: kind, instance: instance, revision: instance.revision ?? 0)
-            }
+            try History.changes(db, kind: "instance", account: account, after: revision, decode: self.decode, revisionOf: \.revision)
         }
     }
 

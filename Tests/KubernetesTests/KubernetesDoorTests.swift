@@ -88,7 +88,7 @@ struct KubernetesDoorTests {
         try door.service.delete(ids: [b.id], account: Self.key.account)
         let changes = try door.repository.changes(account: Self.key.account, after: start)
         #expect(changes.map(\.kind) == [.changed, .deleted] && changes.map(\.revision) == [3, 4])
-        #expect(changes[0].cache.retentionDays == 3 && changes[1].cache.id == b.id, "each change with the cache as it left it")
+        #expect(changes[0].value.retentionDays == 3 && changes[1].value.id == b.id, "each change with the cache as it left it")
         #expect(try door.repository.changes(account: Self.key.account, after: 0).map(\.kind) == [.created, .created, .changed, .deleted])
         #expect(try door.repository.changes(account: Self.other.account, after: 0).isEmpty, "another account's changes are not told")
         try door.repository.compactHistory(keeping: 1)
@@ -145,7 +145,9 @@ struct KubernetesDoorTests {
                     $0.status.code
                 }
             }
-            try await Task.sleep(for: .milliseconds(500))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while door.api.streams.count < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(door.api.streams.count == 1, "the first watch is open")
             try await client.execute(uri: "\(Self.path)?watch=1&timeoutSeconds=1", method: .get, headers: Self.headers()) { response in
                 #expect(response.status.code == 429 && Self.json(response.body)["reason"] == "TooManyRequests")
             }
