@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // C shims: system calls Swift cannot reach directly (openat2, makedev).
@@ -40,6 +41,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CLibraries/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CLibraries/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CIsal", path: "Sources/CLibraries/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        // librbd and librados (Debian's librbd-dev): Ceph RBD images, snapshots and clones.
+        .systemLibrary(name: "CRBD", path: "Sources/CLibraries/CRBD", providers: [.apt(["librbd-dev", "librados-dev"])]),
 
         // The operating system, one way: commands (swift-subprocess), long-running children,
         // mounts and the mount table, files written whole, the pool for blocking work.
@@ -87,10 +90,11 @@ let package = Package(
             name: "IMCAPI", dependencies: ["IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/API"),
 
-        // Disks and snapshots: sparse ext4 disk images, loop mounts, reflink snapshots in an XFS pool.
+        // Disks and snapshots: sparse ext4 disk images, loop mounts, reflink snapshots in an XFS
+        // pool; or RBD images, protected snapshots and copy-on-write clones in a Ceph pool.
         .target(
             name: "IMCDisks",
-            dependencies: ["CIMCSys", "IMCOS", "IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CIMCSys", "CRBD", "IMCOS", "IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Disks"),
 
         // Containers: OCI runtime bundles from image configs, overlay root filesystems, runc.
@@ -111,12 +115,15 @@ let package = Package(
         // Pure values of the bill: metered usage, price lists, line items, in decimal.
         .target(name: "IMCBilling", path: "Sources/Billing"),
 
-        // Persistence: caches in SQLite.
+        // Persistence: the service's state (caches, instances, disks, usage, history) in SQLite,
+        // the embedded default, or PostgreSQL, shared by replicas and nodes.
         .target(
             name: "IMCStore",
             dependencies: [
                 "IMCCache", "IMCInstance", "IMCBilling", "IMCModel", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Store"),
 
@@ -277,7 +284,8 @@ let package = Package(
         .testTarget(
             name: "IMCStoreTests",
             dependencies: [
-                "IMCStore", "IMCCache", "IMCModel", "IMCTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                "IMCStore", "IMCCache", "IMCModel", "IMCInstance", "IMCBilling", "IMCTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/StoreTests"),

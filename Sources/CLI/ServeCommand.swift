@@ -23,10 +23,28 @@ import Synchronization
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the image cache service: the Cloud API (TC3-signed) over an SQLite database under the data root.")
+        abstract:
+            "Run the image cache service: the Cloud API (TC3-signed) over an SQLite database under the data root, or PostgreSQL with --database."
+    )
 
     @Option(help: "Where the database, disks and snapshots live.")
     var dataRoot = "/var/lib/imc"
+
+    @Option(
+        help:
+            "Where the state is kept: a postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE URL (shared by every replica), or an SQLite file (default: imc.sqlite under the data root)."
+    )
+    var database: String?
+
+    @Option(
+        name: .customLong("ceph-conf"),
+        help:
+            "A ceph.conf: data disks become RBD images of --rbd-pool, snapshots protected RBD snapshots, instances' disks copy-on-write clones (default: the local reflink pool)."
+    )
+    var cephConf: String?
+
+    @Option(name: .customLong("rbd-pool"), help: "The Ceph pool of disks and snapshots (with --ceph-conf).")
+    var rbdPool = "rbd"
 
     @Option(help: "HOST:PORT to serve plain HTTP on: a loopback address only (local tools, tests).")
     var listen = "127.0.0.1:8080"
@@ -152,24 +170,35 @@ struct ServeCommand: AsyncParsableCommand {
         // Registry passwords and the root key are sealed at rest with this key.
         let secrets = try SecretBox.load(environment: environment, path: dataRoot + "/master.key")
         let (root, created) = try Accounts.root(environment: environment, dataRoot: dataRoot, secrets: secrets)
-        let database = try SQLiteDatabase(path: dataRoot + "/imc.sqlite", secrets: secrets)
-        let repository = SQLiteCacheRepository(database: database)
+        let state: StateStore
+        do { state = try StateStore.open(database: database, dataRoot: dataRoot, secrets: secrets) } catch let error as StoreError {
+            throw ValidationError("--database: \(error.message)")
+        }
+        logger.info("state in \(state.description)")
+        let repository = state.caches
         var opened = try await DiskPool.open(dataRoot: dataRoot, poolSizeGiB: poolSizeGib)
         opened.reserveBytes = Int64(settings.reserveGiB) << 30
         let pool = opened
-        let disks = DiskManager(pool: pool)
-        let snapshots = LocalSnapshotStore(disks: disks)
+        var rbd: RBDDisks?
+        if let cephConf {
+            do { rbd = try await RBDDisks.attach(configuration: cephConf, pool: rbdPool, maps: self.dataRoot + "/rbd") } catch {
+                throw ValidationError("--ceph-conf \(cephConf): \(error)")
+            }
+        }
+        let disks = DiskManager(pool: pool, rbd: rbd)
+        let snapshots: any SnapshotStore = rbd == nil ? LocalSnapshotStore(disks: disks) : try RBDSnapshotStore(disks: disks)
+        if let rbd { logger.info("disks and snapshots in RBD pool \(rbd.pool.pool) (\(rbd.pool.configuration)), mapped under \(rbd.maps)") }
         var clientOptions = RegistryClientOptions()
         let stallSeconds = Int64(settings.builds.stall.components.seconds)
         clientOptions.stallTimeout = .seconds(stallSeconds)
         clientOptions.connectTimeout = .seconds(min(stallSeconds, 10))
         clientOptions.addressPolicy = .service(allowing: settings.allowedNetworks + allowRegistryNetwork.compactMap(CIDR.init))
         let builds = Wakeup()
-        let usage = SQLiteUsageRepository(database: database)
+        let usage = state.usage
         let meter = Meter(usage: usage, logger: logger)
         let service = CacheService(
             repository: repository, limits: settings.limits, quotas: settings.quotas, snapshots: snapshots, builds: builds, meter: meter)
-        let instanceRepository = SQLiteInstanceRepository(database: database)
+        let instanceRepository = state.instances
         let sandbox =
             buildsInProcess ? nil : try BuildSandbox(root: dataRoot + "/sandboxes", ranges: instanceRepository, logger: logger)
         let builder = CacheBuilder(
@@ -204,17 +233,17 @@ struct ServeCommand: AsyncParsableCommand {
         CloudAPI(accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions).addRoutes(
             to: router)
         let kubernetes = KubernetesAPI(
-            accounts: accounts, caches: service, instances: instances, objects: SQLiteObjectRepository(database: database),
+            accounts: accounts, caches: service, instances: instances, objects: state.objects,
             region: settings.regions.sorted().first ?? "ap-guangzhou")
         kubernetes.addRoutes(to: router)
-        database.observeCommits { kubernetes.storeChanged.signal() }
+        state.observeCommits { kubernetes.storeChanged.signal() }
         try Console(
             caches: service, instances: instances, billing: billing, regions: settings.regions.sorted(),
             authenticate: { id, key in accounts.account(secretID: id, secretKey: key) }
         ).addRoutes(to: router)
         let dataRoot = self.dataRoot
         OperationsRoutes(
-            exporter: exporter, ready: { (try? repository.list(account: "", query: CacheQuery())) != nil },
+            exporter: exporter, ready: { state.ready() },
             refresh: {
                 IMCMetrics.setCounts(
                     caches: (try? repository.countByStatus()) ?? [:], instances: (try? instanceRepository.countByStatus()) ?? [:])

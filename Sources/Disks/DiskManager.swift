@@ -2,7 +2,8 @@ import Foundation
 import IMCCache
 import IMCOS
 
-/// A data disk: an ext4 filesystem in a sparse image file in the pool.
+/// A data disk: an ext4 filesystem in a sparse image file in the pool, or in an RBD image that
+/// rbd-fuse shows as a file.
 public struct Disk: Sendable, Equatable {
     /// `disk-xxxxxxxx`.
     public var id: String
@@ -20,12 +21,15 @@ public struct Disk: Sendable, Equatable {
 /// image holds never gains privileges on the host.
 public struct DiskManager: Sendable {
     public let pool: DiskPool
+    /// Where disks are made instead of the pool's files: RBD images (nil: the pool).
+    public let rbd: RBDDisks?
     let ids: any IDGenerator
     /// Bytes in a "GiB" of disk size: 2^30, except in tests that need small disks.
     let unit: Int64
 
-    public init(pool: DiskPool, ids: any IDGenerator = RandomIDGenerator(), bytesPerGiB: Int64 = 1 << 30) {
+    public init(pool: DiskPool, rbd: RBDDisks? = nil, ids: any IDGenerator = RandomIDGenerator(), bytesPerGiB: Int64 = 1 << 30) {
         self.pool = pool
+        self.rbd = rbd
         self.ids = ids
         unit = bytesPerGiB
     }
@@ -33,9 +37,19 @@ public struct DiskManager: Sendable {
     /// A new, empty, formatted disk of `sizeGiB` (sparse: it uses no space until written).
     public func create(sizeGiB: Int) async throws(DiskError) -> Disk {
         let id = ids.next(prefix: "disk")
-        let path = "\(pool.root)/disks/\(id).img"
-        try pool.checkFreeSpace(for: "a new \(sizeGiB) GiB disk")
-        try DiskPool.makeSparseFile(path, bytes: Int64(sizeGiB) * unit)
+        let path: String
+        if let rbd {
+            path = rbd.path(id)
+            try await blocking { try rbd.pool.create(id, bytes: UInt64(sizeGiB) * UInt64(unit)) }
+            do throws(DiskError) { try await rbd.map(id) } catch {
+                _ = try? rbd.pool.remove(id)
+                throw error
+            }
+        } else {
+            path = "\(pool.root)/disks/\(id).img"
+            try pool.checkFreeSpace(for: "a new \(sizeGiB) GiB disk")
+            try DiskPool.makeSparseFile(path, bytes: Int64(sizeGiB) * unit)
+        }
         do throws(DiskError) {
             try await asDiskError {
                 try await Command.check([
@@ -44,14 +58,16 @@ public struct DiskManager: Sendable {
                 ])
             }
         } catch {
-            unlink(path)
+            remove(Disk(id: id, path: path, sizeGiB: sizeGiB))
             throw error
         }
         return Disk(id: id, path: path, sizeGiB: sizeGiB)
     }
 
     /// The disk at its path (for disks listed in the database).
-    public func disk(id: String, sizeGiB: Int) -> Disk { Disk(id: id, path: "\(pool.root)/disks/\(id).img", sizeGiB: sizeGiB) }
+    public func disk(id: String, sizeGiB: Int) -> Disk {
+        Disk(id: id, path: rbd?.path(id) ?? "\(pool.root)/disks/\(id).img", sizeGiB: sizeGiB)
+    }
 
     /// Mounts `disk` at `target` for the length of `body`, and unmounts it whatever happens.
     public func withMounted<T>(_ disk: Disk, at target: String, _ body: (String) async throws -> T) async throws -> T {
@@ -69,6 +85,7 @@ public struct DiskManager: Sendable {
     /// Mounts `disk` at `target` until `unmount`. With `directIO`, its loop device writes the
     /// image with direct I/O (a build disk: its pages are not cached twice).
     public func mount(_ disk: Disk, at target: String, directIO: Bool = false) async throws(DiskError) {
+        if let rbd { try await rbd.map(disk.id) }
         try await asDiskError { try await Mount.loop(image: disk.path, target: target, options: ["nosuid", "nodev"], directIO: directIO) }
     }
 
@@ -77,22 +94,44 @@ public struct DiskManager: Sendable {
         try await blocking { try Mount.unmount(target) }
     }
 
-    /// Removes a disk image (it must not be mounted).
+    /// Removes a disk image (it must not be mounted). An RBD image that a snapshot was taken of
+    /// stays: it holds that snapshot's data (`RBDSnapshotStore`), and goes with the snapshot.
     public func remove(_ disk: Disk) {
-        unlink(disk.path)
+        if let rbd {
+            rbd.unmap(disk.id)
+            _ = try? rbd.pool.remove(disk.id)
+        } else {
+            unlink(disk.path)
+        }
     }
 
-    /// Disk images in the pool, by id (to find files no row accounts for).
+    /// Disk images in the pool, by id (to find files no row accounts for); with RBD, images that
+    /// hold a snapshot are not disks any more.
     public func allDiskIDs() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: pool.root + "/disks")) ?? [])
+        if let rbd {
+            return ((try? rbd.pool.images()) ?? []).filter { id in
+                guard id.hasPrefix("disk-"), let image = try? rbd.pool.open(id) else { return false }
+                return !image.hasSnapshot(RBDSnapshotStore.snapshotID(ofBase: id))
+            }
+        }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: pool.root + "/disks")) ?? [])
             .filter { $0.hasSuffix(".img") }.map { String($0.dropLast(4)) }
     }
 
     /// Grows the disk's file and filesystem to `sizeGiB` (never shrinks).
     public func grow(_ disk: Disk, to sizeGiB: Int) async throws(DiskError) -> Disk {
         guard sizeGiB > disk.sizeGiB else { return disk }
-        try pool.checkFreeSpace(for: "growing disk \(disk.id) to \(sizeGiB) GiB")
-        guard truncate(disk.path, off_t(Int64(sizeGiB) * unit)) == 0 else { throw DiskError(OSError.system("cannot grow \(disk.id)")) }
+        if let rbd {
+            // rbd-fuse reads an image's size when it maps it: resized unmapped, mapped again.
+            rbd.unmap(disk.id)
+            try await blocking { try rbd.pool.open(disk.id).resize(bytes: UInt64(sizeGiB) * UInt64(unit)) }
+            try await rbd.map(disk.id)
+        } else {
+            try pool.checkFreeSpace(for: "growing disk \(disk.id) to \(sizeGiB) GiB")
+            guard truncate(disk.path, off_t(Int64(sizeGiB) * unit)) == 0 else {
+                throw DiskError(OSError.system("cannot grow \(disk.id)"))
+            }
+        }
         try await asDiskError {
             try await Command.check(["/usr/sbin/e2fsck", "-f", "-p", disk.path])
             try await Command.check(["/usr/sbin/resize2fs", disk.path])

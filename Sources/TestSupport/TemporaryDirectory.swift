@@ -29,3 +29,11 @@ public func withCleanup<T>(_ body: () async throws -> T, cleanup: () async -> Vo
         throw error
     }
 }
+
+/// Runs the shell command `cleanup` once this process has ended, however it ends (a crash
+/// included): a detached watcher polls for the process. For servers the tests start once per
+/// process (PostgreSQL, Ceph), which no `deinit` or `atexit` would reliably stop.
+public func whenThisProcessEnds(_ cleanup: String) throws {
+    let pid = getpid()
+    _ = try run("/usr/bin/setsid", ["-f", "/bin/sh", "-c", "while kill -0 \(pid) 2>/dev/null; do sleep 0.5; done; \(cleanup)"])
+}

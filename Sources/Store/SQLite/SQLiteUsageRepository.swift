@@ -2,19 +2,6 @@ import Foundation
 import GRDB
 import IMCBilling
 
-/// Metered intervals, kept for the bill.
-///
-/// Contract: `start` records an open interval; `stop` closes the open intervals of a resource
-/// (of one kind, or any); nothing is ever deleted, so a bill can be computed for any past period.
-public protocol UsageRepository: Sendable {
-    func start(_ usage: Usage) throws
-    func stop(resourceID: String, kind: UsageKind?, at: Date) throws
-    /// Closes every open interval of these kinds (after a restart: the builds they metered ended).
-    func stopAll(kinds: [UsageKind], at: Date) throws
-    /// The account's intervals overlapping [from, to).
-    func usage(account: String, from: Date, to: Date) throws -> [Usage]
-}
-
 public final class SQLiteUsageRepository: UsageRepository {
     private let pool: DatabasePool
 

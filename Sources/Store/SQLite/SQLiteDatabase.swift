@@ -10,11 +10,14 @@ public final class SQLiteDatabase: Sendable {
     /// Registry passwords are sealed with this before they are written (nil: kept as given, for
     /// tests of the store alone).
     let secrets: SecretBox?
+    /// The database file.
+    public let path: String
 
     /// Opens (creating and migrating) the database at `path`. With `secrets`, passwords left in
     /// clear by an earlier version are sealed now, and deleted content is overwritten on disk.
     public init(path: String, secrets: SecretBox? = nil) throws {
         self.secrets = secrets
+        self.path = path
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")

@@ -1,0 +1,164 @@
+import Foundation
+
+/// The PostgreSQL schema, as numbered migrations applied in order and recorded in
+/// `schema_migrations`. The first is the SQLite schema as of its v11 (caches with their match
+/// index, instances, disks, usage, id ranges, networks, revisions and history, objects); later
+/// ones are appended, never edited. Replicas starting at once take an advisory lock, so one
+/// migrates and the others find it done.
+enum PostgreSQLSchema {
+    static let migrations: [(name: String, sql: String)] = [
+        (
+            "v1-state",
+            """
+            CREATE TABLE caches (
+                id TEXT PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+                status TEXT NOT NULL, size BIGINT NOT NULL, creation DOUBLE PRECISION NOT NULL, data BYTEA NOT NULL,
+                expire DOUBLE PRECISION, platform TEXT, revision BIGINT NOT NULL DEFAULT 0
+            );
+            CREATE INDEX caches_account ON caches(account, creation);
+            CREATE INDEX caches_match ON caches(account, region, status);
+            CREATE INDEX caches_status ON caches(status);
+            CREATE UNIQUE INDEX caches_name ON caches(account, name);
+            CREATE INDEX caches_revision ON caches(account, revision);
+            CREATE TABLE cache_images (
+                cache_id TEXT NOT NULL REFERENCES caches(id) ON DELETE CASCADE, image TEXT NOT NULL,
+                PRIMARY KEY (cache_id, image)
+            );
+            CREATE INDEX cache_images_image ON cache_images(image, cache_id);
+
+            CREATE TABLE instances (
+                id TEXT PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+                status TEXT NOT NULL, creation DOUBLE PRECISION NOT NULL, data BYTEA NOT NULL,
+                revision BIGINT NOT NULL DEFAULT 0
+            );
+            CREATE INDEX instances_account ON instances(account, creation);
+            CREATE INDEX instances_status ON instances(status);
+            CREATE INDEX instances_revision ON instances(account, revision);
+
+            CREATE TABLE disks (
+                id TEXT PRIMARY KEY, account TEXT NOT NULL, use TEXT NOT NULL, cache_id TEXT,
+                retain_until DOUBLE PRECISION, data BYTEA NOT NULL
+            );
+            CREATE INDEX disks_retained ON disks(account, use, cache_id, retain_until);
+
+            CREATE TABLE usage (
+                id BIGSERIAL PRIMARY KEY, account TEXT NOT NULL, kind TEXT NOT NULL, resource_id TEXT NOT NULL,
+                cache_id TEXT, instance_id TEXT, quantity BIGINT NOT NULL, disk_type TEXT,
+                start DOUBLE PRECISION NOT NULL, "end" DOUBLE PRECISION
+            );
+            CREATE INDEX usage_account ON usage(account, start);
+            CREATE INDEX usage_open ON usage(resource_id, "end");
+
+            CREATE TABLE id_ranges (base BIGINT PRIMARY KEY, instance_id TEXT NOT NULL UNIQUE);
+            CREATE TABLE vpc_networks (
+                account TEXT NOT NULL, vpc TEXT NOT NULL, network INTEGER NOT NULL UNIQUE, PRIMARY KEY (account, vpc)
+            );
+            CREATE TABLE subnets (
+                account TEXT NOT NULL, vpc TEXT NOT NULL, subnet TEXT NOT NULL, block INTEGER NOT NULL UNIQUE,
+                PRIMARY KEY (account, vpc, subnet)
+            );
+            CREATE TABLE addresses (
+                instance_id TEXT PRIMARY KEY, network INTEGER NOT NULL, block INTEGER NOT NULL, host INTEGER NOT NULL,
+                UNIQUE (block, host)
+            );
+
+            CREATE TABLE objects (
+                account TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+                uid TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, data TEXT NOT NULL,
+                PRIMARY KEY (account, kind, namespace, name)
+            );
+
+            -- One counter for every watched row, as etcd's revision: each insert, change or delete
+            -- of a cache or an instance takes the next value (the row lock on the counter orders
+            -- them as they commit) and leaves a copy of the row in history; NOTIFY wakes watchers
+            -- on every replica.
+            CREATE TABLE revision (
+                one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), value BIGINT NOT NULL, compacted BIGINT NOT NULL
+            );
+            INSERT INTO revision (value, compacted) VALUES (0, 0);
+            CREATE TABLE history (
+                kind TEXT NOT NULL, id TEXT NOT NULL, account TEXT NOT NULL, revision BIGINT NOT NULL,
+                change TEXT NOT NULL, data BYTEA NOT NULL
+            );
+            CREATE INDEX history_revision ON history(kind, account, revision);
+            CREATE INDEX history_compaction ON history(revision);
+
+            CREATE FUNCTION imc_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                next BIGINT;
+            BEGIN
+                UPDATE revision SET value = value + 1 RETURNING value INTO next;
+                PERFORM pg_notify('imc_changes', TG_ARGV[0]);
+                IF TG_OP = 'DELETE' THEN
+                    INSERT INTO history (kind, id, account, revision, change, data)
+                        VALUES (TG_ARGV[0], OLD.id, OLD.account, next, 'deleted', OLD.data);
+                    RETURN OLD;
+                END IF;
+                NEW.revision := next;
+                INSERT INTO history (kind, id, account, revision, change, data)
+                    VALUES (TG_ARGV[0], NEW.id, NEW.account, next,
+                            CASE TG_OP WHEN 'INSERT' THEN 'created' ELSE 'changed' END, NEW.data);
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER caches_written BEFORE INSERT OR UPDATE OF data, status ON caches
+                FOR EACH ROW EXECUTE FUNCTION imc_record_change('cache');
+            CREATE TRIGGER caches_deleted AFTER DELETE ON caches
+                FOR EACH ROW EXECUTE FUNCTION imc_record_change('cache');
+            CREATE TRIGGER instances_written BEFORE INSERT OR UPDATE OF data, status ON instances
+                FOR EACH ROW EXECUTE FUNCTION imc_record_change('instance');
+            CREATE TRIGGER instances_deleted AFTER DELETE ON instances
+                FOR EACH ROW EXECUTE FUNCTION imc_record_change('instance');
+            """
+        )
+    ]
+
+    /// A script's statements (PostgresNIO speaks the extended protocol only: one statement a
+    /// call); a `$$`-quoted function body is one statement whatever semicolons it holds, and
+    /// comments are left out.
+    static func statements(_ script: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var quoted = false
+        var rest = Substring(script)
+        while let c = rest.first {
+            if !quoted && rest.hasPrefix("--") {
+                rest = rest.drop(while: { $0 != "\n" })  // a comment, semicolons and all
+                continue
+            }
+            if rest.hasPrefix("$$") {
+                quoted.toggle()
+                current += "$$"
+                rest = rest.dropFirst(2)
+                continue
+            }
+            rest = rest.dropFirst()
+            if c == ";" && !quoted {
+                statements.append(current)
+                current = ""
+            } else {
+                current.append(c)
+            }
+        }
+        statements.append(current)
+        return statements.filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+    }
+
+    static func migrate(_ database: PostgreSQLDatabase) throws {
+        try database.write { session in
+            try session.lock("imc.schema")
+            try session.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)")
+            let applied = Set(try session.rows("SELECT name FROM schema_migrations").map { try $0.string("name") })
+            let known = Set(migrations.map(\.name))
+            if let unknown = applied.subtracting(known).sorted().first {
+                throw StoreError(
+                    .database, "the database was migrated by a newer imc (\(unknown)); this one knows up to \(migrations.last!.name)")
+            }
+            for migration in migrations where !applied.contains(migration.name) {
+                for statement in statements(migration.sql) { try session.execute(statement) }
+                try session.execute(
+                    "INSERT INTO schema_migrations (name, applied) VALUES ($1, $2)",
+                    [.text(migration.name), .real(Date().timeIntervalSince1970)])
+            }
+        }
+    }
+}

@@ -1,0 +1,416 @@
+import Crypto
+import Foundation
+import IMCBilling
+import IMCCache
+import IMCInstance
+import IMCModel
+import IMCStore
+import IMCTestSupport
+import Synchronization
+import Testing
+
+/// The store's contract, run against both backends: SQLite (the embedded default) and
+/// PostgreSQL (a real server from Debian, started for this process, a database per test).
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+    case postgresql
+    var testDescription: String { rawValue }
+
+    /// A fresh, empty store; the holder keeps its directory (SQLite) alive.
+    func open(secrets: SecretBox? = nil) throws -> OpenedStore {
+        switch self {
+        case .sqlite:
+            let dir = try TemporaryDirectory()
+            let path = dir.appending("imc.sqlite")
+            return OpenedStore(
+                store: try StateStore.open(database: path, dataRoot: dir.path, secrets: secrets), location: path, directory: dir)
+        case .postgresql:
+            let url = try PostgreSQLServer.running().newDatabase()
+            return OpenedStore(
+                store: try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: secrets), location: url, directory: nil)
+        }
+    }
+}
+
+struct OpenedStore {
+    let store: StateStore
+    /// The file or URL: a second replica opens the same.
+    let location: String
+    let directory: TemporaryDirectory?
+    func reopen(secrets: SecretBox? = nil) throws -> StateStore {
+        try StateStore.open(database: location, dataRoot: directory?.path ?? "/nonexistent", secrets: secrets)
+    }
+    /// A second replica writing at the same time: another process's store over PostgreSQL; the
+    /// same store with SQLite, whose database belongs to one process.
+    func replica() throws -> StateStore { directory == nil ? try reopen() : store }
+}
+
+/// Runs `body` on `threads` threads at once and collects what each returned or threw.
+func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
+    let results = Mutex<[Int: Result<T, any Error>]>([:])
+    let group = DispatchGroup()
+    for i in 0..<threads {
+        group.enter()
+        Thread.detachNewThread {
+            let r = Result { try body(i) }
+            results.withLock { $0[i] = r }
+            group.leave()
+        }
+    }
+    group.wait()
+    return results.withLock { r in (0..<threads).map { r[$0]! } }
+}
+
+@Suite(.serialized) struct StateStoreContractTests {
+    func cache(_ id: String, account: String = "a", created: Double = 0, status: CacheStatus = .pending) -> ImageCache {
+        var c = ImageCache(
+            id: id, account: account, region: "ap-guangzhou", name: "n-\(id)", size: 20, images: ["nginx"],
+            creationTime: Date(timeIntervalSince1970: 1_700_000_000 + created), retentionDays: 0)
+        c.status = status
+        c.credentials = [CacheCredential(server: "r", username: "u", password: "p")]
+        return c
+    }
+
+    func instance(_ id: String, account: String = "a", created: Double = 0) -> Instance {
+        var i = Instance(
+            id: id, account: account, region: "ap-guangzhou", name: "n-\(id)",
+            creationTime: Date(timeIntervalSince1970: 1_700_000_000 + created))
+        i.credentials = [CacheCredential(server: "r", username: "u", password: "instance-secret")]
+        return i
+    }
+
+    @Test(arguments: Backend.allCases) func cachesRoundTripPageAndStayInTheirAccount(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let repo = opened.store.caches
+        for i in 0..<5 { try repo.insert(cache("imc-\(i)", created: Double(i))) }
+        try repo.insert(cache("imc-b", account: "b"))
+        var third = cache("imc-2", created: 2)
+        third.revision = 3
+        #expect(try repo.get(id: "imc-2", account: "a") == third)
+        #expect(try repo.get(id: "imc-2", account: "b") == nil, "another account's id reads as absent")
+        var q = CacheQuery()
+        q.limit = 2
+        q.offset = 1
+        let (total, page) = try repo.list(account: "a", query: q)
+        #expect(total == 5 && page.map(\.id) == ["imc-3", "imc-2"], "newest first")
+        q.offset = 50
+        #expect(try repo.list(account: "a", query: q).total == 5, "a page past the end still tells the total")
+        q = CacheQuery()
+        q.names = ["n-imc-4", "n-imc-b"]
+        #expect(try repo.list(account: "a", query: q).caches.map(\.id) == ["imc-4"])
+        q = CacheQuery()
+        q.ids = []
+        #expect(try repo.list(account: "a", query: q).total == 0)
+        q = CacheQuery()
+        q.statuses = [.pending]
+        #expect(try repo.list(account: "b", query: q).caches.map(\.id) == ["imc-b"])
+        #expect(try repo.usage(account: "a") == (5, 100))
+        #expect(try repo.countByStatus() == ["Pending": 6])
+        #expect(try repo.queueHeads(perAccount: 2).map(\.id) == ["imc-0", "imc-b", "imc-1"])
+    }
+
+    @Test(arguments: Backend.allCases) func cachesUpdateDeleteServeAndSurviveReopening(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let repo = opened.store.caches
+        var c = cache("imc-x")
+        try repo.insert(c)
+        c.status = .ready
+        c.serve(snapshot: "snap-12345678", checksum: nil)
+        try repo.update(c)
+        #expect(try repo.serving(account: "a", region: "ap-guangzhou", now: Date()).map(\.id) == ["imc-x"])
+        #expect(try repo.all(in: [.pending]).isEmpty)
+        #expect(try repo.all(in: [.ready]).map(\.id) == ["imc-x"])
+        #expect(throws: StoreError.self) { try repo.update(self.cache("imc-missing")) }
+        #expect(try repo.delete(id: "imc-x", account: "b") == false)
+        let reopened = try opened.reopen().caches
+        #expect(try reopened.get(id: "imc-x", account: "a")?.snapshotID == "snap-12345678")
+        #expect(try reopened.delete(id: "imc-x", account: "a"))
+        #expect(try reopened.get(id: "imc-x", account: "a") == nil)
+        #expect(try reopened.modify(id: "imc-x", account: "a") { $0.name = "gone" } == nil)
+    }
+
+    @Test(arguments: Backend.allCases) func aSecondCacheOfANameIsRefusedAndNothingChanges(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let repo = opened.store.caches
+        try repo.insert(cache("imc-1"))
+        var twin = cache("imc-2")
+        twin.name = "n-imc-1"
+        do {
+            try repo.insert(twin)
+            Issue.record("a duplicate name was stored")
+        } catch let e as StoreError {
+            #expect(e.code == .duplicate && e.message.contains("n-imc-1"))
+        }
+        try repo.insert(cache("imc-2"))
+        #expect(throws: StoreError.self) { try repo.modify(id: "imc-2", account: "a") { $0.name = "n-imc-1" } }
+        #expect(try repo.get(id: "imc-2", account: "a")?.name == "n-imc-2", "the refused change left the row as it was")
+        var other = cache("imc-3", account: "b")
+        other.name = "n-imc-1"
+        try repo.insert(other)  // names are unique per account only
+    }
+
+    @Test(arguments: Backend.allCases) func modifiesFromManyThreadsNeverUndoEachOther(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        // Two "replicas": two stores over one database.
+        let replicas = [opened.store.caches, try opened.replica().caches]
+        try replicas[0].insert(cache("imc-m"))
+        let results = concurrently(8) { i in
+            for n in 0..<10 {
+                try replicas[i % 2].modify(id: "imc-m", account: "a") { $0.record(.normal, "Step", "thread \(i) step \(n)", at: Date()) }
+            }
+        }
+        for case .failure(let error) in results { Issue.record("\(error)") }
+        let events = try replicas[1].get(id: "imc-m", account: "a")?.events ?? []
+        #expect(events.filter { $0.reason == "Step" }.count == 80, "every one of 80 changes is kept")
+    }
+
+    @Test(arguments: Backend.allCases) func theIndexedMatchAgreesWithThePureMatcher(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let repo = opened.store.caches
+        let pool = ["nginx", "nginx:1.25", "mysql:8", "redis", "busybox", "docker.io/library/alpine:3", "ghcr.io/a/b:1"]
+        var generator = SystemRandomNumberGenerator()
+        var caches: [ImageCache] = []
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        for i in 0..<120 {
+            let images = Array(pool.shuffled(using: &generator).prefix(Int.random(in: 1...4, using: &generator)))
+            var c = ImageCache(
+                id: String(format: "imc-%08d", i), account: ["a", "b"].randomElement(using: &generator)!,
+                region: ["r1", "r2"].randomElement(using: &generator)!, name: "n-\(i)",
+                size: [20, 30, 50].randomElement(using: &generator)!,
+                images: images, creationTime: now.addingTimeInterval(-Double(Int.random(in: 0...20, using: &generator)) * 86400),
+                retentionDays: [0, 0, 7].randomElement(using: &generator)!)
+            let status = [CacheStatus.ready, .ready, .pending, .failed, .updating, .updateFailed].randomElement(using: &generator)!
+            if status != .pending && status != .failed { c.serve(snapshot: "snap-\(i)", checksum: nil) }
+            c.status = status
+            c.platform = [nil, nil, "linux/arm64", Platform.host.description].randomElement(using: &generator)!
+            try repo.insert(c)
+            caches.append(c)
+        }
+        for _ in 0..<150 {
+            let images = Array(pool.shuffled(using: &generator).prefix(Int.random(in: 1...3, using: &generator)))
+            let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
+            let minimum = [nil, 1, 2].randomElement(using: &generator)!
+            let stored = try repo.bestMatch(
+                account: "a", region: "r1", images: wanted, now: now, minimum: minimum, platform: Platform.host.description)
+            let pure = CacheMatcher.best(for: images, among: caches, account: "a", region: "r1", now: now, minimum: minimum)
+            #expect(stored?.id == pure?.id, "\(images) minimum \(String(describing: minimum))")
+        }
+    }
+
+    @Test(arguments: Backend.allCases) func everyChangeIsInTheHistoryInRevisionOrderUntilCompacted(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let store = opened.store
+        let start = try store.caches.revisions().current
+        try store.caches.insert(cache("imc-h"))
+        try store.caches.modify(id: "imc-h", account: "a") { $0.status = .ready }
+        try store.instances.insert(instance("eksci-h"))
+        try store.caches.delete(id: "imc-h", account: "a")
+        let changes = try store.caches.changes(account: "a", after: start)
+        #expect(changes.map(\.kind) == [.created, .changed, .deleted])
+        #expect(changes.map(\.revision) == [start + 1, start + 2, start + 4], "instances share the counter")
+        #expect(changes[1].value.status == .ready && changes[2].value.id == "imc-h")
+        #expect(try store.caches.changes(account: "b", after: start).isEmpty)
+        #expect(try store.instances.changes(account: "a", after: start).map(\.revision) == [start + 3])
+        #expect(try store.caches.revisions().current == start + 4)
+        try store.caches.compactHistory(keeping: 1)
+        #expect(try store.caches.revisions().compacted == start + 3)
+        #expect(try store.caches.changes(account: "a", after: start).map(\.kind) == [.deleted])
+    }
+
+    @Test(arguments: Backend.allCases) func commitsWakeObserversOfEveryReplica(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let other = try opened.reopen()
+        let woken = Atomic<Int>(0)
+        other.observeCommits { woken.add(1, ordering: .relaxed) }
+        let here = Atomic<Int>(0)
+        opened.store.observeCommits { here.add(1, ordering: .relaxed) }
+        Thread.sleep(forTimeInterval: 0.2)  // the listener's LISTEN is in place
+        try opened.store.caches.insert(cache("imc-w"))
+        let deadline = Date().addingTimeInterval(10)
+        while ((backend == .postgresql && woken.load(ordering: .relaxed) == 0) || here.load(ordering: .relaxed) == 0) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(here.load(ordering: .relaxed) >= 1, "the writing replica is told")
+        if backend == .postgresql {
+            #expect(woken.load(ordering: .relaxed) >= 1, "another replica is told (NOTIFY)")
+        }
+        #expect(opened.store.ready() && other.ready())
+    }
+
+    @Test(arguments: Backend.allCases) func instancesRoundTripAndStayInTheirAccount(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let repo = opened.store.instances
+        for i in 0..<3 { try repo.insert(instance("eksci-\(i)", created: Double(i))) }
+        try repo.insert(instance("eksci-b", account: "b"))
+        #expect(try repo.get(id: "eksci-1", account: "a")?.credentials.first?.password == "instance-secret")
+        #expect(try repo.get(id: "eksci-1", account: "b") == nil)
+        var q = InstanceQuery()
+        q.limit = 2
+        #expect(try repo.list(account: "a", query: q).instances.map(\.id) == ["eksci-2", "eksci-1"])
+        var i = try #require(try repo.get(id: "eksci-0", account: "a"))
+        i.status = .running
+        try repo.update(i)
+        #expect(try repo.all(in: [.running]).map(\.id) == ["eksci-0"])
+        #expect(try repo.countByStatus() == ["Pending": 3, "Running": 1])
+        #expect(throws: StoreError.self) { try repo.update(self.instance("eksci-missing")) }
+        #expect(try repo.delete(id: "eksci-0", account: "b") == false)
+        #expect(try repo.delete(id: "eksci-0", account: "a"))
+    }
+
+    @Test(arguments: Backend.allCases) func aRetainedDiskIsTakenOnceHoweverManyAskAtOnce(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let replicas = [opened.store.instances, try opened.replica().instances]
+        let now = Date()
+        var disk = DiskRecord(
+            id: "disk-r", account: "a", use: .retained, instanceID: nil, cacheID: "imc-1", sizeGiB: 20, diskType: .premium, createdAt: now)
+        disk.retainUntil = now.addingTimeInterval(600)
+        try replicas[0].insertDisk(disk)
+        var build = DiskRecord(
+            id: "disk-b", account: "a", use: .build, instanceID: nil, cacheID: "imc-1", sizeGiB: 30, diskType: .premium, createdAt: now)
+        try replicas[0].insertDisk(build)
+        let taken = concurrently(8) { i in try replicas[i % 2].takeRetainedDisk(account: "a", cacheID: "imc-1", now: now) }
+        let disks = taken.compactMap { try? $0.get() }.compactMap { $0 }
+        #expect(disks.map(\.id) == ["disk-r"], "one caller took it, the others found none: \(taken)")
+        #expect(try replicas[1].disk(id: "disk-r")?.use == .instance)
+        #expect(try replicas[1].diskUsage(account: "a") == [.instance: 20, .build: 30])
+        build.sizeGiB = 40
+        try replicas[1].updateDisk(build)
+        #expect(try replicas[0].disks().map(\.sizeGiB) == [40, 20])
+        try replicas[0].deleteDisk(id: "disk-b")
+        #expect(try replicas[1].disk(id: "disk-b") == nil)
+        #expect(throws: StoreError.self) { try replicas[1].updateDisk(build) }
+    }
+
+    @Test(arguments: Backend.allCases) func idRangesAndAddressesAreNeverGivenTwice(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let replicas = [opened.store.instances, try opened.replica().instances]
+        let ranges = concurrently(12) { i in
+            try replicas[i % 2].allocateIDRange(instanceID: "eksci-\(i)", first: 100_000, size: 65536, count: 10)
+        }
+        let bases = ranges.compactMap { try? $0.get() }
+        #expect(Set(bases).count == 10, "ten ranges, each once")
+        #expect(
+            ranges.filter { if case .failure(let e) = $0 { return (e as? StoreError)?.code == .exhausted } else { return false } }.count
+                == 2)
+        #expect(try replicas[0].allocateIDRange(instanceID: "eksci-0", first: 100_000, size: 65536, count: 10) == (try ranges[0].get()))
+        try replicas[1].releaseIDRange(instanceID: "eksci-0")
+        #expect(try replicas[0].allocatedIDRanges().count == 9)
+
+        let addresses = concurrently(12) { i in
+            try replicas[i % 2].allocateAddress(
+                instanceID: "eksci-\(i)", account: "a", vpc: "vpc-1", subnet: i < 6 ? "s1" : "s2", networks: 4)
+        }
+        let given = addresses.compactMap { try? $0.get() }
+        #expect(given.count == 12)
+        #expect(Set(given.map { "\($0.block).\($0.host)" }).count == 12, "no address twice")
+        #expect(Set(given.map(\.network)).count == 1 && Set(given.map(\.block)).count == 2)
+        try replicas[0].releaseAddress(instanceID: "eksci-3")
+        #expect(try replicas[1].allocatedAddresses().count == 11)
+    }
+
+    @Test(arguments: Backend.allCases) func usageIsMeteredAndClosed(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let usage = opened.store.usage
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        try usage.start(
+            Usage(
+                account: "a", kind: .builder, resourceID: "imc-1", cacheID: "imc-1", instanceID: nil, quantity: 1, diskType: nil, start: t0)
+        )
+        try usage.start(
+            Usage(
+                account: "a", kind: .buildDisk, resourceID: "imc-1", cacheID: "imc-1", instanceID: nil, quantity: 20, diskType: "CLOUD_SSD",
+                start: t0))
+        try usage.start(
+            Usage(account: "b", kind: .snapshot, resourceID: "snap-1", cacheID: nil, instanceID: nil, quantity: 5, diskType: nil, start: t0)
+        )
+        try usage.stop(resourceID: "imc-1", kind: .builder, at: t0.addingTimeInterval(60))
+        try usage.stopAll(kinds: [.buildDisk], at: t0.addingTimeInterval(120))
+        let a = try usage.usage(account: "a", from: t0, to: t0.addingTimeInterval(3600))
+        #expect(a.map(\.kind) == [.builder, .buildDisk])
+        #expect(a.map(\.end) == [t0.addingTimeInterval(60), t0.addingTimeInterval(120)])
+        #expect(a[1].diskType == "CLOUD_SSD" && a[1].quantity == 20)
+        #expect(try usage.usage(account: "a", from: t0.addingTimeInterval(200), to: t0.addingTimeInterval(3600)).isEmpty)
+        #expect(try usage.usage(account: "b", from: t0, to: t0.addingTimeInterval(1)).first?.end == nil)
+    }
+
+    @Test(arguments: Backend.allCases) func objectsArePerAccountAndSealed(_ backend: Backend) throws {
+        let box = SecretBox(key: SymmetricKey(size: .bits256))
+        let opened = try backend.open(secrets: box)
+        defer { withExtendedLifetime(opened) {} }
+        let objects = opened.store.objects
+        let secret = StoredObject(
+            kind: "Secret", namespace: "default", name: "pull", uid: "u-1", created: Date(timeIntervalSince1970: 1_700_000_000),
+            data: Data(#"{"data":"object-secret-value"}"#.utf8))
+        try objects.insertObject(secret, account: "a")
+        #expect(throws: StoreError.self) { try objects.insertObject(secret, account: "a") }
+        try objects.insertObject(secret, account: "b")
+        #expect(try objects.object(account: "a", kind: "Secret", namespace: "default", name: "pull") == secret)
+        #expect(try objects.objects(account: "a", kind: "Secret", namespace: nil).count == 1)
+        #expect(try objects.objects(account: "a", kind: "Secret", namespace: "other").isEmpty)
+        #expect(try objects.deleteObject(account: "a", kind: "Secret", namespace: "default", name: "pull"))
+        #expect(try objects.object(account: "a", kind: "Secret", namespace: "default", name: "pull") == nil)
+        #expect(try objects.object(account: "b", kind: "Secret", namespace: "default", name: "pull") != nil)
+    }
+
+    @Test func passwordsNeverReachPostgreSQLInClear() throws {
+        let box = SecretBox(key: SymmetricKey(size: .bits256))
+        let server = try PostgreSQLServer.running()
+        let url = try server.newDatabase()
+        let store = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: box)
+        var c = cache("imc-s")
+        c.credentials = [CacheCredential(server: "r", username: "u", password: "cache-password-1234")]
+        try store.caches.insert(c)
+        try store.instances.insert(instance("eksci-s"))
+        try store.objects.insertObject(
+            StoredObject(kind: "Secret", namespace: "d", name: "s", uid: "u", created: Date(), data: Data("object-password-5678".utf8)),
+            account: "a")
+        #expect(try store.caches.get(id: "imc-s", account: "a")?.credentials.first?.password == "cache-password-1234")
+        let name = String(url.split(separator: "/").last!)
+        let dump = try server.psql(
+            "SELECT encode(data, 'escape') FROM caches UNION ALL SELECT encode(data, 'escape') FROM instances UNION ALL SELECT encode(data, 'escape') FROM history UNION ALL SELECT data FROM objects",
+            database: name)
+        #expect(!dump.isEmpty)
+        for clear in ["cache-password-1234", "instance-secret", "object-password-5678"] {
+            #expect(!dump.contains(clear), "\(clear) is sealed")
+        }
+    }
+
+    @Test func aDatabaseMigratedByANewerImcIsRefusedNotDamaged() throws {
+        let server = try PostgreSQLServer.running()
+        let url = try server.newDatabase()
+        _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
+        let name = String(url.split(separator: "/").last!)
+        try server.psql("INSERT INTO schema_migrations (name, applied) VALUES ('v99-future', 0)", database: name)
+        do {
+            _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
+            Issue.record("a newer schema was opened")
+        } catch let e as StoreError {
+            #expect(e.message.contains("v99-future"))
+        }
+        #expect(
+            try server.psql("SELECT COUNT(*) FROM schema_migrations", database: name).trimmingCharacters(in: .whitespacesAndNewlines) == "2"
+        )
+    }
+
+    @Test func aBadDatabaseURLIsNamedInTheError() throws {
+        for url in ["postgres://127.0.0.1:1/none", "postgres://h/db?sslmode=require"] {
+            do {
+                _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
+                Issue.record("\(url) opened")
+            } catch let e as StoreError {
+                #expect(e.message.contains("PostgreSQL") || e.message.contains("sslmode"), "\(e.message)")
+            }
+        }
+    }
+}
