@@ -3,13 +3,13 @@
 # 10 GiB file) from Debian's packages, for RBD snapshots and copy-on-write clones; no kernel
 # rbd/nbd module is needed: rbd-fuse exposes images as files that loop-mount. Up in ~11 s.
 # The monitor listens on 127.0.0.1:PORT (default 6789), so tests can run a cluster of their own.
-# Stop: ceph-single-node.sh stop DIR (kills the pids in DIR/pids and removes nothing else).
+# Stop: ceph-single-node.sh stop DIR (kills the daemons by their pid files and removes nothing).
 # Adapted from ../shared/tools: clients have no admin socket (two would collide on one path), and
 # librbd's write-back cache is off, so what rbd-fuse acknowledged is in the cluster when a host dies.
 set -eu
 if [ "${1:-}" = stop ]; then
   D=$2
-  [ -f "$D/pids" ] && while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done < "$D/pids"
+  for f in "$D"/run/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
   exit 0
 fi
 D=$1; PORT=${2:-6789}; mkdir -p "$D"/{mon,osd0,run,log}
@@ -18,7 +18,7 @@ FSID=$(uuidgen)
 cat > "$D/ceph.conf" <<CONF
 [global]
 fsid = $FSID
-mon host = 127.0.0.1:$PORT
+mon host = [v1:127.0.0.1:$PORT]
 mon initial members = a
 auth cluster required = none
 auth service required = none
@@ -29,6 +29,7 @@ mon allow pool size one = true
 mon allow pool delete = true
 osd crush chooseleaf type = 0
 run dir = $D/run
+pid file = $D/run/\$name.pid
 log file = $D/log/\$name.log
 admin socket = $D/run/\$name.asok
 ms bind ipv6 = false
@@ -52,11 +53,14 @@ CONF
 C="-c $D/ceph.conf"
 monmaptool --create --fsid "$FSID" --addv a "[v1:127.0.0.1:$PORT]" "$D/monmap" >/dev/null
 ceph-mon $C --mkfs -i a --monmap "$D/monmap"
-ceph-mon $C -i a; pgrep -n ceph-mon > "$D/pids"
-ceph $C osd create >/dev/null
-ceph-osd $C -i 0 --mkfs >/dev/null 2>&1
+ceph-mon $C -i a
+# The OSD is made with the uuid the monitor registered for it (a bare `osd create` and an OSD
+# that picks its own uuid disagree now and then: "wrong fsid").
+OSD_UUID=$(uuidgen)
+ceph $C osd new "$OSD_UUID" >/dev/null
+ceph-osd $C -i 0 --mkfs --osd-uuid "$OSD_UUID" >/dev/null 2>&1
 ceph $C osd crush add osd.0 1.0 host=localhost root=default >/dev/null 2>&1
-ceph-osd $C -i 0; pgrep -n ceph-osd >> "$D/pids"
+ceph-osd $C -i 0
 for _ in $(seq 60); do ceph $C osd stat 2>/dev/null | grep -q "1 up" && break; sleep 0.5; done
 ceph $C osd pool create rbd 16 >/dev/null 2>&1 && rbd $C pool init rbd
 echo "ceph up: conf $D/ceph.conf"

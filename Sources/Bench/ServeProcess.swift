@@ -10,7 +10,7 @@ final class ServeProcess {
     let dataRoot: String
     let settings: APIClient.Settings
 
-    init(imc: String, dataRoot: String, builders: Int, extraArguments: [String] = []) async throws {
+    init(imc: String, dataRoot: String, builders: Int, extraArguments: [String] = [], environment: [String: String] = [:]) async throws {
         self.dataRoot = dataRoot
         let port = try freePort()
         settings = APIClient.Settings(endpoint: "127.0.0.1:\(port)", secretID: "AKIDbench", secretKey: "bench-key", region: "ap-guangzhou")
@@ -22,7 +22,7 @@ final class ServeProcess {
             ] + extraArguments
         process.environment = ProcessInfo.processInfo.environment.merging([
             "IMC_ROOT_SECRET_ID": "AKIDbench", "IMC_ROOT_SECRET_KEY": "bench-key",
-        ]) { $1 }
+        ]) { $1 }.merging(environment) { $1 }
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         let client = APIClient(settings)

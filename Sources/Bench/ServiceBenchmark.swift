@@ -5,11 +5,15 @@ import IMCCache
 import IMCClient
 import IMCDisks
 import IMCStore
+import IMCTestSupport
 import Synchronization
 
 /// The service's speeds (issue 3): a disk made from a snapshot of a 20 GiB and a 200 GiB cache
 /// against `cp --sparse=always`, and the latency and throughput of DescribeImageCaches and
-/// GetMostSuitableImageCache over signed requests with 10,000 caches in the database.
+/// GetMostSuitableImageCache over signed requests with 10,000 caches in the database. With
+/// `--ceph` (issue 13), a disk from an RBD snapshot (clone, rbd-fuse map, mount) against the
+/// local reflink path, on a one-node Ceph started for the run; with `--postgres`, the API over
+/// PostgreSQL with one and two replicas against SQLite, on a PostgreSQL started for the run.
 struct ServiceBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service", abstract: "Benchmark disks from snapshots and the API with many caches.")
@@ -23,11 +27,17 @@ struct ServiceBenchmark: AsyncParsableCommand {
     @Option(name: .customLong("data-gib"), help: "GiB of data written to the cached disk before it is snapshotted.") var dataGiB = 1
     @Option(help: "Runs of each disk measurement.") var runs = 10
     @Option(help: "Write the results as Markdown to this file.") var markdown: String?
+    @Flag(help: "Also measure disks from RBD snapshots on a one-node Ceph started for the run.") var ceph = false
+    @Flag(help: "Also measure the API over PostgreSQL (one and two replicas) started for the run.") var postgres = false
+    @Flag(help: "Skip the local disk measurements.") var skipLocalDisks = false
 
     func run() async throws {
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        var report = "### Disks from snapshots\n\n" + (try await disks()) + "\n### The API with \(caches) caches\n\n" + (try await api())
+        var report = ""
+        if !skipLocalDisks { report += "### Disks from snapshots\n\n" + (try await disks()) + "\n" }
+        if ceph { report += "### Disks from RBD snapshots against the local reflink pool\n\n" + (try await rbdDisks()) + "\n" }
+        report += "### The API with \(caches) caches\n\n" + (try await apiReport())
         report += "\n"
         print(report)
         if let markdown { try report.write(toFile: markdown, atomically: true, encoding: .utf8) }
@@ -84,11 +94,78 @@ struct ServiceBenchmark: AsyncParsableCommand {
             + rows.joined(separator: "\n") + "\n"
     }
 
-    func api() async throws -> String {
-        let root = work + "/api"
+    /// A disk ready to use (made from the snapshot and mounted) from a snapshot of a cache with
+    /// `dataGiB` written, at 20 and 200 GiB: the local store (reflink clone, loop mount) against
+    /// RBD (clone, an rbd-fuse mapping, loop mount).
+    func rbdDisks() async throws -> String {
+        let cluster = try CephCluster.start()
+        defer { cluster.stop() }
+        let root = work + "/rbd"
+        let pool = try await DiskPool.open(dataRoot: root, poolSizeGiB: 4096)
+        defer { try? pool.unmountPool() }
+        let rbd = try await RBDDisks.attach(configuration: cluster.configuration, maps: root + "/maps")
+        let local = DiskManager(pool: pool)
+        let remote = DiskManager(pool: pool, rbd: rbd)
+        let backends: [(DiskManager, any SnapshotStore)] = [
+            (local, LocalSnapshotStore(disks: local)), (remote, try RBDSnapshotStore(disks: remote)),
+        ]
+        var rows: [String] = []
+        for size in [20, 200] {
+            var medians: [Double] = []
+            var makes: [Double] = []
+            for (manager, store) in backends {
+                let disk = try await manager.create(sizeGiB: size)
+                _ = try await manager.withMounted(disk, at: root + "/mnt") { mnt in
+                    try Measure.shell("head -c \(dataGiB << 30) /dev/urandom > \(mnt)/data && sync")
+                }
+                let snapshot = try await store.create(from: disk)
+                manager.remove(disk)
+                var ready: [Double] = []
+                var made: [Double] = []
+                for _ in 0..<runs {
+                    let t = ContinuousClock.now
+                    let d = try await store.makeDisk(from: snapshot, sizeGiB: nil)
+                    made.append((ContinuousClock.now - t).seconds)
+                    try await manager.mount(d, at: root + "/ready")
+                    ready.append((ContinuousClock.now - t).seconds)
+                    try await manager.unmount(root + "/ready")
+                    manager.remove(d)
+                }
+                store.delete(id: snapshot.id)
+                medians.append(Measure.median(ready))
+                makes.append(Measure.median(made))
+            }
+            rows.append(
+                String(
+                    format: "| %d GiB (%d GiB of data) | %.0f ms (clone %.0f ms) | %.0f ms (clone + map %.0f ms) | %.1fx |", size, dataGiB,
+                    medians[0] * 1000, makes[0] * 1000, medians[1] * 1000, makes[1] * 1000, medians[1] / max(1e-6, medians[0])))
+        }
+        return
+            "Median of \(runs) runs from the snapshot to a mounted disk; Ceph is one monitor and one bluestore OSD on a file on this machine.\n\n"
+            + "| cache disk | local: reflink clone + loop mount | RBD: clone + rbd-fuse map + loop mount | RBD / local |\n|---|---|---|---|\n"
+            + rows.joined(separator: "\n") + "\n"
+    }
+
+    func apiReport() async throws -> String {
+        var rows = try await api(label: "SQLite, 1 replica", database: nil, replicas: 1)
+        if postgres {
+            let server = try PostgreSQLServer.start()
+            defer { server.stop() }
+            rows += try await api(label: "PostgreSQL, 1 replica", database: try server.newDatabase(), replicas: 1)
+            rows += try await api(label: "PostgreSQL, 2 replicas", database: try server.newDatabase(), replicas: 2)
+        }
+        return
+            "Signed requests from imc's own client (signing included), \(requests) sequential per action for latency, then \(connections) connections for \(seconds) s (spread over the replicas).\n\n"
+            + "| state | action | median | p99 | requests/s (\(connections) connections) |\n|---|---|---|---|---|\n"
+            + rows.joined(separator: "\n")
+            + "\n"
+    }
+
+    func api(label: String, database: String?, replicas: Int) async throws -> [String] {
+        let root = work + "/api-\(label.filter(\.isLetter))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         // Seed the database directly: Ready caches of the root account over a pool of images.
-        let repository = try SQLiteCacheRepository(path: root + "/imc.sqlite")
+        let repository = try StateStore.open(database: database ?? root + "/imc.sqlite", dataRoot: root, secrets: nil).caches
         let images = (0..<200).map { "registry.example.com/team\($0 % 20)/app\($0):v\($0 % 7)" }
         var generator = SystemRandomNumberGenerator()
         let t0 = Date()
@@ -102,9 +179,19 @@ struct ServiceBenchmark: AsyncParsableCommand {
             c.snapshotID = String(format: "snap-%08d", i)
             try repository.insert(c)
         }
-        let serve = try await ServeProcess(imc: imc, dataRoot: root, builders: 0)
-        defer { serve.stop() }
-        let settings = serve.settings
+        var serves: [ServeProcess] = []
+        defer { for serve in serves { serve.stop() } }
+        // Every replica seals with one key (the first records it in the database).
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+        for replica in 0..<replicas {
+            let dataRoot = replicas == 1 ? root : root + "/replica-\(replica)"
+            serves.append(
+                try await ServeProcess(
+                    imc: imc, dataRoot: dataRoot, builders: 0, extraArguments: database.map { ["--database", $0] } ?? [],
+                    environment: ["IMC_MASTER_KEY": key]))
+        }
+        let endpoints = serves.map(\.settings)
+        let settings = endpoints[0]
         let client = APIClient(settings)
         defer { Task { try await client.shutdown() } }
         let count = caches
@@ -130,9 +217,9 @@ struct ServiceBenchmark: AsyncParsableCommand {
             let done = Counter()
             let end = ContinuousClock.now + .seconds(seconds)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<connections {
+                for connection in 0..<connections {
                     group.addTask {
-                        let c = APIClient(settings)
+                        let c = APIClient(endpoints[connection % endpoints.count])
                         while ContinuousClock.now < end {
                             try await send(c, action)
                             done.add()
@@ -144,12 +231,12 @@ struct ServiceBenchmark: AsyncParsableCommand {
             }
             let rps = Double(done.total) / Double(seconds)
             rows.append(
-                String(format: "| %@ | %.2f ms | %.2f ms | %.0f |", action as NSString, Measure.median(latencies) * 1000, p99 * 1000, rps))
+                String(
+                    format: "| %@ | %@ | %.2f ms | %.2f ms | %.0f |", label as NSString, action as NSString,
+                    Measure.median(latencies) * 1000,
+                    p99 * 1000, rps))
         }
-        return
-            "Signed requests from imc's own client (signing included), \(requests) sequential per action for latency, then \(connections) connections for \(seconds) s.\n\n"
-            + "| action | median | p99 | requests/s (\(connections) connections) |\n|---|---|---|---|\n" + rows.joined(separator: "\n")
-            + "\n"
+        return rows
     }
 }
 

@@ -46,6 +46,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("rbd-pool"), help: "The Ceph pool of disks and snapshots (with --ceph-conf).")
     var rbdPool = "rbd"
 
+    @Option(
+        name: .customLong("node-name"),
+        help: "This host's name among imc's hosts (build claims, placement); the same after a restart (default: the host name).")
+    var nodeName: String?
+
     @Option(help: "HOST:PORT to serve plain HTTP on: a loopback address only (local tools, tests).")
     var listen = "127.0.0.1:8080"
 
@@ -206,7 +211,8 @@ struct ServeCommand: AsyncParsableCommand {
             diskRecords: instanceRepository, meter: meter, policy: settings.builds, sandbox: sandbox, plainHTTPHosts: Set(plainHTTP),
             logger: logger)
         let worker = BuildWorker(
-            builder: builder, repository: repository, disks: disks, snapshots: snapshots, wakeup: builds, logger: logger)
+            builder: builder, repository: repository, disks: disks, snapshots: snapshots, wakeup: builds,
+            owner: nodeName ?? ProcessInfo.processInfo.hostName, logger: logger)
         let instances = try InstanceService(
             repository: instanceRepository, caches: service, disks: disks, snapshots: snapshots,
             root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(plainHTTP)), clientOptions: clientOptions,

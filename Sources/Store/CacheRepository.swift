@@ -24,8 +24,17 @@ public protocol CacheRepository: Sendable {
     /// Caches in any of `statuses`, of every account (for build workers and the sweeper).
     func all(in statuses: [CacheStatus]) throws -> [ImageCache]
     /// The oldest `perAccount` Pending or Updating caches of each account, oldest first: the
-    /// heads of the accounts' build queues, read without reading every queued cache.
-    func queueHeads(perAccount: Int) throws -> [ImageCache]
+    /// heads of the accounts' build queues, read without reading every queued cache. Caches
+    /// whose build another owner holds (an unexpired claim at `now`) are left out.
+    func queueHeads(perAccount: Int, owner: String, now: Date) throws -> [ImageCache]
+    /// Takes the build of a Pending or Updating cache for `owner` until `until` (a lease its
+    /// builder renews while it builds): false when another owner holds an unexpired claim or
+    /// the cache is not queued. Builders in one process or many never build one cache twice.
+    func claimBuild(id: String, owner: String, until: Date, now: Date) throws -> Bool
+    /// Extends every build claim of `owner` to `until` (its heartbeat while it builds).
+    func renewBuildClaims(owner: String, until: Date) throws
+    /// Gives up `owner`'s claim of one cache, or (nil) every claim of `owner` (a restart).
+    func releaseBuildClaims(owner: String, id: String?) throws
     /// The best serving, unexpired cache of the account and region whose snapshot holds every
     /// one of `images` (normalised references), by the rules of `CacheMatcher`, found with an
     /// index rather than by reading every cache.

@@ -28,11 +28,23 @@ public final class CephCluster: Sendable {
     private init(directory: String) { self.directory = directory }
 
     /// A cluster of its own (stop it with `stop()`).
+    /// A cluster of its own (stop it with `stop()`); a start that fails (a port taken between
+    /// its choice and its use) is tried again twice, from scratch.
     public static func start() throws -> CephCluster {
-        let base = ProcessInfo.processInfo.environment["IMC_TEST_TMP"] ?? NSTemporaryDirectory()
-        let directory = (base as NSString).appendingPathComponent("imc-ceph-\(UUID().uuidString.prefix(8))")
-        _ = try run(script, [directory, "\(try freePort())"])
-        return CephCluster(directory: directory)
+        var attempt = 0
+        while true {
+            let base = ProcessInfo.processInfo.environment["IMC_TEST_TMP"] ?? NSTemporaryDirectory()
+            let directory = (base as NSString).appendingPathComponent("imc-ceph-\(UUID().uuidString.prefix(8))")
+            let cluster = CephCluster(directory: directory)
+            do {
+                _ = try run(script, [directory, "\(try freePort())"])
+                return cluster
+            } catch {
+                cluster.stop()  // what started before the failure
+                attempt += 1
+                if attempt == 3 { throw error }
+            }
+        }
     }
 
     /// `scripts/ceph-single-node.sh` of this checkout.

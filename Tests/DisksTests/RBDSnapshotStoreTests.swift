@@ -94,7 +94,9 @@ struct RBDSnapshotStoreTests {
         }
         let snapshot = try await store.create(from: disk)
         let rbdChecksum = try await store.takeChecksum(id: snapshot.id)
-        // The same image, read through rbd-fuse as a file, hashed by the local store's code.
+        // The same image, mapped again and read through rbd-fuse as a file, hashed by the local
+        // store's code.
+        try await bed.rbd.map(disk.id)
         let fileChecksum = try LocalSnapshotStore.checksum(of: bed.rbd.path(disk.id))
         #expect(rbdChecksum == fileChecksum)
         store.delete(id: snapshot.id)

@@ -129,16 +129,11 @@ struct WakeupTests {
     @Test func aRingWakesAWaiterAndIsKeptWhenNoOneWaits() async throws {
         let bell = Wakeup()
         bell.signal()
-        let t0 = ContinuousClock.now
-        await bell.wait(upTo: .seconds(30))
-        #expect(ContinuousClock.now - t0 < .seconds(5), "a ring with no one waiting is kept")
-        async let waited: Void = bell.wait(upTo: .seconds(30))
+        #expect(await bell.wait(upTo: .seconds(600)), "a ring with no one waiting is kept")
+        async let waited = bell.wait(upTo: .seconds(600))
         try await Task.sleep(for: .milliseconds(50))
         bell.signal()
-        await waited
-        #expect(ContinuousClock.now - t0 < .seconds(10), "the waiter woke on the ring, not the timeout")
-        let t1 = ContinuousClock.now
-        await bell.wait(upTo: .milliseconds(100))
-        #expect(ContinuousClock.now - t1 >= .milliseconds(100), "without a ring, the wait lasts its timeout")
+        #expect(await waited, "the waiter woke on the ring, not the timeout")
+        #expect(await bell.wait(upTo: .milliseconds(100)) == false, "without a ring, the wait lasts its timeout")
     }
 }

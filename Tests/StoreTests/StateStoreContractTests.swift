@@ -107,7 +107,7 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         #expect(try repo.list(account: "b", query: q).caches.map(\.id) == ["imc-b"])
         #expect(try repo.usage(account: "a") == (5, 100))
         #expect(try repo.countByStatus() == ["Pending": 6])
-        #expect(try repo.queueHeads(perAccount: 2).map(\.id) == ["imc-0", "imc-b", "imc-1"])
+        #expect(try repo.queueHeads(perAccount: 2, owner: "node-1", now: Date()).map(\.id) == ["imc-0", "imc-b", "imc-1"])
     }
 
     @Test(arguments: Backend.allCases) func cachesUpdateDeleteServeAndSurviveReopening(_ backend: Backend) throws {
@@ -166,6 +166,35 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         for case .failure(let error) in results { Issue.record("\(error)") }
         let events = try replicas[1].get(id: "imc-m", account: "a")?.events ?? []
         #expect(events.filter { $0.reason == "Step" }.count == 80, "every one of 80 changes is kept")
+    }
+
+    @Test(arguments: Backend.allCases) func twoBuildersNeverClaimOneCache(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let replicas = [opened.store.caches, try opened.replica().caches]
+        for i in 0..<6 { try replicas[0].insert(cache("imc-\(i)", created: Double(i))) }
+        try replicas[0].insert(cache("imc-ready", created: 9, status: .ready))
+        let now = Date()
+        let until = now.addingTimeInterval(60)
+        // Sixteen builders on two replicas race for every cache: each is won exactly once.
+        let wins = concurrently(16) { i in
+            try (0..<6).filter { try replicas[i % 2].claimBuild(id: "imc-\($0)", owner: "node-\(i)", until: until, now: now) }
+        }
+        let won = wins.flatMap { (try? $0.get()) ?? [] }
+        #expect(won.sorted() == [0, 1, 2, 3, 4, 5], "\(wins)")
+        #expect(try replicas[1].claimBuild(id: "imc-ready", owner: "node-0", until: until, now: now) == false, "a cache that is not queued")
+        // A claim held by another owner hides the cache from this owner's queue, not from its own.
+        let holder = try #require((0..<16).first { (try? wins[$0].get())?.contains(0) == true })
+        #expect(try !replicas[0].queueHeads(perAccount: 10, owner: "elsewhere", now: now).map(\.id).contains("imc-0"))
+        #expect(try replicas[0].queueHeads(perAccount: 10, owner: "node-\(holder)", now: now).map(\.id).contains("imc-0"))
+        // A claim whose lease ran out (its host died) is taken over.
+        let later = until.addingTimeInterval(1)
+        #expect(try replicas[1].claimBuild(id: "imc-0", owner: "elsewhere", until: later.addingTimeInterval(60), now: later))
+        // Renewed claims last; released ones are free at once.
+        try replicas[0].renewBuildClaims(owner: "elsewhere", until: later.addingTimeInterval(600))
+        #expect(try !replicas[0].claimBuild(id: "imc-0", owner: "node-x", until: later, now: later.addingTimeInterval(300)))
+        try replicas[0].releaseBuildClaims(owner: "elsewhere", id: nil)
+        #expect(try replicas[1].claimBuild(id: "imc-0", owner: "node-x", until: later, now: now))
     }
 
     @Test(arguments: Backend.allCases) func theIndexedMatchAgreesWithThePureMatcher(_ backend: Backend) throws {
@@ -391,6 +420,10 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         let url = try server.newDatabase()
         _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
         let name = String(url.split(separator: "/").last!)
+        let count = {
+            try server.psql("SELECT COUNT(*) FROM schema_migrations", database: name).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let applied = try count()
         try server.psql("INSERT INTO schema_migrations (name, applied) VALUES ('v99-future', 0)", database: name)
         do {
             _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
@@ -398,9 +431,19 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         } catch let e as StoreError {
             #expect(e.message.contains("v99-future"))
         }
-        #expect(
-            try server.psql("SELECT COUNT(*) FROM schema_migrations", database: name).trimmingCharacters(in: .whitespacesAndNewlines) == "2"
-        )
+        #expect(try count() == "\(Int(applied)! + 1)", "nothing was applied or undone")
+    }
+
+    @Test func aReplicaWithAnotherMasterKeyIsRefused() throws {
+        let url = try PostgreSQLServer.running().newDatabase()
+        let first = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: SecretBox(key: SymmetricKey(size: .bits256)))
+        do {
+            _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: SecretBox(key: SymmetricKey(size: .bits256)))
+            Issue.record("a second key was accepted")
+        } catch let e as StoreError {
+            #expect(e.code == .secret && e.message.contains("IMC_MASTER_KEY"))
+        }
+        #expect(first.ready())
     }
 
     @Test func aBadDatabaseURLIsNamedInTheError() throws {

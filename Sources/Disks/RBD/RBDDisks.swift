@@ -44,11 +44,18 @@ public struct RBDDisks: Sendable {
         throw DiskError(.notFound, "RBD image \(id) did not appear at \(path(id))")
     }
 
-    /// Unmaps `id` here (its loop devices must be gone): its rbd-fuse ends and closes the image.
-    public func unmap(_ id: String) {
+    /// Unmaps `id` here: its rbd-fuse ends and closes the image, everything it acknowledged
+    /// written to the cluster. A loop device that is still letting go of the file (a disk just
+    /// unmounted) is waited for, up to ten seconds; false when the mapping stayed.
+    @discardableResult
+    public func unmap(_ id: String) -> Bool {
         let directory = "\(maps)/\(id)"
-        if MountTable.isMountPoint(directory) { _ = try? Mount.unmount(directory) }
+        for _ in 0..<200 where MountTable.isMountPoint(directory) {
+            do { try Mount.unmount(directory) } catch { usleep(50_000) }
+        }
+        guard !MountTable.isMountPoint(directory) else { return false }
         rmdir(directory)
+        return true
     }
 
     /// Every image mapped here.

@@ -216,7 +216,7 @@ public final class RBDImage: @unchecked Sendable {
         let box = Box()
         let size = try size()
         let rc = rbd_diff_iterate2(
-            handle, nil, 0, size, 1, 1,
+            handle, nil, 0, size, 1, 0,
             { offset, length, exists, context in
                 if exists != 0 { Unmanaged<Box>.fromOpaque(context!).takeUnretainedValue().extents.append((offset, UInt64(length))) }
                 return 0

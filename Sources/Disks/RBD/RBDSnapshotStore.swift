@@ -30,11 +30,10 @@ public struct RBDSnapshotStore: SnapshotStore {
         let id = Self.snapshotID(ofBase: disk.id)
         let rbd = self.rbd
         try await blocking {
-            // What the loop device wrote through rbd-fuse is in the cluster before the snapshot.
-            let fd = open(disk.path, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 {
-                fsync(fd)
-                close(fd)
+            // Unmapped first: every write the loop device made through rbd-fuse is in the
+            // cluster, and nothing writes the image while it is snapshotted.
+            guard rbd.unmap(disk.id) else {
+                throw DiskError(.io, "disk \(disk.id) is still in use on this host; it cannot be snapshotted")
             }
             try rbd.pool.open(disk.id).createProtectedSnapshot(id)
         }

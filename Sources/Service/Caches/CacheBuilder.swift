@@ -111,8 +111,9 @@ public final class CacheBuilder: Sendable {
             cache.serve(snapshot: snapshot.id, checksum: snapshot.checksum, digests: digests)
             cache.snapshotLayers = layers
             cache.lastRefreshCheck = clock.now()
-            cache.status = .ready
             record(&cache, .snapshotCreated, "Snapshot \(snapshot.id) created; disk \(d.id) and the builder released")
+            // Ready with its event in one write: a client that sees the status sees the event.
+            cache.status = .ready
             record(
                 &cache, .ready,
                 String(format: "Image cache %@ is ready (%.1f s)", cache.id, (ContinuousClock.now - started).seconds))

@@ -6,7 +6,7 @@ import Synchronization
 public final class Wakeup: Sendable {
     private struct State {
         var pending = false
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
         var next: UInt64 = 0
     }
     private let state = Mutex(State())
@@ -14,7 +14,7 @@ public final class Wakeup: Sendable {
     public init() {}
 
     public func signal() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { s -> [CheckedContinuation<Bool, Never>] in
             guard !s.waiters.isEmpty else {
                 s.pending = true
                 return []
@@ -22,12 +22,13 @@ public final class Wakeup: Sendable {
             defer { s.waiters = [:] }
             return Array(s.waiters.values)
         }
-        for w in waiters { w.resume() }
+        for w in waiters { w.resume(returning: true) }
     }
 
-    /// Returns when rung, or after `timeout`.
-    public func wait(upTo timeout: Duration) async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+    /// Returns when rung (true), or after `timeout` (false).
+    @discardableResult
+    public func wait(upTo timeout: Duration) async -> Bool {
+        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
             let id = state.withLock { s -> UInt64? in
                 if s.pending {
                     s.pending = false
@@ -37,10 +38,10 @@ public final class Wakeup: Sendable {
                 s.waiters[s.next] = c
                 return s.next
             }
-            guard let id else { return c.resume() }
+            guard let id else { return c.resume(returning: true) }
             Task {
                 try? await Task.sleep(for: timeout)
-                if let waiter = self.state.withLock({ $0.waiters.removeValue(forKey: id) }) { waiter.resume() }
+                if let waiter = self.state.withLock({ $0.waiters.removeValue(forKey: id) }) { waiter.resume(returning: false) }
             }
         }
     }

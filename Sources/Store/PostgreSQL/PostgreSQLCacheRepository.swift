@@ -131,17 +131,54 @@ public final class PostgreSQLCacheRepository: CacheRepository {
             })
     }
 
-    public func queueHeads(perAccount: Int) throws -> [ImageCache] {
+    public func queueHeads(perAccount: Int, owner: String, now: Date) throws -> [ImageCache] {
         try decode(
             try database.read {
                 try $0.rows(
                     """
                     SELECT data FROM (
                       SELECT data, creation, ROW_NUMBER() OVER (PARTITION BY account ORDER BY creation, id) AS n
-                      FROM caches WHERE status IN ($1, $2)
-                    ) heads WHERE n <= $3 ORDER BY creation
-                    """, [.text(CacheStatus.pending.rawValue), .text(CacheStatus.updating.rawValue), .int(perAccount)])
+                      FROM caches WHERE status IN ($1, $2) AND (build_owner IS NULL OR build_owner = $3 OR build_lease < $4)
+                    ) heads WHERE n <= $5 ORDER BY creation
+                    """,
+                    [
+                        .text(CacheStatus.pending.rawValue), .text(CacheStatus.updating.rawValue), .text(owner), .time(now),
+                        .int(perAccount),
+                    ])
             })
+    }
+
+    /// The row is taken `FOR UPDATE SKIP LOCKED`: a builder elsewhere claiming it at this moment
+    /// makes this claim fail at once rather than wait.
+    public func claimBuild(id: String, owner: String, until: Date, now: Date) throws -> Bool {
+        try database.write { session in
+            let free = try session.rows(
+                """
+                SELECT id FROM caches WHERE id = $1 AND status IN ($2, $3) AND (build_owner IS NULL OR build_owner = $4 OR build_lease < $5)
+                FOR UPDATE SKIP LOCKED
+                """,
+                [.text(id), .text(CacheStatus.pending.rawValue), .text(CacheStatus.updating.rawValue), .text(owner), .time(now)])
+            guard !free.isEmpty else { return false }
+            try session.execute(
+                "UPDATE caches SET build_owner = $1, build_lease = $2 WHERE id = $3", [.text(owner), .time(until), .text(id)])
+            return true
+        }
+    }
+
+    public func renewBuildClaims(owner: String, until: Date) throws {
+        try database.write { try $0.execute("UPDATE caches SET build_lease = $1 WHERE build_owner = $2", [.time(until), .text(owner)]) }
+    }
+
+    public func releaseBuildClaims(owner: String, id: String?) throws {
+        try database.write {
+            if let id {
+                try $0.execute(
+                    "UPDATE caches SET build_owner = NULL, build_lease = NULL WHERE build_owner = $1 AND id = $2",
+                    [.text(owner), .text(id)])
+            } else {
+                try $0.execute("UPDATE caches SET build_owner = NULL, build_lease = NULL WHERE build_owner = $1", [.text(owner)])
+            }
+        }
     }
 
     public func bestMatch(

@@ -27,6 +27,24 @@ public final class PostgreSQLDatabase: Sendable {
         self.displayName = display
         pool = PostgreSQLPool(configuration: configuration, size: max(1, connections), logger: logger)
         try PostgreSQLSchema.migrate(self)
+        if let secrets { try checkKey(secrets) }
+    }
+
+    /// Every replica must seal with the same key (`IMC_MASTER_KEY`): the first to start records
+    /// a value sealed with its key; one whose key cannot open it is refused.
+    private func checkKey(_ box: SecretBox) throws {
+        try write { session in
+            if let row = try session.rows("SELECT sealed FROM key_check FOR UPDATE").first {
+                guard (try? box.open(try row.string("sealed"))) == "imc key check" else {
+                    throw StoreError(
+                        .secret,
+                        "the database's secrets are sealed with another key: every replica needs the same IMC_MASTER_KEY (\(displayName))")
+                }
+            } else {
+                try session.execute(
+                    "INSERT INTO key_check (sealed) VALUES ($1) ON CONFLICT DO NOTHING", [.text(try box.seal("imc key check"))])
+            }
+        }
     }
 
     /// Closes every connection (the next call opens new ones).

@@ -109,7 +109,24 @@ enum PostgreSQLSchema {
             CREATE TRIGGER instances_deleted AFTER DELETE ON instances
                 FOR EACH ROW EXECUTE FUNCTION imc_record_change('instance');
             """
-        )
+        ),
+        (
+            "v2-build-claims",
+            """
+            -- Who builds a queued cache, until when (a lease its builder renews): builders on many
+            -- hosts never build one cache twice.
+            ALTER TABLE caches ADD COLUMN build_owner TEXT;
+            ALTER TABLE caches ADD COLUMN build_lease DOUBLE PRECISION;
+            """
+        ),
+        (
+            "v3-key-check",
+            """
+            -- A value sealed with the key the database's secrets are sealed with: a replica started
+            -- with another IMC_MASTER_KEY is refused instead of failing every password it reads.
+            CREATE TABLE key_check (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), sealed TEXT NOT NULL);
+            """
+        ),
     ]
 
     /// A script's statements (PostgresNIO speaks the extended protocol only: one statement a

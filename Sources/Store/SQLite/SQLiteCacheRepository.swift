@@ -234,7 +234,7 @@ public final class SQLiteCacheRepository: CacheRepository {
         }
     }
 
-    public func queueHeads(perAccount: Int) throws -> [ImageCache] {
+    public func queueHeads(perAccount: Int, owner: String, now: Date) throws -> [ImageCache] {
         try pool.read { db in
             try self.decode(
                 try Row.fetchAll(
@@ -242,9 +242,45 @@ public final class SQLiteCacheRepository: CacheRepository {
                     sql: """
                         SELECT data FROM (
                           SELECT data, creation, ROW_NUMBER() OVER (PARTITION BY account ORDER BY creation, id) AS n
-                          FROM caches WHERE status IN (?, ?)
+                          FROM caches WHERE status IN (?, ?) AND (build_owner IS NULL OR build_owner = ? OR build_lease < ?)
                         ) WHERE n <= ? ORDER BY creation
-                        """, arguments: [CacheStatus.pending.rawValue, CacheStatus.updating.rawValue, perAccount]))
+                        """,
+                    arguments: [
+                        CacheStatus.pending.rawValue, CacheStatus.updating.rawValue, owner, now.timeIntervalSince1970, perAccount,
+                    ]))
+        }
+    }
+
+    public func claimBuild(id: String, owner: String, until: Date, now: Date) throws -> Bool {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE caches SET build_owner = ?, build_lease = ?
+                    WHERE id = ? AND status IN (?, ?) AND (build_owner IS NULL OR build_owner = ? OR build_lease < ?)
+                    """,
+                arguments: [
+                    owner, until.timeIntervalSince1970, id, CacheStatus.pending.rawValue, CacheStatus.updating.rawValue, owner,
+                    now.timeIntervalSince1970,
+                ])
+            return db.changesCount == 1
+        }
+    }
+
+    public func renewBuildClaims(owner: String, until: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE caches SET build_lease = ? WHERE build_owner = ?", arguments: [until.timeIntervalSince1970, owner])
+        }
+    }
+
+    public func releaseBuildClaims(owner: String, id: String?) throws {
+        try pool.write { db in
+            if let id {
+                try db.execute(
+                    sql: "UPDATE caches SET build_owner = NULL, build_lease = NULL WHERE build_owner = ? AND id = ?",
+                    arguments: [owner, id])
+            } else {
+                try db.execute(sql: "UPDATE caches SET build_owner = NULL, build_lease = NULL WHERE build_owner = ?", arguments: [owner])
+            }
         }
     }
 }

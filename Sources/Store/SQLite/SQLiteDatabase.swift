@@ -230,6 +230,11 @@ public final class SQLiteDatabase: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v12-build-claims") { db in
+            // Who builds a queued cache, until when (a lease its builder renews): builders in many
+            // processes never build one cache twice.
+            try db.execute(sql: "ALTER TABLE caches ADD COLUMN build_owner TEXT; ALTER TABLE caches ADD COLUMN build_lease REAL")
+        }
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }
