@@ -34,6 +34,8 @@ test: setup lint
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	$(SWIFT) test --skip-build
 	python3 -m pytest -q Tests/Python
+	# The same build and instance tests over PostgreSQL and Ceph RBD (started by the tests).
+	IMC_TEST_SCALED=1 python3 -m pytest -q Tests/Python/test_build_end_to_end.py Tests/Python/test_instances_end_to_end.py
 
 bench: build
 	.build/release/imc-bench pull

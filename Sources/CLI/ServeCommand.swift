@@ -190,7 +190,8 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("--ceph-conf \(cephConf): \(error)")
             }
         }
-        let disks = DiskManager(pool: pool, rbd: rbd)
+        let node = nodeName ?? ProcessInfo.processInfo.hostName
+        let disks = DiskManager(pool: pool, rbd: rbd, node: node)
         let snapshots: any SnapshotStore = rbd == nil ? LocalSnapshotStore(disks: disks) : try RBDSnapshotStore(disks: disks)
         if let rbd { logger.info("disks and snapshots in RBD pool \(rbd.pool.pool) (\(rbd.pool.configuration)), mapped under \(rbd.maps)") }
         var clientOptions = RegistryClientOptions()
@@ -212,7 +213,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger: logger)
         let worker = BuildWorker(
             builder: builder, repository: repository, disks: disks, snapshots: snapshots, wakeup: builds,
-            owner: nodeName ?? ProcessInfo.processInfo.hostName, logger: logger)
+            owner: node, logger: logger)
         let instances = try InstanceService(
             repository: instanceRepository, caches: service, disks: disks, snapshots: snapshots,
             root: dataRoot + "/instances", registry: RegistryConfig(plainHTTPHosts: Set(plainHTTP)), clientOptions: clientOptions,

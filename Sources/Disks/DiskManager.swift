@@ -23,13 +23,20 @@ public struct DiskManager: Sendable {
     public let pool: DiskPool
     /// Where disks are made instead of the pool's files: RBD images (nil: the pool).
     public let rbd: RBDDisks?
+    /// This host's name among imc's hosts (`--node-name`): its disks' records and the snapshots
+    /// it makes are marked with it, and only its own are swept after a restart.
+    public let node: String
     let ids: any IDGenerator
     /// Bytes in a "GiB" of disk size: 2^30, except in tests that need small disks.
     let unit: Int64
 
-    public init(pool: DiskPool, rbd: RBDDisks? = nil, ids: any IDGenerator = RandomIDGenerator(), bytesPerGiB: Int64 = 1 << 30) {
+    public init(
+        pool: DiskPool, rbd: RBDDisks? = nil, node: String = ProcessInfo.processInfo.hostName, ids: any IDGenerator = RandomIDGenerator(),
+        bytesPerGiB: Int64 = 1 << 30
+    ) {
         self.pool = pool
         self.rbd = rbd
+        self.node = node
         self.ids = ids
         unit = bytesPerGiB
     }
@@ -105,12 +112,15 @@ public struct DiskManager: Sendable {
         }
     }
 
-    /// Disk images in the pool, by id (to find files no row accounts for); with RBD, images that
-    /// hold a snapshot are not disks any more.
+    /// Disk images in the pool, by id (to find files no row accounts for); with RBD, the images
+    /// mapped on this host only, and not those that hold a snapshot (they are not disks any more).
     public func allDiskIDs() -> [String] {
         if let rbd {
+            // The pool is shared: only this host's images, never another's in flight.
             return ((try? rbd.pool.images()) ?? []).filter { id in
-                guard id.hasPrefix("disk-"), let image = try? rbd.pool.open(id) else { return false }
+                guard id.hasPrefix("disk-"), let image = try? rbd.pool.open(id), image.metadata(RBDDisks.nodeKey) == node else {
+                    return false
+                }
                 return !image.hasSnapshot(RBDSnapshotStore.snapshotID(ofBase: id))
             }
         }

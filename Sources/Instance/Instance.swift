@@ -256,6 +256,9 @@ public struct Instance: Codable, Sendable, Equatable {
     public var kubernetes: KubernetesMetadata?
     /// The store's revision of its last change (the Pod's `resourceVersion`), as read.
     public var revision: Int64?
+    /// The imc host (`imc serve --node-name`) that runs it; nil for instances from before hosts
+    /// were named (the only host then).
+    public var node: String?
 
     public init(id: String, account: String, region: String, name: String, creationTime: Date) {
         self.id = id
@@ -285,7 +288,7 @@ public struct Instance: Codable, Sendable, Equatable {
         case id, account, region, name, status, message, creationTime, finishTime, cpu, memory, restartPolicy,
             terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
             registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
-            runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns, kubernetes
+            runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns, kubernetes, node
     }
 
     /// Rows written before a field existed read with its default.
@@ -327,6 +330,7 @@ public struct Instance: Codable, Sendable, Equatable {
         networkHost = try c.decodeIfPresent(Int.self, forKey: .networkHost)
         dns = try c.decodeIfPresent(DNSSettings.self, forKey: .dns)
         kubernetes = try c.decodeIfPresent(KubernetesMetadata.self, forKey: .kubernetes)
+        node = try c.decodeIfPresent(String.self, forKey: .node)
     }
 
     /// Every image the instance runs, in order, once each.
@@ -367,6 +371,8 @@ public struct DiskRecord: Codable, Sendable, Equatable {
     public var diskType: DiskType
     public var createdAt: Date
     public var retainUntil: Date?
+    /// The imc host the disk is attached to (nil: from before hosts were named).
+    public var node: String?
 
     public init(
         id: String, account: String, use: Use, instanceID: String?, cacheID: String?, sizeGiB: Int, diskType: DiskType, createdAt: Date

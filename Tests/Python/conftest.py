@@ -29,6 +29,76 @@ def free_port():
         return s.getsockname()[1]
 
 
+# IMC_TEST_SCALED=1: the servers keep their state in a real PostgreSQL and their disks and
+# snapshots in a real one-node Ceph (both started here), as a scaled-out deployment does; the
+# same tests must pass.
+SCALED = os.environ.get("IMC_TEST_SCALED") == "1"
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+@pytest.fixture(scope="session")
+def engines():
+    """PostgreSQL and Ceph for the scaled-out mode (nothing in the embedded one)."""
+    if not SCALED:
+        yield None
+        return
+    work = tempfile.mkdtemp(prefix="imc-engines-")
+    os.chmod(work, 0o755)
+    pg = os.path.join(work, "pg")
+    os.mkdir(pg)
+    shutil.chown(pg, "postgres", "postgres")
+    pg_port = free_port()
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(as_postgres + [f"{PG_BIN}/initdb", "-D", f"{pg}/data", "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    subprocess.run(as_postgres + [f"{PG_BIN}/pg_ctl", "-D", f"{pg}/data", "-l", f"{pg}/log", "-w", "-o",
+                                  f"-p {pg_port} -k {pg} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    ceph = os.path.join(work, "ceph")
+    subprocess.run([os.path.join(ROOT, "scripts", "ceph-single-node.sh"), ceph, str(free_port())], check=True, capture_output=True)
+    count = [0]
+
+    def database():
+        count[0] += 1
+        name = f"imc_test_{count[0]}"
+        subprocess.run([f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-c",
+                        f"CREATE DATABASE {name}"], check=True, capture_output=True)
+        return f"postgres://postgres@127.0.0.1:{pg_port}/{name}"
+
+    yield {"database": database, "ceph_conf": os.path.join(ceph, "ceph.conf")}
+    subprocess.run(as_postgres + [f"{PG_BIN}/pg_ctl", "-D", f"{pg}/data", "-m", "immediate", "stop"], capture_output=True)
+    subprocess.run([os.path.join(ROOT, "scripts", "ceph-single-node.sh"), "stop", ceph], capture_output=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def engine_arguments(engines):
+    """`imc serve`'s flags for the scaled-out mode: a database of its own, disks in Ceph."""
+    if not engines:
+        return []
+    return ["--database", engines["database"](), "--ceph-conf", engines["ceph_conf"]]
+
+
+def rbd(server, *arguments):
+    return subprocess.run(["rbd", "-c", server["ceph_conf"], *arguments], capture_output=True, text=True).stdout.split()
+
+
+def snapshots_held(server):
+    """The ids of the snapshots the server's backend holds (files in the pool, or RBD snapshots)."""
+    if server.get("ceph_conf"):
+        images = [i for i in rbd(server, "ls") if i.startswith("disk-")]
+        return {"snap-" + i[5:] for i in images if "snap-" + i[5:] in rbd(server, "snap", "ls", i)}
+    directory = os.path.join(server["data"], "root", "pool", "snapshots")
+    return {f[:-4] for f in os.listdir(directory) if f.endswith(".img")}
+
+
+def disks_left(server):
+    """The data disks the server's backend holds (image files, or RBD images that hold no snapshot)."""
+    if server.get("ceph_conf"):
+        bases = {"disk-" + s[5:] for s in snapshots_held(server)}
+        return [i for i in rbd(server, "ls") if i.startswith("disk-") and i not in bases]
+    return os.listdir(os.path.join(server["data"], "root", "pool", "disks"))
+
+
 @pytest.fixture(scope="session")
 def server():
     data = tempfile.mkdtemp(prefix="imc-api-")
@@ -107,7 +177,7 @@ def registry():
 
 
 @pytest.fixture(scope="session")
-def building_server(registry):
+def building_server(registry, engines):
     data = tempfile.mkdtemp(prefix="imc-build-api-")
     os.chmod(data, 0o711)
     config = os.path.join(data, "config.yaml")
@@ -123,8 +193,10 @@ def building_server(registry):
     proc = subprocess.Popen([IMC, "serve", "--data-root", os.path.join(data, "root"), "--listen", f"127.0.0.1:{port}",
                              "--builders", "1", "--pool-size-gib", "256", "--config", config,
                              "--listen-tls", f"127.0.0.1:{tls_port}", "--allow-registry-network", "127.0.0.0/8",
-                             "--plain-http", registry], env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = {"port": port, "tls_port": tls_port, "ca": os.path.join(data, "root", "tls", "ca.pem"), "data": data, "log": log.name}
+                             "--plain-http", registry] + engine_arguments(engines),
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = {"port": port, "tls_port": tls_port, "ca": os.path.join(data, "root", "tls", "ca.pem"), "data": data, "log": log.name,
+              "ceph_conf": engines and engines["ceph_conf"]}
     deadline = time.time() + 20
     while time.time() < deadline:
         try:

@@ -2,12 +2,11 @@
 then matched; and one that fails for a missing image. The images live in Debian's
 docker-registry on loopback, seeded with imc-bench (images made from code)."""
 import json
-import os
 import time
 
 from tencentcloud.tke.v20180525 import models
 
-from conftest import make_client
+from conftest import disks_left, make_client, snapshots_held
 
 
 def wait_for(client, cache_id, statuses, seconds=60):
@@ -34,9 +33,8 @@ def test_a_cache_is_built_snapshotted_and_matched(registry, building_server):
     assert cache.SnapshotId and cache.SnapshotId.startswith("snap-")
     assert reasons[-9:] == ["BuilderStarted", "DiskCreated", "Pulling", "Pulled", "Pulling", "Pulled",
                             "SnapshotCreating", "SnapshotCreated", "Ready"]
-    snapshot = os.path.join(building_server["data"], "root", "pool", "snapshots", cache.SnapshotId + ".img")
-    assert os.path.exists(snapshot)
-    assert os.listdir(os.path.join(building_server["data"], "root", "pool", "disks")) == [], "the build disk is released"
+    assert cache.SnapshotId in snapshots_held(building_server)
+    assert disks_left(building_server) == [], "the build disk is released"
 
     match = models.GetMostSuitableImageCacheRequest()
     match.Images = [f"{registry}/demo/hello"]
@@ -46,7 +44,7 @@ def test_a_cache_is_built_snapshotted_and_matched(registry, building_server):
     delete = models.DeleteImageCachesRequest()
     delete.ImageCacheIds = [cache_id]
     client.DeleteImageCaches(delete)
-    assert not os.path.exists(snapshot), "deleting a cache deletes its snapshot"
+    assert cache.SnapshotId not in snapshots_held(building_server), "deleting a cache deletes its snapshot"
 
 
 def test_a_missing_image_fails_the_build_with_its_reason(registry, building_server):

@@ -10,7 +10,7 @@ import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.tke.v20180525 import models
 
-from conftest import OTHER_ID, OTHER_KEY, make_client
+from conftest import OTHER_ID, OTHER_KEY, disks_left, make_client
 from test_build_end_to_end import wait_for
 
 
@@ -115,7 +115,7 @@ def test_an_instance_starts_from_the_matched_cache(registry, building_server, ca
         events(other, ci)
     assert e.value.code == "ResourceNotFound"
     delete_and_wait(client, [ci], building_server)
-    assert os.listdir(os.path.join(building_server["data"], "root", "pool", "disks")) == []
+    assert disks_left(building_server) == []
 
 
 def test_the_sdk_model_alone_runs_an_instance_that_pulls(registry, building_server):

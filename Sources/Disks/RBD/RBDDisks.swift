@@ -23,6 +23,9 @@ public struct RBDDisks: Sendable {
         return RBDDisks(pool: rbd, maps: maps)
     }
 
+    /// The metadata of a snapshot's base image that names the imc host that made it.
+    public static let nodeKey = "imc.node"
+
     /// The file of a mapped image.
     public func path(_ id: String) -> String { "\(maps)/\(id)/\(id)" }
 

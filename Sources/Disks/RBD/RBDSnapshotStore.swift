@@ -28,14 +28,18 @@ public struct RBDSnapshotStore: SnapshotStore {
 
     public func create(from disk: Disk) async throws(DiskError) -> Snapshot {
         let id = Self.snapshotID(ofBase: disk.id)
-        let rbd = self.rbd
+        let (rbd, node) = (self.rbd, disks.node)
         try await blocking {
             // Unmapped first: every write the loop device made through rbd-fuse is in the
             // cluster, and nothing writes the image while it is snapshotted.
             guard rbd.unmap(disk.id) else {
                 throw DiskError(.io, "disk \(disk.id) is still in use on this host; it cannot be snapshotted")
             }
-            try rbd.pool.open(disk.id).createProtectedSnapshot(id)
+            // Unmapped, nothing else holds the image's lock: the metadata and the snapshot are
+            // written without waiting for another client to let go of it.
+            let image = try rbd.pool.open(disk.id)
+            try image.setMetadata(RBDDisks.nodeKey, node)
+            try image.createProtectedSnapshot(id)
         }
         return Snapshot(id: id, sizeGiB: disk.sizeGiB, checksum: nil)
     }
@@ -105,9 +109,13 @@ public struct RBDSnapshotStore: SnapshotStore {
         _ = try? rbd.pool.remove(base)
     }
 
+    /// The snapshots whose base this host made (the pool is shared: a snapshot another host made
+    /// a moment ago, whose cache does not name it yet, is never taken for an orphan here).
     public func allSnapshotIDs() -> [String] {
         ((try? rbd.pool.images()) ?? []).compactMap { name in
-            guard name.hasPrefix("disk-"), let image = try? rbd.pool.open(name) else { return nil }
+            guard name.hasPrefix("disk-"), let image = try? rbd.pool.open(name), image.metadata(RBDDisks.nodeKey) == disks.node else {
+                return nil
+            }
             let id = Self.snapshotID(ofBase: name)
             return image.hasSnapshot(id) ? id : nil
         }

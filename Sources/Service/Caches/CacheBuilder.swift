@@ -81,10 +81,11 @@ public final class CacheBuilder: Sendable {
             let (disks, snapshots, size) = (self.disks, self.snapshots, cache.size)
             let d = try await disks.create(sizeGiB: size)
             disk = d
-            try? diskRecords?.insertDisk(
-                DiskRecord(
-                    id: d.id, account: cache.account, use: .build, instanceID: nil, cacheID: cache.id, sizeGiB: cache.size,
-                    diskType: .premium, createdAt: clock.now()))
+            var buildDisk = DiskRecord(
+                id: d.id, account: cache.account, use: .build, instanceID: nil, cacheID: cache.id, sizeGiB: cache.size, diskType: .premium,
+                createdAt: clock.now())
+            buildDisk.node = disks.node
+            try? diskRecords?.insertDisk(buildDisk)
             meter.start(.buildDisk, account: cache.account, resource: d.id, cache: cache.id, quantity: cache.size)
             record(&cache, .diskCreated, "Data disk \(d.id) of \(cache.size) GiB created")
             let mountPoint = "\(workRoot)/\(cache.id)"

@@ -68,6 +68,7 @@ struct DiskLeases: Sendable {
             id: disk.id, account: instance.account, use: .instance, instanceID: instance.id, cacheID: cache.id, sizeGiB: disk.sizeGiB,
             diskType: instance.cache.diskType, createdAt: clock.now())
         record.snapshotID = snapshotID
+        record.node = disks.node
         do { try repository.insertDisk(record) } catch {
             disks.remove(disk)
             throw error
@@ -80,10 +81,11 @@ struct DiskLeases: Sendable {
         try checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
         let disk = try await disks.create(sizeGiB: sizeGiB)
         do {
-            try repository.insertDisk(
-                DiskRecord(
-                    id: disk.id, account: instance.account, use: .instance, instanceID: instance.id, cacheID: nil, sizeGiB: sizeGiB,
-                    diskType: instance.cache.diskType, createdAt: clock.now()))
+            var record = DiskRecord(
+                id: disk.id, account: instance.account, use: .instance, instanceID: instance.id, cacheID: nil, sizeGiB: sizeGiB,
+                diskType: instance.cache.diskType, createdAt: clock.now())
+            record.node = disks.node
+            try repository.insertDisk(record)
         } catch {
             disks.remove(disk)
             throw error

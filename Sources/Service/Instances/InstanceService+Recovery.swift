@@ -12,13 +12,15 @@ extension InstanceService {
         }
     }
 
-    /// After a restart: instances that were running are stopped (their containers died with
-    /// the service or are killed now), their mounts and disks released, and they end Failed
-    /// with a reason; instances being deleted are deleted. Returns the disk ids still in use
-    /// (retained disks), which the disk pool must keep.
+    /// After a restart: this host's instances that were running are stopped (their containers
+    /// died with the service or are killed now), their mounts and disks released, and they end
+    /// Failed with a reason; its instances being deleted are deleted. Another host's instances
+    /// and disks (a shared database) are not this host's to touch. Returns the disk ids still in
+    /// use (retained disks), which the disk pool must keep.
     public func recover() async throws -> Set<String> {
+        let mine = { (node: String?) in node == nil || node == self.disks.node }
         for runtime in [runc, gvisor] { for id in runtime.list() { await runtime.delete(id: id) } }
-        for var instance in try repository.all(in: [.pending, .running, .terminating]) {
+        for var instance in try repository.all(in: [.pending, .running, .terminating]) where mine(instance.node) {
             let removing = instance.status == .terminating
             if !removing {
                 instance.status = .failed
@@ -45,7 +47,7 @@ extension InstanceService {
             try? repository.releaseAddress(instanceID: instance)
         }
         var kept = Set<String>()
-        for disk in try repository.disks() {
+        for disk in try repository.disks() where mine(disk.node) {
             if disk.use == .retained || (disk.instanceID.map(known.contains) ?? false) && access(diskPath(disk.id), F_OK) == 0 {
                 kept.insert(disk.id)
             } else {

@@ -106,6 +106,7 @@ public final class InstanceService: Sendable {
         for _ in 0..<replicas {
             let id = ids.next(prefix: "eksci")
             var instance = Instance(id: id, account: account, region: region, name: request.name ?? id, creationTime: clock.now())
+            instance.node = disks.node
             if replicas > 1, let name = request.name { instance.name = "\(name)-\(created.count)" }
             instance.containers = request.containers
             instance.initContainers = request.initContainers
