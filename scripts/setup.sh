@@ -16,7 +16,7 @@ DEBS=(
   chromium chromium-driver             # the console's tests drive a real browser
   postgresql-15                        # the scaled-out state; the tests start their own server
   librbd-dev librados-dev              # Ceph RBD snapshots and clones, linked through CRBD
-  ceph-mon ceph-osd ceph-common rbd-fuse  # the one-node Ceph the tests start; images reach a host through rbd-fuse
+  ceph-mon ceph-osd ceph-common rbd-fuse uuid-runtime  # the one-node Ceph the tests start; images reach a host through rbd-fuse
 )
 
 missing=()
