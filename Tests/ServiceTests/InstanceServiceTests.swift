@@ -343,7 +343,8 @@ final class InstanceServiceTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let ports = [Self.openPort, Self.otherPort, Self.apiPort]
         // Listeners in a session of their own, started by a shell that returns at once (no
-        // long-lived Process object in the test runner), killed by their command line after.
+        // long-lived Process object in the test runner), killed by their command line after
+        // (with SIGKILL: the shell's loop outlived SIGTERM and every run left its listeners).
         for port in ports {
             _ = try CommandRunner.capture(
                 "/bin/sh",
@@ -354,7 +355,7 @@ final class InstanceServiceTests {
         }
         defer {
             let alternatives = ports.map(String.init).joined(separator: "|")
-            _ = try? CommandRunner.capture("/usr/bin/pkill", ["-f", "nc -l -p (\(alternatives)) -e echo from-host"])
+            _ = try? CommandRunner.capture("/usr/bin/pkill", ["-9", "-f", "nc -l -p (\(alternatives)) -e echo from-host"])
         }
         let serve = "while true; do nc -l -p 7000 -e echo hi; done"
         // A listener serves one connection at a time: a client that finds it between two is
