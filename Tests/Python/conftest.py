@@ -207,6 +207,11 @@ def building_server(registry, engines):
                 raise RuntimeError(open(log.name).read())
             time.sleep(0.05)
     yield server
+    if proc.poll() is not None:
+        # The server died under the tests: its log is kept for whoever reads the failures.
+        kept = os.path.join(tempfile.gettempdir(), f"imc-serve-died-{os.getpid()}.log")
+        shutil.copy(log.name, kept)
+        print(f"imc serve exited with {proc.returncode} during the tests; its log: {kept}")
     proc.terminate()
     proc.wait(timeout=20)
     subprocess.run(["umount", os.path.join(data, "root", "pool")], check=False)
