@@ -260,7 +260,6 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         other.observeCommits { woken.add(1, ordering: .relaxed) }
         let here = Atomic<Int>(0)
         opened.store.observeCommits { here.add(1, ordering: .relaxed) }
-        Thread.sleep(forTimeInterval: 0.2)  // the listener's LISTEN is in place
         try opened.store.caches.insert(cache("imc-w"))
         let deadline = Date().addingTimeInterval(10)
         while ((backend == .postgresql && woken.load(ordering: .relaxed) == 0) || here.load(ordering: .relaxed) == 0) && Date() < deadline {

@@ -1,6 +1,7 @@
 import Foundation
 import IMCCache
 import IMCDisks
+import IMCPull
 import IMCStore
 import Logging
 import ServiceLifecycle
@@ -107,9 +108,4 @@ public struct BuildWorker: Service {
 
 extension Task where Success == Never, Failure == Never {
     static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
-}
-
-extension Duration {
-    /// In seconds, fractions included.
-    var seconds: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
