@@ -446,6 +446,12 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
     }
 
     @Test func aBadDatabaseURLIsNamedInTheError() throws {
+        do {
+            _ = try StateStore.open(database: "postgres://user:s3cret-pw@[bad/db", dataRoot: "/nonexistent", secrets: nil)
+            Issue.record("a malformed URL opened")
+        } catch let e as StoreError {
+            #expect(!e.message.contains("s3cret-pw"), "the password is never repeated: \(e.message)")
+        }
         for url in ["postgres://127.0.0.1:1/none", "postgres://h/db?sslmode=require"] {
             do {
                 _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)

@@ -54,7 +54,8 @@ public final class PostgreSQLDatabase: Sendable {
     /// host or a private network; `sslmode=require` is refused rather than silently ignored).
     static func configuration(_ url: String) throws -> (PostgresConnection.Configuration, String) {
         guard let parts = URLComponents(string: url), ["postgres", "postgresql"].contains(parts.scheme ?? "") else {
-            throw StoreError(.database, "--database \(url): not a postgres:// URL")
+            // The URL itself is not repeated: it may hold a password.
+            throw StoreError(.database, "--database: not a valid postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE URL")
         }
         let query = Dictionary((parts.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
         if let mode = query["sslmode"], !["disable", "allow", "prefer"].contains(mode) {
