@@ -1,23 +1,20 @@
 import CIMCSys
-import Dispatch
 import Foundation
 import Synchronization
 
 /// A container's output, read from a pipe and kept in files of at most `maxBytes` each, the
 /// newest `files` of them (`NAME.log`, then `NAME.log.1` ... the oldest), as the kubelet rotates
 /// container logs: a container that writes without end fills its own share and nothing more.
-/// The pipe is read by a dispatch source (no thread of its own).
+/// The pipe is read by the process's `PipeReader` (no thread of its own).
 public final class LogWriter: Sendable {
     public let path: String
     public let maxBytes: Int64
     public let files: Int
     private let state: Mutex<State>
-    private let queue: DispatchQueue
 
     struct State {
         var fd: Int32 = -1
         var size: Int64 = 0
-        var source: SourceRef?
         var done = false
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -27,7 +24,6 @@ public final class LogWriter: Sendable {
         self.maxBytes = max(4096, maxBytes)
         self.files = max(1, files)
         state = Mutex(State())
-        queue = DispatchQueue(label: "imc.log")
     }
 
     /// A pipe whose write end goes to the child; its read end is read from here on. Returns the
@@ -35,26 +31,30 @@ public final class LogWriter: Sendable {
     public func pipe() throws(OSError) -> Int32 {
         var ends: [Int32] = [0, 0]
         guard imc_pipe_cloexec(&ends) == 0 else { throw .system("cannot make a pipe for \(path)") }
-        _ = fcntl(ends[0], F_SETFL, fcntl(ends[0], F_GETFL) | O_NONBLOCK)
-        try openFile()
-        let source = DispatchSource.makeReadSource(fileDescriptor: ends[0], queue: queue)
-        let reader = ends[0]
-        source.setEventHandler { [self] in drain(reader) }
-        source.setCancelHandler { [self] in
-            close(reader)
-            let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-                if s.fd >= 0 { close(s.fd) }
-                s.fd = -1
-                s.done = true
-                defer { s.waiters = [] }
-                return s.waiters
-            }
-            for w in waiters { w.resume() }
+        do { try openFile() } catch {
+            close(ends[0])
+            close(ends[1])
+            throw error
         }
-        let kept = SourceRef(source: source)
-        state.withLock { $0.source = kept }
-        source.resume()
+        do {
+            try PipeReader.shared.watch(ends[0], onData: { [self] in append($0) }, onEnd: { [self] in ended() })
+        } catch {
+            close(ends[1])
+            ended()
+            throw error
+        }
         return ends[1]
+    }
+
+    private func ended() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            if s.fd >= 0 { close(s.fd) }
+            s.fd = -1
+            s.done = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
     }
 
     /// Waits until the child's output has ended (every writer closed the pipe) and is written.
@@ -92,31 +92,22 @@ public final class LogWriter: Sendable {
         try? openFile()
     }
 
-    private func drain(_ reader: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return }  // EAGAIN: wait for more
-            if n == 0 {
-                state.withLock { $0.source }?.source.cancel()
-                return
+    /// Writes a chunk of the child's output, rotating when the current file is full.
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count {
+            let (fd, room) = state.withLock { ($0.fd, maxBytes - $0.size) }
+            guard fd >= 0 else { return }
+            if room <= 0 {
+                rotate()
+                continue
             }
-            var offset = 0
-            while offset < n {
-                let (fd, room) = state.withLock { ($0.fd, maxBytes - $0.size) }
-                guard fd >= 0 else { return }
-                if room <= 0 {
-                    rotate()
-                    continue
-                }
-                let chunk = min(n - offset, Int(room))
-                let written = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, chunk) }
-                // A full disk drops what cannot be written: the container's output never stops it.
-                let kept = written > 0 ? written : chunk
-                state.withLock { $0.size += Int64(kept) }
-                offset += kept
-            }
+            let chunk = min(bytes.count - offset, Int(room))
+            let written = write(fd, bytes.baseAddress! + offset, chunk)
+            // A full disk drops what cannot be written: the container's output never stops it.
+            let kept = written > 0 ? written : chunk
+            state.withLock { $0.size += Int64(kept) }
+            offset += kept
         }
     }
 
@@ -133,9 +124,4 @@ public final class LogWriter: Sendable {
         guard current.count < maxBytes else { return current }
         return read(path + ".1", maxBytes - current.count) + current
     }
-}
-
-/// A dispatch source, kept under the writer's lock and otherwise touched only by its own queue.
-struct SourceRef: @unchecked Sendable {
-    let source: any DispatchSourceRead
 }

@@ -59,6 +59,45 @@ struct ChildProcessTests {
     }
 }
 
+/// Children's pipes, read by the one epoll thread: many at once, each writer hanging up while
+/// its output is still in flight (what crashed libdispatch's read sources), nothing lost and
+/// nothing left watched.
+@Suite(.serialized) struct PipeReaderTests {
+    @Test func manyChildrensOutputIsKeptWholeAndRotatedAndNoPipeIsLeftWatched() async throws {
+        let dir = try TemporaryDirectory(prefix: "imc-pipes")
+        let before = PipeReader.shared.watching
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<120 {
+                group.addTask {
+                    let writer = LogWriter(path: dir.appending("c\(n).log"), maxBytes: 4096, files: 3)
+                    let fd = try writer.pipe()
+                    // 6,000 bytes: one rotation, and the child ends while the reader may still read.
+                    let child = try await ChildProcess.start(
+                        ["/bin/sh", "-c", "head -c 6000 /dev/zero | tr '\\0' x; exit \(n % 3)"], output: fd)
+                    #expect(await child.exit() == Int32(n % 3))
+                    await writer.finished()
+                    let current = try Data(contentsOf: URL(fileURLWithPath: writer.path))
+                    let older = try Data(contentsOf: URL(fileURLWithPath: writer.path + ".1"))
+                    #expect(older.count == 4096)
+                    #expect(current.count == 6000 - 4096)
+                    #expect(Set(older + current) == [UInt8(ascii: "x")])
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(PipeReader.shared.watching == before)
+    }
+
+    @Test func linesComeAsTheyAreWrittenLongOnesCutAndTheLastWithoutANewline() async throws {
+        let (fd, lines) = try LineReader.pipe(maxLine: 8)
+        let child = try await ChildProcess.start(["/bin/sh", "-c", "echo one; echo 0123456789abc; printf last"], output: fd)
+        var seen: [String] = []
+        for await line in lines { seen.append(line) }
+        #expect(await child.exit() == 0)
+        #expect(seen == ["one", "01234567", "last"])
+    }
+}
+
 struct AtomicFileTests {
     @Test func aFileIsReplacedWholeAndNoTemporaryFileIsLeft() throws {
         let dir = try TemporaryDirectory(prefix: "imc-atomic")

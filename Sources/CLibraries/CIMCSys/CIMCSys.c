@@ -5,6 +5,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -156,6 +157,30 @@ int imc_mount_idmapped(const char *source, const char *target, int userns_fd) {
 }
 
 int imc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int imc_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int imc_epoll_add(int epfd, int fd, uint64_t key) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof(event));
+    event.events = EPOLLIN | EPOLLRDHUP;
+    event.data.u64 = key;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int imc_epoll_remove(int epfd, int fd) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof(event));
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &event);
+}
+
+int imc_epoll_wait(int epfd, uint64_t *keys, int max, int timeout_ms) {
+    struct epoll_event events[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, events, max, timeout_ms);
+    for (int i = 0; i < n; i++) keys[i] = events[i].data.u64;
+    return n;
+}
 
 int imc_netns_in_userns(int userns_fd, const char *target) {
     int ready[2], done[2];

@@ -58,6 +58,16 @@ int imc_loop_attach(const char *image, int direct_io, char *device, unsigned lon
 
 /// pipe2(O_CLOEXEC): a pipe neither end of which leaks into children.
 int imc_pipe_cloexec(int fds[2]);
+/// A new epoll instance (close-on-exec), or -1 with errno.
+int imc_epoll_create(void);
+/// Watches `fd` for reading on the epoll instance `epfd` (level-triggered, hang-ups included);
+/// `key` comes back from imc_epoll_wait. 0, or -1 with errno.
+int imc_epoll_add(int epfd, int fd, uint64_t key);
+/// Stops watching `fd` (before it is closed). 0, or -1 with errno.
+int imc_epoll_remove(int epfd, int fd);
+/// Waits for watched descriptors; writes up to `max` keys of ready ones into `keys` and returns
+/// how many, or -1 with errno (EINTR). The packed epoll_event stays on the C side.
+int imc_epoll_wait(int epfd, uint64_t *keys, int max, int timeout_ms);
 /// An idmapped copy of the directory `source` mounted at `target`: ids on disk are shown
 /// through the user namespace `userns_fd` (open_tree, mount_setattr(MOUNT_ATTR_IDMAP),
 /// move_mount). Returns 0, or -1 with errno set.
