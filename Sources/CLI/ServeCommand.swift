@@ -51,6 +51,26 @@ struct ServeCommand: AsyncParsableCommand {
         help: "This host's name among imc's hosts (build claims, placement); the same after a restart (default: the host name).")
     var nodeName: String?
 
+    @Option(
+        help:
+            "What this process is among imc's hosts: api (answers the doors, places instances on nodes, watches nodes), node (registers, heartbeats, runs the instances placed on it, builds caches), or all (both: the embedded default)."
+    )
+    var role = "all"
+
+    @Option(name: .customLong("node-cpu"), help: "CPUs this node offers to instances (default: the host's cores times 8).")
+    var nodeCPU: Double?
+
+    @Option(name: .customLong("node-memory-gib"), help: "GiB of memory this node offers to instances (default: the host's memory).")
+    var nodeMemoryGiB: Double?
+
+    @Option(name: .customLong("heartbeat-seconds"), help: "Seconds between a node's heartbeats.")
+    var heartbeatSeconds: Double = 2
+
+    @Option(
+        name: .customLong("node-lost-seconds"),
+        help: "Seconds without a heartbeat after which a node is declared lost, fenced, and its instances started elsewhere.")
+    var nodeLostSeconds: Double = 20
+
     @Option(help: "HOST:PORT to serve plain HTTP on: a loopback address only (local tools, tests).")
     var listen = "127.0.0.1:8080"
 
@@ -111,6 +131,21 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let runtimeClass, RuntimeClass(rawValue: runtimeClass) == nil {
             throw ValidationError("--runtime-class must be runc or gvisor, not \(runtimeClass)")
+        }
+        guard ["api", "node", "all"].contains(role) else { throw ValidationError("--role must be api, node or all, not \(role)") }
+        if let nodeCPU, !(nodeCPU > 0 && nodeCPU <= 100_000) {
+            throw ValidationError("--node-cpu must be more than 0 and at most 100000, not \(nodeCPU)")
+        }
+        if let nodeMemoryGiB, !(nodeMemoryGiB > 0 && nodeMemoryGiB <= 1_000_000) {
+            throw ValidationError("--node-memory-gib must be more than 0 and at most 1000000, not \(nodeMemoryGiB)")
+        }
+        guard heartbeatSeconds >= 0.1 && heartbeatSeconds <= 60 else {
+            throw ValidationError("--heartbeat-seconds must be from 0.1 to 60, not \(heartbeatSeconds)")
+        }
+        guard nodeLostSeconds >= 2 * heartbeatSeconds && nodeLostSeconds <= 3600 else {
+            throw ValidationError(
+                "--node-lost-seconds must be at least twice --heartbeat-seconds (\(heartbeatSeconds)) and at most 3600, not \(nodeLostSeconds)"
+            )
         }
         guard (0...16).contains(builders) else { throw ValidationError("--builders must be from 0 to 16, not \(builders)") }
         guard (0...8760).contains(scrubIntervalHours) else {
@@ -205,6 +240,9 @@ struct ServeCommand: AsyncParsableCommand {
         let service = CacheService(
             repository: repository, limits: settings.limits, quotas: settings.quotas, snapshots: snapshots, builds: builds, meter: meter)
         let instanceRepository = state.instances
+        // Instances are placed among nodes when there may be more than this host: a shared
+        // database, or a role other than all. The embedded default runs them all here.
+        let usesNodes = role != "all" || (database.map { $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") } ?? false)
         let sandbox =
             buildsInProcess ? nil : try BuildSandbox(root: dataRoot + "/sandboxes", ranges: instanceRepository, logger: logger)
         let builder = CacheBuilder(
@@ -224,7 +262,7 @@ struct ServeCommand: AsyncParsableCommand {
                 let ports = [listen, listenTLS].compactMap { Self.split($0)?.1 }
                 n.networks = VPCNetworks(first: n.networks.first, count: n.networks.count, apiPorts: ports)
                 return n
-            }(), logger: logger)
+            }(), nodes: usesNodes ? state.nodes : nil, runsInstances: role != "api", logger: logger)
         let billing = BillingService(usage: usage, prices: settings.prices)
         let sweeper = ExpirySweeper(service: service, instances: instances, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned
@@ -237,17 +275,20 @@ struct ServeCommand: AsyncParsableCommand {
         let router = Router(context: DoorContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: HTTPMetricsMiddleware())
-        CloudAPI(accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions).addRoutes(
-            to: router)
         let kubernetes = KubernetesAPI(
             accounts: accounts, caches: service, instances: instances, objects: state.objects,
             region: settings.regions.sorted().first ?? "ap-guangzhou")
-        kubernetes.addRoutes(to: router)
-        state.observeCommits { kubernetes.storeChanged.signal() }
-        try Console(
-            caches: service, instances: instances, billing: billing, regions: settings.regions.sorted(),
-            authenticate: { id, key in accounts.account(secretID: id, secretKey: key) }
-        ).addRoutes(to: router)
+        // A node answers only the operator's routes (health, metrics); the doors are the API's.
+        if role != "node" {
+            CloudAPI(accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions).addRoutes(
+                to: router)
+            kubernetes.addRoutes(to: router)
+            state.observeCommits { kubernetes.storeChanged.signal() }
+            try Console(
+                caches: service, instances: instances, billing: billing, regions: settings.regions.sorted(),
+                authenticate: { id, key in accounts.account(secretID: id, secretKey: key) }
+            ).addRoutes(to: router)
+        }
         let dataRoot = self.dataRoot
         OperationsRoutes(
             exporter: exporter, ready: { state.ready() },
@@ -308,7 +349,28 @@ struct ServeCommand: AsyncParsableCommand {
             .init(
                 service: CacheRefresher(
                     service: service, clientOptions: clientOptions, plainHTTPHosts: Set(plainHTTP), logger: logger)))
-        services += (0..<builders).map { _ in .init(service: worker) }
+        // Builds need a host's disks: nodes build, API replicas do not.
+        if role != "api" { services += (0..<builders).map { _ in .init(service: worker) } }
+        if usesNodes && role != "api" {
+            let nodeWake = Wakeup()
+            state.observeCommits { nodeWake.signal() }
+            let store = snapshots
+            let local: @Sendable () -> Set<String> = { Set(store.allSnapshotIDs()) }
+            let localSnapshots = rbd == nil ? local : nil
+            let capacity = NodeCapacity(
+                cpu: nodeCPU ?? Double(ProcessInfo.processInfo.activeProcessorCount * 8),
+                memoryGiB: nodeMemoryGiB ?? (Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30)).rounded(),
+                diskGiB: FreeSpace.bytes(at: pool.root).map { $0 >> 30 } ?? 0)
+            services.append(
+                .init(
+                    service: NodeAgent(
+                        service: instances, nodes: state.nodes, capacity: capacity, interval: .seconds(heartbeatSeconds), wakeup: nodeWake,
+                        localSnapshots: localSnapshots, logger: logger)))
+        }
+        if usesNodes && role != "node" {
+            services.append(
+                .init(service: NodeWatch(service: instances, nodes: state.nodes, lostAfter: .seconds(nodeLostSeconds), logger: logger)))
+        }
         if scrubIntervalHours > 0 {
             services.append(
                 .init(

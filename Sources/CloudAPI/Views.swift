@@ -63,7 +63,7 @@ enum Views {
             StatusMessage: i.message,
             StartupPhases: i.phases.map {
                 StartupPhaseView(Name: $0.name, Milliseconds: ($0.at.timeIntervalSince(i.creationTime) * 1000).rounded())
-            }, RuntimeClassName: i.runtimeClass.rawValue)
+            }, RuntimeClassName: i.runtimeClass.rawValue, NodeName: i.node)
     }
 
     static func bill(_ bill: Bill) -> DescribeImageCacheBillResponse {

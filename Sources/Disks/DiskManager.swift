@@ -103,6 +103,21 @@ public struct DiskManager: Sendable {
 
     /// Removes a disk image (it must not be mounted). An RBD image that a snapshot was taken of
     /// stays: it holds that snapshot's data (`RBDSnapshotStore`), and goes with the snapshot.
+    /// Fences a disk of a lost host so that host can never write it again (RBD: its client's
+    /// lock is broken and the client blocklisted). Returns what was fenced, for the event; a
+    /// local disk is only ever on its own host, and there is nothing to fence.
+    public func fence(diskID: String) async throws(DiskError) -> [String] {
+        guard let rbd else { return [] }
+        return try await blocking { try rbd.pool.fence(diskID) }
+    }
+
+    /// Removes a fenced disk of a lost host: its fenced clients' watches lapse within about 30 s
+    /// (until then the image is busy), so this waits up to `wait`. True when it is gone.
+    public func removeFenced(diskID: String, wait: Duration = .seconds(120)) async -> Bool {
+        guard let rbd else { return false }
+        return (try? await blocking { try rbd.pool.remove(diskID, wait: wait) }) ?? false
+    }
+
     public func remove(_ disk: Disk) {
         if let rbd {
             rbd.unmap(disk.id)

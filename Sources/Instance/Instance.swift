@@ -10,6 +10,9 @@ public enum InstanceStatus: String, Codable, Sendable, CaseIterable {
     case failed = "Failed"
     /// Being deleted: containers stopping, disks being released.
     case terminating = "Terminating"
+
+    /// Succeeded or Failed: it holds no CPU or memory of its node any more.
+    public var isEnded: Bool { self == .succeeded || self == .failed }
 }
 
 /// When a container that ended is started again (a Pod's `restartPolicy`).
@@ -259,6 +262,8 @@ public struct Instance: Codable, Sendable, Equatable {
     /// The imc host (`imc serve --node-name`) that runs it; nil for instances from before hosts
     /// were named (the only host then).
     public var node: String?
+    /// A restart asked for through an API replica on another host, for the node to carry out.
+    public var restartRequested: Date?
 
     public init(id: String, account: String, region: String, name: String, creationTime: Date) {
         self.id = id
@@ -288,7 +293,7 @@ public struct Instance: Codable, Sendable, Equatable {
         case id, account, region, name, status, message, creationTime, finishTime, cpu, memory, restartPolicy,
             terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
             registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
-            runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns, kubernetes, node
+            runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns, kubernetes, node, restartRequested
     }
 
     /// Rows written before a field existed read with its default.
@@ -331,6 +336,7 @@ public struct Instance: Codable, Sendable, Equatable {
         dns = try c.decodeIfPresent(DNSSettings.self, forKey: .dns)
         kubernetes = try c.decodeIfPresent(KubernetesMetadata.self, forKey: .kubernetes)
         node = try c.decodeIfPresent(String.self, forKey: .node)
+        restartRequested = try c.decodeIfPresent(Date.self, forKey: .restartRequested)
     }
 
     /// Every image the instance runs, in order, once each.

@@ -28,13 +28,19 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case imageCacheDiskRetained = "ImageCacheDiskRetained"
     case nodeShutdown = "NodeShutdown"
     case nodeRestarted = "NodeRestarted"
+    /// The node running the instance missed its heartbeats: declared lost and fenced.
+    case nodeLost = "NodeLost"
+    /// Started again on another node (its node was lost), from its cache.
+    case rescheduled = "Rescheduled"
     /// The account's default annotations filled what the request left unsaid.
     case defaultAnnotationsApplied = "DefaultAnnotationsApplied"
 
     /// Warning for what a person should look at; Normal otherwise.
     public var kind: CacheEvent.Kind {
         switch self {
-        case .failed, .backOff, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale, .nodeShutdown, .nodeRestarted: .warning
+        case .failed, .backOff, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale, .nodeShutdown, .nodeRestarted, .nodeLost,
+            .rescheduled:
+            .warning
         default: .normal
         }
     }

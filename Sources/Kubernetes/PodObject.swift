@@ -25,7 +25,7 @@ enum PodObject {
         }
         var spec: JSON = [
             "containers": .array(i.containers.map(container)), "restartPolicy": .string(i.restartPolicy.rawValue),
-            "terminationGracePeriodSeconds": .int(Int64(i.terminationGracePeriodSeconds)), "nodeName": "imc",
+            "terminationGracePeriodSeconds": .int(Int64(i.terminationGracePeriodSeconds)), "nodeName": .string(i.node ?? "imc"),
             "runtimeClassName": .string(i.runtimeClass.rawValue), "schedulerName": "imc",
         ]
         if !i.initContainers.isEmpty { spec["initContainers"] = .array(i.initContainers.map(container)) }

@@ -55,7 +55,14 @@ public protocol InstanceRepository: DiskRepository, IDRangeRepository, AddressRe
     func changes(account: String, after revision: Int64) throws -> [InstanceChange]
 
     func insert(_ instance: Instance) throws
+    /// Replaces the instance; fails as gone if it is gone or now belongs to another node (a
+    /// node that was declared lost cannot write over the instance's new life elsewhere).
     func update(_ instance: Instance) throws
+    /// Moves the instance from node `from` to its `node` (rescheduling); fails as gone if it
+    /// is not on `from` any more.
+    func reassign(_ instance: Instance, from: String?) throws
+    /// Every instance placed on `node`, of every account, oldest first.
+    func instances(onNode node: String) throws -> [Instance]
     func get(id: String, account: String) throws -> Instance?
     /// Instances of `account`, newest first, filtered, with the total before paging.
     func list(account: String, query: InstanceQuery) throws -> (total: Int, instances: [Instance])

@@ -7,6 +7,7 @@ public struct StateStore: Sendable {
     public let instances: any InstanceRepository
     public let usage: any UsageRepository
     public let objects: any ObjectRepository
+    public let nodes: any NodeRepository
     /// What holds the state, for the log (a URL without its password, or a file).
     public let description: String
     private let observe: @Sendable (@escaping @Sendable () -> Void) -> Void
@@ -25,7 +26,8 @@ public struct StateStore: Sendable {
         let caches = SQLiteCacheRepository(database: database)
         return StateStore(
             caches: caches, instances: SQLiteInstanceRepository(database: database), usage: SQLiteUsageRepository(database: database),
-            objects: SQLiteObjectRepository(database: database), description: "SQLite " + database.path,
+            objects: SQLiteObjectRepository(database: database), nodes: SQLiteNodeRepository(database: database),
+            description: "SQLite " + database.path,
             observe: { database.observeCommits($0) }, answers: { (try? caches.revisions()) != nil })
     }
 
@@ -33,6 +35,7 @@ public struct StateStore: Sendable {
         StateStore(
             caches: PostgreSQLCacheRepository(database: database), instances: PostgreSQLInstanceRepository(database: database),
             usage: PostgreSQLUsageRepository(database: database), objects: PostgreSQLObjectRepository(database: database),
+            nodes: PostgreSQLNodeRepository(database: database),
             description: "PostgreSQL " + database.displayName, observe: { database.observeCommits($0) }, answers: { database.ping() })
     }
 

@@ -293,6 +293,66 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         #expect(try repo.delete(id: "eksci-0", account: "a"))
     }
 
+    @Test(arguments: Backend.allCases) func placementNeverGivesANodeMoreThanItOffersWhicheverReplicasPlace(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let replicas = [opened.store.nodes, try opened.replica().nodes]
+        let now = Date()
+        for (name, cpu) in [("n1", 10.0), ("n2", 6.0)] {
+            try replicas[0].register(Node(name: name, cpu: cpu, memoryGiB: 100, diskGiB: 100, at: now))
+        }
+        // 24 placements of 1 CPU from two replicas on 16 threads: 16 fit, 8 are refused.
+        let results = concurrently(24) { i in try replicas[i % 2].place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name }
+        let placed = results.compactMap { try? $0.get() }.compactMap { $0 }
+        #expect(placed.count == 16, "\(results)")
+        #expect(placed.filter { $0 == "n1" }.count == 10)
+        #expect(placed.filter { $0 == "n2" }.count == 6)
+        let nodes = try replicas[1].nodes()
+        #expect(nodes.map(\.allocatedCPU) == [10, 6])
+        // A heartbeat sets the allocation from the node's instances and its warm caches; a warm
+        // node is preferred for its cache even with less room.
+        #expect(try replicas[0].heartbeat(name: "n2", at: now, allocatedCPU: 2, allocatedMemoryGiB: 2, warmCaches: ["imc-w"]) == .ready)
+        #expect(try replicas[0].heartbeat(name: "n1", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == .ready)
+        #expect(try replicas[1].place(cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: [])?.name == "n2")
+        #expect(try replicas[1].place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name == "n1")
+        #expect(try replicas[1].place(cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: ["n2"])?.name == "n1")
+        #expect(try replicas[0].heartbeat(name: "nx", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == nil)
+    }
+
+    @Test(arguments: Backend.allCases) func aSilentNodeIsDeclaredLostOnceAndItsOldWritesAreRefused(_ backend: Backend) throws {
+        let opened = try backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let replicas = [opened.store, try opened.replica()]
+        let then = Date(timeIntervalSince1970: 1_700_000_000)
+        try replicas[0].nodes.register(Node(name: "old", cpu: 4, memoryGiB: 8, diskGiB: 100, at: then))
+        try replicas[0].nodes.register(Node(name: "alive", cpu: 4, memoryGiB: 8, diskGiB: 100, at: then.addingTimeInterval(100)))
+        // Eight watchers on two replicas: the silent node is handed to exactly one.
+        let results = concurrently(8) { i in try replicas[i % 2].nodes.markLost(heartbeatBefore: then.addingTimeInterval(50)).map(\.name) }
+        #expect(results.compactMap { try? $0.get() }.flatMap { $0 } == ["old"], "\(results)")
+        #expect(try replicas[1].nodes.nodes().map(\.state) == [.ready, .lost])
+        #expect(try replicas[0].nodes.heartbeat(name: "old", at: then, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == .lost)
+        #expect(try replicas[0].nodes.place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name == "alive")
+        // Its instance moves to the live node; the lost node's late write is refused as gone.
+        var i = instance("eksci-moved")
+        i.node = "old"
+        i.status = .running
+        try replicas[0].instances.insert(i)
+        #expect(try replicas[1].instances.instances(onNode: "old").map(\.id) == ["eksci-moved"])
+        let moved = i.moved(to: "alive", because: "moved", at: then)
+        try replicas[1].instances.reassign(moved, from: "old")
+        #expect(throws: StoreError.self) { try replicas[1].instances.reassign(moved, from: "old") }
+        var late = i
+        late.status = .failed
+        #expect(throws: StoreError.self) { try replicas[0].instances.update(late) }
+        let now = try #require(try replicas[0].instances.get(id: "eksci-moved", account: "a"))
+        #expect(now.node == "alive" && now.status == .pending && now.events.last?.reason == "Rescheduled")
+        #expect(try replicas[0].instances.instances(onNode: "old").isEmpty)
+        try replicas[0].instances.update(now)  // its new node's write goes through
+        // Registering again (the lost node restarted) makes it Ready.
+        try replicas[0].nodes.register(Node(name: "old", cpu: 4, memoryGiB: 8, diskGiB: 100, at: then))
+        #expect(try replicas[1].nodes.nodes().map(\.state) == [.ready, .ready])
+    }
+
     @Test(arguments: Backend.allCases) func aRetainedDiskIsTakenOnceHoweverManyAskAtOnce(_ backend: Backend) throws {
         let opened = try backend.open()
         defer { withExtendedLifetime(opened) {} }

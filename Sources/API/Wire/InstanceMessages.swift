@@ -203,15 +203,18 @@ public struct EksCi: Codable, Sendable, Equatable {
     public var StartupPhases: [StartupPhaseView]
     /// imc's extension: how the containers run (`runc` or `gvisor`).
     public var RuntimeClassName: String?
+    /// imc's extension: the imc node that runs it (`imc serve --node-name`).
+    @Nullable public var NodeName: String?
 
     public init(
         EksCiId: String, EksCiName: String, Status: String, Cpu: Double, Memory: Double, RestartPolicy: String, CreationTime: String,
         SucceededTime: String?, Containers: [ContainerView], InitContainers: [ContainerView], SubnetId: String?, VpcId: String?,
         SecurityGroupIds: [String], PrivateIp: String?, ImageCacheId: String?, ImageCacheResult: String?, ImageCacheDiskId: String?,
         ImageCacheDiskSize: Int?, ImageCacheDiskType: String, StatusMessage: String?, StartupPhases: [StartupPhaseView],
-        RuntimeClassName: String? = nil
+        RuntimeClassName: String? = nil, NodeName: String? = nil
     ) {
         self.RuntimeClassName = RuntimeClassName
+        self.NodeName = NodeName
         self.EksCiId = EksCiId
         self.EksCiName = EksCiName
         self.Status = Status

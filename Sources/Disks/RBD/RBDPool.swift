@@ -116,6 +116,42 @@ public final class RBDPool: @unchecked Sendable {
         return RBDImage(handle: image!, name: name)
     }
 
+    /// This client's own address (`IP:PORT/NONCE`), which fencing must never blocklist.
+    public func ownAddress() -> String? {
+        var address: UnsafeMutablePointer<CChar>?
+        guard rados_getaddrs(cluster, &address) == 0, let address else { return nil }
+        defer { free(address) }
+        return String(cString: address)
+    }
+
+    /// Fences image `name`: the client holding its exclusive lock loses it and is blocklisted
+    /// (librbd's lock break), and every other client that has it open is blocklisted for
+    /// `seconds`; after this, no write of theirs lands. Returns the clients fenced.
+    public func fence(_ name: String, seconds: UInt32 = 3600) throws(DiskError) -> [String] {
+        let image = try open(name)
+        var fenced: [String] = []
+        var mode = RBD_LOCK_MODE_EXCLUSIVE
+        var owners = [UnsafeMutablePointer<CChar>?](repeating: nil, count: 8)
+        var count = owners.count
+        if rbd_lock_get_owners(image.handle, &mode, &owners, &count) == 0 {
+            for owner in owners.prefix(count).compactMap({ $0 }) {
+                let name = String(cString: owner)
+                try Self.check(rbd_lock_break(image.handle, mode, owner), "breaking the lock of \(name) on \(image.name)")
+                fenced.append(name)
+            }
+            rbd_lock_get_owners_cleanup(&owners, count)
+        }
+        let own = ownAddress().map(Self.nonce)
+        for watcher in try image.watchers() where Self.nonce(watcher) != own {
+            try blocklist(watcher, seconds: seconds)
+            fenced.append(watcher)
+        }
+        return fenced
+    }
+
+    /// The client's nonce in an address (`v2:IP:PORT/NONCE` or `IP:PORT/NONCE`).
+    static func nonce(_ address: String) -> String { String(address.split(separator: "/").last ?? Substring(address)) }
+
     /// Refuses every operation of the client at `address` (`IP:PORT/NONCE`, as `watchers`
     /// tells it) for `seconds`: a lost node's writes can never land after its disks moved on.
     public func blocklist(_ address: String, seconds: UInt32) throws(DiskError) {

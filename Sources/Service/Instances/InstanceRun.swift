@@ -220,6 +220,7 @@ actor InstanceRun {
             }
             if let attached {
                 lease = attached
+                service.warm.add(cache.id)
                 leases.startMetering(attached, for: instance)
                 life.update {
                     $0.cacheID = cache.id

@@ -21,6 +21,8 @@ extension InstanceService {
         let mine = { (node: String?) in node == nil || node == self.disks.node }
         for runtime in [runc, gvisor] { for id in runtime.list() { await runtime.delete(id: id) } }
         for var instance in try repository.all(in: [.pending, .running, .terminating]) where mine(instance.node) {
+            // Placed here by an API replica and never begun: the node agent starts it.
+            if nodes != nil && instance.status == .pending && instance.phases.count <= 1 && instance.diskID == nil { continue }
             let removing = instance.status == .terminating
             if !removing {
                 instance.status = .failed
@@ -32,18 +34,22 @@ extension InstanceService {
             await run.stop(removing: removing)
         }
         await nodeImages.removeAll()
-        // Instance directories no record accounts for.
-        let known = Set(try repository.all(in: InstanceStatus.allCases).map(\.id))
+        // Instance directories no record of this host accounts for (an instance moved to another
+        // node while this one was lost is not this host's any more).
+        let everywhere = try repository.all(in: InstanceStatus.allCases)
+        let known = Set(everywhere.filter { mine($0.node) }.map(\.id))
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: root + "/run")) ?? [] where !known.contains(entry) {
             Mount.unmountAll(under: "\(root)/run/\(entry)")
             try? FileManager.default.removeItem(atPath: "\(root)/run/\(entry)")
         }
-        // Id ranges and cgroups of instances that are gone.
-        for (instance, _) in try repository.allocatedIDRanges() where !known.contains(instance) {
+        // Id ranges and addresses of instances that are gone (on any node: they are the
+        // store's), and cgroups of instances that are nowhere.
+        let anywhere = Set(everywhere.map(\.id))
+        for (instance, _) in try repository.allocatedIDRanges() where !anywhere.contains(instance) {
             try? repository.releaseIDRange(instanceID: instance)
         }
-        for instance in InstanceCgroup.existing() where !known.contains(instance) { InstanceCgroup(instance: instance).remove() }
-        for instance in try repository.allocatedAddresses() where !known.contains(instance) {
+        for instance in InstanceCgroup.existing() where !anywhere.contains(instance) { InstanceCgroup(instance: instance).remove() }
+        for instance in try repository.allocatedAddresses() where !anywhere.contains(instance) {
             try? repository.releaseAddress(instanceID: instance)
         }
         var kept = Set<String>()

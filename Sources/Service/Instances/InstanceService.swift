@@ -45,6 +45,14 @@ public final class InstanceService: Sendable {
     let hostNetworkReady = HostPreparation()
     /// Instances' disks: attached, metered, retained or released.
     let leases: DiskLeases
+    /// imc's hosts, when instances are placed among them (nil: every instance runs here).
+    public let nodes: (any NodeRepository)?
+    /// Whether this process runs instances (`--role node|all`); an API replica only places them.
+    public let runsInstances: Bool
+    /// This host's name among imc's hosts.
+    public var node: String { disks.node }
+    /// Caches whose snapshot this node holds warm (placement prefers it for their instances).
+    public let warm = WarmCaches()
 
     /// `root` holds each instance's mounts, bundles and logs, runc's state and the node's
     /// pulled images. `registry` is the node's registry settings (plain-HTTP and unverified
@@ -54,8 +62,11 @@ public final class InstanceService: Sendable {
         registry: RegistryConfig = RegistryConfig(), clientOptions: RegistryClientOptions = RegistryClientOptions(),
         limits: InstanceLimits = InstanceLimits(), idRanges: IDRangePool = IDRangePool(), ids: any IDGenerator = RandomIDGenerator(),
         clock: any ServiceClock = SystemClock(), meter: Meter = .off, defaults: InstanceDefaults = InstanceDefaults(),
-        network: NetworkSettings = NetworkSettings(), logger: Logger? = nil
+        network: NetworkSettings = NetworkSettings(), nodes: (any NodeRepository)? = nil, runsInstances: Bool = true,
+        logger: Logger? = nil
     ) throws {
+        self.nodes = nodes
+        self.runsInstances = runsInstances
         self.network = network
         self.meter = meter
         self.defaults = defaults
@@ -102,11 +113,12 @@ public final class InstanceService: Sendable {
             }())
         let replicas = request.replicas ?? 1
         try AccountQuotas.check("instances", limit: quotas.instances, used: total, more: replicas, unit: "", what: "instances")
+        let placed = try place(request, replicas: replicas, account: account, region: region)
         var created: [Instance] = []
-        for _ in 0..<replicas {
+        for target in placed {
             let id = ids.next(prefix: "eksci")
             var instance = Instance(id: id, account: account, region: region, name: request.name ?? id, creationTime: clock.now())
-            instance.node = disks.node
+            instance.node = target
             if replicas > 1, let name = request.name { instance.name = "\(name)-\(created.count)" }
             instance.containers = request.containers
             instance.initContainers = request.initContainers
@@ -125,7 +137,7 @@ public final class InstanceService: Sendable {
             instance.runtimeClass = request.runtimeClass ?? limits.defaultRuntimeClass
             instance.kubernetes = request.kubernetes
             for c in request.initContainers + request.containers { instance.states[c.name] = ContainerState(reason: "ContainerCreating") }
-            instance.record(.scheduled, "Successfully assigned \(instance.name) to imc", at: instance.creationTime)
+            instance.record(.scheduled, "Successfully assigned \(instance.name) to node \(target)", at: instance.creationTime)
             if !defaulted.isEmpty {
                 instance.record(
                     .defaultAnnotationsApplied,
@@ -137,13 +149,46 @@ public final class InstanceService: Sendable {
             try repository.insert(instance)
             created.append(instance)
         }
-        for instance in created {
-            let run = InstanceRun(instance: instance, service: self)
-            runs.add(run)
-            Task { await run.begin() }
-        }
+        // Those placed here start at once; a node elsewhere finds its own (`NodeAgent`).
+        for instance in created where runsInstances && instance.node == node { startHere(instance) }
         return created
     }
+
+    /// Starts an instance placed on this node, unless it already runs here.
+    func startHere(_ instance: Instance) {
+        let run = InstanceRun(instance: instance, service: self)
+        guard runs.addIfAbsent(run) else { return }
+        Task { await run.begin() }
+    }
+
+    /// The node each replica goes to: this one when no nodes are kept; otherwise the node with
+    /// room that holds the instance's cache warm, or the most room (`Placement`).
+    private func place(_ request: InstanceRequest, replicas: Int, account: String, region: String) throws -> [String] {
+        guard let nodes else { return Array(repeating: node, count: replicas) }
+        let cpu = request.cpu ?? 1
+        let memory = request.memory ?? 2
+        let cache: String? =
+            switch request.cache.use {
+            case nil: nil
+            case "auto":
+                try? caches.match(images: (request.initContainers + request.containers).map(\.image), account: account, region: region)?.id
+            case let id?: id
+            }
+        var placed: [String] = []
+        for _ in 0..<replicas {
+            guard let chosen = try nodes.place(cpu: cpu, memoryGiB: memory, cache: cache, excluding: []) else {
+                throw ServiceError(
+                    .limitExceeded, Placement.refusal(try nodes.nodes(), cpu: cpu, memoryGiB: memory),
+                    specificCode: "ResourceInsufficient")
+            }
+            placed.append(chosen.name)
+        }
+        return placed
+    }
+
+    /// Whether the instance is this process's to run and stop (its node is this one, and this
+    /// process runs instances).
+    func isHere(_ instance: Instance) -> Bool { runsInstances && (instance.node == nil || instance.node == node) }
 
     public func describe(account: String, query: InstanceQuery) throws -> (total: Int, instances: [Instance]) {
         guard (0...100).contains(query.limit) else {
@@ -171,8 +216,12 @@ public final class InstanceService: Sendable {
         for id in ids { found.append(try get(id: id, account: account)) }
         for var instance in found where instance.status != .terminating {
             instance.status = .terminating
+            if let grace { instance.terminationGracePeriodSeconds = max(0, grace) }
             try repository.update(instance)
-            Task { await self.stopAndRemove(instance.id, account: account, grace: grace) }
+            // Its node stops it: this one, or the node's agent, which sees it Terminating.
+            if isHere(instance) || nodeIsGone(instance.node) {
+                Task { await self.stopAndRemove(instance.id, account: account, grace: grace) }
+            }
         }
     }
 
@@ -195,12 +244,27 @@ public final class InstanceService: Sendable {
                     "instance \(instance.id) is \(instance.status.rawValue); it can be restarted once it has started")
             }
         }
-        for instance in found {
-            if let run = runs.get(instance.id) { Task { await run.restartAll() } }
+        for var instance in found {
+            if let run = runs.get(instance.id) {
+                Task { await run.restartAll() }
+            } else if !isHere(instance) {
+                // Its node carries it out (`NodeAgent`).
+                instance.restartRequested = clock.now()
+                try repository.update(instance)
+            }
         }
     }
 
+    /// Whether `name` is no node that could still act on its instances (lost, or unknown).
+    func nodeIsGone(_ name: String?) -> Bool {
+        guard let nodes, let name, name != node else { return false }
+        guard let found = try? nodes.nodes().first(where: { $0.name == name }) else { return true }
+        return found.state == .lost
+    }
+
     func stopAndRemove(_ id: String, account: String, grace: Int? = nil) async {
+        guard runs.beginStop(id) else { return }  // already being stopped here
+        defer { runs.endStop(id) }
         if let run = runs.get(id) {
             await run.stop(removing: true, grace: grace)
             runs.remove(id)
@@ -224,11 +288,23 @@ public final class InstanceService: Sendable {
     func diskPath(_ id: String) -> String { disks.disk(id: id, sizeGiB: 0).path }
 }
 
-/// The instances running in this process, by id.
+/// The instances running in this process, by id, and those being stopped.
 final class Runs: Sendable {
-    private let runs = Mutex<[String: InstanceRun]>([:])
-    func add(_ run: InstanceRun) { runs.withLock { $0[run.id] = run } }
-    func get(_ id: String) -> InstanceRun? { runs.withLock { $0[id] } }
-    func remove(_ id: String) { _ = runs.withLock { $0.removeValue(forKey: id) } }
-    func all() -> [InstanceRun] { runs.withLock { Array($0.values) } }
+    private let runs = Mutex<(running: [String: InstanceRun], stopping: Set<String>)>(([:], []))
+    /// Adds the run unless one of its instance is here already (the API's start and the node
+    /// agent's pick-up may race); returns whether it was added.
+    func addIfAbsent(_ run: InstanceRun) -> Bool {
+        runs.withLock {
+            guard $0.running[run.id] == nil else { return false }
+            $0.running[run.id] = run
+            return true
+        }
+    }
+    func get(_ id: String) -> InstanceRun? { runs.withLock { $0.running[id] } }
+    func remove(_ id: String) { _ = runs.withLock { $0.running.removeValue(forKey: id) } }
+    func all() -> [InstanceRun] { runs.withLock { Array($0.running.values) } }
+    /// Marks the instance as being stopped; false if it already is.
+    func beginStop(_ id: String) -> Bool { runs.withLock { $0.stopping.insert(id).inserted } }
+    func endStop(_ id: String) { _ = runs.withLock { $0.stopping.remove(id) } }
+    func isStopping(_ id: String) -> Bool { runs.withLock { $0.stopping.contains(id) } }
 }

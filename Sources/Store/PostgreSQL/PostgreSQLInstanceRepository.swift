@@ -19,7 +19,7 @@ public final class PostgreSQLInstanceRepository: InstanceRepository {
     private func values(_ i: Instance) throws -> [SQLValue] {
         [
             .text(i.id), .text(i.account), .text(i.region), .text(i.name), .text(i.status.rawValue), .time(i.creationTime),
-            .bytes(try Self.encoder.encode(try SecretBox.sealing(i, with: secrets))),
+            .bytes(try Self.encoder.encode(try SecretBox.sealing(i, with: secrets))), .text(i.node),
         ]
     }
 
@@ -39,7 +39,7 @@ public final class PostgreSQLInstanceRepository: InstanceRepository {
     public func insert(_ instance: Instance) throws {
         try database.write { session in
             try session.execute(
-                "INSERT INTO instances (id, account, region, name, status, creation, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO instances (id, account, region, name, status, creation, data, node) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 try values(instance))
         }
     }
@@ -47,10 +47,34 @@ public final class PostgreSQLInstanceRepository: InstanceRepository {
     public func update(_ instance: Instance) throws {
         try database.write { session in
             let changed = try session.affected(
-                "UPDATE instances SET account = $2, region = $3, name = $4, status = $5, creation = $6, data = $7 WHERE id = $1",
+                "UPDATE instances SET account = $2, region = $3, name = $4, status = $5, creation = $6, data = $7 WHERE id = $1 AND node IS NOT DISTINCT FROM $8",
                 try values(instance))
-            guard changed == 1 else { throw StoreError(.gone, "instance \(instance.id) no longer exists") }
+            guard changed == 1 else { throw try Self.goneOrMoved(session, instance) }
         }
+    }
+
+    public func reassign(_ instance: Instance, from: String?) throws {
+        try database.write { session in
+            let changed = try session.affected(
+                "UPDATE instances SET account = $2, region = $3, name = $4, status = $5, creation = $6, data = $7, node = $8 WHERE id = $1 AND node IS NOT DISTINCT FROM $9",
+                try values(instance) + [.text(from)])
+            guard changed == 1 else { throw try Self.goneOrMoved(session, instance) }
+        }
+    }
+
+    private static func goneOrMoved(_ session: PostgreSQLSession, _ instance: Instance) throws -> StoreError {
+        guard let row = try session.rows("SELECT node FROM instances WHERE id = $1", [.text(instance.id)]).first else {
+            return StoreError(.gone, "instance \(instance.id) no longer exists")
+        }
+        let node = try row.optionalString("node")
+        return StoreError(.gone, "instance \(instance.id) is no longer on node \(instance.node ?? "-"): it is on \(node ?? "-")")
+    }
+
+    public func instances(onNode node: String) throws -> [Instance] {
+        try decode(
+            try database.read {
+                try $0.rows("SELECT data, revision FROM instances WHERE node = $1 ORDER BY creation", [.text(node)])
+            })
     }
 
     public func get(id: String, account: String) throws -> Instance? {

@@ -127,6 +127,17 @@ enum PostgreSQLSchema {
             CREATE TABLE key_check (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), sealed TEXT NOT NULL);
             """
         ),
+        (
+            "v4-nodes",
+            """
+            -- The hosts that run instances (registered, heartbeating, placed on: a placement
+            -- locks the Ready rows it chooses among), and which one each instance is on.
+            CREATE TABLE nodes (name TEXT PRIMARY KEY, state TEXT NOT NULL, heartbeat DOUBLE PRECISION NOT NULL, data BYTEA NOT NULL);
+            ALTER TABLE instances ADD COLUMN node TEXT;
+            CREATE INDEX instances_node ON instances(node);
+            UPDATE instances SET node = convert_from(data, 'UTF8')::jsonb ->> 'node';
+            """
+        ),
     ]
 
     /// A script's statements (PostgresNIO speaks the extended protocol only: one statement a

@@ -235,6 +235,20 @@ public final class SQLiteDatabase: Sendable {
             // processes never build one cache twice.
             try db.execute(sql: "ALTER TABLE caches ADD COLUMN build_owner TEXT; ALTER TABLE caches ADD COLUMN build_lease REAL")
         }
+        migrator.registerMigration("v13-nodes") { db in
+            // The hosts that run instances (registered, heartbeating, placed on), and which one
+            // each instance is on, indexed for a node's own work.
+            try db.execute(
+                sql: """
+                    CREATE TABLE nodes (name TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL, heartbeat REAL NOT NULL, data BLOB NOT NULL);
+                    ALTER TABLE instances ADD COLUMN node TEXT;
+                    CREATE INDEX instances_node ON instances(node);
+                    """)
+            for row in try Row.fetchAll(db, sql: "SELECT id, data FROM instances") {
+                let node = try? SQLiteCacheRepository.decoder.decode(NodeOnly.self, from: row["data"] as Data).node
+                try db.execute(sql: "UPDATE instances SET node = ? WHERE id = ?", arguments: [node, row["id"] as String])
+            }
+        }
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }
@@ -304,4 +318,9 @@ private final class CommitObserver: TransactionObserver, @unchecked Sendable {
         changed = false
     }
     func databaseDidRollback(_ db: Database) { changed = false }
+}
+
+/// The one field a migration reads of an instance's record.
+private struct NodeOnly: Decodable {
+    var node: String?
 }

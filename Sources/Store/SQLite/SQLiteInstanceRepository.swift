@@ -19,7 +19,7 @@ public final class SQLiteInstanceRepository: InstanceRepository {
     private func arguments(_ i: Instance) throws -> StatementArguments {
         [
             i.id, i.account, i.region, i.name, i.status.rawValue, i.creationTime.timeIntervalSince1970,
-            try Self.encoder.encode(try SecretBox.sealing(i, with: secrets)),
+            try Self.encoder.encode(try SecretBox.sealing(i, with: secrets)), i.node,
         ]
     }
 
@@ -41,7 +41,7 @@ public final class SQLiteInstanceRepository: InstanceRepository {
     public func insert(_ instance: Instance) throws {
         try pool.write { db in
             try db.execute(
-                sql: "INSERT INTO instances (id, account, region, name, status, creation, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                sql: "INSERT INTO instances (id, account, region, name, status, creation, data, node) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: try self.arguments(instance))
         }
     }
@@ -49,9 +49,36 @@ public final class SQLiteInstanceRepository: InstanceRepository {
     public func update(_ instance: Instance) throws {
         try pool.write { db in
             try db.execute(
-                sql: "UPDATE instances SET account = ?2, region = ?3, name = ?4, status = ?5, creation = ?6, data = ?7 WHERE id = ?1",
+                sql:
+                    "UPDATE instances SET account = ?2, region = ?3, name = ?4, status = ?5, creation = ?6, data = ?7 WHERE id = ?1 AND node IS ?8",
                 arguments: try self.arguments(instance))
-            guard db.changesCount == 1 else { throw StoreError(.gone, "instance \(instance.id) no longer exists") }
+            guard db.changesCount == 1 else { throw try Self.goneOrMoved(db, instance) }
+        }
+    }
+
+    public func reassign(_ instance: Instance, from: String?) throws {
+        try pool.write { db in
+            var arguments = try self.arguments(instance)
+            arguments += [from]
+            try db.execute(
+                sql:
+                    "UPDATE instances SET account = ?2, region = ?3, name = ?4, status = ?5, creation = ?6, data = ?7, node = ?8 WHERE id = ?1 AND node IS ?9",
+                arguments: arguments)
+            guard db.changesCount == 1 else { throw try Self.goneOrMoved(db, instance) }
+        }
+    }
+
+    private static func goneOrMoved(_ db: Database, _ instance: Instance) throws -> StoreError {
+        guard let node = try String?.fetchOne(db, sql: "SELECT node FROM instances WHERE id = ?", arguments: [instance.id]) else {
+            return StoreError(.gone, "instance \(instance.id) no longer exists")
+        }
+        return StoreError(.gone, "instance \(instance.id) is no longer on node \(instance.node ?? "-"): it is on \(node ?? "-")")
+    }
+
+    public func instances(onNode node: String) throws -> [Instance] {
+        try pool.read { db in
+            try self.decode(
+                try Row.fetchAll(db, sql: "SELECT data, revision FROM instances WHERE node = ? ORDER BY creation", arguments: [node]))
         }
     }
 

@@ -1,0 +1,108 @@
+import Foundation
+
+/// An imc host that runs instances (`imc serve --role node|all`): what it offers, what is placed
+/// on it, which caches it holds warm, and whether it is alive (its last heartbeat).
+public struct Node: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        /// Heartbeating; instances are placed on it.
+        case ready = "Ready"
+        /// Missed its heartbeats: fenced, its instances started elsewhere. It must stop; it is
+        /// Ready again only when it registers again (a restart).
+        case lost = "Lost"
+    }
+
+    public var name: String
+    public var state: State
+    /// Cores, GiB of memory and GiB of disk offered to instances.
+    public var cpu: Double
+    public var memoryGiB: Double
+    public var diskGiB: Int64
+    /// What the instances placed on it and not ended ask for.
+    public var allocatedCPU: Double = 0
+    public var allocatedMemoryGiB: Double = 0
+    /// Caches whose snapshot this node holds warm (built here, or a disk cloned from it here
+    /// lately): an instance of such a cache starts without fetching its parent's first blocks.
+    public var warmCaches: [String] = []
+    public var registered: Date
+    public var heartbeat: Date
+
+    public init(name: String, cpu: Double, memoryGiB: Double, diskGiB: Int64, at now: Date) {
+        self.name = name
+        state = .ready
+        self.cpu = cpu
+        self.memoryGiB = memoryGiB
+        self.diskGiB = diskGiB
+        registered = now
+        heartbeat = now
+    }
+
+    public var freeCPU: Double { cpu - allocatedCPU }
+    public var freeMemoryGiB: Double { memoryGiB - allocatedMemoryGiB }
+
+    public func fits(cpu wanted: Double, memoryGiB wantedMemory: Double) -> Bool {
+        state == .ready && freeCPU + 1e-9 >= wanted && freeMemoryGiB + 1e-9 >= wantedMemory
+    }
+}
+
+/// Where an instance goes: a pure choice among nodes, as the Kubernetes scheduler's filter and
+/// score, with two rules: only a Ready node with room for the instance's CPU and memory, and
+/// among those one that holds the instance's cache warm first, then the one with the most
+/// room left (CPU, then memory), then by name (the same inputs always choose the same node).
+public enum Placement {
+    public static func choose(
+        _ nodes: [Node], cpu: Double, memoryGiB: Double, cache: String?, excluding: Set<String> = []
+    ) -> Node? {
+        nodes.filter { !excluding.contains($0.name) && $0.fits(cpu: cpu, memoryGiB: memoryGiB) }.min { a, b in
+            let warmA = cache.map { a.warmCaches.contains($0) } ?? false
+            let warmB = cache.map { b.warmCaches.contains($0) } ?? false
+            if warmA != warmB { return warmA }
+            if a.freeCPU != b.freeCPU { return a.freeCPU > b.freeCPU }
+            if a.freeMemoryGiB != b.freeMemoryGiB { return a.freeMemoryGiB > b.freeMemoryGiB }
+            return a.name < b.name
+        }
+    }
+
+    /// Why no node was chosen, for the error a person reads.
+    public static func refusal(_ nodes: [Node], cpu: Double, memoryGiB: Double, excluding: Set<String> = []) -> String {
+        let ready = nodes.filter { $0.state == .ready && !excluding.contains($0.name) }
+        guard !ready.isEmpty else { return "no node is Ready to run instances" }
+        let free = ready.sorted { $0.name < $1.name }.map {
+            "\($0.name) has \(amount($0.freeCPU)) CPU and \(amount($0.freeMemoryGiB)) GiB free"
+        }
+        return "no node has room for \(amount(cpu)) CPU and \(amount(memoryGiB)) GiB of memory (\(free.joined(separator: "; ")))"
+    }
+
+    /// 0.25, 2, 1.5: at most two decimals, none when whole.
+    static func amount(_ value: Double) -> String {
+        let hundredths = (value * 100).rounded()
+        if hundredths.truncatingRemainder(dividingBy: 100) == 0 { return String(Int64(hundredths / 100)) }
+        return String(hundredths / 100)
+    }
+}
+
+extension Instance {
+    /// Whether a node's loss starts the instance again elsewhere: it still runs (or starts) and
+    /// its restart policy restarts it (Always, OnFailure: its containers did not end by choice).
+    public var survivesNodeLoss: Bool { (status == .pending || status == .running) && restartPolicy != .never }
+
+    /// The instance as it starts again on `node` after its node was lost: Pending, its
+    /// containers waiting, its disk and cache choice made again there (from its cache, never
+    /// from the lost node's disk), its id, name, address and events kept.
+    public func moved(to node: String, because reason: String, at now: Date) -> Instance {
+        var moved = self
+        moved.node = node
+        moved.status = .pending
+        moved.message = nil
+        moved.finishTime = nil
+        moved.cacheOutcome = nil
+        moved.cacheID = nil
+        moved.diskID = nil
+        moved.diskSizeGiB = nil
+        moved.phases = []
+        moved.restartRequested = nil
+        for c in initContainers + containers { moved.states[c.name] = ContainerState(reason: "ContainerCreating") }
+        moved.record(.rescheduled, reason, at: now)
+        moved.mark(StartupPhase.created, at: now)
+        return moved
+    }
+}

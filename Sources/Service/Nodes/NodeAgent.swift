@@ -1,0 +1,147 @@
+import Foundation
+import IMCInstance
+import IMCStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Caches whose snapshot this node holds warm: used here lately (a disk cloned from it), or
+/// kept on this host's own disks (the local snapshot store). Placement prefers such a node.
+public final class WarmCaches: Sendable {
+    private let ids = Mutex<Set<String>>([])
+    public init() {}
+    public func add(_ id: String) { _ = ids.withLock { $0.insert(id) } }
+    public func set(_ all: Set<String>) { ids.withLock { $0 = all } }
+    public var all: [String] { ids.withLock { $0.sorted() } }
+}
+
+/// What a node offers to instances (`--node-cpu`, `--node-memory-gib`).
+public struct NodeCapacity: Sendable {
+    public var cpu: Double
+    public var memoryGiB: Double
+    public var diskGiB: Int64
+    public init(cpu: Double, memoryGiB: Double, diskGiB: Int64) {
+        self.cpu = cpu
+        self.memoryGiB = memoryGiB
+        self.diskGiB = diskGiB
+    }
+}
+
+/// This host as a node (`imc serve --role node|all`): it registers with its capacity, sends a
+/// heartbeat every `interval`, and carries out what the store asks of the instances placed on
+/// it, whichever API replica wrote it: it starts the Pending ones, stops and removes the
+/// Terminating ones, restarts those a restart was asked for. It wakes on every committed change
+/// (PostgreSQL's NOTIFY) and at each heartbeat.
+///
+/// A node that finds itself declared Lost (its heartbeats stopped reaching the store; another
+/// replica fenced its disks and started its instances elsewhere) stops everything it still
+/// runs, without writing over the instances' new lives, and registers again.
+public struct NodeAgent: Service {
+    let service: InstanceService
+    let nodes: any NodeRepository
+    let capacity: NodeCapacity
+    let interval: Duration
+    let wakeup: Wakeup
+    /// The caches whose snapshots this host keeps (the local store: only here), or nil (RBD:
+    /// every host reaches every snapshot).
+    let localSnapshots: (@Sendable () -> Set<String>)?
+    let logger: Logger
+
+    public init(
+        service: InstanceService, nodes: any NodeRepository, capacity: NodeCapacity, interval: Duration = .seconds(2),
+        wakeup: Wakeup, localSnapshots: (@Sendable () -> Set<String>)?, logger: Logger
+    ) {
+        self.service = service
+        self.nodes = nodes
+        self.capacity = capacity
+        self.interval = interval
+        self.wakeup = wakeup
+        self.localSnapshots = localSnapshots
+        self.logger = logger
+    }
+
+    var name: String { service.node }
+
+    public func register() throws {
+        var node = Node(
+            name: name, cpu: capacity.cpu, memoryGiB: capacity.memoryGiB, diskGiB: capacity.diskGiB, at: service.clock.now())
+        let mine = try service.repository.instances(onNode: name).filter { !$0.status.isEnded }
+        node.allocatedCPU = mine.reduce(0) { $0 + $1.cpu }
+        node.allocatedMemoryGiB = mine.reduce(0) { $0 + $1.memory }
+        refreshWarm()
+        node.warmCaches = service.warm.all
+        try nodes.register(node)
+        logger.info(
+            "node \(name) registered: \(capacity.cpu) CPU, \(capacity.memoryGiB) GiB of memory, \(capacity.diskGiB) GiB of disk")
+    }
+
+    public func run() async throws {
+        try register()
+        var lastBeat = ContinuousClock.now
+        var beats = 0
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                let mine = try service.repository.instances(onNode: name)
+                carryOut(mine)
+                if ContinuousClock.now - lastBeat >= interval || beats == 0 {
+                    lastBeat = ContinuousClock.now
+                    beats += 1
+                    if beats % 15 == 0 { refreshWarm() }
+                    try await beat(mine)
+                }
+            } catch {
+                logger.error("node \(name): the store could not be reached", metadata: ["error": "\(error)"])
+            }
+            _ = await cancelWhenGracefulShutdown { await wakeup.wait(upTo: interval) }
+        }
+    }
+
+    /// Starts, stops and restarts what the store asks of this node's instances.
+    func carryOut(_ mine: [Instance]) {
+        for instance in mine {
+            switch instance.status {
+            case .pending where service.runs.get(instance.id) == nil && !service.runs.isStopping(instance.id):
+                service.startHere(instance)
+            case .terminating where !service.runs.isStopping(instance.id):
+                Task { await service.stopAndRemove(instance.id, account: instance.account) }
+            case .running, .succeeded, .failed:
+                if instance.restartRequested != nil, let run = service.runs.get(instance.id) {
+                    var cleared = instance
+                    cleared.restartRequested = nil
+                    guard (try? service.repository.update(cleared)) != nil else { continue }
+                    Task { await run.restartAll() }
+                }
+            default: break
+            }
+        }
+    }
+
+    private func beat(_ mine: [Instance]) async throws {
+        let live = mine.filter { !$0.status.isEnded }
+        let state = try nodes.heartbeat(
+            name: name, at: service.clock.now(), allocatedCPU: live.reduce(0) { $0 + $1.cpu },
+            allocatedMemoryGiB: live.reduce(0) { $0 + $1.memory }, warmCaches: service.warm.all)
+        switch state {
+        case .ready: return
+        case nil:
+            try register()
+        case .lost:
+            logger.critical(
+                "node \(name) was declared lost (its heartbeats did not reach the store in time): its instances were started on other nodes and its disks fenced; stopping what still runs here and registering again"
+            )
+            await service.shutdown()
+            for run in service.runs.all() { service.runs.remove(run.id) }
+            try register()
+        }
+    }
+
+    /// The local store's caches are warm here (and only here).
+    private func refreshWarm() {
+        guard let localSnapshots else { return }
+        let here = localSnapshots()
+        guard let caches = try? service.cacheRepository.all(in: [.ready, .updating, .updateFailed]) else { return }
+        var warm = Set(service.warm.all)
+        for cache in caches { if let id = cache.snapshotID, here.contains(id) { warm.insert(cache.id) } }
+        service.warm.set(warm)
+    }
+}

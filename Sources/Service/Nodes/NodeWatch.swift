@@ -1,0 +1,127 @@
+import Foundation
+import IMCInstance
+import IMCStore
+import Logging
+import ServiceLifecycle
+
+/// Watches the nodes from an API replica (`--role api|all`): a node whose last heartbeat is
+/// older than `lostAfter` is marked Lost (by exactly one replica: the store hands each lost
+/// node to one caller), its disks are fenced so that it can never write them again, and its
+/// instances are moved: those that still run under Always or OnFailure start again on another
+/// node, from their caches; the others end Failed; those being deleted are deleted. Every step
+/// is an event on the instance.
+public struct NodeWatch: Service {
+    let service: InstanceService
+    let nodes: any NodeRepository
+    let lostAfter: Duration
+    let logger: Logger
+
+    public init(service: InstanceService, nodes: any NodeRepository, lostAfter: Duration = .seconds(20), logger: Logger) {
+        self.service = service
+        self.nodes = nodes
+        self.lostAfter = lostAfter
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let every = max(Duration.milliseconds(250), lostAfter / 4)
+        while !Task.isCancelledOrShuttingDown {
+            await sweep()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: every) }
+        }
+    }
+
+    /// One look at the nodes; returns the nodes this replica declared lost.
+    @discardableResult
+    public func sweep() async -> [Node] {
+        let cutoff = service.clock.now().addingTimeInterval(
+            -Double(lostAfter.components.seconds) - Double(lostAfter.components.attoseconds) / 1e18)
+        let lost: [Node]
+        do { lost = try nodes.markLost(heartbeatBefore: cutoff) } catch {
+            logger.error("the nodes could not be read", metadata: ["error": "\(error)"])
+            return []
+        }
+        for node in lost { await failOver(node) }
+        return lost
+    }
+
+    func failOver(_ node: Node) async {
+        let silent = Int(service.clock.now().timeIntervalSince(node.heartbeat).rounded())
+        logger.warning("node \(node.name) lost: no heartbeat for \(silent) s; fencing its disks and moving its instances")
+        // Fenced first: nothing the lost node still runs may write a disk after its instance
+        // started elsewhere.
+        var fenced: [String: [String]] = [:]
+        for disk in (try? service.repository.disks()) ?? [] where disk.node == node.name {
+            do { fenced[disk.id] = try await service.disks.fence(diskID: disk.id) } catch {
+                logger.error("disk \(disk.id) of lost node \(node.name) could not be fenced", metadata: ["error": "\(error)"])
+            }
+        }
+        let instances: [Instance]
+        do { instances = try service.repository.instances(onNode: node.name) } catch {
+            logger.error("the instances of lost node \(node.name) could not be read", metadata: ["error": "\(error)"])
+            return
+        }
+        for instance in instances { move(instance, off: node, silent: silent, fenced: instance.diskID.flatMap { fenced[$0] }) }
+        // The fenced disks go once their fenced clients' watches lapse (their instances start
+        // from their caches on new disks; a retained disk of the lost node goes too).
+        for id in fenced.keys.sorted() {
+            Task {
+                if await service.disks.removeFenced(diskID: id) {
+                    try? service.repository.deleteDisk(id: id)
+                    service.meter.stop(id, kind: .instanceDisk)
+                    service.meter.stop(id, kind: .retainedDisk)
+                } else {
+                    logger.error("fenced disk \(id) of lost node \(node.name) could not be removed; it is left in the pool")
+                }
+            }
+        }
+    }
+
+    private func move(_ instance: Instance, off node: Node, silent: Int, fenced: [String]?) {
+        let now = service.clock.now()
+        let fence =
+            switch fenced {
+            case nil: ""
+            case let clients? where clients.isEmpty: "; its disk \(instance.diskID ?? "") had no writer left to fence"
+            case let clients?: "; its disk \(instance.diskID ?? "") was fenced (\(clients.joined(separator: ", ")) blocklisted)"
+            }
+        let why = "Node \(node.name) was lost (no heartbeat for \(silent) s)\(fence)"
+        do {
+            if instance.status == .terminating {
+                try service.repository.delete(id: instance.id, account: instance.account)
+                return
+            }
+            guard instance.survivesNodeLoss else {
+                guard !instance.status.isEnded else { return }
+                var failed = instance
+                failed.status = .failed
+                failed.message = why
+                failed.finishTime = now
+                failed.record(.nodeLost, why + "; restart policy \(instance.restartPolicy.rawValue): not started again", at: now)
+                try service.repository.update(failed)
+                return
+            }
+            guard
+                let target = try nodes.place(
+                    cpu: instance.cpu, memoryGiB: instance.memory, cache: instance.cacheID, excluding: [node.name])
+            else {
+                var failed = instance
+                failed.status = .failed
+                failed.message = why + "; " + Placement.refusal((try? nodes.nodes()) ?? [], cpu: instance.cpu, memoryGiB: instance.memory)
+                failed.finishTime = now
+                failed.record(.nodeLost, failed.message!, at: now)
+                try service.repository.update(failed)
+                return
+            }
+            var lostEvent = instance
+            lostEvent.record(.nodeLost, why, at: now)
+            let cache = instance.cacheID.map { " from image cache \($0)" } ?? ""
+            let moved = lostEvent.moved(to: target.name, because: "Started again on node \(target.name)\(cache)", at: now)
+            try service.repository.reassign(moved, from: node.name)
+            logger.notice(
+                "instance moved off lost node", metadata: ["instance": "\(instance.id)", "from": "\(node.name)", "to": "\(target.name)"])
+        } catch {
+            logger.error("instance \(instance.id) of lost node \(node.name) could not be moved", metadata: ["error": "\(error)"])
+        }
+    }
+}
