@@ -4,7 +4,7 @@ DEMO_REGISTRY ?= 127.0.0.1:5000
 DATA_ROOT ?= /var/lib/imc
 PREFIX ?= /usr/local
 
-.PHONY: setup build install run test lint format bench
+.PHONY: setup build install run run-cluster test lint format bench
 
 setup:
 	./scripts/setup.sh
@@ -23,6 +23,11 @@ install: build
 run: install
 	./scripts/demo.sh "$(DEMO_REGISTRY)" "$(DATA_ROOT)"
 
+# imc past one machine, on this one: PostgreSQL, Ceph, two API replicas and three nodes, each
+# node in its own mount namespace (scripts/cluster.sh); Ctrl-C stops it.
+run-cluster: install
+	./scripts/cluster.sh "$(DEMO_REGISTRY)" "$(DATA_ROOT)-cluster"
+
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 
@@ -34,8 +39,9 @@ test: setup lint
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	$(SWIFT) test --skip-build
 	python3 -m pytest -q Tests/Python
-	# The same build and instance tests over PostgreSQL and Ceph RBD (started by the tests).
-	IMC_TEST_SCALED=1 python3 -m pytest -q Tests/Python/test_build_end_to_end.py Tests/Python/test_instances_end_to_end.py
+	# The same build and instance tests over PostgreSQL and Ceph RBD (started by the tests), and
+	# two API replicas and two nodes over them, one of which is killed.
+	IMC_TEST_SCALED=1 python3 -m pytest -q Tests/Python/test_build_end_to_end.py Tests/Python/test_instances_end_to_end.py Tests/Python/test_cluster.py
 
 bench: build
 	.build/release/imc-bench pull

@@ -54,10 +54,13 @@ C="-c $D/ceph.conf"
 monmaptool --create --fsid "$FSID" --addv a "[v1:127.0.0.1:$PORT]" "$D/monmap" >/dev/null
 ceph-mon $C --mkfs -i a --monmap "$D/monmap"
 ceph-mon $C -i a
+# A command sent while the monitor is still starting is refused ("handle_command on fsid
+# 00000000-... != FSID": EPERM): wait until it answers.
+for _ in $(seq 100); do ceph $C mon stat >/dev/null 2>&1 && break; sleep 0.2; done
 # The OSD is made with the uuid the monitor registered for it (a bare `osd create` and an OSD
 # that picks its own uuid disagree now and then: "wrong fsid").
 OSD_UUID=$(uuidgen)
-ceph $C osd new "$OSD_UUID" >/dev/null
+for _ in $(seq 10); do ceph $C osd new "$OSD_UUID" >/dev/null 2>&1 && break; sleep 0.5; done
 ceph-osd $C -i 0 --mkfs --osd-uuid "$OSD_UUID" >/dev/null 2>&1
 ceph $C osd crush add osd.0 1.0 host=localhost root=default >/dev/null 2>&1
 ceph-osd $C -i 0

@@ -4,19 +4,7 @@
 set -euo pipefail
 registry="${1:-127.0.0.1:5000}"
 root="${2:-/var/lib/imc}"
-mkdir -p "$root/demo-registry"
-
-if ! curl -fsS "http://$registry/v2/" >/dev/null 2>&1; then
-  cat > "$root/demo-registry/config.yml" <<YAML
-version: 0.1
-log: {level: warn, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $root/demo-registry/data}, delete: {enabled: true}}
-http: {addr: $registry}
-YAML
-  nohup /usr/bin/docker-registry serve "$root/demo-registry/config.yml" >"$root/demo-registry/log" 2>&1 &
-  for _ in $(seq 1 100); do curl -fsS "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-  echo "demo registry serving on http://$registry (log: $root/demo-registry/log)"
-fi
+./scripts/demo-registry.sh "$registry" "$root"
 
 bin="${IMC_BIN:-.build/release}"
 "$bin"/imc-bench seed --registry "$registry"

@@ -56,7 +56,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
             }
             var snapshot = try await store.create(from: disk)
             snapshot.checksum = try await store.takeChecksum(id: snapshot.id)
-            manager.remove(disk)
+            await manager.remove(disk)
             var make: [Double] = []
             var verify: [Double] = []
             var copy: [Double] = []
@@ -73,7 +73,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
                 t = ContinuousClock.now
                 let d = try await store.makeDisk(from: snapshot, sizeGiB: nil)
                 make.append((ContinuousClock.now - t).seconds)
-                manager.remove(d)
+                await manager.remove(d)
                 sync()
                 t = ContinuousClock.now
                 try Measure.shell("cp --sparse=always --reflink=never \(pool.root)/snapshots/\(snapshot.id).img \(pool.root)/copy-\(i).img")
@@ -119,7 +119,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
                     try Measure.shell("head -c \(dataGiB << 30) /dev/urandom > \(mnt)/data && sync")
                 }
                 let snapshot = try await store.create(from: disk)
-                manager.remove(disk)
+                await manager.remove(disk)
                 var ready: [Double] = []
                 var made: [Double] = []
                 for _ in 0..<runs {
@@ -129,7 +129,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
                     try await manager.mount(d, at: root + "/ready")
                     ready.append((ContinuousClock.now - t).seconds)
                     try await manager.unmount(root + "/ready")
-                    manager.remove(d)
+                    await manager.remove(d)
                 }
                 store.delete(id: snapshot.id)
                 medians.append(Measure.median(ready))

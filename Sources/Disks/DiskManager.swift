@@ -65,7 +65,7 @@ public struct DiskManager: Sendable {
                 ])
             }
         } catch {
-            remove(Disk(id: id, path: path, sizeGiB: sizeGiB))
+            await remove(Disk(id: id, path: path, sizeGiB: sizeGiB))
             throw error
         }
         return Disk(id: id, path: path, sizeGiB: sizeGiB)
@@ -118,10 +118,14 @@ public struct DiskManager: Sendable {
         return (try? await blocking { try rbd.pool.remove(diskID, wait: wait) }) ?? false
     }
 
-    public func remove(_ disk: Disk) {
+    /// Removes a disk (RBD: unmapped, then removed from the pool; librbd's calls block, so
+    /// they run on the blocking pool, never on a thread the service's tasks need).
+    public func remove(_ disk: Disk) async {
         if let rbd {
-            rbd.unmap(disk.id)
-            _ = try? rbd.pool.remove(disk.id)
+            _ = try? await blocking {
+                rbd.unmap(disk.id)
+                _ = try? rbd.pool.remove(disk.id)
+            }
         } else {
             unlink(disk.path)
         }

@@ -140,7 +140,7 @@ public struct LocalSnapshotStore: SnapshotStore {
         chmod(disk.path, 0o600)
         if let sizeGiB, sizeGiB > snapshot.sizeGiB {
             do throws(DiskError) { return try await disks.grow(disk, to: sizeGiB) } catch {
-                disks.remove(disk)
+                await disks.remove(disk)
                 throw error
             }
         }

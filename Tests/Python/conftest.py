@@ -75,7 +75,8 @@ def engine_arguments(engines):
     """`imc serve`'s flags for the scaled-out mode: a database of its own, disks in Ceph."""
     if not engines:
         return []
-    return ["--database", engines["database"](), "--ceph-conf", engines["ceph_conf"]]
+    # A shared database means instances are placed on nodes: this one offers room for every test's.
+    return ["--database", engines["database"](), "--ceph-conf", engines["ceph_conf"], "--node-cpu", "256", "--node-memory-gib", "1024"]
 
 
 def rbd(server, *arguments):

@@ -88,7 +88,7 @@ public struct RBDSnapshotStore: SnapshotStore {
             if let sizeGiB, sizeGiB > snapshot.sizeGiB { return try await disks.grow(disk, to: sizeGiB) }
             try await rbd.map(id)
         } catch {
-            disks.remove(disk)
+            await disks.remove(disk)
             throw error
         }
         return disk

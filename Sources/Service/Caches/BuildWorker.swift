@@ -92,7 +92,7 @@ public struct BuildWorker: Service {
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: builder.workRoot) {
             for e in entries { try? await disks.unmount("\(builder.workRoot)/\(e)") }
         }
-        for id in disks.allDiskIDs() where !keepingDisks.contains(id) { disks.remove(disks.disk(id: id, sizeGiB: 0)) }
+        for id in disks.allDiskIDs() where !keepingDisks.contains(id) { await disks.remove(disks.disk(id: id, sizeGiB: 0)) }
         // This host's claims from before the restart: its builds start again from the queue.
         try? repository.releaseBuildClaims(owner: owner, id: nil)
         // Builds the crash interrupted stopped costing when it happened; they are closed now.

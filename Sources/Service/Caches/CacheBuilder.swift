@@ -102,7 +102,7 @@ public final class CacheBuilder: Sendable {
             }
             record(&cache, .snapshotCreating, "Creating snapshot of disk \(d.id)")
             let snapshot = try await snapshots.create(from: d)
-            disks.remove(d)
+            await disks.remove(d)
             try? diskRecords?.deleteDisk(id: d.id)
             meter.stop(d.id)
             disk = nil
@@ -124,7 +124,7 @@ public final class CacheBuilder: Sendable {
             }
         } catch {
             if let disk {
-                disks.remove(disk)
+                await disks.remove(disk)
                 try? diskRecords?.deleteDisk(id: disk.id)
                 meter.stop(disk.id)
             }

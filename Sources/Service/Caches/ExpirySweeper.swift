@@ -25,7 +25,7 @@ public struct ExpirySweeper: Service {
                 }
                 // Watches resume from the store's history of changes; the newest 10,000 are kept.
                 try service.repository.compactHistory(keeping: 10_000)
-                for id in try instances?.sweepRetainedDisks() ?? [] {
+                for id in try await instances?.sweepRetainedDisks() ?? [] {
                     logger.notice("Retained disk released at the end of its retention", metadata: ["disk": "\(id)"])
                 }
             } catch {

@@ -45,7 +45,7 @@ struct DiskLeases: Sendable {
         meter.stop(retained.id, kind: .retainedDisk)
         let disk = disks.disk(id: retained.id, sizeGiB: retained.sizeGiB)
         guard retained.snapshotID == snapshotID else {
-            disks.remove(disk)
+            await disks.remove(disk)
             try repository.deleteDisk(id: retained.id)
             return nil
         }
@@ -70,7 +70,7 @@ struct DiskLeases: Sendable {
         record.snapshotID = snapshotID
         record.node = disks.node
         do { try repository.insertDisk(record) } catch {
-            disks.remove(disk)
+            await disks.remove(disk)
             throw error
         }
         return DiskLease(disk: disk, cacheID: cache.id, reused: false)
@@ -87,7 +87,7 @@ struct DiskLeases: Sendable {
             record.node = disks.node
             try repository.insertDisk(record)
         } catch {
-            disks.remove(disk)
+            await disks.remove(disk)
             throw error
         }
         return DiskLease(disk: disk, cacheID: nil, reused: false)
@@ -130,8 +130,8 @@ struct DiskLeases: Sendable {
     }
 
     /// Removes the (unmounted) disk and its row.
-    func release(_ lease: DiskLease) {
-        disks.remove(lease.disk)
+    func release(_ lease: DiskLease) async {
+        await disks.remove(lease.disk)
         try? repository.deleteDisk(id: lease.disk.id)
     }
 }

@@ -331,7 +331,7 @@ actor InstanceRun {
                     await event(.imageCacheDiskRetained, "Disk \(lease.disk.id) is not kept: \(error)")
                 }
             }
-            if !retained { service.leases.release(lease) }
+            if !retained { await service.leases.release(lease) }
         }
         if let use = nodeImages {
             nodeImages = nil

@@ -65,10 +65,10 @@ extension InstanceService {
 
     /// Releases retained disks whose time is up.
     @discardableResult
-    public func sweepRetainedDisks() throws -> [String] {
+    public func sweepRetainedDisks() async throws -> [String] {
         var released: [String] = []
         for disk in try repository.disks() where disk.use == .retained && (disk.retainUntil ?? .distantPast) <= clock.now() {
-            disks.remove(disks.disk(id: disk.id, sizeGiB: disk.sizeGiB))
+            await disks.remove(disks.disk(id: disk.id, sizeGiB: disk.sizeGiB))
             try repository.deleteDisk(id: disk.id)
             meter.stop(disk.id, kind: .retainedDisk)
             released.append(disk.id)

@@ -56,7 +56,7 @@ actor NodeImages {
                     try await disks.mount(disk, at: target)
                     chmod(target, 0o700)
                 } catch {
-                    disks.remove(disk)
+                    await disks.remove(disk)
                     throw error
                 }
                 return disk
@@ -80,7 +80,7 @@ actor NodeImages {
         guard let disk = try? await task.value else { return }
         let target = directory(for: account)
         try? await disks.unmount(target)
-        disks.remove(disk)
+        await disks.remove(disk)
         rmdir(target)
     }
 

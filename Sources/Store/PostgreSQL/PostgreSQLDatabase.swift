@@ -147,10 +147,26 @@ struct PostgreSQLSession {
             }
         }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait()
+            return try Self.wait(connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger))
         } catch let error as PSQLError {
             throw PostgreSQLError(error)
         }
+    }
+
+    /// The server gives up on a statement after this (`statement_timeout`, set on connect); the
+    /// client gives up a little later, for a server or network that no longer answers at all.
+    static let statementTimeout: Int64 = 60
+
+    /// Waits for `future`, failing with `PostgreSQLUnanswered` when it has not completed within
+    /// `statementTimeout` plus 15 s (a query on a connection whose server vanished: no caller
+    /// waits forever, and the pool closes that connection).
+    static func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
+        let promise = future.eventLoop.makePromise(of: T.self)
+        future.cascade(to: promise)
+        let seconds = statementTimeout + 15
+        let timeout = future.eventLoop.scheduleTask(in: .seconds(seconds)) { promise.fail(PostgreSQLUnanswered(seconds: seconds)) }
+        defer { timeout.cancel() }
+        return try promise.futureResult.wait()
     }
 
     /// The rows of a query, each readable by column name.
@@ -168,6 +184,12 @@ struct PostgreSQLSession {
     func lock(_ name: String) throws {
         try execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(name)])
     }
+}
+
+/// PostgreSQL did not answer a statement in time (the server or the network is gone).
+struct PostgreSQLUnanswered: Error, CustomStringConvertible {
+    let seconds: Int64
+    var description: String { "PostgreSQL did not answer within \(seconds) s" }
 }
 
 /// A failure PostgreSQL reported, with its SQLSTATE and message (PostgresNIO's own description
@@ -218,10 +240,19 @@ final class PostgreSQLPool: Sendable {
 
     private func connect() throws -> PostgresConnection {
         do {
-            return try PostgresConnection.connect(
+            let connection = try PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
                 id: nextID.wrappingAdd(1, ordering: .relaxed).oldValue, logger: logger
             ).wait()
+            do {
+                _ = try PostgreSQLSession.wait(
+                    connection.query(
+                        PostgresQuery(unsafeSQL: "SET statement_timeout = '\(PostgreSQLSession.statementTimeout)s'"), logger: logger))
+            } catch {
+                try? connection.close().wait()
+                throw error
+            }
+            return connection
         } catch let error as PSQLError {
             throw StoreError(.database, "cannot connect to PostgreSQL: \(PostgreSQLError(error))", cause: error)
         }
@@ -242,6 +273,7 @@ final class PostgreSQLPool: Sendable {
             } else {
                 idle.withLock { $0.append(connection) }
             }
+            if let unanswered = error as? PostgreSQLUnanswered { throw StoreError(.database, unanswered.description, cause: unanswered) }
             throw error
         }
     }
