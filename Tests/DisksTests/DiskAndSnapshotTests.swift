@@ -20,7 +20,7 @@ struct DiskAndSnapshotTests {
         }
         let snapshot = try await store.create(from: disk)
         #expect(snapshot.id.hasPrefix("snap-") && snapshot.sizeGiB == 20)
-        disks.remove(disk)
+        await disks.remove(disk)
         let started = ContinuousClock.now
         let copy = try await store.makeDisk(from: snapshot, sizeGiB: nil)
         let took = ContinuousClock.now - started
@@ -38,8 +38,8 @@ struct DiskAndSnapshotTests {
             var fs = statvfs()
             #expect(statvfs(root, &fs) == 0 && Int64(fs.f_blocks) * Int64(fs.f_frsize) > 190 << 30)
         }
-        disks.remove(copy)
-        disks.remove(big)
+        await disks.remove(copy)
+        await disks.remove(big)
         store.delete(id: snapshot.id)
         #expect(store.allSnapshotIDs().isEmpty && disks.allDiskIDs().isEmpty)
     }
@@ -67,7 +67,7 @@ struct DiskAndSnapshotTests {
         _ = try CommandRunner.capture("/usr/bin/chattr", ["-i", path])
         _ = try CommandRunner.capture("/usr/bin/chattr", ["+i", path])
         let fromResealed = try await store.makeDisk(from: snapshot, sizeGiB: nil)
-        disks.remove(fromResealed)
+        await disks.remove(fromResealed)
         // Flip one byte of the snapshot's data, as someone who cleared the attribute could.
         _ = try CommandRunner.capture("/usr/bin/chattr", ["-i", path])
         let fd = open(path, O_RDWR)
@@ -78,7 +78,7 @@ struct DiskAndSnapshotTests {
         close(fd)
         await #expect(throws: DiskError.self) { try await store.makeDisk(from: snapshot, sizeGiB: nil) }
         #expect(disks.allDiskIDs() == [disk.id], "no disk was made from the corrupt snapshot")
-        disks.remove(disk)
+        await disks.remove(disk)
         store.delete(id: snapshot.id)
     }
 }
@@ -92,7 +92,7 @@ extension DiskAndSnapshotTests {
         let store = LocalSnapshotStore(disks: disks)
         let disk = try await disks.create(sizeGiB: 20)
         let snapshot = try await store.create(from: disk)
-        disks.remove(disk)
+        await disks.remove(disk)
         let path = pool.root + "/snapshots/\(snapshot.id).img"
         _ = try CommandRunner.capture("/usr/bin/chattr", ["-i", path])
         let fd = open(path, O_RDWR)

@@ -42,7 +42,7 @@ struct RBDSnapshotStoreTests {
         }
         let snapshot = try await bed.store.create(from: disk)
         #expect(snapshot.id.hasPrefix("snap-") && snapshot.sizeGiB == 20)
-        bed.disks.remove(disk)  // the build disk's data lives on as the snapshot's base
+        await bed.disks.remove(disk)  // the build disk's data lives on as the snapshot's base
         #expect(bed.store.allSnapshotIDs() == [snapshot.id])
         #expect(bed.disks.allDiskIDs().isEmpty, "a snapshot's base is not a disk")
 
@@ -76,8 +76,8 @@ struct RBDSnapshotStoreTests {
         }
         #expect(kept == "cached layer")
         await #expect(throws: DiskError.self) { _ = try await bed.store.makeDisk(from: snapshot, sizeGiB: nil) }
-        bed.disks.remove(copy)
-        bed.disks.remove(big)
+        await bed.disks.remove(copy)
+        await bed.disks.remove(big)
         #expect(try bed.disks.allDiskIDs().isEmpty && bed.rbd.pool.images().isEmpty, "nothing is left in the pool")
         #expect(bed.rbd.mapped().isEmpty, "nothing is left mapped")
     }

@@ -86,7 +86,7 @@ final class CacheBuilderTests {
                 try FileManager.default.contentsOfDirectory(atPath: root + "/layers/sha256")
             )
         }
-        disks.remove(disk)
+        await disks.remove(disk)
         let decoded = try JSONDecoder().decode(CacheDiskManifest.self, from: manifest)
         #expect(decoded.images.map { $0.reference } == c.images)
         #expect(decoded.schemaVersion == CacheDiskManifest.currentVersion)
