@@ -532,9 +532,9 @@ final class InstanceServiceTests {
         _ = try await wait(third.id, until: finished)
         try await removeAll([second.id, third.id])
         #expect(try instances.disks().map(\.use) == [.retained])
-        #expect(try service.sweepRetainedDisks().isEmpty, "not yet")
+        #expect(try await service.sweepRetainedDisks().isEmpty, "not yet")
         clock.advance(61)
-        #expect(try service.sweepRetainedDisks().count == 1)
+        #expect(try await service.sweepRetainedDisks().count == 1)
         #expect(try instances.disks().isEmpty)
         try caches.delete(ids: [cache.id], account: account)
 
