@@ -13,27 +13,17 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.tke.v20180525 import models, tke_client
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-IMC = os.environ.get("IMC_BINARY", os.path.join(ROOT, ".build", "debug", "imc"))
-BENCH = os.path.join(os.path.dirname(IMC), "imc-bench")
+from cluster_bed import BENCH, IMC, ROOT, ROOT_ID, ROOT_KEY, Engines, Registry, free_port  # noqa: F401
 
-ROOT_ID, ROOT_KEY = "AKIDrootTEST", "root-secret-key"
 OTHER_ID, OTHER_KEY = "AKIDotherTEST", "other-secret-key"
 # An account whose instances use a cache unless they say otherwise (the config's default annotations).
 DEFAULTS_ID, DEFAULTS_KEY = "AKIDdefaultsTEST", "defaults-secret-key"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # IMC_TEST_SCALED=1: the servers keep their state in a real PostgreSQL and their disks and
 # snapshots in a real one-node Ceph (both started here), as a scaled-out deployment does; the
 # same tests must pass.
 SCALED = os.environ.get("IMC_TEST_SCALED") == "1"
-PG_BIN = "/usr/lib/postgresql/15/bin"
 
 
 @pytest.fixture(scope="session")
@@ -42,33 +32,9 @@ def engines():
     if not SCALED:
         yield None
         return
-    work = tempfile.mkdtemp(prefix="imc-engines-")
-    os.chmod(work, 0o755)
-    pg = os.path.join(work, "pg")
-    os.mkdir(pg)
-    shutil.chown(pg, "postgres", "postgres")
-    pg_port = free_port()
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(as_postgres + [f"{PG_BIN}/initdb", "-D", f"{pg}/data", "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    subprocess.run(as_postgres + [f"{PG_BIN}/pg_ctl", "-D", f"{pg}/data", "-l", f"{pg}/log", "-w", "-o",
-                                  f"-p {pg_port} -k {pg} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
-    ceph = os.path.join(work, "ceph")
-    subprocess.run([os.path.join(ROOT, "scripts", "ceph-single-node.sh"), ceph, str(free_port())], check=True, capture_output=True)
-    count = [0]
-
-    def database():
-        count[0] += 1
-        name = f"imc_test_{count[0]}"
-        subprocess.run([f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-c",
-                        f"CREATE DATABASE {name}"], check=True, capture_output=True)
-        return f"postgres://postgres@127.0.0.1:{pg_port}/{name}"
-
-    yield {"database": database, "ceph_conf": os.path.join(ceph, "ceph.conf")}
-    subprocess.run(as_postgres + [f"{PG_BIN}/pg_ctl", "-D", f"{pg}/data", "-m", "immediate", "stop"], capture_output=True)
-    subprocess.run([os.path.join(ROOT, "scripts", "ceph-single-node.sh"), "stop", ceph], capture_output=True)
-    shutil.rmtree(work, ignore_errors=True)
+    started = Engines()
+    yield started
+    started.stop()
 
 
 def engine_arguments(engines):
@@ -76,7 +42,7 @@ def engine_arguments(engines):
     if not engines:
         return []
     # A shared database means instances are placed on nodes: this one offers room for every test's.
-    return ["--database", engines["database"](), "--ceph-conf", engines["ceph_conf"], "--node-cpu", "256", "--node-memory-gib", "1024"]
+    return ["--database", engines.database(), "--ceph-conf", engines.ceph_conf, "--node-cpu", "256", "--node-memory-gib", "1024"]
 
 
 def rbd(server, *arguments):
@@ -156,25 +122,9 @@ def other(server):
 
 @pytest.fixture(scope="session")
 def registry():
-    data = tempfile.mkdtemp(prefix="imc-reg-")
-    port = free_port()
-    host = f"127.0.0.1:{port}"
-    with open(os.path.join(data, "config.yml"), "w") as f:
-        f.write(f"version: 0.1\nlog: {{level: error, accesslog: {{disabled: true}}}}\n"
-                f"storage: {{filesystem: {{rootdirectory: {data}/data}}}}\nhttp: {{addr: {host}}}\n")
-    proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", os.path.join(data, "config.yml")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        if subprocess.run([BENCH, "seed", "--registry", host], capture_output=True).returncode == 0:
-            break
-        time.sleep(0.1)
-    else:
-        raise RuntimeError("could not seed the registry")
-    yield host
-    proc.terminate()
-    proc.wait(timeout=10)
-    shutil.rmtree(data, ignore_errors=True)
+    started = Registry()
+    yield started.host
+    started.stop()
 
 
 @pytest.fixture(scope="session")
@@ -197,7 +147,7 @@ def building_server(registry, engines):
                              "--plain-http", registry] + engine_arguments(engines),
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     server = {"port": port, "tls_port": tls_port, "ca": os.path.join(data, "root", "tls", "ca.pem"), "data": data, "log": log.name,
-              "ceph_conf": engines and engines["ceph_conf"]}
+              "ceph_conf": engines and engines.ceph_conf}
     deadline = time.time() + 20
     while time.time() < deadline:
         try:

@@ -4,87 +4,29 @@ mounts), over one PostgreSQL and one Ceph (started by the tests, IMC_TEST_SCALED
 built by one node serves instances placed on both; `kill -9` of a node: its Always instance
 runs on the other node within the configured time, with events that say why, and the fenced
 disk refuses the dead node's writes; a restarted API replica has lost nothing."""
-import base64
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
 from tencentcloud.tke.v20180525 import models
 
-from conftest import IMC, ROOT_ID, ROOT_KEY, free_port, make_client
+from cluster_bed import Cluster, psql
+from conftest import make_client
 from test_build_end_to_end import wait_for
 from test_instances_end_to_end import create, describe, events, wait_instance
 
 LOST_SECONDS = 4
 
 
-def psql(engines_db, sql):
-    out = subprocess.run(["/usr/lib/postgresql/15/bin/psql", engines_db, "-At", "-c", sql], capture_output=True, text=True,
-                         check=True)
-    return [line.split("|") for line in out.stdout.split("\n") if line]
-
-
-class Cluster:
-    def __init__(self, registry, engines):
-        self.registry = registry
-        self.database = engines["database"]()
-        self.ceph_conf = engines["ceph_conf"]
-        self.base = tempfile.mkdtemp(prefix="imc-cluster-")
-        os.chmod(self.base, 0o711)
-        self.processes = {}
-        self.arguments = {}
-
-    def start(self, name, role, *extra):
-        data = os.path.join(self.base, name)
-        os.makedirs(data, exist_ok=True)
-        os.chmod(data, 0o711)
-        if name not in self.arguments:
-            port, tls = free_port(), free_port()
-            self.arguments[name] = {"port": port, "tls_port": tls, "data": data, "log": os.path.join(data, "serve.log"),
-                                    "ca": os.path.join(data, "root", "tls", "ca.pem"), "ceph_conf": self.ceph_conf, "args": [
-                "unshare", "--mount", "--propagation", "private", "--",
-                IMC, "serve", "--role", role, "--node-name", name, "--data-root", os.path.join(data, "root"),
-                "--listen", f"127.0.0.1:{port}", "--listen-tls", f"127.0.0.1:{tls}", "--database", self.database,
-                "--ceph-conf", self.ceph_conf, "--pool-size-gib", "64", "--allow-registry-network", "127.0.0.0/8",
-                "--plain-http", self.registry, "--heartbeat-seconds", "0.5", "--node-lost-seconds", str(LOST_SECONDS),
-                *extra]}
-        server = self.arguments[name]
-        env = dict(os.environ, IMC_ROOT_SECRET_ID=ROOT_ID, IMC_ROOT_SECRET_KEY=ROOT_KEY, IMC_MASTER_KEY=base64.b64encode(b"imc-cluster-test-key-32-bytes!!!").decode())
-        log = open(server["log"], "a")
-        self.processes[name] = subprocess.Popen(server["args"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if role == "node":
-                if [name, "Ready"] in psql(self.database, f"SELECT name, state FROM nodes WHERE name = '{name}'"):
-                    return server
-            else:
-                try:
-                    make_client(server).DescribeImageCaches(models.DescribeImageCachesRequest())
-                    return server
-                except Exception:
-                    pass
-            if self.processes[name].poll() is not None:
-                raise RuntimeError(open(server["log"]).read())
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} did not start: " + open(server["log"]).read())
-
-    def stop(self, name, sig=signal.SIGTERM):
-        proc = self.processes.pop(name)
-        proc.send_signal(sig)
-        proc.wait(timeout=60)
-
-
 @pytest.fixture(scope="module")
 def cluster(registry, engines):
     if not engines:
         pytest.skip("the cluster runs over PostgreSQL and Ceph: IMC_TEST_SCALED=1")
-    c = Cluster(registry, engines)
+    c = Cluster(registry, engines, lost_seconds=LOST_SECONDS)
+    slow = []
     try:
         c.start("api-1", "api")
         c.start("api-2", "api")
@@ -93,30 +35,9 @@ def cluster(registry, engines):
         yield c
     finally:
         # Every replica and node stops on SIGTERM (their instances stopped, disks released).
-        slow = []
-        for name, proc in list(c.processes.items()):
-            proc.send_signal(signal.SIGTERM)
-        for name, proc in list(c.processes.items()):
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                slow.append(name)
-                proc.kill()
-                proc.wait()
-        # What a killed node left: its containers (runc under its root) and its rbd-fuse maps.
-        for name in ("node-a", "node-b"):
-            root = os.path.join(c.base, name, "root")
-            runc_root = os.path.join(root, "instances", "runc")
-            if os.path.isdir(runc_root):
-                for ci in os.listdir(runc_root):
-                    subprocess.run(["runc", "--root", runc_root, "delete", "--force", ci], capture_output=True)
-            subprocess.run(["pkill", "-9", "-f", f"rbd-fuse.*{root}"], capture_output=True)
-        if slow:
-            kept = tempfile.mkdtemp(prefix="imc-cluster-slow-")
-            for name in slow:
-                shutil.copy(c.arguments[name]["log"], os.path.join(kept, f"{name}.log"))
-        shutil.rmtree(c.base, ignore_errors=True)
-        assert not slow, f"{slow} did not stop within 60 s of SIGTERM (logs in {kept})"
+        slow = c.stop_all()
+        kept = c.remove(keep_logs_of=slow)
+    assert not slow, f"{slow} did not stop within 60 s of SIGTERM (logs in {kept})"
 
 
 def test_instances_are_placed_on_nodes_run_there_and_survive_the_death_of_one(cluster):
