@@ -11,6 +11,7 @@ import subprocess
 import time
 
 import pytest
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.tke.v20180525 import models
 
 from cluster_bed import Cluster, psql
@@ -68,6 +69,22 @@ def test_instances_are_placed_on_nodes_run_there_and_survive_the_death_of_one(cl
         assigned = [e.Message for e in events(api2, ci) if e.Reason == "Scheduled"]
         assert assigned == [f"Successfully assigned {i['EksCiName']} to node {i['NodeName']}"], assigned
     assert {i["NodeName"] for i in running.values()} == {"node-a", "node-b"}
+
+    # A restart through a replica reaches the instance's node.
+    restart = models.RestartEKSContainerInstancesRequest()
+    restart.EksCiIds = [second]
+    api2.RestartEKSContainerInstances(restart)
+    deadline = time.time() + 60
+    while describe(api1, second)["Containers"][0]["RestartCount"] < 1 and time.time() < deadline:
+        time.sleep(0.1)
+    assert describe(api1, second)["Containers"][0]["RestartCount"] >= 1, events(api1, second)
+    assert wait_instance(api1, second, {"Running"})["NodeName"] == running[second]["NodeName"]
+    # Its log is on its node's disk: an API replica says so instead of answering an empty log.
+    log = models.DescribeEksContainerInstanceLogRequest()
+    log.EksCiId = second
+    with pytest.raises(TencentCloudSDKException) as refused:
+        api1.DescribeEksContainerInstanceLog(log)
+    assert f"runs on node {running[second]['NodeName']}" in refused.value.message
 
     # kill -9 of the first instance's node: its imc dies; what it started (the container, the
     # rbd-fuse of the disk) does not, and must be fenced.

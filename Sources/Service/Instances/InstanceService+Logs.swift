@@ -14,6 +14,13 @@ extension InstanceService {
         }
         if let tail, tail < 0 { throw ServiceError.invalidValue("Tail must not be negative, not \(tail)") }
         if let limitBytes, limitBytes <= 0 { throw ServiceError.invalidValue("LimitBytes must be positive, not \(limitBytes)") }
+        // The log is on the instance's disk, on its node: an API replica elsewhere says so
+        // rather than answering an empty log.
+        guard isHere(instance) || nodes == nil else {
+            throw ServiceError(
+                .inUse, "instance \(id) runs on node \(instance.node ?? "-"): its logs are kept there and are not reachable from this API replica",
+                specificCode: "ResourceUnavailable")
+        }
         let maxBytes = min(limitBytes ?? (1 << 20), 1 << 20)
         var text = String(decoding: LogWriter.tail(logPath(instance.id, name), maxBytes: maxBytes), as: UTF8.self)
         if let tail {
