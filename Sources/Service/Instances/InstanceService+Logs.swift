@@ -18,7 +18,8 @@ extension InstanceService {
         // rather than answering an empty log.
         guard isHere(instance) || nodes == nil else {
             throw ServiceError(
-                .inUse, "instance \(id) runs on node \(instance.node ?? "-"): its logs are kept there and are not reachable from this API replica",
+                .inUse,
+                "instance \(id) runs on node \(instance.node ?? "-"): its logs are kept there and are not reachable from this API replica",
                 specificCode: "ResourceUnavailable")
         }
         let maxBytes = min(limitBytes ?? (1 << 20), 1 << 20)
