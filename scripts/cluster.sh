@@ -32,8 +32,9 @@ if [ ! -d "$dir/pg/data" ]; then
   mkdir -p "$dir/pg" && chown postgres:postgres "$dir/pg"
   runuser -u postgres -- "$pg_bin/initdb" -D "$dir/pg/data" -A trust -U postgres >/dev/null
 fi
-runuser -u postgres -- "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w \
-  -o "-p 5433 -k $dir/pg -c listen_addresses=127.0.0.1" start >/dev/null
+runuser -u postgres -- "$pg_bin/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1 ||
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w \
+    -o "-p 5433 -k $dir/pg -c listen_addresses=127.0.0.1" start >/dev/null
 "$pg_bin/psql" -h 127.0.0.1 -p 5433 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'imc'" | grep -q 1 ||
   "$pg_bin/psql" -h 127.0.0.1 -p 5433 -U postgres -c "CREATE DATABASE imc" >/dev/null
 database="postgres://postgres@127.0.0.1:5433/imc"
