@@ -63,7 +63,18 @@ OSD_UUID=$(uuidgen)
 for _ in $(seq 10); do ceph $C osd new "$OSD_UUID" >/dev/null 2>&1 && break; sleep 0.5; done
 ceph-osd $C -i 0 --mkfs --osd-uuid "$OSD_UUID" >/dev/null 2>&1
 ceph $C osd crush add osd.0 1.0 host=localhost root=default >/dev/null 2>&1
-ceph-osd $C -i 0
-for _ in $(seq 60); do ceph $C osd stat 2>/dev/null | grep -q "1 up" && break; sleep 0.5; done
+# An OSD whose first commands reach the monitor before it knows the cluster's fsid gives up at
+# init ("mon_cmd_maybe_osd_create fail: 'wrong fsid'"), now and then: it is started again.
+for _ in 1 2 3 4; do
+  ceph-osd $C -i 0 || true
+  for _ in $(seq 40); do
+    ceph $C osd stat 2>/dev/null | grep -q "1 up" && break 2
+    sleep 0.5
+    # Gone already: it gave up at init; start it again at once.
+    [ -f "$D/run/osd.0.pid" ] && ! kill -0 "$(cat "$D/run/osd.0.pid")" 2>/dev/null && break
+  done
+  [ -f "$D/run/osd.0.pid" ] && kill -9 "$(cat "$D/run/osd.0.pid")" 2>/dev/null || true
+  sleep 1
+done
 ceph $C osd pool create rbd 16 >/dev/null 2>&1 && rbd $C pool init rbd
 echo "ceph up: conf $D/ceph.conf"
