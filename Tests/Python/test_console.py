@@ -8,6 +8,7 @@ import time
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -44,7 +45,9 @@ def click_and_wait(driver, element_id, url_part, seconds=30):
 
 
 def wait_text(driver, selector, text, seconds=60):
-    WebDriverWait(driver, seconds).until(lambda d: text in d.find_element(By.CSS_SELECTOR, selector).text)
+    # The page refreshes itself: an element read while it is replaced is read again.
+    WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(
+        lambda d: text in d.find_element(By.CSS_SELECTOR, selector).text)
 
 
 def test_the_console_creates_a_cache_runs_an_instance_and_shows_the_bill(browser, registry, building_server):

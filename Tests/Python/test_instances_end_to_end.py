@@ -62,7 +62,9 @@ def delete_and_wait(client, ids, server):
         time.sleep(0.05)
     root = os.path.join(server["data"], "root")
     with open("/proc/self/mountinfo") as f:
-        mounts = [line.split()[4] for line in f if line.split()[4].startswith(root + "/instances/")]
+        # This test's instances only: another test's failure must not fail this one too.
+        mounts = [line.split()[4] for line in f
+                  if any(line.split()[4].startswith(f"{root}/instances/run/{ci}/") for ci in ids)]
     assert mounts == [], mounts
     for ci in ids:
         assert not os.path.exists(os.path.join(root, "instances", "run", ci))
