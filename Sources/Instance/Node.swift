@@ -39,6 +39,20 @@ public struct Node: Codable, Sendable, Equatable {
     public var freeCPU: Double { cpu - allocatedCPU }
     public var freeMemoryGiB: Double { memoryGiB - allocatedMemoryGiB }
 
+    /// A heartbeat of a Ready node: its allocation as its instances say, and its warm caches.
+    public mutating func beat(at now: Date, allocatedCPU: Double, allocatedMemoryGiB: Double, warmCaches: [String]) {
+        heartbeat = now
+        self.allocatedCPU = allocatedCPU
+        self.allocatedMemoryGiB = allocatedMemoryGiB
+        self.warmCaches = warmCaches
+    }
+
+    /// An instance placed on it.
+    public mutating func allocate(cpu: Double, memoryGiB: Double) {
+        allocatedCPU += cpu
+        allocatedMemoryGiB += memoryGiB
+    }
+
     public func fits(cpu wanted: Double, memoryGiB wantedMemory: Double) -> Bool {
         state == .ready && freeCPU + 1e-9 >= wanted && freeMemoryGiB + 1e-9 >= wantedMemory
     }
@@ -62,7 +76,13 @@ public enum Placement {
         }
     }
 
-    /// Why no node was chosen, for the error a person reads.
+    /// Why no node was chosen, as a tenant is told: what it asked for, nothing of the nodes
+    /// (their names and free room are the operator's, and would tell one tenant of the others).
+    public static func tenantRefusal(cpu: Double, memoryGiB: Double) -> String {
+        "no node has room for \(amount(cpu)) CPU and \(amount(memoryGiB)) GiB of memory now"
+    }
+
+    /// Why no node was chosen, for the operator's log.
     public static func refusal(_ nodes: [Node], cpu: Double, memoryGiB: Double, excluding: Set<String> = []) -> String {
         let ready = nodes.filter { $0.state == .ready && !excluding.contains($0.name) }
         guard !ready.isEmpty else { return "no node is Ready to run instances" }

@@ -65,9 +65,7 @@ public struct NodeAgent: Service {
     public func register() throws {
         var node = Node(
             name: name, cpu: capacity.cpu, memoryGiB: capacity.memoryGiB, diskGiB: capacity.diskGiB, at: service.clock.now())
-        let mine = try service.repository.instances(onNode: name).filter { !$0.status.isEnded }
-        node.allocatedCPU = mine.reduce(0) { $0 + $1.cpu }
-        node.allocatedMemoryGiB = mine.reduce(0) { $0 + $1.memory }
+        (node.allocatedCPU, node.allocatedMemoryGiB) = Self.allocation(of: try service.repository.instances(onNode: name))
         refreshWarm()
         node.warmCaches = service.warm.all
         try nodes.register(node)
@@ -92,7 +90,12 @@ public struct NodeAgent: Service {
             } catch {
                 logger.error("node \(name): the store could not be reached", metadata: ["error": "\(error)"])
             }
-            _ = await cancelWhenGracefulShutdown { await wakeup.wait(upTo: interval) }
+            // Commits anywhere in the cluster wake every node: those of the next moment are
+            // taken together, so a busy cluster costs each node at most ten reads a second.
+            _ = await cancelWhenGracefulShutdown {
+                try? await Task.sleep(for: .milliseconds(100))
+                return await wakeup.wait(upTo: interval)
+            }
         }
     }
 
@@ -117,10 +120,9 @@ public struct NodeAgent: Service {
     }
 
     private func beat(_ mine: [Instance]) async throws {
-        let live = mine.filter { !$0.status.isEnded }
+        let (cpu, memory) = Self.allocation(of: mine)
         let state = try nodes.heartbeat(
-            name: name, at: service.clock.now(), allocatedCPU: live.reduce(0) { $0 + $1.cpu },
-            allocatedMemoryGiB: live.reduce(0) { $0 + $1.memory }, warmCaches: service.warm.all)
+            name: name, at: service.clock.now(), allocatedCPU: cpu, allocatedMemoryGiB: memory, warmCaches: service.warm.all)
         switch state {
         case .ready: return
         case nil:
@@ -133,6 +135,11 @@ public struct NodeAgent: Service {
             for run in service.runs.all() { service.runs.remove(run.id) }
             try register()
         }
+    }
+
+    /// The CPU and memory that the instances which have not ended hold.
+    static func allocation(of instances: [Instance]) -> (cpu: Double, memoryGiB: Double) {
+        instances.filter { !$0.status.isEnded }.reduce((0, 0)) { ($0.0 + $1.cpu, $0.1 + $1.memory) }
     }
 
     /// The local store's caches are warm here (and only here).

@@ -35,10 +35,7 @@ public final class PostgreSQLNodeRepository: NodeRepository {
             guard var node = try Self.decode(try session.rows("SELECT data FROM nodes WHERE name = $1 FOR UPDATE", [.text(name)])).first
             else { return nil }
             guard node.state == .ready else { return node.state }
-            node.heartbeat = at
-            node.allocatedCPU = allocatedCPU
-            node.allocatedMemoryGiB = allocatedMemoryGiB
-            node.warmCaches = warmCaches
+            node.beat(at: at, allocatedCPU: allocatedCPU, allocatedMemoryGiB: allocatedMemoryGiB, warmCaches: warmCaches)
             try Self.save(session, node)
             return .ready
         }
@@ -58,8 +55,7 @@ public final class PostgreSQLNodeRepository: NodeRepository {
                 guard var node = Placement.choose(ready, cpu: cpu, memoryGiB: memoryGiB, cache: cache, excluding: excluding) else {
                     return (nil, Int64(ready.count) < all)
                 }
-                node.allocatedCPU += cpu
-                node.allocatedMemoryGiB += memoryGiB
+                node.allocate(cpu: cpu, memoryGiB: memoryGiB)
                 try Self.save(session, node)
                 return (node, false)
             }

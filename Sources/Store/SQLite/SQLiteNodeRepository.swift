@@ -27,12 +27,10 @@ public final class SQLiteNodeRepository: NodeRepository {
         -> Node.State?
     {
         try pool.write { db in
-            guard var node = try Self.all(db).first(where: { $0.name == name }) else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT data FROM nodes WHERE name = ?", arguments: [name]) else { return nil }
+            var node = try Self.decoder.decode(Node.self, from: row["data"] as Data)
             guard node.state == .ready else { return node.state }
-            node.heartbeat = at
-            node.allocatedCPU = allocatedCPU
-            node.allocatedMemoryGiB = allocatedMemoryGiB
-            node.warmCaches = warmCaches
+            node.beat(at: at, allocatedCPU: allocatedCPU, allocatedMemoryGiB: allocatedMemoryGiB, warmCaches: warmCaches)
             try Self.save(db, node)
             return .ready
         }
@@ -44,8 +42,7 @@ public final class SQLiteNodeRepository: NodeRepository {
         try pool.write { db in
             guard var node = Placement.choose(try Self.all(db), cpu: cpu, memoryGiB: memoryGiB, cache: cache, excluding: excluding)
             else { return nil }
-            node.allocatedCPU += cpu
-            node.allocatedMemoryGiB += memoryGiB
+            node.allocate(cpu: cpu, memoryGiB: memoryGiB)
             try Self.save(db, node)
             return node
         }
