@@ -34,6 +34,8 @@ struct PlacementTests {
             Placement.refusal(nodes, cpu: 1, memoryGiB: 2, excluding: ["gone"])
                 == "no node has room for 1 CPU and 2 GiB of memory (small has 2 CPU and 1 GiB free)")
         #expect(Placement.refusal([node("lost", cpu: 1, lost: true)], cpu: 0.25, memoryGiB: 0.5) == "no node is Ready to run instances")
+        // A tenant is told what it asked for, nothing of the nodes.
+        #expect(Placement.tenantRefusal(cpu: 1, memoryGiB: 2) == "no node has room for 1 CPU and 2 GiB of memory now")
     }
 
     @Test func aMovedInstanceStartsAfreshOnItsNewNodeKeepingWhoItIs() {

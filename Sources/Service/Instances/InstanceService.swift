@@ -177,9 +177,9 @@ public final class InstanceService: Sendable {
         var placed: [String] = []
         for _ in 0..<replicas {
             guard let chosen = try nodes.place(cpu: cpu, memoryGiB: memory, cache: cache, excluding: []) else {
+                logger.warning("instance refused: \(Placement.refusal((try? nodes.nodes()) ?? [], cpu: cpu, memoryGiB: memory))")
                 throw ServiceError(
-                    .limitExceeded, Placement.refusal(try nodes.nodes(), cpu: cpu, memoryGiB: memory),
-                    specificCode: "ResourceInsufficient")
+                    .limitExceeded, Placement.tenantRefusal(cpu: cpu, memoryGiB: memory), specificCode: "ResourceInsufficient")
             }
             placed.append(chosen.name)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import IMCInstance
+import IMCPull
 import IMCStore
 import Logging
 import ServiceLifecycle
@@ -34,8 +35,7 @@ public struct NodeWatch: Service {
     /// One look at the nodes; returns the nodes this replica declared lost.
     @discardableResult
     public func sweep() async -> [Node] {
-        let cutoff = service.clock.now().addingTimeInterval(
-            -Double(lostAfter.components.seconds) - Double(lostAfter.components.attoseconds) / 1e18)
+        let cutoff = service.clock.now().addingTimeInterval(-lostAfter.seconds)
         let lost: [Node]
         do { lost = try nodes.markLost(heartbeatBefore: cutoff) } catch {
             logger.error("the nodes could not be read", metadata: ["error": "\(error)"])
@@ -52,7 +52,13 @@ public struct NodeWatch: Service {
         // started elsewhere.
         var fenced: [String: [String]] = [:]
         for disk in (try? service.repository.disks()) ?? [] where disk.node == node.name {
-            do { fenced[disk.id] = try await service.disks.fence(diskID: disk.id) } catch {
+            do {
+                let clients = try await service.disks.fence(diskID: disk.id)
+                fenced[disk.id] = clients
+                logger.notice(
+                    "disk of lost node fenced",
+                    metadata: ["disk": "\(disk.id)", "node": "\(node.name)", "blocklisted": "\(clients.joined(separator: ", "))"])
+            } catch {
                 logger.error("disk \(disk.id) of lost node \(node.name) could not be fenced", metadata: ["error": "\(error)"])
             }
         }
@@ -83,7 +89,8 @@ public struct NodeWatch: Service {
             switch fenced {
             case nil: ""
             case let clients? where clients.isEmpty: "; its disk \(instance.diskID ?? "") had no writer left to fence"
-            case let clients?: "; its disk \(instance.diskID ?? "") was fenced (\(clients.joined(separator: ", ")) blocklisted)"
+            // The clients' addresses are the cluster's, for the operator's log, not the tenant's.
+            case let clients?: "; its disk \(instance.diskID ?? "") was fenced (\(clients.count) writer(s) blocklisted)"
             }
         let why = "Node \(node.name) was lost (no heartbeat for \(silent) s)\(fence)"
         do {
@@ -107,7 +114,10 @@ public struct NodeWatch: Service {
             else {
                 var failed = instance
                 failed.status = .failed
-                failed.message = why + "; " + Placement.refusal((try? nodes.nodes()) ?? [], cpu: instance.cpu, memoryGiB: instance.memory)
+                failed.message = why + "; " + Placement.tenantRefusal(cpu: instance.cpu, memoryGiB: instance.memory)
+                logger.warning(
+                    "instance of lost node not moved: \(Placement.refusal((try? nodes.nodes()) ?? [], cpu: instance.cpu, memoryGiB: instance.memory, excluding: [node.name]))",
+                    metadata: ["instance": "\(instance.id)"])
                 failed.finishTime = now
                 failed.record(.nodeLost, failed.message!, at: now)
                 try service.repository.update(failed)
