@@ -2,38 +2,29 @@ import CIMCSys
 import Foundation
 import IMCOS
 
-/// A Pod's network namespace, shared by its containers (they reach each other on 127.0.0.1),
-/// made with iproute2 (`ip netns`: a named namespace bound under /run/netns) with its loopback
-/// up. imc gives it no other interface: instances have no network beyond it.
+/// A Pod's network namespace, shared by its containers (they reach each other on 127.0.0.1): a
+/// named namespace bound under /run/netns (as `ip netns add` makes one), with its loopback up and
+/// IPv6 off for the interfaces added to it (`VPCNetworks.attach` adds its `eth0`). Without a VPC
+/// it has no other interface.
 public struct NetworkNamespace: Sendable {
     public let name: String
     public var path: String { "/run/netns/\(name)" }
 
     public init(name: String) { self.name = name }
 
-    /// Creates the namespace (a leftover of the same name is replaced). With `owner`, the
-    /// namespace belongs to that user namespace (the instance's), as a container's own would:
-    /// its containers, root only in their user namespace, may then mount their sysfs; it is made
-    /// in-process (no `ip` run on the start's path), its loopback brought up from inside.
+    /// Creates the namespace (a leftover of the same name is replaced), in process: no `ip` run on
+    /// the start's path. With `owner`, the namespace belongs to that user namespace (the
+    /// instance's), as a container's own would: its containers, root only in their user namespace,
+    /// may then mount their sysfs.
     public func create(owner: UserNamespace? = nil) async throws(RuntimeError) {
         await delete()
-        if let owner {
-            let target = path
-            let made = await BlockingPool.shared.run { () -> Int32 in
-                try? FileManager.default.createDirectory(atPath: "/run/netns", withIntermediateDirectories: true)
-                return imc_netns_in_userns(owner.fd, target) == 0 ? 0 : errno
-            }
-            guard made == 0 else {
-                throw RuntimeError(.runtime, "cannot create network namespace \(name): \(String(cString: strerror(made)))")
-            }
-            return
+        let target = path
+        let made = await BlockingPool.shared.run { () -> Int32 in
+            try? FileManager.default.createDirectory(atPath: "/run/netns", withIntermediateDirectories: true)
+            return imc_netns_create(owner?.fd ?? -1, target) == 0 ? 0 : errno
         }
-        guard await Self.ip(["netns", "add", name]) == 0 else {
-            throw RuntimeError(.runtime, "cannot create network namespace \(name)")
-        }
-        guard await Self.ip(["-n", name, "link", "set", "lo", "up"]) == 0 else {
-            await delete()
-            throw RuntimeError(.runtime, "cannot bring up the loopback of network namespace \(name)")
+        guard made == 0 else {
+            throw RuntimeError(.runtime, "cannot create network namespace \(name): \(String(cString: strerror(made)))")
         }
     }
 
@@ -46,9 +37,5 @@ public struct NetworkNamespace: Sendable {
             try? Mount.unmount(target, detach: true)
             unlink(target)
         }
-    }
-
-    static func ip(_ arguments: [String]) async -> Int32 {
-        (try? await Command.run(["/usr/sbin/ip"] + arguments))?.status ?? -1
     }
 }

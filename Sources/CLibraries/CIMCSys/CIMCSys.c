@@ -182,50 +182,6 @@ int imc_epoll_wait(int epfd, uint64_t *keys, int max, int timeout_ms) {
     return n;
 }
 
-int imc_netns_in_userns(int userns_fd, const char *target) {
-    int ready[2], done[2];
-    if (pipe2(ready, O_CLOEXEC) != 0) return -1;
-    if (pipe2(done, O_CLOEXEC) != 0) { close(ready[0]); close(ready[1]); return -1; }
-    pid_t pid = fork();
-    if (pid < 0) { close(ready[0]); close(ready[1]); close(done[0]); close(done[1]); return -1; }
-    if (pid == 0) {
-        char c = (setns(userns_fd, CLONE_NEWUSER) == 0 && unshare(CLONE_NEWNET) == 0) ? 1 : 0;
-        if (c) {
-            // The loopback up, from inside (root of the namespace's owner has CAP_NET_ADMIN here).
-            int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-            struct ifreq ifr;
-            memset(&ifr, 0, sizeof ifr);
-            strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-            if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) != 0) c = 0;
-            ifr.ifr_flags |= IFF_UP;
-            if (c && ioctl(s, SIOCSIFFLAGS, &ifr) != 0) c = 0;
-            if (s >= 0) close(s);
-        }
-        if (write(ready[1], &c, 1) != 1) _exit(1);
-        if (read(done[0], &c, 1) != 1) _exit(1);
-        _exit(0);
-    }
-    close(ready[1]);
-    close(done[0]);
-    char ok = 0;
-    int rc = -1, saved = EPERM;
-    if (read(ready[0], &ok, 1) == 1 && ok == 1) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
-        int fd = open(target, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
-        if (fd >= 0) close(fd);
-        rc = mount(path, target, NULL, MS_BIND, NULL);
-        saved = errno;
-    }
-    close(ready[0]);
-    char bye = 0;
-    if (write(done[1], &bye, 1) != 1) kill(pid, SIGKILL);
-    close(done[1]);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-    if (rc != 0) errno = saved;
-    return rc;
-}
-
 #include <linux/loop.h>
 
 int imc_loop_attach(const char *image, int direct_io, char *device, unsigned long device_len) {

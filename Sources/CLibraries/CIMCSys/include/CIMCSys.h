@@ -46,10 +46,15 @@ int imc_mount_in(const char *directory, const char *source, const char *target, 
 /// file descriptor (a child process makes it and exits). Returns the fd, or -1 with errno set.
 int imc_userns_fd(unsigned int base, unsigned int count);
 
-/// Makes a network namespace owned by the user namespace `userns_fd` (so that a container of that
-/// user namespace may mount its own sysfs), with its loopback up, and binds it at `target` (a
-/// file, made if missing).
-int imc_netns_in_userns(int userns_fd, const char *target);
+/// Makes a network namespace, owned by the user namespace `userns_fd` when it is not -1 (so that a
+/// container of that user namespace may mount its own sysfs), with its loopback up and IPv6 off
+/// for every interface added later (`net.ipv6.conf.default.disable_ipv6`; the loopback keeps
+/// `::1`), and binds it at `target` (a file, made if missing). 0, or -1 with errno.
+int imc_netns_create(int userns_fd, const char *target);
+
+/// Adds (or replaces) a static entry for the Ethernet address `mac` on the bridge port `port`
+/// (`bridge fdb replace MAC dev PORT master static`), through rtnetlink. 0, or -1 with errno.
+int imc_bridge_fdb_add(const char *port, const unsigned char mac[6]);
 
 /// Attaches `image` to a free loop device (autoclear: it detaches with its last user; direct I/O
 /// when asked and the backing file allows it), writes its path into `device`, and returns an open
