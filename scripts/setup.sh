@@ -10,6 +10,7 @@ DEBS=(
   apache2-utils openssl                # htpasswd and certificates for it
   skopeo podman runc                   # the tools the benchmark compares against
   xfsprogs e2fsprogs util-linux attr   # disks, mounts and xattr checks
+  iptables nftables conntrack iproute2 # VPC networks: security groups, port bindings, tracked connections
   busybox-static                       # the static shell in the images tests and the demo run; gVisor Pods' pause
   runsc                                # gVisor, the second runtime class
   gcc libc6-dev                        # the walls' probe is built static by the tests

@@ -260,7 +260,8 @@ struct ServeCommand: AsyncParsableCommand {
                 // imc's own API ports are unreachable from instances on any of the host's addresses.
                 var n = settings.network
                 let ports = [listen, listenTLS].compactMap { Self.split($0)?.1 }
-                n.networks = VPCNetworks(first: n.networks.first, count: n.networks.count, apiPorts: ports)
+                n.networks = VPCNetworks(
+                    first: n.networks.first, count: n.networks.count, apiPorts: ports, connectionLimit: n.networks.connectionLimit)
                 return n
             }(), nodes: usesNodes ? state.nodes : nil, runsInstances: role != "api", logger: logger)
         let billing = BillingService(usage: usage, prices: settings.prices)
@@ -345,6 +346,7 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data((out.joined(separator: "\n") + "\n").utf8))
         }
         services += [.init(service: sweeper), .init(service: InstanceSupervisor(service: instances))]
+        if role != "api" { services.append(.init(service: PortDropWatch(service: instances))) }
         services.append(
             .init(
                 service: CacheRefresher(

@@ -25,7 +25,8 @@ import Yams
 /// registries: {allowedNetworks: ["127.0.0.1/32", "10.0.0.0/8"]}   # refused by default
 /// disks: {reserveGiB: 2}       # free space kept on the pool and the data root
 /// tls: {certificate: /etc/imc/tls.crt, key: /etc/imc/tls.key}     # else generated at first start
-/// networks: {first: 0, count: 4096}   # which /24s of 10.240.0.0/12 this service gives VPCs
+/// networks:                    # which /24s of 10.240.0.0/12 this service gives VPCs, and the
+///   {first: 0, count: 4096, connectionsPerInstance: 8192}  # connections an instance may have tracked
 /// securityGroups:              # `default` (all egress, ingress from its own) always exists
 ///   sg-locked: {egress: false}                       # nothing out of its VPC
 ///   sg-web:
@@ -99,14 +100,17 @@ public struct ServiceConfiguration: Sendable {
         if let networks = root["networks"] {
             var first = 0
             var count = 4096
+            var connections = VPCNetworks.defaultConnectionLimit
             for (k, v) in try mapping(networks, "networks", source) {
                 switch k {
                 case "first": first = try integer(v, "networks.first", source, in: 0...4095)
                 case "count": count = try integer(v, "networks.count", source, in: 1...4096)
+                case "connectionsPerInstance":
+                    connections = try integer(v, "networks.connectionsPerInstance", source, in: 16...(1 << 22))
                 default: throw ConfigurationError("\(source): unknown field networks.\(k)")
                 }
             }
-            config.network.networks = VPCNetworks(first: first, count: count)
+            config.network.networks = VPCNetworks(first: first, count: count, connectionLimit: connections)
         }
         if let groups = root["securityGroups"] {
             let entries = try mapping(groups, "securityGroups", source)

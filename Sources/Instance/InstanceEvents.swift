@@ -34,12 +34,16 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case rescheduled = "Rescheduled"
     /// The account's default annotations filled what the request left unsaid.
     case defaultAnnotationsApplied = "DefaultAnnotationsApplied"
+    /// The instance's port dropped frames it sent as another address (source IPv4, MAC, ARP).
+    case spoofedTrafficDropped = "SpoofedTrafficDropped"
+    /// The instance's port dropped new connections past its cap of tracked connections.
+    case connectionLimitReached = "ConnectionLimitReached"
 
     /// Warning for what a person should look at; Normal otherwise.
     public var kind: CacheEvent.Kind {
         switch self {
         case .failed, .backOff, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale, .nodeShutdown, .nodeRestarted, .nodeLost,
-            .rescheduled:
+            .rescheduled, .spoofedTrafficDropped, .connectionLimitReached:
             .warning
         default: .normal
         }

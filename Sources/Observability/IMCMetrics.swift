@@ -60,9 +60,18 @@ public enum IMCMetrics {
     public static let dataRootFreeBytes = Declaration(
         name: "imc_data_root_free_bytes", kind: .gauge, help: "Free space of the data root's filesystem.", labels: [])
 
+    /// Why an instance's port drops what it sends (`PortDrop`'s names, declared here too: the
+    /// metrics know nothing of the runtime).
+    public static let portDropReasons = ["source-mac", "arp", "source-ip", "protocol", "connection-limit"]
+    public static let portDrops = Declaration(
+        name: "imc_instance_port_drops_total", kind: .counter,
+        help: "Frames and new connections instances sent that their ports dropped, by reason (another source address, "
+            + "ARP claiming another address, a protocol other than IPv4 and ARP, past the connection cap).",
+        labels: [("reason", portDropReasons)])
+
     public static let all: [Declaration] = [
         builds, buildDuration, pulledBytes, matches, startup, apiRequests, httpRequests, caches, instances, poolFreeBytes,
-        dataRootFreeBytes,
+        dataRootFreeBytes, portDrops,
     ]
 
     /// `value` if it is one of `allowed`, else `other`: how labels stay bounded.
@@ -123,6 +132,11 @@ public enum IMCMetrics {
         for status in instances.labels[0].values {
             Gauge(label: instances.name, dimensions: [("status", status)]).record(instancesByStatus[status] ?? 0)
         }
+    }
+
+    /// Instances' ports dropped `count` more frames or connections for `reason`.
+    public static func portDropped(reason: String, count: UInt64) {
+        Counter(label: portDrops.name, dimensions: [("reason", bounded(reason, portDropReasons))]).increment(by: Int(count))
     }
 
     public static func setFreeSpace(pool: Int64?, dataRoot: Int64?) {

@@ -13,18 +13,41 @@ public struct Runc: Sendable {
     public let root: String
     /// Flags before the command (runsc's platform).
     public let globalArguments: [String]
+    /// A command `run` is started through (its arguments follow), or nothing.
+    public let launcher: [String]
 
-    public init(binary: String = "/usr/sbin/runc", root: String, globalArguments: [String] = []) {
+    public init(binary: String = "/usr/sbin/runc", root: String, globalArguments: [String] = [], launcher: [String] = []) {
         self.binary = binary
         self.root = root
         self.globalArguments = globalArguments
+        self.launcher = launcher
     }
 
     /// gVisor's `runsc`: each Pod in a sandbox of its own (a kernel in user space, run with the
-    /// ptrace platform, which works where KVM does not), its network only its own loopback.
-    public static func gvisor(root: String, binary: String = "/usr/bin/runsc") -> Runc {
-        Runc(binary: binary, root: root, globalArguments: ["--platform=ptrace", "--network=none"])
+    /// ptrace platform, which works where KVM does not). Without `network`, the Pod's network is
+    /// its own loopback; with it, gVisor's own network stack (netstack) takes the interfaces of
+    /// the Pod's namespace and sends through its `eth0` with a packet socket, so that the port's
+    /// binding holds whatever the sandbox sends. Raw sockets are the container's to have as its
+    /// capabilities say (`--net-raw`: runsc otherwise takes `CAP_NET_RAW` away whatever the spec
+    /// says), as under runc.
+    ///
+    /// Debian's runsc (2022-12-19) refuses its network in what it takes for the host's network
+    /// namespace, which it tells by `/proc/sys/net/core/rmem_default` existing, and kernels since
+    /// 6.x show that file in every namespace; with `network`, runsc is started in a mount
+    /// namespace of its own where /proc/sys/net is an empty, read-only directory.
+    public static func gvisor(root: String, binary: String = "/usr/bin/runsc", network: Bool = false) -> Runc {
+        Runc(
+            binary: binary, root: root,
+            globalArguments: ["--platform=ptrace", network ? "--network=sandbox" : "--network=none", "--net-raw"],
+            launcher: network ? hiddenNetworkSysctls : [])
     }
+
+    /// Runs its arguments in a mount namespace of their own (host mounts and unmounts still reach
+    /// it) in which /proc/sys/net is hidden under an empty, read-only directory.
+    static let hiddenNetworkSysctls = [
+        "/usr/bin/unshare", "--mount", "--propagation", "slave", "/bin/sh", "-c",
+        "mount -t tmpfs -o ro,size=4k,mode=0555 imc-hidden /proc/sys/net && exec \"$0\" \"$@\"",
+    ]
 
     var base: [String] { [binary, "--root", root] + globalArguments }
 
@@ -50,7 +73,7 @@ public struct Runc: Sendable {
         unlink(pidFile)
         let child: ChildProcess
         do {
-            child = try await ChildProcess.start(base + ["run", "--bundle", bundle, "--pid-file", pidFile, id], output: output)
+            child = try await ChildProcess.start(launcher + base + ["run", "--bundle", bundle, "--pid-file", pidFile, id], output: output)
         } catch { throw RuntimeError(.runtime, error.message, cause: error) }
         let container = RunningContainer(id: id, process: child)
         let deadline = ContinuousClock.now + .seconds(120)
@@ -74,7 +97,7 @@ public struct Runc: Sendable {
     /// here once the child has it); returns once `runc run` is started. Its end is the
     /// container's end.
     public func run(id: String, bundle: String, output: Int32) async throws(RuntimeError) -> ChildProcess {
-        do { return try await ChildProcess.start(base + ["run", "--bundle", bundle, id], output: output) } catch {
+        do { return try await ChildProcess.start(launcher + base + ["run", "--bundle", bundle, id], output: output) } catch {
             throw RuntimeError(.runtime, error.message, cause: error)
         }
     }

@@ -1,3 +1,4 @@
+import CIMCSys
 import Foundation
 import IMCModel
 import IMCOS
@@ -13,6 +14,13 @@ import IMCOS
 /// instances, within a subnet or across subnets, is routed by the host and passes its firewall
 /// (with or without `br_netfilter`).
 ///
+/// An instance sends only as itself (`VPCNetworks+PortBinding`): its port drops frames with
+/// another source MAC, ARP claiming another address, IPv4 with another source and every other
+/// protocol (IPv6 is off on instance ports), and its new connections are capped. Frames for an
+/// instance go only to its port: its MAC is a static entry of the bridge's forwarding table and
+/// unknown unicast is not flooded, so no instance sees another's traffic; the host's neighbour
+/// entry for it is permanent, so no ARP can redirect it.
+///
 /// What the host enforces (iptables, chains of imc's own, made idempotently): traffic within a
 /// VPC reaches an instance only as its security groups' ingress rules allow (`IMC-INGRESS`, one
 /// chain per instance); traffic between VPCs, and from anywhere else into a VPC, is dropped;
@@ -26,16 +34,27 @@ public struct VPCNetworks: Sendable {
     public let count: Int
     /// Ports of imc's API on this host, unreachable from instances on any address.
     public let apiPorts: [Int]
+    /// The most connections one instance may have tracked by the host at once (those it opened,
+    /// to its VPC, the host or the outside world); a new one past it is dropped.
+    public let connectionLimit: Int
+    public static let defaultConnectionLimit = 8192
     static let base: UInt32 = 0x0AF0_0000  // 10.240.0.0
     public static let cidr = "10.240.0.0/12"
 
-    public init(first: Int = 0, count: Int = 4096, apiPorts: [Int] = []) {
+    public init(first: Int = 0, count: Int = 4096, apiPorts: [Int] = [], connectionLimit: Int = defaultConnectionLimit) {
         self.first = max(0, min(first, 4095))
         self.count = max(1, min(count, 4096 - self.first))
         self.apiPorts = apiPorts
+        self.connectionLimit = max(1, connectionLimit)
     }
 
     public func bridge(_ network: Int) -> String { String(format: "imcb%04x", first + network) }
+    /// The bridge's MAC (the gateway's, as instances see it): `0a:59:` and the network's number,
+    /// apart from every instance's (`0a:58:` and its address).
+    public func bridgeMAC(_ network: Int) -> String {
+        let n = first + network
+        return String(format: "0a:59:00:00:%02x:%02x", (n >> 8) & 255, n & 255)
+    }
     func octets(_ block: Int, _ host: Int) -> String {
         let a = Self.base + UInt32(first + block) * 256 + UInt32(host)
         return "\(a >> 24).\((a >> 16) & 255).\((a >> 8) & 255).\(a & 255)"
@@ -82,6 +101,9 @@ public struct VPCNetworks: Sendable {
         try await Self.ensure(["IMC-INPUT", "-j", "IMC-EGRESS"])
         try await Self.ensure(["IMC-INPUT", "-j", "ACCEPT"])
         try await Self.ensure(["POSTROUTING", "-t", "nat", "-s", Self.cidr, "!", "-o", "imcb+", "-j", "MASQUERADE"])
+        guard await Self.nft(Self.bindingTables) == 0 else {
+            throw RuntimeError(.runtime, "cannot make imc's nftables tables (is the nftables package installed?)")
+        }
     }
 
     /// The VPC's bridge, made when missing: it answers its ports' ARP requests itself, and
@@ -89,13 +111,26 @@ public struct VPCNetworks: Sendable {
     /// remembers which bridges it has made ready (`attach` assumes it).
     public func ensureBridge(_ network: Int) async throws(RuntimeError) {
         let name = bridge(network)
+        // A MAC of its own: a bridge otherwise takes its lowest port's, changing as instances come
+        // and go, and each change flushes its neighbour table (the instances' permanent entries
+        // too) and the gateway's address the instances hold.
+        let mac = bridgeMAC(network)
         if !FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") {
-            let status = await Self.ipBatch("link add \(name) type bridge\nlink set \(name) up\n", namespace: nil)
+            let status = await Self.ipBatch("link add \(name) address \(mac) type bridge\nlink set \(name) up\n", namespace: nil)
             guard status == 0 || FileManager.default.fileExists(atPath: "/sys/class/net/\(name)") else {
                 throw RuntimeError(.runtime, "cannot make the bridge \(name) of a VPC network")
             }
         }
-        for (setting, value) in [("ipv4/conf/\(name)/proxy_arp_pvlan", "1"), ("ipv4/neigh/\(name)/proxy_delay", "0")] {
+        let current = (try? String(contentsOfFile: "/sys/class/net/\(name)/address", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        if current != mac {
+            guard await Self.ipBatch("link set \(name) address \(mac)\n", namespace: nil) == 0 else {
+                throw RuntimeError(.runtime, "cannot give the bridge \(name) of a VPC network its address \(mac)")
+            }
+        }
+        for (setting, value) in [
+            ("ipv4/conf/\(name)/proxy_arp_pvlan", "1"), ("ipv4/neigh/\(name)/proxy_delay", "0"), ("ipv6/conf/\(name)/disable_ipv6", "1"),
+        ] {
             guard (try? "\(value)\n".write(toFile: "/proc/sys/net/\(setting)", atomically: false, encoding: .utf8)) != nil else {
                 throw RuntimeError(.runtime, "cannot set net.\(setting.replacingOccurrences(of: "/", with: ".")) of a VPC network")
             }
@@ -115,33 +150,53 @@ public struct VPCNetworks: Sendable {
     }
 
     /// Connects the named network namespace to the VPC network at `at`: `eth0` inside with its
-    /// address and default route, an isolated port outside, and the rules of its security
-    /// groups (`groups`, each id with its rules).
+    /// address, MAC and default route, an isolated port outside bound to them, and the rules of
+    /// its security groups (`groups`, each id with its rules).
     public func attach(
         namespace: String, instance: String, at: NetworkAddress, groups: [(id: String, group: SecurityGroup)]
     ) async throws(RuntimeError) {
         let end = Self.hostEnd(instance)
+        let ip = address(at)
+        let mac = Self.mac(for: ip)
         _ = await Self.ipBatch("link delete \(end)\n", namespace: nil)
+        // The port's binding and the groups' rules first (nothing is sent before they hold), in
+        // two transactions of their own, side by side.
+        async let bound = bindingFailure(instance: instance, address: ip)
+        async let ruled = Self.iptablesRestore(Self.rules(instance: instance, address: ip, groups: groups))
+        let (bindingFailure, rulesStatus) = await (bound, ruled)
+        // The port: no IPv6 address of its own, no flooding of frames whose destination it does
+        // not hold, and the host's neighbour entry for the instance fixed.
         let outside = """
-            link add \(end) type veth peer name eth0 netns \(namespace)
-            link set \(end) master \(bridge(at.network)) up
-            link set dev \(end) type bridge_slave isolated on learning off
+            link add \(end) type veth peer name eth0 address \(mac) netns \(namespace)
+            link set \(end) addrgenmode none
+            link set \(end) master \(bridge(at.network))
+            link set dev \(end) type bridge_slave isolated on learning off flood off mcast_flood off
+            link set \(end) up
+            neigh replace \(ip) lladdr \(mac) dev \(bridge(at.network)) nud permanent
 
             """
-        guard await Self.ipBatch(outside, namespace: nil) == 0 else {
-            _ = await Self.ipBatch("link delete \(end)\n", namespace: nil)
-            throw RuntimeError(.runtime, "cannot connect instance \(instance) to its VPC network")
+        guard bindingFailure == nil, rulesStatus == 0, await Self.ipBatch(outside, namespace: nil) == 0,
+            Self.addForwardingEntry(port: end, mac: mac)
+        else {
+            await detach(instance: instance, at: at, groups: groups.map(\.id))
+            if let bindingFailure { throw bindingFailure }
+            throw RuntimeError(
+                .runtime,
+                rulesStatus == 0
+                    ? "cannot connect instance \(instance) to its VPC network" : "cannot apply the security groups of instance \(instance)")
         }
-        let inside = "addr add \(address(at))/24 dev eth0\nlink set eth0 up\nroute add default via \(gateway(block: at.block))\n"
+        let inside = "addr add \(ip)/24 dev eth0\nlink set eth0 up\nroute add default via \(gateway(block: at.block))\n"
         guard await Self.ipBatch(inside, namespace: namespace) == 0 else {
-            _ = await Self.ipBatch("link delete \(end)\n", namespace: nil)
+            await detach(instance: instance, at: at, groups: groups.map(\.id))
             throw RuntimeError(.runtime, "cannot give instance \(instance) its address")
         }
-        let rules = Self.rules(instance: instance, address: address(at), groups: groups)
-        guard await Self.iptablesRestore(rules) == 0 else {
-            await detach(instance: instance, at: at, groups: groups.map(\.id))
-            throw RuntimeError(.runtime, "cannot apply the security groups of instance \(instance)")
-        }
+    }
+
+    /// The instance's MAC as a static entry of its port: frames for it go there and nowhere else.
+    static func addForwardingEntry(port: String, mac: String) -> Bool {
+        let bytes = mac.split(separator: ":").compactMap { UInt8($0, radix: 16) }
+        guard bytes.count == 6 else { return false }
+        return bytes.withUnsafeBufferPointer { imc_bridge_fdb_add(port, $0.baseAddress) } == 0
     }
 
     /// The firewall of one instance, in `iptables-restore` form: its two chains (made, or
@@ -171,10 +226,16 @@ public struct VPCNetworks: Sendable {
     }
 
     /// Disconnects the instance (its veth goes with its namespace too) and drops its rules,
-    /// whatever of them exists (after a crash, some may not).
+    /// its binding and the connections the host tracked for its address (a later instance given
+    /// the address inherits none), whatever of them exists (after a crash, some may not).
     public func detach(instance: String, at: NetworkAddress, groups: [String]) async {
-        _ = await Self.ipBatch("link delete \(Self.hostEnd(instance))\n", namespace: nil)
         let ip = address(at)
+        _ = await Self.ipBatch(
+            "link delete \(Self.hostEnd(instance))\nneigh del \(ip) dev \(bridge(at.network))\n", namespace: nil, force: true)
+        await unbind(instance: instance, address: ip)
+        for direction in ["-s", "-d"] {
+            _ = try? await Command.run(["/usr/sbin/conntrack", "-D", direction, ip])
+        }
         let (inChain, outChain) = (Self.ingressChain(instance), Self.egressChain(instance))
         var deletions = [
             ["-D", "IMC-INGRESS", "-d", "\(ip)/32", "-j", inChain], ["-D", "IMC-EGRESS", "-s", "\(ip)/32", "-j", outChain],
@@ -190,6 +251,7 @@ public struct VPCNetworks: Sendable {
         // What an instance of an older imc had: a drop of its egress.
         while await Self.iptables(["-D", "IMC-EGRESS", "-s", "\(ip)/32", "-j", "DROP"]) == 0 {}
     }
+
     /// Adds `rule` (chain first, `-t table` allowed after it) unless it is there.
     static func ensure(_ rule: [String], insertAt position: Int? = nil) async throws(RuntimeError) {
         var spec = rule
@@ -219,12 +281,13 @@ public struct VPCNetworks: Sendable {
         return (try? await Command.run(["/usr/sbin/iptables-restore", "-w", "--noflush", file]))?.status ?? -1
     }
 
-    /// Runs iproute2 commands in one process (`ip -batch`), in `namespace` when given.
-    static func ipBatch(_ commands: String, namespace: String?) async -> Int32 {
+    /// Runs iproute2 commands in one process (`ip -batch`), in `namespace` when given; with
+    /// `force`, every command is tried whatever the ones before it did.
+    static func ipBatch(_ commands: String, namespace: String?, force: Bool = false) async -> Int32 {
         let file = NSTemporaryDirectory() + "imc-ip-\(UUID().uuidString)"
         guard (try? commands.write(toFile: file, atomically: false, encoding: .utf8)) != nil else { return -1 }
         defer { unlink(file) }
         let ns = namespace.map { ["-n", $0] } ?? []
-        return (try? await Command.run(["/usr/sbin/ip"] + ns + ["-batch", file]))?.status ?? -1
+        return (try? await Command.run(["/usr/sbin/ip"] + ns + (force ? ["-force"] : []) + ["-batch", file]))?.status ?? -1
     }
 }

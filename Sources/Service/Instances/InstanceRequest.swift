@@ -75,11 +75,14 @@ actor HostPreparation {
     /// Each preparation once: the host's, each bridge's, each subnet's; concurrent starts
     /// await the same one (an actor's awaits interleave; a set of what is done would not).
     private var work: [String: Task<Void, any Error>] = [:]
+    /// Whether the host has been prepared (an instance has been on a VPC here).
+    private(set) var prepared = false
 
     func ensure(_ settings: NetworkSettings, at: NetworkAddress) async throws {
         let networks = settings.networks
         let groups = settings.securityGroups.keys.sorted()
         try await once("host") { try await networks.prepareHost(groups: groups) }
+        prepared = true
         try await once("bridge \(at.network)") { try await networks.ensureBridge(at.network) }
         try await once("block \(at.block)") { try await networks.ensureSubnet(network: at.network, block: at.block) }
     }

@@ -33,7 +33,7 @@ extension InstanceRun {
         var spec = RuntimeSpec.make(
             process: ProcessSpec(args: ["/busybox", "sleep", "2147483647"], env: ["PATH=/"], cwd: "/", uid: 65534, gid: 65534),
             rootfs: root, hostname: InstanceService.isDNSLabel(instance.name) ? instance.name : id,
-            cgroupsPath: cgroup.container("sandbox"),
+            cgroupsPath: cgroup.container("sandbox"), networkNamespace: instance.vpcID == nil ? nil : network.path,
             isolation: isolation)
         spec.root.readonly = true
         spec.mounts.append(

@@ -139,6 +139,8 @@ extension InstanceRun {
     func disconnectFromVPC(removing: Bool) async {
         guard let index = instance.networkIndex, let host = instance.networkHost else { return }
         let at = NetworkAddress(network: index, block: instance.networkBlock ?? index, host: host)
+        // What its port dropped until now is counted before its counters go.
+        await service.collectPortDrops()
         await service.network.networks.detach(instance: id, at: at, groups: securityGroups)
         if removing { try? service.repository.releaseAddress(instanceID: id) }
     }

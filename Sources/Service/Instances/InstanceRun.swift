@@ -55,7 +55,7 @@ actor InstanceRun {
     var diskRoot: String { service.diskMount(id) }
     func runcID(_ name: String) -> String { "\(id)-\(name)" }
     /// The runtime of the instance's class.
-    var runtime: Runc { service.runtime(instance.runtimeClass) }
+    var runtime: Runc { service.runtime(for: instance) }
     /// The instance's cgroup, the parent of its containers'.
     var cgroup: InstanceCgroup { InstanceCgroup(instance: id) }
     /// The Pod's network namespace, shared by its containers.

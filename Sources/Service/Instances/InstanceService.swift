@@ -21,8 +21,10 @@ public final class InstanceService: Sendable {
     let disks: DiskManager
     let snapshots: any SnapshotStore
     let runc: Runc
-    /// gVisor's runsc, for instances of the `gvisor` class.
+    /// gVisor's runsc, for instances of the `gvisor` class: with their loopback only, and with
+    /// gVisor's network stack on their VPC's network.
     let gvisor: Runc
+    let gvisorOnVPC: Runc
     let root: String
     let nodeImages: NodeImages
     let registry: RegistryConfig
@@ -41,8 +43,10 @@ public final class InstanceService: Sendable {
     /// The annotations each account's instances get when they do not say otherwise.
     let defaults: InstanceDefaults
     /// VPC networks and security groups; the host is prepared for them at the first attach.
-    let network: NetworkSettings
+    public let network: NetworkSettings
     let hostNetworkReady = HostPreparation()
+    /// What the instances' ports dropped, as last read.
+    let portDropCounts = PortDropCounts()
     /// Instances' disks: attached, metered, retained or released.
     let leases: DiskLeases
     /// imc's hosts, when instances are placed among them (nil: every instance runs here).
@@ -80,6 +84,7 @@ public final class InstanceService: Sendable {
         self.root = root
         runc = Runc(root: root + "/runc")
         gvisor = Runc.gvisor(root: root + "/runsc")
+        gvisorOnVPC = Runc.gvisor(root: root + "/runsc", network: true)
         nodeImages = NodeImages(root: root + "/node", disks: disks, sizeGiB: caches.quotas.nodeStoreGiB)
         self.registry = registry
         self.clientOptions = clientOptions
@@ -277,8 +282,11 @@ public final class InstanceService: Sendable {
 
     // MARK: - Paths
 
-    /// The runtime of a class.
-    func runtime(_ runtimeClass: RuntimeClass) -> Runc { runtimeClass == .gvisor ? gvisor : runc }
+    /// The runtime of an instance: its class's, networked as the instance is.
+    func runtime(for instance: Instance) -> Runc {
+        guard instance.runtimeClass == .gvisor else { return runc }
+        return instance.vpcID == nil ? gvisor : gvisorOnVPC
+    }
 
     func runDirectory(_ id: String) -> String { "\(root)/run/\(id)" }
     /// Where an instance's disk is mounted while it exists.
