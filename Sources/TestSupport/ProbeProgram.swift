@@ -4,10 +4,11 @@ import Synchronization
 /// The walls' probe (`Tests/Probe/probe.c`), a static program built once per test run with the
 /// host's gcc, and an image that carries it: what a hostile tenant would run.
 public enum ProbeProgram {
-    /// The probe's source, beside the tests.
-    static var source: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Tests/Probe/probe.c").path
+    /// The probe's sources, beside the tests: the walls' and the network's.
+    static var sources: [String] {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tests/Probe")
+        return ["probe.c", "net.c"].map { directory.appendingPathComponent($0).path }
     }
 
     private static let built = Mutex<String?>(nil)
@@ -17,7 +18,7 @@ public enum ProbeProgram {
         try built.withLock { cached in
             if let cached { return cached }
             let out = "/tmp/imc-probe-\(getpid())"
-            let result = try CommandRunner.capture("/usr/bin/gcc", ["-static", "-O1", "-Wall", "-o", out, source])
+            let result = try CommandRunner.capture("/usr/bin/gcc", ["-static", "-O1", "-Wall", "-o", out] + sources)
             guard result.status == 0 else { throw TestSupportError("cannot build the probe: \(result.stderr)") }
             cached = out
             return out

@@ -88,4 +88,13 @@ struct SecurityContextTests {
         #expect(s.runAsUser == 1000 && s.runAsGroup == 3000 && s.runAsNonRoot == true && s.readOnlyRootFilesystem == true)
         #expect(s.drop == ["ALL"])
     }
+
+    /// Pod Security's restricted profile, or a Pod that wants no raw sockets: `NET_RAW` dropped
+    /// by its Kubernetes name (what the instance runs without is tested in `VPCTests`).
+    @Test func aPodDropsNetRawByItsKubernetesName() throws {
+        let m = try PodManifest.parse(
+            pod("  containers:\n  - {name: a, image: busybox, securityContext: {capabilities: {drop: [NET_RAW]}}}"), source: "pod.yaml")
+        let s = try SecurityContextRequest(try #require(m.request.Containers[0].SecurityContext), path: "c")
+        #expect(s.drop == ["NET_RAW"])
+    }
 }

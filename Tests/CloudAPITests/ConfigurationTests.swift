@@ -16,7 +16,7 @@ struct ConfigurationTests {
             disks: {reserveGiB: 4}
             tls: {certificate: /etc/imc/tls.crt, key: /etc/imc/tls.key}
             defaultAnnotations: {eks.tke.cloud.tencent.com/use-image-cache: auto}
-            networks: {first: 16, count: 32}
+            networks: {first: 16, count: 32, connectionsPerInstance: 2048}
             securityGroups:
               sg-locked: {egress: false}
               sg-web:
@@ -37,7 +37,7 @@ struct ConfigurationTests {
             c.defaults.annotations(for: "100000000002") == [
                 "eks.tke.cloud.tencent.com/use-image-cache": "off", "eks.tke.cloud.tencent.com/image-cache-disk-size": "40",
             ], "an account's own win")
-        #expect(c.network.networks.first == 16 && c.network.networks.count == 32)
+        #expect(c.network.networks.first == 16 && c.network.networks.count == 32 && c.network.networks.connectionLimit == 2048)
         let locked = try #require(c.network.securityGroups["sg-locked"])
         #expect(locked.egress.isEmpty && locked.ingressRules(id: "sg-locked") == [SecurityRule(peer: .group("sg-locked"))])
         let web = try #require(c.network.securityGroups["sg-web"])
@@ -58,6 +58,7 @@ struct ConfigurationTests {
         ("quotas: {caches: -1}", "quotas.caches"),
         ("instances: {runtimeClass: kata}", "instances.runtimeClass"),
         ("instances: {pidsLimit: 1}", "instances.pidsLimit"),
+        ("networks: {connectionsPerInstance: 0}", "networks.connectionsPerInstance"),
         ("builds: {deadlineMinutes: 0}", "builds.deadlineMinutes"),
         ("registries: {allowedNetworks: [not-a-network]}", "not-a-network"),
         ("tls: {certificate: /x}", "tls"),

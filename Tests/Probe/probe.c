@@ -6,6 +6,7 @@
 //   probe eat MIB                touches MIB MiB of memory (the memory limit must stop it)
 //   probe fork N                 starts N processes that wait (the pids limit must stop it)
 //   probe absent PATH...         each PATH must not exist (a sandbox's view of the host)
+//   probe net-...                what a tenant sends on the network (net.c)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -194,11 +195,17 @@ static int absent(int argc, char **argv) {
     return 0;
 }
 
+int net_main(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    if (argc >= 2) {
+        int rc = net_main(argc, argv);
+        if (rc >= 0) return rc;
+    }
     if (argc >= 2 && strcmp(argv[1], "absent") == 0) return absent(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "walls") == 0) { walls(argc - 2, argv + 2); return 0; }
     if (argc >= 3 && strcmp(argv[1], "eat") == 0) return eat(atol(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "fork") == 0) return forks(atol(argv[2]));
-    fprintf(stderr, "usage: probe walls [FORBIDDEN...] | eat MIB | fork N\n");
+    fprintf(stderr, "usage: probe walls [FORBIDDEN...] | eat MIB | fork N | absent PATH... | the network's (net.c)\n");
     return 64;
 }

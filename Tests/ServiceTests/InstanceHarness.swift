@@ -41,7 +41,8 @@ final class InstanceHarness: Sendable {
     init(
         limits: InstanceLimits = InstanceLimits(), quotas: AccountQuotas = AccountQuotas(), bytesPerGiB: Int64 = 16 << 20,
         builderOptions: RegistryClientOptions = RegistryClientOptionsForTests.fast, policy: BuildPolicy = BuildPolicy(),
-        sandboxed: Bool = false, dataRoot: TemporaryDirectory? = nil, poolSizeGiB: Int64 = 64, reserveBytes: Int64 = 2 << 30
+        sandboxed: Bool = false, dataRoot: TemporaryDirectory? = nil, poolSizeGiB: Int64 = 64, reserveBytes: Int64 = 2 << 30,
+        network: NetworkSettings = NetworkSettings()
     ) async throws {
         dir = try dataRoot ?? TemporaryDirectory(prefix: "imc-walls")
         chmod(dir.path, 0o711)
@@ -67,7 +68,7 @@ final class InstanceHarness: Sendable {
         service = try InstanceService(
             repository: instances, caches: caches, disks: disks, snapshots: snapshots, root: dir.appending("instances"),
             registry: RegistryConfig(plainHTTPHosts: [registry.host]), clientOptions: RegistryClientOptionsForTests.fast,
-            limits: limits)
+            limits: limits, network: network)
     }
 
     /// Stops what runs and checks that no mount, disk or id range is left.

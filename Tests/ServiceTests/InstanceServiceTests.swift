@@ -57,22 +57,8 @@ final class InstanceServiceTests {
         service = try InstanceService(
             repository: instances, caches: caches, disks: disks, snapshots: snapshots, root: dir.appending("instances"),
             registry: RegistryConfig(plainHTTPHosts: [registry.host]), clientOptions: RegistryClientOptionsForTests.fast,
-            clock: clock, meter: meter,
-            network: NetworkSettings(
-                networks: VPCNetworks(first: Int.random(in: 16..<4000), count: 4, apiPorts: [Self.apiPort]),
-                securityGroups: [
-                    "sg-locked": SecurityGroup(egress: false),
-                    "sg-web": SecurityGroup(
-                        egressRules: [SecurityRule(peer: .cidr("0.0.0.0/0"), proto: .tcp, ports: "\(Self.openPort)")],
-                        ingress: [SecurityRule(peer: .vpc, proto: .tcp, ports: "7000")]),
-                ]))
+            clock: clock, meter: meter)
     }
-
-    /// A port standing for imc's API in the network test (instances must never reach it), and
-    /// two ports of the host: one that `sg-web` may reach, one it may not.
-    static let apiPort = Int.random(in: 40000..<45000)
-    static let openPort = Int.random(in: 45000..<50000)
-    static let otherPort = Int.random(in: 50000..<55000)
 
     deinit {
         let mounts = MountTable.entries().map(\.target).joined(separator: "\n")
@@ -309,119 +295,6 @@ final class InstanceServiceTests {
         #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "derived\n")
         try await removeAll([i.id])
         try caches.delete(ids: [cache.id], account: account)
-    }
-
-    /// Instances with a VpcId get an address on their VPC's network, a /24 per subnet: within a
-    /// VPC, an instance is reached only as its security groups' ingress rules allow (the
-    /// default group: from its own instances), within a subnet as across subnets; another VPC's
-    /// instances never; the host is reached as the outside world is (its address, not imc's API
-    /// port), where the groups' egress rules allow; an unknown group is refused with the real
-    /// service's code; nothing of the network is left once they are gone.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/iptables"), "needs iptables"))
-    func instancesOfOneVPCReachEachOtherAndNothingElse() async throws {
-        registry.add(try RunnableImages.image(), repository: "net", tag: "v1")
-        let image = "\(registry.host)/net:v1"
-        func start(
-            _ vpc: String, _ command: String, subnet: String? = nil, groups: [String] = [], policy: RestartPolicy = .never
-        ) throws -> Instance {
-            var r = request([(image, ["/bin/sh", "-c", command])], use: nil, policy: policy)
-            r.vpcID = vpc
-            r.subnetID = subnet
-            r.securityGroupIDs = groups
-            return try service.create(r, account: account, region: region)[0]
-        }
-        func output(_ i: Instance) async throws -> String {
-            let done = try await wait(i.id, until: finished)
-            let logs = try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1
-            return done.status == .succeeded ? logs : logs + "(\(done.status): \(done.message ?? ""))"
-        }
-        func address(_ i: Instance) async throws -> String {
-            try #require(try await wait(i.id, until: { $0.status == .running }).privateIP)
-        }
-        // The host's own address (not loopback), with listeners on it.
-        let hostIP = try CommandRunner.capture("/bin/sh", ["-c", "ip -4 route get 1.1.1.1 | grep -o 'src [0-9.]*' | cut -d' ' -f2"]).stdout
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let ports = [Self.openPort, Self.otherPort, Self.apiPort]
-        // Listeners in a session of their own, started by a shell that returns at once (no
-        // long-lived Process object in the test runner), killed by their command line after
-        // (with SIGKILL: the shell's loop outlived SIGTERM and every run left its listeners).
-        for port in ports {
-            _ = try CommandRunner.capture(
-                "/bin/sh",
-                [
-                    "-c",
-                    "setsid /bin/busybox sh -c 'while true; do busybox nc -l -p \(port) -e echo from-host; done' </dev/null >/dev/null 2>&1 &",
-                ])
-        }
-        defer {
-            let alternatives = ports.map(String.init).joined(separator: "|")
-            _ = try? CommandRunner.capture("/usr/bin/pkill", ["-9", "-f", "nc -l -p (\(alternatives)) -e echo from-host"])
-        }
-        let serve = "while true; do nc -l -p 7000 -e echo hi; done"
-        // A listener serves one connection at a time: a client that finds it between two is
-        // refused (a firewall here drops, never refuses), and one queued in the listen backlog
-        // while the listener served another is closed unanswered when that nc exits (rc 0,
-        // nothing read); either tries again, for up to 10 s (a loaded machine restarts the
-        // listener slowly: a Ceph cluster starting beside this test).
-        func dial(_ ip: String, _ port: Int = 7000) -> String {
-            "for i in $(seq 50); do out=$(nc -w 3 \(ip) \(port) 2>&1); rc=$?; case \"$rc:$out\" in *refused*|0:) sleep 0.2;; *) break;; esac; done; "
-                + "echo \"$out\"; echo rc=$rc"
-        }
-
-        // A server of the default group, one of sg-web in another subnet of the VPC.
-        let server = try start("vpc-a", serve, subnet: "subnet-1", policy: .always)
-        let web = try start("vpc-a", serve, subnet: "subnet-2", groups: ["sg-web"], policy: .always)
-        let (ip, webIP) = (try await address(server), try await address(web))
-        #expect(ip.hasPrefix("10.") && webIP.hasPrefix("10."), "addresses of the VPC network: \(ip), \(webIP)")
-        #expect(ip.split(separator: ".").prefix(3) != webIP.split(separator: ".").prefix(3), "a /24 per subnet: \(ip), \(webIP)")
-        #expect(try service.get(id: server.id, account: account).privateIP == ip)
-
-        // Each client with what it must read: the server's "hi", the host's "from-host", or nil
-        // (nothing: refused).
-        let clients: [(name: String, instance: Instance, reads: String?)] = [
-            ("same group, same subnet", try start("vpc-a", dial(ip), subnet: "subnet-1"), "hi"),
-            ("same group, no subnet named", try start("vpc-a", dial(ip)), "hi"),
-            ("another group, same subnet", try start("vpc-a", dial(ip), subnet: "subnet-1", groups: ["sg-locked"]), nil),
-            ("another group, to sg-web's open port", try start("vpc-a", dial(webIP), subnet: "subnet-1", groups: ["sg-locked"]), "hi"),
-            ("another VPC", try start("vpc-b", dial(ip)), nil),
-            ("another VPC, to sg-web's open port", try start("vpc-b", dial(webIP), groups: ["sg-web"]), nil),
-            // Each listener gets at most one connection that the firewall lets through.
-            ("default group to the host", try start("vpc-a", dial(hostIP, Self.otherPort)), "from-host"),
-            ("to imc's API port", try start("vpc-a", dial(hostIP, Self.apiPort)), nil),
-            ("sg-locked to the host", try start("vpc-a", dial(hostIP, Self.openPort), groups: ["sg-locked"]), nil),
-            ("sg-web to its allowed port", try start("vpc-a", dial(hostIP, Self.openPort), groups: ["sg-web"]), "from-host"),
-            ("sg-web to another port", try start("vpc-a", dial(hostIP, Self.otherPort), groups: ["sg-web"]), nil),
-        ]
-        for (name, instance, reads) in clients {
-            let out = try await output(instance)
-            if let reads {
-                #expect(out == "\(reads)\nrc=0\n", "\(name) reaches: \(out)")
-            } else {
-                #expect(out.contains("rc=1\n") && !out.contains("hi\n") && !out.contains("from-host"), "\(name) does not reach: \(out)")
-            }
-        }
-        do {
-            _ = try start("vpc-a", "true", groups: ["sg-missing"])
-            Issue.record("an unknown security group was taken")
-        } catch let e as ServiceError {
-            #expect(e.specificCode == "InvalidSecurityGroupId.NotFound" && e.message.contains("sg-missing"), "\(e)")
-        }
-        // DNS: the Pod's own (DnsConfig), else the host's resolvers that are not loopback.
-        var r = request([(image, ["/bin/cat", "/etc/resolv.conf"])], use: nil)
-        r.vpcID = "vpc-a"
-        r.dns = DNSSettings(nameservers: ["10.240.99.53"], searches: ["svc.local"], options: ["ndots:2"])
-        let own = try service.create(r, account: account, region: region)[0]
-        #expect(try await output(own) == "nameserver 10.240.99.53\nsearch svc.local\noptions ndots:2\n")
-        let hosts = DNSSettings.host(resolvConf: (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? "")
-        let inherited = try start("vpc-a", "cat /etc/resolv.conf")
-        #expect(try await output(inherited) == hosts.resolvConf)
-        let all = [server, web, own, inherited].map(\.id) + clients.map(\.instance.id)
-        try await removeAll(all)
-        let links = try CommandRunner.capture("/usr/sbin/ip", ["-o", "link"]).stdout
-        for id in all { #expect(!links.contains(VPCNetworks.hostEnd(id)), "the veth of \(id) is gone") }
-        let rules = try CommandRunner.capture("/usr/sbin/iptables", ["-S"]).stdout
-        for id in all { #expect(!rules.contains(String(id.suffix(8))), "the chains and rules of \(id) are gone") }
-        #expect(try instances.allocatedAddresses().isEmpty, "every address given back")
     }
 
     @Test func anUnknownManualCacheFallsBackToAPullWithAWarning() async throws {
