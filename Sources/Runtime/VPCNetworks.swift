@@ -158,14 +158,16 @@ public struct VPCNetworks: Sendable {
         let end = Self.hostEnd(instance)
         let ip = address(at)
         let mac = Self.mac(for: ip)
-        _ = await Self.ipBatch("link delete \(end)\n", namespace: nil)
-        // The port's binding and the groups' rules first (nothing is sent before they hold), in
-        // two transactions of their own, side by side.
+        if FileManager.default.fileExists(atPath: "/sys/class/net/\(end)") {
+            _ = await Self.ipBatch("link delete \(end)\n", namespace: nil)
+        }
+        // The port's binding and the groups' rules, each a transaction of its own, side by side
+        // with the plumbing: nothing of the instance runs before this returns, and by then all
+        // three hold (or everything is undone).
         async let bound = bindingFailure(instance: instance, address: ip)
         async let ruled = Self.iptablesRestore(Self.rules(instance: instance, address: ip, groups: groups))
-        let (bindingFailure, rulesStatus) = await (bound, ruled)
         // The port: no IPv6 address of its own, no flooding of frames whose destination it does
-        // not hold, and the host's neighbour entry for the instance fixed.
+        // not hold, and the host's neighbour entry for the instance fixed. Then eth0 inside.
         let outside = """
             link add \(end) type veth peer name eth0 address \(mac) netns \(namespace)
             link set \(end) addrgenmode none
@@ -175,20 +177,17 @@ public struct VPCNetworks: Sendable {
             neigh replace \(ip) lladdr \(mac) dev \(bridge(at.network)) nud permanent
 
             """
-        guard bindingFailure == nil, rulesStatus == 0, await Self.ipBatch(outside, namespace: nil) == 0,
-            Self.addForwardingEntry(port: end, mac: mac)
-        else {
+        let inside = "addr add \(ip)/24 dev eth0\nlink set eth0 up\nroute add default via \(gateway(block: at.block))\n"
+        var plumbed = await Self.ipBatch(outside, namespace: nil) == 0 && Self.addForwardingEntry(port: end, mac: mac)
+        if plumbed { plumbed = await Self.ipBatch(inside, namespace: namespace) == 0 }
+        let (bindingFailure, rulesStatus) = await (bound, ruled)
+        guard bindingFailure == nil, rulesStatus == 0, plumbed else {
             await detach(instance: instance, at: at, groups: groups.map(\.id))
             if let bindingFailure { throw bindingFailure }
             throw RuntimeError(
                 .runtime,
-                rulesStatus == 0
-                    ? "cannot connect instance \(instance) to its VPC network" : "cannot apply the security groups of instance \(instance)")
-        }
-        let inside = "addr add \(ip)/24 dev eth0\nlink set eth0 up\nroute add default via \(gateway(block: at.block))\n"
-        guard await Self.ipBatch(inside, namespace: namespace) == 0 else {
-            await detach(instance: instance, at: at, groups: groups.map(\.id))
-            throw RuntimeError(.runtime, "cannot give instance \(instance) its address")
+                rulesStatus != 0
+                    ? "cannot apply the security groups of instance \(instance)" : "cannot connect instance \(instance) to its VPC network")
         }
     }
 

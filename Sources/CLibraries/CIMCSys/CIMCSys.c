@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CIMCSys.h"
+#include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -90,7 +91,7 @@ int imc_mount_in(const char *directory, const char *source, const char *target, 
     return 0;
 }
 
-static int write_all(const char *path, const char *text) {
+int imc_write_all(const char *path, const char *text) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     ssize_t n = write(fd, text, strlen(text));
@@ -120,9 +121,9 @@ int imc_userns_fd(unsigned int base, unsigned int count) {
         char path[64], map[64];
         snprintf(map, sizeof map, "0 %u %u\n", base, count);
         snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
-        if (write_all(path, map) == 0) {
+        if (imc_write_all(path, map) == 0) {
             snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
-            if (write_all(path, map) == 0) {
+            if (imc_write_all(path, map) == 0) {
                 snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
                 fd = open(path, O_RDONLY | O_CLOEXEC);
             }

@@ -2,6 +2,7 @@
 // otherwise cost a process each on an instance's start.
 #define _GNU_SOURCE
 #include "CIMCSys.h"
+#include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_ether.h>
@@ -18,15 +19,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/// Writes `value` to a file of /proc/sys (the calling thread's network namespace's, for net.*).
-static int write_sysctl(const char *path, const char *value) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = write(fd, value, strlen(value));
-    close(fd);
-    return n == (ssize_t)strlen(value) ? 0 : -1;
-}
 
 /// In a child: joins the owner (if any), makes the namespace, brings up its loopback and turns
 /// IPv6 off for interfaces added later. The child stays until the parent has bound the
@@ -52,7 +44,7 @@ int imc_netns_create(int userns_fd, const char *target) {
             // An instance's port carries IPv4 and ARP only: its eth0, added later, gets no IPv6.
             // (A kernel without IPv6 has no such file, and nothing to turn off.)
             if (c && access("/proc/sys/net/ipv6/conf/default/disable_ipv6", F_OK) == 0
-                && write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1") != 0)
+                && imc_write_all("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1") != 0)
                 c = 0;
         }
         if (write(ready[1], &c, 1) != 1) _exit(1);
