@@ -211,7 +211,7 @@ struct ServeCommand: AsyncParsableCommand {
         let secrets = try SecretBox.load(environment: environment, path: dataRoot + "/master.key")
         let (root, created) = try Accounts.root(environment: environment, dataRoot: dataRoot, secrets: secrets)
         let state: StateStore
-        do { state = try StateStore.open(database: database, dataRoot: dataRoot, secrets: secrets) } catch let error as StoreError {
+        do { state = try await StateStore.open(database: database, dataRoot: dataRoot, secrets: secrets) } catch let error as StoreError {
             throw ValidationError("--database: \(error.message)")
         }
         logger.info("state in \(state.description)")
@@ -284,18 +284,19 @@ struct ServeCommand: AsyncParsableCommand {
             CloudAPI(accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions).addRoutes(
                 to: router)
             kubernetes.addRoutes(to: router)
-            state.observeCommits { kubernetes.storeChanged.signal() }
-            try Console(
+            await state.observeCommits { kubernetes.storeChanged.signal() }
+            try await Console(
                 caches: service, instances: instances, billing: billing, regions: settings.regions.sorted(),
                 authenticate: { id, key in accounts.account(secretID: id, secretKey: key) }
             ).addRoutes(to: router)
         }
         let dataRoot = self.dataRoot
         OperationsRoutes(
-            exporter: exporter, ready: { state.ready() },
+            exporter: exporter, ready: { await state.ready() },
             refresh: {
                 IMCMetrics.setCounts(
-                    caches: (try? repository.countByStatus()) ?? [:], instances: (try? instanceRepository.countByStatus()) ?? [:])
+                    caches: (try? await repository.countByStatus()) ?? [:],
+                    instances: (try? await instanceRepository.countByStatus()) ?? [:])
                 IMCMetrics.setFreeSpace(pool: FreeSpace.bytes(at: pool.root), dataRoot: FreeSpace.bytes(at: dataRoot))
             }
         ).addRoutes(to: router)
@@ -355,7 +356,7 @@ struct ServeCommand: AsyncParsableCommand {
         if role != "api" { services += (0..<builders).map { _ in .init(service: worker) } }
         if usesNodes && role != "api" {
             let nodeWake = Wakeup()
-            state.observeCommits { nodeWake.signal() }
+            await state.observeCommits { nodeWake.signal() }
             let store = snapshots
             let local: @Sendable () -> Set<String> = { Set(store.allSnapshotIDs()) }
             let localSnapshots = rbd == nil ? local : nil

@@ -55,17 +55,44 @@ public final class APIClient: Sendable {
         return data
     }
 
+    /// A call signed now, to be sent as it is, any number of times within the signature's five
+    /// minutes (the service accepts identical signed requests, as the real one does): what a load
+    /// generator replays so that its own signing and decoding do not weigh on what it measures.
+    public struct SignedCall: Sendable {
+        let action: String
+        let headers: [(String, String)]
+        let body: Data
+    }
+
+    public func sign<R: CloudAPIRequest>(_ request: R) throws -> SignedCall {
+        let body = try Envelope.encoder().encode(request)
+        return SignedCall(
+            action: R.action.rawValue,
+            headers: TC3Signature.headers(
+                action: R.action.rawValue, body: body, host: settings.endpoint, secretID: settings.secretID,
+                secretKey: settings.secretKey, region: settings.region, timestamp: Int64(Date().timeIntervalSince1970)),
+            body: body)
+    }
+
+    /// Sends a signed call; the answer's bytes, unread.
+    public func send(_ call: SignedCall) async throws -> Data { try await post(call) }
+
     /// Posts a signed call of `action` with a JSON `body`; returns the answer's bytes.
     public func post(_ action: String, body: Data) async throws -> Data {
+        try await post(
+            SignedCall(
+                action: action,
+                headers: TC3Signature.headers(
+                    action: action, body: body, host: settings.endpoint, secretID: settings.secretID, secretKey: settings.secretKey,
+                    region: settings.region, timestamp: Int64(Date().timeIntervalSince1970)), body: body))
+    }
+
+    private func post(_ call: SignedCall) async throws -> Data {
+        let action = call.action
         var request = HTTPClientRequest(url: (settings.useTLS ? "https://" : "http://") + settings.endpoint + "/")
         request.method = .POST
-        for (name, value) in TC3Signature.headers(
-            action: action, body: body, host: settings.endpoint, secretID: settings.secretID, secretKey: settings.secretKey,
-            region: settings.region, timestamp: Int64(Date().timeIntervalSince1970))
-        {
-            request.headers.add(name: name, value: value)
-        }
-        request.body = .bytes(ByteBuffer(data: body))
+        for (name, value) in call.headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(data: call.body))
         let response = try await http.execute(request, timeout: .seconds(60))
         let data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
         guard response.status == .ok else {

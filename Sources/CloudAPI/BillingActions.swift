@@ -8,7 +8,7 @@ import IMCService
 struct BillingActions: Sendable {
     let service: BillingService
 
-    func bill(_ r: DescribeImageCacheBillRequest, account: String) throws -> DescribeImageCacheBillResponse {
+    func bill(_ r: DescribeImageCacheBillRequest, account: String) async throws -> DescribeImageCacheBillResponse {
         func time(_ name: String, _ text: String?) throws -> Date? {
             guard let text else { return nil }
             guard let date = try? Date(text, strategy: .iso8601) else {
@@ -16,7 +16,7 @@ struct BillingActions: Sendable {
             }
             return date
         }
-        let bill = try service.bill(
+        let bill = try await service.bill(
             account: account, from: try time("StartTime", r.StartTime), to: try time("EndTime", r.EndTime), cacheID: r.ImageCacheId,
             instanceID: r.EksCiId)
         return Views.bill(bill)

@@ -54,7 +54,7 @@ public struct CloudAPI: Sendable {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         headers["host"] = request.head.authority ?? headers["host"]
-        let data = handle(
+        let data = await handle(
             method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "", headers: headers, body: body,
             requestID: context.requestID, logger: context.logger)
         return Self.json(data)
@@ -63,7 +63,7 @@ public struct CloudAPI: Sendable {
     /// Handles one call: headers by lower-case name, the raw body; returns the envelope.
     public func handle(
         method: String, path: String, query: String, headers: [String: String], body: [UInt8], requestID: String, logger: Logger
-    ) -> Data {
+    ) async -> Data {
         let name = headers["x-tc-action"] ?? ""
         do {
             guard !name.isEmpty else { throw APIError.missingParameter("X-TC-Action is required") }
@@ -81,7 +81,7 @@ public struct CloudAPI: Sendable {
                     "X-TC-Region \"\(region.prefix(40))\" is not served here; regions: \(regions.sorted().joined(separator: ", "))")
             }
             var p = try IMCAPI.Parameters(body: body)
-            let data = try dispatch(action, &p, account: key.account, region: region, requestID: requestID)
+            let data = try await dispatch(action, &p, account: key.account, region: region, requestID: requestID)
             IMCMetrics.apiRequest(action: name, code: "ok", actions: CloudAction.allCases.map(\.rawValue), codes: Self.codes)
             logger.info("api", metadata: ["action": "\(name)", "code": "ok"])
             return data
@@ -106,33 +106,41 @@ public struct CloudAPI: Sendable {
         }
     }
 
-    func dispatch(_ action: CloudAction, _ p: inout IMCAPI.Parameters, account: String, region: String, requestID: String) throws -> Data {
-        func call<R: CloudAPIRequest>(_ type: R.Type, _ body: (R) throws -> R.Response) throws -> Data {
+    func dispatch(_ action: CloudAction, _ p: inout IMCAPI.Parameters, account: String, region: String, requestID: String) async throws
+        -> Data
+    {
+        func call<R: CloudAPIRequest>(_ type: R.Type, _ body: (R) async throws -> R.Response) async throws -> Data {
             let request = try R(reading: &p)
             try p.finish()
-            return try Envelope.success(try body(request), requestID: requestID)
+            return try Envelope.success(try await body(request), requestID: requestID)
         }
         switch action {
-        case .createImageCache: return try call(CreateImageCacheRequest.self) { try caches.create($0, account: account, region: region) }
-        case .updateImageCache: return try call(UpdateImageCacheRequest.self) { try caches.update($0, account: account) }
-        case .deleteImageCaches: return try call(DeleteImageCachesRequest.self) { try caches.delete($0, account: account) }
-        case .describeImageCaches: return try call(DescribeImageCachesRequest.self) { try caches.describe($0, account: account) }
+        case .createImageCache:
+            return try await call(CreateImageCacheRequest.self) { try await caches.create($0, account: account, region: region) }
+        case .updateImageCache: return try await call(UpdateImageCacheRequest.self) { try await caches.update($0, account: account) }
+        case .deleteImageCaches: return try await call(DeleteImageCachesRequest.self) { try await caches.delete($0, account: account) }
+        case .describeImageCaches:
+            return try await call(DescribeImageCachesRequest.self) { try await caches.describe($0, account: account) }
         case .getMostSuitableImageCache:
-            return try call(GetMostSuitableImageCacheRequest.self) { try caches.mostSuitable($0, account: account, region: region) }
+            return try await call(GetMostSuitableImageCacheRequest.self) {
+                try await caches.mostSuitable($0, account: account, region: region)
+            }
         case .describeImageCacheBill:
-            return try call(DescribeImageCacheBillRequest.self) { try billing!.bill($0, account: account) }
+            return try await call(DescribeImageCacheBillRequest.self) { try await billing!.bill($0, account: account) }
         case .createEKSContainerInstances:
-            return try call(CreateEKSContainerInstancesRequest.self) { try instances!.create($0, account: account, region: region) }
+            return try await call(CreateEKSContainerInstancesRequest.self) {
+                try await instances!.create($0, account: account, region: region)
+            }
         case .describeEKSContainerInstances:
-            return try call(DescribeEKSContainerInstancesRequest.self) { try instances!.describe($0, account: account) }
+            return try await call(DescribeEKSContainerInstancesRequest.self) { try await instances!.describe($0, account: account) }
         case .describeEKSContainerInstanceEvent:
-            return try call(DescribeEKSContainerInstanceEventRequest.self) { try instances!.events($0, account: account) }
+            return try await call(DescribeEKSContainerInstanceEventRequest.self) { try await instances!.events($0, account: account) }
         case .describeEksContainerInstanceLog:
-            return try call(DescribeEksContainerInstanceLogRequest.self) { try instances!.logs($0, account: account) }
+            return try await call(DescribeEksContainerInstanceLogRequest.self) { try await instances!.logs($0, account: account) }
         case .deleteEKSContainerInstances:
-            return try call(DeleteEKSContainerInstancesRequest.self) { try instances!.delete($0, account: account) }
+            return try await call(DeleteEKSContainerInstancesRequest.self) { try await instances!.delete($0, account: account) }
         case .restartEKSContainerInstances:
-            return try call(RestartEKSContainerInstancesRequest.self) { try instances!.restart($0, account: account) }
+            return try await call(RestartEKSContainerInstancesRequest.self) { try await instances!.restart($0, account: account) }
         }
     }
 

@@ -9,7 +9,7 @@ import IMCStore
 struct ImageCacheActions: Sendable {
     let service: CacheService
 
-    func create(_ r: CreateImageCacheRequest, account: String, region: String) throws -> CreateImageCacheResponse {
+    func create(_ r: CreateImageCacheRequest, account: String, region: String) async throws -> CreateImageCacheResponse {
         var request = Self.cacheRequest(
             name: r.ImageCacheName, size: r.ImageCacheSize, retentionDays: r.RetentionDays, credentials: r.ImageRegistryCredentials,
             tags: r.Tags, securityGroupIDs: r.SecurityGroupIds)
@@ -26,25 +26,25 @@ struct ImageCacheActions: Sendable {
         request.resolveConfig = r.ResolveConfig
         request.refreshMinutes = r.RefreshIntervalMinutes
         request.platform = r.Platform
-        return CreateImageCacheResponse(ImageCacheId: try service.create(request, account: account, region: region).id)
+        return await CreateImageCacheResponse(ImageCacheId: try service.create(request, account: account, region: region).id)
     }
 
-    func update(_ r: UpdateImageCacheRequest, account: String) throws -> EmptyResponse {
+    func update(_ r: UpdateImageCacheRequest, account: String) async throws -> EmptyResponse {
         var request = Self.cacheRequest(
             name: r.ImageCacheName, size: r.ImageCacheSize, retentionDays: r.RetentionDays, credentials: r.ImageRegistryCredentials,
             tags: r.Tags, securityGroupIDs: r.SecurityGroupIds)
         request.images = r.Images
         request.refreshMinutes = r.RefreshIntervalMinutes
-        _ = try service.update(id: r.ImageCacheId, request, account: account)
+        _ = try await service.update(id: r.ImageCacheId, request, account: account)
         return EmptyResponse()
     }
 
-    func delete(_ r: DeleteImageCachesRequest, account: String) throws -> EmptyResponse {
-        try service.delete(ids: r.ImageCacheIds ?? [], account: account)
+    func delete(_ r: DeleteImageCachesRequest, account: String) async throws -> EmptyResponse {
+        try await service.delete(ids: r.ImageCacheIds ?? [], account: account)
         return EmptyResponse()
     }
 
-    func describe(_ r: DescribeImageCachesRequest, account: String) throws -> DescribeImageCachesResponse {
+    func describe(_ r: DescribeImageCachesRequest, account: String) async throws -> DescribeImageCachesResponse {
         var query = CacheQuery()
         query.ids = r.ImageCacheIds
         query.names = r.ImageCacheNames
@@ -62,12 +62,14 @@ struct ImageCacheActions: Sendable {
                     "Filters Name \"\(filter.Name.prefix(60))\" is not supported; use image-cache-name, image-cache-id or status")
             }
         }
-        let (total, caches) = try service.describe(account: account, query: query)
+        let (total, caches) = try await service.describe(account: account, query: query)
         return DescribeImageCachesResponse(TotalCount: total, ImageCaches: caches.map(Views.cache))
     }
 
-    func mostSuitable(_ r: GetMostSuitableImageCacheRequest, account: String, region: String) throws -> GetMostSuitableImageCacheResponse {
-        let found = try service.match(images: r.Images, account: account, region: region)
+    func mostSuitable(_ r: GetMostSuitableImageCacheRequest, account: String, region: String) async throws
+        -> GetMostSuitableImageCacheResponse
+    {
+        let found = try await service.match(images: r.Images, account: account, region: region)
         return GetMostSuitableImageCacheResponse(Found: found != nil, ImageCache: found.map(Views.cache))
     }
 

@@ -9,8 +9,10 @@ import IMCStore
 public struct InstanceActions: Sendable {
     let service: InstanceService
 
-    func create(_ r: CreateEKSContainerInstancesRequest, account: String, region: String) throws -> CreateEKSContainerInstancesResponse {
-        let created = try service.create(try Self.request(r), account: account, region: region)
+    func create(_ r: CreateEKSContainerInstancesRequest, account: String, region: String) async throws
+        -> CreateEKSContainerInstancesResponse
+    {
+        let created = try await service.create(try Self.request(r), account: account, region: region)
         return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
     }
 
@@ -138,7 +140,7 @@ public struct InstanceActions: Sendable {
         return spec
     }
 
-    func describe(_ r: DescribeEKSContainerInstancesRequest, account: String) throws -> DescribeEKSContainerInstancesResponse {
+    func describe(_ r: DescribeEKSContainerInstancesRequest, account: String) async throws -> DescribeEKSContainerInstancesResponse {
         var query = InstanceQuery()
         query.ids = r.EksCiIds
         query.limit = r.Limit ?? 20
@@ -155,31 +157,31 @@ public struct InstanceActions: Sendable {
                     "Filters Name \"\(filter.Name.prefix(60))\" is not supported; use eks-ci-name, eks-ci-id or status")
             }
         }
-        let (total, instances) = try service.describe(account: account, query: query)
+        let (total, instances) = try await service.describe(account: account, query: query)
         return DescribeEKSContainerInstancesResponse(TotalCount: total, EksCis: instances.map(Views.instance))
     }
 
-    func events(_ r: DescribeEKSContainerInstanceEventRequest, account: String) throws -> DescribeEKSContainerInstanceEventResponse {
+    func events(_ r: DescribeEKSContainerInstanceEventRequest, account: String) async throws -> DescribeEKSContainerInstanceEventResponse {
         let limit = r.Limit ?? 100
         guard (1...200).contains(limit) else { throw APIError.invalidParameterValue("Limit must be from 1 to 200, not \(limit)") }
-        let instance = try service.get(id: r.EksCiId, account: account)
+        let instance = try await service.get(id: r.EksCiId, account: account)
         return DescribeEKSContainerInstanceEventResponse(
             EksCiId: r.EksCiId, Events: instance.events.suffix(limit).map { Views.event($0, pod: instance.name) })
     }
 
-    func logs(_ r: DescribeEksContainerInstanceLogRequest, account: String) throws -> DescribeEksContainerInstanceLogResponse {
-        let (name, text) = try service.logs(
+    func logs(_ r: DescribeEksContainerInstanceLogRequest, account: String) async throws -> DescribeEksContainerInstanceLogResponse {
+        let (name, text) = try await service.logs(
             id: r.EksCiId, account: account, container: r.ContainerName, tail: r.Tail, limitBytes: r.LimitBytes)
         return DescribeEksContainerInstanceLogResponse(ContainerName: name, LogContent: text)
     }
 
-    func delete(_ r: DeleteEKSContainerInstancesRequest, account: String) throws -> EmptyResponse {
-        try service.delete(ids: r.EksCiIds ?? [], account: account)
+    func delete(_ r: DeleteEKSContainerInstancesRequest, account: String) async throws -> EmptyResponse {
+        try await service.delete(ids: r.EksCiIds ?? [], account: account)
         return EmptyResponse()
     }
 
-    func restart(_ r: RestartEKSContainerInstancesRequest, account: String) throws -> EmptyResponse {
-        try service.restart(ids: r.EksCiIds ?? [], account: account)
+    func restart(_ r: RestartEKSContainerInstancesRequest, account: String) async throws -> EmptyResponse {
+        try await service.restart(ids: r.EksCiIds ?? [], account: account)
         return EmptyResponse()
     }
 }

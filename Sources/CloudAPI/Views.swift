@@ -3,11 +3,12 @@ import IMCAPI
 import IMCBilling
 import IMCCache
 import IMCInstance
+import IMCModel
 
 /// The service's values as the wire shows them (ISO-8601 times in UTC, as the real service
 /// returns them; never a password).
 enum Views {
-    static func time(_ d: Date?) -> String? { d.map { $0.formatted(.iso8601) } }
+    static func time(_ d: Date?) -> String? { d?.rfc3339 }
 
     static func credential(_ c: ImageRegistryCredential) -> CacheCredential {
         CacheCredential(server: c.Server, username: c.Username ?? "", password: c.Password ?? "", name: c.Name)
@@ -16,14 +17,14 @@ enum Views {
     static func cache(_ c: ImageCache) -> ImageCacheView {
         ImageCacheView(
             ImageCacheId: c.id, ImageCacheName: c.name, ImageCacheSize: c.size, Images: c.images,
-            CreationTime: c.creationTime.formatted(.iso8601),
+            CreationTime: c.creationTime.rfc3339,
             ExpireDateTime: time(c.expireDateTime), LastMatchedTime: time(c.lastMatchedTime), SnapshotId: c.snapshotID,
             Status: c.status.rawValue, RetentionDays: c.retentionDays,
             Events: c.events.map { e in
                 ImageCacheEventView(
                     ImageCacheId: c.id, Type: e.type.rawValue, Reason: e.reason,
                     Message: e.count > 1 ? "\(e.message) (x\(e.count))" : e.message,
-                    FirstTimestamp: e.firstTimestamp.formatted(.iso8601), LastTimestamp: e.lastTimestamp.formatted(.iso8601))
+                    FirstTimestamp: e.firstTimestamp.rfc3339, LastTimestamp: e.lastTimestamp.rfc3339)
             },
             ImageRegistryCredentials: c.credentials.map {
                 ImageRegistryCredentialView(Server: $0.server, Username: $0.username, Name: $0.name)
@@ -35,7 +36,7 @@ enum Views {
     static func event(_ e: CacheEvent, pod: String) -> EksCiEvent {
         EksCiEvent(
             PodName: pod, Reason: e.reason, Type: e.type.rawValue, Count: e.count, Message: e.message,
-            FirstTimestamp: e.firstTimestamp.formatted(.iso8601), LastTimestamp: e.lastTimestamp.formatted(.iso8601))
+            FirstTimestamp: e.firstTimestamp.rfc3339, LastTimestamp: e.lastTimestamp.rfc3339)
     }
 
     static func container(_ c: ContainerSpec, state: ContainerState?) -> ContainerView {
@@ -54,7 +55,7 @@ enum Views {
         EksCi(
             EksCiId: i.id, EksCiName: i.name, Status: i.status.rawValue, Cpu: i.cpu, Memory: i.memory,
             RestartPolicy: i.restartPolicy.rawValue,
-            CreationTime: i.creationTime.formatted(.iso8601), SucceededTime: i.status == .succeeded ? time(i.finishTime) : nil,
+            CreationTime: i.creationTime.rfc3339, SucceededTime: i.status == .succeeded ? time(i.finishTime) : nil,
             Containers: i.containers.map { container($0, state: i.states[$0.name]) },
             InitContainers: i.initContainers.map { container($0, state: i.states[$0.name]) }, SubnetId: i.subnetID, VpcId: i.vpcID,
             SecurityGroupIds: i.securityGroupIDs, PrivateIp: i.privateIP, ImageCacheId: i.cacheID,
@@ -67,7 +68,7 @@ enum Views {
     }
 
     static func bill(_ bill: Bill) -> DescribeImageCacheBillResponse {
-        func t(_ d: Date) -> String { d.formatted(.iso8601) }
+        func t(_ d: Date) -> String { d.rfc3339 }
         return DescribeImageCacheBillResponse(
             Currency: bill.currency, StartTime: t(bill.from), EndTime: t(bill.to),
             LineItems: bill.items.map { i in

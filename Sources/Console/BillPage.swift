@@ -33,7 +33,7 @@ extension Console {
         var items: [Item]
     }
 
-    func billPage(_ s: Session, query: Parameters) throws -> Response {
+    func billPage(_ s: Session, query: Parameters) async throws -> Response {
         guard let billing else {
             return render("message", title: "Bill", session: s, active: "bill", body: Message(text: "Billing is not served here."))
         }
@@ -48,7 +48,9 @@ extension Console {
         let from = date("from")
         let to = date("to")
         var bill: Bill?
-        do { bill = try billing.bill(account: s.account, from: from, to: to) } catch let e as ServiceError where e.code == .invalidValue {
+        do { bill = try await billing.bill(account: s.account, from: from, to: to) } catch let e as ServiceError
+            where e.code == .invalidValue
+        {
             error = e.message
         }
         let totals = (bill?.cacheTotals ?? [:]).sorted { $0.key < $1.key }

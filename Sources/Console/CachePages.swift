@@ -45,10 +45,10 @@ extension Console {
 
     static func building(_ c: ImageCache) -> Bool { c.status == .pending || c.status == .updating }
 
-    func cacheList(_ s: Session) throws -> Response {
+    func cacheList(_ s: Session) async throws -> Response {
         var q = CacheQuery()
         q.limit = 50
-        let (total, list) = try caches.describe(account: s.account, query: q)
+        let (total, list) = try await caches.describe(account: s.account, query: q)
         let rows = list.map { c in
             CacheRow(
                 id: c.id, name: c.name, status: c.status.rawValue, progress: Self.building(c) ? Progress(c) : nil, size: c.size,
@@ -122,7 +122,7 @@ extension Console {
             status: errors.isEmpty ? .ok : .badRequest)
     }
 
-    func createCache(_ s: Session, _ form: CreateCacheForm) throws -> Response {
+    func createCache(_ s: Session, _ form: CreateCacheForm) async throws -> Response {
         var errors: [String: String] = [:]
         var request = CacheRequest()
         request.name = typed(form.name)
@@ -158,7 +158,7 @@ extension Console {
         let region = regions.contains(typed(form.region)) ? typed(form.region) : s.region
         if errors.isEmpty {
             do {
-                let cache = try caches.create(request, account: s.account, region: region)
+                let cache = try await caches.create(request, account: s.account, region: region)
                 return Self.redirect("/console/caches/\(cache.id)")
             } catch let e as ServiceError {
                 errors[Self.field(of: e.message)] = e.message
@@ -178,11 +178,11 @@ extension Console {
         return "form"
     }
 
-    func cache(_ s: Session, _ id: String) throws -> ImageCache? {
+    func cache(_ s: Session, _ id: String) async throws -> ImageCache? {
         var q = CacheQuery()
         q.ids = [id]
         q.limit = 1
-        return try caches.describe(account: s.account, query: q).caches.first
+        return try await caches.describe(account: s.account, query: q).caches.first
     }
 
     struct CachePageBody {
@@ -230,8 +230,8 @@ extension Console {
         }
     }
 
-    func cachePage(_ s: Session, id: String) throws -> Response {
-        guard let c = try cache(s, id) else { return notFound(s, "No image cache \(id).") }
+    func cachePage(_ s: Session, id: String) async throws -> Response {
+        guard let c = try await cache(s, id) else { return notFound(s, "No image cache \(id).") }
         let body = CachePageBody(
             id: c.id, size: c.size, images: c.images, snapshot: c.snapshotID ?? "-", created: Self.time(c.creationTime),
             expires: c.expireDateTime.map { Self.time($0) } ?? "never", lastMatched: Self.time(c.lastMatchedTime),
@@ -244,8 +244,8 @@ extension Console {
         return render("cachePage", title: c.name, session: s, active: "caches", body: body)
     }
 
-    func cacheLive(_ s: Session, id: String) throws -> Response {
-        guard let c = try cache(s, id) else { return Self.text("not found", status: .notFound) }
+    func cacheLive(_ s: Session, id: String) async throws -> Response {
+        guard let c = try await cache(s, id) else { return Self.text("not found", status: .notFound) }
         return renderFragment("cacheLive", CacheLive(c))
     }
 }

@@ -38,45 +38,53 @@ public struct Console: Sendable {
     static let cookie = "imc_console"
 
     /// Adds the console's routes under `/console` to `router`.
-    public func addRoutes(to router: Router<DoorContext>) {
+    public func addRoutes(to router: Router<DoorContext>) async {
         let c = self
         let group = router.group("console").add(middleware: SameOriginForms())
-        group.get { request, _ in c.signedIn(request) == nil ? Self.redirect("/console/login") : try c.cacheList(c.signedIn(request)!) }
+        group.get { request, _ in await c.signedIn(request) == nil ? Self.redirect("/console/login") : try c.cacheList(c.signedIn(request)!)
+        }
         group.get("login") { _, _ in c.loginPage(error: nil, secretID: "") }
         group.post("login") { request, context in try await c.login(request, from: context.clientAddress) }
         group.post("logout") { request, _ in c.logout(request) }
-        group.get("caches") { request, _ in try c.page(request) { try c.cacheList($0) } }
-        group.post("caches") { request, _ in try await c.form(request, as: CreateCacheForm.self) { s, form in try c.createCache(s, form) } }
-        group.get("caches/new") { request, _ in try c.page(request) { c.createPage($0, form: nil, errors: [:]) } }
-        group.get("caches/:id") { request, context in try c.page(request) { try c.cachePage($0, id: context.parameters.get("id") ?? "") } }
+        group.get("caches") { request, _ in try await c.page(request) { try await c.cacheList($0) } }
+        group.post("caches") { request, _ in
+            try await c.form(request, as: CreateCacheForm.self) { s, form in try await c.createCache(s, form) }
+        }
+        group.get("caches/new") { request, _ in try await c.page(request) { c.createPage($0, form: nil, errors: [:]) } }
+        group.get("caches/:id") { request, context in
+            try await c.page(request) { try await c.cachePage($0, id: context.parameters.get("id") ?? "") }
+        }
         group.get("caches/:id/live") { request, context in
-            try c.fragment(request) { try c.cacheLive($0, id: context.parameters.get("id") ?? "") }
+            try await c.fragment(request) { try await c.cacheLive($0, id: context.parameters.get("id") ?? "") }
         }
         group.post("caches/:id/delete") { request, context in
-            try c.action(request) { s in
-                try? c.caches.delete(ids: [context.parameters.get("id") ?? ""], account: s.account)
+            try await c.action(request) { s in
+                try? await c.caches.delete(ids: [context.parameters.get("id") ?? ""], account: s.account)
                 return Self.redirect("/console/caches")
             }
         }
-        group.get("instances") { request, _ in try c.page(request) { try c.instanceList($0) } }
-        group.post("instances") { request, _ in try await c.form(request, as: RunForm.self) { s, form in try c.runInstance(s, form) } }
+        group.get("instances") { request, _ in try await c.page(request) { try await c.instanceList($0) } }
+        group.post("instances") { request, _ in try await c.form(request, as: RunForm.self) { s, form in try await c.runInstance(s, form) }
+        }
         group.get("instances/new") { request, _ in
-            try c.page(request) { try c.runPage($0, form: nil, error: nil, cache: request.uri.queryParameters["cache"].map(String.init)) }
+            try await c.page(request) {
+                try await c.runPage($0, form: nil, error: nil, cache: request.uri.queryParameters["cache"].map(String.init))
+            }
         }
         group.get("instances/:id") { request, context in
-            try c.page(request) { try c.instancePage($0, id: context.parameters.get("id") ?? "") }
+            try await c.page(request) { try await c.instancePage($0, id: context.parameters.get("id") ?? "") }
         }
         group.get("instances/:id/live") { request, context in
-            try c.fragment(request) { try c.instanceLive($0, id: context.parameters.get("id") ?? "") }
+            try await c.fragment(request) { try await c.instanceLive($0, id: context.parameters.get("id") ?? "") }
         }
         group.post("instances/:id/delete") { request, context in
-            try c.action(request) { s in
-                try? c.instances?.delete(ids: [context.parameters.get("id") ?? ""], account: s.account)
+            try await c.action(request) { s in
+                try? await c.instances?.delete(ids: [context.parameters.get("id") ?? ""], account: s.account)
                 return Self.redirect("/console/instances")
             }
         }
-        group.get("bill") { request, _ in try c.page(request) { try c.billPage($0, query: request.uri.queryParameters) } }
-        group.get("**") { request, _ in try c.page(request) { c.notFound($0, "No such page.") } }
+        group.get("bill") { request, _ in try await c.page(request) { try await c.billPage($0, query: request.uri.queryParameters) } }
+        group.get("**") { request, _ in try await c.page(request) { c.notFound($0, "No such page.") } }
     }
 
     /// A signed-in browser.
@@ -95,28 +103,28 @@ public struct Console: Sendable {
     }
 
     /// A page for a signed-in browser; others are sent to sign in.
-    func page(_ request: Request, _ body: (Session) throws -> Response) throws -> Response {
+    func page(_ request: Request, _ body: (Session) async throws -> Response) async throws -> Response {
         guard let session = signedIn(request) else { return Self.redirect("/console/login") }
-        return try body(session)
+        return try await body(session)
     }
 
     /// A live fragment (polled by a page): without a session, 401.
-    func fragment(_ request: Request, _ body: (Session) throws -> Response) throws -> Response {
+    func fragment(_ request: Request, _ body: (Session) async throws -> Response) async throws -> Response {
         guard let session = signedIn(request) else { return Self.text("sign in first", status: .unauthorized) }
-        return try body(session)
+        return try await body(session)
     }
 
     /// A posted form of a signed-in browser.
-    func form<F: Decodable>(_ request: Request, as type: F.Type, _ body: (Session, F) throws -> Response) async throws -> Response {
+    func form<F: Decodable>(_ request: Request, as type: F.Type, _ body: (Session, F) async throws -> Response) async throws -> Response {
         let form = try await decodeForm(F.self, request)
         guard let session = signedIn(request) else { return Self.text("sign in first", status: .unauthorized) }
-        return try body(session, form)
+        return try await body(session, form)
     }
 
     /// A posted action without fields (a delete) of a signed-in browser.
-    func action(_ request: Request, _ body: (Session) throws -> Response) throws -> Response {
+    func action(_ request: Request, _ body: (Session) async throws -> Response) async throws -> Response {
         guard let session = signedIn(request) else { return Self.text("sign in first", status: .unauthorized) }
-        return try body(session)
+        return try await body(session)
     }
 
     // MARK: - Sign in

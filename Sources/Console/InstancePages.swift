@@ -104,14 +104,14 @@ extension Console {
         var live: Bool
     }
 
-    func instanceList(_ s: Session) throws -> Response {
+    func instanceList(_ s: Session) async throws -> Response {
         guard let instances else {
             return render(
                 "message", title: "Instances", session: s, active: "instances", body: Message(text: "Instances are not served here."))
         }
         var q = InstanceQuery()
         q.limit = 100
-        let (total, list) = try instances.describe(account: s.account, query: q)
+        let (total, list) = try await instances.describe(account: s.account, query: q)
         let rows = list.map { i in
             InstanceRow(
                 id: i.id, name: i.name, status: i.status.rawValue, outcome: i.cacheOutcome?.rawValue ?? "-", cacheID: i.cacheID,
@@ -149,11 +149,11 @@ extension Console {
         var caches: [Option]
     }
 
-    func runPage(_ s: Session, form: RunForm?, error: String?, cache: String? = nil) throws -> Response {
+    func runPage(_ s: Session, form: RunForm?, error: String?, cache: String? = nil) async throws -> Response {
         var q = CacheQuery()
         q.statuses = CacheStatus.serving
         q.limit = 50
-        let ready = try caches.describe(account: s.account, query: q).caches
+        let ready = try await caches.describe(account: s.account, query: q).caches
         let chosen = form.map { typed($0.cache) } ?? cache ?? "auto"
         let options =
             [
@@ -169,7 +169,7 @@ extension Console {
             status: error == nil ? .ok : .badRequest)
     }
 
-    func runInstance(_ s: Session, _ form: RunForm) throws -> Response {
+    func runInstance(_ s: Session, _ form: RunForm) async throws -> Response {
         guard let instances else { return Self.text("instances are not served here", status: .notFound) }
         var request = InstanceRequest()
         if !typed(form.name).isEmpty { request.name = typed(form.name) }
@@ -191,10 +191,10 @@ extension Console {
         }
         if typed(form.autoCreate) == "on" { request.cache.autoCreate = true } else { request.unsaid.insert(.autoCreate) }
         do {
-            let created = try instances.create(request, account: s.account, region: s.region)
+            let created = try await instances.create(request, account: s.account, region: s.region)
             return Self.redirect("/console/instances/\(created[0].id)")
         } catch let e as ServiceError {
-            return try runPage(s, form: form, error: e.message.replacingOccurrences(of: "Containers[0].", with: ""))
+            return try await runPage(s, form: form, error: e.message.replacingOccurrences(of: "Containers[0].", with: ""))
         }
     }
 
@@ -231,21 +231,21 @@ extension Console {
         var logs: String
     }
 
-    func instancePage(_ s: Session, id: String) throws -> Response {
-        guard let instances, let i = try? instances.get(id: id, account: s.account) else { return notFound(s, "No instance \(id).") }
-        return render(
+    func instancePage(_ s: Session, id: String) async throws -> Response {
+        guard let instances, let i = try? await instances.get(id: id, account: s.account) else { return notFound(s, "No instance \(id).") }
+        return await render(
             "instancePage", title: i.name, session: s, active: "instances",
             body: InstancePageBody(id: i.id, restartPolicy: i.restartPolicy.rawValue, live: live(i)))
     }
 
-    func instanceLive(_ s: Session, id: String) throws -> Response {
-        guard let instances, let i = try? instances.get(id: id, account: s.account) else {
+    func instanceLive(_ s: Session, id: String) async throws -> Response {
+        guard let instances, let i = try? await instances.get(id: id, account: s.account) else {
             return Self.text("not found", status: .notFound)
         }
-        return renderFragment("instanceLive", live(i))
+        return await renderFragment("instanceLive", live(i))
     }
 
-    func live(_ i: Instance) -> InstanceLive {
+    func live(_ i: Instance) async -> InstanceLive {
         InstanceLive(
             final: i.status == .succeeded || i.status == .failed, status: i.status.rawValue, outcome: i.cacheOutcome?.rawValue ?? "-",
             cacheID: i.cacheID, disk: i.diskID.map { .init(id: $0, size: i.diskSizeGiB ?? 0, type: i.cache.diskType.rawValue) },
@@ -259,6 +259,6 @@ extension Console {
                     restarts: st?.restartCount ?? 0)
             },
             events: i.events.map(EventRow.init),
-            logs: (try? instances?.logs(id: i.id, account: i.account, container: nil, tail: 50, limitBytes: 65536).1) ?? "")
+            logs: await (try? instances?.logs(id: i.id, account: i.account, container: nil, tail: 50, limitBytes: 65536).1) ?? "")
     }
 }

@@ -6,11 +6,12 @@ import IMCObservability
 /// answers) and `/readyz` (it can serve: the database answers).
 public struct OperationsRoutes: Sendable {
     let exporter: MetricsExporter
-    let ready: @Sendable () -> Bool
+    let ready: @Sendable () async -> Bool
     /// Sets the gauges of state (counts by status, free space) before they are read.
-    let refresh: @Sendable () -> Void
+    let refresh: @Sendable () async -> Void
 
-    public init(exporter: MetricsExporter, ready: @escaping @Sendable () -> Bool, refresh: @escaping @Sendable () -> Void = {}) {
+    public init(exporter: MetricsExporter, ready: @escaping @Sendable () async -> Bool, refresh: @escaping @Sendable () async -> Void = {})
+    {
         self.exporter = exporter
         self.ready = ready
         self.refresh = refresh
@@ -19,12 +20,12 @@ public struct OperationsRoutes: Sendable {
     public func addRoutes(to router: Router<DoorContext>) {
         let ops = self
         router.get("metrics") { _, _ in
-            ops.refresh()
+            await ops.refresh()
             return Self.text(ops.exporter.render(), type: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("healthz") { _, _ in Self.text("ok\n") }
         router.get("readyz") { _, _ in
-            ops.ready() ? Self.text("ready\n") : Self.text("not ready: the database does not answer\n", status: .serviceUnavailable)
+            await ops.ready() ? Self.text("ready\n") : Self.text("not ready: the database does not answer\n", status: .serviceUnavailable)
         }
     }
 

@@ -12,14 +12,14 @@ extension KubernetesAPI {
     func imageCaches(_ call: Call, rest: [String]) async throws -> Response {
         let name = rest.first ?? ""
         switch (call.method, rest.count, rest.count == 2 ? rest[1] : "") {
-        case (.get, 0, _): return call.isWatch ? try watch(call) : try list(call)
+        case (.get, 0, _): return await call.isWatch ? try watch(call) : try list(call)
         case (.post, 0, _): return try await create(call)
         case (.get, 1, _), (.get, 2, "status"):
-            guard let cache = try find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
+            guard let cache = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
             return Self.respond(call.wantsTable ? table([cache], revision: cache.revision ?? 0) : ImageCacheObject.object(cache))
         case (.put, 1, _): return try await update(call, name: name, object: try await call.object())
         case (.patch, 1, _): return try await patch(call, name: name)
-        case (.delete, 1, _): return try delete(call, name: name)
+        case (.delete, 1, _): return try await delete(call, name: name)
         case (.put, 2, "status"), (.patch, 2, "status"):
             throw KubernetesStatus.notAllowed("the status of an ImageCache is written by imc only (its build), not by clients")
         case (.delete, 0, _):
@@ -30,27 +30,27 @@ extension KubernetesAPI {
 
     var repository: any CacheRepository { caches.repository }
 
-    func find(_ name: String, _ account: String) throws -> ImageCache? {
+    func find(_ name: String, _ account: String) async throws -> ImageCache? {
         var query = CacheQuery()
         query.names = [name]
         query.limit = 1
-        return try repository.list(account: account, query: query).caches.first
+        return try await repository.list(account: account, query: query).caches.first
     }
 
     /// Every cache of the account, by name.
-    func all(_ account: String) throws -> [ImageCache] {
+    func all(_ account: String) async throws -> [ImageCache] {
         var query = CacheQuery()
         query.limit = Int(Int32.max)
-        return try repository.list(account: account, query: query).caches.sorted { $0.name < $1.name }
+        return try await repository.list(account: account, query: query).caches.sorted { $0.name < $1.name }
     }
 
     // MARK: - Reading
 
-    func list(_ call: Call) throws -> Response {
+    func list(_ call: Call) async throws -> Response {
         // The revision first: the list is at least that new, so a watch from it misses nothing.
-        let revision = try repository.revisions().current
+        let revision = try await repository.revisions().current
         let selector = try Selector(call)
-        let matching = try all(call.account).filter { selector.isEmpty || selector.matches(ImageCacheObject.object($0)) }
+        let matching = try await all(call.account).filter { selector.isEmpty || selector.matches(ImageCacheObject.object($0)) }
         let (items, next, remaining) = try Paging.page(matching, key: \.name, call: call)
         var out =
             call.wantsTable
@@ -68,16 +68,20 @@ extension KubernetesAPI {
     }
 
     /// Events of caches (`kubectl describe` asks for those of one object by field selector).
-    func events(_ call: Call, namespace: String?) throws -> Response {
-        let revision = try repository.revisions().current
+    func events(_ call: Call, namespace: String?) async throws -> Response {
+        let revision = try await repository.revisions().current
         let selector = try Selector(call)
         var items: [JSON] = []
         // Events of cluster-scoped objects live in `default`, as the API server keeps them.
         if namespace == nil || namespace == "default" {
             let kind = selector.fields["involvedObject.kind"]
             if kind == nil || kind == "ImageCache" {
-                let caches =
-                    try selector.fields["involvedObject.name"].map { try find($0, call.account).map { [$0] } ?? [] } ?? all(call.account)
+                var caches: [ImageCache]
+                if let name = selector.fields["involvedObject.name"] {
+                    caches = try await find(name, call.account).map { [$0] } ?? []
+                } else {
+                    caches = try await all(call.account)
+                }
                 for cache in caches {
                     items += Self.events(of: cache).filter { selector.matches($0) }
                 }
@@ -85,7 +89,7 @@ extension KubernetesAPI {
         }
         let kind = selector.fields["involvedObject.kind"]
         if kind == nil || kind == "Pod" {
-            let pods = try pods(call.account, namespace: namespace).filter { pod in
+            let pods = try await pods(call.account, namespace: namespace).filter { pod in
                 selector.fields["involvedObject.name"].map { $0 == pod.name } ?? true
             }
             for pod in pods { items += Self.events(of: pod).filter { selector.matches($0) } }
@@ -212,12 +216,12 @@ extension KubernetesAPI {
     func create(_ call: Call) async throws -> Response {
         let object = try await call.object()
         let incoming = try incoming(object, call: call, nameOnPath: nil)
-        if try find(incoming.name, call.account) != nil { throw KubernetesStatus.alreadyExists(Self.resource, incoming.name) }
-        return try make(call, object: object, incoming: incoming)
+        if try await find(incoming.name, call.account) != nil { throw KubernetesStatus.alreadyExists(Self.resource, incoming.name) }
+        return try await make(call, object: object, incoming: incoming)
     }
 
     /// Makes the cache a checked object asks for (a POST, or a server-side apply of a new name).
-    func make(_ call: Call, object: JSON, incoming: Incoming) throws -> Response {
+    func make(_ call: Call, object: JSON, incoming: Incoming) async throws -> Response {
         var request = CacheRequest()
         request.name = incoming.name
         request.images = incoming.spec.images
@@ -229,20 +233,20 @@ extension KubernetesAPI {
         request.kubernetes = KubernetesMetadata(
             uid: UUID().uuidString.lowercased(), labels: incoming.labels, annotations: incoming.annotations, generation: 1,
             imagePullSecrets: incoming.spec.imagePullSecrets)
-        let (found, missing) = try credentials(incoming.spec.imagePullSecrets, account: call.account)
+        let (found, missing) = try await credentials(incoming.spec.imagePullSecrets, account: call.account)
         request.credentials = found
         let warned = warnings(incoming, call: call) + Self.missingSecrets(missing)
         if call.query["dryRun"] == "All" { return Self.respond(object, code: 201, warnings: warned) }
-        let made = try mapped(incoming.name) { try caches.create(request, account: call.account, region: region) }
-        let stored = try repository.get(id: made.id, account: call.account) ?? made
+        let made = try await mapped(incoming.name) { try await caches.create(request, account: call.account, region: region) }
+        let stored = try await repository.get(id: made.id, account: call.account) ?? made
         return Self.respond(ImageCacheObject.object(stored), code: 201, warnings: warned)
     }
 
     /// PUT: the object replaces what the cache was asked for (a field left out is its default).
     func update(_ call: Call, name: String, object: JSON, createIfMissing: Bool = false) async throws -> Response {
         let incoming = try incoming(object, call: call, nameOnPath: name)
-        guard let current = try find(name, call.account) else {
-            if createIfMissing { return try make(call, object: object, incoming: incoming) }
+        guard let current = try await find(name, call.account) else {
+            if createIfMissing { return try await make(call, object: object, incoming: incoming) }
             throw KubernetesStatus.notFound(Self.resource, name)
         }
         if let p = incoming.spec.platform, p != (current.platform ?? p) {
@@ -270,12 +274,12 @@ extension KubernetesAPI {
         // cache given credentials through the Cloud API keeps them).
         var warned = warnings(incoming, call: call)
         if !spec.imagePullSecrets.isEmpty || !old.imagePullSecrets.isEmpty {
-            let (found, missing) = try credentials(spec.imagePullSecrets, account: call.account)
+            let (found, missing) = try await credentials(spec.imagePullSecrets, account: call.account)
             request.credentials = found
             warned += Self.missingSecrets(missing)
         }
         if call.query["dryRun"] == "All" { return Self.respond(ImageCacheObject.object(current), warnings: warned) }
-        let updated = try mapped(name) { try caches.update(id: current.id, request, account: call.account) }
+        let updated = try await mapped(name) { try await caches.update(id: current.id, request, account: call.account) }
         return Self.respond(ImageCacheObject.object(updated), warnings: warned)
     }
 
@@ -287,7 +291,7 @@ extension KubernetesAPI {
         switch type {
         case "application/merge-patch+json":
             let patch = try await call.object()
-            guard let current = try find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
+            guard let current = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
             var merged = ImageCacheObject.object(current).merging(patch: patch)
             merged["status"] = nil
             return try await update(call, name: name, object: merged)
@@ -295,13 +299,13 @@ extension KubernetesAPI {
             guard let operations = JSON.parse(try await call.body())?.array else {
                 throw KubernetesStatus.badRequest("a JSON patch is a list of operations")
             }
-            guard let current = try find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
+            guard let current = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
             var patched = try JSONPatch.apply(operations, to: ImageCacheObject.object(current))
             patched["status"] = nil
             return try await update(call, name: name, object: patched)
         case "application/apply-patch+yaml", "application/apply-patch+json":
             let applied = try await call.object()
-            guard let current = try find(name, call.account) else {
+            guard let current = try await find(name, call.account) else {
                 return try await update(call, name: name, object: applied, createIfMissing: true)
             }
             var merged = ImageCacheObject.object(current)
@@ -330,16 +334,16 @@ extension KubernetesAPI {
         }
     }
 
-    func delete(_ call: Call, name: String) throws -> Response {
-        guard let cache = try find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
+    func delete(_ call: Call, name: String) async throws -> Response {
+        guard let cache = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
         if call.query["dryRun"] == "All" { return Self.respond(ImageCacheObject.object(cache)) }
-        _ = try mapped(name) { try caches.delete(ids: [cache.id], account: call.account) }
+        _ = try await mapped(name) { try await caches.delete(ids: [cache.id], account: call.account) }
         return Self.respond(ImageCacheObject.object(cache))
     }
 
     /// The services' refusals in Kubernetes' terms.
-    func mapped<T>(_ name: String, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch let e as ServiceError {
+    func mapped<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let e as ServiceError {
             switch e.code {
             case .invalidValue, .missing: throw KubernetesStatus.invalid(Self.resource, name, causes: [("spec", e.message)])
             case .notFound: throw KubernetesStatus.notFound(Self.resource, name)

@@ -197,15 +197,8 @@ struct FieldErrors: Error {
     mutating func add(_ field: String, _ message: String) { causes.append((field, message)) }
 }
 
-/// RFC 3339 in UTC, to the second, as Kubernetes writes times (by hand: a formatter per call
-/// was most of the cost of a list).
-func timestamp(_ date: Date) -> String {
-    var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-    var t = tm()
-    gmtime_r(&seconds, &t)
-    func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-    return "\(t.tm_year + 1900)-\(two(t.tm_mon + 1))-\(two(t.tm_mday))T\(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec))Z"
-}
+/// RFC 3339 in UTC, to the second, as Kubernetes writes times.
+func timestamp(_ date: Date) -> String { date.rfc3339 }
 
 /// Kubernetes' human duration (`5m3s`, `2d4h`), as kubectl's AGE column shows it.
 func humanDuration(_ interval: TimeInterval) -> String {

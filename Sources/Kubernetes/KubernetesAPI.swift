@@ -220,12 +220,12 @@ public struct KubernetesAPI: Sendable {
             }
             return Self.respond(Discovery.imageCacheCRD)
         }
-        if get, match("api/v1/events") != nil { return try events(call, namespace: nil) }
-        if get, let m = match("api/v1/namespaces/*/events") { return try events(call, namespace: m[0]) }
+        if get, match("api/v1/events") != nil { return try await events(call, namespace: nil) }
+        if get, let m = match("api/v1/namespaces/*/events") { return try await events(call, namespace: m[0]) }
         if get, match("api/v1/pods") != nil { return try await podsRoute(call, namespace: nil, rest: []) }
         if get, match("api/v1/secrets") != nil { return try await secrets(call, namespace: nil, rest: []) }
         if let m = match("api/v1/namespaces/*/pods/**") {
-            guard try namespaceExists(m[0], call.account) else { throw KubernetesStatus.notFound(Resource.namespaces, m[0]) }
+            guard try await namespaceExists(m[0], call.account) else { throw KubernetesStatus.notFound(Resource.namespaces, m[0]) }
             return try await podsRoute(call, namespace: m[0], rest: Array(m.dropFirst()))
         }
         if let m = match("api/v1/namespaces/*/secrets/**") { return try await secrets(call, namespace: m[0], rest: Array(m.dropFirst())) }

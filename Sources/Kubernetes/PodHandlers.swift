@@ -15,9 +15,9 @@ import IMCStore
 extension KubernetesAPI {
     // MARK: - Namespaces
 
-    func namespaceExists(_ name: String, _ account: String) throws -> Bool {
+    func namespaceExists(_ name: String, _ account: String) async throws -> Bool {
         if Namespaces.all.contains(name) { return true }
-        return try objects?.object(account: account, kind: "Namespace", namespace: "", name: name) != nil
+        return try await objects?.object(account: account, kind: "Namespace", namespace: "", name: name) != nil
     }
 
     func namespaces(_ call: Call, rest: [String]) async throws -> Response {
@@ -27,7 +27,7 @@ extension KubernetesAPI {
         }
         switch (call.method, rest.count) {
         case (.get, 0):
-            let stored = try objects.objects(account: call.account, kind: "Namespace", namespace: "").compactMap {
+            let stored = try await objects.objects(account: call.account, kind: "Namespace", namespace: "").compactMap {
                 JSON.parse(Array($0.data))
             }
             let items = Namespaces.all.map(Namespaces.object) + stored
@@ -47,7 +47,7 @@ extension KubernetesAPI {
             return Self.respond(List.of(items, kind: "NamespaceList", apiVersion: "v1", revision: 1))
         case (.get, 1):
             if Namespaces.all.contains(name) { return Self.respond(Namespaces.object(name)) }
-            guard let stored = try objects.object(account: call.account, kind: "Namespace", namespace: "", name: name),
+            guard let stored = try await objects.object(account: call.account, kind: "Namespace", namespace: "", name: name),
                 let object = JSON.parse(Array(stored.data))
             else { throw KubernetesStatus.notFound(Resource.namespaces, name) }
             return Self.respond(object)
@@ -69,7 +69,7 @@ extension KubernetesAPI {
                 "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"],
             ]
             do {
-                try objects.insertObject(
+                try await objects.insertObject(
                     StoredObject(kind: "Namespace", namespace: "", name: given, uid: uid, created: clock.now(), data: object.data),
                     account: call.account)
             } catch let e as StoreError where e.code == .duplicate {
@@ -81,18 +81,18 @@ extension KubernetesAPI {
                 throw KubernetesStatus(
                     code: 403, reason: "Forbidden", message: "namespaces \"\(name)\" is forbidden: this namespace may not be deleted")
             }
-            guard let stored = try objects.object(account: call.account, kind: "Namespace", namespace: "", name: name) else {
+            guard let stored = try await objects.object(account: call.account, kind: "Namespace", namespace: "", name: name) else {
                 throw KubernetesStatus.notFound(Resource.namespaces, name)
             }
             // What is in it goes with it, as the namespace controller does.
             if let instances {
-                let inside = try pods(call.account, namespace: name)
-                if !inside.isEmpty { try instances.delete(ids: inside.map(\.id), account: call.account) }
+                let inside = try await pods(call.account, namespace: name)
+                if !inside.isEmpty { try await instances.delete(ids: inside.map(\.id), account: call.account) }
             }
-            for secret in try objects.objects(account: call.account, kind: "Secret", namespace: name) {
-                try objects.deleteObject(account: call.account, kind: "Secret", namespace: name, name: secret.name)
+            for secret in try await objects.objects(account: call.account, kind: "Secret", namespace: name) {
+                try await objects.deleteObject(account: call.account, kind: "Secret", namespace: name, name: secret.name)
             }
-            try objects.deleteObject(account: call.account, kind: "Namespace", namespace: "", name: name)
+            try await objects.deleteObject(account: call.account, kind: "Namespace", namespace: "", name: name)
             var object = JSON.parse(Array(stored.data)) ?? [:]
             object["status"] = ["phase": "Terminating"]
             return Self.respond(object)
@@ -118,7 +118,7 @@ extension KubernetesAPI {
         let name = rest.first ?? ""
         switch (call.method, rest.count) {
         case (.get, 0):
-            let items = try objects.objects(account: call.account, kind: "Secret", namespace: namespace).compactMap {
+            let items = try await objects.objects(account: call.account, kind: "Secret", namespace: namespace).compactMap {
                 JSON.parse(Array($0.data))
             }
             if call.wantsTable {
@@ -142,13 +142,16 @@ extension KubernetesAPI {
             }
             return Self.respond(List.of(items, kind: "SecretList", apiVersion: "v1", revision: 1))
         case (.get, 1):
-            guard let namespace, let stored = try objects.object(account: call.account, kind: "Secret", namespace: namespace, name: name),
+            guard let namespace,
+                let stored = try await objects.object(account: call.account, kind: "Secret", namespace: namespace, name: name),
                 let object = JSON.parse(Array(stored.data))
             else { throw KubernetesStatus.notFound(Resource.secrets, name) }
             return Self.respond(object)
         case (.post, 0):
             guard let namespace else { throw KubernetesStatus.notAllowed("create a secret in a namespace") }
-            guard try namespaceExists(namespace, call.account) else { throw KubernetesStatus.notFound(Resource.namespaces, namespace) }
+            guard try await namespaceExists(namespace, call.account) else {
+                throw KubernetesStatus.notFound(Resource.namespaces, namespace)
+            }
             var body = try await call.object()
             let given = body["metadata"]?["name"]?.string ?? ""
             if let problem = Self.nameProblem(given) {
@@ -177,7 +180,7 @@ extension KubernetesAPI {
             body["metadata"]?["creationTimestamp"] = .string(timestamp(clock.now()))
             if body["type"] == nil { body["type"] = "Opaque" }
             do {
-                try objects.insertObject(
+                try await objects.insertObject(
                     StoredObject(kind: "Secret", namespace: namespace, name: given, uid: uid, created: clock.now(), data: body.data),
                     account: call.account)
             } catch let e as StoreError where e.code == .duplicate {
@@ -185,9 +188,10 @@ extension KubernetesAPI {
             }
             return Self.respond(body, code: 201)
         case (.delete, 1):
-            guard let namespace, let stored = try objects.object(account: call.account, kind: "Secret", namespace: namespace, name: name)
+            guard let namespace,
+                let stored = try await objects.object(account: call.account, kind: "Secret", namespace: namespace, name: name)
             else { throw KubernetesStatus.notFound(Resource.secrets, name) }
-            try objects.deleteObject(account: call.account, kind: "Secret", namespace: namespace, name: name)
+            try await objects.deleteObject(account: call.account, kind: "Secret", namespace: namespace, name: name)
             return Self.respond(JSON.parse(Array(stored.data)) ?? [:])
         default:
             throw KubernetesStatus.notAllowed("the server does not allow this method on secrets")
@@ -214,12 +218,13 @@ extension KubernetesAPI {
     }
 
     /// The credentials of `namespace/name` pull secrets; the missing ones named.
-    func credentials(_ names: [String], account: String) throws -> (found: [CacheCredential], missing: [String]) {
+    func credentials(_ names: [String], account: String) async throws -> (found: [CacheCredential], missing: [String]) {
         var found: [CacheCredential] = []
         var missing: [String] = []
         for full in names {
             let parts = full.split(separator: "/", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let stored = try objects?.object(account: account, kind: "Secret", namespace: parts[0], name: parts[1]),
+            guard parts.count == 2,
+                let stored = try await objects?.object(account: account, kind: "Secret", namespace: parts[0], name: parts[1]),
                 let object = JSON.parse(Array(stored.data)), let encoded = object["data"]?[".dockerconfigjson"]?.string,
                 let config = Data(base64Encoded: encoded), let credentials = Self.dockerConfig(config)
             else {
@@ -233,11 +238,11 @@ extension KubernetesAPI {
 
     // MARK: - Pods
 
-    func pods(_ account: String, namespace: String?) throws -> [Instance] {
+    func pods(_ account: String, namespace: String?) async throws -> [Instance] {
         guard let instances else { return [] }
         var query = InstanceQuery()
         query.limit = Int(Int32.max)
-        return try instances.repository.list(account: account, query: query).instances
+        return try await instances.repository.list(account: account, query: query).instances
             .filter { namespace == nil || PodObject.namespace($0) == namespace }
             .sorted { a, b in
                 let (na, nb) = (PodObject.namespace(a), PodObject.namespace(b))
@@ -245,12 +250,12 @@ extension KubernetesAPI {
             }
     }
 
-    func findPod(_ name: String, namespace: String, _ account: String) throws -> Instance? {
+    func findPod(_ name: String, namespace: String, _ account: String) async throws -> Instance? {
         guard let instances else { return nil }
         var query = InstanceQuery()
         query.names = [name]
         query.limit = Int(Int32.max)
-        return try instances.repository.list(account: account, query: query).instances.first { PodObject.namespace($0) == namespace }
+        return try await instances.repository.list(account: account, query: query).instances.first { PodObject.namespace($0) == namespace }
     }
 
     func podsRoute(_ call: Call, namespace: String?, rest: [String]) async throws -> Response {
@@ -258,12 +263,12 @@ extension KubernetesAPI {
         let name = rest.first ?? ""
         let sub = rest.count == 2 ? rest[1] : ""
         switch (call.method, rest.count, sub) {
-        case (.get, 0, _): return call.isWatch ? try watchPods(call, namespace: namespace) : try listPods(call, namespace: namespace)
+        case (.get, 0, _): return await call.isWatch ? try watchPods(call, namespace: namespace) : try listPods(call, namespace: namespace)
         case (.post, 0, _):
             guard let namespace else { throw KubernetesStatus.notAllowed("create a Pod in a namespace") }
             return try await createPod(call, namespace: namespace)
         case (.get, 1, _), (.get, 2, "status"):
-            guard let namespace, let pod = try findPod(name, namespace: namespace, call.account) else {
+            guard let namespace, let pod = try await findPod(name, namespace: namespace, call.account) else {
                 throw KubernetesStatus.notFound(Resource.pods, name)
             }
             if call.wantsTable {
@@ -274,20 +279,20 @@ extension KubernetesAPI {
             }
             return Self.respond(PodObject.object(pod))
         case (.delete, 1, _):
-            guard let namespace, let pod = try findPod(name, namespace: namespace, call.account) else {
+            guard let namespace, let pod = try await findPod(name, namespace: namespace, call.account) else {
                 throw KubernetesStatus.notFound(Resource.pods, name)
             }
             var grace = call.query["gracePeriodSeconds"].flatMap(Int.init)
             if grace == nil, let options = JSON.parse(try await call.body()), let n = options["gracePeriodSeconds"]?.int { grace = Int(n) }
             if let g = grace, g < 0 { throw KubernetesStatus.badRequest("gracePeriodSeconds must not be negative, not \(g)") }
-            try instances.delete(ids: [pod.id], account: call.account, grace: grace)
-            let now = (try? instances.get(id: pod.id, account: call.account)) ?? pod
+            try await instances.delete(ids: [pod.id], account: call.account, grace: grace)
+            let now = await (try? instances.get(id: pod.id, account: call.account)) ?? pod
             return Self.respond(PodObject.object(now))
         case (.get, 2, "log"):
-            guard let namespace, let pod = try findPod(name, namespace: namespace, call.account) else {
+            guard let namespace, let pod = try await findPod(name, namespace: namespace, call.account) else {
                 throw KubernetesStatus.notFound(Resource.pods, name)
             }
-            return try logs(call, pod: pod)
+            return try await logs(call, pod: pod)
         case (_, 2, "exec"), (_, 2, "attach"), (_, 2, "portforward"):
             throw KubernetesStatus.badRequest(
                 "imc does not \(sub == "portforward" ? "forward ports to" : sub == "exec" ? "run commands in" : "attach to") a Pod's containers: its instances run without a kubelet API; read their output with kubectl logs"
@@ -300,10 +305,10 @@ extension KubernetesAPI {
         }
     }
 
-    func listPods(_ call: Call, namespace: String?) throws -> Response {
-        let revision = try caches.repository.revisions().current
+    func listPods(_ call: Call, namespace: String?) async throws -> Response {
+        let revision = try await caches.repository.revisions().current
         let selector = try Selector(call)
-        let items = try pods(call.account, namespace: namespace).filter { selector.matches(PodObject.object($0)) }
+        let items = try await pods(call.account, namespace: namespace).filter { selector.matches(PodObject.object($0)) }
         if call.wantsTable {
             let now = clock.now()
             return Self.respond(
@@ -313,20 +318,20 @@ extension KubernetesAPI {
         return Self.respond(List.of(items.map(PodObject.object), kind: "PodList", apiVersion: "v1", revision: revision))
     }
 
-    func watchPods(_ call: Call, namespace: String?) throws -> Response {
+    func watchPods(_ call: Call, namespace: String?) async throws -> Response {
         guard let instances else { throw KubernetesStatus.pathNotFound(call.path) }
         let selector = try Selector(call)
-        let start = try watchStart(call)
+        let start = try await watchStart(call)
         let now = clock.now()
         let initial =
-            start.fromNow
+            await start.fromNow
             ? try pods(call.account, namespace: namespace).map {
                 WatchEvent(type: "ADDED", object: PodObject.object($0), cells: PodObject.row($0, now: now))
             }
             .filter { selector.matches($0.object) } : []
         let (repository, account, clock) = (instances.repository, call.account, self.clock)
         return try stream(call, start: start, initial: initial, columns: PodObject.columns, kind: "Pod", apiVersion: "v1") { since in
-            try repository.changes(account: account, after: since).map { change in
+            try await repository.changes(account: account, after: since).map { change in
                 let object = PodObject.object(change.value)
                 guard namespace == nil || PodObject.namespace(change.value) == namespace, selector.matches(object) else {
                     return (change.revision, nil)
@@ -352,7 +357,7 @@ extension KubernetesAPI {
         if let given = body["metadata"]?["namespace"]?.string, !given.isEmpty, given != namespace {
             throw KubernetesStatus.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
-        guard try namespaceExists(namespace, call.account) else { throw KubernetesStatus.notFound(Resource.namespaces, namespace) }
+        guard try await namespaceExists(namespace, call.account) else { throw KubernetesStatus.notFound(Resource.namespaces, namespace) }
         var name = body["metadata"]?["name"]?.string ?? ""
         if name.isEmpty, let prefix = body["metadata"]?["generateName"]?.string {
             let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
@@ -362,7 +367,7 @@ extension KubernetesAPI {
         if let problem = Self.nameProblem(name) {
             throw KubernetesStatus.invalid(Resource.pods, name, causes: [("metadata.name", problem)])
         }
-        if try findPod(name, namespace: namespace, call.account) != nil { throw KubernetesStatus.alreadyExists(Resource.pods, name) }
+        if try await findPod(name, namespace: namespace, call.account) != nil { throw KubernetesStatus.alreadyExists(Resource.pods, name) }
         body["apiVersion"] = "v1"
         body["kind"] = "Pod"
         body["metadata"]?["namespace"] = .string(namespace)
@@ -385,7 +390,7 @@ extension KubernetesAPI {
         do { request = try InstanceActions.request(wire) } catch let e as APIError {
             throw KubernetesStatus.invalid(Resource.pods, name, causes: [("spec", e.message)])
         }
-        let (found, missing) = try credentials(manifest.imagePullSecrets, account: call.account)
+        let (found, missing) = try await credentials(manifest.imagePullSecrets, account: call.account)
         request.credentials += found
         let labels = body["metadata"]?["labels"]?.stringMap ?? [:]
         let annotations = body["metadata"]?["annotations"]?.stringMap ?? [:]
@@ -395,7 +400,7 @@ extension KubernetesAPI {
         let warnings = missing.map { "imagePullSecrets \($0) not found; the images are pulled without it" }
         if call.query["dryRun"] == "All" { return Self.respond(body, code: 201, warnings: warnings) }
         let created: [Instance]
-        do { created = try instances.create(request, account: call.account, region: region) } catch let e as ServiceError {
+        do { created = try await instances.create(request, account: call.account, region: region) } catch let e as ServiceError {
             switch e.code {
             case .limitExceeded:
                 throw KubernetesStatus(
@@ -410,13 +415,13 @@ extension KubernetesAPI {
                 throw KubernetesStatus.invalid(Resource.pods, name, causes: [(field, e.message)])
             }
         }
-        let pod = (try? instances.get(id: created[0].id, account: call.account)) ?? created[0]
+        let pod = await (try? instances.get(id: created[0].id, account: call.account)) ?? created[0]
         return Self.respond(PodObject.object(pod), code: 201, warnings: warnings)
     }
 
     /// `kubectl logs`: a container's output (`container`, `tailLines`, `limitBytes`, `previous`,
     /// `timestamps` not kept), and with `follow` what it writes next, until it ends.
-    func logs(_ call: Call, pod: Instance) throws -> Response {
+    func logs(_ call: Call, pod: Instance) async throws -> Response {
         guard let instances else { throw KubernetesStatus.pathNotFound(call.path) }
         let names = (pod.initContainers + pod.containers).map(\.name)
         let container = call.query["container"] ?? (pod.containers.count == 1 ? pod.containers[0].name : nil)
@@ -435,8 +440,8 @@ extension KubernetesAPI {
         }
         let tail = call.query["tailLines"].flatMap(Int.init)
         let limit = call.query["limitBytes"].flatMap(Int.init)
-        let (_, text) = try mappedInstance {
-            try instances.logs(id: pod.id, account: call.account, container: container, tail: tail, limitBytes: limit)
+        let (_, text) = try await mappedInstance {
+            try await instances.logs(id: pod.id, account: call.account, container: container, tail: tail, limitBytes: limit)
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain"
@@ -453,8 +458,9 @@ extension KubernetesAPI {
             var sent = text
             while true {
                 try await Task.sleep(for: interval)
-                guard let now = try? instances.get(id: id, account: account) else { break }
-                let current = (try? instances.logs(id: id, account: account, container: container, tail: nil, limitBytes: 1 << 20).1) ?? ""
+                guard let now = try? await instances.get(id: id, account: account) else { break }
+                let current =
+                    await (try? instances.logs(id: id, account: account, container: container, tail: nil, limitBytes: 1 << 20).1) ?? ""
                 var new = Substring("")
                 if current.hasPrefix(sent) {
                     new = current.dropFirst(sent.count)
@@ -473,8 +479,8 @@ extension KubernetesAPI {
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    func mappedInstance<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let e as ServiceError {
+    func mappedInstance<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let e as ServiceError {
             switch e.code {
             case .notFound: throw KubernetesStatus(code: 404, reason: "NotFound", message: e.message)
             default: throw KubernetesStatus.badRequest(e.message)

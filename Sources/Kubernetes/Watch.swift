@@ -18,8 +18,8 @@ struct WatchEvent: Sendable {
 extension KubernetesAPI {
     /// Where a watch starts: the objects now (as ADDED) for resourceVersion "" or "0", else the
     /// revision asked; `expired` when the history no longer reaches back to it.
-    func watchStart(_ call: Call) throws -> (since: Int64, fromNow: Bool, expired: KubernetesStatus?) {
-        let revisions = try caches.repository.revisions()
+    func watchStart(_ call: Call) async throws -> (since: Int64, fromNow: Bool, expired: KubernetesStatus?) {
+        let revisions = try await caches.repository.revisions()
         let asked = call.query["resourceVersion"] ?? ""
         if asked.isEmpty || asked == "0" { return (revisions.current, true, nil) }
         guard let n = Int64(asked), n >= 0 else {
@@ -34,7 +34,7 @@ extension KubernetesAPI {
     /// a watcher that went away.
     func stream(
         _ call: Call, start: (since: Int64, fromNow: Bool, expired: KubernetesStatus?), initial: [WatchEvent], columns: [JSON],
-        kind: String, apiVersion: String, changes: @escaping @Sendable (Int64) throws -> [(revision: Int64, event: WatchEvent?)]
+        kind: String, apiVersion: String, changes: @escaping @Sendable (Int64) async throws -> [(revision: Int64, event: WatchEvent?)]
     ) throws -> Response {
         let timeout = call.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds(max(1, $0)) } ?? watchTimeout
         let bookmarks = call.flag("allowWatchBookmarks")
@@ -69,8 +69,8 @@ extension KubernetesAPI {
             while clock.now < deadline {
                 await changed.wait(upTo: interval)
                 try Task.checkCancellation()
-                let current = try repository.revisions().current
-                for (revision, event) in try changes(since) {
+                let current = try await repository.revisions().current
+                for (revision, event) in try await changes(since) {
                     since = max(since, revision)
                     guard let event else { continue }
                     try await writer.write(send(event))
@@ -98,12 +98,12 @@ extension KubernetesAPI {
     }
 
     /// A watch of ImageCache objects.
-    func watch(_ call: Call) throws -> Response {
+    func watch(_ call: Call) async throws -> Response {
         let selector = try Selector(call)
-        let start = try watchStart(call)
+        let start = try await watchStart(call)
         let now = clock.now()
         let initial =
-            start.fromNow
+            await start.fromNow
             ? try all(call.account).map {
                 WatchEvent(type: "ADDED", object: ImageCacheObject.object($0), cells: ImageCacheObject.row($0, now: now))
             }
@@ -113,7 +113,7 @@ extension KubernetesAPI {
             call, start: start, initial: initial, columns: ImageCacheObject.columns, kind: Self.resource.kind,
             apiVersion: Self.resource.apiVersion
         ) { since in
-            try repository.changes(account: account, after: since).map { change in
+            try await repository.changes(account: account, after: since).map { change in
                 let object = ImageCacheObject.object(change.value)
                 guard selector.matches(object) else { return (change.revision, nil) }
                 return (

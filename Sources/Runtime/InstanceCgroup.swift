@@ -59,10 +59,23 @@ public struct InstanceCgroup: Sendable {
         }
     }
 
+    /// Writes a control file whole; the error names the file, the value and the kernel's reason
+    /// (a cgroup file refuses a value with its own errno, which Foundation's writer hides).
     func write(_ file: String, _ value: String, controller: String) throws(RuntimeError) {
         let target = directory(controller) + "/" + file
-        do { try value.write(toFile: target, atomically: false, encoding: .utf8) } catch {
-            throw RuntimeError(.io, "cannot set \(file) of cgroup \(path) to \(value): \(error.localizedDescription)")
+        let fd = open(target, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RuntimeError(.io, "cannot open \(file) of cgroup \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var written = -1
+        var reason: Int32 = 0
+        // A write interrupted by a signal is tried again; a control file takes its value whole.
+        for _ in 0..<3 {
+            written = value.utf8CString.withUnsafeBufferPointer { Foundation.write(fd, $0.baseAddress, value.utf8.count) }
+            reason = errno
+            if written >= 0 || (reason != EINTR && reason != EAGAIN) { break }
+        }
+        guard written == value.utf8.count else {
+            throw RuntimeError(.io, "cannot set \(file) of cgroup \(path) to \(value): \(String(cString: strerror(reason)))")
         }
     }
 

@@ -18,7 +18,7 @@ struct CloudAPIRouterTests {
     static let other = APIKey(account: "100000000002", secretID: "AKIDother", secretKey: "other-key")
 
     static func application(_ dir: TemporaryDirectory) throws -> some ApplicationProtocol {
-        let repository = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
+        let repository = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
         let service = CacheService(repository: repository)
         let router = Router(context: DoorContext.self)
         router.add(middleware: RequestIDMiddleware())

@@ -12,10 +12,10 @@ import Testing
 /// The console in process, through Hummingbird's router: sign-in and its cookie, pages for the
 /// signed-in account only, everything a user typed escaped, forms from other sites refused.
 struct ConsoleRouterTests {
-    static func application(_ dir: TemporaryDirectory) throws -> (some ApplicationProtocol, CacheService) {
-        let service = CacheService(repository: try SQLiteCacheRepository(path: dir.appending("imc.sqlite")))
+    static func application(_ dir: TemporaryDirectory) async throws -> (some ApplicationProtocol, CacheService) {
+        let service = CacheService(repository: SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"))))
         let router = Router(context: DoorContext.self)
-        try Console(
+        try await Console(
             caches: service, instances: nil, billing: nil, regions: ["ap-guangzhou"],
             authenticate: { id, key in id == "AKIDc" && key == "secret" ? "100000000001" : nil }
         ).addRoutes(to: router)
@@ -42,7 +42,7 @@ struct ConsoleRouterTests {
 
     @Test func withoutASessionPagesSendYouToSignIn() async throws {
         let dir = try TemporaryDirectory()
-        let (app, _) = try Self.application(dir)
+        let (app, _) = try await Self.application(dir)
         try await app.test(.router) { client in
             try await client.execute(uri: "/console/caches", method: .get) { response in
                 #expect(response.status == .seeOther && response.headers[.location] == "/console/login")
@@ -57,11 +57,11 @@ struct ConsoleRouterTests {
 
     @Test func whatAUserTypedIsEscapedOnEveryPage() async throws {
         let dir = try TemporaryDirectory()
-        let (app, service) = try Self.application(dir)
+        let (app, service) = try await Self.application(dir)
         var request = CacheRequest()
         request.images = ["nginx"]
         request.name = "<script>alert(1)</script>"
-        let cache = try service.create(request, account: "100000000001", region: "ap-guangzhou")
+        let cache = try await service.create(request, account: "100000000001", region: "ap-guangzhou")
         try await app.test(.router) { client in
             let cookie = try await Self.signIn(client)
             for uri in ["/console/caches", "/console/caches/\(cache.id)"] {
@@ -81,7 +81,7 @@ struct ConsoleRouterTests {
 
     @Test func formsFromAnotherSiteAreRefusedBeforeAnythingElse() async throws {
         let dir = try TemporaryDirectory()
-        let (app, _) = try Self.application(dir)
+        let (app, _) = try await Self.application(dir)
         try await app.test(.router) { client in
             let (headers, body) = Self.form("SecretId=AKIDc&SecretKey=secret", origin: "http://evil.example")
             try await client.execute(uri: "/console/login", method: .post, headers: headers, body: body) {

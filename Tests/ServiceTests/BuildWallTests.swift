@@ -37,7 +37,7 @@ struct BuildWallTests {
             #expect(done.status == .succeeded && done.cacheOutcome == .used)
             #expect(log == "built in a sandbox\n0:0\n0:0\n", "\(log)")
             try await harness.remove(done.id)
-            #expect(try harness.instances.allocatedIDRanges().isEmpty, "the build's id range was given back")
+            #expect(try await harness.instances.allocatedIDRanges().isEmpty, "the build's id range was given back")
         }
     }
 
@@ -110,7 +110,7 @@ struct BuildWallTests {
             request.images = ["\(harness.registry.host)/app:v1"]
             request.size = 20
             request.registryHttpEndPointList = [harness.registry.host]
-            let c = try harness.caches.create(request, account: harness.account, region: harness.region)
+            let c = try await harness.caches.create(request, account: harness.account, region: harness.region)
             let failed = try #require(await harness.builder.build(c.id, account: harness.account))
             let event = try #require(failed.events.last)
             #expect(failed.status == .failed && event.reason == "RegistryRefused", "\(event.reason): \(event.message)")
@@ -132,7 +132,7 @@ struct BuildWallTests {
             request.images = ["\(harness.registry.host)/slow:v1"]
             request.size = 20
             request.registryHttpEndPointList = [harness.registry.host]
-            let c = try harness.caches.create(request, account: harness.account, region: harness.region)
+            let c = try await harness.caches.create(request, account: harness.account, region: harness.region)
             let t0 = ContinuousClock.now
             let failed = try #require(await harness.builder.build(c.id, account: harness.account))
             #expect(ContinuousClock.now - t0 < .seconds(60))
@@ -157,7 +157,7 @@ struct BuildWallTests {
             slow.images = ["\(harness.registry.host)/slow:v1"]
             slow.size = 20
             slow.registryHttpEndPointList = [harness.registry.host]
-            for _ in 0..<5 { _ = try harness.caches.create(slow, account: "a", region: harness.region) }
+            for _ in 0..<5 { _ = try await harness.caches.create(slow, account: "a", region: harness.region) }
             let worker = BuildWorker(
                 builder: harness.builder, repository: harness.cacheRepository, disks: harness.disks, snapshots: harness.snapshots,
                 pollInterval: .milliseconds(50), logger: Logger(label: "test"))
@@ -169,20 +169,21 @@ struct BuildWallTests {
             quick.images = ["\(harness.registry.host)/quick:v1"]
             quick.size = 20
             quick.registryHttpEndPointList = [harness.registry.host]
-            let b = try harness.caches.create(quick, account: "b", region: harness.region)
+            let b = try await harness.caches.create(quick, account: "b", region: harness.region)
             let deadline = ContinuousClock.now + .seconds(60)
             var status = CacheStatus.pending
             while ContinuousClock.now < deadline {
-                status = try #require(try harness.cacheRepository.get(id: b.id, account: "b")).status
+                status = try #require(try await harness.cacheRepository.get(id: b.id, account: "b")).status
                 if status != .pending { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(status == .ready)
             #expect(
-                try harness.cacheRepository.all(in: [.pending]).filter { $0.account == "a" }.count == 5, "a's are still queued or stalled")
+                await try harness.cacheRepository.all(in: [.pending]).filter { $0.account == "a" }.count == 5,
+                "a's are still queued or stalled")
             for c in copies { c.cancel() }
             for c in copies { _ = await c.result }
-            try harness.caches.delete(
+            try await harness.caches.delete(
                 ids: try harness.cacheRepository.list(account: "a", query: CacheQuery()).caches.map(\.id), account: "a")
         }
     }

@@ -4,10 +4,11 @@ import IMCDisks
 import IMCInstance
 import IMCOS
 import IMCService
-import IMCStore
 import IMCTestSupport
 import Logging
 import Testing
+
+@testable import IMCStore
 
 /// Builds caches for real: images from the scriptable registry onto loop-mounted ext4 disks in
 /// an XFS pool, snapshotted. Disk sizes use a small "GiB" (16 MiB) so that a too-small disk is
@@ -18,18 +19,19 @@ final class CacheBuilderTests {
     let pool: DiskPool
     let disks: DiskManager
     let snapshots: LocalSnapshotStore
-    let repository: SQLiteCacheRepository
+    let database: SQLiteDatabase
+    let repository: SQLCacheRepository
     let builder: CacheBuilder
-    let diskRecords: SQLiteInstanceRepository
+    let diskRecords: SQLInstanceRepository
 
     init() async throws {
         dir = try TemporaryDirectory(prefix: "imc-build")
         pool = try await DiskPool.open(dataRoot: dir.path, poolSizeGiB: 64)
         disks = DiskManager(pool: pool, bytesPerGiB: 16 << 20)
         snapshots = LocalSnapshotStore(disks: disks)
-        let database = try SQLiteDatabase(path: dir.appending("imc.sqlite"))
-        repository = SQLiteCacheRepository(database: database)
-        diskRecords = SQLiteInstanceRepository(database: database)
+        database = try SQLiteDatabase(path: dir.appending("imc.sqlite"))
+        repository = SQLCacheRepository(database: database)
+        diskRecords = SQLInstanceRepository(database: database)
         var options = RegistryClientOptionsForTests.fast
         options.connectTimeout = .seconds(2)
         builder = CacheBuilder(
@@ -39,20 +41,20 @@ final class CacheBuilderTests {
 
     deinit {
         #expect(disks.allDiskIDs().isEmpty, "no disk image is left behind")
-        #expect((try? diskRecords.disks())?.isEmpty == true, "no build disk is still listed")
+        #expect((try? database.rowsBlocking("SELECT id FROM disks"))?.isEmpty == true, "no build disk is still listed")
         let mounts = MountTable.entries().map(\.target).joined(separator: "\n")
         #expect(!mounts.contains(dir.appending("build")), "no build mount is left behind")
         try? pool.unmountPool()
     }
 
-    func cache(_ images: [String], size: Int = 20, host: String, credentials: [CacheCredential] = []) throws -> ImageCache {
+    func cache(_ images: [String], size: Int = 20, host: String, credentials: [CacheCredential] = []) async throws -> ImageCache {
         var c = ImageCache(
             id: "imc-\(UUID().uuidString.prefix(8).lowercased())", account: "a", region: "ap-guangzhou",
             name: "t-\(UUID().uuidString.prefix(8).lowercased())", size: size,
             images: images, creationTime: Date(), retentionDays: 0)
         c.registryHttpEndPointList = [host]
         c.credentials = credentials
-        try repository.insert(c)
+        try await repository.insert(c)
         return c
     }
 
@@ -63,7 +65,7 @@ final class CacheBuilderTests {
         extra.file("app/extra", "second image")
         registry.add(try TestImage(layers: base), repository: "one", tag: "v1")
         registry.add(try TestImage(layers: [base[0], extra]), repository: "two", tag: "v1")
-        let c = try cache(["\(registry.host)/one:v1", "\(registry.host)/two:v1"], host: registry.host)
+        let c = try await cache(["\(registry.host)/one:v1", "\(registry.host)/two:v1"], host: registry.host)
         let built = try #require(await builder.build(c.id, account: "a"))
         #expect(built.status == .ready, "\(built.events.map(\.message))")
         let reasons = built.events.map(\.reason)
@@ -73,9 +75,9 @@ final class CacheBuilderTests {
             ])
         let snapshotID = try #require(built.snapshotID)
         #expect(snapshots.allSnapshotIDs() == [snapshotID])
-        #expect(try repository.get(id: c.id, account: "a")?.snapshotChecksum == nil, "Ready once sealed; hashed next")
+        #expect(try await repository.get(id: c.id, account: "a")?.snapshotChecksum == nil, "Ready once sealed; hashed next")
         #expect(await builder.checksumSnapshots() == 1)
-        let stored = try #require(try repository.get(id: c.id, account: "a"))
+        let stored = try #require(try await repository.get(id: c.id, account: "a"))
         #expect(stored.status == .ready && stored.snapshotChecksum != nil)
         // What the snapshot holds: both images, the shared layer once, and the manifest.
         let disk = try await snapshots.makeDisk(
@@ -106,12 +108,12 @@ final class CacheBuilderTests {
         registry.add(large, repository: "large", tag: "v1")
         // The large layer stops for a second halfway: the build is seen between its ends.
         registry.script(.stall(afterBytes: 200_000, seconds: 1), on: .blobDigest(large.layers[0].descriptor.digest.description))
-        let c = try cache(["\(registry.host)/small:v1", "\(registry.host)/large:v1"], host: registry.host)
+        let c = try await cache(["\(registry.host)/small:v1", "\(registry.host)/large:v1"], host: registry.host)
         #expect(c.progressPercent == 0)
         let builder = self.builder
         let building = Task { await builder.build(c.id, account: "a") }
         var seen: [Int] = []
-        while !building.isCancelled, let now = try repository.get(id: c.id, account: "a"), now.status == .pending {
+        while !building.isCancelled, let now = try await repository.get(id: c.id, account: "a"), now.status == .pending {
             if now.progressPercent != seen.last { seen.append(now.progressPercent) }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -129,8 +131,8 @@ final class CacheBuilderTests {
         let registry = try await FaultRegistry.start()
         let first = try TestImage(layers: SampleLayers.rich())
         registry.add(first, repository: "app", tag: "latest")
-        let c = try cache(["\(registry.host)/app"], host: registry.host)
-        try repository.modify(id: c.id, account: "a") { $0.refreshMinutes = 5 }
+        let c = try await cache(["\(registry.host)/app"], host: registry.host)
+        try await repository.modify(id: c.id, account: "a") { $0.refreshMinutes = 5 }
         let built = try #require(await builder.build(c.id, account: "a"))
         let normalized = try #require(built.normalizedImages.first)
         #expect(built.snapshotDigests == [normalized: first.manifestDescriptor.digest.description])
@@ -142,7 +144,7 @@ final class CacheBuilderTests {
         }
         #expect(await refresher(after: 1).check().isEmpty, "not due")
         #expect(await refresher(after: 6).check().isEmpty, "due, but the tag has not moved")
-        #expect(try repository.get(id: c.id, account: "a")?.status == .ready)
+        #expect(try await repository.get(id: c.id, account: "a")?.status == .ready)
 
         var moved = TarBuilder()
         moved.file("app/version", "2")
@@ -150,7 +152,7 @@ final class CacheBuilderTests {
         registry.add(second, repository: "app", tag: "latest")
         #expect(await refresher(after: 8).check().isEmpty, "checked 6 minutes in: due again only at 11")
         #expect(await refresher(after: 12).check() == [c.id])
-        let updating = try #require(try repository.get(id: c.id, account: "a"))
+        let updating = try #require(try await repository.get(id: c.id, account: "a"))
         #expect(updating.status == .updating && updating.isServing(at: Date()) && updating.snapshotID == built.snapshotID)
         let event = try #require(updating.events.last)
         #expect(event.reason == "Updating" && event.message.contains(first.manifestDescriptor.digest.description))
@@ -161,7 +163,7 @@ final class CacheBuilderTests {
 
         registry.script(.status(404), on: .manifest, times: 10)
         #expect(await refresher(after: 30).check().isEmpty)
-        let warned = try #require(try repository.get(id: c.id, account: "a"))
+        let warned = try #require(try await repository.get(id: c.id, account: "a"))
         #expect(warned.status == .ready && warned.events.last?.reason == "RefreshCheckFailed" && warned.events.last?.type == .warning)
         if let id = rebuilt.snapshotID { snapshots.delete(id: id) }
     }
@@ -171,32 +173,32 @@ final class CacheBuilderTests {
         let image = try TestImage(layers: SampleLayers.rich())
         registry.add(image, repository: "slow", tag: "v1")
         registry.script(.stall(afterBytes: 100, seconds: 1), on: .blobDigest(image.layers[0].descriptor.digest.description))
-        let c = try cache(["\(registry.host)/slow:v1"], host: registry.host)
+        let c = try await cache(["\(registry.host)/slow:v1"], host: registry.host)
         let builder = self.builder
         let id = c.id
         let building = Task { await builder.build(id, account: "a") }
         var listed: [DiskRecord] = []
         let deadline = ContinuousClock.now + .seconds(20)
         while listed.isEmpty && ContinuousClock.now < deadline {
-            listed = try diskRecords.disks()
+            listed = try await diskRecords.disks()
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(listed.count == 1 && listed.first?.use == .build && listed.first?.cacheID == c.id)
         #expect(listed.first.map { disks.allDiskIDs().contains($0.id) } == true)
         _ = await building.value
-        #expect(try diskRecords.disks().isEmpty)
+        #expect(try await diskRecords.disks().isEmpty)
     }
 
     @Test func theScrubberFailsACacheWhoseSnapshotNoLongerMatches() async throws {
         let registry = try await FaultRegistry.start()
         registry.add(try TestImage(layers: SampleLayers.rich()), repository: "app", tag: "v1")
-        let c = try cache(["\(registry.host)/app:v1"], host: registry.host)
+        let c = try await cache(["\(registry.host)/app:v1"], host: registry.host)
         _ = await builder.build(c.id, account: "a")
         #expect(await builder.checksumSnapshots() == 1)
         let scrubber = SnapshotScrubber(
             repository: repository, snapshots: snapshots, interval: .seconds(3600), logger: Logger(label: "test"))
         #expect(await scrubber.scrub().isEmpty, "an untouched snapshot passes")
-        let built = try #require(try repository.get(id: c.id, account: "a"))
+        let built = try #require(try await repository.get(id: c.id, account: "a"))
         let path = pool.root + "/snapshots/\(built.snapshotID!).img"
         _ = try CommandRunner.capture("/usr/bin/chattr", ["-i", path])
         let fd = open(path, O_RDWR)
@@ -204,9 +206,10 @@ final class CacheBuilderTests {
         #expect(pwrite(fd, &byte, 1, 8192) == 1)
         close(fd)
         #expect(await scrubber.scrub() == [c.id])
-        let failed = try #require(try repository.get(id: c.id, account: "a"))
+        let failed = try #require(try await repository.get(id: c.id, account: "a"))
         #expect(failed.status == .failed && failed.events.last?.reason == "SnapshotCorrupt")
-        #expect(try repository.bestMatch(account: "a", region: "ap-guangzhou", images: Set(failed.normalizedImages), now: Date()) == nil)
+        #expect(
+            try await repository.bestMatch(account: "a", region: "ap-guangzhou", images: Set(failed.normalizedImages), now: Date()) == nil)
         snapshots.delete(id: built.snapshotID!)
     }
 
@@ -216,7 +219,7 @@ final class CacheBuilderTests {
         let random = try #require(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 24_000_000)
         big.add("blob", .file(Array(random)))
         registry.add(try TestImage(layers: [big], compression: [.none]), repository: "big", tag: "v1")
-        let c = try cache(["\(registry.host)/big:v1"], size: 1, host: registry.host)
+        let c = try await cache(["\(registry.host)/big:v1"], size: 1, host: registry.host)
         let built = try #require(await builder.build(c.id, account: "a"))
         #expect(built.status == .failed)
         let last = try #require(built.events.last)
@@ -228,12 +231,12 @@ final class CacheBuilderTests {
     @Test func missingImagesAndWrongCredentialsFailWithTheirReason() async throws {
         let registry = try await FaultRegistry.start(auth: .basic(user: "u", password: "right"))
         registry.add(try TestImage(layers: SampleLayers.rich()), repository: "app", tag: "v1")
-        let missing = try cache(
+        let missing = try await cache(
             ["\(registry.host)/nope:v1"], host: registry.host,
             credentials: [CacheCredential(server: registry.host, username: "u", password: "right")])
         let m = try #require(await builder.build(missing.id, account: "a"))
         #expect(m.status == .failed && m.events.last?.reason == "ImageNotFound")
-        let wrong = try cache(
+        let wrong = try await cache(
             ["\(registry.host)/app:v1"], host: registry.host,
             credentials: [CacheCredential(server: registry.host, username: "u", password: "CANARY-wrong")])
         let w = try #require(await builder.build(wrong.id, account: "a"))
@@ -249,13 +252,13 @@ final class CacheBuilderTests {
         extra.file("v2", "two")
         registry.add(try TestImage(layers: [extra]), repository: "app", tag: "v2")
         let service = CacheService(repository: repository, snapshots: snapshots)
-        let c = try cache(["\(registry.host)/app:v1"], host: registry.host)
+        let c = try await cache(["\(registry.host)/app:v1"], host: registry.host)
         let first = try #require(await builder.build(c.id, account: "a"))
         let oldSnapshot = try #require(first.snapshotID)
 
         var change = CacheRequest()
         change.images = ["\(registry.host)/app:v1", "\(registry.host)/app:v2"]
-        let updating = try service.update(id: c.id, change, account: "a")
+        let updating = try await service.update(id: c.id, change, account: "a")
         #expect(updating.status == .updating && updating.snapshotID == oldSnapshot, "the old snapshot stays while it rebuilds")
         let rebuilt = try #require(await builder.build(c.id, account: "a"))
         #expect(rebuilt.status == .ready && rebuilt.snapshotID != oldSnapshot)
@@ -264,11 +267,11 @@ final class CacheBuilderTests {
         // A rebuild that fails keeps the last good snapshot.
         var broken = CacheRequest()
         broken.images = ["\(registry.host)/app:missing"]
-        _ = try service.update(id: c.id, broken, account: "a")
+        _ = try await service.update(id: c.id, broken, account: "a")
         let failed = try #require(await builder.build(c.id, account: "a"))
         #expect(failed.status == .updateFailed && failed.snapshotID == rebuilt.snapshotID)
         #expect(snapshots.allSnapshotIDs() == [rebuilt.snapshotID!])
-        try service.delete(ids: [c.id], account: "a")
+        try await service.delete(ids: [c.id], account: "a")
         #expect(snapshots.allSnapshotIDs().isEmpty, "deleting the cache deletes its snapshot")
     }
 

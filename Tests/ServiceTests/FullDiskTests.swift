@@ -41,6 +41,16 @@ struct FullDiskTests {
         fsync(fd)
     }
 
+    /// Removes the filler and waits (10 s at most) until the filesystem shows the space free again:
+    /// XFS frees a large file's blocks in the background after the unlink.
+    func empty(_ path: String, on filesystem: String) async throws {
+        unlink(path)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (FreeSpace.bytes(at: filesystem) ?? 0) < 256 << 20, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     @Test func aFullDataRootFailsTheBuildAndKeepsEveryRow() async throws {
         try await withSmallDataRoot { harness in
             harness.registry.add(try RunnableImages.image(), repository: "app", tag: "v1")
@@ -51,7 +61,7 @@ struct FullDiskTests {
             request.images = [image]
             request.size = 20
             request.registryHttpEndPointList = [harness.registry.host]
-            let second = try harness.caches.create(request, account: harness.account, region: harness.region)
+            let second = try await harness.caches.create(request, account: harness.account, region: harness.region)
             let failed = try #require(await harness.builder.build(second.id, account: harness.account))
             #expect(failed.status == .failed)
             let event = try #require(failed.events.last)
@@ -59,16 +69,16 @@ struct FullDiskTests {
                 event.reason == "DiskFailed" && event.message.contains("not enough free space") && event.message.contains("reserve"),
                 "\(event.message)")
             // The service answers, the first cache and its snapshot are as they were.
-            let listed = try harness.caches.describe(account: harness.account, query: CacheQuery())
+            let listed = try await harness.caches.describe(account: harness.account, query: CacheQuery())
             #expect(listed.total == 2)
-            #expect(try harness.cacheRepository.get(id: ready.id, account: harness.account)?.status == .ready)
+            #expect(try await harness.cacheRepository.get(id: ready.id, account: harness.account)?.status == .ready)
             #expect(harness.snapshots.allSnapshotIDs().contains(ready.snapshotID!))
             // An instance needs a disk too: it fails with the same reason, and nothing is left.
             let (instance, _) = try await harness.run(harness.request(image: image, command: ["/bin/true"]))
             #expect(instance.status == .failed && instance.events.contains { $0.message.contains("not enough free space") })
             try await harness.remove(instance.id)
             // With space again, the next build works.
-            unlink(harness.dir.appending("filler"))
+            try await empty(harness.dir.appending("filler"), on: harness.dir.path)
             let rebuilt = try #require(await harness.builder.build(second.id, account: harness.account))
             #expect(rebuilt.status == .ready, "\(rebuilt.events.map(\.message))")
         }
@@ -85,8 +95,8 @@ struct FullDiskTests {
             #expect(instance.status == .failed)
             #expect(instance.events.contains { $0.message.contains("not enough free space") && $0.message.contains(harness.pool.root) })
             try await harness.remove(instance.id)
-            #expect(try harness.cacheRepository.get(id: ready.id, account: harness.account)?.snapshotID == ready.snapshotID)
-            unlink(harness.pool.root + "/filler")
+            #expect(try await harness.cacheRepository.get(id: ready.id, account: harness.account)?.snapshotID == ready.snapshotID)
+            try await empty(harness.pool.root + "/filler", on: harness.pool.root)
             let (again, _) = try await harness.run(harness.request(image: image, command: ["/bin/true"]))
             #expect(again.status == .succeeded, "\(again.events.map(\.message))")
             try await harness.remove(again.id)

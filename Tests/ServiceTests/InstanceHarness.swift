@@ -21,8 +21,8 @@ final class InstanceHarness: Sendable {
     let disks: DiskManager
     let snapshots: LocalSnapshotStore
     let database: SQLiteDatabase
-    let cacheRepository: SQLiteCacheRepository
-    let instances: SQLiteInstanceRepository
+    let cacheRepository: SQLCacheRepository
+    let instances: SQLInstanceRepository
     let caches: CacheService
     let builder: CacheBuilder
     let registry: FaultRegistry
@@ -52,8 +52,8 @@ final class InstanceHarness: Sendable {
         disks = DiskManager(pool: pool, bytesPerGiB: bytesPerGiB)
         snapshots = LocalSnapshotStore(disks: disks)
         database = try SQLiteDatabase(path: dir.appending("imc.sqlite"))
-        cacheRepository = SQLiteCacheRepository(database: database)
-        instances = SQLiteInstanceRepository(database: database)
+        cacheRepository = SQLCacheRepository(database: database)
+        instances = SQLInstanceRepository(database: database)
         caches = CacheService(repository: cacheRepository, quotas: quotas, snapshots: snapshots)
         registry = try await FaultRegistry.start()
         let sandbox =
@@ -76,7 +76,7 @@ final class InstanceHarness: Sendable {
         await service.shutdown()
         let mounts = MountTable.entries().map(\.target).joined(separator: "\n")
         #expect(!mounts.contains(dir.appending("instances")), "no instance mount is left behind")
-        #expect((try? instances.allocatedIDRanges())?.isEmpty ?? true, "no id range is left taken")
+        #expect(await (try? instances.allocatedIDRanges())?.isEmpty ?? true, "no id range is left taken")
         registry.stop()
         try? pool.unmountPool()
     }
@@ -87,7 +87,7 @@ final class InstanceHarness: Sendable {
         request.images = images
         request.size = size
         request.registryHttpEndPointList = [registry.host]
-        let c = try caches.create(request, account: account, region: region)
+        let c = try await caches.create(request, account: account, region: region)
         let built = try #require(await builder.build(c.id, account: account))
         try #require(built.status == .ready, "\(built.events.map(\.message))")
         return built
@@ -112,9 +112,9 @@ final class InstanceHarness: Sendable {
 
     /// Creates one instance, waits until it has ended, and returns it with its log.
     func run(_ request: InstanceRequest) async throws -> (Instance, String) {
-        let created = try service.create(request, account: account, region: region)
+        let created = try await service.create(request, account: account, region: region)
         let done = try await wait(created[0].id) { $0.status == .succeeded || $0.status == .failed }
-        let log = (try? service.logs(id: done.id, account: account, container: nil, tail: nil, limitBytes: nil).1) ?? ""
+        let log = await (try? service.logs(id: done.id, account: account, container: nil, tail: nil, limitBytes: nil).1) ?? ""
         return (done, log)
     }
 
@@ -124,10 +124,10 @@ final class InstanceHarness: Sendable {
     func wait(_ id: String, until done: (Instance) -> Bool) async throws -> Instance {
         let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
-            if let i = try instances.get(id: id, account: account), done(i) { return i }
+            if let i = try await instances.get(id: id, account: account), done(i) { return i }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let last = try instances.get(id: id, account: account)
+        let last = try await instances.get(id: id, account: account)
         Issue.record("instance \(id) did not get there: \(String(describing: last?.status)) \(last?.events.map(\.message) ?? [])")
         throw CancellationError()
     }

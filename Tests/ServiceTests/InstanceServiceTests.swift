@@ -27,9 +27,9 @@ final class InstanceServiceTests {
     let disks: DiskManager
     let snapshots: LocalSnapshotStore
     let database: SQLiteDatabase
-    let cacheRepository: SQLiteCacheRepository
-    let instances: SQLiteInstanceRepository
-    let usage: SQLiteUsageRepository
+    let cacheRepository: SQLCacheRepository
+    let instances: SQLInstanceRepository
+    let usage: SQLUsageRepository
     let caches: CacheService
     let builder: CacheBuilder
     let clock = TestClock()
@@ -44,9 +44,9 @@ final class InstanceServiceTests {
         disks = DiskManager(pool: pool, bytesPerGiB: 16 << 20)
         snapshots = LocalSnapshotStore(disks: disks)
         database = try SQLiteDatabase(path: dir.appending("imc.sqlite"))
-        cacheRepository = SQLiteCacheRepository(database: database)
-        instances = SQLiteInstanceRepository(database: database)
-        usage = SQLiteUsageRepository(database: database)
+        cacheRepository = SQLCacheRepository(database: database)
+        instances = SQLInstanceRepository(database: database)
+        usage = SQLUsageRepository(database: database)
         let clock = self.clock
         let meter = Meter(usage: usage, clock: clock)
         caches = CacheService(repository: cacheRepository, snapshots: snapshots, meter: meter, clock: clock)
@@ -73,7 +73,7 @@ final class InstanceServiceTests {
         request.images = images
         request.size = size
         request.registryHttpEndPointList = [registry.host]
-        let c = try caches.create(request, account: account, region: region)
+        let c = try await caches.create(request, account: account, region: region)
         let built = try #require(await builder.build(c.id, account: account))
         try #require(built.status == .ready, "\(built.events.map(\.message))")
         return built
@@ -95,10 +95,10 @@ final class InstanceServiceTests {
     func wait(_ id: String, until done: (Instance) -> Bool) async throws -> Instance {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if let i = try instances.get(id: id, account: account), done(i) { return i }
+            if let i = try await instances.get(id: id, account: account), done(i) { return i }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let last = try instances.get(id: id, account: account)
+        let last = try await instances.get(id: id, account: account)
         Issue.record("instance \(id) did not get there: \(String(describing: last?.status)) \(last?.events.map(\.message) ?? [])")
         throw CancellationError()
     }
@@ -117,7 +117,7 @@ final class InstanceServiceTests {
         let image = "\(registry.host)/app:v1"
         let cache = try await buildCache([image])
         registry.clearRequests()
-        let created = try service.create(
+        let created = try await service.create(
             request([(image, ["/bin/sh", "-c", "cat /app/msg; echo $GREETING; id -u"])], use: "auto"), account: account, region: region)
         let done = try await wait(created[0].id, until: finished)
         #expect(done.status == .succeeded, "\(done.events.map(\.message))")
@@ -134,22 +134,24 @@ final class InstanceServiceTests {
         for phase in ["Matched", "DiskReady", "DiskMounted", "ImageReady:\(image)", "Created:c0", "Started:c0"] {
             #expect(done.milliseconds(to: phase) != nil, "phase \(phase) recorded")
         }
-        #expect(try service.logs(id: done.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "from the cache\nhi\n0\n")
-        #expect(try service.logs(id: done.id, account: account, container: "c0", tail: 1, limitBytes: nil).1 == "0\n")
-        #expect(try cacheRepository.get(id: cache.id, account: account)?.lastMatchedTime != nil)
+        #expect(
+            try await service.logs(id: done.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "from the cache\nhi\n0\n"
+        )
+        #expect(try await service.logs(id: done.id, account: account, container: "c0", tail: 1, limitBytes: nil).1 == "0\n")
+        #expect(try await cacheRepository.get(id: cache.id, account: account)?.lastMatchedTime != nil)
         try await removeAll([done.id])
-        #expect(try instances.get(id: done.id, account: account) == nil)
-        #expect(try instances.disks().isEmpty)
+        #expect(try await instances.get(id: done.id, account: account) == nil)
+        #expect(try await instances.disks().isEmpty)
         #expect(snapshots.allSnapshotIDs() == [cache.snapshotID!], "the snapshot stays with its cache")
-        try caches.delete(ids: [cache.id], account: account)
+        try await caches.delete(ids: [cache.id], account: account)
     }
 
     @Test func withNoMatchImagesArePulledOnceForInstancesStartingTogether() async throws {
         registry.add(try RunnableImages.image(files: ["app/msg": "pulled\n"]), repository: "cold", tag: "v1")
         let image = "\(registry.host)/cold:v1"
         registry.clearRequests()
-        let a = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
-        let b = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: nil), account: account, region: region)[0]
+        let a = try await service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
+        let b = try await service.create(request([(image, ["/bin/cat", "/app/msg"])], use: nil), account: account, region: region)[0]
         let doneA = try await wait(a.id, until: finished)
         let doneB = try await wait(b.id, until: finished)
         #expect(doneA.status == .succeeded && doneB.status == .succeeded, "\(doneA.events.map(\.message)) \(doneB.events.map(\.message))")
@@ -161,7 +163,7 @@ final class InstanceServiceTests {
                 && doneA.events.contains { $0.reason == "Pulled" && $0.message.hasPrefix("Successfully pulled") })
         let blobGets = registry.requests.filter { $0.method == "GET" && $0.path.contains("/blobs/") }.map(\.path)
         #expect(blobGets.count == Set(blobGets).count, "each blob fetched once: \(blobGets)")
-        #expect(try service.logs(id: a.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "pulled\n")
+        #expect(try await service.logs(id: a.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "pulled\n")
         try await removeAll([a.id, b.id])
         #expect(
             !FileManager.default.fileExists(atPath: dir.appending("instances/node/\(account)")),
@@ -174,14 +176,14 @@ final class InstanceServiceTests {
             registry.add(try RunnableImages.image(files: ["app/msg": "image \(n)\n"], padding: 3 << 20), repository: "many\(n)", tag: "v1")
         }
         for n in 0..<4 {
-            ids += try service.create(
+            await ids += try service.create(
                 request([("\(registry.host)/many\(n):v1", ["/bin/cat", "/app/msg"])], use: nil), account: account, region: region
             ).map(\.id)
         }
         for (n, id) in ids.enumerated() {
             let done = try await wait(id, until: finished)
             #expect(done.status == .succeeded, "\(done.events.map(\.message))")
-            #expect(try service.logs(id: id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "image \(n)\n")
+            #expect(try await service.logs(id: id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "image \(n)\n")
         }
         try await removeAll(ids)
     }
@@ -192,7 +194,7 @@ final class InstanceServiceTests {
         let one = "\(registry.host)/one:v1"
         let two = "\(registry.host)/two:v1"
         let cache = try await buildCache([one])
-        let i = try service.create(
+        let i = try await service.create(
             request([(one, ["/bin/cat", "/app/msg"]), (two, ["/bin/cat", "/app/msg"])], use: cache.id), account: account, region: region)[0]
         let done = try await wait(i.id, until: finished)
         #expect(done.status == .succeeded, "\(done.events.map(\.message))")
@@ -200,9 +202,9 @@ final class InstanceServiceTests {
         let mismatch = try #require(done.events.first { $0.reason == "ImageCacheMismatch" })
         #expect(mismatch.type == .warning && mismatch.message.contains(two) && mismatch.message.contains(cache.id))
         #expect(done.events.contains { $0.reason == "ImageCacheUsed" })
-        #expect(try service.logs(id: i.id, account: account, container: "c1", tail: nil, limitBytes: nil).1 == "two\n")
+        #expect(try await service.logs(id: i.id, account: account, container: "c1", tail: nil, limitBytes: nil).1 == "two\n")
         try await removeAll([i.id])
-        try caches.delete(ids: [cache.id], account: account)
+        try await caches.delete(ids: [cache.id], account: account)
     }
 
     /// Automatic matching asks for every image unless the instance allows a partial match; then
@@ -216,7 +218,7 @@ final class InstanceServiceTests {
             var r = request([(base, ["/bin/cat", "/app/msg"]), (side, ["/bin/cat", "/app/msg"])], use: "auto")
             r.cache.partialMatch = partial
             r.cache.minMatchedImages = minimum
-            let i = try service.create(r, account: account, region: region)[0]
+            let i = try await service.create(r, account: account, region: region)[0]
             let done = try await wait(i.id, until: finished)
             #expect(done.status == .succeeded, "\(done.events.map(\.message))")
             try await removeAll([i.id])
@@ -236,7 +238,7 @@ final class InstanceServiceTests {
         // A minimum of every image is a perfect match: the event asks for all of them.
         #expect(tooFew.events.contains { $0.reason == "ImageCacheNotMatched" && $0.message.contains("No image cache holds all of") })
         #expect(tooFew.events.contains { $0.reason == "ImageCacheNotMatched" && $0.message.contains("at least 2 of") } == false)
-        try caches.delete(ids: [cache.id], account: account)
+        try await caches.delete(ids: [cache.id], account: account)
     }
 
     /// An instance that matched nothing and asked for auto-create pulls, and a cache of its
@@ -247,7 +249,7 @@ final class InstanceServiceTests {
         func run() async throws -> Instance {
             var r = request([(image, ["/bin/cat", "/app/msg"])], use: "auto")
             r.cache.autoCreate = true
-            let i = try service.create(r, account: account, region: region)[0]
+            let i = try await service.create(r, account: account, region: region)[0]
             let done = try await wait(i.id, until: finished)
             #expect(done.status == .succeeded, "\(done.events.map(\.message))")
             try await removeAll([i.id])
@@ -259,14 +261,14 @@ final class InstanceServiceTests {
         let name = CacheService.autoCreatedName(images: [image], platform: "linux/amd64")
         var q = CacheQuery()
         q.names = [name]
-        let made = try #require(try caches.describe(account: account, query: q).caches.first)
+        let made = try #require(try await caches.describe(account: account, query: q).caches.first)
         #expect(event.message.contains(made.id) && made.status == .pending && made.registryHttpEndPointList == [registry.host])
         let built = try #require(await builder.build(made.id, account: account))
         #expect(built.status == .ready, "\(built.events.map(\.message))")
         let second = try await run()
         #expect(second.cacheOutcome == .used && second.cacheID == made.id && second.diskFromCache)
         #expect(!second.events.contains { $0.reason == "ImageCacheAutoCreated" })
-        try caches.delete(ids: [made.id], account: account)
+        try await caches.delete(ids: [made.id], account: account)
     }
 
     /// Layer-level use: an image in no cache whose base layer a cache holds starts from that
@@ -282,7 +284,7 @@ final class InstanceServiceTests {
         #expect(cache.snapshotLayers?[shared.digest.description] == shared.size)
         registry.clearRequests()
         let image = "\(registry.host)/derived:v1"
-        let i = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
+        let i = try await service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
         let done = try await wait(i.id, until: finished)
         #expect(done.status == .succeeded, "\(done.events.map(\.message))")
         #expect(done.cacheOutcome == .used && done.cacheID == cache.id && done.diskFromCache)
@@ -292,19 +294,20 @@ final class InstanceServiceTests {
         #expect(pulled.message.hasSuffix("bytes (1 layers) from image cache \(cache.id)'s disk"), "\(pulled.message)")
         #expect(!registry.requests.contains { $0.path.hasSuffix("/blobs/\(shared.digest)") }, "the shared layer was not downloaded")
         #expect(registry.requests.contains { $0.path.hasSuffix("/blobs/\(derived.layers[1].descriptor.digest)") })
-        #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "derived\n")
+        #expect(try await service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "derived\n")
         try await removeAll([i.id])
-        try caches.delete(ids: [cache.id], account: account)
+        try await caches.delete(ids: [cache.id], account: account)
     }
 
     @Test func anUnknownManualCacheFallsBackToAPullWithAWarning() async throws {
         registry.add(try RunnableImages.image(), repository: "plain", tag: "v1")
-        let i = try service.create(request([("\(registry.host)/plain:v1", [])], use: "imc-zzzzzzzz"), account: account, region: region)[0]
+        let i = try await service.create(
+            request([("\(registry.host)/plain:v1", [])], use: "imc-zzzzzzzz"), account: account, region: region)[0]
         let done = try await wait(i.id, until: finished)
         #expect(done.status == .succeeded, "\(done.events.map(\.message))")
         let notFound = try #require(done.events.first { $0.reason == "ImageCacheNotFound" })
         #expect(notFound.type == .warning && notFound.message.contains("imc-zzzzzzzz") && notFound.message.contains("not found"))
-        #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "hello\n")
+        #expect(try await service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "hello\n")
         try await removeAll([i.id])
     }
 
@@ -315,7 +318,7 @@ final class InstanceServiceTests {
         let cache = try await buildCache([image])
         let new = try RunnableImages.image(files: ["app/msg": "new\n"])
         registry.add(new, repository: "moving", tag: "latest")
-        let i = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
+        let i = try await service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
         let done = try await wait(i.id, until: { $0.events.contains { $0.reason == "ImageCacheStale" } })
         let stale = try #require(done.events.first { $0.reason == "ImageCacheStale" })
         #expect(stale.type == .warning)
@@ -325,9 +328,10 @@ final class InstanceServiceTests {
         #expect(done.cacheOutcome == .used)
         _ = try await wait(i.id, until: finished)
         #expect(
-            try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "old\n", "the cached version ran")
+            await try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "old\n",
+            "the cached version ran")
         try await removeAll([i.id])
-        try caches.delete(ids: [cache.id], account: account)
+        try await caches.delete(ids: [cache.id], account: account)
     }
 
     /// An update never sends instances back to cold pulls: while the cache is Updating, after
@@ -340,7 +344,7 @@ final class InstanceServiceTests {
         let old = try #require(cache.snapshotID)
 
         func startsFromTheCache(_ image: String, use: String, snapshot: String, note: String, says message: String) async throws {
-            let i = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: use), account: account, region: region)[0]
+            let i = try await service.create(request([(image, ["/bin/cat", "/app/msg"])], use: use), account: account, region: region)[0]
             let done = try await wait(i.id, until: finished)
             #expect(done.status == .succeeded && done.cacheOutcome == .used && done.diskFromCache, "\(done.events.map(\.message))")
             let used = try #require(done.events.first { $0.reason == "ImageCacheUsed" })
@@ -348,35 +352,35 @@ final class InstanceServiceTests {
                 used.message
                     == "Image cache \(cache.id) used. Disk \(done.diskID!) attached from snapshot \(snapshot)\(note); matched 1 of 1 image")
             #expect(!done.events.contains { $0.reason == "Pulling" }, "nothing pulled")
-            #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == message)
+            #expect(try await service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == message)
             try await removeAll([i.id])
         }
 
         var change = CacheRequest()
         change.images = [v2]
         change.size = 21
-        let updating = try caches.update(id: cache.id, change, account: account)
+        let updating = try await caches.update(id: cache.id, change, account: account)
         #expect(updating.status == .updating && updating.snapshotID == old && updating.servedImages == [v1])
-        #expect(try caches.match(images: [v1], account: account, region: region)?.id == cache.id, "GetMostSuitableImageCache")
-        #expect(try caches.match(images: [v2], account: account, region: region) == nil, "not before v2 is built")
+        #expect(try await caches.match(images: [v1], account: account, region: region)?.id == cache.id, "GetMostSuitableImageCache")
+        #expect(try await caches.match(images: [v2], account: account, region: region) == nil, "not before v2 is built")
         let whileBuilding = ", the previous one, serving while the update builds"
         try await startsFromTheCache(v1, use: "auto", snapshot: old, note: whileBuilding, says: "v1\n")
         try await startsFromTheCache(v1, use: cache.id, snapshot: old, note: whileBuilding, says: "v1\n")
 
         let failed = try #require(await builder.build(cache.id, account: account))
         #expect(failed.status == .updateFailed && failed.snapshotID == old)
-        #expect(try caches.match(images: [v1], account: account, region: region)?.id == cache.id)
+        #expect(try await caches.match(images: [v1], account: account, region: region)?.id == cache.id)
         try await startsFromTheCache(
             v1, use: "auto", snapshot: old, note: ", the previous one, serving after the update failed", says: "v1\n")
 
         registry.add(try RunnableImages.image(files: ["app/msg": "v2\n"]), repository: "svc", tag: "v2")
-        #expect(try caches.update(id: cache.id, change, account: account).status == .updating, "the same update again is a retry")
+        #expect(try await caches.update(id: cache.id, change, account: account).status == .updating, "the same update again is a retry")
         let rebuilt = try #require(await builder.build(cache.id, account: account))
         let new = try #require(rebuilt.snapshotID)
         #expect(rebuilt.status == .ready && new != old && rebuilt.servedImages == [v2] && rebuilt.servedSize == 21)
-        #expect(try caches.match(images: [v1], account: account, region: region) == nil, "the old images went with the old snapshot")
+        #expect(try await caches.match(images: [v1], account: account, region: region) == nil, "the old images went with the old snapshot")
         try await startsFromTheCache(v2, use: "auto", snapshot: new, note: "", says: "v2\n")
-        try caches.delete(ids: [cache.id], account: account)
+        try await caches.delete(ids: [cache.id], account: account)
     }
 
     @Test func aRetainedDiskIsReusedByTheNextInstanceAndReleasedOnTime() async throws {
@@ -386,36 +390,40 @@ final class InstanceServiceTests {
         var r = request([(image, ["/bin/sh", "-c", "touch /data/scratch; echo ok"])], use: "auto")
         r.cache.retainMinutes = 5
         r.cache.diskSizeGiB = 30
-        let first = try service.create(r, account: account, region: region)[0]
+        let first = try await service.create(r, account: account, region: region)[0]
         let firstDone = try await wait(first.id, until: finished)
         #expect(firstDone.diskSizeGiB == 30, "the annotation's larger size")
-        let whileFinished = try usage.usage(account: account, from: .distantPast, to: .distantFuture).filter { $0.kind == .instanceDisk }
+        let whileFinished = try await usage.usage(account: account, from: .distantPast, to: .distantFuture).filter {
+            $0.kind == .instanceDisk
+        }
         #expect(whileFinished.count == 1 && whileFinished[0].end != nil, "a finished instance's disk is no longer billed as running")
         try await removeAll([first.id])
-        let retained = try instances.disks()
+        let retained = try await instances.disks()
         #expect(retained.count == 1 && retained[0].use == .retained && retained[0].id == firstDone.diskID)
-        let second = try service.create(request([(image, ["/bin/ls", "/data"])], use: "auto"), account: account, region: region)[0]
+        let second = try await service.create(request([(image, ["/bin/ls", "/data"])], use: "auto"), account: account, region: region)[0]
         let secondDone = try await wait(second.id, until: finished)
         #expect(secondDone.diskID == firstDone.diskID, "the retained disk was reused")
         #expect(secondDone.events.contains { $0.reason == "ImageCacheDiskReused" })
         #expect(
-            try service.logs(id: second.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "",
+            await try service.logs(id: second.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "",
             "the first instance's writes are gone")
         var again = request([(image, [])], use: "auto")
         again.cache.retainMinutes = 1
-        let third = try service.create(again, account: account, region: region)[0]
+        let third = try await service.create(again, account: account, region: region)[0]
         _ = try await wait(third.id, until: finished)
         try await removeAll([second.id, third.id])
-        #expect(try instances.disks().map(\.use) == [.retained])
+        #expect(try await instances.disks().map(\.use) == [.retained])
         #expect(try await service.sweepRetainedDisks().isEmpty, "not yet")
         clock.advance(61)
         #expect(try await service.sweepRetainedDisks().count == 1)
-        #expect(try instances.disks().isEmpty)
-        try caches.delete(ids: [cache.id], account: account)
+        #expect(try await instances.disks().isEmpty)
+        try await caches.delete(ids: [cache.id], account: account)
 
         // What was metered for the bill: the build (builder and disk), the snapshot until the
         // cache went, each instance's disk while it held it, and the retained disk while kept.
-        let metered = try usage.usage(account: account, from: Date.distantPast, to: Date.distantFuture).filter { $0.cacheID == cache.id }
+        let metered = try await usage.usage(account: account, from: Date.distantPast, to: Date.distantFuture).filter {
+            $0.cacheID == cache.id
+        }
         func kinds(_ k: UsageKind) -> [Usage] { metered.filter { $0.kind == k } }
         #expect(kinds(.builder).count == 1 && kinds(.buildDisk).count == 1 && kinds(.snapshot).count == 1)
         #expect(kinds(.buildDisk).first?.quantity == 20 && kinds(.snapshot).first?.quantity == 20)
@@ -436,14 +444,14 @@ final class InstanceServiceTests {
         var r = request([(image, ["/bin/true"])], use: "auto")
         r.initContainers = [ContainerSpec(name: "forever", image: image, commands: ["/bin/sleep", "300"])]
         r.terminationGracePeriodSeconds = 0
-        let stuck = try service.create(r, account: account, region: region)[0]
+        let stuck = try await service.create(r, account: account, region: region)[0]
         _ = try await wait(stuck.id, until: { $0.states["forever"]?.state == .running })
         // And one deleted the moment it was created.
-        let early = try service.create(request([(image, ["/bin/true"])], use: "auto"), account: account, region: region)[0]
+        let early = try await service.create(request([(image, ["/bin/true"])], use: "auto"), account: account, region: region)[0]
         try await removeAll([stuck.id, early.id])
-        #expect(try instances.disks().isEmpty, "no disk row is left")
+        #expect(try await instances.disks().isEmpty, "no disk row is left")
         #expect(!FileManager.default.fileExists(atPath: "/run/netns/imc-\(stuck.id)"))
-        try caches.delete(ids: [cache.id], account: account)
+        try await caches.delete(ids: [cache.id], account: account)
     }
 
     @Test func containersOfAnInstanceShareItsLoopbackAndReachNothingElse() async throws {
@@ -462,10 +470,10 @@ final class InstanceServiceTests {
                 ),
             ], use: nil)
         r.terminationGracePeriodSeconds = 0
-        let i = try service.create(r, account: account, region: region)[0]
+        let i = try await service.create(r, account: account, region: region)[0]
         let done = try await wait(i.id, until: { $0.states["c1"]?.state == .terminated })
         #expect(done.states["c1"]?.exitCode == 0, "\(done.events.map(\.message))")
-        #expect(try service.logs(id: i.id, account: account, container: "c1", tail: nil, limitBytes: nil).1 == "pod-local\n")
+        #expect(try await service.logs(id: i.id, account: account, container: "c1", tail: nil, limitBytes: nil).1 == "pod-local\n")
         #expect(done.milliseconds(to: "NetworkReady") != nil)
         #expect(FileManager.default.fileExists(atPath: "/run/netns/imc-\(i.id)"))
         try await removeAll([i.id])
@@ -483,28 +491,28 @@ final class InstanceServiceTests {
         var byte: UInt8 = 0x55
         #expect(pwrite(fd, &byte, 1, 4096) == 1)
         close(fd)
-        let i = try service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
+        let i = try await service.create(request([(image, ["/bin/cat", "/app/msg"])], use: "auto"), account: account, region: region)[0]
         let done = try await wait(i.id, until: finished)
         #expect(done.status == .succeeded, "\(done.events.map(\.message))")
         #expect(done.cacheOutcome == .notFound && !done.diskFromCache)
         let warning = try #require(done.events.first { $0.reason == "ImageCacheNotFound" })
         #expect(warning.type == .warning && warning.message.contains(cache.id) && warning.message.contains("pulled normally"))
-        #expect(try service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "pulled anyway\n")
+        #expect(try await service.logs(id: i.id, account: account, container: nil, tail: nil, limitBytes: nil).1 == "pulled anyway\n")
         try await removeAll([i.id])
-        try caches.delete(ids: [cache.id], account: account)
+        try await caches.delete(ids: [cache.id], account: account)
     }
 
     @Test func anInstanceOutlivesItsDeletedCacheAndIsKilledAfterTheGracePeriod() async throws {
         registry.add(try RunnableImages.image(), repository: "long", tag: "v1")
         let image = "\(registry.host)/long:v1"
         let cache = try await buildCache([image])
-        let i = try service.create(
+        let i = try await service.create(
             request([(image, ["/bin/sleep", "300"])], use: "auto", policy: .always), account: account, region: region)[0]
         _ = try await wait(i.id, until: { $0.status == .running })
-        try caches.delete(ids: [cache.id], account: account)
+        try await caches.delete(ids: [cache.id], account: account)
         #expect(snapshots.allSnapshotIDs().isEmpty)
         try await Task.sleep(for: .milliseconds(300))
-        let running = try #require(try instances.get(id: i.id, account: account))
+        let running = try await #require(try instances.get(id: i.id, account: account))
         #expect(running.status == .running && running.states["c0"]?.state == .running)
         let t0 = clock.now()
         try await removeAll([i.id])
@@ -513,14 +521,14 @@ final class InstanceServiceTests {
 
     @Test func aFailingContainerIsRestartedWithBackOffUnderOnFailure() async throws {
         registry.add(try RunnableImages.image(), repository: "crash", tag: "v1")
-        let i = try service.create(
+        let i = try await service.create(
             request([("\(registry.host)/crash:v1", ["/bin/sh", "-c", "echo try; exit 3"])], use: nil, policy: .onFailure), account: account,
             region: region)[0]
         let crashing = try await wait(i.id, until: { ($0.states["c0"]?.restartCount ?? 0) >= 2 })
         #expect(crashing.events.contains { $0.reason == "BackOff" && $0.type == .warning })
         #expect(crashing.states["c0"]?.exitCode == 3 || crashing.states["c0"]?.state == .running)
         try await removeAll([i.id])
-        let never = try service.create(
+        let never = try await service.create(
             request([("\(registry.host)/crash:v1", ["/bin/sh", "-c", "exit 3"])], use: nil, policy: .never), account: account,
             region: region)[0]
         let failed = try await wait(never.id, until: finished)
@@ -529,7 +537,7 @@ final class InstanceServiceTests {
     }
 
     @Test func aMissingImageFailsTheInstanceWithThePullError() async throws {
-        let i = try service.create(request([("\(registry.host)/nothing:v1", [])], use: nil), account: account, region: region)[0]
+        let i = try await service.create(request([("\(registry.host)/nothing:v1", [])], use: nil), account: account, region: region)[0]
         let done = try await wait(i.id, until: finished)
         #expect(done.status == .failed)
         #expect(done.states["c0"]?.reason == "ErrImagePull" || done.states["c0"]?.reason == "StartError")
@@ -554,7 +562,7 @@ final class InstanceServiceTests {
     ]
 
     @Test(arguments: badRequests)
-    func badRequestsAreRefusedNamingTheFieldAndNothingIsCreated(change: String, named: String) throws {
+    func badRequestsAreRefusedNamingTheFieldAndNothingIsCreated(change: String, named: String) async throws {
         var r = request([("busybox", [])], use: "auto")
         switch change {
         case "no containers": r.containers = []
@@ -570,12 +578,12 @@ final class InstanceServiceTests {
         default: r.cpu = -1
         }
         do {
-            _ = try service.create(r, account: account, region: region)
+            _ = try await service.create(r, account: account, region: region)
             Issue.record("accepted")
         } catch let e as ServiceError {
             let message = e.message
             #expect(message.contains(named), "\(message)")
         }
-        #expect(try instances.list(account: account, query: InstanceQuery()).total == 0)
+        await #expect(try instances.list(account: account, query: InstanceQuery()).total == 0)
     }
 }

@@ -63,7 +63,7 @@ struct LimitTests {
 
     @Test func theInstancesCpuIsACFSQuotaOnItsCgroup() async throws {
         try await withProbeCache { harness, image in
-            let created = try harness.service.create(
+            let created = try await harness.service.create(
                 harness.request(image: image, command: ["/bin/sleep", "30"], memory: 0.25, cpu: 0.5), account: harness.account,
                 region: harness.region)
             let running = try await harness.wait(created[0].id) { $0.status == .running }
@@ -94,7 +94,7 @@ struct LimitTests {
                 let size = try #require(try FileManager.default.attributesOfItem(atPath: logs + "/" + f)[.size] as? Int)
                 #expect(size <= 64 << 10)
             }
-            let tail = try harness.service.logs(id: done.id, account: harness.account, container: "c0", tail: 1, limitBytes: nil).1
+            let tail = try await harness.service.logs(id: done.id, account: harness.account, container: "c0", tail: 1, limitBytes: nil).1
             #expect(tail == "last\n")
             try await harness.remove(done.id)
         }
@@ -127,7 +127,7 @@ struct LimitTests {
 
     @Test func containerRootIsAnUnprivilegedIDRangeOnTheHostAndLayersAreNotChowned() async throws {
         try await withProbeCache { harness, image in
-            let created = try harness.service.create(
+            let created = try await harness.service.create(
                 harness.request(image: image, command: ["/bin/sh", "-c", "stat -c %u /bin/busybox; sleep 30"]), account: harness.account,
                 region: harness.region)
             let running = try await harness.wait(created[0].id) { $0.status == .running }
@@ -142,14 +142,14 @@ struct LimitTests {
             var log = ""
             let deadline = ContinuousClock.now + .seconds(10)
             while log.isEmpty && ContinuousClock.now < deadline {
-                log = try harness.service.logs(id: running.id, account: harness.account, container: nil, tail: nil, limitBytes: nil).1
+                log = try await harness.service.logs(id: running.id, account: harness.account, container: nil, tail: nil, limitBytes: nil).1
                 if log.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
             }
             #expect(log.hasPrefix("0\n"))
             var st = stat()
             #expect(lstat(harness.service.diskMount(running.id) + "/layers", &st) == 0 && st.st_uid == 0)
             try await harness.remove(running.id)
-            #expect(try harness.instances.allocatedIDRanges()[running.id] == nil, "the range is free again")
+            await #expect(try harness.instances.allocatedIDRanges()[running.id] == nil, "the range is free again")
         }
     }
 }

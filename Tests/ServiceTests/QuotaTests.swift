@@ -14,7 +14,7 @@ import Testing
 struct QuotaTests {
     func cacheService(_ quotas: AccountQuotas) throws -> (CacheService, TemporaryDirectory) {
         let dir = try TemporaryDirectory(prefix: "imc-quota")
-        let repository = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
+        let repository = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
         return (CacheService(repository: repository, quotas: quotas), dir)
     }
 
@@ -25,29 +25,29 @@ struct QuotaTests {
         return r
     }
 
-    @Test func cachesAreCountedAndTheirDisksWeighedPerAccount() throws {
+    @Test func cachesAreCountedAndTheirDisksWeighedPerAccount() async throws {
         var quotas = AccountQuotas()
         quotas.caches = 3
         quotas.cacheDiskGiB = 60
         let (service, dir) = try cacheService(quotas)
         defer { withExtendedLifetime(dir) {} }
-        _ = try service.create(request(size: 20), account: "a", region: "r")
-        let second = try service.create(request(size: 20), account: "a", region: "r")
-        #expect(
+        _ = try await service.create(request(size: 20), account: "a", region: "r")
+        let second = try await service.create(request(size: 20), account: "a", region: "r")
+        await #expect(
             throws: ServiceError(
                 .limitExceeded, "quota cacheDiskGiB is 60 GiB: the account has 40 GiB of cache disks, and 30 GiB more would pass it")
         ) {
-            try service.create(request(size: 30), account: "a", region: "r")
+            try await service.create(request(size: 30), account: "a", region: "r")
         }
         var grow = CacheRequest()
         grow.size = 50
-        #expect(throws: ServiceError.self) { try service.update(id: second.id, grow, account: "a") }
-        _ = try service.create(request(size: 20), account: "a", region: "r")
-        #expect(throws: ServiceError(.limitExceeded, "quota caches is 3: the account has 3 image caches, and 1 more would pass it")) {
-            try service.create(request(size: 20), account: "a", region: "r")
+        await #expect(throws: ServiceError.self) { try await service.update(id: second.id, grow, account: "a") }
+        _ = try await service.create(request(size: 20), account: "a", region: "r")
+        await #expect(throws: ServiceError(.limitExceeded, "quota caches is 3: the account has 3 image caches, and 1 more would pass it")) {
+            try await service.create(request(size: 20), account: "a", region: "r")
         }
         // Another account's quota is its own.
-        _ = try service.create(request(size: 20), account: "b", region: "r")
+        _ = try await service.create(request(size: 20), account: "b", region: "r")
     }
 
     @Test(.enabled(if: InstanceHarness.available, "needs root, runc, busybox-static and xfsprogs"))
@@ -62,7 +62,7 @@ struct QuotaTests {
             let image = "\(harness.registry.host)/app:v1"
             _ = try await harness.buildCache([image], size: 20)
             // The first holds a 20 GiB disk; the second would pass 30 GiB: it fails, naming the quota.
-            let first = try harness.service.create(
+            let first = try await harness.service.create(
                 harness.request(image: image, command: ["/bin/sleep", "30"]), account: harness.account, region: harness.region)
             _ = try await harness.wait(first[0].id) { $0.status == .running }
             var r = harness.request(image: image, command: ["/bin/true"])
@@ -70,8 +70,8 @@ struct QuotaTests {
             let (second, _) = try await harness.run(r)
             #expect(
                 second.status == .failed && second.message?.contains("quota instanceDiskGiB is 30 GiB") == true, "\(second.message ?? "")")
-            #expect(throws: ServiceError.self) {
-                try harness.service.create(
+            await #expect(throws: ServiceError.self) {
+                try await harness.service.create(
                     harness.request(image: image, command: ["/bin/true"]), account: harness.account, region: harness.region)
             }
             try await harness.remove(second.id)
@@ -80,7 +80,7 @@ struct QuotaTests {
             let (third, _) = try await harness.run(r)
             #expect(third.status == .succeeded)
             try await harness.remove(third.id)
-            #expect(try harness.instances.disks().isEmpty, "not retained past the quota")
+            await #expect(try harness.instances.disks().isEmpty, "not retained past the quota")
         } catch {
             await harness.close()
             throw error

@@ -6,7 +6,7 @@ import IMCStore
 import IMCTestSupport
 import Testing
 
-struct SQLiteCacheRepositoryTests {
+struct SQLCacheRepositoryTests {
     func cache(_ id: String, account: String = "a", created: Double = 0, status: CacheStatus = .pending) -> ImageCache {
         var c = ImageCache(
             id: id, account: account, region: "ap-guangzhou", name: "n-\(id)", size: 20, images: ["nginx"],
@@ -16,47 +16,47 @@ struct SQLiteCacheRepositoryTests {
         return c
     }
 
-    @Test func roundTripsPagesAndIsolatesAccounts() throws {
+    @Test func roundTripsPagesAndIsolatesAccounts() async throws {
         let dir = try TemporaryDirectory()
-        let repo = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
-        for i in 0..<5 { try repo.insert(cache("imc-\(i)", created: Double(i))) }
-        try repo.insert(cache("imc-b", account: "b"))
+        let repo = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
+        for i in 0..<5 { try await repo.insert(cache("imc-\(i)", created: Double(i))) }
+        try await repo.insert(cache("imc-b", account: "b"))
         var third = cache("imc-2", created: 2)
         third.revision = 3  // the store's revision of its last change: the third insert
-        #expect(try repo.get(id: "imc-2", account: "a") == third)
-        #expect(try repo.get(id: "imc-2", account: "b") == nil, "another account's id reads as absent")
+        #expect(try await repo.get(id: "imc-2", account: "a") == third)
+        #expect(try await repo.get(id: "imc-2", account: "b") == nil, "another account's id reads as absent")
         var q = CacheQuery()
         q.limit = 2
         q.offset = 1
-        let (total, page) = try repo.list(account: "a", query: q)
+        let (total, page) = try await repo.list(account: "a", query: q)
         #expect(total == 5 && page.map(\.id) == ["imc-3", "imc-2"], "newest first")
         q = CacheQuery()
         q.names = ["n-imc-4", "n-imc-b"]
-        #expect(try repo.list(account: "a", query: q).caches.map(\.id) == ["imc-4"])
+        #expect(try await repo.list(account: "a", query: q).caches.map(\.id) == ["imc-4"])
         q = CacheQuery()
         q.ids = []
-        #expect(try repo.list(account: "a", query: q).total == 0)
+        #expect(try await repo.list(account: "a", query: q).total == 0)
     }
 
-    @Test func updatesDeletesAndSurvivesReopening() throws {
+    @Test func updatesDeletesAndSurvivesReopening() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.appending("imc.sqlite")
         do {
-            let repo = try SQLiteCacheRepository(path: path)
+            let repo = SQLCacheRepository(database: try SQLiteDatabase(path: path))
             var c = cache("imc-x")
-            try repo.insert(c)
+            try await repo.insert(c)
             c.status = .ready
             c.serve(snapshot: "snap-12345678", checksum: nil)
-            try repo.update(c)
-            #expect(try repo.serving(account: "a", region: "ap-guangzhou", now: Date()).map(\.id) == ["imc-x"])
-            #expect(try repo.all(in: [.pending]).isEmpty)
-            #expect(throws: (any Error).self) { try repo.update(self.cache("imc-missing")) }
-            #expect(try repo.delete(id: "imc-x", account: "b") == false)
+            try await repo.update(c)
+            #expect(try await repo.serving(account: "a", region: "ap-guangzhou", now: Date()).map(\.id) == ["imc-x"])
+            #expect(try await repo.all(in: [.pending]).isEmpty)
+            await #expect(throws: (any Error).self) { try await repo.update(self.cache("imc-missing")) }
+            #expect(try await repo.delete(id: "imc-x", account: "b") == false)
         }
-        let reopened = try SQLiteCacheRepository(path: path)
-        #expect(try reopened.get(id: "imc-x", account: "a")?.snapshotID == "snap-12345678")
-        #expect(try reopened.delete(id: "imc-x", account: "a"))
-        #expect(try reopened.get(id: "imc-x", account: "a") == nil)
+        let reopened = SQLCacheRepository(database: try SQLiteDatabase(path: path))
+        #expect(try await reopened.get(id: "imc-x", account: "a")?.snapshotID == "snap-12345678")
+        #expect(try await reopened.delete(id: "imc-x", account: "a"))
+        #expect(try await reopened.get(id: "imc-x", account: "a") == nil)
     }
 }
 
@@ -69,30 +69,30 @@ struct UniqueNameTests {
             creationTime: Date(timeIntervalSince1970: 1_700_000_000 + created), retentionDays: 0)
     }
 
-    @Test func theStoreRefusesASecondCacheOfANameInOneAccount() throws {
+    @Test func theStoreRefusesASecondCacheOfANameInOneAccount() async throws {
         let dir = try TemporaryDirectory()
-        let repo = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
-        try repo.insert(cache("imc-1", name: "web", created: 0))
-        #expect(throws: StoreError.self) { try repo.insert(self.cache("imc-2", name: "web", created: 1)) }
-        try repo.insert(cache("imc-3", name: "web", account: "b", created: 2))
+        let repo = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
+        try await repo.insert(cache("imc-1", name: "web", created: 0))
+        await #expect(throws: StoreError.self) { try await repo.insert(self.cache("imc-2", name: "web", created: 1)) }
+        try await repo.insert(cache("imc-3", name: "web", account: "b", created: 2))
         var renamed = cache("imc-4", name: "api", created: 3)
-        try repo.insert(renamed)
+        try await repo.insert(renamed)
         renamed.name = "web"
-        #expect(throws: StoreError.self) { try repo.update(renamed) }
-        #expect(try repo.get(id: "imc-4", account: "a")?.name == "api", "the refused write changed nothing")
-        #expect(throws: StoreError.self) { try repo.modify(id: "imc-4", account: "a") { $0.name = "web" } }
+        await #expect(throws: StoreError.self) { try await repo.update(renamed) }
+        #expect(try await repo.get(id: "imc-4", account: "a")?.name == "api", "the refused write changed nothing")
+        await #expect(throws: StoreError.self) { try await repo.modify(id: "imc-4", account: "a") { $0.name = "web" } }
     }
 
-    @Test func duplicatesFromBeforeTheRuleAreRenamedNotLost() throws {
+    @Test func duplicatesFromBeforeTheRuleAreRenamedNotLost() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.appending("imc.sqlite")
         do {
-            let repo = try SQLiteCacheRepository(path: path)
-            try repo.insert(cache("imc-old", name: "web", created: 0))
+            let repo = SQLCacheRepository(database: try SQLiteDatabase(path: path))
+            try await repo.insert(cache("imc-old", name: "web", created: 0))
         }
         // The database as a version before the rule left it: the index gone, duplicates present.
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in
+        try await queue.write { db in
             try db.execute(sql: "DROP INDEX caches_name")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v6-unique-cache-names'")
             let data = try Row.fetchOne(db, sql: "SELECT data FROM caches WHERE id = 'imc-old'")!["data"] as Data
@@ -105,23 +105,23 @@ struct UniqueNameTests {
             }
         }
         try queue.close()
-        let repo = try SQLiteCacheRepository(path: path)
-        let all = try repo.list(account: "a", query: CacheQuery()).caches
+        let repo = SQLCacheRepository(database: try SQLiteDatabase(path: path))
+        let all = try await repo.list(account: "a", query: CacheQuery()).caches
         #expect(Set(all.map(\.id)) == ["imc-old", "imc-new", "imc-newer"], "nothing lost")
-        #expect(try repo.get(id: "imc-old", account: "a")?.name == "web", "the oldest keeps the name")
+        #expect(try await repo.get(id: "imc-old", account: "a")?.name == "web", "the oldest keeps the name")
         for id in ["imc-new", "imc-newer"] {
-            let c = try #require(try repo.get(id: id, account: "a"))
+            let c = try #require(try await repo.get(id: id, account: "a"))
             #expect(c.name == id && c.events.last?.reason == "Renamed" && c.events.last?.message.contains("web") == true)
         }
-        #expect(throws: StoreError.self) { try repo.insert(self.cache("imc-x", name: "web", created: 9)) }
+        await #expect(throws: StoreError.self) { try await repo.insert(self.cache("imc-x", name: "web", created: 9)) }
     }
 }
 
 /// The indexed match agrees with `CacheMatcher`, the pure statement of the rules.
 struct IndexedMatchTests {
-    @Test func agreesWithThePureMatcherOnRandomCaches() throws {
+    @Test func agreesWithThePureMatcherOnRandomCaches() async throws {
         let dir = try TemporaryDirectory()
-        let repo = try SQLiteCacheRepository(path: dir.appending("imc.sqlite"))
+        let repo = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
         let pool = ["nginx", "nginx:1.25", "mysql:8", "redis", "busybox", "docker.io/library/alpine:3", "ghcr.io/a/b:1"]
         var generator = SystemRandomNumberGenerator()
         var caches: [ImageCache] = []
@@ -141,14 +141,14 @@ struct IndexedMatchTests {
             }
             c.status = status
             c.platform = [nil, nil, "linux/arm64", Platform.host.description].randomElement(using: &generator)!
-            try repo.insert(c)
+            try await repo.insert(c)
             caches.append(c)
         }
         for _ in 0..<300 {
             let images = Array(pool.shuffled(using: &generator).prefix(Int.random(in: 1...3, using: &generator)))
             let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
             let minimum = [nil, 1, 2].randomElement(using: &generator)!
-            let sql = try repo.bestMatch(account: "a", region: "r1", images: wanted, now: now, minimum: minimum)
+            let sql = try await repo.bestMatch(account: "a", region: "r1", images: wanted, now: now, minimum: minimum)
             let pure = CacheMatcher.best(for: images, among: caches, account: "a", region: "r1", now: now, minimum: minimum)
             #expect(sql?.id == pure?.id, "\(images) minimum \(String(describing: minimum))")
         }

@@ -44,77 +44,77 @@ struct SecretsAtRestTests {
         ["imc.sqlite", "imc.sqlite-wal"].reduce(into: Data()) { $0 += FileManager.default.contents(atPath: dir.appending($1)) ?? Data() }
     }
 
-    @Test func passwordsNeverReachTheDatabaseFileInClear() throws {
+    @Test func passwordsNeverReachTheDatabaseFileInClear() async throws {
         let dir = try TemporaryDirectory(prefix: "imc-secrets")
         let canary = "canary-\(UUID().uuidString)"
         let box = SecretBox(key: SymmetricKey(size: .bits256))
-        let repository = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
+        let repository = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
         let c = cache(password: canary)
-        try repository.insert(c)
-        #expect(try repository.get(id: c.id, account: "a")?.credentials.first?.password == canary, "the service reads it back")
+        try await repository.insert(c)
+        #expect(try await repository.get(id: c.id, account: "a")?.credentials.first?.password == canary, "the service reads it back")
         var changed = c
         changed.name = "renamed"
-        try repository.update(changed)
+        try await repository.update(changed)
         #expect(files(dir).range(of: Data(canary.utf8)) == nil)
         #expect("\(changed.credentials)".contains(canary) == false, "nor is it printed")
     }
 
-    @Test func passwordsWrittenInClearByAnEarlierVersionAreSealedOnTheNextStart() throws {
+    @Test func passwordsWrittenInClearByAnEarlierVersionAreSealedOnTheNextStart() async throws {
         let dir = try TemporaryDirectory(prefix: "imc-secrets")
         let canary = "canary-\(UUID().uuidString)"
         let c = cache(password: canary)
         do {
-            let old = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
-            try old.insert(c)
+            let old = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
+            try await old.insert(c)
         }
         #expect(files(dir).range(of: Data(canary.utf8)) != nil, "the earlier version kept it in clear")
         let box = SecretBox(key: SymmetricKey(size: .bits256))
-        let repository = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
-        #expect(try repository.get(id: c.id, account: "a")?.credentials.first?.password == canary)
+        let repository = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
+        #expect(try await repository.get(id: c.id, account: "a")?.credentials.first?.password == canary)
         #expect(files(dir).range(of: Data(canary.utf8)) == nil, "sealed, and the clear pages overwritten")
     }
 
-    @Test func aPasswordThatLooksSealedIsSealedLikeAnyOther() throws {
+    @Test func aPasswordThatLooksSealedIsSealedLikeAnyOther() async throws {
         let dir = try TemporaryDirectory(prefix: "imc-secrets")
         let box = SecretBox(key: SymmetricKey(size: .bits256))
-        let repository = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
+        let repository = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
         let poisoned = "enc:v1:not-a-sealed-value-\(UUID().uuidString)"
         let c = cache(password: poisoned)
-        try repository.insert(c)
-        #expect(try repository.get(id: c.id, account: "a")?.credentials.first?.password == poisoned, "it reads back as it was given")
+        try await repository.insert(c)
+        #expect(try await repository.get(id: c.id, account: "a")?.credentials.first?.password == poisoned, "it reads back as it was given")
         #expect(files(dir).range(of: Data(poisoned.utf8)) == nil, "and it was sealed, not stored as it came")
     }
 
     /// A row an earlier version wrote with a password that looked sealed (and was stored as it
     /// came): reading it fails that credential alone; every listing, every other row, and the
     /// row itself (written back) stay whole.
-    @Test func aRowWhosePasswordCannotBeOpenedFailsThatCredentialAlone() throws {
+    @Test func aRowWhosePasswordCannotBeOpenedFailsThatCredentialAlone() async throws {
         let dir = try TemporaryDirectory(prefix: "imc-secrets")
         let box = SecretBox(key: SymmetricKey(size: .bits256))
         let poisoned = cache(password: "enc:v1:AAAA-not-base64-or-sealed")
         let healthy = cache(password: "fine")
         do {
             // The earlier version: no box, the value written as it came.
-            let old = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
-            try old.insert(poisoned)
+            let old = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
+            try await old.insert(poisoned)
         }
-        let repository = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
-        try repository.insert(healthy)
-        let (total, listed) = try repository.list(account: "a", query: CacheQuery())
+        let repository = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
+        try await repository.insert(healthy)
+        let (total, listed) = try await repository.list(account: "a", query: CacheQuery())
         #expect(total == 2 && listed.count == 2, "the listing is whole")
-        let read = try #require(try repository.get(id: poisoned.id, account: "a")?.credentials.first)
+        let read = try #require(try await repository.get(id: poisoned.id, account: "a")?.credentials.first)
         #expect(read.password == "" && read.unopenedPassword == "enc:v1:AAAA-not-base64-or-sealed")
         #expect(CacheCredential.unreadable([read]) != nil, "whoever needs it gets a clear error")
-        #expect(try repository.get(id: healthy.id, account: "a")?.credentials.first?.password == "fine")
-        #expect(try repository.all(in: [.pending]).count == 2, "a build worker's scan is whole")
+        #expect(try await repository.get(id: healthy.id, account: "a")?.credentials.first?.password == "fine")
+        #expect(try await repository.all(in: [.pending]).count == 2, "a build worker's scan is whole")
         // Written back unchanged, sealed value and all: nothing is lost.
-        var renamed = try #require(try repository.get(id: poisoned.id, account: "a"))
+        var renamed = try #require(try await repository.get(id: poisoned.id, account: "a"))
         renamed.name = "renamed"
-        try repository.update(renamed)
-        let again = try #require(try repository.get(id: poisoned.id, account: "a"))
+        try await repository.update(renamed)
+        let again = try #require(try await repository.get(id: poisoned.id, account: "a"))
         #expect(again.name == "renamed" && again.credentials.first?.unopenedPassword == "enc:v1:AAAA-not-base64-or-sealed")
         // And the database opens again.
-        let reopened = SQLiteCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
-        #expect(try reopened.list(account: "a", query: CacheQuery()).total == 2)
+        let reopened = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite"), secrets: box))
+        #expect(try await reopened.list(account: "a", query: CacheQuery()).total == 2)
     }
 }

@@ -17,17 +17,17 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     var testDescription: String { rawValue }
 
     /// A fresh, empty store; the holder keeps its directory (SQLite) alive.
-    func open(secrets: SecretBox? = nil) throws -> OpenedStore {
+    func open(secrets: SecretBox? = nil) async throws -> OpenedStore {
         switch self {
         case .sqlite:
             let dir = try TemporaryDirectory()
             let path = dir.appending("imc.sqlite")
             return OpenedStore(
-                store: try StateStore.open(database: path, dataRoot: dir.path, secrets: secrets), location: path, directory: dir)
+                store: try await StateStore.open(database: path, dataRoot: dir.path, secrets: secrets), location: path, directory: dir)
         case .postgresql:
             let url = try PostgreSQLServer.running().newDatabase()
             return OpenedStore(
-                store: try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: secrets), location: url, directory: nil)
+                store: try await StateStore.open(database: url, dataRoot: "/nonexistent", secrets: secrets), location: url, directory: nil)
         }
     }
 }
@@ -37,28 +37,30 @@ struct OpenedStore {
     /// The file or URL: a second replica opens the same.
     let location: String
     let directory: TemporaryDirectory?
-    func reopen(secrets: SecretBox? = nil) throws -> StateStore {
-        try StateStore.open(database: location, dataRoot: directory?.path ?? "/nonexistent", secrets: secrets)
+    func reopen(secrets: SecretBox? = nil) async throws -> StateStore {
+        try await StateStore.open(database: location, dataRoot: directory?.path ?? "/nonexistent", secrets: secrets)
     }
     /// A second replica writing at the same time: another process's store over PostgreSQL; the
     /// same store with SQLite, whose database belongs to one process.
-    func replica() throws -> StateStore { directory == nil ? try reopen() : store }
+    func replica() async throws -> StateStore {
+        if directory == nil { return try await reopen() }
+        return store
+    }
 }
 
-/// Runs `body` on `threads` threads at once and collects what each returned or threw.
-func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
-    let results = Mutex<[Int: Result<T, any Error>]>([:])
-    let group = DispatchGroup()
-    for i in 0..<threads {
-        group.enter()
-        Thread.detachNewThread {
-            let r = Result { try body(i) }
-            results.withLock { $0[i] = r }
-            group.leave()
+/// Runs `body` `count` times at once (tasks on the cooperative pool: the store never blocks
+/// them) and collects what each returned or threw.
+func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) async throws -> T) async -> [Result<T, any Error>] {
+    await withTaskGroup(of: (Int, Result<T, any Error>).self) { group in
+        for i in 0..<count {
+            group.addTask {
+                do { return (i, .success(try await body(i))) } catch { return (i, .failure(error)) }
+            }
         }
+        var results: [Int: Result<T, any Error>] = [:]
+        for await (i, r) in group { results[i] = r }
+        return (0..<count).map { results[$0]! }
     }
-    group.wait()
-    return results.withLock { r in (0..<threads).map { r[$0]! } }
 }
 
 @Suite(.serialized) struct StateStoreContractTests {
@@ -79,126 +81,134 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         return i
     }
 
-    @Test(arguments: Backend.allCases) func cachesRoundTripPageAndStayInTheirAccount(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func cachesRoundTripPageAndStayInTheirAccount(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
         let repo = opened.store.caches
-        for i in 0..<5 { try repo.insert(cache("imc-\(i)", created: Double(i))) }
-        try repo.insert(cache("imc-b", account: "b"))
+        for i in 0..<5 { try await repo.insert(cache("imc-\(i)", created: Double(i))) }
+        try await repo.insert(cache("imc-b", account: "b"))
         var third = cache("imc-2", created: 2)
         third.revision = 3
-        #expect(try repo.get(id: "imc-2", account: "a") == third)
-        #expect(try repo.get(id: "imc-2", account: "b") == nil, "another account's id reads as absent")
+        #expect(try await repo.get(id: "imc-2", account: "a") == third)
+        #expect(try await repo.get(id: "imc-2", account: "b") == nil, "another account's id reads as absent")
         var q = CacheQuery()
         q.limit = 2
         q.offset = 1
-        let (total, page) = try repo.list(account: "a", query: q)
+        let (total, page) = try await repo.list(account: "a", query: q)
         #expect(total == 5 && page.map(\.id) == ["imc-3", "imc-2"], "newest first")
         q.offset = 50
-        #expect(try repo.list(account: "a", query: q).total == 5, "a page past the end still tells the total")
+        #expect(try await repo.list(account: "a", query: q).total == 5, "a page past the end still tells the total")
         q = CacheQuery()
         q.names = ["n-imc-4", "n-imc-b"]
-        #expect(try repo.list(account: "a", query: q).caches.map(\.id) == ["imc-4"])
+        #expect(try await repo.list(account: "a", query: q).caches.map(\.id) == ["imc-4"])
         q = CacheQuery()
         q.ids = []
-        #expect(try repo.list(account: "a", query: q).total == 0)
+        #expect(try await repo.list(account: "a", query: q).total == 0)
         q = CacheQuery()
         q.statuses = [.pending]
-        #expect(try repo.list(account: "b", query: q).caches.map(\.id) == ["imc-b"])
-        #expect(try repo.usage(account: "a") == (5, 100))
-        #expect(try repo.countByStatus() == ["Pending": 6])
-        #expect(try repo.queueHeads(perAccount: 2, owner: "node-1", now: Date()).map(\.id) == ["imc-0", "imc-b", "imc-1"])
+        #expect(try await repo.list(account: "b", query: q).caches.map(\.id) == ["imc-b"])
+        #expect(try await repo.usage(account: "a") == (5, 100))
+        #expect(try await repo.countByStatus() == ["Pending": 6])
+        #expect(try await repo.queueHeads(perAccount: 2, owner: "node-1", now: Date()).map(\.id) == ["imc-0", "imc-b", "imc-1"])
     }
 
-    @Test(arguments: Backend.allCases) func cachesUpdateDeleteServeAndSurviveReopening(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func cachesUpdateDeleteServeAndSurviveReopening(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
         let repo = opened.store.caches
         var c = cache("imc-x")
-        try repo.insert(c)
+        try await repo.insert(c)
         c.status = .ready
         c.serve(snapshot: "snap-12345678", checksum: nil)
-        try repo.update(c)
-        #expect(try repo.serving(account: "a", region: "ap-guangzhou", now: Date()).map(\.id) == ["imc-x"])
-        #expect(try repo.all(in: [.pending]).isEmpty)
-        #expect(try repo.all(in: [.ready]).map(\.id) == ["imc-x"])
-        #expect(throws: StoreError.self) { try repo.update(self.cache("imc-missing")) }
-        #expect(try repo.delete(id: "imc-x", account: "b") == false)
-        let reopened = try opened.reopen().caches
-        #expect(try reopened.get(id: "imc-x", account: "a")?.snapshotID == "snap-12345678")
-        #expect(try reopened.delete(id: "imc-x", account: "a"))
-        #expect(try reopened.get(id: "imc-x", account: "a") == nil)
-        #expect(try reopened.modify(id: "imc-x", account: "a") { $0.name = "gone" } == nil)
+        try await repo.update(c)
+        #expect(try await repo.serving(account: "a", region: "ap-guangzhou", now: Date()).map(\.id) == ["imc-x"])
+        #expect(try await repo.all(in: [.pending]).isEmpty)
+        #expect(try await repo.all(in: [.ready]).map(\.id) == ["imc-x"])
+        await #expect(throws: StoreError.self) { try await repo.update(self.cache("imc-missing")) }
+        #expect(try await repo.delete(id: "imc-x", account: "b") == false)
+        let reopened = try await opened.reopen().caches
+        #expect(try await reopened.get(id: "imc-x", account: "a")?.snapshotID == "snap-12345678")
+        #expect(try await reopened.delete(id: "imc-x", account: "a"))
+        #expect(try await reopened.get(id: "imc-x", account: "a") == nil)
+        #expect(try await reopened.modify(id: "imc-x", account: "a") { $0.name = "gone" } == nil)
     }
 
-    @Test(arguments: Backend.allCases) func aSecondCacheOfANameIsRefusedAndNothingChanges(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func aSecondCacheOfANameIsRefusedAndNothingChanges(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
         let repo = opened.store.caches
-        try repo.insert(cache("imc-1"))
+        try await repo.insert(cache("imc-1"))
         var twin = cache("imc-2")
         twin.name = "n-imc-1"
         do {
-            try repo.insert(twin)
+            try await repo.insert(twin)
             Issue.record("a duplicate name was stored")
         } catch let e as StoreError {
             #expect(e.code == .duplicate && e.message.contains("n-imc-1"))
         }
-        try repo.insert(cache("imc-2"))
-        #expect(throws: StoreError.self) { try repo.modify(id: "imc-2", account: "a") { $0.name = "n-imc-1" } }
-        #expect(try repo.get(id: "imc-2", account: "a")?.name == "n-imc-2", "the refused change left the row as it was")
+        try await repo.insert(cache("imc-2"))
+        await #expect(throws: StoreError.self) { try await repo.modify(id: "imc-2", account: "a") { $0.name = "n-imc-1" } }
+        #expect(try await repo.get(id: "imc-2", account: "a")?.name == "n-imc-2", "the refused change left the row as it was")
         var other = cache("imc-3", account: "b")
         other.name = "n-imc-1"
-        try repo.insert(other)  // names are unique per account only
+        try await repo.insert(other)  // names are unique per account only
     }
 
-    @Test(arguments: Backend.allCases) func modifiesFromManyThreadsNeverUndoEachOther(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func modifiesFromManyThreadsNeverUndoEachOther(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
         // Two "replicas": two stores over one database.
-        let replicas = [opened.store.caches, try opened.replica().caches]
-        try replicas[0].insert(cache("imc-m"))
-        let results = concurrently(8) { i in
+        let replicas = [opened.store.caches, try await opened.replica().caches]
+        try await replicas[0].insert(cache("imc-m"))
+        let results = await concurrently(8) { i in
             for n in 0..<10 {
-                try replicas[i % 2].modify(id: "imc-m", account: "a") { $0.record(.normal, "Step", "thread \(i) step \(n)", at: Date()) }
+                try await replicas[i % 2].modify(id: "imc-m", account: "a") {
+                    $0.record(.normal, "Step", "thread \(i) step \(n)", at: Date())
+                }
             }
         }
         for case .failure(let error) in results { Issue.record("\(error)") }
-        let events = try replicas[1].get(id: "imc-m", account: "a")?.events ?? []
+        let events = try await replicas[1].get(id: "imc-m", account: "a")?.events ?? []
         #expect(events.filter { $0.reason == "Step" }.count == 80, "every one of 80 changes is kept")
     }
 
-    @Test(arguments: Backend.allCases) func twoBuildersNeverClaimOneCache(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func twoBuildersNeverClaimOneCache(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
-        let replicas = [opened.store.caches, try opened.replica().caches]
-        for i in 0..<6 { try replicas[0].insert(cache("imc-\(i)", created: Double(i))) }
-        try replicas[0].insert(cache("imc-ready", created: 9, status: .ready))
+        let replicas = [opened.store.caches, try await opened.replica().caches]
+        for i in 0..<6 { try await replicas[0].insert(cache("imc-\(i)", created: Double(i))) }
+        try await replicas[0].insert(cache("imc-ready", created: 9, status: .ready))
         let now = Date()
         let until = now.addingTimeInterval(60)
         // Sixteen builders on two replicas race for every cache: each is won exactly once.
-        let wins = concurrently(16) { i in
-            try (0..<6).filter { try replicas[i % 2].claimBuild(id: "imc-\($0)", owner: "node-\(i)", until: until, now: now) }
+        let wins = await concurrently(16) { i in
+            var claimed: [Int] = []
+            for n in 0..<6 where try await replicas[i % 2].claimBuild(id: "imc-\(n)", owner: "node-\(i)", until: until, now: now) {
+                claimed.append(n)
+            }
+            return claimed
         }
         let won = wins.flatMap { (try? $0.get()) ?? [] }
         #expect(won.sorted() == [0, 1, 2, 3, 4, 5], "\(wins)")
-        #expect(try replicas[1].claimBuild(id: "imc-ready", owner: "node-0", until: until, now: now) == false, "a cache that is not queued")
+        #expect(
+            try await replicas[1].claimBuild(id: "imc-ready", owner: "node-0", until: until, now: now) == false,
+            "a cache that is not queued")
         // A claim held by another owner hides the cache from this owner's queue, not from its own.
         let holder = try #require((0..<16).first { (try? wins[$0].get())?.contains(0) == true })
-        #expect(try !replicas[0].queueHeads(perAccount: 10, owner: "elsewhere", now: now).map(\.id).contains("imc-0"))
-        #expect(try replicas[0].queueHeads(perAccount: 10, owner: "node-\(holder)", now: now).map(\.id).contains("imc-0"))
+        #expect(try await !replicas[0].queueHeads(perAccount: 10, owner: "elsewhere", now: now).map(\.id).contains("imc-0"))
+        #expect(try await replicas[0].queueHeads(perAccount: 10, owner: "node-\(holder)", now: now).map(\.id).contains("imc-0"))
         // A claim whose lease ran out (its host died) is taken over.
         let later = until.addingTimeInterval(1)
-        #expect(try replicas[1].claimBuild(id: "imc-0", owner: "elsewhere", until: later.addingTimeInterval(60), now: later))
+        #expect(try await replicas[1].claimBuild(id: "imc-0", owner: "elsewhere", until: later.addingTimeInterval(60), now: later))
         // Renewed claims last; released ones are free at once.
-        try replicas[0].renewBuildClaims(owner: "elsewhere", until: later.addingTimeInterval(600))
-        #expect(try !replicas[0].claimBuild(id: "imc-0", owner: "node-x", until: later, now: later.addingTimeInterval(300)))
-        try replicas[0].releaseBuildClaims(owner: "elsewhere", id: nil)
-        #expect(try replicas[1].claimBuild(id: "imc-0", owner: "node-x", until: later, now: now))
+        try await replicas[0].renewBuildClaims(owner: "elsewhere", until: later.addingTimeInterval(600))
+        #expect(try await !replicas[0].claimBuild(id: "imc-0", owner: "node-x", until: later, now: later.addingTimeInterval(300)))
+        try await replicas[0].releaseBuildClaims(owner: "elsewhere", id: nil)
+        #expect(try await replicas[1].claimBuild(id: "imc-0", owner: "node-x", until: later, now: now))
     }
 
-    @Test(arguments: Backend.allCases) func theIndexedMatchAgreesWithThePureMatcher(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func theIndexedMatchAgreesWithThePureMatcher(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
         let repo = opened.store.caches
         let pool = ["nginx", "nginx:1.25", "mysql:8", "redis", "busybox", "docker.io/library/alpine:3", "ghcr.io/a/b:1"]
@@ -217,253 +227,260 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
             if status != .pending && status != .failed { c.serve(snapshot: "snap-\(i)", checksum: nil) }
             c.status = status
             c.platform = [nil, nil, "linux/arm64", Platform.host.description].randomElement(using: &generator)!
-            try repo.insert(c)
+            try await repo.insert(c)
             caches.append(c)
         }
         for _ in 0..<150 {
             let images = Array(pool.shuffled(using: &generator).prefix(Int.random(in: 1...3, using: &generator)))
             let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
             let minimum = [nil, 1, 2].randomElement(using: &generator)!
-            let stored = try repo.bestMatch(
+            let stored = try await repo.bestMatch(
                 account: "a", region: "r1", images: wanted, now: now, minimum: minimum, platform: Platform.host.description)
             let pure = CacheMatcher.best(for: images, among: caches, account: "a", region: "r1", now: now, minimum: minimum)
             #expect(stored?.id == pure?.id, "\(images) minimum \(String(describing: minimum))")
         }
     }
 
-    @Test(arguments: Backend.allCases) func everyChangeIsInTheHistoryInRevisionOrderUntilCompacted(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func everyChangeIsInTheHistoryInRevisionOrderUntilCompacted(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
         let store = opened.store
-        let start = try store.caches.revisions().current
-        try store.caches.insert(cache("imc-h"))
-        try store.caches.modify(id: "imc-h", account: "a") { $0.status = .ready }
-        try store.instances.insert(instance("eksci-h"))
-        try store.caches.delete(id: "imc-h", account: "a")
-        let changes = try store.caches.changes(account: "a", after: start)
+        let start = try await store.caches.revisions().current
+        try await store.caches.insert(cache("imc-h"))
+        try await store.caches.modify(id: "imc-h", account: "a") { $0.status = .ready }
+        try await store.instances.insert(instance("eksci-h"))
+        try await store.caches.delete(id: "imc-h", account: "a")
+        let changes = try await store.caches.changes(account: "a", after: start)
         #expect(changes.map(\.kind) == [.created, .changed, .deleted])
         #expect(changes.map(\.revision) == [start + 1, start + 2, start + 4], "instances share the counter")
         #expect(changes[1].value.status == .ready && changes[2].value.id == "imc-h")
-        #expect(try store.caches.changes(account: "b", after: start).isEmpty)
-        #expect(try store.instances.changes(account: "a", after: start).map(\.revision) == [start + 3])
-        #expect(try store.caches.revisions().current == start + 4)
-        try store.caches.compactHistory(keeping: 1)
-        #expect(try store.caches.revisions().compacted == start + 3)
-        #expect(try store.caches.changes(account: "a", after: start).map(\.kind) == [.deleted])
+        #expect(try await store.caches.changes(account: "b", after: start).isEmpty)
+        #expect(try await store.instances.changes(account: "a", after: start).map(\.revision) == [start + 3])
+        #expect(try await store.caches.revisions().current == start + 4)
+        try await store.caches.compactHistory(keeping: 1)
+        #expect(try await store.caches.revisions().compacted == start + 3)
+        #expect(try await store.caches.changes(account: "a", after: start).map(\.kind) == [.deleted])
     }
 
-    @Test(arguments: Backend.allCases) func commitsWakeObserversOfEveryReplica(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func commitsWakeObserversOfEveryReplica(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
-        let other = try opened.reopen()
+        let other = try await opened.reopen()
         let woken = Atomic<Int>(0)
-        other.observeCommits { woken.add(1, ordering: .relaxed) }
+        await other.observeCommits { woken.add(1, ordering: .relaxed) }
         let here = Atomic<Int>(0)
-        opened.store.observeCommits { here.add(1, ordering: .relaxed) }
-        try opened.store.caches.insert(cache("imc-w"))
+        await opened.store.observeCommits { here.add(1, ordering: .relaxed) }
+        try await opened.store.caches.insert(cache("imc-w"))
         let deadline = Date().addingTimeInterval(10)
         while ((backend == .postgresql && woken.load(ordering: .relaxed) == 0) || here.load(ordering: .relaxed) == 0) && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
+            try await Task.sleep(for: .milliseconds(20))
         }
         #expect(here.load(ordering: .relaxed) >= 1, "the writing replica is told")
         if backend == .postgresql {
             #expect(woken.load(ordering: .relaxed) >= 1, "another replica is told (NOTIFY)")
         }
-        #expect(opened.store.ready() && other.ready())
+        #expect(await opened.store.ready())
+        #expect(await other.ready())
     }
 
-    @Test(arguments: Backend.allCases) func instancesRoundTripAndStayInTheirAccount(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func instancesRoundTripAndStayInTheirAccount(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
         let repo = opened.store.instances
-        for i in 0..<3 { try repo.insert(instance("eksci-\(i)", created: Double(i))) }
-        try repo.insert(instance("eksci-b", account: "b"))
-        #expect(try repo.get(id: "eksci-1", account: "a")?.credentials.first?.password == "instance-secret")
-        #expect(try repo.get(id: "eksci-1", account: "b") == nil)
+        for i in 0..<3 { try await repo.insert(instance("eksci-\(i)", created: Double(i))) }
+        try await repo.insert(instance("eksci-b", account: "b"))
+        #expect(try await repo.get(id: "eksci-1", account: "a")?.credentials.first?.password == "instance-secret")
+        #expect(try await repo.get(id: "eksci-1", account: "b") == nil)
         var q = InstanceQuery()
         q.limit = 2
-        #expect(try repo.list(account: "a", query: q).instances.map(\.id) == ["eksci-2", "eksci-1"])
-        var i = try #require(try repo.get(id: "eksci-0", account: "a"))
+        #expect(try await repo.list(account: "a", query: q).instances.map(\.id) == ["eksci-2", "eksci-1"])
+        var i = try #require(try await repo.get(id: "eksci-0", account: "a"))
         i.status = .running
-        try repo.update(i)
-        #expect(try repo.all(in: [.running]).map(\.id) == ["eksci-0"])
-        #expect(try repo.countByStatus() == ["Pending": 3, "Running": 1])
-        #expect(throws: StoreError.self) { try repo.update(self.instance("eksci-missing")) }
-        #expect(try repo.delete(id: "eksci-0", account: "b") == false)
-        #expect(try repo.delete(id: "eksci-0", account: "a"))
+        try await repo.update(i)
+        #expect(try await repo.all(in: [.running]).map(\.id) == ["eksci-0"])
+        #expect(try await repo.countByStatus() == ["Pending": 3, "Running": 1])
+        await #expect(throws: StoreError.self) { try await repo.update(self.instance("eksci-missing")) }
+        #expect(try await repo.delete(id: "eksci-0", account: "b") == false)
+        #expect(try await repo.delete(id: "eksci-0", account: "a"))
     }
 
-    @Test(arguments: Backend.allCases) func placementNeverGivesANodeMoreThanItOffersWhicheverReplicasPlace(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func placementNeverGivesANodeMoreThanItOffersWhicheverReplicasPlace(_ backend: Backend) async throws
+    {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
-        let replicas = [opened.store.nodes, try opened.replica().nodes]
+        let replicas = [opened.store.nodes, try await opened.replica().nodes]
         let now = Date()
         for (name, cpu) in [("n1", 10.0), ("n2", 6.0)] {
-            try replicas[0].register(Node(name: name, cpu: cpu, memoryGiB: 100, diskGiB: 100, at: now))
+            try await replicas[0].register(Node(name: name, cpu: cpu, memoryGiB: 100, diskGiB: 100, at: now))
         }
         // 24 placements of 1 CPU from two replicas on 16 threads: 16 fit, 8 are refused.
-        let results = concurrently(24) { i in try replicas[i % 2].place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name }
+        let results = await concurrently(24) { i in try await replicas[i % 2].place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name }
         let placed = results.compactMap { try? $0.get() }.compactMap { $0 }
         #expect(placed.count == 16, "\(results)")
         #expect(placed.filter { $0 == "n1" }.count == 10)
         #expect(placed.filter { $0 == "n2" }.count == 6)
-        let nodes = try replicas[1].nodes()
+        let nodes = try await replicas[1].nodes()
         #expect(nodes.map(\.allocatedCPU) == [10, 6])
         // A heartbeat sets the allocation from the node's instances and its warm caches; a warm
         // node is preferred for its cache even with less room.
-        #expect(try replicas[0].heartbeat(name: "n2", at: now, allocatedCPU: 2, allocatedMemoryGiB: 2, warmCaches: ["imc-w"]) == .ready)
-        #expect(try replicas[0].heartbeat(name: "n1", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == .ready)
-        #expect(try replicas[1].place(cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: [])?.name == "n2")
-        #expect(try replicas[1].place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name == "n1")
-        #expect(try replicas[1].place(cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: ["n2"])?.name == "n1")
-        #expect(try replicas[0].heartbeat(name: "nx", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == nil)
+        #expect(
+            try await replicas[0].heartbeat(name: "n2", at: now, allocatedCPU: 2, allocatedMemoryGiB: 2, warmCaches: ["imc-w"]) == .ready)
+        #expect(try await replicas[0].heartbeat(name: "n1", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == .ready)
+        #expect(try await replicas[1].place(cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: [])?.name == "n2")
+        #expect(try await replicas[1].place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name == "n1")
+        #expect(try await replicas[1].place(cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: ["n2"])?.name == "n1")
+        #expect(try await replicas[0].heartbeat(name: "nx", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == nil)
     }
 
-    @Test(arguments: Backend.allCases) func aSilentNodeIsDeclaredLostOnceAndItsOldWritesAreRefused(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func aSilentNodeIsDeclaredLostOnceAndItsOldWritesAreRefused(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
-        let replicas = [opened.store, try opened.replica()]
+        let replicas = [opened.store, try await opened.replica()]
         let then = Date(timeIntervalSince1970: 1_700_000_000)
-        try replicas[0].nodes.register(Node(name: "old", cpu: 4, memoryGiB: 8, diskGiB: 100, at: then))
-        try replicas[0].nodes.register(Node(name: "alive", cpu: 4, memoryGiB: 8, diskGiB: 100, at: then.addingTimeInterval(100)))
+        try await replicas[0].nodes.register(Node(name: "old", cpu: 4, memoryGiB: 8, diskGiB: 100, at: then))
+        try await replicas[0].nodes.register(Node(name: "alive", cpu: 4, memoryGiB: 8, diskGiB: 100, at: then.addingTimeInterval(100)))
         // Eight watchers on two replicas: the silent node is handed to exactly one.
-        let results = concurrently(8) { i in try replicas[i % 2].nodes.markLost(heartbeatBefore: then.addingTimeInterval(50)).map(\.name) }
+        let results = await concurrently(8) { i in
+            try await replicas[i % 2].nodes.markLost(heartbeatBefore: then.addingTimeInterval(50)).map(\.name)
+        }
         #expect(results.compactMap { try? $0.get() }.flatMap { $0 } == ["old"], "\(results)")
-        #expect(try replicas[1].nodes.nodes().map(\.state) == [.ready, .lost])
-        #expect(try replicas[0].nodes.heartbeat(name: "old", at: then, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == .lost)
-        #expect(try replicas[0].nodes.place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name == "alive")
+        #expect(try await replicas[1].nodes.nodes().map(\.state) == [.ready, .lost])
+        #expect(
+            try await replicas[0].nodes.heartbeat(name: "old", at: then, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == .lost)
+        #expect(try await replicas[0].nodes.place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name == "alive")
         // Its instance moves to the live node; the lost node's late write is refused as gone.
         var i = instance("eksci-moved")
         i.node = "old"
         i.status = .running
-        try replicas[0].instances.insert(i)
-        #expect(try replicas[1].instances.instances(onNode: "old").map(\.id) == ["eksci-moved"])
+        try await replicas[0].instances.insert(i)
+        #expect(try await replicas[1].instances.instances(onNode: "old").map(\.id) == ["eksci-moved"])
         let moved = i.moved(to: "alive", because: "moved", at: then)
-        try replicas[1].instances.reassign(moved, from: "old")
-        #expect(throws: StoreError.self) { try replicas[1].instances.reassign(moved, from: "old") }
+        try await replicas[1].instances.reassign(moved, from: "old")
+        await #expect(throws: StoreError.self) { try await replicas[1].instances.reassign(moved, from: "old") }
         var late = i
         late.status = .failed
-        #expect(throws: StoreError.self) { try replicas[0].instances.update(late) }
-        let now = try #require(try replicas[0].instances.get(id: "eksci-moved", account: "a"))
+        await #expect(throws: StoreError.self) { try await replicas[0].instances.update(late) }
+        let now = try #require(try await replicas[0].instances.get(id: "eksci-moved", account: "a"))
         #expect(now.node == "alive" && now.status == .pending && now.events.last?.reason == "Rescheduled")
-        #expect(try replicas[0].instances.instances(onNode: "old").isEmpty)
-        try replicas[0].instances.update(now)  // its new node's write goes through
+        #expect(try await replicas[0].instances.instances(onNode: "old").isEmpty)
+        try await replicas[0].instances.update(now)  // its new node's write goes through
         // Registering again (the lost node restarted) makes it Ready.
-        try replicas[0].nodes.register(Node(name: "old", cpu: 4, memoryGiB: 8, diskGiB: 100, at: then))
-        #expect(try replicas[1].nodes.nodes().map(\.state) == [.ready, .ready])
+        try await replicas[0].nodes.register(Node(name: "old", cpu: 4, memoryGiB: 8, diskGiB: 100, at: then))
+        #expect(try await replicas[1].nodes.nodes().map(\.state) == [.ready, .ready])
     }
 
-    @Test(arguments: Backend.allCases) func aRetainedDiskIsTakenOnceHoweverManyAskAtOnce(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func aRetainedDiskIsTakenOnceHoweverManyAskAtOnce(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
-        let replicas = [opened.store.instances, try opened.replica().instances]
+        let replicas = [opened.store.instances, try await opened.replica().instances]
         let now = Date()
         var disk = DiskRecord(
             id: "disk-r", account: "a", use: .retained, instanceID: nil, cacheID: "imc-1", sizeGiB: 20, diskType: .premium, createdAt: now)
         disk.retainUntil = now.addingTimeInterval(600)
-        try replicas[0].insertDisk(disk)
+        try await replicas[0].insertDisk(disk)
         var build = DiskRecord(
             id: "disk-b", account: "a", use: .build, instanceID: nil, cacheID: "imc-1", sizeGiB: 30, diskType: .premium, createdAt: now)
-        try replicas[0].insertDisk(build)
-        let taken = concurrently(8) { i in try replicas[i % 2].takeRetainedDisk(account: "a", cacheID: "imc-1", now: now) }
+        try await replicas[0].insertDisk(build)
+        let taken = await concurrently(8) { i in try await replicas[i % 2].takeRetainedDisk(account: "a", cacheID: "imc-1", now: now) }
         let disks = taken.compactMap { try? $0.get() }.compactMap { $0 }
         #expect(disks.map(\.id) == ["disk-r"], "one caller took it, the others found none: \(taken)")
-        #expect(try replicas[1].disk(id: "disk-r")?.use == .instance)
-        #expect(try replicas[1].diskUsage(account: "a") == [.instance: 20, .build: 30])
+        #expect(try await replicas[1].disk(id: "disk-r")?.use == .instance)
+        #expect(try await replicas[1].diskUsage(account: "a") == [.instance: 20, .build: 30])
         build.sizeGiB = 40
-        try replicas[1].updateDisk(build)
-        #expect(try replicas[0].disks().map(\.sizeGiB) == [40, 20])
-        try replicas[0].deleteDisk(id: "disk-b")
-        #expect(try replicas[1].disk(id: "disk-b") == nil)
-        #expect(throws: StoreError.self) { try replicas[1].updateDisk(build) }
+        try await replicas[1].updateDisk(build)
+        #expect(try await replicas[0].disks().map(\.sizeGiB) == [40, 20])
+        try await replicas[0].deleteDisk(id: "disk-b")
+        #expect(try await replicas[1].disk(id: "disk-b") == nil)
+        await #expect(throws: StoreError.self) { try await replicas[1].updateDisk(build) }
     }
 
-    @Test(arguments: Backend.allCases) func idRangesAndAddressesAreNeverGivenTwice(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func idRangesAndAddressesAreNeverGivenTwice(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
-        let replicas = [opened.store.instances, try opened.replica().instances]
-        let ranges = concurrently(12) { i in
-            try replicas[i % 2].allocateIDRange(instanceID: "eksci-\(i)", first: 100_000, size: 65536, count: 10)
+        let replicas = [opened.store.instances, try await opened.replica().instances]
+        let ranges = await concurrently(12) { i in
+            try await replicas[i % 2].allocateIDRange(instanceID: "eksci-\(i)", first: 100_000, size: 65536, count: 10)
         }
         let bases = ranges.compactMap { try? $0.get() }
         #expect(Set(bases).count == 10, "ten ranges, each once")
         #expect(
             ranges.filter { if case .failure(let e) = $0 { return (e as? StoreError)?.code == .exhausted } else { return false } }.count
                 == 2)
-        #expect(try replicas[0].allocateIDRange(instanceID: "eksci-0", first: 100_000, size: 65536, count: 10) == (try ranges[0].get()))
-        try replicas[1].releaseIDRange(instanceID: "eksci-0")
-        #expect(try replicas[0].allocatedIDRanges().count == 9)
+        #expect(
+            try await replicas[0].allocateIDRange(instanceID: "eksci-0", first: 100_000, size: 65536, count: 10) == (try ranges[0].get()))
+        try await replicas[1].releaseIDRange(instanceID: "eksci-0")
+        #expect(try await replicas[0].allocatedIDRanges().count == 9)
 
-        let addresses = concurrently(12) { i in
-            try replicas[i % 2].allocateAddress(
+        let addresses = await concurrently(12) { i in
+            try await replicas[i % 2].allocateAddress(
                 instanceID: "eksci-\(i)", account: "a", vpc: "vpc-1", subnet: i < 6 ? "s1" : "s2", networks: 4)
         }
         let given = addresses.compactMap { try? $0.get() }
         #expect(given.count == 12)
         #expect(Set(given.map { "\($0.block).\($0.host)" }).count == 12, "no address twice")
         #expect(Set(given.map(\.network)).count == 1 && Set(given.map(\.block)).count == 2)
-        try replicas[0].releaseAddress(instanceID: "eksci-3")
-        #expect(try replicas[1].allocatedAddresses().count == 11)
+        try await replicas[0].releaseAddress(instanceID: "eksci-3")
+        #expect(try await replicas[1].allocatedAddresses().count == 11)
     }
 
-    @Test(arguments: Backend.allCases) func usageIsMeteredAndClosed(_ backend: Backend) throws {
-        let opened = try backend.open()
+    @Test(arguments: Backend.allCases) func usageIsMeteredAndClosed(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }
         let usage = opened.store.usage
         let t0 = Date(timeIntervalSince1970: 1_700_000_000)
-        try usage.start(
+        try await usage.start(
             Usage(
                 account: "a", kind: .builder, resourceID: "imc-1", cacheID: "imc-1", instanceID: nil, quantity: 1, diskType: nil, start: t0)
         )
-        try usage.start(
+        try await usage.start(
             Usage(
                 account: "a", kind: .buildDisk, resourceID: "imc-1", cacheID: "imc-1", instanceID: nil, quantity: 20, diskType: "CLOUD_SSD",
                 start: t0))
-        try usage.start(
+        try await usage.start(
             Usage(account: "b", kind: .snapshot, resourceID: "snap-1", cacheID: nil, instanceID: nil, quantity: 5, diskType: nil, start: t0)
         )
-        try usage.stop(resourceID: "imc-1", kind: .builder, at: t0.addingTimeInterval(60))
-        try usage.stopAll(kinds: [.buildDisk], at: t0.addingTimeInterval(120))
-        let a = try usage.usage(account: "a", from: t0, to: t0.addingTimeInterval(3600))
+        try await usage.stop(resourceID: "imc-1", kind: .builder, at: t0.addingTimeInterval(60))
+        try await usage.stopAll(kinds: [.buildDisk], at: t0.addingTimeInterval(120))
+        let a = try await usage.usage(account: "a", from: t0, to: t0.addingTimeInterval(3600))
         #expect(a.map(\.kind) == [.builder, .buildDisk])
         #expect(a.map(\.end) == [t0.addingTimeInterval(60), t0.addingTimeInterval(120)])
         #expect(a[1].diskType == "CLOUD_SSD" && a[1].quantity == 20)
-        #expect(try usage.usage(account: "a", from: t0.addingTimeInterval(200), to: t0.addingTimeInterval(3600)).isEmpty)
-        #expect(try usage.usage(account: "b", from: t0, to: t0.addingTimeInterval(1)).first?.end == nil)
+        #expect(try await usage.usage(account: "a", from: t0.addingTimeInterval(200), to: t0.addingTimeInterval(3600)).isEmpty)
+        #expect(try await usage.usage(account: "b", from: t0, to: t0.addingTimeInterval(1)).first?.end == nil)
     }
 
-    @Test(arguments: Backend.allCases) func objectsArePerAccountAndSealed(_ backend: Backend) throws {
+    @Test(arguments: Backend.allCases) func objectsArePerAccountAndSealed(_ backend: Backend) async throws {
         let box = SecretBox(key: SymmetricKey(size: .bits256))
-        let opened = try backend.open(secrets: box)
+        let opened = try await backend.open(secrets: box)
         defer { withExtendedLifetime(opened) {} }
         let objects = opened.store.objects
         let secret = StoredObject(
             kind: "Secret", namespace: "default", name: "pull", uid: "u-1", created: Date(timeIntervalSince1970: 1_700_000_000),
             data: Data(#"{"data":"object-secret-value"}"#.utf8))
-        try objects.insertObject(secret, account: "a")
-        #expect(throws: StoreError.self) { try objects.insertObject(secret, account: "a") }
-        try objects.insertObject(secret, account: "b")
-        #expect(try objects.object(account: "a", kind: "Secret", namespace: "default", name: "pull") == secret)
-        #expect(try objects.objects(account: "a", kind: "Secret", namespace: nil).count == 1)
-        #expect(try objects.objects(account: "a", kind: "Secret", namespace: "other").isEmpty)
-        #expect(try objects.deleteObject(account: "a", kind: "Secret", namespace: "default", name: "pull"))
-        #expect(try objects.object(account: "a", kind: "Secret", namespace: "default", name: "pull") == nil)
-        #expect(try objects.object(account: "b", kind: "Secret", namespace: "default", name: "pull") != nil)
+        try await objects.insertObject(secret, account: "a")
+        await #expect(throws: StoreError.self) { try await objects.insertObject(secret, account: "a") }
+        try await objects.insertObject(secret, account: "b")
+        #expect(try await objects.object(account: "a", kind: "Secret", namespace: "default", name: "pull") == secret)
+        #expect(try await objects.objects(account: "a", kind: "Secret", namespace: nil).count == 1)
+        #expect(try await objects.objects(account: "a", kind: "Secret", namespace: "other").isEmpty)
+        #expect(try await objects.deleteObject(account: "a", kind: "Secret", namespace: "default", name: "pull"))
+        #expect(try await objects.object(account: "a", kind: "Secret", namespace: "default", name: "pull") == nil)
+        #expect(try await objects.object(account: "b", kind: "Secret", namespace: "default", name: "pull") != nil)
     }
 
-    @Test func passwordsNeverReachPostgreSQLInClear() throws {
+    @Test func passwordsNeverReachPostgreSQLInClear() async throws {
         let box = SecretBox(key: SymmetricKey(size: .bits256))
         let server = try PostgreSQLServer.running()
         let url = try server.newDatabase()
-        let store = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: box)
+        let store = try await StateStore.open(database: url, dataRoot: "/nonexistent", secrets: box)
         var c = cache("imc-s")
         c.credentials = [CacheCredential(server: "r", username: "u", password: "cache-password-1234")]
-        try store.caches.insert(c)
-        try store.instances.insert(instance("eksci-s"))
-        try store.objects.insertObject(
+        try await store.caches.insert(c)
+        try await store.instances.insert(instance("eksci-s"))
+        try await store.objects.insertObject(
             StoredObject(kind: "Secret", namespace: "d", name: "s", uid: "u", created: Date(), data: Data("object-password-5678".utf8)),
             account: "a")
-        #expect(try store.caches.get(id: "imc-s", account: "a")?.credentials.first?.password == "cache-password-1234")
+        #expect(try await store.caches.get(id: "imc-s", account: "a")?.credentials.first?.password == "cache-password-1234")
         let name = String(url.split(separator: "/").last!)
         let dump = try server.psql(
             "SELECT encode(data, 'escape') FROM caches UNION ALL SELECT encode(data, 'escape') FROM instances UNION ALL SELECT encode(data, 'escape') FROM history UNION ALL SELECT data FROM objects",
@@ -474,10 +491,10 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         }
     }
 
-    @Test func aDatabaseMigratedByANewerImcIsRefusedNotDamaged() throws {
+    @Test func aDatabaseMigratedByANewerImcIsRefusedNotDamaged() async throws {
         let server = try PostgreSQLServer.running()
         let url = try server.newDatabase()
-        _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
+        _ = try await StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
         let name = String(url.split(separator: "/").last!)
         let count = {
             try server.psql("SELECT COUNT(*) FROM schema_migrations", database: name).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -485,7 +502,7 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         let applied = try count()
         try server.psql("INSERT INTO schema_migrations (name, applied) VALUES ('v99-future', 0)", database: name)
         do {
-            _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
+            _ = try await StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
             Issue.record("a newer schema was opened")
         } catch let e as StoreError {
             #expect(e.message.contains("v99-future"))
@@ -493,28 +510,29 @@ func concurrently<T: Sendable>(_ threads: Int, _ body: @escaping @Sendable (Int)
         #expect(try count() == "\(Int(applied)! + 1)", "nothing was applied or undone")
     }
 
-    @Test func aReplicaWithAnotherMasterKeyIsRefused() throws {
+    @Test func aReplicaWithAnotherMasterKeyIsRefused() async throws {
         let url = try PostgreSQLServer.running().newDatabase()
-        let first = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: SecretBox(key: SymmetricKey(size: .bits256)))
+        let first = try await StateStore.open(
+            database: url, dataRoot: "/nonexistent", secrets: SecretBox(key: SymmetricKey(size: .bits256)))
         do {
-            _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: SecretBox(key: SymmetricKey(size: .bits256)))
+            _ = try await StateStore.open(database: url, dataRoot: "/nonexistent", secrets: SecretBox(key: SymmetricKey(size: .bits256)))
             Issue.record("a second key was accepted")
         } catch let e as StoreError {
             #expect(e.code == .secret && e.message.contains("IMC_MASTER_KEY"))
         }
-        #expect(first.ready())
+        #expect(await first.ready())
     }
 
-    @Test func aBadDatabaseURLIsNamedInTheError() throws {
+    @Test func aBadDatabaseURLIsNamedInTheError() async throws {
         do {
-            _ = try StateStore.open(database: "postgres://user:s3cret-pw@[bad/db", dataRoot: "/nonexistent", secrets: nil)
+            _ = try await StateStore.open(database: "postgres://user:s3cret-pw@[bad/db", dataRoot: "/nonexistent", secrets: nil)
             Issue.record("a malformed URL opened")
         } catch let e as StoreError {
             #expect(!e.message.contains("s3cret-pw"), "the password is never repeated: \(e.message)")
         }
         for url in ["postgres://127.0.0.1:1/none", "postgres://h/db?sslmode=require"] {
             do {
-                _ = try StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
+                _ = try await StateStore.open(database: url, dataRoot: "/nonexistent", secrets: nil)
                 Issue.record("\(url) opened")
             } catch let e as StoreError {
                 #expect(e.message.contains("PostgreSQL") || e.message.contains("sslmode"), "\(e.message)")

@@ -17,15 +17,16 @@ public struct BillingService: Sendable {
 
     /// The period defaults to the 30 days before now; `cacheID` and `instanceID` narrow it to
     /// one cache's or one instance's items.
-    public func bill(account: String, from: Date? = nil, to: Date? = nil, cacheID: String? = nil, instanceID: String? = nil) throws -> Bill
+    public func bill(account: String, from: Date? = nil, to: Date? = nil, cacheID: String? = nil, instanceID: String? = nil) async throws
+        -> Bill
     {
         let end = to ?? clock.now()
         let start = from ?? end.addingTimeInterval(-30 * 86400)
         guard start < end else {
             throw ServiceError.invalidValue(
-                "StartTime \(start.formatted(.iso8601)) must be before EndTime \(end.formatted(.iso8601))")
+                "StartTime \(start.rfc3339) must be before EndTime \(end.rfc3339)")
         }
-        var rows = try usage.usage(account: account, from: start, to: end)
+        var rows = try await usage.usage(account: account, from: start, to: end)
         if let cacheID { rows = rows.filter { $0.cacheID == cacheID } }
         if let instanceID { rows = rows.filter { $0.instanceID == instanceID } }
         return Billing.bill(usage: rows, prices: prices, from: start, to: end, now: clock.now())

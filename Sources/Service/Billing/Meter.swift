@@ -24,10 +24,10 @@ public struct Meter: Sendable {
     public func start(
         _ kind: UsageKind, account: String, resource: String, cache: String?, instance: String? = nil, quantity: Int,
         diskType: String? = nil
-    ) {
+    ) async {
         guard let usage else { return }
         do {
-            try usage.start(
+            try await usage.start(
                 Usage(
                     account: account, kind: kind, resourceID: resource, cacheID: cache, instanceID: instance, quantity: quantity,
                     diskType: diskType, start: clock.now()))
@@ -36,14 +36,14 @@ public struct Meter: Sendable {
         }
     }
 
-    public func stop(_ resource: String, kind: UsageKind? = nil) {
+    public func stop(_ resource: String, kind: UsageKind? = nil) async {
         guard let usage else { return }
-        do { try usage.stop(resourceID: resource, kind: kind, at: clock.now()) } catch {
+        do { try await usage.stop(resourceID: resource, kind: kind, at: clock.now()) } catch {
             logger.error("usage end not recorded", metadata: ["resource": "\(resource)", "error": "\(error)"])
         }
     }
 
-    public func stopAll(_ kinds: [UsageKind]) {
-        try? usage?.stopAll(kinds: kinds, at: clock.now())
+    public func stopAll(_ kinds: [UsageKind]) async {
+        try? await usage?.stopAll(kinds: kinds, at: clock.now())
     }
 }

@@ -74,15 +74,26 @@ public struct BuildSandbox: Sendable {
         await runc.delete(id: id)
         Mount.unmountAll(under: bundle)
         try? FileManager.default.removeItem(atPath: bundle)
-        let base = try ranges.allocateIDRange(instanceID: id, first: pool.first, size: pool.size, count: pool.count)
+        let base = try await ranges.allocateIDRange(instanceID: id, first: pool.first, size: pool.size, count: pool.count)
         let range = IDRange(base: base, count: pool.size)
         let cgroup = InstanceCgroup(instance: id)
         defer {
             Mount.unmountAll(under: bundle)
             try? FileManager.default.removeItem(atPath: bundle)
             cgroup.remove()
-            try? ranges.releaseIDRange(instanceID: id)
         }
+        do { try await sandboxed(job, root: root, bundle: bundle, id: id, range: range, cgroup: cgroup, emit: emit) } catch {
+            try? await ranges.releaseIDRange(instanceID: id)
+            throw error
+        }
+        try? await ranges.releaseIDRange(instanceID: id)
+    }
+
+    /// The sandbox's run itself, once its id range is taken (`run` gives the range back after).
+    private func sandboxed(
+        _ job: BuildJob, root: String, bundle: String, id: String, range: IDRange, cgroup: InstanceCgroup,
+        emit: @Sendable (BuildMessage) -> Void
+    ) async throws {
         try FileManager.default.createDirectory(atPath: bundle + "/disk", withIntermediateDirectories: true)
         chmod(bundle, 0o711)
         let namespace = try UserNamespace(range: range)

@@ -52,23 +52,23 @@ public struct BuildWorker: Service {
         await builder.checksumSnapshots()
         while !Task.isCancelledOrShuttingDown {
             // Enough of each account's queue to find one not yet taken by another copy.
-            let heads = (try? repository.queueHeads(perAccount: queue.policy.perAccount + 16, owner: owner, now: Date())) ?? []
+            let heads = await (try? repository.queueHeads(perAccount: queue.policy.perAccount + 16, owner: owner, now: Date())) ?? []
             if let cache = queue.claimNext(from: heads, id: \.id, account: \.account) {
                 // Another host may have claimed it since the heads were read: the next read
                 // leaves it out.
-                guard (try? repository.claimBuild(id: cache.id, owner: owner, until: leaseEnd(), now: Date())) == true else {
+                guard await (try? repository.claimBuild(id: cache.id, owner: owner, until: leaseEnd(), now: Date())) == true else {
                     queue.release(id: cache.id, account: cache.account)
                     continue
                 }
                 let renewal = Task { [repository, owner, lease] in
                     while !Task.isCancelled {
                         try await Task.sleep(for: lease / 3)
-                        try? repository.renewBuildClaims(owner: owner, until: Date().addingTimeInterval(lease.seconds))
+                        try? await repository.renewBuildClaims(owner: owner, until: Date().addingTimeInterval(lease.seconds))
                     }
                 }
                 let done = await builder.build(cache.id, account: cache.account)
                 renewal.cancel()
-                try? repository.releaseBuildClaims(owner: owner, id: cache.id)
+                try? await repository.releaseBuildClaims(owner: owner, id: cache.id)
                 queue.release(id: cache.id, account: cache.account)
                 // Another copy may have been waiting for this account's share.
                 wakeup?.signal()
@@ -94,14 +94,14 @@ public struct BuildWorker: Service {
         }
         for id in disks.allDiskIDs() where !keepingDisks.contains(id) { await disks.remove(disks.disk(id: id, sizeGiB: 0)) }
         // This host's claims from before the restart: its builds start again from the queue.
-        try? repository.releaseBuildClaims(owner: owner, id: nil)
+        try? await repository.releaseBuildClaims(owner: owner, id: nil)
         // Builds the crash interrupted stopped costing when it happened; they are closed now.
-        builder.meter.stopAll([.builder, .buildDisk])
-        let kept = Set(try repository.all(in: CacheStatus.allCases).compactMap(\.snapshotID))
+        await builder.meter.stopAll([.builder, .buildDisk])
+        let kept = await Set(try repository.all(in: CacheStatus.allCases).compactMap(\.snapshotID))
         for id in snapshots.allSnapshotIDs() where !kept.contains(id) {
             logger.info("removing an orphaned snapshot", metadata: ["snapshot": "\(id)"])
             snapshots.delete(id: id)
-            builder.meter.stop(id)
+            await builder.meter.stop(id)
         }
     }
 }

@@ -65,14 +65,20 @@ public final class CacheBuilder: Sendable {
     @discardableResult
     public func build(_ cacheID: String, account: String) async -> ImageCache? {
         // This build takes what the cache asks for now, a change queued before it included.
-        guard var cache = try? repository.modify(id: cacheID, account: account, { $0.rebuildQueued = nil }) else { return nil }
+        guard var cache = try? await repository.modify(id: cacheID, account: account, { $0.rebuildQueued = nil }) else { return nil }
         let rebuilding = cache.status == .updating
         let started = ContinuousClock.now
         cache.buildPercent = 0
-        record(&cache, .builderStarted, "Builder instance (2 cores, 4 GiB) started for image cache \(cache.id)")
+        await record(&cache, .builderStarted, "Builder instance (2 cores, 4 GiB) started for image cache \(cache.id)")
         let builderID = "builder-\(cache.id)-\(Int(clock.now().timeIntervalSince1970 * 1000))"
-        meter.start(.builder, account: cache.account, resource: builderID, cache: cache.id, quantity: 1)
-        defer { meter.stop(builderID) }
+        await meter.start(.builder, account: cache.account, resource: builderID, cache: cache.id, quantity: 1)
+        let ended = await buildMetered(&cache, rebuilding: rebuilding, started: started)
+        await meter.stop(builderID)
+        return ended
+    }
+
+    /// The build, while its builder is metered.
+    private func buildMetered(_ cache: inout ImageCache, rebuilding: Bool, started: ContinuousClock.Instant) async -> ImageCache? {
         var disk: Disk?
         var digests: [String: String] = [:]
         var layers: [String: Int64] = [:]
@@ -85,9 +91,9 @@ public final class CacheBuilder: Sendable {
                 id: d.id, account: cache.account, use: .build, instanceID: nil, cacheID: cache.id, sizeGiB: cache.size, diskType: .premium,
                 createdAt: clock.now())
             buildDisk.node = disks.node
-            try? diskRecords?.insertDisk(buildDisk)
-            meter.start(.buildDisk, account: cache.account, resource: d.id, cache: cache.id, quantity: cache.size)
-            record(&cache, .diskCreated, "Data disk \(d.id) of \(cache.size) GiB created")
+            try? await diskRecords?.insertDisk(buildDisk)
+            await meter.start(.buildDisk, account: cache.account, resource: d.id, cache: cache.id, quantity: cache.size)
+            await record(&cache, .diskCreated, "Data disk \(d.id) of \(cache.size) GiB created")
             let mountPoint = "\(workRoot)/\(cache.id)"
             try await disks.mount(d, at: mountPoint, directIO: true)
             do {
@@ -100,33 +106,33 @@ public final class CacheBuilder: Sendable {
                 try? await disks.unmount(mountPoint)
                 throw error
             }
-            record(&cache, .snapshotCreating, "Creating snapshot of disk \(d.id)")
+            await record(&cache, .snapshotCreating, "Creating snapshot of disk \(d.id)")
             let snapshot = try await snapshots.create(from: d)
             await disks.remove(d)
-            try? diskRecords?.deleteDisk(id: d.id)
-            meter.stop(d.id)
+            try? await diskRecords?.deleteDisk(id: d.id)
+            await meter.stop(d.id)
             disk = nil
-            meter.start(.snapshot, account: cache.account, resource: snapshot.id, cache: cache.id, quantity: cache.size)
+            await meter.start(.snapshot, account: cache.account, resource: snapshot.id, cache: cache.id, quantity: cache.size)
             let old = cache.snapshotID
             // From here the new snapshot serves, with the images and size it was built with.
             cache.serve(snapshot: snapshot.id, checksum: snapshot.checksum, digests: digests)
             cache.snapshotLayers = layers
             cache.lastRefreshCheck = clock.now()
-            record(&cache, .snapshotCreated, "Snapshot \(snapshot.id) created; disk \(d.id) and the builder released")
+            await record(&cache, .snapshotCreated, "Snapshot \(snapshot.id) created; disk \(d.id) and the builder released")
             // Ready with its event in one write: a client that sees the status sees the event.
             cache.status = .ready
-            record(
+            await record(
                 &cache, .ready,
                 String(format: "Image cache %@ is ready (%.1f s)", cache.id, (ContinuousClock.now - started).seconds))
             if let old, old != snapshot.id {
                 snapshots.delete(id: old)
-                meter.stop(old)
+                await meter.stop(old)
             }
         } catch {
             if let disk {
                 await disks.remove(disk)
-                try? diskRecords?.deleteDisk(id: disk.id)
-                meter.stop(disk.id)
+                try? await diskRecords?.deleteDisk(id: disk.id)
+                await meter.stop(disk.id)
             }
             if error is CancellationError {
                 // The service is stopping: the cache stays queued and is built at the next start.
@@ -134,20 +140,20 @@ public final class CacheBuilder: Sendable {
                 return nil
             }
             cache.status = rebuilding ? .updateFailed : .failed
-            record(&cache, reason(for: error), describe(error, cache: cache))
+            await record(&cache, reason(for: error), describe(error, cache: cache))
         }
         let outcome = cache.status == .ready ? "ready" : cache.status == .updateFailed ? "update_failed" : "failed"
         IMCMetrics.buildFinished(outcome: outcome, seconds: (ContinuousClock.now - started).seconds)
-        if (try? save(cache)) != true {
+        if await (try? save(cache)) != true {
             // The cache was deleted while it built: its snapshot must not outlive it.
             if cache.status == .ready, let id = cache.snapshotID {
                 snapshots.delete(id: id)
-                meter.stop(id)
+                await meter.stop(id)
             }
             logger.info("cache deleted during its build", metadata: ["cache": "\(cache.id)"])
             return cache
         }
-        return (try? repository.get(id: cache.id, account: cache.account)) ?? cache
+        return await (try? repository.get(id: cache.id, account: cache.account)) ?? cache
     }
 
     /// Takes the checksums of snapshots that lack one, on a thread of their own: a snapshot is
@@ -156,7 +162,8 @@ public final class CacheBuilder: Sendable {
     /// how many were taken.
     @discardableResult
     public func checksumSnapshots(of caches: [ImageCache]? = nil) async -> Int {
-        let candidates = caches ?? ((try? repository.all(in: [.ready, .updating, .updateFailed])) ?? [])
+        var candidates = caches ?? []
+        if caches == nil { candidates = (try? await repository.all(in: [.ready, .updating, .updateFailed])) ?? [] }
         let pending = candidates.filter { $0.snapshotChecksum == nil && $0.snapshotID != nil }
         var taken = 0
         for cache in pending {
@@ -166,7 +173,7 @@ public final class CacheBuilder: Sendable {
             do { result = .success(try await snapshots.takeChecksum(id: id)) } catch { result = .failure(error) }
             switch result {
             case .success(let sum):
-                let stored = try? repository.modify(id: cache.id, account: cache.account) { fresh in
+                let stored = try? await repository.modify(id: cache.id, account: cache.account) { fresh in
                     if fresh.snapshotID == id { fresh.snapshotChecksum = sum }
                 }
                 if stored?.snapshotChecksum == sum { taken += 1 }
@@ -183,9 +190,9 @@ public final class CacheBuilder: Sendable {
     /// and tags; a scrubber's verdict and event) stays as they left it. False: the cache was
     /// deleted.
     @discardableResult
-    private func save(_ cache: ImageCache, event: (CacheEventReason, String, Date)? = nil) throws -> Bool {
+    private func save(_ cache: ImageCache, event: (CacheEventReason, String, Date)? = nil) async throws -> Bool {
         // (A worker looks for queued caches again as soon as a build ends.)
-        try repository.modify(id: cache.id, account: cache.account) { stored in
+        try await repository.modify(id: cache.id, account: cache.account) { stored in
             stored.status = cache.status
             stored.buildPercent = cache.buildPercent
             if cache.status == .ready {
@@ -209,10 +216,10 @@ public final class CacheBuilder: Sendable {
         } != nil
     }
 
-    private func record(_ cache: inout ImageCache, _ reason: CacheEventReason, _ message: String) {
+    private func record(_ cache: inout ImageCache, _ reason: CacheEventReason, _ message: String) async {
         let at = clock.now()
         cache.record(reason, message, at: at)
-        _ = try? save(cache, event: (reason, message, at))
+        _ = try? await save(cache, event: (reason, message, at))
         logger.info("\(reason.rawValue): \(message)", metadata: ["cache": "\(cache.id)"])
     }
 
@@ -242,15 +249,15 @@ public final class CacheBuilder: Sendable {
         let result = await withTaskCancellationHandler {
             for await message in stream {
                 switch message.kind {
-                case .pulling: record(&cache, .pulling, message.message)
+                case .pulling: await record(&cache, .pulling, message.message)
                 case .pulled:
                     if let image = message.image, let digest = message.digest { digests[image] = digest }
                     for (digest, size) in message.layers ?? [:] { layers[digest] = size }
-                    record(&cache, .pulled, message.message)
+                    await record(&cache, .pulled, message.message)
                     IMCMetrics.pulled(bytes: message.downloadedBytes ?? 0)
                 case .progress:
                     cache.buildPercent = message.percent
-                    _ = try? save(cache)
+                    _ = try? await save(cache)
                 case .failed, .done: break
                 }
             }

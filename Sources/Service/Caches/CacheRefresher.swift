@@ -43,13 +43,13 @@ public struct CacheRefresher: Service {
     public func check() async -> [String] {
         let now = service.clock.now()
         var rebuilt: [String] = []
-        for cache in (try? service.repository.all(in: [.ready])) ?? [] {
+        for cache in await (try? service.repository.all(in: [.ready])) ?? [] {
             guard let minutes = cache.refreshMinutes, minutes > 0, cache.snapshotID != nil else { continue }
             let last = cache.lastRefreshCheck ?? cache.creationTime
             guard now >= last.addingTimeInterval(Double(minutes) * 60) else { continue }
             let (moved, failures) = await movedTags(of: cache)
             do {
-                if try service.refreshChecked(cache, moved: moved, failures: failures, at: now) {
+                if try await service.refreshChecked(cache, moved: moved, failures: failures, at: now) {
                     rebuilt.append(cache.id)
                     logger.notice(
                         "tag moved: image cache rebuilt", metadata: ["cache": "\(cache.id)", "images": "\(moved.map(\.image))"])
@@ -104,9 +104,9 @@ enum PullErrorDescription {
 extension CacheService {
     /// Records a refresh check of `cache` at `at`; when tags moved (and the cache is still Ready
     /// on the same snapshot), it is rebuilt in place. Returns whether it was.
-    func refreshChecked(_ cache: ImageCache, moved: [MovedTag], failures: [(String, String)], at: Date) throws -> Bool {
+    func refreshChecked(_ cache: ImageCache, moved: [MovedTag], failures: [(String, String)], at: Date) async throws -> Bool {
         var rebuilt = false
-        try repository.modify(id: cache.id, account: cache.account) { c in
+        try await repository.modify(id: cache.id, account: cache.account) { c in
             c.lastRefreshCheck = at
             for (image, why) in failures {
                 c.record(.refreshCheckFailed, "Could not check whether tag \(image) moved: \(why)", at: at)

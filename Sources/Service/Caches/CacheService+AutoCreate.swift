@@ -35,21 +35,21 @@ extension CacheService {
     /// these images; evicts the least recently used auto-created caches beyond the quota first.
     public func autoCreate(
         images: [String], account: String, region: String, credentials: [CacheCredential], plainHTTP: [String], skipVerify: [String]
-    ) throws -> AutoCreated {
+    ) async throws -> AutoCreated {
         let name = Self.autoCreatedName(images: images, platform: Platform.host.description)
         var byName = CacheQuery()
         byName.names = [name]
         byName.limit = 1
-        if let existing = try repository.list(account: account, query: byName).caches.first {
+        if let existing = try await repository.list(account: account, query: byName).caches.first {
             return AutoCreated(cache: existing, created: false, evicted: [])
         }
         var evicted: [ImageCache] = []
-        let mine = try autoCreatedCaches(account: account)
+        let mine = try await autoCreatedCaches(account: account)
         let over = mine.count + 1 - quotas.autoCreatedCaches
         if over > 0 {
             let leastRecent = mine.sorted { ($0.lastMatchedTime ?? $0.creationTime) < ($1.lastMatchedTime ?? $1.creationTime) }
             evicted = Array(leastRecent.prefix(over))
-            if !evicted.isEmpty { try delete(ids: evicted.map(\.id), account: account) }
+            if !evicted.isEmpty { try await delete(ids: evicted.map(\.id), account: account) }
         }
         var request = CacheRequest()
         request.images = images
@@ -58,9 +58,9 @@ extension CacheService {
         request.registryHttpEndPointList = plainHTTP
         request.registrySkipVerifyList = skipVerify
         request.tags = [Self.autoCreatedTag]
-        let created = try create(request, account: account, region: region)
+        let created = try await create(request, account: account, region: region)
         let at = clock.now()
-        let stored = try repository.modify(id: created.id, account: account) { c in
+        let stored = try await repository.modify(id: created.id, account: account) { c in
             c.record(
                 .normal, "AutoCreated",
                 "Image cache \(c.id) was created for an instance that no cache matched; the next instance with these images uses it",
@@ -76,12 +76,12 @@ extension CacheService {
     }
 
     /// The account's auto-created caches (named `auto-...` and tagged so).
-    func autoCreatedCaches(account: String) throws -> [ImageCache] {
+    func autoCreatedCaches(account: String) async throws -> [ImageCache] {
         var out: [ImageCache] = []
         var page = CacheQuery()
         page.limit = 500
         while true {
-            let (total, caches) = try repository.list(account: account, query: page)
+            let (total, caches) = try await repository.list(account: account, query: page)
             out += caches.filter { $0.name.hasPrefix("auto-") && $0.tags.contains(Self.autoCreatedTag) }
             page.offset += caches.count
             if caches.isEmpty || page.offset >= total { return out }

@@ -81,7 +81,7 @@ public final class CacheService: Sendable {
     }
 
     /// Validates and records a new cache as Pending; a build worker takes it from there.
-    public func create(_ request: CacheRequest, account: String, region: String) throws -> ImageCache {
+    public func create(_ request: CacheRequest, account: String, region: String) async throws -> ImageCache {
         guard let images = request.images else { throw ServiceError.missing("Images is required") }
         try validate(images: images)
         let size = request.size ?? limits.defaultSize
@@ -92,8 +92,8 @@ public final class CacheService: Sendable {
         try validate(name: name)
         if let m = request.refreshMinutes { try validate(refreshMinutes: m) }
         let platform = try request.platform.map(validate(platform:))
-        try checkFree(name: name, account: account, for: nil)
-        let usage = try repository.usage(account: account)
+        try await checkFree(name: name, account: account, for: nil)
+        let usage = try await repository.usage(account: account)
         try AccountQuotas.check("caches", limit: quotas.caches, used: usage.count, more: 1, unit: "", what: "image caches")
         try AccountQuotas.check(
             "cacheDiskGiB", limit: quotas.cacheDiskGiB, used: usage.sizeGiB, more: size, unit: " GiB", what: "of cache disks")
@@ -104,7 +104,7 @@ public final class CacheService: Sendable {
         apply(request, to: &cache)
         cache.platform = platform
         cache.record(.creating, "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: clock.now())
-        try Self.nameTaken { try repository.insert(cache) }
+        try await Self.nameTaken { try await repository.insert(cache) }
         builds?.signal()
         return cache
     }
@@ -112,8 +112,8 @@ public final class CacheService: Sendable {
     /// Changes a cache. Name, retention and tags change in place; images, size or credentials
     /// make it `Updating` (rebuilt by a worker while the old snapshot keeps serving), or
     /// `Pending` again when it has no snapshot.
-    public func update(id: String, _ request: CacheRequest, account: String) throws -> ImageCache {
-        guard let current = try repository.get(id: id, account: account) else {
+    public func update(id: String, _ request: CacheRequest, account: String) async throws -> ImageCache {
+        guard let current = try await repository.get(id: id, account: account) else {
             throw ServiceError.notFound("ImageCacheId \(id) does not exist")
         }
         if let images = request.images { try validate(images: images) }
@@ -122,10 +122,10 @@ public final class CacheService: Sendable {
         if let m = request.refreshMinutes { try validate(refreshMinutes: m) }
         if let n = request.name {
             try validate(name: n)
-            try checkFree(name: n.isEmpty ? current.id : n, account: account, for: current.id)
+            try await checkFree(name: n.isEmpty ? current.id : n, account: account, for: current.id)
         }
         if let size = request.size, size > current.size {
-            let usage = try repository.usage(account: account)
+            let usage = try await repository.usage(account: account)
             try AccountQuotas.check(
                 "cacheDiskGiB", limit: quotas.cacheDiskGiB, used: usage.sizeGiB, more: size - current.size, unit: " GiB",
                 what: "of cache disks")
@@ -134,8 +134,8 @@ public final class CacheService: Sendable {
         // finished meanwhile is neither undone nor rebuilt over.
         var rebuild = false
         let at = clock.now()
-        let updated = try Self.nameTaken {
-            try repository.modify(id: id, account: account) { cache in rebuild = try Self.change(&cache, with: request, at: at) }
+        let updated = try await Self.nameTaken {
+            try await repository.modify(id: id, account: account) { cache in rebuild = try Self.change(&cache, with: request, at: at) }
         }
         guard let updated else { throw ServiceError.notFound("ImageCacheId \(id) does not exist") }
         if rebuild { builds?.signal() }
@@ -199,34 +199,34 @@ public final class CacheService: Sendable {
 
     /// Deletes caches; unknown ids (or another account's) are an error naming them, and then
     /// nothing is deleted.
-    public func delete(ids: [String], account: String) throws {
+    public func delete(ids: [String], account: String) async throws {
         guard !ids.isEmpty else { throw ServiceError.missing("ImageCacheIds must name at least one cache") }
         var found: [ImageCache] = []
         for id in ids {
-            guard let cache = try repository.get(id: id, account: account) else {
+            guard let cache = try await repository.get(id: id, account: account) else {
                 throw ServiceError.notFound("ImageCacheId \(id) does not exist")
             }
             found.append(cache)
         }
         for cache in found {
-            try repository.delete(id: cache.id, account: account)
+            try await repository.delete(id: cache.id, account: account)
             if let snapshot = cache.snapshotID {
                 snapshots?.delete(id: snapshot)
-                meter.stop(snapshot)
+                await meter.stop(snapshot)
             }
         }
     }
 
     /// Deletes every cache whose retention has run out, with its snapshot; returns their ids.
     @discardableResult
-    public func sweepExpired() throws -> [String] {
+    public func sweepExpired() async throws -> [String] {
         let at = clock.now()
         var swept: [String] = []
-        for cache in try repository.all(in: CacheStatus.allCases) where cache.isExpired(at: at) {
-            try repository.delete(id: cache.id, account: cache.account)
+        for cache in try await repository.all(in: CacheStatus.allCases) where cache.isExpired(at: at) {
+            try await repository.delete(id: cache.id, account: cache.account)
             if let snapshot = cache.snapshotID {
                 snapshots?.delete(id: snapshot)
-                meter.stop(snapshot)
+                await meter.stop(snapshot)
             }
             swept.append(cache.id)
         }
@@ -234,33 +234,34 @@ public final class CacheService: Sendable {
     }
 
     /// Caches of the account, filtered and paged.
-    public func describe(account: String, query: CacheQuery) throws -> (total: Int, caches: [ImageCache]) {
+    public func describe(account: String, query: CacheQuery) async throws -> (total: Int, caches: [ImageCache]) {
         guard (0...50).contains(query.limit) else { throw ServiceError.invalidValue("Limit must be from 0 to 50, not \(query.limit)") }
         guard query.offset >= 0 else { throw ServiceError.invalidValue("Offset must not be negative, not \(query.offset)") }
-        return try repository.list(account: account, query: query)
+        return try await repository.list(account: account, query: query)
     }
 
     /// The best cache for `images` (API.md section 6); records `LastMatchedTime` when `use` is true.
     /// Only caches of the host's platform (where instances run) are matched.
-    public func match(images: [String], account: String, region: String, use: Bool = false, minimum: Int? = nil) throws -> ImageCache? {
+    public func match(images: [String], account: String, region: String, use: Bool = false, minimum: Int? = nil) async throws -> ImageCache?
+    {
         try validate(images: images)
         let wanted = Set(images.compactMap { try? ImageReference(parsing: $0).description })
         guard
-            var best = try repository.bestMatch(
+            var best = try await repository.bestMatch(
                 account: account, region: region, images: wanted, now: clock.now(), minimum: minimum, platform: Platform.host.description)
         else { return nil }
         if use {
             let now = clock.now()
-            try repository.modify(id: best.id, account: best.account) { $0.lastMatchedTime = now }
+            try await repository.modify(id: best.id, account: best.account) { $0.lastMatchedTime = now }
             best.lastMatchedTime = now
         }
         return best
     }
 
     /// Records that an instance used `cache` (a manual match): its `LastMatchedTime` is now.
-    public func markMatched(_ cache: ImageCache) {
+    public func markMatched(_ cache: ImageCache) async {
         let now = clock.now()
-        _ = try? repository.modify(id: cache.id, account: cache.account) { $0.lastMatchedTime = now }
+        _ = try? await repository.modify(id: cache.id, account: cache.account) { $0.lastMatchedTime = now }
     }
 
     func validate(images: [String]) throws {
@@ -291,19 +292,19 @@ public final class CacheService: Sendable {
 
     /// ImageCacheName is unique per account (as the API's other clouds and Kubernetes' names
     /// are): a name another cache of the account has is refused, naming that cache.
-    func checkFree(name: String, account: String, for id: String?) throws {
+    func checkFree(name: String, account: String, for id: String?) async throws {
         guard !name.isEmpty else { return }
         var q = CacheQuery()
         q.names = [name]
         q.limit = 1
-        if let other = try repository.list(account: account, query: q).caches.first, other.id != id {
+        if let other = try await repository.list(account: account, query: q).caches.first, other.id != id {
             throw ServiceError.inUse("ImageCacheName \(name) is already the name of image cache \(other.id); names are unique per account")
         }
     }
 
     /// The store's refusal of a duplicate name (two requests that raced) as the API's error.
-    static func nameTaken<T>(_ write: () throws -> T) throws -> T {
-        do { return try write() } catch let e as StoreError where e.code == .duplicate { throw ServiceError.inUse(e.message) }
+    static func nameTaken<T>(_ write: () async throws -> T) async throws -> T {
+        do { return try await write() } catch let e as StoreError where e.code == .duplicate { throw ServiceError.inUse(e.message) }
     }
 
     /// A platform images can be pulled for: `linux/<arch>[/<variant>]`, written as the registry

@@ -20,11 +20,11 @@ public struct ExpirySweeper: Service {
     public func run() async throws {
         while !Task.isCancelledOrShuttingDown {
             do {
-                for id in try service.sweepExpired() {
+                for id in try await service.sweepExpired() {
                     logger.notice("Expired: image cache deleted at the end of its retention", metadata: ["cache": "\(id)"])
                 }
                 // Watches resume from the store's history of changes; the newest 10,000 are kept.
-                try service.repository.compactHistory(keeping: 10_000)
+                try await service.repository.compactHistory(keeping: 10_000)
                 for id in try await instances?.sweepRetainedDisks() ?? [] {
                     logger.notice("Retained disk released at the end of its retention", metadata: ["disk": "\(id)"])
                 }

@@ -41,7 +41,7 @@ public struct SnapshotScrubber: Service {
     @discardableResult
     public func scrub() async -> [String] {
         var corrupt: [String] = []
-        for cache in (try? repository.all(in: CacheStatus.serving)) ?? [] {
+        for cache in await (try? repository.all(in: CacheStatus.serving)) ?? [] {
             guard let id = cache.snapshotID, let checksum = cache.snapshotChecksum else { continue }
             let snapshots = self.snapshots
             do throws(DiskError) {
@@ -49,7 +49,7 @@ public struct SnapshotScrubber: Service {
             } catch  where error.code == .corrupt {
                 let at = clock.now()
                 var (hit, dropped) = (false, false)
-                _ = try? repository.modify(id: cache.id, account: cache.account) { fresh in
+                _ = try? await repository.modify(id: cache.id, account: cache.account) { fresh in
                     guard fresh.snapshotID == id else { return }
                     hit = true
                     if fresh.status == .updating {

@@ -28,8 +28,8 @@ struct DiskLeases: Sendable {
     let quotas: AccountQuotas
 
     /// Refuses a disk of `sizeGiB` for a running instance of `account` beyond its quota.
-    func checkInstanceQuota(account: String, sizeGiB: Int) throws {
-        let used = try repository.diskUsage(account: account)[.instance, default: 0]
+    func checkInstanceQuota(account: String, sizeGiB: Int) async throws {
+        let used = try await repository.diskUsage(account: account)[.instance, default: 0]
         try AccountQuotas.check(
             "instanceDiskGiB", limit: quotas.instanceDiskGiB, used: used, more: sizeGiB, unit: " GiB", what: "of running instances' disks")
     }
@@ -38,15 +38,15 @@ struct DiskLeases: Sendable {
     /// when there is none. A retained disk of a snapshot the cache has since replaced is
     /// released instead.
     func takeRetained(for instance: Instance, cache: ImageCache, snapshotID: String, sizeGiB: Int) async throws -> DiskLease? {
-        try checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
-        guard let retained = try repository.takeRetainedDisk(account: instance.account, cacheID: cache.id, now: clock.now()) else {
+        try await checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
+        guard let retained = try await repository.takeRetainedDisk(account: instance.account, cacheID: cache.id, now: clock.now()) else {
             return nil
         }
-        meter.stop(retained.id, kind: .retainedDisk)
+        await meter.stop(retained.id, kind: .retainedDisk)
         let disk = disks.disk(id: retained.id, sizeGiB: retained.sizeGiB)
         guard retained.snapshotID == snapshotID else {
             await disks.remove(disk)
-            try repository.deleteDisk(id: retained.id)
+            try await repository.deleteDisk(id: retained.id)
             return nil
         }
         let grown = try await disks.grow(disk, to: sizeGiB)
@@ -54,14 +54,14 @@ struct DiskLeases: Sendable {
         record.instanceID = instance.id
         record.sizeGiB = grown.sizeGiB
         record.diskType = instance.cache.diskType
-        try repository.updateDisk(record)
+        try await repository.updateDisk(record)
         return DiskLease(disk: grown, cacheID: cache.id, reused: true)
     }
 
     /// A new disk cloned from the cache's snapshot, `sizeGiB` large. Throws `DiskError` when the
     /// snapshot cannot be used (then the instance pulls instead).
     func clone(for instance: Instance, cache: ImageCache, snapshotID: String, sizeGiB: Int) async throws -> DiskLease {
-        try checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
+        try await checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
         let snapshot = Snapshot(id: snapshotID, sizeGiB: cache.servedSize, checksum: cache.snapshotChecksum)
         let disk = try await snapshots.makeDisk(from: snapshot, sizeGiB: sizeGiB)
         var record = DiskRecord(
@@ -69,7 +69,7 @@ struct DiskLeases: Sendable {
             diskType: instance.cache.diskType, createdAt: clock.now())
         record.snapshotID = snapshotID
         record.node = disks.node
-        do { try repository.insertDisk(record) } catch {
+        do { try await repository.insertDisk(record) } catch {
             await disks.remove(disk)
             throw error
         }
@@ -78,14 +78,14 @@ struct DiskLeases: Sendable {
 
     /// A new, empty disk for images pulled without a cache.
     func scratch(for instance: Instance, sizeGiB: Int) async throws -> DiskLease {
-        try checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
+        try await checkInstanceQuota(account: instance.account, sizeGiB: sizeGiB)
         let disk = try await disks.create(sizeGiB: sizeGiB)
         do {
             var record = DiskRecord(
                 id: disk.id, account: instance.account, use: .instance, instanceID: instance.id, cacheID: nil, sizeGiB: sizeGiB,
                 diskType: instance.cache.diskType, createdAt: clock.now())
             record.node = disks.node
-            try repository.insertDisk(record)
+            try await repository.insertDisk(record)
         } catch {
             await disks.remove(disk)
             throw error
@@ -101,30 +101,32 @@ struct DiskLeases: Sendable {
     }
 
     /// An image cache disk is billed while its instance runs; a scratch disk is not billed.
-    func startMetering(_ lease: DiskLease, for instance: Instance) {
+    func startMetering(_ lease: DiskLease, for instance: Instance) async {
         guard let cacheID = lease.cacheID else { return }
-        meter.start(
+        await meter.start(
             .instanceDisk, account: instance.account, resource: lease.disk.id, cache: cacheID, instance: instance.id,
             quantity: lease.disk.sizeGiB, diskType: instance.cache.diskType.rawValue)
     }
 
-    func stopMetering(_ lease: DiskLease) {
-        if lease.cacheID != nil { meter.stop(lease.disk.id, kind: .instanceDisk) }
+    func stopMetering(_ lease: DiskLease) async {
+        if lease.cacheID != nil { await meter.stop(lease.disk.id, kind: .instanceDisk) }
     }
 
     /// Keeps the (unmounted) disk for `minutes`, for the next instance of the same cache; it is
     /// billed as retained meanwhile. Refused (the caller releases the disk) beyond the account's
     /// quota of retained disks.
-    func retain(_ lease: DiskLease, minutes: Int, for instance: Instance) throws {
-        guard var record = try repository.disk(id: lease.disk.id) else { throw ServiceError.failed("disk \(lease.disk.id) has no row") }
-        let retained = try repository.diskUsage(account: instance.account)[.retained, default: 0]
+    func retain(_ lease: DiskLease, minutes: Int, for instance: Instance) async throws {
+        guard var record = try await repository.disk(id: lease.disk.id) else {
+            throw ServiceError.failed("disk \(lease.disk.id) has no row")
+        }
+        let retained = try await repository.diskUsage(account: instance.account)[.retained, default: 0]
         try AccountQuotas.check(
             "retainedDiskGiB", limit: quotas.retainedDiskGiB, used: retained, more: record.sizeGiB, unit: " GiB", what: "of retained disks")
         record.use = .retained
         record.instanceID = nil
         record.retainUntil = clock.now().addingTimeInterval(Double(minutes) * 60)
-        try repository.updateDisk(record)
-        meter.start(
+        try await repository.updateDisk(record)
+        await meter.start(
             .retainedDisk, account: instance.account, resource: lease.disk.id, cache: lease.cacheID, instance: instance.id,
             quantity: record.sizeGiB, diskType: record.diskType.rawValue)
     }
@@ -132,6 +134,6 @@ struct DiskLeases: Sendable {
     /// Removes the (unmounted) disk and its row.
     func release(_ lease: DiskLease) async {
         await disks.remove(lease.disk)
-        try? repository.deleteDisk(id: lease.disk.id)
+        try? await repository.deleteDisk(id: lease.disk.id)
     }
 }

@@ -94,7 +94,7 @@ extension InstanceRun {
                 guard !life.isStopping else { return }
                 try await create(spec)
                 try await launch(spec)
-                save()
+                await save()
                 let code = await running[spec.name]?.exit() ?? 255
                 running[spec.name] = nil
                 let (step, actions) = life.initContainerExited(spec.name, code: code, at: now)
@@ -141,7 +141,7 @@ extension InstanceRun {
             do {
                 try await create(spec)
                 try await launch(spec)
-                save()
+                await save()
             } catch {
                 running[spec.name] = nil
                 await perform(life.restartFailed(spec.name, Self.describe(error), at: now))

@@ -28,7 +28,7 @@ extension InstanceRun {
                     throw ServiceError(.secretUnreadable, "Failed to pull image \"\(image)\": \(why)")
                 }
                 await event(.pulling, "Pulling image \"\(image)\"")
-                save()
+                await save()
                 let t0 = ContinuousClock.now
                 var fromDisk = ""
                 do {
@@ -106,7 +106,7 @@ extension InstanceRun {
             .imageCacheStale,
             "Image \(image) in image cache \(cacheID) is \(cached); the registry now serves \(current). The cached version runs; update the cache to use the new one"
         )
-        save()
+        await save()
     }
 }
 
@@ -118,7 +118,7 @@ extension InstanceRun {
     /// minimum number of images: those are about whole images.
     func layerSelection() async -> CacheSelection? {
         guard instance.cache.use == "auto", instance.cache.partialMatch != false, instance.cache.minMatchedImages == nil else { return nil }
-        let candidates = ((try? service.cacheRepository.serving(account: account, region: instance.region, now: now)) ?? []).filter {
+        let candidates = await ((try? service.cacheRepository.serving(account: account, region: instance.region, now: now)) ?? []).filter {
             $0.platformName == Platform.host.description && !($0.snapshotLayers ?? [:]).isEmpty
         }
         guard !candidates.isEmpty else { return nil }

@@ -19,7 +19,7 @@ extension InstanceRun {
         // gVisor's sentry stands between the containers and the host's kernel instead.
         guard instance.runtimeClass == .runc else { return }
         let pool = service.idRanges
-        let base = try service.repository.allocateIDRange(instanceID: id, first: pool.first, size: pool.size, count: pool.count)
+        let base = try await service.repository.allocateIDRange(instanceID: id, first: pool.first, size: pool.size, count: pool.count)
         life.update { $0.idRangeBase = base }
         let range = IDRange(base: base, count: pool.size)
         let file = runDirectory + "/userns"
@@ -102,7 +102,7 @@ extension InstanceRun {
             service.logger.error("instance cgroup could not be removed", metadata: ["instance": "\(id)", "cgroup": "\(cgroup.path)"])
         }
         namespace = nil
-        if removing { try? service.repository.releaseIDRange(instanceID: id) }
+        if removing { try? await service.repository.releaseIDRange(instanceID: id) }
     }
 }
 
@@ -112,7 +112,7 @@ extension InstanceRun {
     func connectToVPC() async throws {
         guard let vpc = instance.vpcID else { return }
         let settings = service.network
-        let at = try service.repository.allocateAddress(
+        let at = try await service.repository.allocateAddress(
             instanceID: id, account: account, vpc: vpc, subnet: instance.subnetID ?? "", networks: settings.networks.count)
         try await service.hostNetworkReady.ensure(settings, at: at)
         let groups = securityGroups.map { (id: $0, group: settings.securityGroups[$0] ?? SecurityGroup(egress: false, ingress: [])) }
@@ -127,7 +127,7 @@ extension InstanceRun {
             $0.networkBlock = at.block
             $0.networkHost = at.host
         }
-        save()
+        await save()
     }
 
     /// The instance's security groups (`default` when it names none).
@@ -142,6 +142,6 @@ extension InstanceRun {
         // What its port dropped until now is counted before its counters go.
         await service.collectPortDrops()
         await service.network.networks.detach(instance: id, at: at, groups: securityGroups)
-        if removing { try? service.repository.releaseAddress(instanceID: id) }
+        if removing { try? await service.repository.releaseAddress(instanceID: id) }
     }
 }

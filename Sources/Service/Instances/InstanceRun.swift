@@ -67,19 +67,19 @@ actor InstanceRun {
     func perform(_ actions: [InstanceLifecycle.Action]) async {
         for action in actions {
             switch action {
-            case .save: save()
+            case .save: await save()
             case .announce(let reason, let message):
                 service.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
             case .removeRuntime(let name): await runtime.delete(id: runcID(name))
             case .restart: break  // the supervision loop waits and restarts
-            case .stopMeteringDisk: if let lease { service.leases.stopMetering(lease) }
-            case .startMeteringDisk: if let lease { service.leases.startMetering(lease, for: instance) }
+            case .stopMeteringDisk: if let lease { await service.leases.stopMetering(lease) }
+            case .startMeteringDisk: if let lease { await service.leases.startMetering(lease, for: instance) }
             }
         }
     }
 
-    func save() {
-        guard (try? service.repository.update(instance)) != nil else {
+    func save() async {
+        guard (try? await service.repository.update(instance)) != nil else {
             if !life.isStopping { service.logger.debug("instance record gone", metadata: ["instance": "\(id)"]) }
             return
         }
@@ -125,11 +125,11 @@ actor InstanceRun {
 
     /// Match, disk, mount, images.
     private func prepare() async throws {
-        var selection = try selectCache()
+        var selection = try await selectCache()
         if selection.outcome == .notMatched, let layered = await layerSelection() {
             selection = layered
             apply(selection)
-            service.caches.markMatched(layered.cache!)
+            await service.caches.markMatched(layered.cache!)
         }
         life.mark(StartupPhase.matched, at: now)
         IMCMetrics.matched(selection.outcome)
@@ -140,15 +140,15 @@ actor InstanceRun {
         life.mark(StartupPhase.diskMounted, at: now)
         try await isolate()
         life.mark(StartupPhase.isolated, at: now)
-        save()
+        await save()
         try await readyImages(cache: selection.cache)
         try await mapLayers()
         life.mark(StartupPhase.layersMapped, at: now)
-        save()
+        await save()
     }
 
     /// The cache the instance asked for, looked up and decided on (API.md section 6 and 7).
-    private func selectCache() throws -> CacheSelection {
+    private func selectCache() async throws -> CacheSelection {
         let images = instance.images
         let lookup: CacheSelection.Lookup
         switch instance.cache.use {
@@ -156,22 +156,22 @@ actor InstanceRun {
         case "auto":
             let minimum = instance.cache.minimumMatched(of: Set(images).count)
             lookup = .auto(
-                try service.caches.match(images: images, account: account, region: instance.region, use: true, minimum: minimum),
+                try await service.caches.match(images: images, account: account, region: instance.region, use: true, minimum: minimum),
                 minimum: minimum)
-        case let wanted?: lookup = .manual(id: wanted, try service.cacheRepository.get(id: wanted, account: account))
+        case let wanted?: lookup = .manual(id: wanted, try await service.cacheRepository.get(id: wanted, account: account))
         }
         let selection = CacheSelection.select(lookup, images: images, now: now)
-        if case .manual = lookup, let cache = selection.cache { service.caches.markMatched(cache) }
+        if case .manual = lookup, let cache = selection.cache { await service.caches.markMatched(cache) }
         apply(selection)
-        if selection.outcome == .notMatched, instance.cache.autoCreate == true { autoCreateCache() }
+        if selection.outcome == .notMatched, instance.cache.autoCreate == true { await autoCreateCache() }
         return selection
     }
 
     /// Nothing matched and the instance asked for auto-create: a cache of its images is built
     /// in the background (or already is), for the next instance; this one pulls.
-    private func autoCreateCache() {
+    private func autoCreateCache() async {
         do {
-            let made = try service.caches.autoCreate(
+            let made = try await service.caches.autoCreate(
                 images: instance.images, account: account, region: instance.region, credentials: instance.credentials,
                 plainHTTP: Array(Set(instance.registryHttpEndPointList).union(service.registry.plainHTTPHosts)).sorted(),
                 skipVerify: instance.registrySkipVerifyList)
@@ -221,7 +221,7 @@ actor InstanceRun {
             if let attached {
                 lease = attached
                 service.warm.add(cache.id)
-                leases.startMetering(attached, for: instance)
+                await leases.startMetering(attached, for: instance)
                 life.update {
                     $0.cacheID = cache.id
                     $0.diskID = attached.disk.id
@@ -317,11 +317,11 @@ actor InstanceRun {
         let clean = MountTable.targets(under: directory).isEmpty
         await unisolate(removing: removing)
         if let lease, clean {
-            service.leases.stopMetering(lease)
+            await service.leases.stopMetering(lease)
             var retained = false
             if retain {
                 do {
-                    try service.leases.retain(lease, minutes: instance.cache.retainMinutes, for: instance)
+                    try await service.leases.retain(lease, minutes: instance.cache.retainMinutes, for: instance)
                     retained = true
                     await event(
                         .imageCacheDiskRetained,
@@ -344,9 +344,9 @@ actor InstanceRun {
         }
         life.stopped()
         if removing {
-            _ = try? service.repository.delete(id: id, account: account)
+            _ = try? await service.repository.delete(id: id, account: account)
         } else {
-            save()
+            await save()
         }
     }
 }

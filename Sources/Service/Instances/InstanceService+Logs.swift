@@ -4,8 +4,8 @@ import IMCOS
 /// Containers' output, read from their log files.
 extension InstanceService {
     /// A container's output (the last `tail` lines and at most `limitBytes` bytes).
-    public func logs(id: String, account: String, container: String?, tail: Int?, limitBytes: Int?) throws -> (String, String) {
-        let instance = try get(id: id, account: account)
+    public func logs(id: String, account: String, container: String?, tail: Int?, limitBytes: Int?) async throws -> (String, String) {
+        let instance = try await get(id: id, account: account)
         let names = (instance.initContainers + instance.containers).map(\.name)
         let name = container ?? instance.containers.first?.name ?? ""
         guard names.contains(name) else {

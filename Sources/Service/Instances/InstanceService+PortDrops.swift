@@ -54,7 +54,7 @@ extension InstanceRun {
     func warn(_ warning: PortDropLedger.Warning, connectionLimit: Int) async {
         let reason: InstanceEventReason = warning.kind == .spoofing ? .spoofedTrafficDropped : .connectionLimitReached
         await event(reason, PortDropLedger.message(warning, address: instance.privateIP, connectionLimit: connectionLimit))
-        save()
+        await save()
     }
 }
 

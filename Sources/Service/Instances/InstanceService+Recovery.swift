@@ -20,7 +20,7 @@ extension InstanceService {
     public func recover() async throws -> Set<String> {
         let mine = { (node: String?) in node == nil || node == self.disks.node }
         for runtime in [runc, gvisor] { for id in runtime.list() { await runtime.delete(id: id) } }
-        for var instance in try repository.all(in: [.pending, .running, .terminating]) where mine(instance.node) {
+        for var instance in try await repository.all(in: [.pending, .running, .terminating]) where mine(instance.node) {
             // Placed here by an API replica and never begun: the node agent starts it.
             if nodes != nil && instance.status == .pending && instance.phases.count <= 1 && instance.diskID == nil { continue }
             let removing = instance.status == .terminating
@@ -28,7 +28,7 @@ extension InstanceService {
                 instance.status = .failed
                 instance.message = "imc restarted while the instance ran; its containers were stopped"
                 instance.record(.nodeRestarted, instance.message!, at: clock.now())
-                try? repository.update(instance)
+                try? await repository.update(instance)
             }
             let run = InstanceRun(instance: instance, service: self)
             await run.stop(removing: removing)
@@ -36,7 +36,7 @@ extension InstanceService {
         await nodeImages.removeAll()
         // Instance directories no record of this host accounts for (an instance moved to another
         // node while this one was lost is not this host's any more).
-        let everywhere = try repository.all(in: InstanceStatus.allCases)
+        let everywhere = try await repository.all(in: InstanceStatus.allCases)
         let known = Set(everywhere.filter { mine($0.node) }.map(\.id))
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: root + "/run")) ?? [] where !known.contains(entry) {
             Mount.unmountAll(under: "\(root)/run/\(entry)")
@@ -45,19 +45,19 @@ extension InstanceService {
         // Id ranges and addresses of instances that are gone (on any node: they are the
         // store's), and cgroups of instances that are nowhere.
         let anywhere = Set(everywhere.map(\.id))
-        for (instance, _) in try repository.allocatedIDRanges() where !anywhere.contains(instance) {
-            try? repository.releaseIDRange(instanceID: instance)
+        for (instance, _) in try await repository.allocatedIDRanges() where !anywhere.contains(instance) {
+            try? await repository.releaseIDRange(instanceID: instance)
         }
         for instance in InstanceCgroup.existing() where !anywhere.contains(instance) { InstanceCgroup(instance: instance).remove() }
-        for instance in try repository.allocatedAddresses() where !anywhere.contains(instance) {
-            try? repository.releaseAddress(instanceID: instance)
+        for instance in try await repository.allocatedAddresses() where !anywhere.contains(instance) {
+            try? await repository.releaseAddress(instanceID: instance)
         }
         var kept = Set<String>()
-        for disk in try repository.disks() where mine(disk.node) {
+        for disk in try await repository.disks() where mine(disk.node) {
             if disk.use == .retained || (disk.instanceID.map(known.contains) ?? false) && access(diskPath(disk.id), F_OK) == 0 {
                 kept.insert(disk.id)
             } else {
-                try? repository.deleteDisk(id: disk.id)
+                try? await repository.deleteDisk(id: disk.id)
             }
         }
         return kept
@@ -67,10 +67,10 @@ extension InstanceService {
     @discardableResult
     public func sweepRetainedDisks() async throws -> [String] {
         var released: [String] = []
-        for disk in try repository.disks() where disk.use == .retained && (disk.retainUntil ?? .distantPast) <= clock.now() {
+        for disk in try await repository.disks() where disk.use == .retained && (disk.retainUntil ?? .distantPast) <= clock.now() {
             await disks.remove(disks.disk(id: disk.id, sizeGiB: disk.sizeGiB))
-            try repository.deleteDisk(id: disk.id)
-            meter.stop(disk.id, kind: .retainedDisk)
+            try await repository.deleteDisk(id: disk.id)
+            await meter.stop(disk.id, kind: .retainedDisk)
             released.append(disk.id)
             logger.info("retained disk released", metadata: ["disk": "\(disk.id)"])
         }

@@ -105,11 +105,11 @@ public final class InstanceService: Sendable {
     // MARK: - Doors
 
     /// Validates, records `replicas` Pending instances and starts them; returns at once.
-    public func create(_ asked: InstanceRequest, account: String, region: String) throws -> [Instance] {
+    public func create(_ asked: InstanceRequest, account: String, region: String) async throws -> [Instance] {
         var request = asked
         let defaulted = defaults.fill(&request.cache, unsaid: request.unsaid, account: account)
         try validate(request)
-        let (total, _) = try repository.list(
+        let (total, _) = try await repository.list(
             account: account,
             query: {
                 var q = InstanceQuery()
@@ -118,7 +118,7 @@ public final class InstanceService: Sendable {
             }())
         let replicas = request.replicas ?? 1
         try AccountQuotas.check("instances", limit: quotas.instances, used: total, more: replicas, unit: "", what: "instances")
-        let placed = try place(request, replicas: replicas, account: account, region: region)
+        let placed = try await place(request, replicas: replicas, account: account, region: region)
         var created: [Instance] = []
         for target in placed {
             let id = ids.next(prefix: "eksci")
@@ -151,7 +151,7 @@ public final class InstanceService: Sendable {
                     at: instance.creationTime)
             }
             instance.mark(StartupPhase.created, at: instance.creationTime)
-            try repository.insert(instance)
+            try await repository.insert(instance)
             created.append(instance)
         }
         // Those placed here start at once; a node elsewhere finds its own (`NodeAgent`).
@@ -168,7 +168,7 @@ public final class InstanceService: Sendable {
 
     /// The node each replica goes to: this one when no nodes are kept; otherwise the node with
     /// room that holds the instance's cache warm, or the most room (`Placement`).
-    private func place(_ request: InstanceRequest, replicas: Int, account: String, region: String) throws -> [String] {
+    private func place(_ request: InstanceRequest, replicas: Int, account: String, region: String) async throws -> [String] {
         guard let nodes else { return Array(repeating: node, count: replicas) }
         let cpu = request.cpu ?? 1
         let memory = request.memory ?? 2
@@ -176,13 +176,15 @@ public final class InstanceService: Sendable {
             switch request.cache.use {
             case nil: nil
             case "auto":
-                try? caches.match(images: (request.initContainers + request.containers).map(\.image), account: account, region: region)?.id
+                try? await caches.match(
+                    images: (request.initContainers + request.containers).map(\.image), account: account, region: region)?.id
             case let id?: id
             }
         var placed: [String] = []
         for _ in 0..<replicas {
-            guard let chosen = try nodes.place(cpu: cpu, memoryGiB: memory, cache: cache, excluding: []) else {
-                logger.warning("instance refused: \(Placement.refusal((try? nodes.nodes()) ?? [], cpu: cpu, memoryGiB: memory))")
+            guard let chosen = try await nodes.place(cpu: cpu, memoryGiB: memory, cache: cache, excluding: []) else {
+                let known = (try? await nodes.nodes()) ?? []
+                logger.warning("instance refused: \(Placement.refusal(known, cpu: cpu, memoryGiB: memory))")
                 throw ServiceError(
                     .limitExceeded, Placement.tenantRefusal(cpu: cpu, memoryGiB: memory), specificCode: "ResourceInsufficient")
             }
@@ -195,16 +197,16 @@ public final class InstanceService: Sendable {
     /// process runs instances).
     func isHere(_ instance: Instance) -> Bool { runsInstances && (instance.node == nil || instance.node == node) }
 
-    public func describe(account: String, query: InstanceQuery) throws -> (total: Int, instances: [Instance]) {
+    public func describe(account: String, query: InstanceQuery) async throws -> (total: Int, instances: [Instance]) {
         guard (0...100).contains(query.limit) else {
             throw ServiceError.invalidValue("Limit must be from 0 to 100, not \(query.limit)")
         }
         guard query.offset >= 0 else { throw ServiceError.invalidValue("Offset must not be negative, not \(query.offset)") }
-        return try repository.list(account: account, query: query)
+        return try await repository.list(account: account, query: query)
     }
 
-    public func get(id: String, account: String) throws -> Instance {
-        guard let instance = try repository.get(id: id, account: account) else {
+    public func get(id: String, account: String) async throws -> Instance {
+        guard let instance = try await repository.get(id: id, account: account) else {
             throw ServiceError.notFound("EksCiId \(id) does not exist")
         }
         return instance
@@ -215,16 +217,18 @@ public final class InstanceService: Sendable {
     /// kept for reuse; the record goes last. Unknown ids are an error and then nothing happens.
     /// `grace`: seconds the containers get to exit, instead of each instance's own (a Pod
     /// deleted with `--grace-period`).
-    public func delete(ids: [String], account: String, grace: Int? = nil) throws {
+    public func delete(ids: [String], account: String, grace: Int? = nil) async throws {
         guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds must name at least one instance") }
         var found: [Instance] = []
-        for id in ids { found.append(try get(id: id, account: account)) }
+        for id in ids { await found.append(try get(id: id, account: account)) }
         for var instance in found where instance.status != .terminating {
             instance.status = .terminating
             if let grace { instance.terminationGracePeriodSeconds = max(0, grace) }
-            try repository.update(instance)
+            try await repository.update(instance)
             // Its node stops it: this one, or the node's agent, which sees it Terminating.
-            if isHere(instance) || nodeIsGone(instance.node) {
+            var stopsHere = isHere(instance)
+            if !stopsHere { stopsHere = await nodeIsGone(instance.node) }
+            if stopsHere {
                 Task { await self.stopAndRemove(instance.id, account: account, grace: grace) }
             }
         }
@@ -232,17 +236,17 @@ public final class InstanceService: Sendable {
 
     /// Deletes and waits until every named instance is gone.
     public func deleteAndWait(ids: [String], account: String) async throws {
-        try delete(ids: ids, account: account)
-        while try ids.contains(where: { try repository.get(id: $0, account: account) != nil }) {
-            try await Task.sleep(for: .milliseconds(20))
+        try await delete(ids: ids, account: account)
+        for id in ids {
+            while try await repository.get(id: id, account: account) != nil { try await Task.sleep(for: .milliseconds(20)) }
         }
     }
 
     /// Restarts every container of the instances (same disk, writable layers kept).
-    public func restart(ids: [String], account: String) throws {
+    public func restart(ids: [String], account: String) async throws {
         guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds must name at least one instance") }
         var found: [Instance] = []
-        for id in ids { found.append(try get(id: id, account: account)) }
+        for id in ids { await found.append(try get(id: id, account: account)) }
         for instance in found {
             guard instance.status == .running || instance.status == .succeeded || instance.status == .failed else {
                 throw ServiceError.inUse(
@@ -255,15 +259,15 @@ public final class InstanceService: Sendable {
             } else if !isHere(instance) {
                 // Its node carries it out (`NodeAgent`).
                 instance.restartRequested = clock.now()
-                try repository.update(instance)
+                try await repository.update(instance)
             }
         }
     }
 
     /// Whether `name` is no node that could still act on its instances (lost, or unknown).
-    func nodeIsGone(_ name: String?) -> Bool {
+    func nodeIsGone(_ name: String?) async -> Bool {
         guard let nodes, let name, name != node else { return false }
-        guard let found = try? nodes.nodes().first(where: { $0.name == name }) else { return true }
+        guard let found = try? await nodes.nodes().first(where: { $0.name == name }) else { return true }
         return found.state == .lost
     }
 
@@ -273,7 +277,7 @@ public final class InstanceService: Sendable {
         if let run = runs.get(id) {
             await run.stop(removing: true, grace: grace)
             runs.remove(id)
-        } else if let instance = try? repository.get(id: id, account: account) {
+        } else if let instance = try? await repository.get(id: id, account: account) {
             // Never started here (or the service restarted): clean what may be left.
             let run = InstanceRun(instance: instance, service: self)
             await run.stop(removing: true)

@@ -62,29 +62,29 @@ public struct NodeAgent: Service {
 
     var name: String { service.node }
 
-    public func register() throws {
+    public func register() async throws {
         var node = Node(
             name: name, cpu: capacity.cpu, memoryGiB: capacity.memoryGiB, diskGiB: capacity.diskGiB, at: service.clock.now())
-        (node.allocatedCPU, node.allocatedMemoryGiB) = Self.allocation(of: try service.repository.instances(onNode: name))
-        refreshWarm()
+        (node.allocatedCPU, node.allocatedMemoryGiB) = Self.allocation(of: try await service.repository.instances(onNode: name))
+        await refreshWarm()
         node.warmCaches = service.warm.all
-        try nodes.register(node)
+        try await nodes.register(node)
         logger.info(
             "node \(name) registered: \(capacity.cpu) CPU, \(capacity.memoryGiB) GiB of memory, \(capacity.diskGiB) GiB of disk")
     }
 
     public func run() async throws {
-        try register()
+        try await register()
         var lastBeat = ContinuousClock.now
         var beats = 0
         while !Task.isCancelledOrShuttingDown {
             do {
-                let mine = try service.repository.instances(onNode: name)
-                carryOut(mine)
+                let mine = try await service.repository.instances(onNode: name)
+                await carryOut(mine)
                 if ContinuousClock.now - lastBeat >= interval || beats == 0 {
                     lastBeat = ContinuousClock.now
                     beats += 1
-                    if beats % 15 == 0 { refreshWarm() }
+                    if beats % 15 == 0 { await refreshWarm() }
                     try await beat(mine)
                 }
             } catch {
@@ -100,7 +100,7 @@ public struct NodeAgent: Service {
     }
 
     /// Starts, stops and restarts what the store asks of this node's instances.
-    func carryOut(_ mine: [Instance]) {
+    func carryOut(_ mine: [Instance]) async {
         for instance in mine {
             switch instance.status {
             case .pending where service.runs.get(instance.id) == nil && !service.runs.isStopping(instance.id):
@@ -111,7 +111,7 @@ public struct NodeAgent: Service {
                 if instance.restartRequested != nil, let run = service.runs.get(instance.id) {
                     var cleared = instance
                     cleared.restartRequested = nil
-                    guard (try? service.repository.update(cleared)) != nil else { continue }
+                    guard (try? await service.repository.update(cleared)) != nil else { continue }
                     Task { await run.restartAll() }
                 }
             default: break
@@ -121,19 +121,19 @@ public struct NodeAgent: Service {
 
     private func beat(_ mine: [Instance]) async throws {
         let (cpu, memory) = Self.allocation(of: mine)
-        let state = try nodes.heartbeat(
+        let state = try await nodes.heartbeat(
             name: name, at: service.clock.now(), allocatedCPU: cpu, allocatedMemoryGiB: memory, warmCaches: service.warm.all)
         switch state {
         case .ready: return
         case nil:
-            try register()
+            try await register()
         case .lost:
             logger.critical(
                 "node \(name) was declared lost (its heartbeats did not reach the store in time): its instances were started on other nodes and its disks fenced; stopping what still runs here and registering again"
             )
             await service.shutdown()
             for run in service.runs.all() { service.runs.remove(run.id) }
-            try register()
+            try await register()
         }
     }
 
@@ -143,10 +143,10 @@ public struct NodeAgent: Service {
     }
 
     /// The local store's caches are warm here (and only here).
-    private func refreshWarm() {
+    private func refreshWarm() async {
         guard let localSnapshots else { return }
         let here = localSnapshots()
-        guard let caches = try? service.cacheRepository.all(in: [.ready, .updating, .updateFailed]) else { return }
+        guard let caches = try? await service.cacheRepository.all(in: [.ready, .updating, .updateFailed]) else { return }
         var warm = Set(service.warm.all)
         for cache in caches { if let id = cache.snapshotID, here.contains(id) { warm.insert(cache.id) } }
         service.warm.set(warm)

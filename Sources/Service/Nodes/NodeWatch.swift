@@ -37,7 +37,7 @@ public struct NodeWatch: Service {
     public func sweep() async -> [Node] {
         let cutoff = service.clock.now().addingTimeInterval(-lostAfter.seconds)
         let lost: [Node]
-        do { lost = try nodes.markLost(heartbeatBefore: cutoff) } catch {
+        do { lost = try await nodes.markLost(heartbeatBefore: cutoff) } catch {
             logger.error("the nodes could not be read", metadata: ["error": "\(error)"])
             return []
         }
@@ -51,7 +51,7 @@ public struct NodeWatch: Service {
         // Fenced first: nothing the lost node still runs may write a disk after its instance
         // started elsewhere.
         var fenced: [String: [String]] = [:]
-        for disk in (try? service.repository.disks()) ?? [] where disk.node == node.name {
+        for disk in await (try? service.repository.disks()) ?? [] where disk.node == node.name {
             do {
                 let clients = try await service.disks.fence(diskID: disk.id)
                 fenced[disk.id] = clients
@@ -63,19 +63,19 @@ public struct NodeWatch: Service {
             }
         }
         let instances: [Instance]
-        do { instances = try service.repository.instances(onNode: node.name) } catch {
+        do { instances = try await service.repository.instances(onNode: node.name) } catch {
             logger.error("the instances of lost node \(node.name) could not be read", metadata: ["error": "\(error)"])
             return
         }
-        for instance in instances { move(instance, off: node, silent: silent, fenced: instance.diskID.flatMap { fenced[$0] }) }
+        for instance in instances { await move(instance, off: node, silent: silent, fenced: instance.diskID.flatMap { fenced[$0] }) }
         // The fenced disks go once their fenced clients' watches lapse (their instances start
         // from their caches on new disks; a retained disk of the lost node goes too).
         for id in fenced.keys.sorted() {
             Task {
                 if await service.disks.removeFenced(diskID: id) {
-                    try? service.repository.deleteDisk(id: id)
-                    service.meter.stop(id, kind: .instanceDisk)
-                    service.meter.stop(id, kind: .retainedDisk)
+                    try? await service.repository.deleteDisk(id: id)
+                    await service.meter.stop(id, kind: .instanceDisk)
+                    await service.meter.stop(id, kind: .retainedDisk)
                 } else {
                     logger.error("fenced disk \(id) of lost node \(node.name) could not be removed; it is left in the pool")
                 }
@@ -83,7 +83,7 @@ public struct NodeWatch: Service {
         }
     }
 
-    private func move(_ instance: Instance, off node: Node, silent: Int, fenced: [String]?) {
+    private func move(_ instance: Instance, off node: Node, silent: Int, fenced: [String]?) async {
         let now = service.clock.now()
         let fence =
             switch fenced {
@@ -95,7 +95,7 @@ public struct NodeWatch: Service {
         let why = "Node \(node.name) was lost (no heartbeat for \(silent) s)\(fence)"
         do {
             if instance.status == .terminating {
-                try service.repository.delete(id: instance.id, account: instance.account)
+                try await service.repository.delete(id: instance.id, account: instance.account)
                 return
             }
             guard instance.survivesNodeLoss else {
@@ -105,29 +105,30 @@ public struct NodeWatch: Service {
                 failed.message = why
                 failed.finishTime = now
                 failed.record(.nodeLost, why + "; restart policy \(instance.restartPolicy.rawValue): not started again", at: now)
-                try service.repository.update(failed)
+                try await service.repository.update(failed)
                 return
             }
             guard
-                let target = try nodes.place(
+                let target = try await nodes.place(
                     cpu: instance.cpu, memoryGiB: instance.memory, cache: instance.cacheID, excluding: [node.name])
             else {
                 var failed = instance
                 failed.status = .failed
                 failed.message = why + "; " + Placement.tenantRefusal(cpu: instance.cpu, memoryGiB: instance.memory)
+                let known = (try? await nodes.nodes()) ?? []
                 logger.warning(
-                    "instance of lost node not moved: \(Placement.refusal((try? nodes.nodes()) ?? [], cpu: instance.cpu, memoryGiB: instance.memory, excluding: [node.name]))",
+                    "instance of lost node not moved: \(Placement.refusal(known, cpu: instance.cpu, memoryGiB: instance.memory, excluding: [node.name]))",
                     metadata: ["instance": "\(instance.id)"])
                 failed.finishTime = now
                 failed.record(.nodeLost, failed.message!, at: now)
-                try service.repository.update(failed)
+                try await service.repository.update(failed)
                 return
             }
             var lostEvent = instance
             lostEvent.record(.nodeLost, why, at: now)
             let cache = instance.cacheID.map { " from image cache \($0)" } ?? ""
             let moved = lostEvent.moved(to: target.name, because: "Started again on node \(target.name)\(cache)", at: now)
-            try service.repository.reassign(moved, from: node.name)
+            try await service.repository.reassign(moved, from: node.name)
             logger.notice(
                 "instance moved off lost node", metadata: ["instance": "\(instance.id)", "from": "\(node.name)", "to": "\(target.name)"])
         } catch {

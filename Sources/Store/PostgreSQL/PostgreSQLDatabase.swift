@@ -1,58 +1,113 @@
 import Foundation
 import Logging
 import NIOCore
-import NIOPosix
 import PostgresNIO
 import Synchronization
 
-/// The service's state in PostgreSQL (`imc serve --database postgres://...`): the same tables as
-/// the SQLite database, migrated on open under an advisory lock (so replicas starting at once
-/// migrate once), shared by any number of API replicas and builders.
+/// The service's state in PostgreSQL (`imc serve --database postgres://...`): the same schema as
+/// the SQLite database (`PostgreSQLMigrations`), migrated on open under an advisory lock (so
+/// replicas starting at once migrate once), shared by any number of API replicas and nodes.
 ///
-/// The repositories' contract is synchronous, as GRDB's is: each call takes a connection from a
-/// small pool and waits for PostgresNIO's futures on the caller's thread (never an event loop's).
-/// Writes are transactions (`READ COMMITTED`); rows that two replicas may both want are taken
-/// with `FOR UPDATE` or `FOR UPDATE SKIP LOCKED`, and allocations under an advisory lock.
-public final class PostgreSQLDatabase: Sendable {
-    let secrets: SecretBox?
-    let pool: PostgreSQLPool
+/// Statements go through postgres-nio's `PostgresClient` (its pool of connections, `async`
+/// queries on its event loops): a caller suspends, no thread waits. Writes are transactions
+/// (`READ COMMITTED`); rows that two replicas may both want are taken with `FOR UPDATE` or
+/// `FOR UPDATE SKIP LOCKED`, and allocations under an advisory lock. The server gives up on a
+/// statement after `statementTimeout` (set at connect), the client a little later, for a server
+/// or network that no longer answers at all.
+public final class PostgreSQLDatabase: SQLDatabase {
+    public let secrets: SecretBox?
+    let client: PostgresClient
+    private let clientConfiguration: PostgresClient.Configuration
+    /// The same server and credentials, for a connection of its own (LISTEN, the first check).
+    private let listenerConfiguration: PostgresConnection.Configuration
+    private let logger: Logger
+    /// The client's background work (its pool), and the change listeners', until `close()`.
+    private let tasks = Mutex<[Task<Void, Never>]>([])
     /// What the URL names, password left out (for logs and errors).
     public let displayName: String
 
-    /// Opens the database at `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`, or a
-    /// Unix socket directory as `?host=/run/postgresql`) and migrates it.
-    public init(url: String, secrets: SecretBox? = nil, connections: Int = 8, logger: Logger = Logger(label: "imc.postgresql")) throws {
-        let (configuration, display) = try Self.configuration(url)
+    public var dialect: SQLDialect { .postgresql }
+    public var description: String { "PostgreSQL " + displayName }
+
+    static let statementTimeout: Int64 = 60
+
+    private init(url: String, secrets: SecretBox?, connections: Int, logger: Logger) throws {
+        let (configuration, display) = try Self.configuration(url, connections: connections)
         self.secrets = secrets
         self.displayName = display
-        pool = PostgreSQLPool(configuration: configuration, size: max(1, connections), logger: logger)
-        try PostgreSQLSchema.migrate(self)
-        if let secrets { try checkKey(secrets) }
+        self.logger = logger
+        clientConfiguration = configuration
+        var single: PostgresConnection.Configuration
+        if let path = configuration.unixSocketPath {
+            single = .init(
+                unixSocketPath: path, username: configuration.username, password: configuration.password, database: configuration.database)
+        } else {
+            single = .init(
+                host: configuration.host ?? "127.0.0.1", port: configuration.port ?? 5432, username: configuration.username,
+                password: configuration.password, database: configuration.database, tls: .disable)
+        }
+        single.options.connectTimeout = .seconds(10)
+        listenerConfiguration = single
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// Opens the database at `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`, or a Unix
+    /// socket directory as `?host=/run/postgresql`), starts its connection pool and migrates it.
+    public static func open(
+        url: String, secrets: SecretBox? = nil, connections: Int = 8, logger: Logger = Logger(label: "imc.postgresql")
+    ) async throws -> PostgreSQLDatabase {
+        let database = try PostgreSQLDatabase(url: url, secrets: secrets, connections: connections, logger: logger)
+        let client = database.client
+        database.tasks.withLock { $0.append(Task { await client.run() }) }
+        do {
+            // One connection of its own first: a server that cannot be reached is said at once
+            // (the pool would keep trying behind a circuit breaker).
+            do {
+                let probe = try await PostgresConnection.connect(configuration: database.listenerConfiguration, id: 0, logger: logger)
+                try? await probe.close()
+            } catch {
+                throw StoreError(
+                    .database, "cannot connect to PostgreSQL (\(database.displayName)): \(Self.translated(error))", cause: error)
+            }
+            try await PostgreSQLMigrations.migrate(database)
+            if let secrets { try await database.checkKey(secrets) }
+        } catch {
+            database.close()
+            throw error
+        }
+        return database
     }
 
     /// Every replica must seal with the same key (`IMC_MASTER_KEY`): the first to start records
     /// a value sealed with its key; one whose key cannot open it is refused.
-    private func checkKey(_ box: SecretBox) throws {
-        try write { session in
-            if let row = try session.rows("SELECT sealed FROM key_check FOR UPDATE").first {
+    private func checkKey(_ box: SecretBox) async throws {
+        let name = displayName
+        try await write { session in
+            if let row = try await session.rows("SELECT sealed FROM key_check FOR UPDATE").first {
                 guard (try? box.open(try row.string("sealed"))) == "imc key check" else {
                     throw StoreError(
-                        .secret,
-                        "the database's secrets are sealed with another key: every replica needs the same IMC_MASTER_KEY (\(displayName))")
+                        .secret, "the database's secrets are sealed with another key: every replica needs the same IMC_MASTER_KEY (\(name))"
+                    )
                 }
             } else {
-                try session.execute(
-                    "INSERT INTO key_check (sealed) VALUES ($1) ON CONFLICT DO NOTHING", [.text(try box.seal("imc key check"))])
+                try await session.execute("INSERT INTO key_check (sealed) VALUES (\(try box.seal("imc key check"))) ON CONFLICT DO NOTHING")
             }
         }
     }
 
-    /// Closes every connection (the next call opens new ones).
-    public func close() { pool.close() }
+    /// Ends the pool and every listener (their connections close).
+    public func close() {
+        for task in tasks.withLock({ list in
+            defer { list = [] }
+            return list
+        }) { task.cancel() }
+    }
 
-    /// Parses a `postgres://` URL into a connection configuration (TLS off: a socket on the
-    /// host or a private network; `sslmode=require` is refused rather than silently ignored).
-    static func configuration(_ url: String) throws -> (PostgresConnection.Configuration, String) {
+    deinit { close() }
+
+    /// Parses a `postgres://` URL into a client configuration (TLS off: a socket on the host or a
+    /// private network; `sslmode=require` is refused rather than silently ignored).
+    static func configuration(_ url: String, connections: Int) throws -> (PostgresClient.Configuration, String) {
         guard let parts = URLComponents(string: url), ["postgres", "postgresql"].contains(parts.scheme ?? "") else {
             // The URL itself is not repeated: it may hold a password.
             throw StoreError(.database, "--database: not a valid postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE URL")
@@ -65,76 +120,126 @@ public final class PostgreSQLDatabase: Sendable {
         let password = parts.password.flatMap { $0.removingPercentEncoding }
         var database = String(parts.path.drop(while: { $0 == "/" }))
         if database.isEmpty { database = user }
-        var configuration: PostgresConnection.Configuration
+        var configuration: PostgresClient.Configuration
         let display: String
+        let port = parts.port ?? 5432
         if let socketDirectory = query["host"], socketDirectory.hasPrefix("/") {
-            let port = parts.port ?? 5432
             configuration = .init(
                 unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
             display = "postgres://\(user)@/\(database)?host=\(socketDirectory)"
         } else {
             let host = parts.host ?? "127.0.0.1"
-            let port = parts.port ?? 5432
             configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
             display = "postgres://\(user)@\(host):\(port)/\(database)"
         }
         configuration.options.connectTimeout = .seconds(10)
+        configuration.options.maximumConnections = max(1, connections)
+        configuration.options.additionalStartupParameters = [("statement_timeout", "\(statementTimeout)s")]
         return (configuration, display)
     }
 
-    /// Runs `body` on one connection, outside a transaction (single statements: reads).
-    func read<T>(_ body: (PostgreSQLSession) throws -> T) throws -> T {
-        try pool.withConnection { try body($0) }
+    public func read<T: Sendable>(_ body: (any SQLSession) async throws -> T) async throws -> T {
+        var lent = false
+        do {
+            return try await client.withConnection { connection in
+                lent = true
+                return try await body(PostgreSQLSession(connection: connection, logger: logger))
+            }
+        } catch { throw lent ? Self.translated(error) : unreachable(error) }
     }
 
-    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
-    func write<T>(_ body: (PostgreSQLSession) throws -> T) throws -> T {
-        try pool.withConnection { session in
-            try session.execute("BEGIN")
-            do {
-                let result = try body(session)
-                try session.execute("COMMIT")
-                return result
-            } catch {
-                _ = try? session.execute("ROLLBACK")
-                throw error
+    public func write<T: Sendable>(_ body: (any SQLSession) async throws -> T) async throws -> T {
+        var lent = false
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                lent = true
+                return try await body(PostgreSQLSession(connection: connection, logger: logger))
             }
+        } catch { throw lent ? Self.translated(error) : unreachable(error) }
+    }
+
+    /// No connection could be had (the server is gone or refuses): the store's error.
+    private func unreachable(_ error: any Error) -> StoreError {
+        StoreError(.database, "PostgreSQL (\(displayName)) gave no connection: \(Self.translated(error))", cause: error)
+    }
+
+    /// PostgresNIO's errors as the store's: a broken unique constraint by its SQLSTATE, anything
+    /// else with PostgreSQL's own message (PostgresNIO's description hides it), never the values.
+    static func translated(_ error: any Error) -> any Error {
+        if let transaction = error as? PostgresTransactionError {
+            return translated(transaction.closureError ?? transaction.commitError ?? transaction.beginError ?? error)
         }
+        guard let e = error as? PSQLError else { return error }
+        let state = e.serverInfo?[.sqlState]
+        if state == "23505" { return SQLUniqueViolation(constraint: e.serverInfo?[.constraintName] ?? "unique") }
+        let message = e.serverInfo?[.message] ?? "\(e.code)"
+        return StoreError(.database, "PostgreSQL: \(message)" + (state.map { " (SQLSTATE \($0))" } ?? ""), cause: e)
     }
 
     /// Calls `notify` after each committed transaction that changed a cache or an instance, on
-    /// this replica or any other (the triggers `NOTIFY imc_changes`; a connection of its own
-    /// listens, and listens again when it is lost).
-    public func observeCommits(_ notify: @escaping @Sendable () -> Void) {
-        pool.listen(channel: "imc_changes", notify)
+    /// this replica or any other (the triggers `NOTIFY imc_changes`): a connection of its own
+    /// listens, and listens again a second after it is lost (calling `notify` once, for what it
+    /// may have missed). Returns once the first connection listens (or failed to).
+    public func observeCommits(_ notify: @escaping @Sendable () -> Void) async {
+        let configuration = listenerConfiguration
+        let logger = self.logger
+        let started = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        let startedOnce: @Sendable () -> Void = {
+            started.withLock {
+                $0?.resume()
+                $0 = nil
+            }
+        }
+        await withCheckedContinuation { continuation in
+            started.withLock { $0 = continuation }
+            let task = Task {
+                while !Task.isCancelled {
+                    do {
+                        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                        try await withTaskCancellationHandler {
+                            try await connection.listen(on: "imc_changes") { changes in
+                                startedOnce()
+                                for try await _ in changes { notify() }
+                            }
+                        } onCancel: {
+                            let _: EventLoopFuture<Void> = connection.close()
+                        }
+                        try? await connection.close()
+                    } catch {
+                        startedOnce()
+                        if Task.isCancelled { return }
+                        logger.warning("cannot listen for changes; retrying in a second", metadata: ["error": "\(Self.translated(error))"])
+                    }
+                    notify()
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            tasks.withLock { $0.append(task) }
+        }
     }
 
-    /// True when the database answers (for `/readyz`).
-    public func ping() -> Bool { (try? read { try $0.rows("SELECT 1") }) != nil }
+    public func ping() async -> Bool { (try? await rows("SELECT 1 AS one")) != nil }
 }
 
-/// A value bound to a statement's `$n`.
-enum SQLValue: Sendable {
-    case null
-    case text(String)
-    case int(Int64)
-    case real(Double)
-    case bytes(Data)
-    case texts([String])
-
-    static func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
-    static func int(_ i: Int) -> SQLValue { .int(Int64(i)) }
-    static func real(_ d: Double?) -> SQLValue { d.map { .real($0) } ?? .null }
-    static func time(_ date: Date?) -> SQLValue { real(date?.timeIntervalSince1970) }
-}
-
-/// One connection lent by the pool: statements with `$n` parameters, waited for.
-struct PostgreSQLSession {
+/// One connection lent by the pool: statements with `$n` parameters.
+struct PostgreSQLSession: SQLSession {
     let connection: PostgresConnection
     let logger: Logger
+    var dialect: SQLDialect { .postgresql }
 
-    @discardableResult
-    func execute(_ sql: String, _ values: [SQLValue] = []) throws -> PostgresQueryResult {
+    func rows(_ statement: SQL) async throws -> [SQLRow] {
+        try await run(statement).rows.map(Self.row)
+    }
+
+    func execute(_ statement: SQL) async throws -> Int {
+        try await run(statement).metadata.rows ?? 0
+    }
+
+    /// Runs the statement and waits for all of it, failing with `StoreError(.database)` when it
+    /// has not completed `statementTimeout` plus 15 s later (a query on a connection whose server
+    /// vanished: no caller waits forever, and the connection is closed).
+    private func run(_ statement: SQL) async throws -> PostgresQueryResult {
+        let (text, values) = statement.rendered(for: .postgresql)
         var bindings = PostgresBindings(capacity: values.count)
         for value in values {
             switch value {
@@ -143,185 +248,41 @@ struct PostgreSQLSession {
             case .int(let i): bindings.append(i)
             case .real(let d): bindings.append(d)
             case .bytes(let d): bindings.append(ByteBuffer(bytes: d))
-            case .texts(let a): bindings.append(a)
             }
         }
-        do {
-            return try Self.wait(connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger))
-        } catch let error as PSQLError {
-            throw PostgreSQLError(error)
-        }
-    }
-
-    /// The server gives up on a statement after this (`statement_timeout`, set on connect); the
-    /// client gives up a little later, for a server or network that no longer answers at all.
-    static let statementTimeout: Int64 = 60
-
-    /// Waits for `future`, failing with `PostgreSQLUnanswered` when it has not completed within
-    /// `statementTimeout` plus 15 s (a query on a connection whose server vanished: no caller
-    /// waits forever, and the pool closes that connection).
-    static func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
-        let promise = future.eventLoop.makePromise(of: T.self)
+        let future: EventLoopFuture<PostgresQueryResult> = connection.query(PostgresQuery(unsafeSQL: text, binds: bindings), logger: logger)
+        let promise = future.eventLoop.makePromise(of: PostgresQueryResult.self)
         future.cascade(to: promise)
-        let seconds = statementTimeout + 15
-        let timeout = future.eventLoop.scheduleTask(in: .seconds(seconds)) { promise.fail(PostgreSQLUnanswered(seconds: seconds)) }
+        let seconds = PostgreSQLDatabase.statementTimeout + 15
+        let connection = self.connection
+        let timeout = future.eventLoop.scheduleTask(in: .seconds(seconds)) {
+            promise.fail(StoreError(.database, "PostgreSQL did not answer within \(seconds) s"))
+            let _: EventLoopFuture<Void> = connection.close()
+        }
         defer { timeout.cancel() }
-        return try promise.futureResult.wait()
+        do { return try await promise.futureResult.get() } catch { throw PostgreSQLDatabase.translated(error) }
     }
 
-    /// The rows of a query, each readable by column name.
-    func rows(_ sql: String, _ values: [SQLValue] = []) throws -> [PostgresRandomAccessRow] {
-        try execute(sql, values).rows.map { $0.makeRandomAccess() }
-    }
-
-    /// How many rows a statement inserted, changed or deleted.
-    func affected(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
-        try execute(sql, values).metadata.rows ?? 0
-    }
-
-    /// Holds a lock named `name` until the transaction ends (allocations that read what is
-    /// taken and take what is free: one replica at a time).
-    func lock(_ name: String) throws {
-        try execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(name)])
-    }
-}
-
-/// PostgreSQL did not answer a statement in time (the server or the network is gone).
-struct PostgreSQLUnanswered: Error, CustomStringConvertible {
-    let seconds: Int64
-    var description: String { "PostgreSQL did not answer within \(seconds) s" }
-}
-
-/// A failure PostgreSQL reported, with its SQLSTATE and message (PostgresNIO's own description
-/// hides both).
-struct PostgreSQLError: Error, CustomStringConvertible {
-    let state: String?
-    let message: String
-    let constraint: String?
-    init(_ error: PSQLError) {
-        state = error.serverInfo?[.sqlState]
-        constraint = error.serverInfo?[.constraintName]
-        message = error.serverInfo?[.message] ?? "\(error.code)"
-    }
-    var isUniqueViolation: Bool { state == "23505" }
-    var description: String { "PostgreSQL: \(message)" + (state.map { " (SQLSTATE \($0))" } ?? "") }
-}
-
-extension PostgresRandomAccessRow {
-    func string(_ column: String) throws -> String { try self[column].decode(String.self) }
-    func optionalString(_ column: String) throws -> String? { try self[column].decode(String?.self) }
-    func int(_ column: String) throws -> Int { try self[column].decode(Int.self) }
-    func int64(_ column: String) throws -> Int64 { try self[column].decode(Int64.self) }
-    func double(_ column: String) throws -> Double { try self[column].decode(Double.self) }
-    func optionalDouble(_ column: String) throws -> Double? { try self[column].decode(Double?.self) }
-    func data(_ column: String) throws -> Data {
-        var buffer = try self[column].decode(ByteBuffer.self)
-        return buffer.readData(length: buffer.readableBytes) ?? Data()
-    }
-    func has(_ column: String) -> Bool { contains(column) }
-}
-
-/// A fixed number of connections, opened on first use and lent one caller at a time; a
-/// connection that failed is closed and replaced by the next caller.
-final class PostgreSQLPool: Sendable {
-    private let configuration: PostgresConnection.Configuration
-    private let logger: Logger
-    private let free: DispatchSemaphore
-    private let idle = Mutex<[PostgresConnection]>([])
-    private let nextID = Atomic<Int>(1)
-    private let listeners = Mutex<[PostgresConnection]>([])
-    private let closed = Atomic<Bool>(false)
-
-    init(configuration: PostgresConnection.Configuration, size: Int, logger: Logger) {
-        self.configuration = configuration
-        self.logger = logger
-        free = DispatchSemaphore(value: size)
-    }
-
-    private func connect() throws -> PostgresConnection {
-        do {
-            let connection = try PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
-                id: nextID.wrappingAdd(1, ordering: .relaxed).oldValue, logger: logger
-            ).wait()
-            do {
-                _ = try PostgreSQLSession.wait(
-                    connection.query(
-                        PostgresQuery(unsafeSQL: "SET statement_timeout = '\(PostgreSQLSession.statementTimeout)s'"), logger: logger))
-            } catch {
-                try? connection.close().wait()
-                throw error
+    /// A row as the store reads rows: each cell by its type.
+    static func row(_ row: PostgresRow) -> SQLRow {
+        var names: [String] = []
+        var values: [SQLValue] = []
+        for cell in row {
+            names.append(cell.columnName)
+            guard cell.bytes != nil else {
+                values.append(.null)
+                continue
             }
-            return connection
-        } catch let error as PSQLError {
-            throw StoreError(.database, "cannot connect to PostgreSQL: \(PostgreSQLError(error))", cause: error)
-        }
-    }
-
-    func withConnection<T>(_ body: (PostgreSQLSession) throws -> T) throws -> T {
-        free.wait()
-        defer { free.signal() }
-        let connection = try idle.withLock { $0.popLast() } ?? connect()
-        do {
-            let result = try body(PostgreSQLSession(connection: connection, logger: logger))
-            idle.withLock { $0.append(connection) }
-            return result
-        } catch {
-            // A statement's error leaves the connection usable; a lost connection does not.
-            if connection.isClosed || !(error is PostgreSQLError) && !(error is StoreError) {
-                try? connection.close().wait()
-            } else {
-                idle.withLock { $0.append(connection) }
-            }
-            if let unanswered = error as? PostgreSQLUnanswered { throw StoreError(.database, unanswered.description, cause: unanswered) }
-            throw error
-        }
-    }
-
-    /// A connection of its own that LISTENs on `channel`, opened again (with one call of
-    /// `notify`, for what it may have missed) when it is lost.
-    func listen(channel: String, _ notify: @escaping @Sendable () -> Void) {
-        guard !closed.load(ordering: .relaxed) else { return }
-        let connection: PostgresConnection
-        do {
-            connection = try connect()
-            connection.addListener(channel: channel) { _, _ in notify() }
-            _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN \(channel)"), logger: logger).wait()
-        } catch {
-            logger.warning("cannot listen for changes; retrying in a second", metadata: ["error": "\(error)"])
-            DispatchQueue.global().asyncAfter(deadline: .now() + 1) { self.listen(channel: channel, notify) }
-            return
-        }
-        listeners.withLock { $0.append(connection) }
-        connection.closeFuture.whenComplete { [weak self] _ in
-            guard let self else { return }
-            self.listeners.withLock { $0.removeAll { $0 === connection } }
-            guard !self.closed.load(ordering: .relaxed) else { return }
-            notify()
-            DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [weak self] in self?.listen(channel: channel, notify) }
-        }
-    }
-
-    /// Closes every connection, idle or listening (a connection in use is closed by its
-    /// caller's next failure).
-    func close() {
-        closed.store(true, ordering: .relaxed)
-        let all = idle.withLock { list in
-            defer { list = [] }
-            return list
-        }
-        let listening = listeners.withLock { list in
-            defer { list = [] }
-            return list
-        }
-        for connection in all + listening {
-            if MultiThreadedEventLoopGroup.currentEventLoop == nil {
-                try? connection.close().wait()
-            } else {
-                let _: EventLoopFuture<Void> = connection.close()
+            switch cell.dataType {
+            case .int2, .int4, .int8, .oid: values.append((try? cell.decode(Int64.self)).map { .int($0) } ?? .null)
+            case .float4, .float8, .numeric: values.append((try? cell.decode(Double.self)).map { .real($0) } ?? .null)
+            case .bool: values.append((try? cell.decode(Bool.self)).map { .int($0 ? 1 : 0) } ?? .null)
+            case .bytea:
+                var buffer = (try? cell.decode(ByteBuffer.self)) ?? ByteBuffer()
+                values.append(.bytes(buffer.readData(length: buffer.readableBytes) ?? Data()))
+            default: values.append((try? cell.decode(String.self)).map { .text($0) } ?? .null)
             }
         }
+        return SQLRow(names: names, values: values)
     }
-
-    deinit { close() }
 }

@@ -3,260 +3,83 @@ import GRDB
 import IMCCache
 import IMCInstance
 
-/// The service's SQLite database (WAL, `synchronous=FULL`): one file, migrated on open, shared
-/// by the repositories of caches, instances and disks.
-public final class SQLiteDatabase: Sendable {
+/// The service's SQLite database (WAL, `synchronous=FULL`): one file, migrated on open
+/// (`SQLiteMigrations`), under every repository.
+///
+/// GRDB does the work on threads of its own and the callers suspend: a read runs on a reader
+/// of the pool (a snapshot per statement); a write transaction holds `writes` (one at a time,
+/// in the order asked) and runs each statement on GRDB's writer, from `BEGIN IMMEDIATE` to
+/// `COMMIT`, through GRDB's callback API, so that a cancelled caller cannot leave the writer
+/// inside a transaction.
+public final class SQLiteDatabase: SQLDatabase {
     let pool: DatabasePool
-    /// Registry passwords are sealed with this before they are written (nil: kept as given, for
-    /// tests of the store alone).
-    let secrets: SecretBox?
+    public let secrets: SecretBox?
     /// The database file.
     public let path: String
+    private let writes = AsyncLock()
+
+    public var dialect: SQLDialect { .sqlite }
+    public var description: String { "SQLite " + path }
 
     /// Opens (creating and migrating) the database at `path`. With `secrets`, passwords left in
     /// clear by an earlier version are sealed now, and deleted content is overwritten on disk.
+    /// (The migration runs on the caller's thread: once, at start.)
     public init(path: String, secrets: SecretBox? = nil) throws {
         self.secrets = secrets
         self.path = path
         var configuration = Configuration()
+        // A write transaction spans several accesses of the writer (BEGIN, each statement, COMMIT),
+        // held together by `writes`.
+        configuration.allowsUnsafeTransactions = true
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-caches") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE caches (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        account TEXT NOT NULL,
-                        region TEXT NOT NULL,
-                        name TEXT NOT NULL,
-                        status TEXT NOT NULL,
-                        size INTEGER NOT NULL,
-                        creation REAL NOT NULL,
-                        data BLOB NOT NULL
-                    );
-                    CREATE INDEX caches_account ON caches(account, creation);
-                    CREATE INDEX caches_match ON caches(account, region, status);
-                    CREATE INDEX caches_status ON caches(status);
-                    """)
-        }
-        migrator.registerMigration("v2-match-index") { db in
-            try db.execute(
-                sql: """
-                    ALTER TABLE caches ADD COLUMN expire REAL;
-                    CREATE TABLE cache_images (
-                        cache_id TEXT NOT NULL REFERENCES caches(id) ON DELETE CASCADE,
-                        image TEXT NOT NULL,
-                        PRIMARY KEY (cache_id, image)
-                    ) WITHOUT ROWID;
-                    CREATE INDEX cache_images_image ON cache_images(image, cache_id);
-                    """)
-            for row in try Row.fetchAll(db, sql: "SELECT data FROM caches") {
-                let cache = try SQLiteCacheRepository.decoder.decode(ImageCache.self, from: row["data"] as Data)
-                try SQLiteCacheRepository.index(cache, in: db)
-            }
-        }
-        migrator.registerMigration("v3-instances-disks") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE instances (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        account TEXT NOT NULL,
-                        region TEXT NOT NULL,
-                        name TEXT NOT NULL,
-                        status TEXT NOT NULL,
-                        creation REAL NOT NULL,
-                        data BLOB NOT NULL
-                    );
-                    CREATE INDEX instances_account ON instances(account, creation);
-                    CREATE INDEX instances_status ON instances(status);
-                    CREATE TABLE disks (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        account TEXT NOT NULL,
-                        use TEXT NOT NULL,
-                        cache_id TEXT,
-                        retain_until REAL,
-                        data BLOB NOT NULL
-                    );
-                    CREATE INDEX disks_retained ON disks(account, use, cache_id, retain_until);
-                    """)
-        }
-        migrator.registerMigration("v4-usage") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE usage (
-                        id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        account TEXT NOT NULL,
-                        kind TEXT NOT NULL,
-                        resource_id TEXT NOT NULL,
-                        cache_id TEXT,
-                        instance_id TEXT,
-                        quantity INTEGER NOT NULL,
-                        disk_type TEXT,
-                        start REAL NOT NULL,
-                        end REAL
-                    );
-                    CREATE INDEX usage_account ON usage(account, start);
-                    CREATE INDEX usage_open ON usage(resource_id, end);
-                    """)
-        }
-        migrator.registerMigration("v5-id-ranges") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE id_ranges (
-                        base INTEGER PRIMARY KEY NOT NULL,
-                        instance_id TEXT NOT NULL UNIQUE
-                    );
-                    """)
-        }
-        migrator.registerMigration("v6-unique-cache-names") { db in
-            // ImageCacheName is unique per account from here on. Where an account already has
-            // caches of one name, the oldest keeps it; each later one is named after its id (as a
-            // cache created without a name is) and an event on it says so. Nothing else changes.
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT c.id, c.data FROM caches c
-                    WHERE EXISTS (SELECT 1 FROM caches o WHERE o.account = c.account AND o.name = c.name
-                                  AND (o.creation < c.creation OR (o.creation = c.creation AND o.id < c.id)))
-                    """)
-            for row in rows {
-                var cache = try SQLiteCacheRepository.decoder.decode(ImageCache.self, from: row["data"] as Data)
-                let old = cache.name
-                cache.name = cache.id
-                cache.record(
-                    .normal, "Renamed",
-                    "ImageCacheName \(old) is also the name of an older image cache of this account; names are unique per account now, so this one is named \(cache.id)",
-                    at: Date())
-                try db.execute(
-                    sql: "UPDATE caches SET name = ?, data = ? WHERE id = ?",
-                    arguments: [cache.name, try SQLiteCacheRepository.encoder.encode(cache), cache.id])
-            }
-            try db.execute(sql: "CREATE UNIQUE INDEX caches_name ON caches(account, name)")
-        }
-        migrator.registerMigration("v7-cache-platform") { db in
-            // NULL: the host's platform (every cache before the column was the host's).
-            try db.execute(sql: "ALTER TABLE caches ADD COLUMN platform TEXT")
-        }
-        migrator.registerMigration("v8-networks") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE vpc_networks (
-                        account TEXT NOT NULL, vpc TEXT NOT NULL, network INTEGER NOT NULL UNIQUE,
-                        PRIMARY KEY (account, vpc)
-                    );
-                    CREATE TABLE addresses (
-                        instance_id TEXT PRIMARY KEY NOT NULL, network INTEGER NOT NULL, host INTEGER NOT NULL,
-                        UNIQUE (network, host)
-                    );
-                    """)
-        }
-        migrator.registerMigration("v9-subnets") { db in
-            // A VPC is a bridge (`vpc_networks.network`); each of its subnets a /24 of its own
-            // (`subnets.block`). Before: one /24 per VPC, its block the VPC's number.
-            try db.execute(
-                sql: """
-                    CREATE TABLE subnets (
-                        account TEXT NOT NULL, vpc TEXT NOT NULL, subnet TEXT NOT NULL, block INTEGER NOT NULL UNIQUE,
-                        PRIMARY KEY (account, vpc, subnet)
-                    );
-                    INSERT INTO subnets (account, vpc, subnet, block) SELECT account, vpc, '', network FROM vpc_networks;
-                    CREATE TABLE addresses_v9 (
-                        instance_id TEXT PRIMARY KEY NOT NULL, network INTEGER NOT NULL, block INTEGER NOT NULL,
-                        host INTEGER NOT NULL, UNIQUE (block, host)
-                    );
-                    INSERT INTO addresses_v9 (instance_id, network, block, host) SELECT instance_id, network, network, host FROM addresses;
-                    DROP TABLE addresses;
-                    ALTER TABLE addresses_v9 RENAME TO addresses;
-                    """)
-        }
-        migrator.registerMigration("v10-revisions") { db in
-            // One counter for every watched row (caches, instances): each insert, change or
-            // delete takes the next value, as etcd's revision, and leaves a copy of the row in
-            // `history` (a deletion, the row as it was last) for watchers that have not seen it
-            // yet; `compacted` is the newest revision whose history was forgotten.
-            try db.execute(
-                sql: """
-                    CREATE TABLE revision (value INTEGER NOT NULL, compacted INTEGER NOT NULL);
-                    INSERT INTO revision (value, compacted) VALUES (0, 0);
-                    CREATE TABLE history (
-                        kind TEXT NOT NULL, id TEXT NOT NULL, account TEXT NOT NULL, revision INTEGER NOT NULL,
-                        change TEXT NOT NULL, data BLOB NOT NULL
-                    );
-                    CREATE INDEX history_revision ON history(kind, account, revision);
-                    CREATE INDEX history_compaction ON history(revision);
-                    """)
-            for table in ["caches", "instances"] {
-                let kind = String(table.dropLast())
-                try db.execute(
-                    sql: """
-                        ALTER TABLE \(table) ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
-                        CREATE INDEX \(table)_revision ON \(table)(account, revision);
-                        CREATE TRIGGER \(table)_inserted AFTER INSERT ON \(table) BEGIN
-                            UPDATE revision SET value = value + 1;
-                            UPDATE \(table) SET revision = (SELECT value FROM revision) WHERE id = NEW.id;
-                            INSERT INTO history (kind, id, account, revision, change, data)
-                                VALUES ('\(kind)', NEW.id, NEW.account, (SELECT value FROM revision), 'created', NEW.data);
-                        END;
-                        CREATE TRIGGER \(table)_changed AFTER UPDATE OF data, status ON \(table) BEGIN
-                            UPDATE revision SET value = value + 1;
-                            UPDATE \(table) SET revision = (SELECT value FROM revision) WHERE id = NEW.id;
-                            INSERT INTO history (kind, id, account, revision, change, data)
-                                VALUES ('\(kind)', NEW.id, NEW.account, (SELECT value FROM revision), 'changed', NEW.data);
-                        END;
-                        CREATE TRIGGER \(table)_deleted AFTER DELETE ON \(table) BEGIN
-                            UPDATE revision SET value = value + 1;
-                            INSERT INTO history (kind, id, account, revision, change, data)
-                                VALUES ('\(kind)', OLD.id, OLD.account, (SELECT value FROM revision), 'deleted', OLD.data);
-                        END;
-                        UPDATE \(table) SET revision = (SELECT value FROM revision) + rowid;
-                        UPDATE revision SET value = value + COALESCE((SELECT MAX(rowid) FROM \(table)), 0);
-                        UPDATE revision SET compacted = value;
-                        """)
-            }
-        }
-        migrator.registerMigration("v11-objects") { db in
-            // Kubernetes objects that are imc's only through that door (namespaces, secrets):
-            // one row each, per account; a secret's data sealed like every password.
-            try db.execute(
-                sql: """
-                    CREATE TABLE objects (
-                        account TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
-                        uid TEXT NOT NULL, created REAL NOT NULL, data TEXT NOT NULL,
-                        PRIMARY KEY (account, kind, namespace, name)
-                    );
-                    """)
-        }
-        migrator.registerMigration("v12-build-claims") { db in
-            // Who builds a queued cache, until when (a lease its builder renews): builders in many
-            // processes never build one cache twice.
-            try db.execute(sql: "ALTER TABLE caches ADD COLUMN build_owner TEXT; ALTER TABLE caches ADD COLUMN build_lease REAL")
-        }
-        migrator.registerMigration("v13-nodes") { db in
-            // The hosts that run instances (registered, heartbeating, placed on), and which one
-            // each instance is on, indexed for a node's own work.
-            try db.execute(
-                sql: """
-                    CREATE TABLE nodes (name TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL, heartbeat REAL NOT NULL, data BLOB NOT NULL);
-                    ALTER TABLE instances ADD COLUMN node TEXT;
-                    CREATE INDEX instances_node ON instances(node);
-                    """)
-            for row in try Row.fetchAll(db, sql: "SELECT id, data FROM instances") {
-                let node = try? SQLiteCacheRepository.decoder.decode(NodeOnly.self, from: row["data"] as Data).node
-                try db.execute(sql: "UPDATE instances SET node = ? WHERE id = ?", arguments: [node, row["id"] as String])
-            }
-        }
+        SQLiteMigrations.register(in: &migrator)
         try migrator.migrate(pool)
         if let secrets { try sealPlaintextPasswords(secrets) }
     }
 
+    public func read<T: Sendable>(_ body: (any SQLSession) async throws -> T) async throws -> T {
+        try await body(SQLiteReader(pool: pool))
+    }
+
+    public func write<T: Sendable>(_ body: (any SQLSession) async throws -> T) async throws -> T {
+        await writes.acquire()
+        let session = SQLiteWriter(pool: pool)
+        do {
+            _ = try await session.execute("BEGIN IMMEDIATE")
+        } catch {
+            await writes.release()
+            throw error
+        }
+        do {
+            let result = try await body(session)
+            _ = try await session.execute("COMMIT")
+            await writes.release()
+            return result
+        } catch {
+            _ = try? await session.execute("ROLLBACK")
+            await writes.release()
+            throw error
+        }
+    }
+
     /// Calls `notify` after each committed transaction that changed a cache or an instance (the
     /// Kubernetes door's watches wake on it instead of waiting for their next poll).
-    public func observeCommits(_ notify: @escaping @Sendable () -> Void) {
+    public func observeCommits(_ notify: @escaping @Sendable () -> Void) async {
         pool.add(transactionObserver: CommitObserver(notify: notify), extent: .databaseLifetime)
+    }
+
+    public func ping() async -> Bool { (try? await rows("SELECT 1 AS one")) != nil }
+
+    /// The rows of a read on the caller's thread, for where nothing can suspend (a test's
+    /// teardown in `deinit`); never on a request's path.
+    func rowsBlocking(_ statement: SQL) throws -> [SQLRow] {
+        let (text, arguments) = grdb(statement)
+        return try pool.read { db in try Row.fetchAll(db, sql: text, arguments: arguments).map(sqlRow) }
     }
 
     /// Seals any password stored in clear (rows written before encryption at rest).
@@ -264,20 +87,20 @@ public final class SQLiteDatabase: Sendable {
         let sealed = try pool.write { db -> Int in
             var count = 0
             for row in try Row.fetchAll(db, sql: "SELECT id, data FROM caches WHERE instr(data, '\"password\"') > 0") {
-                let cache = try SQLiteCacheRepository.decoder.decode(ImageCache.self, from: row["data"] as Data)
+                let cache = try StoreCoding.decoder.decode(ImageCache.self, from: row["data"] as Data)
                 guard cache.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
                 let sealed = try box.sealingClearPasswords(cache)
                 try db.execute(
-                    sql: "UPDATE caches SET data = ? WHERE id = ?", arguments: [try SQLiteCacheRepository.encoder.encode(sealed), cache.id])
+                    sql: "UPDATE caches SET data = ? WHERE id = ?", arguments: [try StoreCoding.encoder.encode(sealed), cache.id])
                 count += 1
             }
             for row in try Row.fetchAll(db, sql: "SELECT id, data FROM instances WHERE instr(data, '\"password\"') > 0") {
-                let instance = try SQLiteInstanceRepository.decoder.decode(Instance.self, from: row["data"] as Data)
+                let instance = try StoreCoding.decoder.decode(Instance.self, from: row["data"] as Data)
                 guard instance.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
                 let sealed = try box.sealingClearPasswords(instance)
                 try db.execute(
                     sql: "UPDATE instances SET data = ? WHERE id = ?",
-                    arguments: [try SQLiteInstanceRepository.encoder.encode(sealed), instance.id])
+                    arguments: [try StoreCoding.encoder.encode(sealed), instance.id])
                 count += 1
             }
             // The history's copies too (sealing the rows above added sealed ones).
@@ -285,13 +108,13 @@ public final class SQLiteDatabase: Sendable {
                 let data: Data = row["data"]
                 let resealed: Data
                 if (row["kind"] as String) == "cache" {
-                    let cache = try SQLiteCacheRepository.decoder.decode(ImageCache.self, from: data)
+                    let cache = try StoreCoding.decoder.decode(ImageCache.self, from: data)
                     guard cache.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
-                    resealed = try SQLiteCacheRepository.encoder.encode(try box.sealingClearPasswords(cache))
+                    resealed = try StoreCoding.encoder.encode(try box.sealingClearPasswords(cache))
                 } else {
-                    let instance = try SQLiteInstanceRepository.decoder.decode(Instance.self, from: data)
+                    let instance = try StoreCoding.decoder.decode(Instance.self, from: data)
                     guard instance.credentials.contains(where: { !SecretBox.isSealed($0.password) }) else { continue }
-                    resealed = try SQLiteInstanceRepository.encoder.encode(try box.sealingClearPasswords(instance))
+                    resealed = try StoreCoding.encoder.encode(try box.sealingClearPasswords(instance))
                 }
                 try db.execute(sql: "UPDATE history SET data = ? WHERE rowid = ?", arguments: [resealed, row["rowid"] as Int64])
                 count += 1
@@ -300,6 +123,103 @@ public final class SQLiteDatabase: Sendable {
         }
         // The clear pages go from the main file too (secure_delete zeroes what they freed).
         if sealed > 0 { _ = try pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
+    }
+}
+
+/// A statement's text and values as GRDB takes them.
+private func grdb(_ statement: SQL) -> (String, StatementArguments) {
+    let (text, values) = statement.rendered(for: .sqlite)
+    let arguments: [(any DatabaseValueConvertible)?] = values.map {
+        switch $0 {
+        case .null: nil
+        case .text(let s): s
+        case .int(let i): i
+        case .real(let d): d
+        case .bytes(let d): d
+        }
+    }
+    return (text, StatementArguments(arguments))
+}
+
+/// The statement's rows, its compiled form taken from (or kept in) the connection's cache: a
+/// statement's text is compiled once per connection (compiling it was a sixth of a match).
+private func fetch(_ db: Database, _ text: String, _ arguments: StatementArguments) throws -> [SQLRow] {
+    try Row.fetchAll(try db.cachedStatement(sql: text), arguments: arguments).map(sqlRow)
+}
+
+/// A row of GRDB's as the store reads rows.
+private func sqlRow(_ row: Row) -> SQLRow {
+    var names: [String] = []
+    var values: [SQLValue] = []
+    for (name, value) in row {
+        names.append(name)
+        switch value.storage {
+        case .null: values.append(.null)
+        case .int64(let i): values.append(.int(i))
+        case .double(let d): values.append(.real(d))
+        case .string(let s): values.append(.text(s))
+        case .blob(let d): values.append(.bytes(d))
+        }
+    }
+    return SQLRow(names: names, values: values)
+}
+
+/// A unique constraint broken, as the store's error (told by its result code, never its text).
+private func translated(_ error: any Error) -> any Error {
+    if let e = error as? DatabaseError,
+        e.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE || e.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+    {
+        return SQLUniqueViolation(constraint: e.message ?? "unique")
+    }
+    return error
+}
+
+/// Statements on a reader of the pool, each in a snapshot of its own.
+private struct SQLiteReader: SQLSession {
+    let pool: DatabasePool
+    var dialect: SQLDialect { .sqlite }
+
+    func rows(_ statement: SQL) async throws -> [SQLRow] {
+        let (text, arguments) = grdb(statement)
+        do {
+            return try await pool.read { db in try fetch(db, text, arguments) }
+        } catch { throw translated(error) }
+    }
+
+    func execute(_ statement: SQL) async throws -> Int {
+        throw StoreError(.database, "a write outside a write transaction: \(statement)")
+    }
+}
+
+/// Statements on GRDB's writer, inside the transaction `SQLiteDatabase.write` holds.
+private struct SQLiteWriter: SQLSession {
+    let pool: DatabasePool
+    var dialect: SQLDialect { .sqlite }
+
+    /// Runs `work` on the writer and waits for it; not cancellable (a transaction is always ended).
+    private func onWriter<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            pool.asyncWriteWithoutTransaction { db in
+                do { continuation.resume(returning: try work(db)) } catch { continuation.resume(throwing: translated(error)) }
+            }
+        }
+    }
+
+    func rows(_ statement: SQL) async throws -> [SQLRow] {
+        let (text, arguments) = grdb(statement)
+        return try await onWriter { db in try fetch(db, text, arguments) }
+    }
+
+    func execute(_ statement: SQL) async throws -> Int {
+        let (text, arguments) = grdb(statement)
+        return try await onWriter { db in
+            if text.contains(";") {
+                try db.execute(sql: text, arguments: arguments)  // BEGIN IMMEDIATE; COMMIT; a migration's script
+            } else {
+                try db.cachedStatement(sql: text).execute(arguments: arguments)
+            }
+            return db.changesCount
+        }
     }
 }
 
@@ -318,9 +238,4 @@ private final class CommitObserver: TransactionObserver, @unchecked Sendable {
         changed = false
     }
     func databaseDidRollback(_ db: Database) { changed = false }
-}
-
-/// The one field a migration reads of an instance's record.
-private struct NodeOnly: Decodable {
-    var node: String?
 }

@@ -23,10 +23,10 @@ public struct StoredObject: Sendable, Equatable {
 /// Where those objects are kept, per account (another account's never seen).
 public protocol ObjectRepository: Sendable {
     /// Throws `StoreError(.duplicate)` when the name is taken.
-    func insertObject(_ object: StoredObject, account: String) throws
-    func object(account: String, kind: String, namespace: String, name: String) throws -> StoredObject?
+    func insertObject(_ object: StoredObject, account: String) async throws
+    func object(account: String, kind: String, namespace: String, name: String) async throws -> StoredObject?
     /// The objects of a kind, in one namespace or (nil) all, by name.
-    func objects(account: String, kind: String, namespace: String?) throws -> [StoredObject]
+    func objects(account: String, kind: String, namespace: String?) async throws -> [StoredObject]
     @discardableResult
-    func deleteObject(account: String, kind: String, namespace: String, name: String) throws -> Bool
+    func deleteObject(account: String, kind: String, namespace: String, name: String) async throws -> Bool
 }

@@ -4,16 +4,16 @@ import IMCModel
 
 /// The data disks that exist, each a row: build disks, instances' disks, retained disks.
 public protocol DiskRepository: Sendable {
-    func insertDisk(_ disk: DiskRecord) throws
-    func updateDisk(_ disk: DiskRecord) throws
-    func deleteDisk(id: String) throws
-    func disks() throws -> [DiskRecord]
-    func disk(id: String) throws -> DiskRecord?
+    func insertDisk(_ disk: DiskRecord) async throws
+    func updateDisk(_ disk: DiskRecord) async throws
+    func deleteDisk(id: String) async throws
+    func disks() async throws -> [DiskRecord]
+    func disk(id: String) async throws -> DiskRecord?
     /// Takes (marks in use and returns) a retained disk of the account made from `cacheID`,
     /// still within its retention, if there is one.
-    func takeRetainedDisk(account: String, cacheID: String, now: Date) throws -> DiskRecord?
+    func takeRetainedDisk(account: String, cacheID: String, now: Date) async throws -> DiskRecord?
     /// The GiB of `account`'s disks, by use (for its quotas).
-    func diskUsage(account: String) throws -> [DiskRecord.Use: Int]
+    func diskUsage(account: String) async throws -> [DiskRecord.Use: Int]
 }
 
 /// The host id ranges given to instances' user namespaces, each to one instance at a time.
@@ -30,18 +30,18 @@ public protocol AddressRepository: Sendable {
     /// name none), each made on first use below `networks`, and a host number from 2 to 254 in
     /// the block for `instanceID` (the same again for an instance that has one). Throws when
     /// the networks, the blocks or the subnet's addresses are used up.
-    func allocateAddress(instanceID: String, account: String, vpc: String, subnet: String, networks: Int) throws -> NetworkAddress
-    func releaseAddress(instanceID: String) throws
+    func allocateAddress(instanceID: String, account: String, vpc: String, subnet: String, networks: Int) async throws -> NetworkAddress
+    func releaseAddress(instanceID: String) async throws
     /// Every instance holding an address (for recovery).
-    func allocatedAddresses() throws -> [String]
+    func allocatedAddresses() async throws -> [String]
 }
 
 public protocol IDRangeRepository: Sendable {
     /// The first id of the range given to `instanceID`, from `first + k * size` for k below
     /// `count`; throws when every range is in use.
-    func allocateIDRange(instanceID: String, first: UInt32, size: UInt32, count: Int) throws -> UInt32
-    func releaseIDRange(instanceID: String) throws
-    func allocatedIDRanges() throws -> [String: UInt32]
+    func allocateIDRange(instanceID: String, first: UInt32, size: UInt32, count: Int) async throws -> UInt32
+    func releaseIDRange(instanceID: String) async throws
+    func allocatedIDRanges() async throws -> [String: UInt32]
 }
 
 /// Where instances and the disks they hold are kept.
@@ -52,26 +52,26 @@ public protocol InstanceRepository: DiskRepository, IDRangeRepository, AddressRe
     /// Every change of `account`'s instances after `revision` (the store's revision, shared with
     /// caches: `CacheRepository.revisions`), in revision order, each with the instance as that
     /// change left it.
-    func changes(account: String, after revision: Int64) throws -> [InstanceChange]
+    func changes(account: String, after revision: Int64) async throws -> [InstanceChange]
 
-    func insert(_ instance: Instance) throws
+    func insert(_ instance: Instance) async throws
     /// Replaces the instance; fails as gone if it is gone or now belongs to another node (a
     /// node that was declared lost cannot write over the instance's new life elsewhere).
-    func update(_ instance: Instance) throws
+    func update(_ instance: Instance) async throws
     /// Moves the instance from node `from` to its `node` (rescheduling); fails as gone if it
     /// is not on `from` any more.
-    func reassign(_ instance: Instance, from: String?) throws
+    func reassign(_ instance: Instance, from: String?) async throws
     /// Every instance placed on `node`, of every account, oldest first.
-    func instances(onNode node: String) throws -> [Instance]
-    func get(id: String, account: String) throws -> Instance?
+    func instances(onNode node: String) async throws -> [Instance]
+    func get(id: String, account: String) async throws -> Instance?
     /// Instances of `account`, newest first, filtered, with the total before paging.
-    func list(account: String, query: InstanceQuery) throws -> (total: Int, instances: [Instance])
+    func list(account: String, query: InstanceQuery) async throws -> (total: Int, instances: [Instance])
     @discardableResult
-    func delete(id: String, account: String) throws -> Bool
+    func delete(id: String, account: String) async throws -> Bool
     /// Instances in any of `statuses`, of every account (for recovery after a restart).
-    func all(in statuses: [InstanceStatus]) throws -> [Instance]
+    func all(in statuses: [InstanceStatus]) async throws -> [Instance]
     /// How many instances there are in each status, every account (for the operator's gauges).
-    func countByStatus() throws -> [String: Int]
+    func countByStatus() async throws -> [String: Int]
 }
 
 /// Filters of DescribeEKSContainerInstances.

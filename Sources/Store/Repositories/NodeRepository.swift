@@ -9,19 +9,19 @@ import IMCInstance
 /// exactly one caller, so one replica fences it and moves its instances.
 public protocol NodeRepository: Sendable {
     /// Registers `node` (Ready, its allocation as given); a node of that name is replaced.
-    func register(_ node: Node) throws
+    func register(_ node: Node) async throws
     /// A heartbeat of a Ready node: its allocation as its instances say, and its warm caches.
     /// Returns the node's state as the store has it (Lost: another replica declared it lost;
     /// nil: it is not registered), the heartbeat recorded only if Ready.
-    func heartbeat(name: String, at: Date, allocatedCPU: Double, allocatedMemoryGiB: Double, warmCaches: [String]) throws
+    func heartbeat(name: String, at: Date, allocatedCPU: Double, allocatedMemoryGiB: Double, warmCaches: [String]) async throws
         -> Node.State?
-    func nodes() throws -> [Node]
+    func nodes() async throws -> [Node]
     /// Chooses a node (`Placement.choose`) and adds the instance's CPU and memory to its
     /// allocation; nil when none has room.
-    func place(cpu: Double, memoryGiB: Double, cache: String?, excluding: Set<String>) throws -> Node?
+    func place(cpu: Double, memoryGiB: Double, cache: String?, excluding: Set<String>) async throws -> Node?
     /// Marks Lost every Ready node whose last heartbeat is before `cutoff`; returns the nodes
     /// this call marked.
-    func markLost(heartbeatBefore cutoff: Date) throws -> [Node]
+    func markLost(heartbeatBefore cutoff: Date) async throws -> [Node]
     /// Forgets a node (it left for good).
-    func removeNode(name: String) throws
+    func removeNode(name: String) async throws
 }

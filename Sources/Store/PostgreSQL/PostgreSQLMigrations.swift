@@ -3,9 +3,10 @@ import Foundation
 /// The PostgreSQL schema, as numbered migrations applied in order and recorded in
 /// `schema_migrations`. The first is the SQLite schema as of its v11 (caches with their match
 /// index, instances, disks, usage, id ranges, networks, revisions and history, objects); later
-/// ones are appended, never edited. Replicas starting at once take an advisory lock, so one
+/// ones are appended, never edited, and reach the schema `SQLiteMigrations` reaches
+/// (`SchemaTests` compares the two). Replicas starting at once take an advisory lock, so one
 /// migrates and the others find it done.
-enum PostgreSQLSchema {
+enum PostgreSQLMigrations {
     static let migrations: [(name: String, sql: String)] = [
         (
             "v1-state",
@@ -138,6 +139,50 @@ enum PostgreSQLSchema {
             UPDATE instances SET node = convert_from(data, 'UTF8')::jsonb ->> 'node';
             """
         ),
+        (
+            "v5-match-by-account",
+            """
+            -- A match reads the account's holders of an image by the index alone, whatever the
+            -- other accounts hold (before: every holder of the image, then their rows).
+            ALTER TABLE cache_images ADD COLUMN account TEXT NOT NULL DEFAULT '';
+            ALTER TABLE cache_images ADD COLUMN region TEXT NOT NULL DEFAULT '';
+            UPDATE cache_images i SET account = c.account, region = c.region FROM caches c WHERE c.id = i.cache_id;
+            DROP INDEX cache_images_image;
+            CREATE INDEX cache_images_match ON cache_images(image, account, region, cache_id);
+            """
+        ),
+        (
+            "v6-pages",
+            """
+            -- A page of an account's rows, newest first, read off the index.
+            DROP INDEX caches_account;
+            CREATE INDEX caches_page ON caches(account, creation, id);
+            DROP INDEX instances_account;
+            CREATE INDEX instances_page ON instances(account, creation, id);
+            """
+        ),
+        (
+            "v7-account-rows",
+            """
+            -- How many caches and instances each account has, kept by triggers: a page's total is
+            -- read, not counted.
+            CREATE TABLE account_rows (kind TEXT NOT NULL, account TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (kind, account));
+            INSERT INTO account_rows (kind, account, n) SELECT 'cache', account, COUNT(*) FROM caches GROUP BY account;
+            INSERT INTO account_rows (kind, account, n) SELECT 'instance', account, COUNT(*) FROM instances GROUP BY account;
+            CREATE FUNCTION imc_count_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'INSERT' THEN
+                    INSERT INTO account_rows (kind, account, n) VALUES (TG_ARGV[0], NEW.account, 1)
+                        ON CONFLICT (kind, account) DO UPDATE SET n = account_rows.n + 1;
+                    RETURN NEW;
+                END IF;
+                UPDATE account_rows SET n = n - 1 WHERE kind = TG_ARGV[0] AND account = OLD.account;
+                RETURN OLD;
+            END $$;
+            CREATE TRIGGER caches_counted AFTER INSERT OR DELETE ON caches FOR EACH ROW EXECUTE FUNCTION imc_count_rows('cache');
+            CREATE TRIGGER instances_counted AFTER INSERT OR DELETE ON instances FOR EACH ROW EXECUTE FUNCTION imc_count_rows('instance');
+            """
+        ),
     ]
 
     /// A script's statements (PostgresNIO speaks the extended protocol only: one statement a
@@ -171,21 +216,20 @@ enum PostgreSQLSchema {
         return statements.filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     }
 
-    static func migrate(_ database: PostgreSQLDatabase) throws {
-        try database.write { session in
-            try session.lock("imc.schema")
-            try session.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)")
-            let applied = Set(try session.rows("SELECT name FROM schema_migrations").map { try $0.string("name") })
+    static func migrate(_ database: PostgreSQLDatabase) async throws {
+        try await database.write { session in
+            try await session.lock("imc.schema")
+            try await session.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)")
+            let applied = Set(try await session.rows("SELECT name FROM schema_migrations").map { try $0.string("name") })
             let known = Set(migrations.map(\.name))
             if let unknown = applied.subtracting(known).sorted().first {
                 throw StoreError(
-                    .database, "the database was migrated by a newer imc (\(unknown)); this one knows up to \(migrations.last!.name)")
+                    .database, "the database was migrated by a newer imc (\(unknown)); this one knows up to \(migrations.last?.name ?? "")")
             }
             for migration in migrations where !applied.contains(migration.name) {
-                for statement in statements(migration.sql) { try session.execute(statement) }
-                try session.execute(
-                    "INSERT INTO schema_migrations (name, applied) VALUES ($1, $2)",
-                    [.text(migration.name), .real(Date().timeIntervalSince1970)])
+                for statement in statements(migration.sql) { try await session.execute(SQL(stringLiteral: statement)) }
+                try await session.execute("INSERT INTO schema_migrations (name, applied) VALUES (\(migration.name), \(Date()))")
             }
         }
     }
