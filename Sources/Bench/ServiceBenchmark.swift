@@ -30,6 +30,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
     @Flag(help: "Also measure disks from RBD snapshots on a one-node Ceph started for the run.") var ceph = false
     @Flag(help: "Also measure the API over PostgreSQL (one and two replicas) started for the run.") var postgres = false
     @Flag(help: "Skip the local disk measurements.") var skipLocalDisks = false
+    @Option(help: "Also measure the API while this many instances start at once, again and again (0: not).") var starting = 0
 
     func run() async throws {
         try? FileManager.default.removeItem(atPath: work)
@@ -147,11 +148,24 @@ struct ServiceBenchmark: AsyncParsableCommand {
     }
 
     func apiReport() async throws -> String {
+        // Instances that start while the API is measured pull this image (a busybox) from a
+        // registry of the benchmark's own.
+        let registry = starting > 0 ? try await FaultRegistry.start() : nil
+        defer { registry?.stop() }
+        if let registry { registry.add(try RunnableImages.image(), repository: "bench/starting", tag: "v1") }
         var rows = try await api(label: "SQLite, 1 replica", database: nil, replicas: 1)
+        if let registry {
+            rows += try await api(label: "SQLite, 1 replica, \(starting) instances starting", database: nil, replicas: 1, registry: registry)
+        }
         if postgres {
             let server = try PostgreSQLServer.start()
             defer { server.stop() }
             rows += try await api(label: "PostgreSQL, 1 replica", database: try server.newDatabase(), replicas: 1)
+            if let registry {
+                rows += try await api(
+                    label: "PostgreSQL, 1 replica, \(starting) instances starting", database: try server.newDatabase(), replicas: 1,
+                    registry: registry)
+            }
             rows += try await api(label: "PostgreSQL, 2 replicas", database: try server.newDatabase(), replicas: 2)
         }
         return
@@ -161,7 +175,39 @@ struct ServiceBenchmark: AsyncParsableCommand {
             + "\n"
     }
 
-    func api(label: String, database: String?, replicas: Int) async throws -> [String] {
+    /// Keeps `starting` instances starting for as long as it runs: creates them at once (each
+    /// pulls the image, unpacks it, starts a container that ends at once), waits for them to end,
+    /// deletes them, and again. Returns how many started.
+    func keepStarting(_ client: APIClient, image: String, registry: String, count: Counter) async throws -> Int {
+        var started = 0
+        while !Task.isCancelled {
+            var request = CreateEKSContainerInstancesRequest(Containers: [Container(Name: "main", Image: image)])
+            request.Containers[0].Commands = ["/bin/true"]
+            request.RestartPolicy = "Never"
+            request.TerminationGracePeriodSeconds = 0
+            request.Replicas = starting
+            request.RegistryHttpEndPointList = [registry]
+            // Over PostgreSQL the instances are placed on the node (this process), whose room is
+            // given back by its next heartbeat after a delete: a refusal is waited out.
+            guard let ids = try? await client.send(request).EksCiIds else {
+                try await Task.sleep(for: .milliseconds(500))
+                continue
+            }
+            while !Task.isCancelled {
+                var describe = DescribeEKSContainerInstancesRequest()
+                describe.EksCiIds = ids
+                let all = try await client.send(describe).EksCis
+                if all.allSatisfy({ $0.Status == "Succeeded" || $0.Status == "Failed" }) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            started += ids.count
+            for _ in ids { count.add() }
+            try await client.deleteInstancesAndWait(ids, poll: .milliseconds(100))
+        }
+        return started
+    }
+
+    func api(label: String, database: String?, replicas: Int, registry: FaultRegistry? = nil) async throws -> [String] {
         let root = work + "/api-\(label.filter(\.isLetter))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         // Seed the database directly: Ready caches of the root account over a pool of images.
@@ -194,7 +240,8 @@ struct ServiceBenchmark: AsyncParsableCommand {
             let dataRoot = replicas == 1 ? root : root + "/replica-\(replica)"
             serves.append(
                 try await ServeProcess(
-                    imc: imc, dataRoot: dataRoot, builders: 0, extraArguments: database.map { ["--database", $0] } ?? [],
+                    imc: imc, dataRoot: dataRoot, builders: 0,
+                    extraArguments: (database.map { ["--database", $0] } ?? []) + (registry.map { ["--plain-http", $0.host] } ?? []),
                     environment: ["IMC_MASTER_KEY": key]))
         }
         let endpoints = serves.map(\.settings)
@@ -224,6 +271,15 @@ struct ServiceBenchmark: AsyncParsableCommand {
         }
         var rows: [String] = []
         let connections = self.connections
+        // The instances starting meanwhile, when asked for.
+        let startedCount = Counter()
+        let load = registry.map { registry in
+            Task {
+                try await keepStarting(
+                    APIClient(settings), image: "\(registry.host)/bench/starting:v1", registry: registry.host, count: startedCount)
+            }
+        }
+        defer { load?.cancel() }
         for action in ["DescribeImageCaches", "GetMostSuitableImageCache"] {
             var latencies: [Double] = []
             for _ in 0..<requests {
@@ -262,6 +318,11 @@ struct ServiceBenchmark: AsyncParsableCommand {
                     format: "| %@ | %@ | %.2f ms | %.2f ms | %.0f |", label as NSString, action as NSString,
                     Measure.median(latencies) * 1000,
                     p99 * 1000, rps))
+        }
+        if let load {
+            load.cancel()
+            let started = (try? await load.value) ?? startedCount.total
+            rows = rows.map { $0.replacingOccurrences(of: "| \(label) |", with: "| \(label) (\(started) started during the run) |") }
         }
         return rows
     }
