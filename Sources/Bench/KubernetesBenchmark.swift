@@ -86,7 +86,9 @@ struct KubernetesBenchmark: AsyncParsableCommand {
         for _ in 0..<7 {
             var table = HTTPClientRequest(url: collection + "?limit=500")
             table.headers.add(name: "Authorization", value: "Bearer " + token)
-            table.headers.add(name: "Accept", value: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+            table.headers.add(
+                name: "Accept",
+                value: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
             var continueToken: String? = nil
             let start = ContinuousClock.now
             repeat {

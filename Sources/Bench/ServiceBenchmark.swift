@@ -155,7 +155,8 @@ struct ServiceBenchmark: AsyncParsableCommand {
         if let registry { registry.add(try RunnableImages.image(), repository: "bench/starting", tag: "v1") }
         var rows = try await api(label: "SQLite, 1 replica", database: nil, replicas: 1)
         if let registry {
-            rows += try await api(label: "SQLite, 1 replica, \(starting) instances starting", database: nil, replicas: 1, registry: registry)
+            rows += try await api(
+                label: "SQLite, 1 replica, \(starting) instances starting", database: nil, replicas: 1, registry: registry)
         }
         if postgres {
             let server = try PostgreSQLServer.start()

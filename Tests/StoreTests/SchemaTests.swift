@@ -90,10 +90,16 @@ import Testing
         let sqlite = try await Backend.sqlite.open()
         let postgresql = try await Backend.postgresql.open()
         let (a, b) = (try await Self.schema(sqlite.store.database), try await Self.schema(postgresql.store.database))
-        #expect(a.columns.keys.sorted() == b.columns.keys.sorted(), "tables: SQLite \(a.columns.keys.sorted()), PostgreSQL \(b.columns.keys.sorted())")
+        #expect(
+            a.columns.keys.sorted() == b.columns.keys.sorted(),
+            "tables: SQLite \(a.columns.keys.sorted()), PostgreSQL \(b.columns.keys.sorted())")
         for table in Set(a.columns.keys).intersection(b.columns.keys) {
-            #expect(a.columns[table] == b.columns[table], "\(table): SQLite \(a.columns[table]!.sorted()), PostgreSQL \(b.columns[table]!.sorted())")
+            #expect(
+                a.columns[table] == b.columns[table],
+                "\(table): SQLite \(a.columns[table]!.sorted()), PostgreSQL \(b.columns[table]!.sorted())")
         }
-        #expect(a.indexes == b.indexes, "indexes:\nSQLite     \(a.indexes.sorted { $0.key < $1.key })\nPostgreSQL \(b.indexes.sorted { $0.key < $1.key })")
+        #expect(
+            a.indexes == b.indexes,
+            "indexes:\nSQLite     \(a.indexes.sorted { $0.key < $1.key })\nPostgreSQL \(b.indexes.sorted { $0.key < $1.key })")
     }
 }
