@@ -267,7 +267,7 @@ let package = Package(
         .testTarget(
             name: "IMCKubernetesTests",
             dependencies: [
-                "IMCKubernetes", "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCTestSupport",
+                "IMCKubernetes", "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel", "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/KubernetesTests"),

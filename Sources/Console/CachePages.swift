@@ -161,21 +161,23 @@ extension Console {
                 let cache = try await caches.create(request, account: s.account, region: region)
                 return Self.redirect("/console/caches/\(cache.id)")
             } catch let e as ServiceError {
-                errors[Self.field(of: e.message)] = e.message
+                errors[Self.field(of: e)] = e.message
             }
         }
         return createPage(s, form: form, errors: errors)
     }
 
-    /// The form field a service message is about (messages start with the API's field name).
-    static func field(of message: String) -> String {
-        if message.hasPrefix("Images") { return "images" }
-        if message.hasPrefix("ImageCacheSize") { return "size" }
-        if message.hasPrefix("RetentionDays") { return "retention" }
-        if message.hasPrefix("ImageCacheName") { return "name" }
-        if message.hasPrefix("RefreshIntervalMinutes") { return "refresh" }
-        if message.hasPrefix("Platform") { return "platform" }
-        return "form"
+    /// The form's input a service refusal is about (the refusal names the API's field).
+    static func field(of error: ServiceError) -> String {
+        switch error.field?.root {
+        case "Images": "images"
+        case "ImageCacheSize": "size"
+        case "RetentionDays": "retention"
+        case "ImageCacheName": "name"
+        case "RefreshIntervalMinutes": "refresh"
+        case "Platform": "platform"
+        default: "form"
+        }
     }
 
     func cache(_ s: Session, _ id: String) async throws -> ImageCache? {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IMCCache
+import IMCModel
 import IMCService
 import IMCStore
 
@@ -341,15 +342,27 @@ extension KubernetesAPI {
         return Self.respond(ImageCacheObject.object(cache))
     }
 
+    /// The object's field a service refusal names (`Images[2]` is `spec.images[2]`).
+    static func specPath(_ field: FieldPath?) -> String {
+        guard let field, let root = field.root else { return "spec" }
+        let names = [
+            "Images": "spec.images", "ImageCacheSize": "spec.imageCacheSize", "RetentionDays": "spec.retentionDays",
+            "RefreshIntervalMinutes": "spec.refreshIntervalMinutes", "Platform": "spec.platform", "ImageCacheName": "metadata.name",
+            "ImageRegistryCredentials": "spec.imagePullSecrets",
+        ]
+        guard let name = names[root] else { return "spec" }
+        return FieldPath([.key(name)] + field.components.dropFirst()).description
+    }
+
     /// The services' refusals in Kubernetes' terms.
     func mapped<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let e as ServiceError {
             switch e.code {
-            case .invalidValue, .missing: throw KubernetesStatus.invalid(Self.resource, name, causes: [("spec", e.message)])
+            case .invalidValue, .missing: throw KubernetesStatus.invalid(Self.resource, name, causes: [(Self.specPath(e.field), e.message)])
             case .notFound: throw KubernetesStatus.notFound(Self.resource, name)
             case .conflict: throw KubernetesStatus.conflict(Self.resource, name, e.message)
             case .inUse:
-                if e.message.contains("already the name") { throw KubernetesStatus.alreadyExists(Self.resource, name) }
+                if e.field?.root == "ImageCacheName" { throw KubernetesStatus.alreadyExists(Self.resource, name) }
                 throw KubernetesStatus.conflict(Self.resource, name, e.message)
             case .limitExceeded:
                 throw KubernetesStatus(

@@ -6,6 +6,7 @@ import IMCCache
 import IMCClient
 import IMCCloudAPI
 import IMCInstance
+import IMCModel
 import IMCService
 import IMCStore
 
@@ -344,6 +345,31 @@ extension KubernetesAPI {
         }
     }
 
+    /// The Pod's field a service refusal names: `Containers[1].Image` is `spec.containers[1].image`,
+    /// `VpcId` the annotation that gave it.
+    static func podPath(_ field: FieldPath?) -> String {
+        guard let field, let root = field.root else { return "spec" }
+        let annotations = ["VpcId": vpcAnnotation, "SubnetId": subnetAnnotation, "SecurityGroupIds": securityGroupAnnotation]
+        if let annotation = annotations[root] { return "metadata.annotations[\(annotation)]" }
+        let roots = [
+            "Containers": "spec.containers", "InitContainers": "spec.initContainers", "EksCiName": "metadata.name",
+            "TerminationGracePeriodSeconds": "spec.terminationGracePeriodSeconds",
+        ]
+        let containerFields = [
+            "Name": "name", "Image": "image", "WorkingDir": "workingDir", "Cpu": "resources.requests.cpu",
+            "Memory": "resources.requests.memory",
+        ]
+        guard let top = roots[root] else { return "spec" }
+        var path = top
+        for c in field.components.dropFirst() {
+            switch c {
+            case .index(let i): path += "[\(i)]"
+            case .key(let k): path += "." + (containerFields[k] ?? k)
+            }
+        }
+        return path
+    }
+
     static let vpcAnnotation = "eks.tke.cloud.tencent.com/vpc-id"
     static let subnetAnnotation = "eks.tke.cloud.tencent.com/subnet-id"
     static let securityGroupAnnotation = "eks.tke.cloud.tencent.com/security-group-id"
@@ -406,13 +432,7 @@ extension KubernetesAPI {
                 throw KubernetesStatus(
                     code: 403, reason: "Forbidden", message: "pods \"\(name)\" is forbidden: exceeded quota: \(e.message)")
             default:
-                let field =
-                    e.message.hasPrefix("VpcId")
-                    ? "metadata.annotations[\(Self.vpcAnnotation)]"
-                    : e.message.hasPrefix("SubnetId")
-                        ? "metadata.annotations[\(Self.subnetAnnotation)]"
-                        : e.message.hasPrefix("SecurityGroupIds") ? "metadata.annotations[\(Self.securityGroupAnnotation)]" : "spec"
-                throw KubernetesStatus.invalid(Resource.pods, name, causes: [(field, e.message)])
+                throw KubernetesStatus.invalid(Resource.pods, name, causes: [(Self.podPath(e.field), e.message)])
             }
         }
         let pod = await (try? instances.get(id: created[0].id, account: call.account)) ?? created[0]

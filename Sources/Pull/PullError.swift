@@ -58,7 +58,7 @@ public struct PullError: Error, CustomStringConvertible, Sendable {
             case .unreachable, .stalled: return PullError(.unreachable, e.description, cause: e)
             case .noMatchingPlatform: return PullError(.noMatchingPlatform, e.message, cause: e)
             case .digestMismatch, .tooLarge: return PullError(.badImage, e.message, cause: e)
-            case .unavailable, .protocolViolation, .refused: return PullError(.registry, e.message, cause: e)
+            case .unavailable, .protocolViolation, .refused, .addressRefused: return PullError(.registry, e.message, cause: e)
             }
         case let e as ContentError:
             switch e.code {

@@ -103,7 +103,7 @@ public final class RegistryClient: Sendable {
         }
         for address in addresses {
             if let rule = policy.refusal(address) {
-                throw RegistryError(.refused, policy.explain(host: name, address: address, rule: rule))
+                throw RegistryError(.addressRefused, policy.explain(host: name, address: address, rule: rule))
             }
         }
         if IPAddress(name) != nil { return shared }

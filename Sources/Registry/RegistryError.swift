@@ -16,6 +16,9 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
         case protocolViolation
         /// A safety rule refused the registry's request (https→http redirect, private token realm).
         case refused
+        /// The registry's address is in a network the service's policy refuses
+        /// (`RegistryAllowedNetworks`): loopback, link-local, private, the service's own.
+        case addressRefused
         /// A document was larger than imc accepts.
         case tooLarge
         /// Served bytes do not match their digest.

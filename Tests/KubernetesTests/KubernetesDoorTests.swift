@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import IMCCache
 import IMCDoors
+import IMCModel
 import IMCService
 import IMCStore
 import IMCTestSupport
@@ -235,6 +236,25 @@ struct KubernetesDoorTests {
         var selectorQuery: [String: String] = [:]
         selectorQuery["labelSelector"] = selector
         #expect(try Selector(query: selectorQuery).matches(object) == matches)
+    }
+
+    /// A service's refusal names the request's field; the door names the object's.
+    @Test(arguments: [
+        ("Containers[1].Image", "spec.containers[1].image"), ("InitContainers[0].WorkingDir", "spec.initContainers[0].workingDir"),
+        ("VpcId", "metadata.annotations[eks.tke.cloud.tencent.com/vpc-id]"),
+        ("SecurityGroupIds", "metadata.annotations[eks.tke.cloud.tencent.com/security-group-id]"),
+        ("TerminationGracePeriodSeconds", "spec.terminationGracePeriodSeconds"), ("Replicas", "spec"), (nil, "spec"),
+    ])
+    func aRefusalsFieldIsThePodsField(field: String?, path: String) {
+        #expect(KubernetesAPI.podPath(field.map { FieldPath(stringLiteral: $0) }) == path)
+    }
+
+    @Test(arguments: [
+        ("Images[2]", "spec.images[2]"), ("ImageCacheSize", "spec.imageCacheSize"), ("ImageCacheName", "metadata.name"),
+        ("Limit", "spec"),
+    ])
+    func aRefusalsFieldIsTheImageCachesField(field: String, path: String) {
+        #expect(KubernetesAPI.specPath(FieldPath(stringLiteral: field)) == path)
     }
 
     @Test func agesReadAsKubectlPrintsThem() {

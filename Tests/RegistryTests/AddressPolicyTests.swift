@@ -53,7 +53,7 @@ import Testing
                 _ = try await client.fetchManifest(try ImageReference(parsing: "\(host)/a/b:v1"))
             } throws: { error in
                 guard let e = error as? RegistryError else { return false }
-                return e.code == .refused && e.message.contains("\"loopback\"") && e.message.contains("RegistryAllowedNetworks")
+                return e.code == .addressRefused && e.message.contains("\"loopback\"") && e.message.contains("RegistryAllowedNetworks")
             }
         }
         #expect(registry.requests.isEmpty, "nothing was sent to a refused address")
@@ -73,7 +73,7 @@ import Testing
         await #expect {
             _ = try await FaultRegistryTests.fetchLayer(client, registry, image)
         } throws: { error in
-            (error as? RegistryError)?.code == .refused && "\(error)".contains("127.0.0.2")
+            (error as? RegistryError)?.code == .addressRefused && "\(error)".contains("127.0.0.2")
         }
         #expect(!registry.requests.contains { $0.path.hasPrefix("/redirected/") })
     }

@@ -24,6 +24,7 @@ public struct BillingService: Sendable {
         let start = from ?? end.addingTimeInterval(-30 * 86400)
         guard start < end else {
             throw ServiceError.invalidValue(
+                "StartTime",
                 "StartTime \(start.rfc3339) must be before EndTime \(end.rfc3339)")
         }
         var rows = try await usage.usage(account: account, from: start, to: end)

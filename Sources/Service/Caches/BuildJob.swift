@@ -123,7 +123,7 @@ public struct BuildJob: Codable, Sendable {
 
     static func reason(for error: PullError) -> CacheEventReason {
         if let cause = error.cause as? RegistryError {
-            if cause.code == .refused && cause.message.contains("RegistryAllowedNetworks") { return .registryRefused }
+            if cause.code == .addressRefused { return .registryRefused }
             if cause.code == .stalled { return .registryStalled }
         }
         switch error.code {

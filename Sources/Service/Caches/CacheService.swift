@@ -82,7 +82,7 @@ public final class CacheService: Sendable {
 
     /// Validates and records a new cache as Pending; a build worker takes it from there.
     public func create(_ request: CacheRequest, account: String, region: String) async throws -> ImageCache {
-        guard let images = request.images else { throw ServiceError.missing("Images is required") }
+        guard let images = request.images else { throw ServiceError.missing("Images", "Images is required") }
         try validate(images: images)
         let size = request.size ?? limits.defaultSize
         try validate(size: size)
@@ -200,7 +200,7 @@ public final class CacheService: Sendable {
     /// Deletes caches; unknown ids (or another account's) are an error naming them, and then
     /// nothing is deleted.
     public func delete(ids: [String], account: String) async throws {
-        guard !ids.isEmpty else { throw ServiceError.missing("ImageCacheIds must name at least one cache") }
+        guard !ids.isEmpty else { throw ServiceError.missing("ImageCacheIds", "ImageCacheIds must name at least one cache") }
         var found: [ImageCache] = []
         for id in ids {
             guard let cache = try await repository.get(id: id, account: account) else {
@@ -235,8 +235,10 @@ public final class CacheService: Sendable {
 
     /// Caches of the account, filtered and paged.
     public func describe(account: String, query: CacheQuery) async throws -> (total: Int, caches: [ImageCache]) {
-        guard (0...50).contains(query.limit) else { throw ServiceError.invalidValue("Limit must be from 0 to 50, not \(query.limit)") }
-        guard query.offset >= 0 else { throw ServiceError.invalidValue("Offset must not be negative, not \(query.offset)") }
+        guard (0...50).contains(query.limit) else {
+            throw ServiceError.invalidValue("Limit", "Limit must be from 0 to 50, not \(query.limit)")
+        }
+        guard query.offset >= 0 else { throw ServiceError.invalidValue("Offset", "Offset must not be negative, not \(query.offset)") }
         return try await repository.list(account: account, query: query)
     }
 
@@ -265,13 +267,13 @@ public final class CacheService: Sendable {
     }
 
     func validate(images: [String]) throws {
-        guard !images.isEmpty else { throw ServiceError.invalidValue("Images must name at least one image") }
+        guard !images.isEmpty else { throw ServiceError.invalidValue("Images", "Images must name at least one image") }
         guard images.count <= limits.maximumImages else {
-            throw ServiceError.invalidValue("Images names \(images.count) images, more than \(limits.maximumImages)")
+            throw ServiceError.invalidValue("Images", "Images names \(images.count) images, more than \(limits.maximumImages)")
         }
         for (i, image) in images.enumerated() {
             do { _ = try ImageReference(parsing: image) } catch {
-                throw ServiceError.invalidValue("Images[\(i)]: \(error.message)")
+                throw ServiceError.invalidValue(FieldPath("Images").index(i), "Images[\(i)]: \(error.message)")
             }
         }
     }
@@ -279,6 +281,7 @@ public final class CacheService: Sendable {
     func validate(size: Int) throws {
         guard (limits.minimumSize...limits.maximumSize).contains(size) else {
             throw ServiceError.invalidValue(
+                "ImageCacheSize",
                 "ImageCacheSize must be from \(limits.minimumSize) to \(limits.maximumSize) GiB, not \(size)")
         }
     }
@@ -286,6 +289,7 @@ public final class CacheService: Sendable {
     func validate(retentionDays: Int) throws {
         guard (0...limits.maximumRetentionDays).contains(retentionDays) else {
             throw ServiceError.invalidValue(
+                "RetentionDays",
                 "RetentionDays must be from 0 (kept until deleted) to \(limits.maximumRetentionDays), not \(retentionDays)")
         }
     }
@@ -298,13 +302,17 @@ public final class CacheService: Sendable {
         q.names = [name]
         q.limit = 1
         if let other = try await repository.list(account: account, query: q).caches.first, other.id != id {
-            throw ServiceError.inUse("ImageCacheName \(name) is already the name of image cache \(other.id); names are unique per account")
+            throw ServiceError.inUse(
+                "ImageCacheName \(name) is already the name of image cache \(other.id); names are unique per account",
+                field: "ImageCacheName")
         }
     }
 
     /// The store's refusal of a duplicate name (two requests that raced) as the API's error.
     static func nameTaken<T>(_ write: () async throws -> T) async throws -> T {
-        do { return try await write() } catch let e as StoreError where e.code == .duplicate { throw ServiceError.inUse(e.message) }
+        do { return try await write() } catch let e as StoreError where e.code == .duplicate {
+            throw ServiceError.inUse(e.message, field: "ImageCacheName")
+        }
     }
 
     /// A platform images can be pulled for: `linux/<arch>[/<variant>]`, written as the registry
@@ -312,6 +320,7 @@ public final class CacheService: Sendable {
     func validate(platform text: String) throws -> String {
         guard let p = try? Platform(parsing: text), p.os == "linux", text.contains("/") else {
             throw ServiceError.invalidValue(
+                "Platform",
                 "Platform must be linux/<architecture> such as linux/amd64 or linux/arm64, not \"\(text.prefix(40))\"")
         }
         return p.description
@@ -320,13 +329,15 @@ public final class CacheService: Sendable {
     func validate(refreshMinutes m: Int) throws {
         guard m == 0 || (limits.minimumRefreshMinutes...525_600).contains(m) else {
             throw ServiceError.invalidValue(
+                "RefreshIntervalMinutes",
                 "RefreshIntervalMinutes must be 0 (never) or from \(limits.minimumRefreshMinutes) to 525600 (a year), not \(m)")
         }
     }
 
     func validate(name: String) throws {
         guard name.count <= 60, name.unicodeScalars.allSatisfy({ $0.value >= 32 && $0.value != 127 }) else {
-            throw ServiceError.invalidValue("ImageCacheName must be at most 60 printable characters, not \"\(name.prefix(80))\"")
+            throw ServiceError.invalidValue(
+                "ImageCacheName", "ImageCacheName must be at most 60 printable characters, not \"\(name.prefix(80))\"")
         }
     }
 

@@ -10,10 +10,13 @@ extension InstanceService {
         let name = container ?? instance.containers.first?.name ?? ""
         guard names.contains(name) else {
             throw ServiceError.invalidValue(
-                "ContainerName \"\(name.prefix(60))\" is not a container of \(id); it has \(names.joined(separator: ", "))")
+                "ContainerName", "ContainerName \"\(name.prefix(60))\" is not a container of \(id); it has \(names.joined(separator: ", "))"
+            )
         }
-        if let tail, tail < 0 { throw ServiceError.invalidValue("Tail must not be negative, not \(tail)") }
-        if let limitBytes, limitBytes <= 0 { throw ServiceError.invalidValue("LimitBytes must be positive, not \(limitBytes)") }
+        if let tail, tail < 0 { throw ServiceError.invalidValue("Tail", "Tail must not be negative, not \(tail)") }
+        if let limitBytes, limitBytes <= 0 {
+            throw ServiceError.invalidValue("LimitBytes", "LimitBytes must be positive, not \(limitBytes)")
+        }
         // The log is on the instance's disk, on its node: an API replica elsewhere says so
         // rather than answering an empty log.
         guard isHere(instance) || nodes == nil else {

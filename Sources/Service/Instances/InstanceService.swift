@@ -199,9 +199,9 @@ public final class InstanceService: Sendable {
 
     public func describe(account: String, query: InstanceQuery) async throws -> (total: Int, instances: [Instance]) {
         guard (0...100).contains(query.limit) else {
-            throw ServiceError.invalidValue("Limit must be from 0 to 100, not \(query.limit)")
+            throw ServiceError.invalidValue("Limit", "Limit must be from 0 to 100, not \(query.limit)")
         }
-        guard query.offset >= 0 else { throw ServiceError.invalidValue("Offset must not be negative, not \(query.offset)") }
+        guard query.offset >= 0 else { throw ServiceError.invalidValue("Offset", "Offset must not be negative, not \(query.offset)") }
         return try await repository.list(account: account, query: query)
     }
 
@@ -218,7 +218,7 @@ public final class InstanceService: Sendable {
     /// `grace`: seconds the containers get to exit, instead of each instance's own (a Pod
     /// deleted with `--grace-period`).
     public func delete(ids: [String], account: String, grace: Int? = nil) async throws {
-        guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds must name at least one instance") }
+        guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds", "EksCiIds must name at least one instance") }
         var found: [Instance] = []
         for id in ids { await found.append(try get(id: id, account: account)) }
         for var instance in found where instance.status != .terminating {
@@ -244,7 +244,7 @@ public final class InstanceService: Sendable {
 
     /// Restarts every container of the instances (same disk, writable layers kept).
     public func restart(ids: [String], account: String) async throws {
-        guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds must name at least one instance") }
+        guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds", "EksCiIds must name at least one instance") }
         var found: [Instance] = []
         for id in ids { await found.append(try get(id: id, account: account)) }
         for instance in found {
