@@ -54,8 +54,12 @@ let package = Package(
             ],
             path: "Sources/OS"),
 
+        // Documents: JSON and YAML read into JSONValue (bounded), and the one strict decoder every
+        // input goes through, whose problems name the field's path.
+        .target(name: "IMCDocuments", dependencies: [.product(name: "Yams", package: "Yams")], path: "Sources/Documents"),
+
         // Pure values: references, digests, platforms, manifests, configs, credentials. No I/O.
-        .target(name: "IMCModel", path: "Sources/Model"),
+        .target(name: "IMCModel", dependencies: ["IMCDocuments"], path: "Sources/Model"),
 
         // I/O adapters.
         .target(
@@ -87,7 +91,7 @@ let package = Package(
         // API's signature, envelope and error codes.
         .target(name: "IMCCache", dependencies: ["IMCModel"], path: "Sources/Cache"),
         .target(
-            name: "IMCAPI", dependencies: ["IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
+            name: "IMCAPI", dependencies: ["IMCDocuments", "IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/API"),
 
         // Disks and snapshots: sparse ext4 disk images, loop mounts, reflink snapshots in an XFS
@@ -246,6 +250,7 @@ let package = Package(
             ],
             path: "Sources/TestSupport"),
 
+        .testTarget(name: "IMCDocumentsTests", dependencies: ["IMCDocuments"], path: "Tests/DocumentsTests"),
         .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
         .testTarget(name: "IMCOSTests", dependencies: ["IMCOS", "IMCTestSupport"], path: "Tests/OSTests"),
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
@@ -279,7 +284,7 @@ let package = Package(
             ],
             path: "Tests/ConsoleTests"),
         .testTarget(
-            name: "IMCAPITests", dependencies: ["IMCAPI", "IMCClient", "IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/APITests"),
+            name: "IMCAPITests", dependencies: ["IMCAPI", "IMCDocuments", "IMCClient", "IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/DisksTests"),
         .testTarget(
             name: "IMCStoreTests",

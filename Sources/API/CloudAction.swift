@@ -1,3 +1,5 @@
+import IMCDocuments
+
 /// Every action the Cloud API door answers, declared once: the server dispatches on it, counts
 /// requests by it (a bounded metric label), and the client names it.
 public enum CloudAction: String, CaseIterable, Sendable {
@@ -26,13 +28,24 @@ public enum CloudAction: String, CaseIterable, Sendable {
 }
 
 /// A request of one Cloud API action, as its fields are named on the wire (PascalCase, as the
-/// official SDKs' models): encoded by the client, read strictly by the server.
+/// official SDKs' models): encoded by the client, read by the server through the strict decoder.
 public protocol CloudAPIRequest: Codable, Sendable {
     associatedtype Response: Codable, Sendable
     static var action: CloudAction { get }
-    /// Reads the request's fields with the types they must have; an unknown field is refused by
-    /// name once the caller has read everything (`Parameters.finish()`).
-    init(reading p: inout Parameters) throws(APIError)
+}
+
+extension CloudAPIRequest {
+    /// The request in `body` (JSON; an empty body is an empty object), every field of the type it
+    /// must have; a field the action does not take is refused by name.
+    public static func decode(body: [UInt8]) throws(APIError) -> Self {
+        let value: JSONValue
+        if body.allSatisfy({ $0 == 32 || $0 == 10 || $0 == 13 || $0 == 9 }) {
+            value = .object([:])
+        } else {
+            do { value = try JSONValue.parseJSON(body) } catch { throw APIError.invalidParameter("the request body is not a JSON object") }
+        }
+        do { return try StrictDecoder().decode(Self.self, from: value) } catch { throw APIError(error) }
+    }
 }
 
 /// A response with no fields beyond the envelope's `RequestId`.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IMCAPI
 import IMCClient
+import IMCDocuments
 import IMCModel
 import Yams
 

@@ -1,5 +1,6 @@
 import Foundation
 import IMCAPI
+import IMCDocuments
 import IMCModel
 import Yams
 
@@ -176,7 +177,7 @@ public struct PodManifest: Sendable {
 
     /// A container's `securityContext` (over the Pod's `runAsUser`, `runAsGroup`, `runAsNonRoot`)
     /// as the API's `SecurityContext`; what asks for the host is refused, naming the field.
-    static func securityContext(_ value: Any?, pod: [String: Any], at: String) throws -> JSONValue? {
+    static func securityContext(_ value: Any?, pod: [String: Any], at: String) throws -> SecurityContext? {
         let c = value as? [String: Any] ?? [:]
         if value != nil && value as? [String: Any] == nil { throw ManifestError("\(at) must be a mapping") }
         if (c["privileged"] as? Bool) == true {
@@ -185,7 +186,7 @@ public struct PodManifest: Sendable {
         if (c["allowPrivilegeEscalation"] as? Bool) == true {
             throw ManifestError("\(at).allowPrivilegeEscalation true is refused: containers run with no_new_privs")
         }
-        var out: [String: JSONValue] = [:]
+        var out = SecurityContext()
         let caps = c["capabilities"] as? [String: Any] ?? [:]
         let add = (caps["add"] as? [Any] ?? []).map { "\($0)" }
         for name in add
@@ -193,22 +194,22 @@ public struct PodManifest: Sendable {
             throw ManifestError("\(at).capabilities.add \(name) is refused: a container may have only Docker's default capabilities")
         }
         let drop = (caps["drop"] as? [Any] ?? []).map { "\($0)" }
-        if !add.isEmpty || !drop.isEmpty {
-            out["Capabilities"] = .object(["Add": .array(add.map { .string($0) }), "Drop": .array(drop.map { .string($0) })])
-        }
-        for (kube, api) in [("runAsUser", "RunAsUser"), ("runAsGroup", "RunAsGroup")] {
+        if !add.isEmpty || !drop.isEmpty { out.Capabilities = SecurityContext.CapabilityChanges(Add: add, Drop: drop) }
+        for (kube, field) in [("runAsUser", \SecurityContext.RunAsUser), ("runAsGroup", \SecurityContext.RunAsGroup)] {
             guard let v = c[kube] ?? pod[kube] else { continue }
             guard let n = v as? Int, (0...65535).contains(n) else {
                 throw ManifestError("\(at).\(kube) must be an id from 0 to 65535, not \(v)")
             }
-            out[api] = .number(Double(n))
+            out[keyPath: field] = Int64(n)
         }
-        for (kube, api) in [("runAsNonRoot", "RunAsNonRoot"), ("readOnlyRootFilesystem", "ReadOnlyRootFilesystem")] {
+        for (kube, field) in [
+            ("runAsNonRoot", \SecurityContext.RunAsNonRoot), ("readOnlyRootFilesystem", \SecurityContext.ReadOnlyRootFilesystem),
+        ] {
             guard let v = c[kube] ?? (kube == "runAsNonRoot" ? pod[kube] : nil) else { continue }
             guard let b = v as? Bool else { throw ManifestError("\(at).\(kube) must be true or false, not \(v)") }
-            out[api] = .bool(b)
+            out[keyPath: field] = b
         }
-        return out.isEmpty ? nil : .object(out)
+        return out == SecurityContext() ? nil : out
     }
 
     /// Kubernetes CPU quantities: `1`, `0.5`, `500m`.

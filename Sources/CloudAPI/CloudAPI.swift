@@ -80,8 +80,7 @@ public struct CloudAPI: Sendable {
                 throw APIError.invalidParameterValue(
                     "X-TC-Region \"\(region.prefix(40))\" is not served here; regions: \(regions.sorted().joined(separator: ", "))")
             }
-            var p = try IMCAPI.Parameters(body: body)
-            let data = try await dispatch(action, &p, account: key.account, region: region, requestID: requestID)
+            let data = try await dispatch(action, body, account: key.account, region: region, requestID: requestID)
             IMCMetrics.apiRequest(action: name, code: "ok", actions: CloudAction.allCases.map(\.rawValue), codes: Self.codes)
             logger.info("api", metadata: ["action": "\(name)", "code": "ok"])
             return data
@@ -106,13 +105,9 @@ public struct CloudAPI: Sendable {
         }
     }
 
-    func dispatch(_ action: CloudAction, _ p: inout IMCAPI.Parameters, account: String, region: String, requestID: String) async throws
-        -> Data
-    {
+    func dispatch(_ action: CloudAction, _ bytes: [UInt8], account: String, region: String, requestID: String) async throws -> Data {
         func call<R: CloudAPIRequest>(_ type: R.Type, _ body: (R) async throws -> R.Response) async throws -> Data {
-            let request = try R(reading: &p)
-            try p.finish()
-            return try Envelope.success(try await body(request), requestID: requestID)
+            try Envelope.success(try await body(try R.decode(body: bytes)), requestID: requestID)
         }
         switch action {
         case .createImageCache:

@@ -56,7 +56,7 @@ struct ImageCacheActions: Sendable {
             case "image-cache-name": query.names = (query.names ?? []) + values
             case "image-cache-id": query.ids = (query.ids ?? []) + values
             case "status":
-                query.statuses = try values.map { v throws(APIError) in try Parameters.oneOf(v, field: "Filters status value") }
+                query.statuses = try values.map { v throws(APIError) in try APIError.oneOf(v, field: "Filters status value") }
             default:
                 throw APIError.invalidParameterValue(
                     "Filters Name \"\(filter.Name.prefix(60))\" is not supported; use image-cache-name, image-cache-id or status")

@@ -1,6 +1,7 @@
 import Foundation
 import IMCAPI
 import IMCCache
+import IMCDocuments
 import IMCInstance
 import IMCService
 import IMCStore
@@ -20,9 +21,9 @@ public struct InstanceActions: Sendable {
     /// through `PodManifest`, in the Kubernetes door); a bad field is an `APIError` naming it.
     public static func request(_ r: CreateEKSContainerInstancesRequest) throws -> InstanceRequest {
         var request = InstanceRequest()
-        for (i, c) in r.Containers.enumerated() { request.containers.append(try Self.container(c, path: "Containers[\(i)]")) }
+        for (i, c) in r.Containers.enumerated() { request.containers.append(try Self.container(c, path: FieldPath("Containers").index(i))) }
         for (i, c) in (r.InitContainers ?? []).enumerated() {
-            request.initContainers.append(try Self.container(c, path: "InitContainers[\(i)]"))
+            request.initContainers.append(try Self.container(c, path: FieldPath("InitContainers").index(i)))
         }
         if let name = r.RuntimeClassName {
             guard let runtime = RuntimeClass(rawValue: name) else {
@@ -35,7 +36,7 @@ public struct InstanceActions: Sendable {
         request.name = r.EksCiName
         request.cpu = r.Cpu
         request.memory = r.Memory
-        request.restartPolicy = try r.RestartPolicy.map { v throws(APIError) in try Parameters.oneOf(v, field: "RestartPolicy") }
+        request.restartPolicy = try r.RestartPolicy.map { v throws(APIError) in try APIError.oneOf(v, field: "RestartPolicy") }
         request.credentials = (r.ImageRegistryCredentials ?? []).map(Views.credential)
         request.replicas = r.Replicas
         request.subnetID = r.SubnetId
@@ -49,7 +50,7 @@ public struct InstanceActions: Sendable {
             throw APIError.invalidParameterValue("AutoMatchImageCache and ImageCacheId \(id.prefix(20)) exclude each other; give one")
         }
         request.cache.use = (r.ImageCacheId?.isEmpty == false ? r.ImageCacheId : nil) ?? (r.AutoMatchImageCache == true ? "auto" : nil)
-        if let type = r.ImageCacheDiskType { request.cache.diskType = try Parameters.oneOf(type, field: "ImageCacheDiskType") }
+        if let type = r.ImageCacheDiskType { request.cache.diskType = try APIError.oneOf(type, field: "ImageCacheDiskType") }
         request.cache.diskSizeGiB = r.ImageCacheDiskSize
         request.cache.retainMinutes = r.ImageCacheDiskRetainMinutes ?? 0
         // What the request leaves out, the account's default annotations may fill
@@ -78,54 +79,50 @@ public struct InstanceActions: Sendable {
 
     /// `DnsConfig`: `Nameservers` (IP addresses, at most 3, as resolv.conf takes), `Searches`
     /// (at most 6 domains), `Options` (`Name`, `Value`).
-    static func dns(_ value: JSONValue) throws(APIError) -> DNSSettings {
-        guard case .object(let o) = value else { throw APIError.invalidParameterValue("DnsConfig must be an object") }
-        func strings(_ key: String) throws(APIError) -> [String] {
-            guard let v = o[key] else { return [] }
-            guard case .array(let items) = v else { throw APIError.invalidParameterValue("DnsConfig.\(key) must be a list") }
-            var out: [String] = []
-            for item in items {
-                guard case .string(let s) = item, !s.isEmpty, s.count <= 253,
-                    s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-:_".contains($0)) })
-                else { throw APIError.invalidParameterValue("DnsConfig.\(key) has a value that is not a name or an address") }
-                out.append(s)
+    static func dns(_ config: DNSConfig) throws(APIError) -> DNSSettings {
+        func names(_ key: String, _ list: [String]?) throws(APIError) -> [String] {
+            for s in list ?? []
+            where s.isEmpty || s.count > 253 || !s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-:_".contains($0)) }) {
+                throw APIError.invalidParameterValue(
+                    "DnsConfig.\(key) has a value that is not a name or an address", field: FieldPath("DnsConfig").key(key))
             }
-            return out
+            return list ?? []
         }
-        var dns = DNSSettings(nameservers: try strings("Nameservers"), searches: try strings("Searches"))
+        var dns = DNSSettings(nameservers: try names("Nameservers", config.Nameservers), searches: try names("Searches", config.Searches))
         func isAddress(_ text: String) -> Bool {
             var v4 = in_addr()
             var v6 = in6_addr()
             return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
         }
         for ns in dns.nameservers where !isAddress(ns) {
-            throw APIError.invalidParameterValue("DnsConfig.Nameservers \(ns.prefix(60)) is not an IP address")
+            throw APIError.invalidParameterValue(
+                "DnsConfig.Nameservers \(ns.prefix(60)) is not an IP address", field: "DnsConfig.Nameservers")
         }
         guard dns.nameservers.count <= 3, dns.searches.count <= 6 else {
-            throw APIError.invalidParameterValue("DnsConfig takes at most 3 Nameservers and 6 Searches")
+            throw APIError.invalidParameterValue("DnsConfig takes at most 3 Nameservers and 6 Searches", field: "DnsConfig")
         }
-        if case .array(let options)? = o["Options"] {
-            for option in options {
-                guard case .object(let kv) = option, case .string(let name)? = kv["Name"], !name.isEmpty,
-                    name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") })
-                else { throw APIError.invalidParameterValue("DnsConfig.Options entries need a Name of letters, digits or '-'") }
-                if case .string(let v)? = kv["Value"], !v.isEmpty {
-                    guard v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
-                        throw APIError.invalidParameterValue("DnsConfig.Options \(name) has a Value that is not letters or digits")
-                    }
-                    dns.options.append("\(name):\(v)")
-                } else {
-                    dns.options.append(name)
+        for option in config.Options ?? [] {
+            guard !option.Name.isEmpty, option.Name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                throw APIError.invalidParameterValue(
+                    "DnsConfig.Options entries need a Name of letters, digits or '-'", field: "DnsConfig.Options")
+            }
+            if let v = option.Value, !v.isEmpty {
+                guard v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+                    throw APIError.invalidParameterValue(
+                        "DnsConfig.Options \(option.Name) has a Value that is not letters or digits", field: "DnsConfig.Options")
                 }
+                dns.options.append("\(option.Name):\(v)")
+            } else {
+                dns.options.append(option.Name)
             }
         }
         return dns
     }
 
-    static func container(_ c: Container, path: String) throws(APIError) -> ContainerSpec {
+    static func container(_ c: Container, path: FieldPath) throws(APIError) -> ContainerSpec {
         var spec = ContainerSpec(name: c.Name, image: c.Image)
         if let context = c.SecurityContext {
-            let s = try SecurityContextRequest(context, path: path + ".SecurityContext")
+            let s = try SecurityContextRequest(context, path: path.key("SecurityContext"))
             spec.security = ContainerSecurity(
                 runAsUser: s.runAsUser, runAsGroup: s.runAsGroup, runAsNonRoot: s.runAsNonRoot,
                 readOnlyRootFilesystem: s.readOnlyRootFilesystem,
@@ -151,7 +148,7 @@ public struct InstanceActions: Sendable {
             case "eks-ci-name", "EksCiName": query.names = (query.names ?? []) + values
             case "eks-ci-id", "EksCiId": query.ids = (query.ids ?? []) + values
             case "status", "Status":
-                query.statuses = try values.map { v throws(APIError) in try Parameters.oneOf(v, field: "Filters status value") }
+                query.statuses = try values.map { v throws(APIError) in try APIError.oneOf(v, field: "Filters status value") }
             default:
                 throw APIError.invalidParameterValue(
                     "Filters Name \"\(filter.Name.prefix(60))\" is not supported; use eks-ci-name, eks-ci-id or status")

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IMCCache
+import IMCDocuments
 import IMCModel
 import IMCService
 import IMCStore

@@ -177,7 +177,7 @@ public struct KubernetesAPI: Sendable {
             let bytes = try await body()
             let parsed =
                 contentType.contains("yaml")
-                ? JSON.parseYAML(String(decoding: bytes, as: UTF8.self))
+                ? (try? JSON.parseYAML(String(decoding: bytes, as: UTF8.self))) ?? nil
                 : contentType.hasPrefix(KubernetesProtobuf.mediaType) ? KubernetesProtobuf.decode(bytes) : JSON.parse(bytes)
             guard let parsed, parsed.object != nil else {
                 throw KubernetesStatus.badRequest("the body is not a JSON object (Content-Type \(contentType.prefix(80)))")

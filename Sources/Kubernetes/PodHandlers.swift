@@ -5,6 +5,7 @@ import IMCAPI
 import IMCCache
 import IMCClient
 import IMCCloudAPI
+import IMCDocuments
 import IMCInstance
 import IMCModel
 import IMCService

@@ -1,3 +1,4 @@
+import IMCDocuments
 import IMCModel
 
 /// A refusal or failure of the services, in terms the doors map to their codes (the Cloud API's

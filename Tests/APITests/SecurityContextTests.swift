@@ -1,14 +1,21 @@
 import Foundation
 import IMCAPI
 import IMCClient
+import IMCDocuments
 import Testing
 
 /// What a container may ask for: the host never, its own user, a read-only root and fewer
 /// capabilities always; every refusal names the field.
 struct SecurityContextTests {
+    /// The field as a request carries it: through the strict decoder, then what is allowed.
     func parse(_ json: String) throws(APIError) -> SecurityContextRequest {
-        let value = try! JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
-        return try SecurityContextRequest(value, path: "Containers[0].SecurityContext")
+        let path: FieldPath = "Containers[0].SecurityContext"
+        let wire: SecurityContext
+        do { wire = try StrictDecoder().decode(SecurityContext.self, from: try JSONValue.parseJSON(Array(json.utf8)), at: path) } catch {
+            guard let problem = error as? DecodingProblem else { throw APIError.invalidParameter("\(error)") }
+            throw APIError(problem)
+        }
+        return try SecurityContextRequest(wire, path: path)
     }
 
     @Test func theRealFieldsAndImcsExtensionsAreRead() throws {

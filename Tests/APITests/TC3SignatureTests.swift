@@ -1,4 +1,5 @@
 import IMCAPI
+import IMCDocuments
 import Testing
 
 struct TC3SignatureTests {
@@ -39,27 +40,42 @@ struct TC3SignatureTests {
     }
 }
 
-struct ParametersTests {
-    @Test func readsTypedFieldsAndRefusesTheRest() throws {
-        var p = try Parameters(body: Array(#"{"A":"x","N":3,"B":true,"L":["a"],"Extra":1}"#.utf8))
-        #expect(try p.string("A") == "x")
-        #expect(try p.int("N") == 3)
-        #expect(try p.bool("B") == true)
-        #expect(try p.strings("L") == ["a"])
-        #expect(try p.string("Missing") == nil)
-        #expect(throws: APIError.unknownParameter("Extra is not a parameter of this action")) { try p.finish() }
+/// A request's body read as the real service reads it: the field's type, the field's presence,
+/// and no field the action does not take, each refused with its own code and the field's path.
+struct RequestDecodingTests {
+    @Test func aRequestIsReadIntoItsType() throws {
+        let r = try CreateImageCacheRequest.decode(
+            body: Array(#"{"Images":["nginx"],"ImageCacheSize":30,"ImageRegistryCredentials":[{"Server":"r.io","Username":"u"}]}"#.utf8))
+        #expect(r.Images == ["nginx"] && r.ImageCacheSize == 30 && r.ImageRegistryCredentials?.first?.Username == "u")
+        #expect(try DescribeImageCachesRequest.decode(body: Array(" \n".utf8)) == DescribeImageCachesRequest())
     }
 
-    @Test func typeErrorsNameTheFieldAndValue() throws {
-        var p = try Parameters(body: Array(#"{"N":"3","B":1,"L":[1],"F":1.5,"O":[{"Q":2}]}"#.utf8))
-        #expect(throws: APIError.invalidParameter(#"N must be an integer, not "3""#)) { try p.int("N") }
-        #expect(throws: APIError.invalidParameter("B must be true or false, not 1")) { try p.bool("B") }
-        #expect(throws: APIError.invalidParameter("L[0] must be a string, not 1")) { try p.strings("L") }
-        #expect(throws: APIError.self) { try p.int("F") }
-        #expect(throws: APIError.unknownParameter("O[0].Q is not a parameter of this action")) {
-            _ = try p.objects("O") { (_: inout Parameters, _: String) throws(APIError) in 0 }
+    @Test(arguments: [
+        (#"{"Images":["nginx"],"Extra":1}"#, "UnknownParameter", "Extra is not a parameter of this action", "Extra"),
+        (#"{"Images":"nginx"}"#, "InvalidParameter", #"Images must be a list of strings, not "nginx""#, "Images"),
+        (#"{"Images":[1]}"#, "InvalidParameter", "Images[0] must be a string, not 1", "Images[0]"),
+        (#"{"Images":["a"],"ImageCacheSize":"3"}"#, "InvalidParameter", #"ImageCacheSize must be an integer, not "3""#, "ImageCacheSize"),
+        (#"{"Images":["a"],"ImageCacheSize":1.5}"#, "InvalidParameter", "ImageCacheSize must be an integer, not 1.5", "ImageCacheSize"),
+        (#"{"Images":["a"],"AutoCreateEip":1}"#, "InvalidParameter", "AutoCreateEip must be true or false, not 1", "AutoCreateEip"),
+        (#"{"ImageCacheSize":30}"#, "MissingParameter", "Images is required", "Images"),
+        (
+            #"{"Images":["a"],"ImageRegistryCredentials":[{"Server":""}]}"#, "MissingParameter",
+            "ImageRegistryCredentials[0].Server is required", "ImageRegistryCredentials[0].Server"
+        ),
+        (
+            #"{"Images":["a"],"Tags":[{"Key":"k","Colour":2}]}"#, "UnknownParameter", "Tags[0].Colour is not a parameter of this action",
+            "Tags[0].Colour"
+        ),
+        ("[1]", "InvalidParameter", "the request body is not a JSON object", nil),
+        ("{", "InvalidParameter", "the request body is not a JSON object", nil),
+    ])
+    func aBadFieldIsRefusedByItsCodeAndPath(body: String, code: String, message: String, field: String?) {
+        do {
+            _ = try CreateImageCacheRequest.decode(body: Array(body.utf8))
+            Issue.record("accepted \(body)")
+        } catch {
+            #expect(error.code == code && error.message == message)
+            #expect(error.field == field.map { FieldPath(stringLiteral: $0) })
         }
-        #expect(throws: APIError.self) { try Parameters(body: Array("[1]".utf8)) }
-        #expect(throws: APIError.self) { try Parameters(body: Array("{".utf8)) }
     }
 }

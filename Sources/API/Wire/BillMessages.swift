@@ -16,13 +16,6 @@ public struct DescribeImageCacheBillRequest: CloudAPIRequest, Equatable {
         self.ImageCacheId = ImageCacheId
         self.EksCiId = EksCiId
     }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        StartTime = try p.string("StartTime")
-        EndTime = try p.string("EndTime")
-        ImageCacheId = try p.string("ImageCacheId")
-        EksCiId = try p.string("EksCiId")
-    }
 }
 
 public struct DescribeImageCacheBillResponse: Codable, Sendable, Equatable {

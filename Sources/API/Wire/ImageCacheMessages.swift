@@ -1,3 +1,5 @@
+import IMCDocuments
+
 // The image cache actions of API.md section 2, as their fields are named on the wire.
 
 /// `ImageRegistryCredential`: a registry's credentials. The password is sent, never returned.
@@ -14,10 +16,13 @@ public struct ImageRegistryCredential: Codable, Sendable, Equatable {
         self.Name = Name
     }
 
-    static func read(_ c: inout Parameters, _ path: String) throws(APIError) -> ImageRegistryCredential {
-        guard let server = try c.string("Server"), !server.isEmpty else { throw APIError.missingParameter("\(path).Server is required") }
-        return ImageRegistryCredential(
-            Server: server, Username: try c.string("Username"), Password: try c.string("Password"), Name: try c.string("Name"))
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        Server = try c.decodeIfPresent(String.self, forKey: .Server) ?? ""
+        guard !Server.isEmpty else { throw decoder.problem(.missing, at: CodingKeys.Server) }
+        Username = try c.decodeIfPresent(String.self, forKey: .Username)
+        Password = try c.decodeIfPresent(String.self, forKey: .Password)
+        Name = try c.decodeIfPresent(String.self, forKey: .Name)
     }
 }
 
@@ -41,10 +46,6 @@ public struct Tag: Codable, Sendable, Equatable {
     public init(Key: String, Value: String?) {
         self.Key = Key
         self.Value = Value
-    }
-
-    static func read(_ t: inout Parameters, _ path: String) throws(APIError) -> Tag {
-        Tag(Key: try t.requiredString("Key"), Value: try t.string("Value"))
     }
 }
 
@@ -86,27 +87,6 @@ public struct CreateImageCacheRequest: CloudAPIRequest, Equatable {
     public var Platform: String?
 
     public init(Images: [String]) { self.Images = Images }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        ImageCacheName = try p.string("ImageCacheName")
-        ImageCacheSize = try p.int("ImageCacheSize")
-        RetentionDays = try p.int("RetentionDays")
-        SecurityGroupIds = try p.strings("SecurityGroupIds")
-        ImageRegistryCredentials = try p.objects("ImageRegistryCredentials", ImageRegistryCredential.read)
-        Tags = try p.objects("Tags", Tag.read)
-        SubnetId = try p.string("SubnetId")
-        VpcId = try p.string("VpcId")
-        ExistedEipId = try p.string("ExistedEipId")
-        AutoCreateEip = try p.bool("AutoCreateEip")
-        AutoCreateEipAttribute = try p.objectValue("AutoCreateEipAttribute")
-        RegistrySkipVerifyList = try p.strings("RegistrySkipVerifyList")
-        RegistryHttpEndPointList = try p.strings("RegistryHttpEndPointList")
-        ResolveConfig = try p.string("ResolveConfig")
-        RefreshIntervalMinutes = try p.int("RefreshIntervalMinutes")
-        Platform = try p.string("Platform")
-        guard let images = try p.strings("Images") else { throw APIError.missingParameter("Images is required") }
-        Images = images
-    }
 }
 
 public struct CreateImageCacheResponse: Codable, Sendable, Equatable {
@@ -129,18 +109,6 @@ public struct UpdateImageCacheRequest: CloudAPIRequest, Equatable {
     public var RefreshIntervalMinutes: Int?
 
     public init(ImageCacheId: String) { self.ImageCacheId = ImageCacheId }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        ImageCacheId = try p.requiredString("ImageCacheId")
-        ImageCacheName = try p.string("ImageCacheName")
-        ImageCacheSize = try p.int("ImageCacheSize")
-        RetentionDays = try p.int("RetentionDays")
-        SecurityGroupIds = try p.strings("SecurityGroupIds")
-        ImageRegistryCredentials = try p.objects("ImageRegistryCredentials", ImageRegistryCredential.read)
-        Tags = try p.objects("Tags", Tag.read)
-        Images = try p.strings("Images")
-        RefreshIntervalMinutes = try p.int("RefreshIntervalMinutes")
-    }
 }
 
 public struct DeleteImageCachesRequest: CloudAPIRequest, Equatable {
@@ -150,8 +118,6 @@ public struct DeleteImageCachesRequest: CloudAPIRequest, Equatable {
     public var ImageCacheIds: [String]?
 
     public init(ImageCacheIds: [String]) { self.ImageCacheIds = ImageCacheIds }
-
-    public init(reading p: inout Parameters) throws(APIError) { ImageCacheIds = try p.strings("ImageCacheIds") }
 }
 
 public struct DescribeImageCachesRequest: CloudAPIRequest, Equatable {
@@ -169,14 +135,6 @@ public struct DescribeImageCachesRequest: CloudAPIRequest, Equatable {
         self.ImageCacheNames = ImageCacheNames
         self.Limit = Limit
         self.Offset = Offset
-    }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        ImageCacheIds = try p.strings("ImageCacheIds")
-        ImageCacheNames = try p.strings("ImageCacheNames")
-        Limit = try p.int("Limit")
-        Offset = try p.int("Offset")
-        Filters = try p.filters()?.map { Filter(Name: $0.name, Values: $0.values) }
     }
 }
 
@@ -198,13 +156,6 @@ public struct GetMostSuitableImageCacheRequest: CloudAPIRequest, Equatable {
     public var Snapshotter: String?
 
     public init(Images: [String]) { self.Images = Images }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        let images = try p.strings("Images")
-        Snapshotter = try p.string("Snapshotter")
-        guard let images else { throw APIError.missingParameter("Images is required") }
-        Images = images
-    }
 }
 
 public struct GetMostSuitableImageCacheResponse: Codable, Sendable, Equatable {

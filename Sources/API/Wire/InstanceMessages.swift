@@ -1,3 +1,5 @@
+import IMCDocuments
+
 // The container instance actions of API.md section 3, with imc's image-cache extensions.
 
 public struct EnvironmentVar: Codable, Sendable, Equatable {
@@ -7,6 +9,28 @@ public struct EnvironmentVar: Codable, Sendable, Equatable {
     public init(Name: String, Value: String?) {
         self.Name = Name
         self.Value = Value
+    }
+}
+
+/// `DnsConfig`: resolvers, search domains and resolver options for the instance's containers.
+public struct DNSConfig: Codable, Sendable, Equatable {
+    public struct Option: Codable, Sendable, Equatable {
+        public var Name: String
+        public var Value: String?
+        public init(Name: String, Value: String? = nil) {
+            self.Name = Name
+            self.Value = Value
+        }
+    }
+
+    public var Nameservers: [String]?
+    public var Searches: [String]?
+    public var Options: [Option]?
+
+    public init(Nameservers: [String]? = nil, Searches: [String]? = nil, Options: [Option]? = nil) {
+        self.Nameservers = Nameservers
+        self.Searches = Searches
+        self.Options = Options
     }
 }
 
@@ -25,7 +49,7 @@ public struct Container: Codable, Sendable, Equatable {
     public var LivenessProbe: JSONValue?
     public var ReadinessProbe: JSONValue?
     public var GpuLimit: JSONValue?
-    public var SecurityContext: JSONValue?
+    public var SecurityContext: SecurityContext?
 
     public init(Name: String, Image: String, Commands: [String]? = nil, Args: [String]? = nil, EnvironmentVars: [EnvironmentVar]? = nil) {
         self.Name = Name
@@ -33,24 +57,6 @@ public struct Container: Codable, Sendable, Equatable {
         self.Commands = Commands
         self.Args = Args
         self.EnvironmentVars = EnvironmentVars
-    }
-
-    static func read(_ c: inout Parameters, _ path: String) throws(APIError) -> Container {
-        var spec = Container(Name: try c.requiredString("Name"), Image: try c.requiredString("Image"))
-        spec.Commands = try c.strings("Commands")
-        spec.Args = try c.strings("Args")
-        spec.WorkingDir = try c.string("WorkingDir")
-        spec.Cpu = try c.double("Cpu")
-        spec.Memory = try c.double("Memory")
-        spec.EnvironmentVars = try c.objects("EnvironmentVars") { (e: inout Parameters, _: String) throws(APIError) -> EnvironmentVar in
-            EnvironmentVar(Name: try e.requiredString("Name"), Value: try e.string("Value"))
-        }
-        spec.VolumeMounts = c.json("VolumeMounts")
-        spec.LivenessProbe = c.json("LivenessProbe")
-        spec.ReadinessProbe = c.json("ReadinessProbe")
-        spec.GpuLimit = c.json("GpuLimit")
-        spec.SecurityContext = c.json("SecurityContext")
-        return spec
     }
 }
 
@@ -74,7 +80,7 @@ public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     public var RegistrySkipVerifyList: [String]?
     /// Accepted for scripts written for the real service; imc runs no EIP, GPU or CAM role.
     public var EksCiVolume: JSONValue?
-    public var DnsConfig: JSONValue?
+    public var DnsConfig: DNSConfig?
     public var ExistedEipIds: JSONValue?
     public var AutoCreateEipAttribute: JSONValue?
     public var AutoCreateEip: JSONValue?
@@ -98,44 +104,6 @@ public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     public var RuntimeClassName: String?
 
     public init(Containers: [Container]) { self.Containers = Containers }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        guard let containers = try p.objects("Containers", Container.read) else {
-            throw APIError.missingParameter("Containers is required")
-        }
-        Containers = containers
-        InitContainers = try p.objects("InitContainers", Container.read)
-        EksCiName = try p.string("EksCiName")
-        Cpu = try p.double("Cpu")
-        Memory = try p.double("Memory")
-        RestartPolicy = try p.string("RestartPolicy")
-        ImageRegistryCredentials = try p.objects("ImageRegistryCredentials", ImageRegistryCredential.read)
-        Replicas = try p.int("Replicas")
-        SubnetId = try p.string("SubnetId")
-        VpcId = try p.string("VpcId")
-        SecurityGroupIds = try p.strings("SecurityGroupIds")
-        EksCiVolume = p.json("EksCiVolume")
-        DnsConfig = p.json("DnsConfig")
-        ExistedEipIds = p.json("ExistedEipIds")
-        AutoCreateEipAttribute = p.json("AutoCreateEipAttribute")
-        AutoCreateEip = p.json("AutoCreateEip")
-        CpuType = p.json("CpuType")
-        GpuType = p.json("GpuType")
-        GpuCount = p.json("GpuCount")
-        CamRoleName = p.json("CamRoleName")
-        TerminationGracePeriodSeconds = try p.int("TerminationGracePeriodSeconds")
-        RegistryHttpEndPointList = try p.strings("RegistryHttpEndPointList")
-        RegistrySkipVerifyList = try p.strings("RegistrySkipVerifyList")
-        AutoMatchImageCache = try p.bool("AutoMatchImageCache")
-        ImageCacheId = try p.string("ImageCacheId")
-        ImageCacheDiskType = try p.string("ImageCacheDiskType")
-        ImageCacheDiskSize = try p.int("ImageCacheDiskSize")
-        ImageCacheDiskRetainMinutes = try p.int("ImageCacheDiskRetainMinutes")
-        ImageCacheMatch = try p.string("ImageCacheMatch")
-        ImageCacheMinMatchedImages = try p.int("ImageCacheMinMatchedImages")
-        AutoCreateImageCache = try p.bool("AutoCreateImageCache")
-        RuntimeClassName = try p.string("RuntimeClassName")
-    }
 }
 
 public struct CreateEKSContainerInstancesResponse: Codable, Sendable, Equatable {
@@ -156,13 +124,6 @@ public struct DescribeEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
         self.EksCiIds = EksCiIds
         self.Limit = Limit
         self.Offset = Offset
-    }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        EksCiIds = try p.strings("EksCiIds")
-        Limit = try p.int("Limit")
-        Offset = try p.int("Offset")
-        Filters = try p.filters()?.map { Filter(Name: $0.name, Values: $0.values) }
     }
 }
 
@@ -313,11 +274,6 @@ public struct DescribeEKSContainerInstanceEventRequest: CloudAPIRequest, Equatab
         self.EksCiId = EksCiId
         self.Limit = Limit
     }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        EksCiId = try p.requiredString("EksCiId")
-        Limit = try p.int("Limit")
-    }
 }
 
 public struct DescribeEKSContainerInstanceEventResponse: Codable, Sendable, Equatable {
@@ -368,16 +324,6 @@ public struct DescribeEksContainerInstanceLogRequest: CloudAPIRequest, Equatable
         self.ContainerName = ContainerName
         self.Tail = Tail
     }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        EksCiId = try p.requiredString("EksCiId")
-        ContainerName = try p.string("ContainerName")
-        Tail = try p.int("Tail")
-        StartTime = try p.string("StartTime")
-        Previous = try p.bool("Previous")
-        SinceSeconds = try p.int("SinceSeconds")
-        LimitBytes = try p.int("LimitBytes")
-    }
 }
 
 public struct DescribeEksContainerInstanceLogResponse: Codable, Sendable, Equatable {
@@ -398,11 +344,6 @@ public struct DeleteEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     public var ReleaseAutoCreatedEip: Bool?
 
     public init(EksCiIds: [String]) { self.EksCiIds = EksCiIds }
-
-    public init(reading p: inout Parameters) throws(APIError) {
-        EksCiIds = try p.strings("EksCiIds")
-        ReleaseAutoCreatedEip = try p.bool("ReleaseAutoCreatedEip")
-    }
 }
 
 public struct RestartEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
@@ -412,6 +353,4 @@ public struct RestartEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     public var EksCiIds: [String]?
 
     public init(EksCiIds: [String]) { self.EksCiIds = EksCiIds }
-
-    public init(reading p: inout Parameters) throws(APIError) { EksCiIds = try p.strings("EksCiIds") }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IMCDocuments
 
 /// JSON text written directly, for the responses served most (a page of image caches, a match):
 /// Foundation's encoder was a third of such a request's cost. Each writable type writes its keys

@@ -1,4 +1,29 @@
-/// A container's `SecurityContext`: the real service's `Capabilities` (`Add`, `Drop`), and
+import IMCDocuments
+
+/// A container's `SecurityContext` as the wire carries it (the real service's `Capabilities`, and
+/// imc's extensions with Kubernetes' meanings); `SecurityContextRequest` is what is allowed of it.
+public struct SecurityContext: Codable, Sendable, Equatable {
+    public struct CapabilityChanges: Codable, Sendable, Equatable {
+        public var Add: [String]?
+        public var Drop: [String]?
+        public init(Add: [String]? = nil, Drop: [String]? = nil) {
+            self.Add = Add
+            self.Drop = Drop
+        }
+    }
+
+    public var Capabilities: CapabilityChanges?
+    public var RunAsUser: Int64?
+    public var RunAsGroup: Int64?
+    public var RunAsNonRoot: Bool?
+    public var ReadOnlyRootFilesystem: Bool?
+    public var Privileged: Bool?
+    public var AllowPrivilegeEscalation: Bool?
+
+    public init() {}
+}
+
+/// A container's `SecurityContext`, checked: the real service's `Capabilities` (`Add`, `Drop`), and
 /// imc's extensions with Kubernetes' meanings (`RunAsUser`, `RunAsGroup`, `RunAsNonRoot`,
 /// `ReadOnlyRootFilesystem`, `Privileged`, `AllowPrivilegeEscalation`). What asks for the host
 /// is refused, naming the field: a tenant's container never gets more than Docker's default
@@ -18,73 +43,36 @@ public struct SecurityContextRequest: Sendable, Equatable {
 
     public init() {}
 
-    /// Parses `value` found at `path` (`Containers[0].SecurityContext`).
-    public init(_ value: JSONValue, path: String) throws(APIError) {
-        guard case .object(let fields) = value else {
-            if case .null = value { return }
-            throw .invalidParameterValue("\(path) must be an object")
-        }
-        let known: Set<String> = [
-            "Capabilities", "RunAsUser", "RunAsGroup", "RunAsNonRoot", "ReadOnlyRootFilesystem", "Privileged", "AllowPrivilegeEscalation",
-        ]
-        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw .unknownParameter("\(path).\(unknown) is not a SecurityContext field")
-        }
-        func bool(_ name: String) throws(APIError) -> Bool? {
-            switch fields[name] {
-            case nil, .null?: return nil
-            case .bool(let b)?: return b
-            default: throw .invalidParameterValue("\(path).\(name) must be true or false")
+    /// Checks `wire`, found at `path` (`Containers[0].SecurityContext`).
+    public init(_ wire: SecurityContext, path: FieldPath) throws(APIError) {
+        func id(_ name: String, _ value: Int64?) throws(APIError) -> UInt32? {
+            guard let value else { return nil }
+            guard (0...65535).contains(value) else {
+                throw .invalidParameterValue("\(path).\(name) must be an id from 0 to 65535, not \(value)", field: path.key(name))
             }
+            return UInt32(value)
         }
-        func id(_ name: String) throws(APIError) -> UInt32? {
-            switch fields[name] {
-            case nil, .null?: return nil
-            case .number(let n)? where n >= 0 && n <= 65535 && n == n.rounded(): return UInt32(n)
-            case let v?: throw .invalidParameterValue("\(path).\(name) must be an id from 0 to 65535, not \(v.text.prefix(40))")
-            }
-        }
-        if try bool("Privileged") == true {
-            throw .invalidParameterValue("\(path).Privileged true is refused: a container never gets the host's privileges")
-        }
-        if try bool("AllowPrivilegeEscalation") == true {
+        if wire.Privileged == true {
             throw .invalidParameterValue(
-                "\(path).AllowPrivilegeEscalation true is refused: containers run with no_new_privs (setuid programs gain nothing)")
+                "\(path).Privileged true is refused: a container never gets the host's privileges", field: path.key("Privileged"))
         }
-        runAsUser = try id("RunAsUser")
-        runAsGroup = try id("RunAsGroup")
-        runAsNonRoot = try bool("RunAsNonRoot")
-        readOnlyRootFilesystem = try bool("ReadOnlyRootFilesystem")
-        switch fields["Capabilities"] {
-        case nil, .null?: break
-        case .object(let caps)?:
-            if let unknown = caps.keys.sorted().first(where: { $0 != "Add" && $0 != "Drop" }) {
-                throw .unknownParameter("\(path).Capabilities.\(unknown) is not a field; use Add or Drop")
-            }
-            func names(_ key: String) throws(APIError) -> [String] {
-                switch caps[key] {
-                case nil, .null?: return []
-                case .array(let items)?:
-                    var out: [String] = []
-                    for item in items {
-                        guard case .string(let s) = item else {
-                            throw .invalidParameterValue("\(path).Capabilities.\(key) must list names")
-                        }
-                        out.append(Self.normalise(s))
-                    }
-                    return out
-                default: throw .invalidParameterValue("\(path).Capabilities.\(key) must be a list of capability names")
-                }
-            }
-            for name in try names("Add") where !Self.defaultCapabilities.contains(name) {
-                throw .invalidParameterValue(
-                    "\(path).Capabilities.Add \(name) is refused: a container may have only Docker's default capabilities")
-            }
-            drop = try names("Drop")
-            for name in drop where name != "ALL" && !Self.defaultCapabilities.contains(name) && !Self.known(name) {
-                throw .invalidParameterValue("\(path).Capabilities.Drop \(name) is not a capability")
-            }
-        default: throw .invalidParameterValue("\(path).Capabilities must be an object with Add and Drop")
+        if wire.AllowPrivilegeEscalation == true {
+            throw .invalidParameterValue(
+                "\(path).AllowPrivilegeEscalation true is refused: containers run with no_new_privs (setuid programs gain nothing)",
+                field: path.key("AllowPrivilegeEscalation"))
+        }
+        runAsUser = try id("RunAsUser", wire.RunAsUser)
+        runAsGroup = try id("RunAsGroup", wire.RunAsGroup)
+        runAsNonRoot = wire.RunAsNonRoot
+        readOnlyRootFilesystem = wire.ReadOnlyRootFilesystem
+        let caps = path.key("Capabilities")
+        for name in (wire.Capabilities?.Add ?? []).map(Self.normalise) where !Self.defaultCapabilities.contains(name) {
+            throw .invalidParameterValue(
+                "\(caps).Add \(name) is refused: a container may have only Docker's default capabilities", field: caps.key("Add"))
+        }
+        drop = (wire.Capabilities?.Drop ?? []).map(Self.normalise)
+        for name in drop where name != "ALL" && !Self.defaultCapabilities.contains(name) && !Self.known(name) {
+            throw .invalidParameterValue("\(caps).Drop \(name) is not a capability", field: caps.key("Drop"))
         }
     }
 
@@ -102,19 +90,5 @@ public struct SecurityContextRequest: Sendable, Equatable {
             "WAKE_ALARM",
         ]
         return all.contains(name)
-    }
-}
-
-extension JSONValue {
-    /// A short text of the value, for messages.
-    var text: String {
-        switch self {
-        case .null: "null"
-        case .bool(let b): "\(b)"
-        case .number(let n): n == n.rounded() && abs(n) < 1e15 ? "\(Int64(n))" : "\(n)"
-        case .string(let s): "\"\(s)\""
-        case .array: "a list"
-        case .object: "an object"
-        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import IMCCache
 import IMCDisks
+import IMCDocuments
 import IMCModel
 import IMCStore
 

@@ -1,4 +1,5 @@
 import IMCCache
+import IMCDocuments
 import IMCInstance
 import IMCModel
 

@@ -1,4 +1,4 @@
-import IMCModel
+import IMCDocuments
 import Testing
 
 struct FieldPathTests {

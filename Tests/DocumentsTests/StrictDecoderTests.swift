@@ -1,0 +1,110 @@
+import IMCDocuments
+import Testing
+
+/// The one decoder: a field the type has not, a value of the wrong type and an absent required
+/// field are each refused by the field's path, whatever the nesting.
+struct StrictDecoderTests {
+    struct Env: Decodable, Equatable {
+        var Name: String
+        var Value: String?
+    }
+
+    enum Policy: String, StrictEnum {
+        case always = "Always"
+        case never = "Never"
+    }
+
+    struct Container: Decodable, Equatable {
+        var Name: String
+        var Image: String
+        var Commands: [String]?
+        var Cpu: Double?
+        var Env: [Env]?
+        var Labels: [String: String]?
+        var Extra: JSONValue?
+    }
+
+    struct Request: Decodable, Equatable {
+        var Containers: [Container]
+        var Replicas: Int?
+        var Debug: Bool?
+        var Policy: Policy?
+        var Port: UInt16?
+    }
+
+    func decode(_ json: String, unknown: StrictDecoder.UnknownFields = .refuse) throws(DecodingProblem) -> Request {
+        try StrictDecoder(unknownFields: unknown).decode(Request.self, json: Array(json.utf8))
+    }
+
+    @Test func aWellFormedRequestIsRead() throws {
+        let r = try decode(
+            #"{"Containers":[{"Name":"a","Image":"nginx","Commands":["sh"],"Cpu":0.5,"Env":[{"Name":"K"}],"Labels":{"x":"y"},"Extra":{"any":[1,null]}}],"Replicas":2,"Debug":false,"Policy":"Never","Port":8080}"#
+        )
+        #expect(r.Containers[0].Env == [Env(Name: "K", Value: nil)])
+        #expect(r.Containers[0].Extra == ["any": [1, .null]])
+        #expect(r.Replicas == 2 && r.Debug == false && r.Policy == .never && r.Port == 8080)
+    }
+
+    @Test(arguments: [
+        (#"{}"#, "Containers is required"),
+        (#"{"Containers":null}"#, "Containers is required"),
+        (#"{"Containers":[{"Name":"a"}]}"#, "Containers[0].Image is required"),
+        (#"{"Containers":{"Name":"a"}}"#, #"Containers must be a list of objects, not {"Name":"a"}"#),
+        (#"{"Containers":[5]}"#, "Containers[0] must be an object, not 5"),
+        (#"{"Containers":[{"Name":"a","Image":7}]}"#, "Containers[0].Image must be a string, not 7"),
+        (#"{"Containers":[{"Name":"a","Image":"x","Commands":"sh"}]}"#, #"Containers[0].Commands must be a list of strings, not "sh""#),
+        (#"{"Containers":[{"Name":"a","Image":"x","Commands":["sh",1]}]}"#, "Containers[0].Commands[1] must be a string, not 1"),
+        (#"{"Containers":[{"Name":"a","Image":"x","Cpu":"1"}]}"#, #"Containers[0].Cpu must be a number, not "1""#),
+        (#"{"Containers":[{"Name":"a","Image":"x","Labels":{"k":1}}]}"#, "Containers[0].Labels.k must be a string, not 1"),
+        (#"{"Containers":[{"Name":"a","Image":"x","Env":[{"Name":"K","Colour":1}]}]}"#, "Containers[0].Env[0].Colour is not a field"),
+        (#"{"Containers":[],"Replicas":1.5}"#, "Replicas must be an integer, not 1.5"),
+        (#"{"Containers":[],"Replicas":true}"#, "Replicas must be an integer, not true"),
+        (#"{"Containers":[],"Replicas":1e300}"#, "Replicas must be an integer, not 1e+300"),
+        (#"{"Containers":[],"Debug":"true"}"#, #"Debug must be true or false, not "true""#),
+        (#"{"Containers":[],"Policy":"Sometimes"}"#, #"Policy "Sometimes" is not one of Always, Never"#),
+        (#"{"Containers":[],"Port":70000}"#, "Port must be from 0 to 65535, not 70000"),
+        (#"{"Containers":[],"Colour":"blue"}"#, "Colour is not a field"),
+        (#"{"Containers":[],"Colour":null}"#, "Colour is not a field"),
+        (#"[1]"#, "the document must be an object, not [1]"),
+        (#"{"#, "not valid JSON"),
+    ])
+    func aBadFieldIsRefusedByItsPath(json: String, message: String) {
+        #expect {
+            _ = try decode(json)
+        } throws: { error in
+            (error as? DecodingProblem)?.message == message
+        }
+    }
+
+    @Test func theProblemsKindAndPathAreForTheDoorToMap() {
+        do {
+            _ = try decode(#"{"Containers":[{"Name":"a","Image":"x","Env":[{"Name":"K","Colour":1}]}]}"#)
+            Issue.record("decoded")
+        } catch {
+            #expect(error.kind == .unknownField)
+            #expect(error.path == "Containers[0].Env[0].Colour")
+        }
+    }
+
+    @Test func unknownFieldsCanBeSkippedForDocumentsOthersWrite() throws {
+        let r = try decode(#"{"Containers":[{"Name":"a","Image":"x","Later":1}],"Colour":"blue"}"#, unknown: .ignore)
+        #expect(r.Containers[0].Image == "x")
+    }
+
+    @Test func aDocumentTooDeepIsRefusedNotRecursedInto() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: DocumentError.self) { try JSONValue.parseJSON(Array(deep.utf8)) }
+        let deepYAML = String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)
+        #expect(throws: DocumentError.self) { try JSONValue.parseYAML(deepYAML) }
+    }
+
+    @Test func aYAMLBodyWhoseAliasesWouldExplodeIsRefusedNotExpanded() throws {
+        var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1..<12 { text += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        #expect(throws: DocumentError.self, "10^12 values were asked for") { try JSONValue.parseYAML(text) }
+        #expect(
+            try JSONValue.parseYAML("spec: {images: [nginx], size: 20, ratio: 0.5, on: true, none: ~}") == [
+                "spec": ["images": ["nginx"], "size": 20, "ratio": .number(0.5), "on": true, "none": .null]
+            ])
+    }
+}
