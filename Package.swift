@@ -165,10 +165,9 @@ let package = Package(
         .target(
             name: "IMCDoors",
             dependencies: [
-                "IMCService", "IMCStore", "IMCBilling", "IMCOS", "IMCObservability", "IMCModel", "IMCInstance", "IMCRegistry", "IMCRuntime",
+                "IMCService", "IMCStore", "IMCBilling", "IMCOS", "IMCObservability", "IMCModel", "IMCInstance", "IMCRegistry", "IMCRuntime", "IMCDocuments",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -75,6 +75,16 @@ struct ConfigurationTests {
         ("securityGroups: {sg-a: {ingress: [{from: vpc, protocol: tcp, ports: 90-80}]}}", "90-80"),
         ("securityGroups: {sg-a: {ingress: [{from: vpc, protocol: sctp}]}}", "ingress[0].protocol"),
         ("securityGroups: {sg-a: {ingress: [{protocol: tcp}]}}", "ingress[0] must name `from`"),
+        ("securityGroups: {sg-a: {ingress: [{from: vpc, to: 10.0.0.0/8}]}}", "securityGroups.sg-a.ingress[0].to is not a field"),
+        ("securityGroups: {sg-a: {egress: yes-please}}", "securityGroups.sg-a.egress must be a list"),
+        ("limits: {minimumSize: big}", "limits.minimumSize must be an integer, not \"big\""),
+        ("limits: {minimumSize: 20.5}", "limits.minimumSize must be an integer"),
+        ("accounts: [{secretId: a, secretKey: b, colour: red}]", "accounts[0].colour is not a field"),
+        ("accounts: [{secretId: a}]", "accounts[0] needs secretId and secretKey"),
+        ("prices: [{builder: cheap}]", "prices[0].builder must be a price"),
+        ("prices: [{disk: {CLOUD_TAPE: 1}}]", "prices[0].disk.CLOUD_TAPE is not a disk type"),
+        ("regions: ap-guangzhou", "regions must be a list of strings"),
+        ("[1, 2]", "expected a mapping at the top"),
     ])
     func aBadValueIsRefusedNamingTheField(text: String, named: String) {
         #expect {
