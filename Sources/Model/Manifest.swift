@@ -1,4 +1,5 @@
 import Foundation
+import IMCDocuments
 
 /// A content descriptor: what a manifest or index says about a blob it points at.
 public struct Descriptor: Hashable, Sendable, Codable {
@@ -108,9 +109,10 @@ public enum ManifestDocument: Sendable {
         guard data.count <= maxSize else {
             throw ModelError(.invalidDocument, "manifest is \(data.count) bytes, more than the \(maxSize) allowed")
         }
-        let object: [String: Any]
+        // A registry's document: its other fields are the decoders' below; here only the shape.
+        let object: [String: JSONValue]
         do {
-            guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            guard case .object(let o) = try JSONValue.parseJSON(data) else {
                 throw ModelError(.invalidDocument, "manifest is not a JSON object")
             }
             object = o
@@ -119,7 +121,7 @@ public enum ManifestDocument: Sendable {
         } catch {
             throw ModelError(.invalidDocument, "manifest is not valid JSON")
         }
-        let inner = object["mediaType"] as? String
+        let inner: String? = if case .string(let t) = object["mediaType"] { t } else { nil }
         let header = claimed.map { $0.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? $0 }
         if let inner, let header, header != inner, header != "application/json", header != "application/octet-stream" {
             throw ModelError(
@@ -127,7 +129,7 @@ public enum ManifestDocument: Sendable {
                 "manifest claims media type \"\(header.truncatedForMessage)\" but its mediaType field is \"\(inner.truncatedForMessage)\"")
         }
         var type = inner ?? header ?? ""
-        if type == MediaType.dockerSchema1 || type == MediaType.dockerSchema1Signed || (object["schemaVersion"] as? Int) == 1 {
+        if type == MediaType.dockerSchema1 || type == MediaType.dockerSchema1Signed || object["schemaVersion"] == .number(1) {
             throw ModelError(
                 .unsupportedMediaType, "image uses Docker schema 1 manifests, which imc does not pull; push it again with a current client")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import IMCDocuments
 
 /// A user name and password for one registry. The password never appears in `description`,
 /// `debugDescription` or a reflection dump, so that logging a credential cannot leak it.
@@ -76,80 +77,128 @@ public struct RegistryConfig: Sendable, Equatable {
     /// - a bare `ImageRegistryCredentials` list.
     public static func parse(_ data: Data, source: String) throws(ModelError) -> RegistryConfig {
         func fail(_ why: String) -> ModelError { ModelError(.invalidCredentials, "\(source.truncatedForMessage): \(why)") }
-        let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data) } catch { throw fail("not valid JSON") }
-        if let list = json as? [Any] { return RegistryConfig(credentials: try parseImageRegistryCredentials(list, source: source)) }
-        guard let object = json as? [String: Any] else { throw fail("expected a JSON object") }
-        if object["auths"] != nil { return try parseDockerConfig(object, source: source) }
-        if (object["kind"] as? String) == "Secret" {
-            if let type = object["type"] as? String, type != "kubernetes.io/dockerconfigjson" {
-                throw fail("Secret type is \"\(type.truncatedForMessage)\"; only kubernetes.io/dockerconfigjson is supported")
+        do {
+            let json: JSONValue
+            do { json = try JSONValue.parseJSON(data) } catch { throw fail("not valid JSON") }
+            let decoder = StrictDecoder()
+            switch json {
+            case .array:
+                return RegistryConfig(credentials: try decoder.decode([CredentialFile.Credential].self, from: json).map(\.credential))
+            case .object(let object) where object["auths"] != nil || object["credsStore"] != nil || object["credHelpers"] != nil:
+                return try decoder.decode(DockerConfigFile.self, from: json).config(source: source)
+            case .object(let object) where object["kind"] == .string("Secret"):
+                let secret = try decoder.decode(DockerConfigSecret.self, from: json)
+                if let type = secret.type, type != "kubernetes.io/dockerconfigjson" {
+                    throw fail("Secret type is \"\(type.truncatedForMessage)\"; only kubernetes.io/dockerconfigjson is supported")
+                }
+                guard let decoded = Data(base64Encoded: secret.data.dockerConfigJSON), let innerJSON = try? JSONValue.parseJSON(decoded),
+                    case .object = innerJSON
+                else {
+                    throw fail("Secret data.\".dockerconfigjson\" is not base64 of a JSON object")
+                }
+                let inner: DockerConfigFile
+                do { inner = try decoder.decode(DockerConfigFile.self, from: innerJSON) } catch {
+                    throw fail("Secret data.\".dockerconfigjson\": \(error.message)")
+                }
+                return try inner.config(source: source)
+            case .object:
+                let file = try decoder.decode(CredentialFile.self, from: json)
+                return RegistryConfig(
+                    credentials: (file.ImageRegistryCredentials ?? []).map(\.credential),
+                    plainHTTPHosts: Set(file.RegistryHttpEndPointList ?? []), skipVerifyHosts: Set(file.RegistrySkipVerifyList ?? []))
+            default: throw fail("expected a JSON object")
             }
-            let dataField = object["data"] as? [String: Any]
-            guard let encoded = dataField?[".dockerconfigjson"] as? String else { throw fail("Secret has no data.\".dockerconfigjson\"") }
-            guard let decoded = Data(base64Encoded: encoded), let inner = try? JSONSerialization.jsonObject(with: decoded) as? [String: Any]
-            else {
-                throw fail("Secret data.\".dockerconfigjson\" is not base64 of a JSON object")
-            }
-            return try parseDockerConfig(inner, source: source)
+        } catch let problem as DecodingProblem {
+            throw fail(problem.message)
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            throw fail("\(error)")
         }
-        var config = RegistryConfig()
-        if let creds = object["ImageRegistryCredentials"] {
-            guard let list = creds as? [Any] else { throw fail("ImageRegistryCredentials must be a list") }
-            config.credentials = try parseImageRegistryCredentials(list, source: source)
+    }
+}
+
+/// imc's own credential file, with the Cloud API's field names; or a bare list of credentials.
+struct CredentialFile: Decodable {
+    var ImageRegistryCredentials: [Credential]?
+    var RegistryHttpEndPointList: [String]?
+    var RegistrySkipVerifyList: [String]?
+
+    struct Credential: Decodable {
+        var Server: String
+        var Username: String
+        var Password: String
+        /// The credential's name in the console; not used to authenticate.
+        var Name: String?
+
+        enum CodingKeys: String, CodingKey { case Server, Username, Password, Name }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            Server = try c.decode(String.self, forKey: .Server)
+            guard !Server.isEmpty else { throw decoder.problem(.missing, at: CodingKeys.Server) }
+            Username = try c.decode(String.self, forKey: .Username)
+            Password = try c.decode(String.self, forKey: .Password)
+            Name = try c.decodeIfPresent(String.self, forKey: .Name)
         }
-        for (key, keyPath) in [
-            ("RegistryHttpEndPointList", \RegistryConfig.plainHTTPHosts), ("RegistrySkipVerifyList", \RegistryConfig.skipVerifyHosts),
-        ] {
-            guard let value = object[key] else { continue }
-            guard let hosts = value as? [String] else { throw fail("\(key) must be a list of host names") }
-            config[keyPath: keyPath] = Set(hosts.map(RegistryCredential.normaliseServer))
-        }
-        let known: Set<String> = ["ImageRegistryCredentials", "RegistryHttpEndPointList", "RegistrySkipVerifyList"]
-        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
-            throw fail("unknown field \"\(unknown.truncatedForMessage)\"")
-        }
-        return config
+
+        var credential: RegistryCredential { RegistryCredential(server: Server, username: Username, password: Password) }
+    }
+}
+
+/// Docker's `config.json`: `auths` by registry, each with `auth` (base64 of user:password) or
+/// `username` and `password`. Credential helpers are refused by name: imc runs no helper.
+struct DockerConfigFile: Decodable {
+    var auths: [String: Entry]?
+    var credsStore: String?
+    var credHelpers: [String: String]?
+
+    struct Entry: Decodable {
+        var auth: String?
+        var username: String?
+        var password: String?
+        /// Written by old `docker login`; not used to authenticate.
+        var email: String?
     }
 
-    static func parseImageRegistryCredentials(_ list: [Any], source: String) throws(ModelError) -> [RegistryCredential] {
-        var result: [RegistryCredential] = []
-        for (i, item) in list.enumerated() {
-            guard let o = item as? [String: Any] else {
-                throw ModelError(.invalidCredentials, "\(source): ImageRegistryCredentials[\(i)] must be an object")
-            }
-            guard let server = o["Server"] as? String, !server.isEmpty else {
-                throw ModelError(.invalidCredentials, "\(source): ImageRegistryCredentials[\(i)].Server is missing")
-            }
-            guard let user = o["Username"] as? String, let password = o["Password"] as? String else {
-                throw ModelError(.invalidCredentials, "\(source): ImageRegistryCredentials[\(i)] needs Username and Password")
-            }
-            result.append(RegistryCredential(server: server, username: user, password: password))
-        }
-        return result
-    }
-
-    static func parseDockerConfig(_ object: [String: Any], source: String) throws(ModelError) -> RegistryConfig {
-        guard let auths = object["auths"] as? [String: Any] else {
-            throw ModelError(.invalidCredentials, "\(source): \"auths\" must be an object")
+    func config(source: String) throws(ModelError) -> RegistryConfig {
+        func fail(_ why: String) -> ModelError { ModelError(.invalidCredentials, "\(source.truncatedForMessage): \(why)") }
+        if credsStore != nil || credHelpers != nil {
+            throw fail(
+                "\(credsStore != nil ? "credsStore" : "credHelpers") names a credential helper, which imc does not run; give the credential in auths"
+            )
         }
         var creds: [RegistryCredential] = []
-        for server in auths.keys.sorted() {
-            guard let entry = auths[server] as? [String: Any] else { continue }
-            if let auth = entry["auth"] as? String, !auth.isEmpty {
+        for (server, entry) in (auths ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let at = "auths.\"\(server.truncatedForMessage)\""
+            if let auth = entry.auth, !auth.isEmpty {
                 guard let raw = Data(base64Encoded: auth), let text = String(data: raw, encoding: .utf8),
                     let colon = text.firstIndex(of: ":")
-                else {
-                    throw ModelError(
-                        .invalidCredentials, "\(source): auths.\"\(server.truncatedForMessage)\".auth is not base64 of user:password")
-                }
+                else { throw fail("\(at).auth is not base64 of user:password") }
                 creds.append(
                     RegistryCredential(
                         server: server, username: String(text[..<colon]), password: String(text[text.index(after: colon)...])))
-            } else if let user = entry["username"] as? String, let password = entry["password"] as? String {
+            } else if let user = entry.username, let password = entry.password {
                 creds.append(RegistryCredential(server: server, username: user, password: password))
+            } else {
+                throw fail("\(at) needs auth, or username and password")
             }
         }
         return RegistryConfig(credentials: creds)
+    }
+}
+
+/// A Kubernetes `kubernetes.io/dockerconfigjson` Secret, as JSON.
+struct DockerConfigSecret: Decodable {
+    var apiVersion: String?
+    var kind: String
+    var type: String?
+    /// The Secret's name and labels; not used.
+    var metadata: JSONValue?
+    var data: SecretData
+
+    struct SecretData: Decodable {
+        var dockerConfigJSON: String
+        enum CodingKeys: String, CodingKey { case dockerConfigJSON = ".dockerconfigjson" }
     }
 }

@@ -90,6 +90,15 @@ struct RegistryConfigTests {
             (#"{"RegistryHttpEndPointList":"x"}"#, "RegistryHttpEndPointList"),
             (#"{"Bogus":1}"#, "Bogus"),
             (#"{"auths":{"a":{"auth":"!!!"}}}"#, "auths.\"a\".auth"),
+            (#"{"auths":{"a":{}}}"#, "auths.\"a\" needs auth, or username and password"),
+            (#"{"auths":{"a":{"identitytoken":"t"}}}"#, "identitytoken is not a field"),
+            (#"{"auths":{},"credsStore":"desktop"}"#, "credsStore names a credential helper"),
+            (#"{"auths":{"a":{"username":5,"password":"p"}}}"#, "username must be a string, not 5"),
+            (#"[{"Server":"a.io","Username":"x"}]"#, "[0].Password is required"),
+            (
+                #"{"ImageRegistryCredentials":[{"Server":"a.io","Username":"x","Password":"y","Colour":1}]}"#,
+                "ImageRegistryCredentials[0].Colour is not a field"
+            ),
         ]
         for (json, field) in cases {
             do {
