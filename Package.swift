@@ -155,7 +155,7 @@ let package = Package(
         .target(
             name: "IMCClient",
             dependencies: [
-                "IMCAPI", "IMCModel", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "IMCAPI", "IMCModel", "IMCDocuments", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"), .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/Client"),
@@ -216,7 +216,7 @@ let package = Package(
             dependencies: [
                 "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance",
                 "IMCCache",
-                "IMCRegistry", "IMCConsole", "IMCKubernetes", "IMCObservability", "IMCModel", "IMCOS", "IMCRuntime",
+                "IMCRegistry", "IMCConsole", "IMCKubernetes", "IMCObservability", "IMCModel", "IMCOS", "IMCRuntime", "IMCDocuments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -4,7 +4,6 @@ import IMCAPI
 import IMCClient
 import IMCDocuments
 import IMCModel
-import Yams
 
 /// Where `imagePullSecrets: [namespace/name]` are found: `DIR/namespace/name.{json,yaml,yml}`,
 /// each a `kubernetes.io/dockerconfigjson` Secret.
@@ -25,11 +24,10 @@ struct SecretsOptions: ParsableArguments {
             }
             var json = data
             if !path.hasSuffix(".json") {
-                guard let object = try Yams.load(yaml: String(decoding: data, as: UTF8.self)), JSONSerialization.isValidJSONObject(object)
-                else {
+                guard let object = try? JSONValue.parseYAML(String(decoding: data, as: UTF8.self)), case .object = object else {
                     throw ValidationError("imagePullSecrets \(name): \(path) is not a Secret")
                 }
-                json = try JSONSerialization.data(withJSONObject: object)
+                json = object.data
             }
             let config = try RegistryConfig.parse(json, source: path)
             out += config.credentials.map {

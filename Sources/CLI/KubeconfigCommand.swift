@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMCDocuments
 import IMCKubernetes
 
 /// `imc kubeconfig`: a kubeconfig for kubectl and client libraries, whose token names this
@@ -30,9 +31,9 @@ struct KubeconfigCommand: AsyncParsableCommand {
             let client = try api.client()
             defer { Task { try? await client.shutdown() } }
             let data = try await client.get(KubernetesAPI.prefix + "/.well-known/imc-kubeconfig")
-            let published = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-            url = url ?? published?["server"] as? String
-            caData = published?["certificateAuthorityData"] as? String
+            let published = try? StrictDecoder(unknownFields: .ignore).decode(PublishedKubeconfig.self, json: data)
+            url = url ?? published?.server
+            caData = published?.certificateAuthorityData
         }
         guard let url else {
             throw ValidationError("the service at \(c.endpoint) has no HTTPS listener (kubectl sends tokens over TLS only); give --server")
@@ -66,4 +67,10 @@ struct KubeconfigCommand: AsyncParsableCommand {
             current-context: \(name)
             """)
     }
+}
+
+/// What the service publishes at `/.well-known/imc-kubeconfig` (fields it may add are skipped).
+struct PublishedKubeconfig: Decodable {
+    var server: String?
+    var certificateAuthorityData: String?
 }

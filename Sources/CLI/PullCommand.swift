@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IMCContent
+import IMCDocuments
 import IMCModel
 import IMCPull
 import IMCRegistry
@@ -141,10 +142,12 @@ struct Output {
 
     func failure(_ error: PullError) {
         if json {
-            let object: [String: Any] = ["error": ["code": error.code.rawValue, "message": error.message, "exitCode": error.exitCode]]
-            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-                print(String(decoding: data, as: UTF8.self))
-            }
+            let object: JSONValue = [
+                "error": [
+                    "code": .string(error.code.rawValue), "message": .string(error.message), "exitCode": .number(Double(error.exitCode)),
+                ]
+            ]
+            print(String(decoding: object.bytes, as: UTF8.self))
         }
         FileHandle.standardError.write(Data("imc: error: \(error.message)\n".utf8))
     }

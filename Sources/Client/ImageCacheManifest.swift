@@ -1,6 +1,6 @@
 import Foundation
+import IMCDocuments
 import IMCModel
-import Yams
 
 /// The `ImageCache` custom resource (API.md section 5) as YAML: what `imc apply -f` reads.
 public struct ImageCacheManifest: Sendable, Equatable {
@@ -27,73 +27,82 @@ public struct ImageCacheManifest: Sendable, Equatable {
         self.annotations = annotations
     }
 
-    /// Parses one or more `---`-separated documents; every error names the field.
+    /// Parses one or more `---`-separated documents through the strict decoder; every error
+    /// names the document and the field. The size's range is the service's to say (its
+    /// configuration sets it), so it is checked there.
     public static func parse(_ text: String, source: String) throws -> [ImageCacheManifest] {
-        var out: [ImageCacheManifest] = []
-        let documents: [Any]
-        do { documents = try Array(Yams.load_all(yaml: text)).compactMap { $0 } } catch {
-            throw ManifestError("\(source): not valid YAML: \(error)")
+        let documents: [JSONValue]
+        do { documents = try JSONValue.parseYAMLDocuments(text).filter { $0 != .null } } catch {
+            throw ManifestError(.malformed, "\(source): not valid YAML: \(error.message)")
         }
-        for (i, document) in documents.enumerated() {
+        return try documents.enumerated().map { i, document in
             let at = documents.count > 1 ? "\(source) (document \(i + 1))" : source
-            guard let root = document as? [String: Any] else { throw ManifestError("\(at): expected a mapping") }
-            guard root["apiVersion"] as? String == "eks.cloud.tencent.com/v1" else {
-                throw ManifestError(
-                    "\(at): apiVersion must be eks.cloud.tencent.com/v1, not \(root["apiVersion"].map { "\($0)" } ?? "nothing")")
+            guard case .object(let root) = document else { throw ManifestError(.malformed, "\(at): expected a mapping") }
+            guard root["apiVersion"] == .string("eks.cloud.tencent.com/v1") else {
+                throw ManifestError("\(at): apiVersion must be eks.cloud.tencent.com/v1, not \(root["apiVersion"]?.shown ?? "nothing")")
             }
-            guard root["kind"] as? String == "ImageCache" else { throw ManifestError("\(at): kind must be ImageCache") }
-            guard let metadata = root["metadata"] as? [String: Any], let name = metadata["name"] as? String, !name.isEmpty else {
-                throw ManifestError("\(at): metadata.name is required")
+            guard root["kind"] == .string("ImageCache") else { throw ManifestError("\(at): kind must be ImageCache") }
+            do throws(DecodingProblem) { return try StrictDecoder().decode(ImageCacheDocument.self, from: document).manifest } catch {
+                throw ManifestError("\(at): \(error.message)")
             }
-            guard let spec = root["spec"] as? [String: Any] else { throw ManifestError("\(at): spec is required") }
-            let known: Set<String> = [
-                "images", "imageCacheSize", "retentionDays", "imagePullSecrets", "refreshIntervalMinutes", "platform",
-            ]
-            if let unknown = spec.keys.sorted().first(where: { !known.contains($0) }) {
-                throw ManifestError("\(at): spec.\(unknown) is not a field of ImageCache")
-            }
-            guard let images = spec["images"] as? [String], !images.isEmpty else {
-                throw ManifestError("\(at): spec.images must list at least one image")
-            }
-            for (j, image) in images.enumerated() {
-                do { _ = try ImageReference(parsing: image) } catch { throw ManifestError("\(at): spec.images[\(j)]: \(error.message)") }
-            }
-            func int(_ key: String) throws -> Int? {
-                guard let v = spec[key] else { return nil }
-                guard let n = v as? Int else { throw ManifestError("\(at): spec.\(key) must be an integer, not \(v)") }
-                return n
-            }
-            let size = try int("imageCacheSize")
-            if let size, size < 20 { throw ManifestError("\(at): spec.imageCacheSize must be at least 20, not \(size)") }
-            let retention = try int("retentionDays")
-            if let retention, retention < 0 { throw ManifestError("\(at): spec.retentionDays must not be negative, not \(retention)") }
-            let refresh = try int("refreshIntervalMinutes")
-            if let refresh, refresh < 0 {
-                throw ManifestError("\(at): spec.refreshIntervalMinutes must not be negative, not \(refresh)")
-            }
-            var secrets: [String] = []
-            if let s = spec["imagePullSecrets"] {
-                guard let list = s as? [String] else {
-                    throw ManifestError("\(at): spec.imagePullSecrets must be a list of namespace/name")
+        }
+    }
+}
+
+/// An `ImageCache` document as `imc apply -f` takes it: what it does not act on is refused by
+/// its path (a `status`, labels), as is a value of the wrong type.
+struct ImageCacheDocument: Decodable {
+    var apiVersion: String
+    var kind: String
+    var metadata: Metadata
+    var spec: Spec
+
+    struct Metadata: Decodable {
+        var name: String
+        var annotations: [String: String]?
+    }
+
+    struct Spec: Decodable {
+        var images: [String]
+        var imageCacheSize: Int?
+        var retentionDays: Int?
+        var refreshIntervalMinutes: Int?
+        var imagePullSecrets: [String]?
+        var platform: String?
+    }
+
+    /// The manifest, each value checked.
+    var manifest: ImageCacheManifest {
+        get throws(DecodingProblem) {
+            guard !metadata.name.isEmpty else { throw DecodingProblem(.missing, at: "metadata.name") }
+            guard !spec.images.isEmpty else { throw DecodingProblem(.invalid("must list at least one image"), at: "spec.images") }
+            for (j, image) in spec.images.enumerated() {
+                do { _ = try ImageReference(parsing: image) } catch {
+                    throw DecodingProblem(.invalid("is not an image reference: \(error.message)"), at: FieldPath("spec.images").index(j))
                 }
-                for entry in list where entry.split(separator: "/").count != 2 {
-                    throw ManifestError("\(at): spec.imagePullSecrets entry \(entry) is not namespace/name")
-                }
-                secrets = list
+            }
+            if let size = spec.imageCacheSize, size < 1 {
+                throw DecodingProblem(.invalid("must be a number of GiB, not \(size)"), at: "spec.imageCacheSize")
+            }
+            if let days = spec.retentionDays, days < 0 {
+                throw DecodingProblem(.invalid("must not be negative, not \(days)"), at: "spec.retentionDays")
+            }
+            if let refresh = spec.refreshIntervalMinutes, refresh < 0 {
+                throw DecodingProblem(.invalid("must not be negative, not \(refresh)"), at: "spec.refreshIntervalMinutes")
+            }
+            for (j, entry) in (spec.imagePullSecrets ?? []).enumerated() where entry.split(separator: "/").count != 2 {
+                throw DecodingProblem(.invalid("\(entry) is not namespace/name"), at: FieldPath("spec.imagePullSecrets").index(j))
+            }
+            if let platform = spec.platform, !platform.contains("/") {
+                throw DecodingProblem(.invalid("must be like linux/arm64, not \(platform)"), at: "spec.platform")
             }
             var manifest = ImageCacheManifest(
-                name: name, images: images, imageCacheSize: size, retentionDays: retention, imagePullSecrets: secrets,
-                annotations: (metadata["annotations"] as? [String: String]) ?? [:])
-            manifest.refreshIntervalMinutes = refresh
-            if let p = spec["platform"] {
-                guard let text = p as? String, text.contains("/") else {
-                    throw ManifestError("\(at): spec.platform must be like linux/arm64, not \(p)")
-                }
-                manifest.platform = text
-            }
-            out.append(manifest)
+                name: metadata.name, images: spec.images, imageCacheSize: spec.imageCacheSize, retentionDays: spec.retentionDays,
+                imagePullSecrets: spec.imagePullSecrets ?? [], annotations: metadata.annotations ?? [:])
+            manifest.refreshIntervalMinutes = spec.refreshIntervalMinutes
+            manifest.platform = spec.platform
+            return manifest
         }
-        return out
     }
 }
 

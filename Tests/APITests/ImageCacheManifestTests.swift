@@ -48,10 +48,14 @@ struct ImageCacheManifestTests {
 
     @Test(arguments: [
         ("spec:\n  images: []", "spec.images"),
-        ("spec:\n  images: [nginx]\n  imageCacheSize: 10", "spec.imageCacheSize"),
+        ("spec:\n  images: [nginx]\n  imageCacheSize: 0", "spec.imageCacheSize"),
+        ("spec:\n  images: [nginx]\n  imageCacheSize: 20.5", "spec.imageCacheSize must be an integer"),
+        ("spec:\n  images: [nginx]\nstatus: {phase: Ready}", "status is not a field"),
+        ("  labels: {a: b}\nspec:\n  images: [nginx]", "metadata.labels is not a field"),
+        ("spec:\n  image: [nginx]", "spec.images is required"),
         ("spec:\n  images: [nginx]\n  retentionDays: -1", "spec.retentionDays"),
         ("spec:\n  images: [nginx]\n  imageCacheSize: big", "spec.imageCacheSize"),
-        ("spec:\n  images: [nginx]\n  bogus: 1", "spec.bogus"),
+        ("spec:\n  images: [nginx]\n  bogus: 1", "spec.bogus is not a field"),
         ("spec:\n  images: [nginx]\n  refreshIntervalMinutes: -5", "spec.refreshIntervalMinutes"),
         ("spec:\n  images: [\"Bad Ref\"]", "spec.images[0]"),
         ("spec:\n  images: [nginx]\n  imagePullSecrets: [justaname]", "namespace/name"),
