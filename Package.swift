@@ -91,7 +91,7 @@ let package = Package(
         // API's signature, envelope and error codes.
         .target(name: "IMCCache", dependencies: ["IMCModel"], path: "Sources/Cache"),
         .target(
-            name: "IMCAPI", dependencies: ["IMCDocuments", "IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
+            name: "IMCAPI", dependencies: ["IMCDocuments", "IMCModel", "IMCCache", "IMCInstance", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/API"),
 
         // Disks and snapshots: sparse ext4 disk images, loop mounts, reflink snapshots in an XFS
@@ -106,6 +106,11 @@ let package = Package(
 
         // Pure values of instances: containers, their states, phases and events.
         .target(name: "IMCInstance", dependencies: ["IMCModel", "IMCCache"], path: "Sources/Instance"),
+        // Kubernetes' object types as Codable values (Pod, ObjectMeta, ...); nothing of imc's.
+        .target(name: "IMCKubernetesModels", path: "Sources/KubernetesModels"),
+        // A Pod as imc takes it through any door: its walls, and the instance request it asks for.
+        .target(
+            name: "IMCPods", dependencies: ["IMCKubernetesModels", "IMCInstance", "IMCCache", "IMCDocuments"], path: "Sources/Pods"),
 
         // What an operator watches: metrics with bounded labels, in Prometheus' text format.
         .target(
@@ -155,7 +160,8 @@ let package = Package(
         .target(
             name: "IMCClient",
             dependencies: [
-                "IMCAPI", "IMCModel", "IMCDocuments", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "IMCAPI", "IMCModel", "IMCDocuments", "IMCInstance", "IMCKubernetesModels", "IMCPods",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"), .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/Client"),
@@ -190,7 +196,7 @@ let package = Package(
         .target(
             name: "IMCKubernetes",
             dependencies: [
-                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel", "IMCInstance", "IMCAPI", "IMCClient", "IMCCloudAPI",
+                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel", "IMCInstance", "IMCDocuments", "IMCKubernetesModels", "IMCPods",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -250,6 +256,8 @@ let package = Package(
             path: "Sources/TestSupport"),
 
         .testTarget(name: "IMCDocumentsTests", dependencies: ["IMCDocuments"], path: "Tests/DocumentsTests"),
+        .testTarget(
+            name: "IMCPodsTests", dependencies: ["IMCPods", "IMCKubernetesModels", "IMCInstance", "IMCDocuments"], path: "Tests/PodsTests"),
         .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
         .testTarget(name: "IMCOSTests", dependencies: ["IMCOS", "IMCTestSupport"], path: "Tests/OSTests"),
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),

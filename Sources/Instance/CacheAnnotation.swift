@@ -70,13 +70,18 @@ public enum CacheAnnotation: String, CaseIterable, Sendable, Hashable {
 
 /// An annotation with a value it cannot take, naming both.
 public struct AnnotationError: Error, CustomStringConvertible, Sendable {
-    public let message: String
+    /// The annotation's name.
+    public let key: String
+    /// What is wrong, after the name: `must be perfect or partial, not "fuzzy"`.
+    public let reason: String
+    public var message: String { "annotation \(key) \(reason)" }
     init(_ annotation: CacheAnnotation, _ value: String, _ expected: String) {
-        message = "annotation \(annotation.rawValue) must be \(expected), not \"\(value.prefix(80))\""
+        key = annotation.rawValue
+        reason = "must be \(expected), not \"\(value.prefix(80))\""
     }
     init(unknown key: String) {
-        message =
-            "annotation \(key.prefix(120)) is not one imc gives defaults for; use \(CacheAnnotation.allCases.map(\.rawValue).joined(separator: ", "))"
+        self.key = String(key.prefix(120))
+        reason = "is not one imc gives defaults for; use \(CacheAnnotation.allCases.map(\.rawValue).joined(separator: ", "))"
     }
     public var description: String { message }
 }

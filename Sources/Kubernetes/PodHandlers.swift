@@ -1,13 +1,12 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import IMCAPI
 import IMCCache
-import IMCClient
-import IMCCloudAPI
 import IMCDocuments
 import IMCInstance
+import IMCKubernetesModels
 import IMCModel
+import IMCPods
 import IMCService
 import IMCStore
 
@@ -371,9 +370,9 @@ extension KubernetesAPI {
         return path
     }
 
-    static let vpcAnnotation = "eks.tke.cloud.tencent.com/vpc-id"
-    static let subnetAnnotation = "eks.tke.cloud.tencent.com/subnet-id"
-    static let securityGroupAnnotation = "eks.tke.cloud.tencent.com/security-group-id"
+    static let vpcAnnotation = PodRequest.vpcAnnotation
+    static let subnetAnnotation = PodRequest.subnetAnnotation
+    static let securityGroupAnnotation = PodRequest.securityGroupAnnotation
 
     func createPod(_ call: Call, namespace: String) async throws -> Response {
         guard let instances else { throw KubernetesStatus.pathNotFound(call.path) }
@@ -398,31 +397,22 @@ extension KubernetesAPI {
         body["apiVersion"] = "v1"
         body["kind"] = "Pod"
         body["metadata"]?["namespace"] = .string(namespace)
-        let manifest: PodManifest
-        do { manifest = try PodManifest.parse(String(decoding: body.data, as: UTF8.self), source: "Pod") } catch let e as ManifestError {
-            let message = e.message.hasPrefix("Pod: ") ? String(e.message.dropFirst(5)) : e.message
-            let field = message.split(separator: " ").first.map(String.init) ?? "spec"
-            throw KubernetesStatus.invalid(
-                Resource.pods, name, causes: [(field.hasPrefix("spec") || field.hasPrefix("metadata") ? field : "spec", message)])
+        // The Pod typed (an unknown or ill-typed field refused by its path), then read as every
+        // door reads a Pod: its walls, its containers, its cache and network annotations.
+        let pod: Pod
+        let read: PodRequest
+        do throws(DecodingProblem) {
+            pod = try StrictDecoder().decode(Pod.self, from: body)
+            read = try PodRequest(pod, namespace: namespace)
+        } catch {
+            throw Self.refusal(error, pod: name)
         }
-        // The Pod's network, from the annotations a virtual node's Pods carry.
-        var wire = manifest.request
-        let given = body["metadata"]?["annotations"]?.stringMap ?? [:]
-        wire.VpcId = given[Self.vpcAnnotation]
-        wire.SubnetId = given[Self.subnetAnnotation]
-        wire.SecurityGroupIds = given[Self.securityGroupAnnotation].map {
-            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        var request: InstanceRequest
-        do { request = try InstanceActions.request(wire) } catch let e as APIError {
-            throw KubernetesStatus.invalid(Resource.pods, name, causes: [("spec", e.message)])
-        }
-        let (found, missing) = try await credentials(manifest.imagePullSecrets, account: call.account)
+        var request = read.request
+        let (found, missing) = try await credentials(read.imagePullSecrets, account: call.account)
         request.credentials += found
-        let labels = body["metadata"]?["labels"]?.stringMap ?? [:]
-        let annotations = body["metadata"]?["annotations"]?.stringMap ?? [:]
         request.kubernetes = KubernetesMetadata(
-            uid: UUID().uuidString.lowercased(), labels: labels, annotations: annotations, imagePullSecrets: manifest.imagePullSecrets,
+            uid: UUID().uuidString.lowercased(), labels: pod.metadata.labels ?? [:], annotations: pod.metadata.annotations ?? [:],
+            imagePullSecrets: read.imagePullSecrets,
             namespace: namespace)
         let warnings = missing.map { "imagePullSecrets \($0) not found; the images are pulled without it" }
         if call.query["dryRun"] == "All" { return Self.respond(body, code: 201, warnings: warnings) }
@@ -436,8 +426,23 @@ extension KubernetesAPI {
                 throw KubernetesStatus.invalid(Resource.pods, name, causes: [(Self.podPath(e.field), e.message)])
             }
         }
-        let pod = await (try? instances.get(id: created[0].id, account: call.account)) ?? created[0]
-        return Self.respond(PodObject.object(pod), code: 201, warnings: warnings)
+        let made = await (try? instances.get(id: created[0].id, account: call.account)) ?? created[0]
+        return Self.respond(PodObject.object(made), code: 201, warnings: warnings)
+    }
+
+    /// A Pod the strict decoder or the Pod reader refused, as the API server answers: a field it
+    /// does not know or of the wrong type is a 400 ("strict decoding error"), a value it does not
+    /// take a 422 with the field as the cause.
+    static func refusal(_ problem: DecodingProblem, pod name: String) -> KubernetesStatus {
+        switch problem.kind {
+        case .unknownField:
+            return .badRequest("Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"\(problem.path)\"")
+        case .wrongType, .unreadable:
+            return .badRequest("Pod in version \"v1\" cannot be handled as a Pod: \(problem.message)")
+        case .missing, .invalid:
+            let field = problem.path.components.isEmpty ? "spec" : problem.path.description
+            return KubernetesStatus.invalid(Resource.pods, name, causes: [(field, problem.message)])
+        }
     }
 
     /// `kubectl logs`: a container's output (`container`, `tailLines`, `limitBytes`, `previous`,

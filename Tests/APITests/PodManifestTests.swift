@@ -65,18 +65,53 @@ struct PodManifestTests {
         #expect(off.request.AutoMatchImageCache == false && off.request.ImageCacheId == nil, "off opts out of the account's default")
     }
 
+    /// What kubectl run and a Pod read back from the server carry beside the spec is taken.
+    @Test func theFieldsClientsAddAreTaken() throws {
+        let m = try PodManifest.parse(
+            pod.replacingOccurrences(of: "  name: web\n", with: "  name: web\n  creationTimestamp: null\n  labels: {run: web}\n")
+                .replacingOccurrences(of: "  restartPolicy: OnFailure\n", with: "  restartPolicy: OnFailure\n  dnsPolicy: ClusterFirst\n")
+                .replacingOccurrences(
+                    of: "    workingDir: /srv\n",
+                    with: "    workingDir: /srv\n    imagePullPolicy: IfNotPresent\n    ports: [{containerPort: 80}]\n")
+                + "\nstatus: {}\n", source: "pod.yaml")
+        #expect(m.request.Containers[0].WorkingDir == "/srv")
+    }
+
     @Test(arguments: [
-        ("use-image-cache: auto", "use-image-cache: sometimes", "use-image-cache must be auto, off or an image cache id"),
+        (
+            "use-image-cache: auto", "use-image-cache: sometimes",
+            "metadata.annotations.eks.tke.cloud.tencent.com/use-image-cache must be auto, off, or an image cache id"
+        ),
         ("image-cache-disk-type: CLOUD_SSD", "image-cache-disk-type: FLOPPY", "image-cache-disk-type must be one of"),
         ("image-cache-disk-size: \"40\"", "image-cache-disk-size: big", "image-cache-disk-size must be a number of GiB, not \"big\""),
         ("image-cache-disk-retain-minute: \"10\"", "image-cache-disk-retain-minute: \"-3\"", "retain-minute must be a number of minutes"),
         ("image-cache-match: partial", "image-cache-match: fuzzy", "image-cache-match must be perfect or partial, not \"fuzzy\""),
         ("min-matched-images: \"1\"", "min-matched-images: \"0\"", "min-matched-images must be a number of images from 1 to 100"),
         ("restartPolicy: OnFailure", "restartPolicy: Sometimes", "spec.restartPolicy"),
-        ("cpu: 500m", "cpu: lots", "spec.containers[0].resources cpu \"lots\""),
-        ("memory: 512Mi", "memory: -1Gi", "resources memory \"-1Gi\""),
+        ("cpu: 500m", "cpu: lots", "spec.containers[0].resources.requests.cpu \"lots\" is not a quantity"),
+        ("memory: 512Mi", "memory: -1Gi", "spec.containers[0].resources.requests.memory \"-1Gi\""),
         ("kind: Pod", "kind: Deployment", "kind Pod"),
         ("  - name: side\n    image: redis", "  - name: side", "spec.containers[1].image is required"),
+        (
+            "workingDir: /srv", "workingDir: /srv\n    livenessProbe: {exec: {command: [true]}}",
+            "spec.containers[0].livenessProbe is not a field"
+        ),
+        (
+            "workingDir: /srv", "workingDir: /srv\n    ports: [{containerPort: 80, hostPort: 80}]",
+            "spec.containers[0].ports[0].hostPort is refused"
+        ),
+        (
+            "{name: A, value: \"1\"}", "{name: A, valueFrom: {fieldRef: {fieldPath: metadata.name}}}",
+            "spec.containers[0].env[0].valueFrom is refused"
+        ),
+        ("cpu: 500m", "cpu: 500m, nvidia.com/gpu: 1", "spec.containers[0].resources.requests.nvidia.com/gpu is refused"),
+        (
+            "restartPolicy: OnFailure", "restartPolicy: OnFailure\n  volumes: [{name: v, emptyDir: {}}]",
+            "spec.volumes[0].emptyDir is refused"
+        ),
+        ("restartPolicy: OnFailure", "restartPolicy: OnFailure\n  nodeSelector: {disk: ssd}", "spec.nodeSelector is not a field"),
+        ("restartPolicy: OnFailure", "restartPolicy: [OnFailure]", "spec.restartPolicy must be"),
+        ("name: web\n", "name: web\n  labels: {tier: 1}\n", "metadata.labels.tier must be a string, not 1"),
     ])
     func mistakesAreNamed(find: String, replace: String, message: String) {
         #expect {

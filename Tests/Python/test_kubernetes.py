@@ -284,6 +284,17 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
     bad = pod_yaml.replace("name: on-vpc", "name: bad-sg").replace("security-group-id: sg-1", "security-group-id: sg-nope")
     r = kubectl("-n", "team-a", "apply", "-f", "-", stdin=bad, check=False)
     assert r.returncode != 0 and "security-group-id" in r.stderr and "sg-nope" in r.stderr, r.stderr
+    # A field imc does not act on is refused by its path, as the API server's strict decoding does,
+    # and a volume (not built yet) is refused rather than the Pod run without it; by old and new kubectl.
+    probed = pod_yaml.replace("name: on-vpc", "name: probed") + "    livenessProbe: {exec: {command: [/bin/true]}}\n"
+    with_volume = pod_yaml.replace("name: on-vpc", "name: with-volume") + "  volumes: [{name: scratch, emptyDir: {}}]\n"
+    for binary in (KUBECTLS[0], KUBECTLS[-1]):
+        other = Kubectl(binary, kubectl.config)
+        r = other("-n", "team-a", "apply", "-f", "-", stdin=probed, check=False)
+        assert r.returncode != 0 and 'unknown field "spec.containers[0].livenessProbe"' in r.stderr, r.stderr
+        r = other("-n", "team-a", "apply", "-f", "-", stdin=with_volume, check=False)
+        assert r.returncode != 0 and "spec.volumes[0].emptyDir" in r.stderr and "not built yet" in r.stderr, r.stderr
+    assert "probed" not in kubectl("-n", "team-a", "get", "pods").stdout
     kubectl("-n", "team-a", "delete", "pod", "on-vpc", "--grace-period=0")
     described = kubectl("-n", "team-a", "describe", "pod", "web").stdout
     assert "ImageCacheUsed" in described and "matched 1 of 1 image" in described, described

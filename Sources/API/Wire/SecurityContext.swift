@@ -1,4 +1,5 @@
 import IMCDocuments
+import IMCInstance
 
 /// A container's `SecurityContext` as the wire carries it (the real service's `Capabilities`, and
 /// imc's extensions with Kubernetes' meanings); `SecurityContextRequest` is what is allowed of it.
@@ -36,10 +37,7 @@ public struct SecurityContextRequest: Sendable, Equatable {
     public var drop: [String] = []
 
     /// Docker's default capabilities, the most a container has; `Add` may name only these.
-    public static let defaultCapabilities: Set<String> = [
-        "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE",
-        "SYS_CHROOT", "KILL", "AUDIT_WRITE",
-    ]
+    public static var defaultCapabilities: Set<String> { Capability.dockerDefaults }
 
     public init() {}
 
@@ -66,29 +64,13 @@ public struct SecurityContextRequest: Sendable, Equatable {
         runAsNonRoot = wire.RunAsNonRoot
         readOnlyRootFilesystem = wire.ReadOnlyRootFilesystem
         let caps = path.key("Capabilities")
-        for name in (wire.Capabilities?.Add ?? []).map(Self.normalise) where !Self.defaultCapabilities.contains(name) {
+        for name in (wire.Capabilities?.Add ?? []).map(Capability.normalise) where !Self.defaultCapabilities.contains(name) {
             throw .invalidParameterValue(
                 "\(caps).Add \(name) is refused: a container may have only Docker's default capabilities", field: caps.key("Add"))
         }
-        drop = (wire.Capabilities?.Drop ?? []).map(Self.normalise)
-        for name in drop where name != "ALL" && !Self.defaultCapabilities.contains(name) && !Self.known(name) {
+        drop = (wire.Capabilities?.Drop ?? []).map(Capability.normalise)
+        for name in drop where !Capability.isKnown(name) {
             throw .invalidParameterValue("\(caps).Drop \(name) is not a capability", field: caps.key("Drop"))
         }
-    }
-
-    /// `net_admin`, `CAP_NET_ADMIN` and `NET_ADMIN` are one name.
-    static func normalise(_ s: String) -> String {
-        let upper = s.uppercased()
-        return upper.hasPrefix("CAP_") ? String(upper.dropFirst(4)) : upper
-    }
-
-    static func known(_ name: String) -> Bool {
-        let all: Set<String> = [
-            "AUDIT_CONTROL", "AUDIT_READ", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE", "DAC_READ_SEARCH", "IPC_LOCK", "IPC_OWNER",
-            "LEASE", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "NET_ADMIN", "NET_BROADCAST", "PERFMON", "SYS_ADMIN", "SYS_BOOT",
-            "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "SYSLOG",
-            "WAKE_ALARM",
-        ]
-        return all.contains(name)
     }
 }

@@ -1,0 +1,145 @@
+/// A `v1` Pod as a client sends it. Every field here is one imc acts on, checks, or documents as
+/// the server's; a field that is not here is refused by the strict decoder, naming its path.
+public struct Pod: Codable, Sendable, Equatable {
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: PodSpec
+    public var status: Opaque?
+
+    public init(metadata: ObjectMeta, spec: PodSpec) {
+        apiVersion = "v1"
+        kind = "Pod"
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
+public struct PodSpec: Codable, Sendable, Equatable {
+    public var containers: [Container]
+    public var initContainers: [Container]?
+    public var restartPolicy: RestartPolicy?
+    public var terminationGracePeriodSeconds: Int?
+    public var runtimeClassName: String?
+    public var securityContext: PodSecurityContext?
+    public var imagePullSecrets: [LocalObjectReference]?
+    /// `ClusterFirst` (what kubectl sends) and `Default` both mean the instance's resolvers (imc
+    /// has no cluster DNS); `None` takes `dnsConfig` alone.
+    public var dnsPolicy: DNSPolicy?
+    public var dnsConfig: PodDNSConfig?
+    /// Checked: only `false` is taken (a Pod never shares the node's namespaces).
+    public var hostNetwork: Bool?
+    public var hostPID: Bool?
+    public var hostIPC: Bool?
+    /// Read to be refused by name (volumes are not built yet; `hostPath` never will be).
+    public var volumes: [Volume]?
+
+    public init(containers: [Container]) { self.containers = containers }
+
+    public enum RestartPolicy: String, Choice { case Always, OnFailure, Never }
+    public enum DNSPolicy: String, Choice { case ClusterFirst, Default, None, ClusterFirstWithHostNet }
+}
+
+public struct PodDNSConfig: Codable, Sendable, Equatable {
+    public var nameservers: [String]?
+    public var searches: [String]?
+    public var options: [Option]?
+
+    public struct Option: Codable, Sendable, Equatable {
+        public var name: String
+        public var value: String?
+    }
+}
+
+public struct PodSecurityContext: Codable, Sendable, Equatable {
+    public var runAsUser: Int64?
+    public var runAsGroup: Int64?
+    public var runAsNonRoot: Bool?
+}
+
+public struct Container: Codable, Sendable, Equatable {
+    public var name: String
+    public var image: String
+    public var command: [String]?
+    public var args: [String]?
+    public var workingDir: String?
+    public var env: [EnvVar]?
+    public var resources: ResourceRequirements?
+    public var securityContext: SecurityContext?
+    /// Taken as written: an image from a cache is present; otherwise it is pulled, and a tag
+    /// that moved since the cache was built is warned of in the instance's events.
+    public var imagePullPolicy: PullPolicy?
+    /// Informational, as in Kubernetes (a container's ports are open on the Pod's address
+    /// whether listed or not); `hostPort` is refused.
+    public var ports: [ContainerPort]?
+
+    public init(name: String, image: String) {
+        self.name = name
+        self.image = image
+    }
+
+    public enum PullPolicy: String, Choice { case Always, IfNotPresent, Never }
+}
+
+public struct EnvVar: Codable, Sendable, Equatable {
+    public var name: String
+    /// Text or a number (written plain in YAML).
+    public var value: Scalar?
+    /// Read to be refused by name: values from other objects are not resolved yet.
+    public var valueFrom: Opaque?
+
+    public init(name: String, value: Scalar?) {
+        self.name = name
+        self.value = value
+    }
+}
+
+public struct ResourceRequirements: Codable, Sendable, Equatable {
+    public var requests: [String: Scalar]?
+    public var limits: [String: Scalar]?
+}
+
+public struct ContainerPort: Codable, Sendable, Equatable {
+    public var containerPort: Int
+    public var name: String?
+    public var `protocol`: String?
+    public var hostPort: Int?
+    public var hostIP: String?
+}
+
+public struct SecurityContext: Codable, Sendable, Equatable {
+    public var privileged: Bool?
+    public var allowPrivilegeEscalation: Bool?
+    public var capabilities: Capabilities?
+    public var runAsUser: Int64?
+    public var runAsGroup: Int64?
+    public var runAsNonRoot: Bool?
+    public var readOnlyRootFilesystem: Bool?
+
+    public struct Capabilities: Codable, Sendable, Equatable {
+        public var add: [String]?
+        public var drop: [String]?
+    }
+}
+
+/// A Pod's volume: its name and its source, each source read only to refuse it by name.
+public struct Volume: Codable, Sendable, Equatable {
+    public var name: String
+    public var hostPath: Opaque?
+    public var emptyDir: Opaque?
+    public var configMap: Opaque?
+    public var secret: Opaque?
+    public var projected: Opaque?
+    public var downwardAPI: Opaque?
+    public var nfs: Opaque?
+    public var persistentVolumeClaim: Opaque?
+
+    /// The source's field name, for the message that refuses it.
+    public var source: String? {
+        let named: [(String, Opaque?)] = [
+            ("hostPath", hostPath), ("emptyDir", emptyDir), ("configMap", configMap), ("secret", secret), ("projected", projected),
+            ("downwardAPI", downwardAPI), ("nfs", nfs), ("persistentVolumeClaim", persistentVolumeClaim),
+        ]
+        return named.first { $0.1 != nil }?.0
+    }
+}
