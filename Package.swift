@@ -91,7 +91,8 @@ let package = Package(
         // API's signature, envelope and error codes.
         .target(name: "IMCCache", dependencies: ["IMCModel"], path: "Sources/Cache"),
         .target(
-            name: "IMCAPI", dependencies: ["IMCDocuments", "IMCModel", "IMCCache", "IMCInstance", .product(name: "Crypto", package: "swift-crypto")],
+            name: "IMCAPI",
+            dependencies: ["IMCDocuments", "IMCModel", "IMCCache", "IMCInstance", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/API"),
 
         // Disks and snapshots: sparse ext4 disk images, loop mounts, reflink snapshots in an XFS
@@ -171,7 +172,8 @@ let package = Package(
         .target(
             name: "IMCDoors",
             dependencies: [
-                "IMCService", "IMCStore", "IMCBilling", "IMCOS", "IMCObservability", "IMCModel", "IMCInstance", "IMCRegistry", "IMCRuntime", "IMCDocuments",
+                "IMCService", "IMCStore", "IMCBilling", "IMCOS", "IMCObservability", "IMCModel", "IMCInstance", "IMCRegistry", "IMCRuntime",
+                "IMCDocuments",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -196,7 +198,8 @@ let package = Package(
         .target(
             name: "IMCKubernetes",
             dependencies: [
-                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel", "IMCInstance", "IMCDocuments", "IMCKubernetesModels", "IMCPods",
+                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel", "IMCInstance", "IMCDocuments", "IMCKubernetesModels",
+                "IMCPods",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -291,7 +294,8 @@ let package = Package(
             ],
             path: "Tests/ConsoleTests"),
         .testTarget(
-            name: "IMCAPITests", dependencies: ["IMCAPI", "IMCDocuments", "IMCClient", "IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/APITests"),
+            name: "IMCAPITests", dependencies: ["IMCAPI", "IMCDocuments", "IMCClient", "IMCDisks", "IMCOS", "IMCTestSupport"],
+            path: "Tests/APITests"),
         .testTarget(name: "IMCDisksTests", dependencies: ["IMCDisks", "IMCOS", "IMCTestSupport"], path: "Tests/DisksTests"),
         .testTarget(
             name: "IMCStoreTests",
