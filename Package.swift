@@ -77,6 +77,7 @@ let package = Package(
         .target(
             name: "IMCRegistry",
             dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
                 "IMCModel", "IMCCompression",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -117,6 +118,7 @@ let package = Package(
         .target(
             name: "IMCObservability",
             dependencies: [
+                "IMCCache",
                 "IMCInstance", .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -141,6 +143,7 @@ let package = Package(
         .target(
             name: "IMCService",
             dependencies: [
+                "IMCDocuments",
                 "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCRuntime",
                 "IMCInstance", "IMCObservability", "IMCBilling", "IMCOS",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -152,6 +155,7 @@ let package = Package(
         .target(
             name: "IMCPull",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 "IMCModel", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCCompression", "IMCOS",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -161,6 +165,7 @@ let package = Package(
         .target(
             name: "IMCClient",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 "IMCAPI", "IMCModel", "IMCDocuments", "IMCInstance", "IMCKubernetesModels", "IMCPods",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"), .product(name: "Yams", package: "Yams"),
@@ -187,6 +192,7 @@ let package = Package(
         .target(
             name: "IMCCloudAPI",
             dependencies: [
+                "IMCDocuments",
                 "IMCAPI", "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCObservability", "IMCBilling", "IMCModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -223,6 +229,7 @@ let package = Package(
         .executableTarget(
             name: "imc",
             dependencies: [
+                "IMCContent", "IMCUnpack",
                 "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance",
                 "IMCCache",
                 "IMCRegistry", "IMCConsole", "IMCKubernetes", "IMCObservability", "IMCModel", "IMCOS", "IMCRuntime", "IMCDocuments",
@@ -236,6 +243,7 @@ let package = Package(
         .executableTarget(
             name: "imc-bench",
             dependencies: [
+                "IMCModel", "IMCRegistry",
                 "IMCPull", "IMCTestSupport", "IMCClient", "IMCAPI", "IMCDisks", "IMCStore", "IMCCache", "IMCOS", "IMCRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -248,6 +256,7 @@ let package = Package(
         .target(
             name: "IMCTestSupport",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 "IMCModel", "IMCRegistry", "IMCCompression", "IMCPull", "CIMCSys",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -270,11 +279,15 @@ let package = Package(
             name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCOS", "IMCModel", "IMCTestSupport"], path: "Tests/RuntimeTests"),
         .testTarget(
             name: "IMCServiceTests",
-            dependencies: ["IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCBilling", "IMCOS", "IMCDisks", "IMCTestSupport"],
+            dependencies: [
+                "IMCModel", "IMCRegistry", "IMCRuntime", .product(name: "Logging", package: "swift-log"), "IMCService", "IMCStore",
+                "IMCCache", "IMCInstance", "IMCBilling", "IMCOS", "IMCDisks", "IMCTestSupport",
+            ],
             path: "Tests/ServiceTests"),
         .testTarget(
             name: "IMCCloudAPITests",
             dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Hummingbird", package: "hummingbird"),
                 "IMCCloudAPI", "IMCDoors", "IMCAPI", "IMCService", "IMCRuntime", "IMCStore", "IMCObservability", "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -282,6 +295,8 @@ let package = Package(
         .testTarget(
             name: "IMCKubernetesTests",
             dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Hummingbird", package: "hummingbird"),
+                "IMCDocuments",
                 "IMCKubernetes", "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel", "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -289,6 +304,7 @@ let package = Package(
         .testTarget(
             name: "IMCConsoleTests",
             dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Hummingbird", package: "hummingbird"),
                 "IMCConsole", "IMCDoors", "IMCService", "IMCStore", "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -308,14 +324,17 @@ let package = Package(
         .testTarget(
             name: "IMCCompressionTests", dependencies: ["IMCCompression"], path: "Tests/CompressionTests"),
         .testTarget(
-            name: "IMCUnpackTests", dependencies: ["IMCUnpack", "IMCTestSupport"], path: "Tests/UnpackTests"),
+            name: "IMCUnpackTests", dependencies: ["IMCCompression", "IMCUnpack", "IMCTestSupport"], path: "Tests/UnpackTests"),
         .testTarget(
-            name: "IMCContentTests", dependencies: ["IMCContent", "IMCTestSupport"], path: "Tests/ContentTests"),
+            name: "IMCContentTests", dependencies: ["IMCModel", "IMCContent", "IMCTestSupport"], path: "Tests/ContentTests"),
         .testTarget(
-            name: "IMCRegistryTests", dependencies: ["IMCRegistry", "IMCTestSupport"],
+            name: "IMCRegistryTests",
+            dependencies: ["IMCModel", .product(name: "NIOCore", package: "swift-nio"), "IMCRegistry", "IMCTestSupport"],
             path: "Tests/RegistryTests"),
         .testTarget(
-            name: "IMCPullTests", dependencies: ["IMCPull", "IMCTestSupport"], path: "Tests/PullTests"),
+            name: "IMCPullTests",
+            dependencies: ["IMCCompression", "IMCContent", "IMCModel", "IMCRegistry", "IMCUnpack", "IMCPull", "IMCTestSupport"],
+            path: "Tests/PullTests"),
     ],
     swiftLanguageModes: [.v6]
 )

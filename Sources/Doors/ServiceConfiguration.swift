@@ -68,8 +68,6 @@ public struct ServiceConfiguration: Sendable {
         do { file = try StrictDecoder().decode(ConfigurationFile.self, from: document) } catch {
             throw ConfigurationError("\(source): \(error.message)")
         }
-        do { return try ServiceConfiguration(file) } catch let problem as DecodingProblem {
-            throw ConfigurationError("\(source): \(problem.message)")
-        }
+        do { return try ServiceConfiguration(file) } catch { throw ConfigurationError("\(source): \(error.message)") }
     }
 }
