@@ -331,7 +331,7 @@ struct ServeCommand: AsyncParsableCommand {
                         1,
                         "imc serve: listening on https://\(tlsHost):\(channel.localAddress?.port ?? tlsPort)\n"
                             + "  TLS certificate SHA-256 fingerprint \(identity.fingerprint)\n"
-                            + "  clients trust \(identity.trustPath) (Python SDK: HttpProfile(certification=...); tccli: REQUESTS_CA_BUNDLE)"
+                            + "  clients trust \(identity.trustPath) (Python SDK: HttpProfile(certification=...); tccli: append it to the file certifi.where() names)"
                     )
                 }, logger: logger)
             services.append(.init(service: secure))

@@ -7,7 +7,7 @@ import X509
 
 /// The API's TLS certificate: the operator's (`tls:` in the config), or one imc makes at first
 /// start under the data root: a CA of its own (the file clients trust: `HttpProfile(certification=)`
-/// in the Python SDK, `REQUESTS_CA_BUNDLE` for tccli) and a server certificate it signs for this
+/// in the Python SDK; appended to certifi's bundle for tccli) and a server certificate it signs for this
 /// host's names and addresses. Both are kept; the fingerprint is printed at every start.
 public struct TLSIdentity: Sendable {
     public let certificatePath: String
