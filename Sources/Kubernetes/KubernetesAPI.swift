@@ -12,10 +12,13 @@ import Synchronization
 
 /// The Kubernetes door: the Kubernetes API for imc's own objects, under `/k8s`, so that
 /// unmodified kubectl and client libraries drive imc as they drive a cluster (a bearer token
-/// from `imc kubeconfig` names the account). Discovery, OpenAPI v3, `ImageCache` objects of
-/// `eks.cloud.tencent.com/v1` (create, get, list as a table, apply client- and server-side,
-/// merge patch, update with resourceVersion preconditions, delete, watch with bookmarks) and
-/// their events. One model underneath: an object made here is a cache of the Cloud API and the
+/// from `imc kubeconfig` names the account). Discovery and OpenAPI (v2 as protobuf, v3);
+/// `ImageCache` objects of `eks.cloud.tencent.com/v1` (create, get, list as a table, apply client-
+/// and server-side, merge and JSON patch, update with resourceVersion preconditions, delete,
+/// watch with bookmarks); Pods (typed and read by `PodRequest`: create, get, list, watch, logs
+/// with follow, graceful delete), Namespaces, docker-registry Secrets (sealed at rest) and the
+/// Events of caches and Pods. Routes are Hummingbird patterns (`KubernetesRoutes.swift`). One
+/// model underneath: an object made here is a cache or an instance of the Cloud API and the
 /// console, and the other way round.
 public struct KubernetesAPI: Sendable {
     public static let prefix = "/k8s"
@@ -114,36 +117,6 @@ public struct KubernetesAPI: Sendable {
         self.bookmarkInterval = bookmarkInterval
     }
 
-    public func addRoutes(to router: Router<DoorContext>) {
-        let api = self
-        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
-            router.on("\(Self.prefix)/**", method: method) { request, context in await api.respond(to: request, context: context) }
-        }
-    }
-
-    /// One request: authenticated, routed, and any refusal turned into a `Status`.
-    func respond(to request: Request, context: DoorContext) async -> Response {
-        if request.method == .get, request.uri.path == Self.prefix + "/.well-known/imc-kubeconfig" {
-            return Self.respond(published.document)
-        }
-        do {
-            guard let account = authenticate(request) else { throw KubernetesStatus.unauthorized }
-            var path = String(request.uri.path.dropFirst(Self.prefix.count))
-            // A client that joins a server-relative URL to the server's own path sends the prefix twice.
-            if path.hasPrefix(Self.prefix + "/") { path = String(path.dropFirst(Self.prefix.count)) }
-            let call = Call(
-                account: account, method: request.method, path: path, query: Self.query(request.uri.query ?? ""),
-                accept: request.headers[.accept] ?? "", contentType: request.headers[.contentType] ?? "", request: request,
-                context: context)
-            return try await route(call)
-        } catch let status as KubernetesStatus {
-            return Self.respond(status.object, code: status.code)
-        } catch {
-            context.logger.error("kubernetes request failed", metadata: ["error": "\(error)"])
-            return Self.respond(KubernetesStatus.internalError().object, code: 500)
-        }
-    }
-
     func authenticate(_ request: Request) -> String? {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
         return KubernetesToken.account(of: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), accounts: accounts)
@@ -186,57 +159,6 @@ public struct KubernetesAPI: Sendable {
         }
     }
 
-    func route(_ call: Call) async throws -> Response {
-        let parts = call.path.split(separator: "/").map(String.init)
-        let get = call.method == .get
-        func match(_ pattern: String) -> [String]? { Route.match(parts, pattern) }
-        if get, match("version") != nil { return Self.respond(Discovery.version) }
-        if get, match("api") != nil { return Self.respond(Discovery.coreVersions(call.request.head.authority ?? "")) }
-        if get, match("apis") != nil { return Self.respond(Discovery.groups) }
-        if get, match("api/v1") != nil { return Self.respond(Discovery.resourceList("v1")) }
-        if get, let m = match("apis/*") {
-            guard let group = Discovery.group(m[0]) else { throw KubernetesStatus.pathNotFound(call.path) }
-            return Self.respond(group)
-        }
-        if get, let m = match("apis/*/*"), Resource.byGroupVersion["\(m[0])/\(m[1])"] != nil {
-            return Self.respond(Discovery.resourceList("\(m[0])/\(m[1])"))
-        }
-        if get, match("openapi/v3") != nil { return Self.respond(OpenAPI.root) }
-        if get, let m = match("openapi/v3/**"), let doc = OpenAPI.document(m.joined(separator: "/")) { return Self.respond(doc) }
-        if get, match("openapi/v2") != nil {
-            var headers = HTTPFields()
-            headers[.contentType] = OpenAPIv2.mediaType
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIv2.document)))
-        }
-        if let m = match("apis/eks.cloud.tencent.com/v1/imagecaches/**") { return try await imageCaches(call, rest: m) }
-        if get, match("apis/apiextensions.k8s.io/v1/customresourcedefinitions") != nil {
-            return Self.respond(
-                List.of([Discovery.imageCacheCRD], kind: "CustomResourceDefinitionList", apiVersion: "apiextensions.k8s.io/v1", revision: 1)
-            )
-        }
-        if get, let m = match("apis/apiextensions.k8s.io/v1/customresourcedefinitions/*") {
-            guard m[0] == Resource.imageCaches.qualifiedName else {
-                throw KubernetesStatus.notFound(Resource.customResourceDefinitions, m[0])
-            }
-            return Self.respond(Discovery.imageCacheCRD)
-        }
-        if get, match("api/v1/events") != nil { return try await events(call, namespace: nil) }
-        if get, let m = match("api/v1/namespaces/*/events") { return try await events(call, namespace: m[0]) }
-        if get, match("api/v1/pods") != nil { return try await podsRoute(call, namespace: nil, rest: []) }
-        if get, match("api/v1/secrets") != nil { return try await secrets(call, namespace: nil, rest: []) }
-        if let m = match("api/v1/namespaces/*/pods/**") {
-            guard try await namespaceExists(m[0], call.account) else { throw KubernetesStatus.notFound(Resource.namespaces, m[0]) }
-            return try await podsRoute(call, namespace: m[0], rest: Array(m.dropFirst()))
-        }
-        if let m = match("api/v1/namespaces/*/secrets/**") { return try await secrets(call, namespace: m[0], rest: Array(m.dropFirst())) }
-        if let m = match("api/v1/namespaces/**"), m.count <= 1 { return try await namespaces(call, rest: m) }
-        if !get, Discovery.knownPath(parts) {
-            throw KubernetesStatus.notAllowed(
-                "the server does not allow this method on the requested resource (\(call.method.rawValue) \(call.path.prefix(120)))")
-        }
-        throw KubernetesStatus.pathNotFound(call.path)
-    }
-
     // MARK: - Replies
 
     static func respond(_ object: JSON, code: Int = 200, warnings: [String] = []) -> Response {
@@ -261,21 +183,6 @@ public struct KubernetesAPI: Sendable {
             out[decode(kv[0])] = kv.count > 1 ? decode(kv[1]) : ""
         }
         return out
-    }
-}
-
-/// Path patterns: `*` matches one segment, a final `**` any rest (possibly none); the matched
-/// segments are returned in order.
-enum Route {
-    static func match(_ parts: [String], _ pattern: String) -> [String]? {
-        let want = pattern.split(separator: "/").map(String.init)
-        var captured: [String] = []
-        for (i, w) in want.enumerated() {
-            if w == "**" { return captured + parts.dropFirst(i) }
-            guard i < parts.count else { return nil }
-            if w == "*" { captured.append(parts[i]) } else if w != parts[i] { return nil }
-        }
-        return parts.count == want.count ? captured : nil
     }
 }
 

@@ -181,6 +181,40 @@ struct KubernetesDoorTests {
         }
     }
 
+    /// The door's paths are router patterns; what matches none, or a verb a resource does not
+    /// take, is answered with a `Status` as the API server's, never the router's bare reply.
+    @Test(arguments: [
+        ("/k8s/nonsense", HTTPRequest.Method.get, 404, "NotFound"),
+        ("/k8s/apis/example.com/v1", .get, 404, "NotFound"),
+        ("/k8s/apis/eks.cloud.tencent.com/v1/imagecaches/a/b/c", .get, 404, "NotFound"),
+        ("/k8s/api/v1/nodes", .get, 404, "NotFound"),
+        ("/k8s/version", .post, 404, "NotFound"),
+        ("/k8s/apis/eks.cloud.tencent.com/v1/imagecaches", .delete, 405, "MethodNotAllowed"),
+        ("/k8s/apis/eks.cloud.tencent.com/v1/imagecaches/x/status", .put, 405, "MethodNotAllowed"),
+        ("/k8s/k8s/apis/eks.cloud.tencent.com/v1/imagecaches/absent", .get, 404, "NotFound"),
+    ])
+    func pathsAndVerbsTheDoorDoesNotServeAreStatuses(path: String, method: HTTPRequest.Method, code: Int, reason: String) async throws {
+        let dir = try TemporaryDirectory()
+        let door = try Self.door(dir)
+        try await door.application.test(.router) { client in
+            try await client.execute(uri: path, method: method, headers: Self.headers()) { response in
+                #expect(response.status.code == code)
+                let status = Self.json(response.body)
+                #expect(status["kind"] == "Status" && status["reason"] == .string(reason), "\(status)")
+            }
+        }
+    }
+
+    @Test func discoveryOfEveryServedGroupIsRouted() async throws {
+        let dir = try TemporaryDirectory()
+        let door = try Self.door(dir)
+        try await door.application.test(.router) { client in
+            for path in ["/k8s/apis/eks.cloud.tencent.com/v1", "/k8s/apis/eks.cloud.tencent.com", "/k8s/api/v1", "/k8s/version"] {
+                try await client.execute(uri: path, method: .get, headers: Self.headers()) { #expect($0.status.code == 200, "\(path)") }
+            }
+        }
+    }
+
     @Test func aPatchMergesAndAStaleUpdateConflicts() async throws {
         let dir = try TemporaryDirectory()
         let door = try Self.door(dir)
