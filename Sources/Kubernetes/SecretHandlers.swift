@@ -1,0 +1,139 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IMCCache
+import IMCDocuments
+import IMCInstance
+import IMCKubernetesModels
+import IMCModel
+import IMCPods
+import IMCService
+import IMCStore
+
+/// docker-registry Secrets (sealed at rest), and the credentials Pods and caches name by them.
+extension KubernetesAPI {
+    // MARK: - Secrets
+
+    func secrets(_ call: Call, namespace: String?, rest: [String]) async throws -> Response {
+        guard let objects else { throw KubernetesStatus.pathNotFound(call.path) }
+        let name = rest.first ?? ""
+        switch (call.method, rest.count) {
+        case (.get, 0):
+            let items = try await objects.objects(account: call.account, kind: "Secret", namespace: namespace).compactMap {
+                JSON.parse(Array($0.data))
+            }
+            if call.wantsTable {
+                let now = clock.now()
+                let rows = items.map { item -> (cells: [JSON], object: JSON) in
+                    let created = item["metadata"]?["creationTimestamp"]?.string.flatMap(parseTime) ?? now
+                    return (
+                        [
+                            item["metadata"]?["name"] ?? "", item["type"] ?? "Opaque", .int(Int64(item["data"]?.object?.count ?? 0)),
+                            .string(humanDuration(now.timeIntervalSince(created))),
+                        ], item
+                    )
+                }
+                let columns = [
+                    ImageCacheObject.column("Name", "string", "name", "Name", priority: 0),
+                    ImageCacheObject.column("Type", "string", "", "Type", priority: 0),
+                    ImageCacheObject.column("Data", "integer", "", "Keys", priority: 0),
+                    ImageCacheObject.column("Age", "string", "", "Age", priority: 0),
+                ]
+                return Self.respond(Tables.table(rows, columns: columns, revision: "1"))
+            }
+            return Self.respond(List.of(items, kind: "SecretList", apiVersion: "v1", revision: 1))
+        case (.get, 1):
+            guard let namespace,
+                let stored = try await objects.object(account: call.account, kind: "Secret", namespace: namespace, name: name),
+                let object = JSON.parse(Array(stored.data))
+            else { throw KubernetesStatus.notFound(Resource.secrets, name) }
+            return Self.respond(object)
+        case (.post, 0):
+            guard let namespace else { throw KubernetesStatus.notAllowed("create a secret in a namespace") }
+            guard try await namespaceExists(namespace, call.account) else {
+                throw KubernetesStatus.notFound(Resource.namespaces, namespace)
+            }
+            var body = try await call.object()
+            let given = body["metadata"]?["name"]?.string ?? ""
+            if let problem = Self.nameProblem(given) {
+                throw KubernetesStatus.invalid(Resource.secrets, given, causes: [("metadata.name", problem)])
+            }
+            // `stringData` is folded into `data`, base64, as the API server does.
+            var data = body["data"]?.object ?? [:]
+            for (k, v) in body["stringData"]?.stringMap ?? [:] { data[k] = .string(Data(v.utf8).base64EncodedString()) }
+            for (k, v) in data where v.string.flatMap({ Data(base64Encoded: $0) }) == nil {
+                throw KubernetesStatus.invalid(Resource.secrets, given, causes: [("data[\(k)]", "Invalid value: not base64")])
+            }
+            if body["type"]?.string == "kubernetes.io/dockerconfigjson" {
+                guard let config = data[".dockerconfigjson"]?.string.flatMap({ Data(base64Encoded: $0) }), Self.dockerConfig(config) != nil
+                else {
+                    throw KubernetesStatus.invalid(
+                        Resource.secrets, given,
+                        causes: [("data[.dockerconfigjson]", "Invalid value: must be a docker config JSON with auths")])
+                }
+            }
+            let uid = UUID().uuidString.lowercased()
+            body["data"] = .object(data)
+            body["stringData"] = nil
+            body["metadata"]?["namespace"] = .string(namespace)
+            body["metadata"]?["uid"] = .string(uid)
+            body["metadata"]?["resourceVersion"] = "1"
+            body["metadata"]?["creationTimestamp"] = .string(timestamp(clock.now()))
+            if body["type"] == nil { body["type"] = "Opaque" }
+            do {
+                try await objects.insertObject(
+                    StoredObject(kind: "Secret", namespace: namespace, name: given, uid: uid, created: clock.now(), data: body.data),
+                    account: call.account)
+            } catch let e as StoreError where e.code == .duplicate {
+                throw KubernetesStatus.alreadyExists(Resource.secrets, given)
+            }
+            return Self.respond(body, code: 201)
+        case (.delete, 1):
+            guard let namespace,
+                let stored = try await objects.object(account: call.account, kind: "Secret", namespace: namespace, name: name)
+            else { throw KubernetesStatus.notFound(Resource.secrets, name) }
+            try await objects.deleteObject(account: call.account, kind: "Secret", namespace: namespace, name: name)
+            return Self.respond(JSON.parse(Array(stored.data)) ?? [:])
+        default:
+            throw KubernetesStatus.notAllowed("the server does not allow this method on secrets")
+        }
+    }
+
+    /// The registry credentials of a `.dockerconfigjson`: `auths` of server -> username and
+    /// password (or `auth`, base64 of `user:password`).
+    static func dockerConfig(_ data: Data) -> [CacheCredential]? {
+        guard let auths = JSON.parse(Array(data))?["auths"]?.object else { return nil }
+        return auths.sorted { $0.key < $1.key }.compactMap { server, entry in
+            var user = entry["username"]?.string
+            var password = entry["password"]?.string
+            if user == nil || password == nil, let auth = entry["auth"]?.string, let decoded = Data(base64Encoded: auth) {
+                let pair = String(decoding: decoded, as: UTF8.self).split(separator: ":", maxSplits: 1).map(String.init)
+                if pair.count == 2 { (user, password) = (pair[0], pair[1]) }
+            }
+            guard let user, let password else { return nil }
+            let host =
+                server.replacingOccurrences(of: "https://", with: "").replacingOccurrences(of: "http://", with: "")
+                .split(separator: "/").first.map(String.init) ?? server
+            return CacheCredential(server: host, username: user, password: password)
+        }
+    }
+
+    /// The credentials of `namespace/name` pull secrets; the missing ones named.
+    func credentials(_ names: [String], account: String) async throws -> (found: [CacheCredential], missing: [String]) {
+        var found: [CacheCredential] = []
+        var missing: [String] = []
+        for full in names {
+            let parts = full.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2,
+                let stored = try await objects?.object(account: account, kind: "Secret", namespace: parts[0], name: parts[1]),
+                let object = JSON.parse(Array(stored.data)), let encoded = object["data"]?[".dockerconfigjson"]?.string,
+                let config = Data(base64Encoded: encoded), let credentials = Self.dockerConfig(config)
+            else {
+                missing.append(full)
+                continue
+            }
+            found += credentials
+        }
+        return (found, missing)
+    }
+}
