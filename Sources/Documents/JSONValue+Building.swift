@@ -77,6 +77,17 @@ extension JSONValue {
     public var string: String? { if case .string(let s) = self { s } else { nil } }
     public var object: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
     public var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    /// The item at `index` of a list (nil past its end, or for a value that is not a list); set
+    /// replaces an existing item.
+    public subscript(index: Int) -> JSONValue? {
+        get { if case .array(let a) = self, a.indices.contains(index) { a[index] } else { nil } }
+        set {
+            guard case .array(var a) = self, a.indices.contains(index), let newValue else { return }
+            a[index] = newValue
+            self = .array(a)
+        }
+    }
+
     public var int: Int64? {
         if case .number(let d) = self, d == d.rounded(), abs(d) < 1e15 { return Int64(d) }
         return nil

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a client reads before anything else: the version, the groups and their resources, and
-/// the ImageCache CustomResourceDefinition (as the imc-operator add-on installs it).
+/// the served groups (the ImageCache CustomResourceDefinition is `ImageCacheSchema`'s).
 enum Discovery {
     /// The Kubernetes version whose API this door speaks.
     static let version: JSON = [
@@ -47,46 +47,5 @@ enum Discovery {
             let base = resource.path().split(separator: "/").map(String.init)
             return parts.starts(with: base) || parts.contains(resource.name)
         }
-    }
-
-    /// The ImageCache CRD, its schema the one OpenAPI publishes.
-    static var imageCacheCRD: JSON {
-        let r = Resource.imageCaches
-        return [
-            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": [
-                "name": .string(r.qualifiedName), "uid": .string(ImageCacheObject.uid("crd/" + r.qualifiedName)), "resourceVersion": "1",
-                "generation": 1, "creationTimestamp": "2026-01-01T00:00:00Z",
-            ],
-            "spec": [
-                "group": .string(r.group), "scope": "Cluster",
-                "names": [
-                    "plural": .string(r.name), "singular": .string(r.singular), "kind": .string(r.kind), "listKind": "ImageCacheList",
-                    "shortNames": .array(r.shortNames.map(JSON.string)), "categories": .array(r.categories.map(JSON.string)),
-                ],
-                "versions": [
-                    [
-                        "name": "v1", "served": true, "storage": true, "subresources": ["status": [:]],
-                        "schema": ["openAPIV3Schema": OpenAPI.imageCacheSchema],
-                        "additionalPrinterColumns": [
-                            ["name": "Size", "type": "integer", "jsonPath": ".spec.imageCacheSize"],
-                            ["name": "ID", "type": "string", "jsonPath": ".status.imcId"],
-                            ["name": "Phase", "type": "string", "jsonPath": ".status.imcPhase"],
-                            ["name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"],
-                        ],
-                    ]
-                ],
-            ],
-            "status": [
-                "acceptedNames": ["plural": .string(r.name), "singular": .string(r.singular), "kind": .string(r.kind)],
-                "storedVersions": ["v1"],
-                "conditions": [
-                    [
-                        "type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                        "message": "the initial names have been accepted",
-                    ]
-                ],
-            ],
-        ]
     }
 }

@@ -109,7 +109,7 @@ extension KubernetesAPI {
             errors.add("metadata.annotations", "Too long: must have at most 262144 bytes")
         }
         var unknown = (object.object ?? [:]).keys.filter { !["apiVersion", "kind", "metadata", "spec", "status"].contains($0) }.sorted()
-        let spec = ImageCacheObject.spec(object["spec"], unknown: &unknown)
+        let spec = ImageCacheObject.spec(object["spec"], schema: schema, unknown: &unknown)
         switch spec {
         case .failure(let e): errors.causes += e.causes
         case .success: break

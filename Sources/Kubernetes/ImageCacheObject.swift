@@ -92,75 +92,19 @@ enum ImageCacheObject {
         var imagePullSecrets: [String]
     }
 
-    static let specFields: Set<String> = [
-        "images", "imageCacheSize", "retentionDays", "refreshIntervalMinutes", "platform", "imagePullSecrets",
-    ]
-
-    /// Reads `spec`. `unknown` collects fields ImageCache does not have (refused or warned
-    /// about by the caller, as `fieldValidation` says).
-    static func spec(_ json: JSON?, unknown: inout [String]) -> Result<Spec, FieldErrors> {
-        var errors = FieldErrors()
-        guard let spec = json?.object else {
-            errors.add("spec", "Required value: an ImageCache needs a spec with images")
-            return .failure(errors)
-        }
-        unknown += spec.keys.filter { !specFields.contains($0) }.sorted().map { "spec.\($0)" }
-        var images: [String] = []
-        if let list = spec["images"]?.array, !list.isEmpty {
-            for (i, item) in list.enumerated() {
-                guard let text = item.string else {
-                    errors.add("spec.images[\(i)]", "Invalid value: an image reference is a string")
-                    continue
-                }
-                do { _ = try ImageReference(parsing: text) } catch {
-                    errors.add("spec.images[\(i)]", "Invalid value: \"\(text.prefix(200))\": \(error.message)")
-                }
-                images.append(text)
-            }
-        } else {
-            errors.add("spec.images", "Required value: at least one image")
-        }
-        func integer(_ key: String, _ range: ClosedRange<Int>) -> Int? {
-            guard let value = spec[key], value != .null else { return nil }
-            guard let n = value.int, range.contains(Int(n)) else {
-                errors.add(
-                    "spec.\(key)",
-                    "Invalid value: \(String(decoding: value.data, as: UTF8.self).prefix(40)): must be an integer from \(range.lowerBound) to \(range.upperBound)"
-                )
-                return nil
-            }
-            return Int(n)
-        }
-        let size = integer("imageCacheSize", 20...2048)
-        let retention = integer("retentionDays", 0...3650)
-        let refresh = integer("refreshIntervalMinutes", 0...525_600)
-        var platform: String?
-        if let p = spec["platform"], p != .null {
-            if let text = p.string, text.contains("/") {
-                platform = text
-            } else {
-                errors.add("spec.platform", "Invalid value: must be like linux/arm64")
-            }
-        }
-        var secrets: [String] = []
-        if let s = spec["imagePullSecrets"], s != .null {
-            for (i, item) in (s.array ?? [s]).enumerated() {
-                // `namespace/name`, or `{name: x}` as a Pod writes it (then in namespace default).
-                let text = item.string ?? item["name"]?.string.map { "default/\($0)" }
-                guard let text, text.split(separator: "/", omittingEmptySubsequences: false).count == 2, !text.hasPrefix("/"),
-                    !text.hasSuffix("/")
-                else {
-                    errors.add("spec.imagePullSecrets[\(i)]", "Invalid value: must be namespace/name")
-                    continue
-                }
-                secrets.append(text)
-            }
-        }
+    /// Reads `spec`, checked against `schema` (the CRD's, with the configuration's limits).
+    /// `unknown` collects fields ImageCache does not have (refused or warned about by the
+    /// caller, as `fieldValidation` says).
+    static func spec(_ json: JSON?, schema: ImageCacheSchema, unknown: inout [String]) -> Result<Spec, FieldErrors> {
+        let errors = schema.check(spec: json, unknown: &unknown)
         if !errors.causes.isEmpty { return .failure(errors) }
+        let spec = json ?? [:]
+        func integer(_ key: String) -> Int? { spec[key]?.int.map(Int.init) }
         return .success(
             Spec(
-                images: images, imageCacheSize: size, retentionDays: retention, refreshIntervalMinutes: refresh, platform: platform,
-                imagePullSecrets: secrets))
+                images: spec["images"]?.array?.compactMap(\.string) ?? [], imageCacheSize: integer("imageCacheSize"),
+                retentionDays: integer("retentionDays"), refreshIntervalMinutes: integer("refreshIntervalMinutes"),
+                platform: spec["platform"]?.string, imagePullSecrets: spec["imagePullSecrets"]?.array?.compactMap(\.string) ?? []))
     }
 
     /// The table `kubectl get` prints: NAME, SIZE, ID, PHASE, AGE (wide adds SNAPSHOT and

@@ -44,6 +44,9 @@ public struct KubernetesAPI: Sendable {
     /// Open watches and log follows, counted per account and in all: each polls the store, so
     /// no tenant may hold enough of them to slow the service for others.
     let streams: StreamLimiter
+    /// The ImageCache's schema, with the service's limits, and the OpenAPI documents from it.
+    let schema: ImageCacheSchema
+    let openAPI: OpenAPIDocuments
 
     /// Counts open streams; refuses one past the limits.
     public final class StreamLimiter: Sendable {
@@ -106,6 +109,8 @@ public struct KubernetesAPI: Sendable {
         streams: StreamLimiter = StreamLimiter()
     ) {
         self.streams = streams
+        schema = ImageCacheSchema(limits: caches.limits)
+        openAPI = OpenAPIDocuments(schema)
         self.accounts = accounts
         self.caches = caches
         self.instances = instances

@@ -63,9 +63,10 @@ extension KubernetesAPI {
                 return Self.respond(served)
             }
         }
-        onGet(group, "openapi/v3") { _, _ in Self.respond(OpenAPI.root) }
+        let api = self
+        onGet(group, "openapi/v3") { _, _ in Self.respond(api.openAPI.root) }
         onGet(group, "openapi/v3/**") { call, p in
-            guard let doc = OpenAPI.document(String(p.getCatchAll().joined(separator: "/"))) else {
+            guard let doc = api.openAPI.documents[String(p.getCatchAll().joined(separator: "/"))] else {
                 throw KubernetesStatus.pathNotFound(call.path)
             }
             return Self.respond(doc)
@@ -77,7 +78,7 @@ extension KubernetesAPI {
         }
         onGet(group, "apis/apiextensions.k8s.io/v1/customresourcedefinitions") { _, _ in
             Self.respond(
-                List.of([Discovery.imageCacheCRD], kind: "CustomResourceDefinitionList", apiVersion: "apiextensions.k8s.io/v1", revision: 1)
+                List.of([api.schema.crd], kind: "CustomResourceDefinitionList", apiVersion: "apiextensions.k8s.io/v1", revision: 1)
             )
         }
         onGet(group, "apis/apiextensions.k8s.io/v1/customresourcedefinitions/:name") { _, p in
@@ -85,7 +86,7 @@ extension KubernetesAPI {
             guard name == Resource.imageCaches.qualifiedName else {
                 throw KubernetesStatus.notFound(Resource.customResourceDefinitions, name)
             }
-            return Self.respond(Discovery.imageCacheCRD)
+            return Self.respond(api.schema.crd)
         }
     }
 

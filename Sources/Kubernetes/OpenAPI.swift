@@ -21,62 +21,6 @@ enum OpenAPI {
     }
     static func ref(_ name: String) -> JSON { ["$ref": .string("#/components/schemas/\(name)")] }
 
-    /// The ImageCache schema, as in the CRD (no references).
-    static var imageCacheSchema: JSON {
-        [
-            "type": "object",
-            "description":
-                "ImageCache is a disk snapshot holding container images, pulled and unpacked once, from which instances start without pulling (imc-operator's custom resource).",
-            "required": ["spec"],
-            "properties": [
-                "apiVersion": string("APIVersion defines the versioned schema of this representation of an object."),
-                "kind": string("Kind is a string value representing the REST resource this object represents."),
-                "metadata": ["type": "object", "description": "Standard object's metadata. The name is the cache's ImageCacheName."],
-                "spec": [
-                    "type": "object", "description": "What the cache holds and how it is kept.", "required": ["images"],
-                    "properties": [
-                        "images": [
-                            "type": "array", "minItems": 1, "items": ["type": "string"],
-                            "description": "Images to pull into the cache, as references (nginx, registry/repo:tag, repo@sha256:...).",
-                        ],
-                        "imageCacheSize": integer("Size of the cache disk in GiB (default 20).", minimum: 20, maximum: 2048),
-                        "retentionDays": integer("Days the cache is kept; 0 keeps it until it is deleted.", minimum: 0, maximum: 3650),
-                        "refreshIntervalMinutes": integer(
-                            "imc: check the images' tags every this many minutes and rebuild when one moved; 0 never.", minimum: 0),
-                        "platform": string("imc: the platform the images are cached for (linux/amd64, linux/arm64); fixed at creation."),
-                        "imagePullSecrets": [
-                            "type": "array", "items": ["type": "string"],
-                            "description": "Secrets of type kubernetes.io/dockerconfigjson, as namespace/name, to pull the images with.",
-                        ],
-                    ],
-                ],
-                "status": [
-                    "type": "object", "description": "What imc made of the spec (written by imc only).",
-                    "properties": [
-                        "imcId": string("The image cache's id (imc-xxxxxxxx)."),
-                        "imcPhase": string("Pending, Ready, Failed, Updating or UpdateFailed."),
-                        "snapshotId": string("The snapshot that serves instances."),
-                        "progress": integer("How far the current build has come, 0-100."),
-                        "observedGeneration": integer("The generation of the spec the status is about."),
-                        "lastMatchedTime": string("When an instance last used the cache."),
-                        "expireTime": string("When the cache's retention ends."),
-                        "conditions": [
-                            "type": "array", "description": "Ready (built) and Serving (a snapshot serves instances).",
-                            "items": [
-                                "type": "object",
-                                "properties": [
-                                    "type": string("Ready or Serving."), "status": string("True, False or Unknown."),
-                                    "reason": string("Why, in a word."), "message": string("Why, for a person."),
-                                    "lastTransitionTime": string("When the condition last changed."),
-                                ],
-                            ],
-                        ],
-                    ],
-                ],
-            ],
-        ]
-    }
-
     static func gvk(_ group: String, _ version: String, _ kind: String) -> JSON {
         ["group": .string(group), "version": .string(version), "kind": .string(kind)]
     }
@@ -104,7 +48,7 @@ enum OpenAPI {
         return op
     }
 
-    static var imageCacheDocument: JSON {
+    static func imageCacheDocument(_ imageCacheSchema: JSON) -> JSON {
         let g = gvk("eks.cloud.tencent.com", "v1", "ImageCache")
         let base = "/apis/eks.cloud.tencent.com/v1/imagecaches"
         let object = ref(imageCache)
@@ -241,20 +185,25 @@ enum OpenAPI {
         ]
     }
 
-    /// The documents, built once.
-    static let documents: [String: JSON] = [
-        "apis/eks.cloud.tencent.com/v1": imageCacheDocument, "api/v1": coreDocument, "apis/apiextensions.k8s.io/v1": crdDocument,
-    ]
+}
 
-    static func document(_ key: String) -> JSON? { documents[key] }
+/// The OpenAPI v3 documents the door serves, built once when it starts (the ImageCache's
+/// schema carries the configuration's limits), and `/openapi/v3`'s index of them.
+struct OpenAPIDocuments: Sendable {
+    let documents: [String: JSON]
+    /// Where each group version's document is, with a hash of its content.
+    let root: JSON
 
-    /// `/openapi/v3`: where each group version's document is, with a hash of its content.
-    static let root: JSON = {
+    init(_ schema: ImageCacheSchema) {
+        documents = [
+            "apis/eks.cloud.tencent.com/v1": OpenAPI.imageCacheDocument(schema.objectSchema), "api/v1": OpenAPI.coreDocument,
+            "apis/apiextensions.k8s.io/v1": OpenAPI.crdDocument,
+        ]
         var paths: [String: JSON] = [:]
         for (key, document) in documents {
             let hash = SHA256.hash(data: document.data).prefix(8).map { String(format: "%02X", $0) }.joined()
             paths[key] = ["serverRelativeURL": .string("\(KubernetesAPI.prefix)/openapi/v3/\(key)?hash=\(hash)")]
         }
-        return ["paths": .object(paths)]
-    }()
+        root = ["paths": .object(paths)]
+    }
 }

@@ -29,9 +29,9 @@ public struct Resource: Sendable {
 
     static let all = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
+    /// Named by its definition (`ImageCacheSchema`).
     public static let imageCaches = Resource(
-        group: "eks.cloud.tencent.com", version: "v1", name: "imagecaches", singular: "imagecache", kind: "ImageCache", namespaced: false,
-        shortNames: ["imc"], verbs: all, subresources: [("status", "ImageCache", ["get"])], categories: ["all"])
+        definition: ImageCacheSchema.shipped, verbs: all, subresources: [("status", "ImageCache", ["get"])])
     public static let events = Resource(
         group: "", version: "v1", name: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"],
         verbs: ["get", "list"], subresources: [], categories: [])

@@ -29,10 +29,11 @@ struct KubernetesDoorTests {
     }
 
     static func door(
-        _ dir: TemporaryDirectory, bookmarks: Duration = .seconds(60), streams: KubernetesAPI.StreamLimiter = .init()
+        _ dir: TemporaryDirectory, bookmarks: Duration = .seconds(60), streams: KubernetesAPI.StreamLimiter = .init(),
+        limits: CacheLimits = CacheLimits()
     ) throws -> Door {
         let repository = SQLCacheRepository(database: try SQLiteDatabase(path: dir.appending("imc.sqlite")))
-        let service = CacheService(repository: repository)
+        let service = CacheService(repository: repository, limits: limits)
         let api = KubernetesAPI(
             accounts: Accounts([key, other]), caches: service, region: "ap-guangzhou", watchInterval: .milliseconds(20),
             bookmarkInterval: bookmarks, streams: streams)
@@ -211,6 +212,48 @@ struct KubernetesDoorTests {
         try await door.application.test(.router) { client in
             for path in ["/k8s/apis/eks.cloud.tencent.com/v1", "/k8s/apis/eks.cloud.tencent.com", "/k8s/api/v1", "/k8s/version"] {
                 try await client.execute(uri: path, method: .get, headers: Self.headers()) { #expect($0.status.code == 200, "\(path)") }
+            }
+        }
+    }
+
+    /// One schema: the CRD, the OpenAPI document kubectl explains from and the door's checks all
+    /// say the sizes the service's configuration allows.
+    @Test func theSchemaSaysTheConfiguredLimitsAndTheDoorKeepsThem() async throws {
+        let dir = try TemporaryDirectory()
+        var limits = CacheLimits()
+        limits.minimumSize = 10
+        limits.maximumSize = 4096
+        let door = try Self.door(dir, limits: limits)
+        try await door.application.test(.router) { client in
+            let crd = try await client.execute(
+                uri: "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions/imagecaches.eks.cloud.tencent.com", method: .get,
+                headers: Self.headers()
+            ) { Self.json($0.body) }
+            let size = crd["spec"]?["versions"]?[0]?["schema"]?["openAPIV3Schema"]?["properties"]?["spec"]?["properties"]?["imageCacheSize"]
+            #expect(size?["minimum"] == 10 && size?["maximum"] == 4096, "\(String(describing: size))")
+            let openAPI = try await client.execute(
+                uri: "/k8s/openapi/v3/apis/eks.cloud.tencent.com/v1", method: .get, headers: Self.headers()
+            ) {
+                Self.json($0.body)
+            }
+            let explained = openAPI["components"]?["schemas"]?["com.tencent.cloud.eks.v1.ImageCache"]?["properties"]?["spec"]?[
+                "properties"]?[
+                    "imageCacheSize"]
+            #expect(explained?["maximum"] == 4096)
+            for (size, code) in [(3000, 201), (10, 201), (5000, 422), (9, 422)] {
+                let body =
+                    #"{"apiVersion":"eks.cloud.tencent.com/v1","kind":"ImageCache","metadata":{"name":"s\#(size)"},"spec":{"images":["nginx"],"imageCacheSize":\#(size)}}"#
+                try await client.execute(uri: Self.path, method: .post, headers: Self.headers(), body: ByteBuffer(string: body)) {
+                    response in
+                    #expect(response.status.code == code, "\(size): \(String(buffer: response.body))")
+                    if code == 422 { #expect(String(buffer: response.body).contains("must be an integer from 10 to 4096")) }
+                }
+            }
+            let bad =
+                #"{"apiVersion":"eks.cloud.tencent.com/v1","kind":"ImageCache","metadata":{"name":"b"},"spec":{"images":["nginx"],"imagePullSecrets":["nonamespace"],"platform":"arm64"}}"#
+            try await client.execute(uri: Self.path, method: .post, headers: Self.headers(), body: ByteBuffer(string: bad)) { response in
+                let causes = Self.json(response.body)["details"]?["causes"]?.array?.compactMap { $0["field"]?.string } ?? []
+                #expect(response.status.code == 422 && causes == ["spec.imagePullSecrets[0]", "spec.platform"], "\(causes)")
             }
         }
     }
