@@ -177,8 +177,7 @@ let package = Package(
         .target(
             name: "IMCDoors",
             dependencies: [
-                "IMCService", "IMCStore", "IMCBilling", "IMCOS", "IMCObservability", "IMCModel", "IMCInstance", "IMCRegistry", "IMCRuntime",
-                "IMCDocuments",
+                "IMCStore", "IMCOS", "IMCObservability", "IMCModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -187,6 +186,13 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Sources/Doors"),
+
+        // The composition root's reading of `imc serve --config`: the file's shape, through the
+        // strict decoder, into the settings every part is built with.
+        .target(
+            name: "IMCConfiguration",
+            dependencies: ["IMCDoors", "IMCService", "IMCBilling", "IMCInstance", "IMCRegistry", "IMCRuntime", "IMCDocuments"],
+            path: "Sources/Configuration"),
 
         // Doors: the Cloud API 3.0 (TC3-signed, the real service's envelope and codes).
         .target(
@@ -229,6 +235,7 @@ let package = Package(
         .executableTarget(
             name: "imc",
             dependencies: [
+                "IMCConfiguration",
                 "IMCContent", "IMCUnpack",
                 "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance",
                 "IMCCache",
@@ -267,6 +274,9 @@ let package = Package(
             ],
             path: "Sources/TestSupport"),
 
+        .testTarget(
+            name: "IMCConfigurationTests", dependencies: ["IMCConfiguration", "IMCDoors", "IMCRuntime", "IMCService"],
+            path: "Tests/ConfigurationTests"),
         .testTarget(name: "IMCDocumentsTests", dependencies: ["IMCDocuments"], path: "Tests/DocumentsTests"),
         .testTarget(
             name: "IMCPodsTests", dependencies: ["IMCPods", "IMCKubernetesModels", "IMCInstance", "IMCDocuments"], path: "Tests/PodsTests"),

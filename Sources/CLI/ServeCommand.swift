@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTLS
 import IMCCloudAPI
+import IMCConfiguration
 import IMCConsole
 import IMCDisks
 import IMCDoors

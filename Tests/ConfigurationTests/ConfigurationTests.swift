@@ -1,4 +1,5 @@
 import Foundation
+import IMCConfiguration
 import IMCDoors
 import IMCRuntime
 import IMCService

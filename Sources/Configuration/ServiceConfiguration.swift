@@ -1,6 +1,7 @@
 import Foundation
 import IMCBilling
 import IMCDocuments
+import IMCDoors
 import IMCInstance
 import IMCRegistry
 import IMCRuntime
