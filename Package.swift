@@ -139,17 +139,46 @@ let package = Package(
             ],
             path: "Sources/Store"),
 
-        // Orchestration: the image cache life cycle (create, update, delete, match).
+        // Orchestration, one target per part of the service (Sources/Service/...): what they share
+        // (errors that name their field, quotas, id ranges, wake-ups), metering and bills, the image
+        // cache life cycle and its builds, instances and their runs, and nodes.
         .target(
-            name: "IMCService",
+            name: "IMCServiceSupport", dependencies: ["IMCDocuments", "IMCInstance", "IMCModel", "IMCStore", "IMCOS"],
+            path: "Sources/Service/Support"),
+        .target(
+            name: "IMCBillingService",
             dependencies: [
-                "IMCDocuments",
+                "IMCServiceSupport", "IMCBilling", "IMCModel", "IMCStore", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Service/Billing"),
+        .target(
+            name: "IMCCaches",
+            dependencies: [
+                "IMCServiceSupport", "IMCBillingService", "IMCDocuments",
+                "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCRuntime",
+                "IMCInstance", "IMCObservability", "IMCOS",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Service/Caches"),
+        .target(
+            name: "IMCInstances",
+            dependencies: [
+                "IMCServiceSupport", "IMCBillingService", "IMCCaches", "IMCDocuments",
                 "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCRuntime",
                 "IMCInstance", "IMCObservability", "IMCBilling", "IMCOS",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Service"),
+            path: "Sources/Service/Instances"),
+        .target(
+            name: "IMCNodes",
+            dependencies: [
+                "IMCServiceSupport", "IMCInstances", "IMCInstance", "IMCPull", "IMCStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Service/Nodes"),
 
         // Orchestration: a pull, from reference to overlay-ready layer directories.
         .target(
@@ -191,7 +220,10 @@ let package = Package(
         // strict decoder, into the settings every part is built with.
         .target(
             name: "IMCConfiguration",
-            dependencies: ["IMCDoors", "IMCService", "IMCBilling", "IMCInstance", "IMCRegistry", "IMCRuntime", "IMCDocuments"],
+            dependencies: [
+                "IMCDoors", "IMCServiceSupport", "IMCCaches", "IMCInstances", "IMCBilling", "IMCInstance", "IMCRegistry", "IMCRuntime",
+                "IMCDocuments",
+            ],
             path: "Sources/Configuration"),
 
         // Doors: the Cloud API 3.0 (TC3-signed, the real service's envelope and codes).
@@ -199,7 +231,8 @@ let package = Package(
             name: "IMCCloudAPI",
             dependencies: [
                 "IMCDocuments",
-                "IMCAPI", "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCObservability", "IMCBilling", "IMCModel",
+                "IMCAPI", "IMCDoors", "IMCServiceSupport", "IMCBillingService", "IMCCaches", "IMCInstances", "IMCStore", "IMCCache",
+                "IMCInstance", "IMCObservability", "IMCBilling", "IMCModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -210,7 +243,8 @@ let package = Package(
         .target(
             name: "IMCKubernetes",
             dependencies: [
-                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel", "IMCInstance", "IMCDocuments", "IMCKubernetesModels",
+                "IMCDoors", "IMCServiceSupport", "IMCCaches", "IMCInstances", "IMCStore", "IMCCache", "IMCModel", "IMCInstance",
+                "IMCDocuments", "IMCKubernetesModels",
                 "IMCPods",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -224,7 +258,8 @@ let package = Package(
         .target(
             name: "IMCConsole",
             dependencies: [
-                "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCInstance", "IMCBilling", "IMCModel",
+                "IMCDoors", "IMCServiceSupport", "IMCBillingService", "IMCCaches", "IMCInstances", "IMCStore", "IMCCache", "IMCInstance",
+                "IMCBilling", "IMCModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -237,7 +272,8 @@ let package = Package(
             dependencies: [
                 "IMCConfiguration",
                 "IMCContent", "IMCUnpack",
-                "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCService", "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance",
+                "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCServiceSupport", "IMCBillingService", "IMCCaches", "IMCInstances", "IMCNodes",
+                "IMCStore", "IMCDisks", "IMCClient", "IMCAPI", "IMCInstance",
                 "IMCCache",
                 "IMCRegistry", "IMCConsole", "IMCKubernetes", "IMCObservability", "IMCModel", "IMCOS", "IMCRuntime", "IMCDocuments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -275,7 +311,7 @@ let package = Package(
             path: "Sources/TestSupport"),
 
         .testTarget(
-            name: "IMCConfigurationTests", dependencies: ["IMCConfiguration", "IMCDoors", "IMCRuntime", "IMCService"],
+            name: "IMCConfigurationTests", dependencies: ["IMCConfiguration", "IMCDoors", "IMCRuntime"],
             path: "Tests/ConfigurationTests"),
         .testTarget(name: "IMCDocumentsTests", dependencies: ["IMCDocuments"], path: "Tests/DocumentsTests"),
         .testTarget(
@@ -290,7 +326,8 @@ let package = Package(
         .testTarget(
             name: "IMCServiceTests",
             dependencies: [
-                "IMCModel", "IMCRegistry", "IMCRuntime", .product(name: "Logging", package: "swift-log"), "IMCService", "IMCStore",
+                "IMCModel", "IMCRegistry", "IMCRuntime", .product(name: "Logging", package: "swift-log"), "IMCServiceSupport",
+                "IMCBillingService", "IMCCaches", "IMCInstances", "IMCStore",
                 "IMCCache", "IMCInstance", "IMCBilling", "IMCOS", "IMCDisks", "IMCTestSupport",
             ],
             path: "Tests/ServiceTests"),
@@ -298,7 +335,7 @@ let package = Package(
             name: "IMCCloudAPITests",
             dependencies: [
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Hummingbird", package: "hummingbird"),
-                "IMCCloudAPI", "IMCDoors", "IMCAPI", "IMCService", "IMCRuntime", "IMCStore", "IMCObservability", "IMCTestSupport",
+                "IMCCloudAPI", "IMCDoors", "IMCAPI", "IMCCaches", "IMCRuntime", "IMCStore", "IMCObservability", "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/CloudAPITests"),
@@ -307,7 +344,7 @@ let package = Package(
             dependencies: [
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Hummingbird", package: "hummingbird"),
                 "IMCDocuments",
-                "IMCKubernetes", "IMCDoors", "IMCService", "IMCStore", "IMCCache", "IMCModel", "IMCTestSupport",
+                "IMCKubernetes", "IMCDoors", "IMCCaches", "IMCStore", "IMCCache", "IMCModel", "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/KubernetesTests"),
@@ -315,7 +352,7 @@ let package = Package(
             name: "IMCConsoleTests",
             dependencies: [
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Hummingbird", package: "hummingbird"),
-                "IMCConsole", "IMCDoors", "IMCService", "IMCStore", "IMCTestSupport",
+                "IMCConsole", "IMCDoors", "IMCCaches", "IMCStore", "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/ConsoleTests"),

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import IMCService
+import IMCCaches
 import Logging
 
 /// `imc build-sandbox`: the inside of a build sandbox (`BuildSandbox` starts it; a person does

@@ -2,19 +2,23 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import HummingbirdTLS
+import IMCBillingService
+import IMCCaches
 import IMCCloudAPI
 import IMCConfiguration
 import IMCConsole
 import IMCDisks
 import IMCDoors
 import IMCInstance
+import IMCInstances
 import IMCKubernetes
 import IMCModel
+import IMCNodes
 import IMCOS
 import IMCObservability
 import IMCRegistry
 import IMCRuntime
-import IMCService
+import IMCServiceSupport
 import IMCStore
 import Logging
 import ServiceLifecycle
@@ -266,7 +270,7 @@ struct ServeCommand: AsyncParsableCommand {
                 return n
             }(), nodes: usesNodes ? state.nodes : nil, runsInstances: role != "api", logger: logger)
         let billing = BillingService(usage: usage, prices: settings.prices)
-        let sweeper = ExpirySweeper(service: service, instances: instances, logger: logger)
+        let sweeper = ExpirySweeper(service: service, releaseRetainedDisks: { try await instances.sweepRetainedDisks() }, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned
         // snapshots) goes before anything runs; caches that were building are built again.
         let disksInUse = try await instances.recover()

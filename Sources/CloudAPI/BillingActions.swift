@@ -1,7 +1,7 @@
 import Foundation
 import IMCAPI
 import IMCBilling
-import IMCService
+import IMCBillingService
 
 /// The bill (API.md section 8) as an action in the style of the others: `DescribeImageCacheBill`
 /// with `StartTime`, `EndTime` (ISO 8601; default: the last 30 days), `ImageCacheId`, `EksCiId`.

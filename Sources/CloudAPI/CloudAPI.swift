@@ -2,10 +2,12 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IMCAPI
+import IMCBillingService
+import IMCCaches
 import IMCDoors
+import IMCInstances
 import IMCModel
 import IMCObservability
-import IMCService
 import Logging
 
 /// The Cloud API 3.0 door (API.md section 1): `POST /` with a signed JSON body, the action in

@@ -1,7 +1,8 @@
 import Foundation
 import IMCAPI
 import IMCCache
-import IMCService
+import IMCCaches
+import IMCServiceSupport
 import IMCStore
 
 /// The image cache actions of API.md section 2: each turns its typed request into the service's,

@@ -3,7 +3,7 @@ import IMCAPI
 import IMCCache
 import IMCDocuments
 import IMCInstance
-import IMCService
+import IMCInstances
 import IMCStore
 
 /// The container instance actions of API.md section 3, with imc's image-cache extensions.

@@ -5,7 +5,7 @@ import IMCDoors
 import IMCInstance
 import IMCRegistry
 import IMCRuntime
-import IMCService
+import IMCServiceSupport
 
 /// The config file's shape, read by the strict decoder: a field it does not have is refused by
 /// its path, as is a value of the wrong type. Ranges and cross-field rules are checked after, by

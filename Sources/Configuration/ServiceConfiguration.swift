@@ -1,11 +1,13 @@
 import Foundation
 import IMCBilling
+import IMCCaches
 import IMCDocuments
 import IMCDoors
 import IMCInstance
+import IMCInstances
 import IMCRegistry
 import IMCRuntime
-import IMCService
+import IMCServiceSupport
 
 /// Everything `imc serve` takes from its config file (`--config`, YAML): regions, accounts and
 /// limits. Every field is optional; the embedded defaults serve one region, `ap-guangzhou`.

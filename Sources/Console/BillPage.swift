@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import IMCBilling
-import IMCService
+import IMCServiceSupport
 
 /// The bill: what the account's builds, snapshots and image cache disks cost, as line items,
 /// totals per cache and a picture of the totals.

@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 import IMCCache
+import IMCCaches
 import IMCModel
-import IMCService
+import IMCServiceSupport
 import IMCStore
 
 /// The Image Cache pages: the list, the Create page, and a cache's page with live events.

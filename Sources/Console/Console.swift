@@ -1,9 +1,11 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import IMCBillingService
+import IMCCaches
 import IMCDoors
+import IMCInstances
 import IMCModel
-import IMCService
 import Mustache
 
 /// The web console at `/console`: the seed's Image Cache list, Create page and cache page (its

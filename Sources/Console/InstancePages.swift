@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import IMCCache
 import IMCInstance
-import IMCService
+import IMCServiceSupport
 import IMCStore
 
 /// The instances: each with its image cache result and its start-up as a timeline, a chart of

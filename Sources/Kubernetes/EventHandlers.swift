@@ -4,7 +4,6 @@ import Hummingbird
 import IMCCache
 import IMCDocuments
 import IMCModel
-import IMCService
 import IMCStore
 
 /// Events of caches and Pods, as `kubectl describe` and `kubectl get events` read them.

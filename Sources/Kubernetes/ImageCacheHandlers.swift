@@ -2,9 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IMCCache
+import IMCCaches
 import IMCDocuments
 import IMCModel
-import IMCService
+import IMCServiceSupport
 import IMCStore
 
 /// `ImageCache` objects: the verbs kubectl and client libraries use on them.

@@ -1,7 +1,7 @@
 import Foundation
+import IMCCaches
 import IMCDocuments
 import IMCModel
-import IMCService
 
 /// The ImageCache's one schema: the CustomResourceDefinition below, as the imc-operator add-on
 /// installs it. The CRD the door serves, the OpenAPI v3 document (and so `kubectl explain`), the

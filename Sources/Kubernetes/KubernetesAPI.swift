@@ -2,10 +2,12 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IMCCache
+import IMCCaches
 import IMCDoors
 import IMCInstance
+import IMCInstances
 import IMCModel
-import IMCService
+import IMCServiceSupport
 import IMCStore
 import Logging
 import Synchronization

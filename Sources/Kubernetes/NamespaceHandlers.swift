@@ -7,7 +7,6 @@ import IMCInstance
 import IMCKubernetesModels
 import IMCModel
 import IMCPods
-import IMCService
 import IMCStore
 
 /// Namespaces: the built-in ones every account has, and those `kubectl create namespace` makes.

@@ -7,7 +7,7 @@ import IMCInstance
 import IMCKubernetesModels
 import IMCModel
 import IMCPods
-import IMCService
+import IMCServiceSupport
 import IMCStore
 
 /// Pods (container instances), namespaces and image pull secrets: what `kubectl run`, `apply`,

@@ -7,7 +7,6 @@ import IMCInstance
 import IMCKubernetesModels
 import IMCModel
 import IMCPods
-import IMCService
 import IMCStore
 
 /// docker-registry Secrets (sealed at rest), and the credentials Pods and caches name by them.

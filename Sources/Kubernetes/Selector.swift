@@ -4,7 +4,6 @@ import Hummingbird
 import IMCCache
 import IMCDocuments
 import IMCModel
-import IMCService
 import IMCStore
 
 /// `fieldSelector` and `labelSelector` of a list or watch: equality, inequality, existence and

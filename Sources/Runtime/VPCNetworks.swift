@@ -139,6 +139,19 @@ public struct VPCNetworks: Sendable {
         try await Self.ensure(["IMC-FORWARD", "-i", name, "-o", name, "-j", "IMC-INGRESS"], insertAt: 2)
     }
 
+    /// Removes the VPC's bridge and its forwarding rule when no port is left on it (no instance
+    /// of any service on this host uses it); a bridge with ports is left alone. Whether it went.
+    @discardableResult
+    public func removeBridgeIfIdle(_ network: Int) async -> Bool {
+        let name = bridge(network)
+        guard FileManager.default.fileExists(atPath: "/sys/class/net/\(name)"),
+            (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net/\(name)/brif"))?.isEmpty == true
+        else { return false }
+        guard await Self.ipBatch("link delete \(name)\n", namespace: nil) == 0 else { return false }
+        while await Self.iptables(["-D", "IMC-FORWARD", "-i", name, "-o", name, "-j", "IMC-INGRESS"]) == 0 {}
+        return true
+    }
+
     /// The subnet's gateway on its VPC's bridge (its /24 routed there), added when missing.
     public func ensureSubnet(network: Int, block: Int) async throws(RuntimeError) {
         let name = bridge(network)

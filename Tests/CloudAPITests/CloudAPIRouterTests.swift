@@ -3,10 +3,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import IMCAPI
+import IMCCaches
 import IMCCloudAPI
 import IMCDoors
 import IMCObservability
-import IMCService
 import IMCStore
 import IMCTestSupport
 import Testing

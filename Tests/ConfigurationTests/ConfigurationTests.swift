@@ -2,7 +2,6 @@ import Foundation
 import IMCConfiguration
 import IMCDoors
 import IMCRuntime
-import IMCService
 import Testing
 
 /// The service's config: every section read, every bad value refused naming the field.

@@ -2,9 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import IMCCaches
 import IMCConsole
 import IMCDoors
-import IMCService
 import IMCStore
 import IMCTestSupport
 import Testing

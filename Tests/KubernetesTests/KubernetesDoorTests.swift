@@ -3,10 +3,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import IMCCache
+import IMCCaches
 import IMCDocuments
 import IMCDoors
 import IMCModel
-import IMCService
 import IMCStore
 import IMCTestSupport
 import Testing

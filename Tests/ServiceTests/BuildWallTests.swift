@@ -1,10 +1,10 @@
 import Foundation
 import IMCCache
+import IMCCaches
 import IMCInstance
 import IMCOS
 import IMCRegistry
 import IMCRuntime
-import IMCService
 import IMCStore
 import IMCTestSupport
 import Logging

@@ -1,9 +1,9 @@
 import Foundation
 import IMCCache
+import IMCCaches
 import IMCDisks
 import IMCInstance
 import IMCOS
-import IMCService
 import IMCTestSupport
 import Logging
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import IMCCache
-import IMCService
+import IMCCaches
+import IMCServiceSupport
 import IMCStore
 import IMCTestSupport
 import Synchronization

@@ -1,12 +1,14 @@
 import Foundation
 import IMCBilling
 import IMCCache
+import IMCCaches
 import IMCDisks
 import IMCInstance
+import IMCInstances
 import IMCModel
 import IMCOS
 import IMCRegistry
-import IMCService
+import IMCServiceSupport
 import IMCStore
 import IMCTestSupport
 import Testing

@@ -1,13 +1,16 @@
 import Foundation
 import IMCBilling
+import IMCBillingService
 import IMCCache
+import IMCCaches
 import IMCDisks
 import IMCInstance
+import IMCInstances
 import IMCModel
 import IMCOS
 import IMCRegistry
 import IMCRuntime
-import IMCService
+import IMCServiceSupport
 import IMCStore
 import IMCTestSupport
 import Testing

@@ -1,8 +1,8 @@
 import Foundation
 import IMCInstance
+import IMCInstances
 import IMCOS
 import IMCRuntime
-import IMCService
 import IMCTestSupport
 import Testing
 

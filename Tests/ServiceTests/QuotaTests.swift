@@ -1,9 +1,10 @@
 import Foundation
 import IMCCache
+import IMCCaches
 import IMCDisks
 import IMCInstance
 import IMCOS
-import IMCService
+import IMCServiceSupport
 import IMCStore
 import IMCTestSupport
 import Testing

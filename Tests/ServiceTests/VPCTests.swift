@@ -1,9 +1,10 @@
 import Foundation
 import IMCCache
 import IMCInstance
+import IMCInstances
 import IMCOS
 import IMCRuntime
-import IMCService
+import IMCServiceSupport
 import IMCTestSupport
 import Testing
 
@@ -32,10 +33,15 @@ struct VPCTests {
     /// A service whose instances use VPC networks of their own (a random range of /24s) with the
     /// groups the tests name, run through `body`, and closed whatever happens.
     func withNetwork(_ body: (Network) async throws -> Void) async throws {
+        // A range no bridge on this host uses yet: a run that was killed leaves its bridges and
+        // rules (its service never shut down), and an address of theirs must not be this run's.
+        let first = (0..<100).lazy.map { _ in Int.random(in: 16..<4000) }.first { first in
+            (first..<first + 4).allSatisfy { !FileManager.default.fileExists(atPath: "/sys/class/net/imcb\(String(format: "%04x", $0))") }
+        }
+        let networks = VPCNetworks(first: try #require(first), count: 4, apiPorts: [Self.apiPort], connectionLimit: Self.connectionLimit)
         let harness = try await InstanceHarness(
             network: NetworkSettings(
-                networks: VPCNetworks(
-                    first: Int.random(in: 16..<4000), count: 4, apiPorts: [Self.apiPort], connectionLimit: Self.connectionLimit),
+                networks: networks,
                 securityGroups: [
                     "sg-locked": SecurityGroup(egress: false),
                     "sg-web": SecurityGroup(
@@ -53,6 +59,10 @@ struct VPCTests {
         }
         await network.removeAll()
         await harness.close()
+        for index in 0..<4 {
+            let bridge = networks.bridge(index)
+            #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)"), "the bridge \(bridge) went with the service")
+        }
     }
 
     /// Instances on VPCs of one harness, and what the tests read of them.

@@ -2,7 +2,6 @@ import Foundation
 import IMCInstance
 import IMCOS
 import IMCRuntime
-import IMCService
 import IMCTestSupport
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import IMCBilling
 import IMCModel
+import IMCServiceSupport
 import IMCStore
 
 /// The bill of an account for a period, from the metered usage and the configured prices.

@@ -2,6 +2,7 @@ import Foundation
 import IMCCache
 import IMCOS
 import IMCRuntime
+import IMCServiceSupport
 import IMCStore
 import Logging
 import Synchronization

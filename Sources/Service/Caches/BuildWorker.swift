@@ -2,6 +2,7 @@ import Foundation
 import IMCCache
 import IMCDisks
 import IMCPull
+import IMCServiceSupport
 import IMCStore
 import Logging
 import ServiceLifecycle
@@ -107,5 +108,5 @@ public struct BuildWorker: Service {
 }
 
 extension Task where Success == Never, Failure == Never {
-    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+    package static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IMCBillingService
 import IMCCache
 import IMCContent
 import IMCDisks
@@ -8,6 +9,7 @@ import IMCOS
 import IMCObservability
 import IMCPull
 import IMCRegistry
+import IMCServiceSupport
 import IMCStore
 import IMCUnpack
 import Logging

@@ -1,8 +1,10 @@
 import Foundation
+import IMCBillingService
 import IMCCache
 import IMCDisks
 import IMCDocuments
 import IMCModel
+import IMCServiceSupport
 import IMCStore
 
 /// What a user asks for when creating (or updating) a cache, already type-checked by the door.

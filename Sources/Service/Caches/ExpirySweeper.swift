@@ -5,14 +5,17 @@ import ServiceLifecycle
 /// whose time is up, and compacts the store's history of changes, every `interval`.
 public struct ExpirySweeper: Service {
     let service: CacheService
-    let instances: InstanceService?
+    /// Releases retained disks whose time is up (the instances' service's), on the same beat.
+    let releaseRetainedDisks: (@Sendable () async throws -> [String])?
     let interval: Duration
     let logger: Logger
 
-    /// With `instances`, retained disks whose time is up are released on the same beat.
-    public init(service: CacheService, instances: InstanceService? = nil, interval: Duration = .seconds(60), logger: Logger) {
+    public init(
+        service: CacheService, releaseRetainedDisks: (@Sendable () async throws -> [String])? = nil, interval: Duration = .seconds(60),
+        logger: Logger
+    ) {
         self.service = service
-        self.instances = instances
+        self.releaseRetainedDisks = releaseRetainedDisks
         self.interval = interval
         self.logger = logger
     }
@@ -25,7 +28,7 @@ public struct ExpirySweeper: Service {
                 }
                 // Watches resume from the store's history of changes; the newest 10,000 are kept.
                 try await service.repository.compactHistory(keeping: 10_000)
-                for id in try await instances?.sweepRetainedDisks() ?? [] {
+                for id in try await releaseRetainedDisks?() ?? [] {
                     logger.notice("Retained disk released at the end of its retention", metadata: ["disk": "\(id)"])
                 }
             } catch {
@@ -33,19 +36,5 @@ public struct ExpirySweeper: Service {
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
-    }
-}
-
-/// Stops every instance when the service shuts down gracefully: their containers are stopped,
-/// mounts and disks released, and they end Failed with a reason (nothing keeps running
-/// unsupervised after imc exits).
-public struct InstanceSupervisor: Service {
-    let service: InstanceService
-
-    public init(service: InstanceService) { self.service = service }
-
-    public func run() async throws {
-        try? await gracefulShutdown()
-        await service.shutdown()
     }
 }

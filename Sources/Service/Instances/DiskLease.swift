@@ -1,8 +1,10 @@
 import Foundation
+import IMCBillingService
 import IMCCache
 import IMCDisks
 import IMCInstance
 import IMCModel
+import IMCServiceSupport
 import IMCStore
 
 /// An instance's data disk while the instance holds it: made from its cache's snapshot (or a

@@ -6,6 +6,7 @@ import IMCOS
 import IMCObservability
 import IMCPull
 import IMCRegistry
+import IMCServiceSupport
 import IMCUnpack
 import Logging
 

@@ -31,15 +31,6 @@ public struct InstanceLimits: Sendable {
     public init() {}
 }
 
-/// The host ids given to instances' user namespaces: `count` ranges of `size` ids from `first`,
-/// far above any id a host's own users have.
-public struct IDRangePool: Sendable {
-    public var first: UInt32 = 1 << 30
-    public var size: UInt32 = 65536
-    public var count = 8192
-    public init() {}
-}
-
 /// Runs the host's network preparation once, and each VPC bridge's once, per service (the
 /// first instance on a network waits for it; the next ones start no iptables process for it).
 actor HostPreparation {
@@ -56,6 +47,18 @@ actor HostPreparation {
         prepared = true
         try await once("bridge \(at.network)") { try await networks.ensureBridge(at.network) }
         try await once("block \(at.block)") { try await networks.ensureSubnet(network: at.network, block: at.block) }
+    }
+
+    /// At shutdown, once every instance here has stopped: the VPC bridges made here that no
+    /// instance uses any more are removed, with their rules (nothing of them is left on the host).
+    func releaseIdleBridges(_ settings: NetworkSettings) async {
+        for key in work.keys.sorted() where key.hasPrefix("bridge ") {
+            guard let network = Int(key.dropFirst("bridge ".count)) else { continue }
+            if await settings.networks.removeBridgeIfIdle(network) {
+                work[key] = nil
+                for block in work.keys where block.hasPrefix("block ") { work[block] = nil }
+            }
+        }
     }
 
     private func once(_ key: String, _ body: @escaping @Sendable () async throws -> Void) async throws {

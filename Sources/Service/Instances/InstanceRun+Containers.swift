@@ -3,6 +3,7 @@ import IMCInstance
 import IMCOS
 import IMCObservability
 import IMCRuntime
+import IMCServiceSupport
 import Synchronization
 
 /// The containers: root filesystems and bundles made, runc started, init containers run to

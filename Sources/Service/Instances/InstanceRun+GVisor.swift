@@ -2,6 +2,7 @@ import Foundation
 import IMCInstance
 import IMCOS
 import IMCRuntime
+import IMCServiceSupport
 
 /// Instances of the `gvisor` runtime class: the Pod is one gVisor sandbox (a kernel in user space
 /// of its own, which the containers' system calls reach instead of the host's), started with a

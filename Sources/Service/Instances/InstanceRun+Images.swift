@@ -4,6 +4,7 @@ import IMCInstance
 import IMCModel
 import IMCPull
 import IMCRegistry
+import IMCServiceSupport
 
 /// The instance's images: from the cache's disk (nothing downloaded, nothing unpacked), or
 /// pulled onto that disk (an image a manual cache lacks), or pulled into the account's node

@@ -6,14 +6,15 @@ import IMCModel
 import IMCOS
 import IMCObservability
 import IMCRuntime
+import IMCServiceSupport
 import Logging
 
 /// One instance's life in this process: the thin carrier of its `InstanceLifecycle`. The life
 /// decides (what a container's end means, when to restart, what a delete stops); this actor does
 /// the I/O those decisions ask for (disks, mounts, images, runc) and saves the record at each
 /// step a person would want to see.
-actor InstanceRun {
-    nonisolated let id: String
+package actor InstanceRun {
+    package nonisolated let id: String
     let account: String
     let service: InstanceService
     var life: InstanceLifecycle
@@ -248,7 +249,7 @@ actor InstanceRun {
     // MARK: - Stop
 
     /// Restarts every container in place (RestartEKSContainerInstances).
-    func restartAll() async {
+    package func restartAll() async {
         guard life.restartRequested() else { return }
         await stopContainers(grace: instance.terminationGracePeriodSeconds)
         guard !life.isStopping else { return }

@@ -1,5 +1,6 @@
 import Foundation
 import IMCOS
+import IMCServiceSupport
 
 /// Containers' output, read from their log files.
 extension InstanceService {

@@ -10,6 +10,7 @@ extension InstanceService {
         await withTaskGroup(of: Void.self) { group in
             for run in runs.all() { group.addTask { await run.shutdown() } }
         }
+        await hostNetworkReady.releaseIdleBridges(network)
     }
 
     /// After a restart: this host's instances that were running are stopped (their containers

@@ -2,6 +2,7 @@ import IMCCache
 import IMCDocuments
 import IMCInstance
 import IMCModel
+import IMCServiceSupport
 
 /// What an instance request may ask for: every refusal names the field and the value.
 extension InstanceService {

@@ -1,12 +1,15 @@
 import Foundation
 import IMCBilling
+import IMCBillingService
 import IMCCache
+import IMCCaches
 import IMCDisks
 import IMCInstance
 import IMCModel
 import IMCOS
 import IMCRegistry
 import IMCRuntime
+import IMCServiceSupport
 import IMCStore
 import Logging
 import Synchronization
@@ -17,8 +20,8 @@ import Synchronization
 public final class InstanceService: Sendable {
     public let repository: any InstanceRepository
     let caches: CacheService
-    let cacheRepository: any CacheRepository
-    let disks: DiskManager
+    package let cacheRepository: any CacheRepository
+    package let disks: DiskManager
     let snapshots: any SnapshotStore
     let runc: Runc
     /// gVisor's runsc, for instances of the `gvisor` class: with their loopback only, and with
@@ -35,11 +38,11 @@ public final class InstanceService: Sendable {
     /// The host ids given to instances' user namespaces.
     let idRanges: IDRangePool
     let ids: any IDGenerator
-    let clock: any ServiceClock
+    package let clock: any ServiceClock
     let logger: Logger
-    let runs = Runs()
+    package let runs = Runs()
     /// Image cache disks (in use and retained), metered for the bill.
-    let meter: Meter
+    package let meter: Meter
     /// The annotations each account's instances get when they do not say otherwise.
     let defaults: InstanceDefaults
     /// VPC networks and security groups; the host is prepared for them at the first attach.
@@ -160,7 +163,7 @@ public final class InstanceService: Sendable {
     }
 
     /// Starts an instance placed on this node, unless it already runs here.
-    func startHere(_ instance: Instance) {
+    package func startHere(_ instance: Instance) {
         let run = InstanceRun(instance: instance, service: self)
         guard runs.addIfAbsent(run) else { return }
         Task { await run.begin() }
@@ -271,7 +274,7 @@ public final class InstanceService: Sendable {
         return found.state == .lost
     }
 
-    func stopAndRemove(_ id: String, account: String, grace: Int? = nil) async {
+    package func stopAndRemove(_ id: String, account: String, grace: Int? = nil) async {
         guard runs.beginStop(id) else { return }  // already being stopped here
         defer { runs.endStop(id) }
         if let run = runs.get(id) {
@@ -301,7 +304,7 @@ public final class InstanceService: Sendable {
 }
 
 /// The instances running in this process, by id, and those being stopped.
-final class Runs: Sendable {
+package final class Runs: Sendable {
     private let runs = Mutex<(running: [String: InstanceRun], stopping: Set<String>)>(([:], []))
     /// Adds the run unless one of its instance is here already (the API's start and the node
     /// agent's pick-up may race); returns whether it was added.
@@ -312,11 +315,11 @@ final class Runs: Sendable {
             return true
         }
     }
-    func get(_ id: String) -> InstanceRun? { runs.withLock { $0.running[id] } }
-    func remove(_ id: String) { _ = runs.withLock { $0.running.removeValue(forKey: id) } }
-    func all() -> [InstanceRun] { runs.withLock { Array($0.running.values) } }
+    package func get(_ id: String) -> InstanceRun? { runs.withLock { $0.running[id] } }
+    package func remove(_ id: String) { _ = runs.withLock { $0.running.removeValue(forKey: id) } }
+    package func all() -> [InstanceRun] { runs.withLock { Array($0.running.values) } }
     /// Marks the instance as being stopped; false if it already is.
     func beginStop(_ id: String) -> Bool { runs.withLock { $0.stopping.insert(id).inserted } }
     func endStop(_ id: String) { _ = runs.withLock { $0.stopping.remove(id) } }
-    func isStopping(_ id: String) -> Bool { runs.withLock { $0.stopping.contains(id) } }
+    package func isStopping(_ id: String) -> Bool { runs.withLock { $0.stopping.contains(id) } }
 }

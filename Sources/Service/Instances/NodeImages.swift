@@ -4,6 +4,7 @@ import IMCDisks
 import IMCModel
 import IMCOS
 import IMCRegistry
+import IMCServiceSupport
 import IMCUnpack
 import Logging
 

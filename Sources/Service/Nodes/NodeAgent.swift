@@ -1,19 +1,11 @@
 import Foundation
 import IMCInstance
+import IMCInstances
+import IMCServiceSupport
 import IMCStore
 import Logging
 import ServiceLifecycle
 import Synchronization
-
-/// Caches whose snapshot this node holds warm: used here lately (a disk cloned from it), or
-/// kept on this host's own disks (the local snapshot store). Placement prefers such a node.
-public final class WarmCaches: Sendable {
-    private let ids = Mutex<Set<String>>([])
-    public init() {}
-    public func add(_ id: String) { _ = ids.withLock { $0.insert(id) } }
-    public func set(_ all: Set<String>) { ids.withLock { $0 = all } }
-    public var all: [String] { ids.withLock { $0.sorted() } }
-}
 
 /// What a node offers to instances (`--node-cpu`, `--node-memory-gib`).
 public struct NodeCapacity: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import IMCInstance
+import IMCInstances
 import IMCPull
 import IMCStore
 import Logging

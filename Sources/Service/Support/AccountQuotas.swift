@@ -34,7 +34,7 @@ public struct AccountQuotas: Sendable, Equatable {
     }
 
     /// Refuses `more` of what `key` counts when the account's `used` plus it passes `limit`.
-    static func check(_ key: String, limit: Int, used: Int, more: Int, unit: String, what: String) throws(ServiceError) {
+    package static func check(_ key: String, limit: Int, used: Int, more: Int, unit: String, what: String) throws(ServiceError) {
         guard used + more > limit else { return }
         throw ServiceError.limitExceeded(
             "quota \(key) is \(limit)\(unit): the account has \(used)\(unit) \(what), and \(more)\(unit) more would pass it")
