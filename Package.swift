@@ -103,6 +103,11 @@ let package = Package(
             dependencies: ["CIMCSys", "CRBD", "IMCOS", "IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Disks"),
 
+        // I/O adapter: instances' networks (a VPC's bridge, a subnet's /24, veths) and the host's
+        // firewall (security groups, ports bound to their instances' addresses, connection caps).
+        .target(
+            name: "IMCNetworking", dependencies: ["CIMCSys", "IMCModel", "IMCOS", "IMCRuntime"], path: "Sources/Networking"),
+
         // Containers: OCI runtime bundles from image configs, overlay root filesystems, runc.
         .target(name: "IMCRuntime", dependencies: ["IMCModel", "IMCOS", "CIMCSys"], path: "Sources/Runtime"),
 
@@ -164,6 +169,7 @@ let package = Package(
         .target(
             name: "IMCInstances",
             dependencies: [
+                "IMCNetworking",
                 "IMCServiceSupport", "IMCBillingService", "IMCCaches", "IMCDocuments",
                 "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCRuntime",
                 "IMCInstance", "IMCObservability", "IMCBilling", "IMCOS",
@@ -221,6 +227,7 @@ let package = Package(
         .target(
             name: "IMCConfiguration",
             dependencies: [
+                "IMCNetworking",
                 "IMCDoors", "IMCServiceSupport", "IMCCaches", "IMCInstances", "IMCBilling", "IMCInstance", "IMCRegistry", "IMCRuntime",
                 "IMCDocuments",
             ],
@@ -270,6 +277,7 @@ let package = Package(
         .executableTarget(
             name: "imc",
             dependencies: [
+                "IMCNetworking",
                 "IMCConfiguration",
                 "IMCContent", "IMCUnpack",
                 "IMCPull", "IMCCloudAPI", "IMCDoors", "IMCServiceSupport", "IMCBillingService", "IMCCaches", "IMCInstances", "IMCNodes",
@@ -311,7 +319,7 @@ let package = Package(
             path: "Sources/TestSupport"),
 
         .testTarget(
-            name: "IMCConfigurationTests", dependencies: ["IMCConfiguration", "IMCDoors", "IMCRuntime"],
+            name: "IMCConfigurationTests", dependencies: ["IMCNetworking", "IMCConfiguration", "IMCDoors", "IMCRuntime"],
             path: "Tests/ConfigurationTests"),
         .testTarget(name: "IMCDocumentsTests", dependencies: ["IMCDocuments"], path: "Tests/DocumentsTests"),
         .testTarget(
@@ -322,10 +330,15 @@ let package = Package(
         .testTarget(name: "IMCInstanceTests", dependencies: ["IMCInstance", "IMCCache"], path: "Tests/InstanceTests"),
         .testTarget(name: "IMCBillingTests", dependencies: ["IMCBilling"], path: "Tests/BillingTests"),
         .testTarget(
-            name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCOS", "IMCModel", "IMCTestSupport"], path: "Tests/RuntimeTests"),
+            name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCOS", "IMCModel", "IMCTestSupport"],
+            path: "Tests/RuntimeTests"),
+        .testTarget(
+            name: "IMCNetworkingTests", dependencies: ["IMCNetworking", "IMCRuntime", "IMCOS", "IMCModel", "IMCTestSupport"],
+            path: "Tests/NetworkingTests"),
         .testTarget(
             name: "IMCServiceTests",
             dependencies: [
+                "IMCNetworking",
                 "IMCModel", "IMCRegistry", "IMCRuntime", .product(name: "Logging", package: "swift-log"), "IMCServiceSupport",
                 "IMCBillingService", "IMCCaches", "IMCInstances", "IMCStore",
                 "IMCCache", "IMCInstance", "IMCBilling", "IMCOS", "IMCDisks", "IMCTestSupport",

@@ -13,6 +13,7 @@ import IMCInstance
 import IMCInstances
 import IMCKubernetes
 import IMCModel
+import IMCNetworking
 import IMCNodes
 import IMCOS
 import IMCObservability

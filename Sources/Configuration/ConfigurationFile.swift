@@ -3,6 +3,7 @@ import IMCBilling
 import IMCDocuments
 import IMCDoors
 import IMCInstance
+import IMCNetworking
 import IMCRegistry
 import IMCRuntime
 import IMCServiceSupport

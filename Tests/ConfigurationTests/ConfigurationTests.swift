@@ -1,6 +1,7 @@
 import Foundation
 import IMCConfiguration
 import IMCDoors
+import IMCNetworking
 import IMCRuntime
 import Testing
 

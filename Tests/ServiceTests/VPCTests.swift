@@ -2,6 +2,7 @@ import Foundation
 import IMCCache
 import IMCInstance
 import IMCInstances
+import IMCNetworking
 import IMCOS
 import IMCRuntime
 import IMCServiceSupport

@@ -1,6 +1,7 @@
 import IMCCache
 import IMCInstance
 import IMCModel
+import IMCNetworking
 import IMCRuntime
 
 /// Instances' networks and security groups (configuration).

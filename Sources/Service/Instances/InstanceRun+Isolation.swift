@@ -1,6 +1,7 @@
 import Foundation
 import IMCInstance
 import IMCModel
+import IMCNetworking
 import IMCOS
 import IMCRuntime
 

@@ -3,6 +3,7 @@ import IMCCache
 import IMCDisks
 import IMCInstance
 import IMCModel
+import IMCNetworking
 import IMCOS
 import IMCObservability
 import IMCRuntime

@@ -1,5 +1,6 @@
 import Foundation
 import IMCInstance
+import IMCNetworking
 import IMCObservability
 import IMCRuntime
 import ServiceLifecycle

@@ -2,6 +2,7 @@ import CIMCSys
 import Foundation
 import IMCModel
 import IMCOS
+import IMCRuntime
 
 /// Instances' networks. Each VPC of each account is a Linux bridge (`imcb` + its number); each
 /// subnet of a VPC a /24 of `10.240.0.0/12` (block n is `10.240.0.0 + 256 n`, its gateway the

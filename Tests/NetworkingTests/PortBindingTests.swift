@@ -1,9 +1,10 @@
 import Foundation
 import IMCOS
+import IMCRuntime
 import IMCTestSupport
 import Testing
 
-@testable import IMCRuntime
+@testable import IMCNetworking
 
 /// An instance's port bound to its addresses: the MAC derived from the address, the counters read
 /// back from nftables, and what the readings become (metrics, warnings), as tables.

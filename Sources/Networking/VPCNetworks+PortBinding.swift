@@ -1,5 +1,6 @@
 import Foundation
 import IMCOS
+import IMCRuntime
 
 /// Why a frame or a connection from an instance was dropped on its port.
 public enum PortDrop: String, Sendable, CaseIterable, Codable {

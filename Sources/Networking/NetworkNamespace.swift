@@ -1,6 +1,7 @@
 import CIMCSys
 import Foundation
 import IMCOS
+import IMCRuntime
 
 /// A Pod's network namespace, shared by its containers (they reach each other on 127.0.0.1): a
 /// named namespace bound under /run/netns (as `ip netns add` makes one), with its loopback up and
