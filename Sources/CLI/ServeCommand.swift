@@ -61,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
         help:
             "What this process is among imc's hosts: api (answers the doors, places instances on nodes, watches nodes), node (registers, heartbeats, runs the instances placed on it, builds caches), or all (both: the embedded default)."
     )
-    var role = "all"
+    var role: Role = .all
 
     @Option(name: .customLong("node-cpu"), help: "CPUs this node offers to instances (default: the host's cores times 8).")
     var nodeCPU: Double?
@@ -138,7 +138,6 @@ struct ServeCommand: AsyncParsableCommand {
         if let runtimeClass, RuntimeClass(rawValue: runtimeClass) == nil {
             throw ValidationError("--runtime-class must be runc or gvisor, not \(runtimeClass)")
         }
-        guard ["api", "node", "all"].contains(role) else { throw ValidationError("--role must be api, node or all, not \(role)") }
         if let nodeCPU, !(nodeCPU > 0 && nodeCPU <= 100_000) {
             throw ValidationError("--node-cpu must be more than 0 and at most 100000, not \(nodeCPU)")
         }
@@ -248,7 +247,7 @@ struct ServeCommand: AsyncParsableCommand {
         let instanceRepository = state.instances
         // Instances are placed among nodes when there may be more than this host: a shared
         // database, or a role other than all. The embedded default runs them all here.
-        let usesNodes = role != "all" || (database.map { $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") } ?? false)
+        let usesNodes = role != .all || (database.map { $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") } ?? false)
         let sandbox =
             buildsInProcess ? nil : try BuildSandbox(root: dataRoot + "/sandboxes", ranges: instanceRepository, logger: logger)
         let builder = CacheBuilder(
@@ -269,7 +268,7 @@ struct ServeCommand: AsyncParsableCommand {
                 n.networks = VPCNetworks(
                     first: n.networks.first, count: n.networks.count, apiPorts: ports, connectionLimit: n.networks.connectionLimit)
                 return n
-            }(), nodes: usesNodes ? state.nodes : nil, runsInstances: role != "api", logger: logger)
+            }(), nodes: usesNodes ? state.nodes : nil, runsInstances: role.runsInstances, logger: logger)
         let billing = BillingService(usage: usage, prices: settings.prices)
         let sweeper = ExpirySweeper(service: service, releaseRetainedDisks: { try await instances.sweepRetainedDisks() }, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned
@@ -286,7 +285,7 @@ struct ServeCommand: AsyncParsableCommand {
             accounts: accounts, caches: service, instances: instances, objects: state.objects,
             region: settings.regions.sorted().first ?? "ap-guangzhou")
         // A node answers only the operator's routes (health, metrics); the doors are the API's.
-        if role != "node" {
+        if role.servesDoors {
             CloudAPI(accounts: accounts, service: service, instances: instances, billing: billing, regions: settings.regions).addRoutes(
                 to: router)
             kubernetes.addRoutes(to: router)
@@ -353,14 +352,14 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data((out.joined(separator: "\n") + "\n").utf8))
         }
         services += [.init(service: sweeper), .init(service: InstanceSupervisor(service: instances))]
-        if role != "api" { services.append(.init(service: PortDropWatch(service: instances))) }
+        if role.runsInstances { services.append(.init(service: PortDropWatch(service: instances))) }
         services.append(
             .init(
                 service: CacheRefresher(
                     service: service, clientOptions: clientOptions, plainHTTPHosts: Set(plainHTTP), logger: logger)))
         // Builds need a host's disks: nodes build, API replicas do not.
-        if role != "api" { services += (0..<builders).map { _ in .init(service: worker) } }
-        if usesNodes && role != "api" {
+        if role.runsInstances { services += (0..<builders).map { _ in .init(service: worker) } }
+        if usesNodes && role.runsInstances {
             let nodeWake = Wakeup()
             await state.observeCommits { nodeWake.signal() }
             let store = snapshots
@@ -376,7 +375,7 @@ struct ServeCommand: AsyncParsableCommand {
                         service: instances, nodes: state.nodes, capacity: capacity, interval: .seconds(heartbeatSeconds), wakeup: nodeWake,
                         localSnapshots: localSnapshots, logger: logger)))
         }
-        if usesNodes && role != "node" {
+        if usesNodes && role.servesDoors {
             services.append(
                 .init(service: NodeWatch(service: instances, nodes: state.nodes, lostAfter: .seconds(nodeLostSeconds), logger: logger)))
         }
@@ -416,4 +415,17 @@ final class Announcements: Sendable {
             $0.print = print
         }
     }
+}
+
+/// What an `imc serve` process is among imc's hosts.
+enum Role: String, ExpressibleByArgument, CaseIterable {
+    /// Answers the doors, places instances on nodes, watches nodes.
+    case api
+    /// Registers, heartbeats, runs the instances placed on it, builds caches.
+    case node
+    /// Both: the embedded default.
+    case all
+
+    var servesDoors: Bool { self != .node }
+    var runsInstances: Bool { self != .api }
 }
