@@ -1,4 +1,5 @@
 import Foundation
+import IMCKubernetesProtobuf
 
 /// The OpenAPI v2 document older kubectl (1.27) downloads before applying, in the protobuf form
 /// it asks for (gnostic's `openapi_v2.Document`). It holds only what kubectl reads from it: for
@@ -9,77 +10,48 @@ enum OpenAPIv2 {
     /// Served as plain bytes: Go's media-type parser refuses the `@` of the type kubectl asks for.
     static let mediaType = "application/octet-stream"
 
-    /// Protobuf's wire format, the two kinds of field used here.
-    struct Writer {
-        var bytes: [UInt8] = []
-        mutating func varint(_ value: UInt64) {
-            var v = value
-            while v >= 0x80 {
-                bytes.append(UInt8(v & 0x7f) | 0x80)
-                v >>= 7
-            }
-            bytes.append(UInt8(v))
-        }
-        mutating func field(_ number: Int, _ payload: [UInt8]) {
-            varint(UInt64(number << 3 | 2))
-            varint(UInt64(payload.count))
-            bytes += payload
-        }
-        mutating func field(_ number: Int, _ text: String) { field(number, Array(text.utf8)) }
-        mutating func bool(_ number: Int, _ value: Bool) {
-            varint(UInt64(number << 3))
-            varint(value ? 1 : 0)
-        }
-        static func message(_ build: (inout Writer) -> Void) -> [UInt8] {
-            var w = Writer()
-            build(&w)
-            return w.bytes
-        }
+    /// A query parameter of an operation.
+    static func queryParameter(_ name: String, _ description: String) -> Openapi_V2_ParametersItem {
+        var query = Openapi_V2_QueryParameterSubSchema()
+        query.in = "query"
+        query.description_p = description
+        query.name = name
+        query.type = "string"
+        var nonBody = Openapi_V2_NonBodyParameter()
+        nonBody.queryParameterSubSchema = query
+        var parameter = Openapi_V2_Parameter()
+        parameter.nonBodyParameter = nonBody
+        var item = Openapi_V2_ParametersItem()
+        item.parameter = parameter
+        return item
     }
 
-    /// A query parameter: ParametersItem{parameter: Parameter{non_body_parameter:
-    /// NonBodyParameter{query_parameter_sub_schema: {in, description, name, type}}}}.
-    static func queryParameter(_ name: String, _ description: String) -> [UInt8] {
-        let sub = Writer.message {
-            $0.field(2, "query")
-            $0.field(3, description)
-            $0.field(4, name)
-            $0.field(6, "string")
-        }
-        let nonBody = Writer.message { $0.field(3, sub) }
-        let parameter = Writer.message { $0.field(2, nonBody) }
-        return Writer.message { $0.field(1, parameter) }
+    /// A vendor extension: its name and its value as YAML.
+    static func vendorExtension(_ name: String, yaml: String) -> Openapi_V2_NamedAny {
+        var entry = Openapi_V2_NamedAny()
+        entry.name = name
+        entry.value.yaml = yaml
+        return entry
     }
 
-    /// A PATCH operation of `kind`: parameters and the `x-kubernetes-group-version-kind`
-    /// vendor extension (a NamedAny whose Any carries YAML).
-    static func patchOperation(group: String, version: String, kind: String) -> [UInt8] {
-        let yaml = "group: \"\(group)\"\nkind: \(kind)\nversion: \(version)\n"
-        let any = Writer.message { $0.field(2, yaml) }
-        let extensionEntry = Writer.message {
-            $0.field(1, "x-kubernetes-group-version-kind")
-            $0.field(2, any)
-        }
-        let action = Writer.message {
-            $0.field(1, "x-kubernetes-action")
-            $0.field(2, Writer.message { $0.field(2, "patch\n") })
-        }
-        return Writer.message {
-            $0.field(3, "partially update the specified \(kind)")
-            $0.field(5, "patch\(kind)")
-            $0.field(7, "application/merge-patch+json")
-            $0.field(7, "application/apply-patch+yaml")
-            for (name, description) in [
-                ("dryRun", "When present (All), the change is checked and not persisted."),
-                ("fieldManager", "A name for the actor making the change."),
-                ("fieldValidation", "Ignore, Warn (the default) or Strict: what an unknown field does."),
-                ("force", "Server-side apply: take fields other managers own."),
-            ] {
-                $0.field(8, queryParameter(name, description))
-            }
-            $0.field(13, extensionEntry)
-            $0.field(13, action)
-        }
+    /// A PATCH operation of `kind`: its parameters and the `x-kubernetes-group-version-kind`
+    /// and `x-kubernetes-action` vendor extensions.
+    static func patchOperation(group: String, version: String, kind: String) -> Openapi_V2_Operation {
+        var operation = Openapi_V2_Operation()
+        operation.description_p = "partially update the specified \(kind)"
+        operation.operationID = "patch\(kind)"
+        operation.consumes = ["application/merge-patch+json", "application/apply-patch+yaml"]
+        operation.parameters = [
+            ("dryRun", "When present (All), the change is checked and not persisted."),
+            ("fieldManager", "A name for the actor making the change."),
+            ("fieldValidation", "Ignore, Warn (the default) or Strict: what an unknown field does."),
+            ("force", "Server-side apply: take fields other managers own."),
+        ].map(queryParameter)
+        operation.vendorExtension = [
+            vendorExtension("x-kubernetes-group-version-kind", yaml: "group: \"\(group)\"\nkind: \(kind)\nversion: \(version)\n"),
+            vendorExtension("x-kubernetes-action", yaml: "patch\n"),
+        ]
+        return operation
     }
 
     static let document: [UInt8] = {
@@ -87,25 +59,17 @@ enum OpenAPIv2 {
             ("/apis/eks.cloud.tencent.com/v1/imagecaches/{name}", "eks.cloud.tencent.com", "v1", "ImageCache"),
             ("/api/v1/namespaces/{name}", "", "v1", "Namespace"),
         ]
-        let paths = Writer.message { w in
-            for e in entries {
-                let item = Writer.message { $0.field(8, patchOperation(group: e.group, version: e.version, kind: e.kind)) }
-                w.field(
-                    2,
-                    Writer.message {
-                        $0.field(1, e.path)
-                        $0.field(2, item)
-                    })
-            }
+        var document = Openapi_V2_Document()
+        document.swagger = "2.0"
+        document.info.title = "Kubernetes"
+        document.info.version = "v1.33.0"
+        document.paths.path = entries.map { e in
+            var item = Openapi_V2_NamedPathItem()
+            item.name = e.path
+            item.value.patch = patchOperation(group: e.group, version: e.version, kind: e.kind)
+            return item
         }
-        let info = Writer.message {
-            $0.field(1, "Kubernetes")
-            $0.field(2, "v1.33.0")
-        }
-        return Writer.message {
-            $0.field(1, "2.0")
-            $0.field(2, info)
-            $0.field(8, paths)
-        }
+        // Serializing a message of set fields cannot fail.
+        return (try? document.serializedBytes()) ?? []
     }()
 }
