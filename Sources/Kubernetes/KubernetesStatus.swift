@@ -1,48 +1,52 @@
 import Foundation
+import IMCDocuments
+import IMCKubernetesModels
 
-/// A refusal in Kubernetes' terms: a `metav1.Status` with its HTTP code and reason, so that
-/// kubectl and client libraries print their usual lines ("Error from server (NotFound): ...").
+/// A refusal in Kubernetes' terms: a `Status` (metav1.Status, typed in `IMCKubernetesModels`)
+/// with its HTTP code and reason, so that kubectl and client libraries print their usual lines
+/// ("Error from server (NotFound): ...").
 public struct KubernetesStatus: Error, Sendable, CustomStringConvertible {
-    public var code: Int
-    public var reason: String
-    public var message: String
-    public var details: JSON?
+    public var status: Status
 
-    public init(code: Int, reason: String, message: String, details: JSON? = nil) {
-        self.code = code
-        self.reason = reason
-        self.message = message
-        self.details = details
+    public init(code: Int, reason: String, message: String, details: StatusDetails? = nil) {
+        status = Status(code: code, reason: reason, message: message, details: details)
     }
 
+    public var code: Int { status.code }
+    public var reason: String { status.reason }
+    public var message: String { status.message }
     public var description: String { "\(reason): \(message)" }
 
+    /// The status as the body of the answer (written as Foundation's encoder writes a value,
+    /// keys sorted).
     public var object: JSON {
-        var status: JSON = [
-            "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure", "message": .string(message),
-            "reason": .string(reason), "code": .int(Int64(code)),
-        ]
-        if let details { status["details"] = details }
-        return status
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(status), let value = try? JSONValue.parseJSON(data) else {
+            return ["kind": "Status", "apiVersion": "v1", "status": "Failure", "code": .int(Int64(status.code))]
+        }
+        return value
+    }
+
+    static func about(_ resource: Resource, _ name: String) -> StatusDetails {
+        StatusDetails(name: name, group: resource.group, kind: resource.name)
     }
 
     static func notFound(_ resource: Resource, _ name: String) -> KubernetesStatus {
         KubernetesStatus(
-            code: 404, reason: "NotFound", message: "\(resource.qualifiedName) \"\(name)\" not found",
-            details: ["name": .string(name), "group": .string(resource.group), "kind": .string(resource.name)])
+            code: 404, reason: "NotFound", message: "\(resource.qualifiedName) \"\(name)\" not found", details: about(resource, name))
     }
 
     static func alreadyExists(_ resource: Resource, _ name: String) -> KubernetesStatus {
         KubernetesStatus(
             code: 409, reason: "AlreadyExists", message: "\(resource.qualifiedName) \"\(name)\" already exists",
-            details: ["name": .string(name), "group": .string(resource.group), "kind": .string(resource.name)])
+            details: about(resource, name))
     }
 
     static func conflict(_ resource: Resource, _ name: String, _ why: String) -> KubernetesStatus {
         KubernetesStatus(
             code: 409, reason: "Conflict",
-            message: "Operation cannot be fulfilled on \(resource.qualifiedName) \"\(name)\": \(why)",
-            details: ["name": .string(name), "group": .string(resource.group), "kind": .string(resource.name)])
+            message: "Operation cannot be fulfilled on \(resource.qualifiedName) \"\(name)\": \(why)", details: about(resource, name))
     }
 
     /// An object that does not validate: each cause names its field.
@@ -51,11 +55,9 @@ public struct KubernetesStatus: Error, Sendable, CustomStringConvertible {
         let many = causes.count > 1 ? "[\(listed)]" : listed
         return KubernetesStatus(
             code: 422, reason: "Invalid", message: "\(resource.kind).\(resource.group) \"\(name)\" is invalid: \(many)",
-            details: [
-                "name": .string(name), "group": .string(resource.group), "kind": .string(resource.kind),
-                "causes": .array(
-                    causes.map { ["reason": "FieldValueInvalid", "message": .string($0.message), "field": .string($0.field)] }),
-            ])
+            details: StatusDetails(
+                name: name, group: resource.group, kind: resource.kind,
+                causes: causes.map { StatusCause(message: $0.message, field: $0.field) }))
     }
 
     static func badRequest(_ message: String) -> KubernetesStatus { KubernetesStatus(code: 400, reason: "BadRequest", message: message) }
