@@ -3,9 +3,11 @@ import HTTPTypes
 import Hummingbird
 import IMCCache
 import IMCCaches
+import IMCDocuments
 import IMCDoors
 import IMCInstance
 import IMCInstances
+import IMCKubernetesModels
 import IMCModel
 import IMCServiceSupport
 import IMCStore
@@ -232,13 +234,22 @@ enum Namespaces {
     /// The built-in namespaces are as old as the service's process.
     static let started = timestamp(Date())
     static func object(_ name: String) -> JSON {
-        [
-            "apiVersion": "v1", "kind": "Namespace",
-            "metadata": [
-                "name": .string(name), "uid": .string(ImageCacheObject.uid("namespace/" + name)), "resourceVersion": "1",
-                "creationTimestamp": .string(started), "labels": ["kubernetes.io/metadata.name": .string(name)],
-            ],
-            "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"],
-        ]
+        object(name: name, uid: ImageCacheObject.uid("namespace/" + name), created: started)
+    }
+
+    /// A namespace as the API server shows it; `labels` and `annotations` are its own, beside
+    /// the name label every namespace has.
+    static func object(name: String, uid: String, created: String, labels: [String: String] = [:], annotations: [String: String] = [:])
+        -> JSON
+    {
+        var metadata = ObjectMeta(
+            name: name, labels: labels.merging(["kubernetes.io/metadata.name": name]) { _, fixed in fixed },
+            annotations: annotations.isEmpty ? nil : annotations)
+        metadata.uid = uid
+        metadata.resourceVersion = "1"
+        metadata.creationTimestamp = created
+        let namespace = Namespace(
+            metadata: metadata, spec: NamespaceSpec(finalizers: ["kubernetes"]), status: NamespaceStatus(phase: "Active"))
+        return (try? JSONValueEncoder().encode(namespace)) ?? [:]
     }
 }

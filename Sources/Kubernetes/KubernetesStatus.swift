@@ -17,15 +17,9 @@ public struct KubernetesStatus: Error, Sendable, CustomStringConvertible {
     public var message: String { status.message }
     public var description: String { "\(reason): \(message)" }
 
-    /// The status as the body of the answer (written as Foundation's encoder writes a value,
-    /// keys sorted).
+    /// The status as the body of the answer.
     public var object: JSON {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(status), let value = try? JSONValue.parseJSON(data) else {
-            return ["kind": "Status", "apiVersion": "v1", "status": "Failure", "code": .int(Int64(status.code))]
-        }
-        return value
+        (try? JSONValueEncoder().encode(status)) ?? ["kind": "Status", "apiVersion": "v1", "status": "Failure", "code": .int(Int64(code))]
     }
 
     static func about(_ resource: Resource, _ name: String) -> StatusDetails {

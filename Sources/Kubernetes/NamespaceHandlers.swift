@@ -56,16 +56,16 @@ extension KubernetesAPI {
                 throw KubernetesStatus.invalid(Resource.namespaces, given, causes: [("metadata.name", problem)])
             }
             if Namespaces.all.contains(given) { throw KubernetesStatus.alreadyExists(Resource.namespaces, given) }
+            // Typed, as a Pod is: a field a Namespace does not have is refused by its path; its
+            // labels and annotations are kept.
+            let namespace: Namespace
+            do throws(DecodingProblem) { namespace = try StrictDecoder().decode(Namespace.self, from: body) } catch {
+                throw Self.refusal(error, of: Resource.namespaces, name: given)
+            }
             let uid = UUID().uuidString.lowercased()
-            let object: JSON = [
-                "apiVersion": "v1", "kind": "Namespace",
-                "metadata": [
-                    "name": .string(given), "uid": .string(uid), "resourceVersion": "1",
-                    "creationTimestamp": .string(timestamp(clock.now())),
-                    "labels": ["kubernetes.io/metadata.name": .string(given)],
-                ],
-                "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"],
-            ]
+            let object = Namespaces.object(
+                name: given, uid: uid, created: timestamp(clock.now()), labels: namespace.metadata.labels ?? [:],
+                annotations: namespace.metadata.annotations ?? [:])
             do {
                 try await objects.insertObject(
                     StoredObject(kind: "Namespace", namespace: "", name: given, uid: uid, created: clock.now(), data: object.data),

@@ -182,7 +182,7 @@ extension KubernetesAPI {
             pod = try StrictDecoder().decode(Pod.self, from: body)
             read = try PodRequest(pod, namespace: namespace)
         } catch {
-            throw Self.refusal(error, pod: name)
+            throw Self.refusal(error, name: name)
         }
         var request = read.request
         let (found, missing) = try await credentials(read.imagePullSecrets, account: call.account)
@@ -210,15 +210,18 @@ extension KubernetesAPI {
     /// A Pod the strict decoder or the Pod reader refused, as the API server answers: a field it
     /// does not know or of the wrong type is a 400 ("strict decoding error"), a value it does not
     /// take a 422 with the field as the cause.
-    static func refusal(_ problem: DecodingProblem, pod name: String) -> KubernetesStatus {
+    static func refusal(_ problem: DecodingProblem, of resource: Resource = Resource.pods, name: String) -> KubernetesStatus {
+        let kind = resource.kind
         switch problem.kind {
         case .unknownField:
-            return .badRequest("Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"\(problem.path)\"")
+            return .badRequest(
+                "\(kind) in version \"\(resource.version)\" cannot be handled as a \(kind): strict decoding error: unknown field \"\(problem.path)\""
+            )
         case .wrongType, .unreadable:
-            return .badRequest("Pod in version \"v1\" cannot be handled as a Pod: \(problem.message)")
+            return .badRequest("\(kind) in version \"\(resource.version)\" cannot be handled as a \(kind): \(problem.message)")
         case .missing, .invalid:
             let field = problem.path.components.isEmpty ? "spec" : problem.path.description
-            return KubernetesStatus.invalid(Resource.pods, name, causes: [(field, problem.message)])
+            return KubernetesStatus.invalid(resource, name, causes: [(field, problem.message)])
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import IMCDocuments
 import Testing
 
@@ -106,5 +107,34 @@ struct StrictDecoderTests {
             try JSONValue.parseYAML("spec: {images: [nginx], size: 20, ratio: 0.5, on: true, none: ~}") == [
                 "spec": ["images": ["nginx"], "size": 20, "ratio": .number(0.5), "on": true, "none": .null]
             ])
+    }
+}
+
+/// The encoder's output is what Foundation's encoder writes (keys sorted), without its text.
+struct JSONValueEncoderTests {
+    struct Sample: Codable, Equatable {
+        var name: String
+        var count: Int
+        var ratio: Double
+        var ok: Bool
+        var missing: String?
+        var tags: [String]
+        var labels: [String: String]
+        var nested: [Nested]
+        struct Nested: Codable, Equatable {
+            var id: Int64
+            var raw: JSONValue
+        }
+    }
+
+    @Test func aTypedValueEncodesAsFoundationWritesIt() throws {
+        let sample = Sample(
+            name: "x", count: 3, ratio: 0.5, ok: true, missing: nil, tags: ["a", "b"], labels: ["k": "v"],
+            nested: [.init(id: 7, raw: ["any": [1, "two"]])])
+        let mine = try JSONValueEncoder().encode(sample)
+        let foundation = JSONEncoder()
+        foundation.outputFormatting = [.sortedKeys]
+        #expect(String(decoding: mine.bytes, as: UTF8.self) == String(decoding: try foundation.encode(sample), as: UTF8.self))
+        #expect(try StrictDecoder().decode(Sample.self, from: mine) == sample, "and it reads back")
     }
 }

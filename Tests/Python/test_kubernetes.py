@@ -258,6 +258,14 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
                                         f"spec:\n  images: ['{image}']\n")
     assert "condition met" in kubectl("wait", "--for=condition=Ready", "imc/app", "--timeout=120s", timeout=130).stdout
     assert "namespace/team-a created" in old("create", "namespace", "team-a").stdout
+    # A Namespace applied with labels keeps them; a field a Namespace has not is refused by its path.
+    labelled = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-b\n  labels: {tier: gold}\n"
+    assert "namespace/team-b created" in kubectl("apply", "-f", "-", stdin=labelled).stdout
+    got = json.loads(kubectl("get", "namespace", "team-b", "-o", "json").stdout)
+    assert got["metadata"]["labels"] == {"tier": "gold", "kubernetes.io/metadata.name": "team-b"}, got
+    r = kubectl("apply", "-f", "-", stdin=labelled.replace("team-b", "team-c") + "spec: {colour: red}\n", check=False)
+    assert r.returncode != 0 and 'unknown field "spec.colour"' in r.stderr, r.stderr
+    kubectl("delete", "namespace", "team-b")
     assert "secret/regcred created" in kubectl("-n", "team-a", "create", "secret", "docker-registry", "regcred",
                                                f"--docker-server={registry}", "--docker-username=u", "--docker-password=p").stdout
     assert "kubernetes.io/dockerconfigjson" in kubectl("-n", "team-a", "get", "secrets").stdout
