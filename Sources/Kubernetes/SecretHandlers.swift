@@ -52,41 +52,51 @@ extension KubernetesAPI {
             guard try await namespaceExists(namespace, call.account) else {
                 throw KubernetesStatus.notFound(Resource.namespaces, namespace)
             }
-            var body = try await call.object()
+            let body = try await call.object()
             let given = body["metadata"]?["name"]?.string ?? ""
             if let problem = Self.nameProblem(given) {
                 throw KubernetesStatus.invalid(Resource.secrets, given, causes: [("metadata.name", problem)])
             }
+            // Typed: a field a Secret has not is refused by its path.
+            var secret: Secret
+            do throws(DecodingProblem) { secret = try StrictDecoder().decode(Secret.self, from: body) } catch {
+                throw Self.refusal(error, of: Resource.secrets, name: given)
+            }
             // `stringData` is folded into `data`, base64, as the API server does.
-            var data = body["data"]?.object ?? [:]
-            for (k, v) in body["stringData"]?.stringMap ?? [:] { data[k] = .string(Data(v.utf8).base64EncodedString()) }
-            for (k, v) in data where v.string.flatMap({ Data(base64Encoded: $0) }) == nil {
+            var data = secret.data ?? [:]
+            for (k, v) in secret.stringData ?? [:] { data[k] = Data(v.utf8).base64EncodedString() }
+            for (k, v) in data.sorted(by: { $0.key < $1.key }) where Data(base64Encoded: v) == nil {
                 throw KubernetesStatus.invalid(Resource.secrets, given, causes: [("data[\(k)]", "Invalid value: not base64")])
             }
-            if body["type"]?.string == "kubernetes.io/dockerconfigjson" {
-                guard let config = data[".dockerconfigjson"]?.string.flatMap({ Data(base64Encoded: $0) }), Self.dockerConfig(config) != nil
-                else {
+            if secret.type == "kubernetes.io/dockerconfigjson" {
+                guard let config = data[".dockerconfigjson"].flatMap({ Data(base64Encoded: $0) }) else {
                     throw KubernetesStatus.invalid(
-                        Resource.secrets, given,
-                        causes: [("data[.dockerconfigjson]", "Invalid value: must be a docker config JSON with auths")])
+                        Resource.secrets, given, causes: [("data[.dockerconfigjson]", "Required value: a docker config JSON with auths")])
+                }
+                do { _ = try Self.dockerConfig(config) } catch {
+                    throw KubernetesStatus.invalid(
+                        Resource.secrets, given, causes: [("data[.dockerconfigjson]", "Invalid value: \(error.message)")])
                 }
             }
             let uid = UUID().uuidString.lowercased()
-            body["data"] = .object(data)
-            body["stringData"] = nil
-            body["metadata"]?["namespace"] = .string(namespace)
-            body["metadata"]?["uid"] = .string(uid)
-            body["metadata"]?["resourceVersion"] = "1"
-            body["metadata"]?["creationTimestamp"] = .string(timestamp(clock.now()))
-            if body["type"] == nil { body["type"] = "Opaque" }
+            secret.data = data
+            secret.stringData = nil
+            secret.apiVersion = "v1"
+            secret.kind = "Secret"
+            secret.type = secret.type ?? "Opaque"
+            secret.metadata.namespace = namespace
+            secret.metadata.uid = uid
+            secret.metadata.resourceVersion = "1"
+            secret.metadata.creationTimestamp = timestamp(clock.now())
+            let object = try JSONValueEncoder().encode(secret)
             do {
                 try await objects.insertObject(
-                    StoredObject(kind: "Secret", namespace: namespace, name: given, uid: uid, created: clock.now(), data: body.data),
+                    StoredObject(kind: "Secret", namespace: namespace, name: given, uid: uid, created: clock.now(), data: object.data),
                     account: call.account)
             } catch let e as StoreError where e.code == .duplicate {
                 throw KubernetesStatus.alreadyExists(Resource.secrets, given)
             }
-            return Self.respond(body, code: 201)
+            return Self.respond(object, code: 201)
         case (.delete, 1):
             guard let namespace,
                 let stored = try await objects.object(account: call.account, kind: "Secret", namespace: namespace, name: name)
@@ -98,22 +108,12 @@ extension KubernetesAPI {
         }
     }
 
-    /// The registry credentials of a `.dockerconfigjson`: `auths` of server -> username and
-    /// password (or `auth`, base64 of `user:password`).
-    static func dockerConfig(_ data: Data) -> [CacheCredential]? {
-        guard let auths = JSON.parse(Array(data))?["auths"]?.object else { return nil }
-        return auths.sorted { $0.key < $1.key }.compactMap { server, entry in
-            var user = entry["username"]?.string
-            var password = entry["password"]?.string
-            if user == nil || password == nil, let auth = entry["auth"]?.string, let decoded = Data(base64Encoded: auth) {
-                let pair = String(decoding: decoded, as: UTF8.self).split(separator: ":", maxSplits: 1).map(String.init)
-                if pair.count == 2 { (user, password) = (pair[0], pair[1]) }
-            }
-            guard let user, let password else { return nil }
-            let host =
-                server.replacingOccurrences(of: "https://", with: "").replacingOccurrences(of: "http://", with: "")
-                .split(separator: "/").first.map(String.init) ?? server
-            return CacheCredential(server: host, username: user, password: password)
+    /// The registry credentials of a `.dockerconfigjson`, read by the one reader of Docker's
+    /// config (`RegistryConfig.parse`: an unknown field, or an entry without a credential, is a
+    /// problem named by its path).
+    static func dockerConfig(_ data: Data) throws(ModelError) -> [CacheCredential] {
+        try RegistryConfig.parse(data, source: ".dockerconfigjson").credentials.map {
+            CacheCredential(server: $0.server, username: $0.username, password: $0.password)
         }
     }
 
@@ -126,7 +126,7 @@ extension KubernetesAPI {
             guard parts.count == 2,
                 let stored = try await objects?.object(account: account, kind: "Secret", namespace: parts[0], name: parts[1]),
                 let object = JSON.parse(Array(stored.data)), let encoded = object["data"]?[".dockerconfigjson"]?.string,
-                let config = Data(base64Encoded: encoded), let credentials = Self.dockerConfig(config)
+                let config = Data(base64Encoded: encoded), let credentials = try? Self.dockerConfig(config)
             else {
                 missing.append(full)
                 continue

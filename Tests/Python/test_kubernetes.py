@@ -266,6 +266,13 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
     r = kubectl("apply", "-f", "-", stdin=labelled.replace("team-b", "team-c") + "spec: {colour: red}\n", check=False)
     assert r.returncode != 0 and 'unknown field "spec.colour"' in r.stderr, r.stderr
     kubectl("delete", "namespace", "team-b")
+    # A Secret is read strictly too: stringData is folded into data; a field it has not is refused.
+    plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: plain\nstringData: {token: abc}\n"
+    assert "secret/plain created" in kubectl("-n", "team-a", "apply", "-f", "-", stdin=plain).stdout
+    stored = json.loads(kubectl("-n", "team-a", "get", "secret", "plain", "-o", "json").stdout)
+    assert stored["data"] == {"token": "YWJj"} and stored["type"] == "Opaque" and "stringData" not in stored, stored
+    r = kubectl("-n", "team-a", "apply", "-f", "-", stdin=plain.replace("plain", "odd") + "colour: red\n", check=False)
+    assert r.returncode != 0 and 'unknown field "colour"' in r.stderr, r.stderr
     assert "secret/regcred created" in kubectl("-n", "team-a", "create", "secret", "docker-registry", "regcred",
                                                f"--docker-server={registry}", "--docker-username=u", "--docker-password=p").stdout
     assert "kubernetes.io/dockerconfigjson" in kubectl("-n", "team-a", "get", "secrets").stdout
