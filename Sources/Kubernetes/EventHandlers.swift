@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import IMCCache
 import IMCDocuments
+import IMCKubernetesModels
 import IMCModel
 import IMCStore
 
@@ -47,24 +48,20 @@ extension KubernetesAPI {
     /// keeps them.
     static func events(_ events: [CacheEvent], of object: JSON, id: String, namespace: String, revision: Int64?) -> [JSON] {
         let name = object["metadata"]?["name"]?.string ?? id
-        var involved: JSON = [
-            "apiVersion": object["apiVersion"] ?? "v1", "kind": object["kind"] ?? "", "name": .string(name),
-            "uid": object["metadata"]?["uid"] ?? "",
-        ]
-        if let ns = object["metadata"]?["namespace"] { involved["namespace"] = ns }
+        let involved = ObjectReference(
+            apiVersion: object["apiVersion"]?.string ?? "v1", kind: object["kind"]?.string ?? "", name: name,
+            namespace: object["metadata"]?["namespace"]?.string, uid: object["metadata"]?["uid"]?.string ?? "")
+        let encoder = JSONValueEncoder()
         return events.enumerated().map { i, event in
-            [
-                "apiVersion": "v1", "kind": "Event",
-                "metadata": [
-                    "name": .string("\(name).\(id).\(i)"), "namespace": .string(namespace),
-                    "uid": .string(ImageCacheObject.uid("\(id)/event/\(i)")), "resourceVersion": .string("\(revision ?? 0)"),
-                    "creationTimestamp": .string(timestamp(event.firstTimestamp)),
-                ],
-                "involvedObject": involved,
-                "reason": .string(event.reason), "message": .string(event.message), "type": .string(event.type.rawValue),
-                "firstTimestamp": .string(timestamp(event.firstTimestamp)), "lastTimestamp": .string(timestamp(event.lastTimestamp)),
-                "count": .int(Int64(event.count)), "source": ["component": "imc", "host": "imc"], "reportingComponent": "imc",
-            ]
+            var metadata = ObjectMeta(name: "\(name).\(id).\(i)", namespace: namespace)
+            metadata.uid = ImageCacheObject.uid("\(id)/event/\(i)")
+            metadata.resourceVersion = "\(revision ?? 0)"
+            metadata.creationTimestamp = timestamp(event.firstTimestamp)
+            let typed = Event(
+                metadata: metadata, involvedObject: involved, reason: event.reason, message: event.message, type: event.type.rawValue,
+                firstTimestamp: timestamp(event.firstTimestamp), lastTimestamp: timestamp(event.lastTimestamp), count: event.count,
+                component: "imc")
+            return (try? encoder.encode(typed)) ?? [:]
         }
     }
 }
