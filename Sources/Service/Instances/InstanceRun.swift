@@ -70,14 +70,20 @@ package actor InstanceRun {
         for action in actions {
             switch action {
             case .save: await save()
-            case .announce(let reason, let message):
-                service.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
+            case .announce: announce(action)
             case .removeRuntime(let name): await runtime.delete(id: runcID(name))
             case .restart: break  // the supervision loop waits and restarts
             case .stopMeteringDisk: if let lease { await service.leases.stopMetering(lease) }
             case .startMeteringDisk: if let lease { await service.leases.startMetering(lease, for: instance) }
             }
         }
+    }
+
+    /// Logs an event the life just recorded (the one action that needs no waiting, so that a
+    /// step that cannot await, as the cache's selection, records events the same way).
+    func announce(_ action: InstanceLifecycle.Action) {
+        guard case .announce(let reason, let message) = action else { return }
+        service.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
     }
 
     func save() async {
@@ -184,23 +190,17 @@ package actor InstanceRun {
                 made.created
                 ? "Image cache \(made.cache.id) is being built for these images; the next instance with them uses it\(evicted)"
                 : "Image cache \(made.cache.id) for these images already exists (\(made.cache.status.rawValue)); the next instance uses it once it is Ready"
-            if case .announce(let r, let m) = life.record(.imageCacheAutoCreated, message, at: now) {
-                service.logger.info("\(r.rawValue): \(m)", metadata: ["instance": "\(id)"])
-            }
+            announce(life.record(.imageCacheAutoCreated, message, at: now))
         } catch {
-            if case .announce(let r, let m) = life.record(
-                .imageCacheAutoCreated, "No image cache could be created for these images: \(Self.describe(error))", at: now)
-            {
-                service.logger.info("\(r.rawValue): \(m)", metadata: ["instance": "\(id)"])
-            }
+            announce(
+                life.record(.imageCacheAutoCreated, "No image cache could be created for these images: \(Self.describe(error))", at: now))
         }
     }
 
     private func apply(_ selection: CacheSelection) {
         life.update { $0.cacheOutcome = selection.outcome }
         for (reason, message) in selection.events {
-            let announce = life.record(reason, message, at: now)
-            if case .announce(let r, let m) = announce { service.logger.info("\(r.rawValue): \(m)", metadata: ["instance": "\(id)"]) }
+            announce(life.record(reason, message, at: now))
         }
     }
 
