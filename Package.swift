@@ -354,6 +354,7 @@ let package = Package(
         .testTarget(
             name: "IMCCloudAPITests",
             dependencies: [
+                "IMCDocuments",
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Hummingbird", package: "hummingbird"),
                 "IMCCloudAPI", "IMCDoors", "IMCAPI", "IMCCaches", "IMCRuntime", "IMCStore", "IMCObservability", "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -50,7 +50,9 @@ struct KubernetesBenchmark: AsyncParsableCommand {
         func manifest(prefix: String) -> String {
             (0..<objects).map { i in
                 "apiVersion: eks.cloud.tencent.com/v1\nkind: ImageCache\nmetadata:\n  name: \(prefix)-\(String(format: "%04d", i))\n"
-                    + "  labels: {bench: \"yes\"}\nspec:\n  images: [\"registry.example.com/team/app-\(i):v1\", \"nginx:1.27\"]\n"
+                    // The Cloud API keeps no labels (imc apply refuses them); the door does.
+                    + (prefix == "k8s" ? "  labels: {bench: \"yes\"}\n" : "")
+                    + "spec:\n  images: [\"registry.example.com/team/app-\(i):v1\", \"nginx:1.27\"]\n"
                     + "  imageCacheSize: \(20 + i % 10)\n"
             }.joined(separator: "---\n")
         }

@@ -60,6 +60,8 @@ struct ImageCacheDocument: Decodable {
     struct Metadata: Decodable {
         var name: String
         var annotations: [String: String]?
+        /// Read to be refused by name: the Cloud API keeps no labels of a cache.
+        var labels: [String: String]?
     }
 
     struct Spec: Decodable {
@@ -75,6 +77,11 @@ struct ImageCacheDocument: Decodable {
     var manifest: ImageCacheManifest {
         get throws(DecodingProblem) {
             guard !metadata.name.isEmpty else { throw DecodingProblem(.missing, at: "metadata.name") }
+            if metadata.labels != nil {
+                throw DecodingProblem(
+                    .invalid("are refused: the Cloud API keeps no labels of a cache (kubectl apply keeps them); remove them for imc apply"),
+                    at: "metadata.labels")
+            }
             guard !spec.images.isEmpty else { throw DecodingProblem(.invalid("must list at least one image"), at: "spec.images") }
             for (j, image) in spec.images.enumerated() {
                 do { _ = try ImageReference(parsing: image) } catch {

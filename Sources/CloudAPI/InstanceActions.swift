@@ -20,6 +20,31 @@ public struct InstanceActions: Sendable {
     /// The service's request for a CreateEKSContainerInstances call (also what a Pod becomes,
     /// through `PodManifest`, in the Kubernetes door); a bad field is an `APIError` naming it.
     public static func request(_ r: CreateEKSContainerInstancesRequest) throws -> InstanceRequest {
+        // Fields of the real service imc does not act on are refused by name, never taken and
+        // dropped: an instance is not run without the volume, probe, GPU or EIP it asked for.
+        let unbuilt: [(String, JSONValue?)] = [
+            ("EksCiVolume", r.EksCiVolume), ("ExistedEipIds", r.ExistedEipIds), ("AutoCreateEipAttribute", r.AutoCreateEipAttribute),
+            ("AutoCreateEip", r.AutoCreateEip), ("CpuType", r.CpuType), ("GpuType", r.GpuType), ("GpuCount", r.GpuCount),
+            ("CamRoleName", r.CamRoleName),
+        ]
+        for (name, value) in unbuilt where value != nil && value != .null && value != .bool(false) {
+            throw APIError(
+                "UnsupportedOperation", "\(name) is not supported by imc yet; the instance is not created without it",
+                field: FieldPath([.key(name)]))
+        }
+        for (list, containers) in [("Containers", r.Containers), ("InitContainers", r.InitContainers ?? [])] {
+            for (i, c) in containers.enumerated() {
+                let fields: [(String, JSONValue?)] = [
+                    ("VolumeMounts", c.VolumeMounts), ("LivenessProbe", c.LivenessProbe), ("ReadinessProbe", c.ReadinessProbe),
+                    ("GpuLimit", c.GpuLimit),
+                ]
+                for (name, value) in fields where value != nil && value != .null && value != [] {
+                    let path = FieldPath([.key(list), .index(i), .key(name)])
+                    throw APIError(
+                        "UnsupportedOperation", "\(path) is not supported by imc yet; the instance is not created without it", field: path)
+                }
+            }
+        }
         var request = InstanceRequest()
         for (i, c) in r.Containers.enumerated() { request.containers.append(try Self.container(c, path: FieldPath("Containers").index(i))) }
         for (i, c) in (r.InitContainers ?? []).enumerated() {

@@ -51,7 +51,7 @@ struct ImageCacheManifestTests {
         ("spec:\n  images: [nginx]\n  imageCacheSize: 0", "spec.imageCacheSize"),
         ("spec:\n  images: [nginx]\n  imageCacheSize: 20.5", "spec.imageCacheSize must be an integer"),
         ("spec:\n  images: [nginx]\nstatus: {phase: Ready}", "status is not a field"),
-        ("  labels: {a: b}\nspec:\n  images: [nginx]", "metadata.labels is not a field"),
+        ("  labels: {a: b}\nspec:\n  images: [nginx]", "metadata.labels are refused: the Cloud API keeps no labels"),
         ("spec:\n  image: [nginx]", "spec.images is required"),
         ("spec:\n  images: [nginx]\n  retentionDays: -1", "spec.retentionDays"),
         ("spec:\n  images: [nginx]\n  imageCacheSize: big", "spec.imageCacheSize"),

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import IMCAPI
 import IMCCaches
 import IMCCloudAPI
+import IMCDocuments
 import IMCDoors
 import IMCObservability
 import IMCStore
@@ -114,5 +115,39 @@ struct CloudAPIRouterTests {
             try await client.execute(uri: "/healthz", method: .get) { #expect(String(buffer: $0.body) == "ok\n") }
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
         }
+    }
+}
+
+/// Fields of the real service's instances that imc does not act on are refused by name, never
+/// taken and dropped.
+struct UnbuiltInstanceFieldsTests {
+    static func request(_ json: String) throws -> CreateEKSContainerInstancesRequest {
+        try CreateEKSContainerInstancesRequest.decode(body: Array(json.utf8))
+    }
+
+    @Test(arguments: [
+        (#""EksCiVolume":{"NfsVolumes":[{"Name":"n","Server":"10.0.0.1","Path":"/"}]}"#, "EksCiVolume"),
+        (#""AutoCreateEip":true"#, "AutoCreateEip"),
+        (#""GpuCount":1"#, "GpuCount"),
+        (#""CamRoleName":"role""#, "CamRoleName"),
+    ])
+    func anInstanceFieldImcDoesNotRunIsRefused(field: String, named: String) throws {
+        let r = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox"}],\#(field)}"#)
+        #expect {
+            _ = try InstanceActions.request(r)
+        } throws: { error in
+            (error as? APIError)?.code == "UnsupportedOperation" && (error as? APIError)?.field == FieldPath([.key(named)])
+        }
+    }
+
+    @Test func aContainersProbeOrVolumeMountIsRefusedByItsPath() throws {
+        let r = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox","LivenessProbe":{"Probe":{}}}]}"#)
+        #expect {
+            _ = try InstanceActions.request(r)
+        } throws: { error in
+            (error as? APIError)?.message.hasPrefix("Containers[0].LivenessProbe is not supported") == true
+        }
+        let plain = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox"}],"AutoCreateEip":false}"#)
+        #expect(try InstanceActions.request(plain).containers.map(\.name) == ["a"], "false asks for nothing")
     }
 }

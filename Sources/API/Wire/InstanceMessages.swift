@@ -44,7 +44,7 @@ public struct Container: Codable, Sendable, Equatable {
     public var WorkingDir: String?
     public var Cpu: Double?
     public var Memory: Double?
-    /// Accepted for scripts written for the real service; not acted on.
+    /// The real service's; refused by name (`InstanceActions.request`): no volume or probe is run yet.
     public var VolumeMounts: JSONValue?
     public var LivenessProbe: JSONValue?
     public var ReadinessProbe: JSONValue?
@@ -78,7 +78,7 @@ public struct CreateEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     public var TerminationGracePeriodSeconds: Int?
     public var RegistryHttpEndPointList: [String]?
     public var RegistrySkipVerifyList: [String]?
-    /// Accepted for scripts written for the real service; imc runs no EIP, GPU or CAM role.
+    /// The real service's; imc refuses each by name (`InstanceActions.request`): it runs no volume, EIP, GPU or CAM role yet.
     public var EksCiVolume: JSONValue?
     public var DnsConfig: DNSConfig?
     public var ExistedEipIds: JSONValue?
