@@ -140,6 +140,15 @@ public struct VPCNetworks: Sendable {
         try await Self.ensure(["IMC-FORWARD", "-i", name, "-o", name, "-j", "IMC-INGRESS"], insertAt: 2)
     }
 
+    /// Removes the rules that keep instances off this service's API ports, when the service
+    /// stops and its ports close (otherwise every port a service ever listened on stays
+    /// dropped for instances, and a later service's port may be one of them).
+    public func releaseAPIPorts() async {
+        for port in apiPorts {
+            while await Self.iptables(["-D", "IMC-INPUT", "-p", "tcp", "--dport", "\(port)", "-j", "DROP"]) == 0 {}
+        }
+    }
+
     /// Removes the VPC's bridge and its forwarding rule when no port is left on it (no instance
     /// of any service on this host uses it); a bridge with ports is left alone. Whether it went.
     @discardableResult

@@ -64,6 +64,8 @@ struct VPCTests {
             let bridge = networks.bridge(index)
             #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)"), "the bridge \(bridge) went with the service")
         }
+        let input = (try? CommandRunner.capture("/usr/sbin/iptables", ["-S", "IMC-INPUT"]).stdout) ?? ""
+        #expect(!input.contains("--dport \(Self.apiPort) "), "the rule guarding the service's API port went with it")
     }
 
     /// Instances on VPCs of one harness, and what the tests read of them.

@@ -50,9 +50,14 @@ actor HostPreparation {
         try await once("block \(at.block)") { try await networks.ensureSubnet(network: at.network, block: at.block) }
     }
 
-    /// At shutdown, once every instance here has stopped: the VPC bridges made here that no
-    /// instance uses any more are removed, with their rules (nothing of them is left on the host).
+    /// At shutdown, once every instance here has stopped: the rules guarding this service's API
+    /// ports go with the ports, and the VPC bridges made here that no instance uses any more are
+    /// removed, with their rules (nothing of them is left on the host).
     func releaseIdleBridges(_ settings: NetworkSettings) async {
+        if work["host"] != nil {
+            await settings.networks.releaseAPIPorts()
+            work["host"] = nil
+        }
         for key in work.keys.sorted() where key.hasPrefix("bridge ") {
             guard let network = Int(key.dropFirst("bridge ".count)) else { continue }
             if await settings.networks.removeBridgeIfIdle(network) {
