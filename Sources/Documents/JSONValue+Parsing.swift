@@ -116,6 +116,18 @@ extension JSONValue {
     }
 
     /// A short text of the value, for messages: strings quoted, at most 100 characters.
+    /// What kind of value this is, for a message that must not show it.
+    public var kindName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "true or false"
+        case .number: "a number"
+        case .string: "a string"
+        case .array: "a list"
+        case .object: "an object"
+        }
+    }
+
     public var shown: String {
         switch self {
         case .string(let s): "\"\(s.prefix(100))\""

@@ -89,7 +89,11 @@ public struct DecodingProblem: Error, Sendable, Equatable, CustomStringConvertib
         let subject = path.components.isEmpty ? "the document" : path.description
         switch kind {
         case .missing: return "\(subject) is required"
-        case .wrongType(let expected): return "\(subject) must be \(expected), not \(value?.shown ?? "null")"
+        case .wrongType(let expected):
+            // A secret's value (a password written as a number) is never echoed into a response,
+            // an event or a log: only its kind is named.
+            let found = path.namesSecret ? (value?.kindName ?? "null") : (value?.shown ?? "null")
+            return "\(subject) must be \(expected), not \(found)"
         case .unknownField: return "\(subject) is not a field"
         case .invalid(let why): return path.components.isEmpty ? why : "\(subject) \(why)"
         case .unreadable(let why): return path.components.isEmpty ? why : "\(subject): \(why)"
@@ -107,6 +111,14 @@ extension Decoder {
 }
 
 extension FieldPath {
+    /// Whether the field holds a secret (a password, a secret key, a token, a registry `auth`),
+    /// whose value messages must not repeat.
+    var namesSecret: Bool {
+        guard case .key(let last)? = components.last else { return false }
+        let key = last.lowercased()
+        return key.contains("password") || key.contains("secret") || key.contains("token") || key == "auth"
+    }
+
     /// The path of a Codable coding path (integer keys are indexes).
     public init(codingPath: [any CodingKey]) {
         self.init(codingPath.map { key in key.intValue.map { .index($0) } ?? .key(key.stringValue) })

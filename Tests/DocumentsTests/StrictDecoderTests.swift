@@ -110,6 +110,30 @@ struct StrictDecoderTests {
     }
 }
 
+/// A secret written with the wrong type is named by its path and its kind, never its value.
+struct SecretValueTests {
+    struct Login: Decodable {
+        var user: String
+        var password: String
+        var secretKey: String?
+    }
+
+    @Test func aMistypedSecretIsNotEchoed() throws {
+        for (json, field) in [
+            (#"{"user":"u","password":918273645}"#, "password"), (#"{"user":"u","password":"p","secretKey":[918273645]}"#, "secretKey"),
+        ] {
+            do {
+                _ = try StrictDecoder().decode(Login.self, json: Array(json.utf8))
+                Issue.record("accepted \(json)")
+            } catch {
+                #expect(error.message.hasPrefix("\(field) must be a string, not a"), "\(error.message)")
+                #expect(!error.message.contains("918273645"), "\(error.message)")
+            }
+        }
+        #expect(throws: DecodingProblem.self) { try StrictDecoder().decode(Login.self, json: Array(#"{"user":5,"password":"p"}"#.utf8)) }
+    }
+}
+
 /// The encoder's output is what Foundation's encoder writes (keys sorted), without its text.
 struct JSONValueEncoderTests {
     struct Sample: Codable, Equatable {
