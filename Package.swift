@@ -94,7 +94,7 @@ let package = Package(
         .target(name: "IMCCache", dependencies: ["IMCModel"], path: "Sources/Cache"),
         .target(
             name: "IMCAPI",
-            dependencies: ["IMCDocuments", "IMCModel", "IMCCache", "IMCInstance", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["IMCDocuments", "IMCModel", "IMCCache", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/API"),
 
         // Disks and snapshots: sparse ext4 disk images, loop mounts, reflink snapshots in an XFS
@@ -123,7 +123,8 @@ let package = Package(
             path: "Sources/KubernetesProtobuf"),
         // A Pod as imc takes it through any door: its walls, and the instance request it asks for.
         .target(
-            name: "IMCPods", dependencies: ["IMCKubernetesModels", "IMCInstance", "IMCCache", "IMCDocuments"], path: "Sources/Pods"),
+            name: "IMCPods", dependencies: ["IMCKubernetesModels", "IMCInstance", "IMCCache", "IMCDocuments", "IMCModel"],
+            path: "Sources/Pods"),
 
         // What an operator watches: metrics with bounded labels, in Prometheus' text format.
         .target(

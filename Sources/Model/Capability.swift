@@ -1,11 +1,14 @@
 /// Linux capabilities by name, as both doors take them (`net_admin`, `CAP_NET_ADMIN` and
-/// `NET_ADMIN` are one name): a container has at most Docker's defaults; it may drop any.
+/// `NET_ADMIN` are one name): a container has at most Docker's defaults; it may drop any. The
+/// doors check requests against these, and the runtime gives containers these (`RuntimeSpec`).
 public enum Capability {
-    /// Docker's default capabilities, the most a container has; an `add` may name only these.
-    public static let dockerDefaults: Set<String> = [
+    /// Docker's default capabilities in Docker's order, the most a container has.
+    public static let dockerDefaultsInOrder = [
         "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE",
         "SYS_CHROOT", "KILL", "AUDIT_WRITE",
     ]
+    /// The same, as a set: an `add` may name only these.
+    public static let dockerDefaults = Set(dockerDefaultsInOrder)
 
     /// The rest of the kernel's capabilities (a `drop` of one is a no-op, not a mistake).
     static let others: Set<String> = [

@@ -2,6 +2,7 @@ import IMCCache
 import IMCDocuments
 import IMCInstance
 import IMCKubernetesModels
+import IMCModel
 
 /// A Pod as imc takes it, whichever door it came through (the Kubernetes API, `imc run -f`):
 /// the walls every Pod meets, then the service's own request, in one function. A problem names

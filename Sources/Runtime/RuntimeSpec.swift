@@ -105,10 +105,7 @@ public enum GVisorSandbox: Sendable, Equatable {
 /// kernel paths as containerd masks them (and the block devices, whose loop entries would name
 /// other tenants' disks), bounded rlimits, memory, CPU and process limits.
 public enum RuntimeSpec {
-    public static let defaultCapabilities = [
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID",
-        "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-    ]
+    public static let defaultCapabilities = Capability.dockerDefaultsInOrder.map { "CAP_" + $0 }
 
     /// containerd's masked paths, and the block devices' (`/sys/block/loop*/loop/backing_file`
     /// names a disk image of the host).

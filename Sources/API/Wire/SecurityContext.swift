@@ -1,5 +1,5 @@
 import IMCDocuments
-import IMCInstance
+import IMCModel
 
 /// A container's `SecurityContext` as the wire carries it (the real service's `Capabilities`, and
 /// imc's extensions with Kubernetes' meanings); `SecurityContextRequest` is what is allowed of it.
@@ -36,9 +36,6 @@ public struct SecurityContextRequest: Sendable, Equatable {
     public var readOnlyRootFilesystem: Bool?
     public var drop: [String] = []
 
-    /// Docker's default capabilities, the most a container has; `Add` may name only these.
-    public static var defaultCapabilities: Set<String> { Capability.dockerDefaults }
-
     public init() {}
 
     /// Checks `wire`, found at `path` (`Containers[0].SecurityContext`).
@@ -64,7 +61,7 @@ public struct SecurityContextRequest: Sendable, Equatable {
         runAsNonRoot = wire.RunAsNonRoot
         readOnlyRootFilesystem = wire.ReadOnlyRootFilesystem
         let caps = path.key("Capabilities")
-        for name in (wire.Capabilities?.Add ?? []).map(Capability.normalise) where !Self.defaultCapabilities.contains(name) {
+        for name in (wire.Capabilities?.Add ?? []).map(Capability.normalise) where !Capability.dockerDefaults.contains(name) {
             throw .invalidParameterValue(
                 "\(caps).Add \(name) is refused: a container may have only Docker's default capabilities", field: caps.key("Add"))
         }
