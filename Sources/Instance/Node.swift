@@ -23,8 +23,22 @@ public struct Node: Codable, Sendable, Equatable {
     /// Caches whose snapshot this node holds warm (built here, or a disk cloned from it here
     /// lately): an instance of such a cache starts without fetching its parent's first blocks.
     public var warmCaches: [String] = []
+    /// Placements the node's own count may not hold yet: an instance placed between the node's
+    /// read of its instances and its heartbeat, or placed and not yet written. Each is counted in
+    /// the allocation until a heartbeat's read holds its instance, or for `reservationLifetime`
+    /// (a placement whose instance was never written).
+    public var reservations: [Reservation] = []
     public var registered: Date
     public var heartbeat: Date
+
+    public struct Reservation: Codable, Sendable, Equatable {
+        public var instance: String
+        public var cpu: Double
+        public var memoryGiB: Double
+        public var at: Date
+    }
+
+    public static let reservationLifetime: TimeInterval = 60
 
     public init(name: String, cpu: Double, memoryGiB: Double, diskGiB: Int64, at now: Date) {
         self.name = name
@@ -36,21 +50,47 @@ public struct Node: Codable, Sendable, Equatable {
         heartbeat = now
     }
 
+    enum CodingKeys: String, CodingKey {
+        case name, state, cpu, memoryGiB, diskGiB, allocatedCPU, allocatedMemoryGiB, warmCaches, reservations, registered, heartbeat
+    }
+
+    /// Rows written before reservations were kept decode with none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        state = try c.decode(State.self, forKey: .state)
+        cpu = try c.decode(Double.self, forKey: .cpu)
+        memoryGiB = try c.decode(Double.self, forKey: .memoryGiB)
+        diskGiB = try c.decode(Int64.self, forKey: .diskGiB)
+        allocatedCPU = try c.decodeIfPresent(Double.self, forKey: .allocatedCPU) ?? 0
+        allocatedMemoryGiB = try c.decodeIfPresent(Double.self, forKey: .allocatedMemoryGiB) ?? 0
+        warmCaches = try c.decodeIfPresent([String].self, forKey: .warmCaches) ?? []
+        reservations = try c.decodeIfPresent([Reservation].self, forKey: .reservations) ?? []
+        registered = try c.decode(Date.self, forKey: .registered)
+        heartbeat = try c.decode(Date.self, forKey: .heartbeat)
+    }
+
     public var freeCPU: Double { cpu - allocatedCPU }
     public var freeMemoryGiB: Double { memoryGiB - allocatedMemoryGiB }
 
-    /// A heartbeat of a Ready node: its allocation as its instances say, and its warm caches.
-    public mutating func beat(at now: Date, allocatedCPU: Double, allocatedMemoryGiB: Double, warmCaches: [String]) {
+    /// A heartbeat of a Ready node: its allocation as its instances say (`counted`: the
+    /// instances that count was taken from), the placements it did not see yet, and its warm
+    /// caches. A heartbeat never takes back a placement made after the node read its instances.
+    public mutating func beat(
+        at now: Date, allocatedCPU: Double, allocatedMemoryGiB: Double, counted: Set<String>, warmCaches: [String]
+    ) {
         heartbeat = now
-        self.allocatedCPU = allocatedCPU
-        self.allocatedMemoryGiB = allocatedMemoryGiB
+        reservations.removeAll { counted.contains($0.instance) || now.timeIntervalSince($0.at) > Self.reservationLifetime }
+        self.allocatedCPU = allocatedCPU + reservations.reduce(0) { $0 + $1.cpu }
+        self.allocatedMemoryGiB = allocatedMemoryGiB + reservations.reduce(0) { $0 + $1.memoryGiB }
         self.warmCaches = warmCaches
     }
 
     /// An instance placed on it.
-    public mutating func allocate(cpu: Double, memoryGiB: Double) {
+    public mutating func allocate(instance: String, cpu: Double, memoryGiB: Double, at now: Date) {
         allocatedCPU += cpu
         allocatedMemoryGiB += memoryGiB
+        reservations.append(Reservation(instance: instance, cpu: cpu, memoryGiB: memoryGiB, at: now))
     }
 
     public func fits(cpu wanted: Double, memoryGiB wantedMemory: Double) -> Bool {

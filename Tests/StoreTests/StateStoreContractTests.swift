@@ -314,7 +314,9 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) a
             try await replicas[0].register(Node(name: name, cpu: cpu, memoryGiB: 100, diskGiB: 100, at: now))
         }
         // 24 placements of 1 CPU from two replicas on 16 threads: 16 fit, 8 are refused.
-        let results = await concurrently(24) { i in try await replicas[i % 2].place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name }
+        let results = await concurrently(24) { i in
+            try await replicas[i % 2].place(instance: "eksci-\(i)", cpu: 1, memoryGiB: 1, cache: nil, excluding: [], at: now)?.name
+        }
         let placed = results.compactMap { try? $0.get() }.compactMap { $0 }
         #expect(placed.count == 16, "\(results)")
         #expect(placed.filter { $0 == "n1" }.count == 10)
@@ -323,13 +325,43 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) a
         #expect(nodes.map(\.allocatedCPU) == [10, 6])
         // A heartbeat sets the allocation from the node's instances and its warm caches; a warm
         // node is preferred for its cache even with less room.
+        let placedIDs = Set((0..<24).map { "eksci-\($0)" })
         #expect(
-            try await replicas[0].heartbeat(name: "n2", at: now, allocatedCPU: 2, allocatedMemoryGiB: 2, warmCaches: ["imc-w"]) == .ready)
-        #expect(try await replicas[0].heartbeat(name: "n1", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == .ready)
-        #expect(try await replicas[1].place(cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: [])?.name == "n2")
-        #expect(try await replicas[1].place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name == "n1")
-        #expect(try await replicas[1].place(cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: ["n2"])?.name == "n1")
-        #expect(try await replicas[0].heartbeat(name: "nx", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == nil)
+            try await replicas[0].heartbeat(
+                name: "n2", at: now, allocatedCPU: 2, allocatedMemoryGiB: 2, counted: placedIDs, warmCaches: ["imc-w"])
+                == .ready)
+        #expect(
+            try await replicas[0].heartbeat(name: "n1", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, counted: placedIDs, warmCaches: [])
+                == .ready)
+        #expect(
+            try await replicas[1].place(instance: "eksci-p1", cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: [], at: now)?.name == "n2")
+        #expect(try await replicas[1].place(instance: "eksci-p2", cpu: 1, memoryGiB: 1, cache: nil, excluding: [], at: now)?.name == "n1")
+        #expect(
+            try await replicas[1].place(instance: "eksci-p3", cpu: 1, memoryGiB: 1, cache: "imc-w", excluding: ["n2"], at: now)?.name
+                == "n1")
+        #expect(
+            try await replicas[0].heartbeat(name: "nx", at: now, allocatedCPU: 0, allocatedMemoryGiB: 0, counted: [], warmCaches: []) == nil
+        )
+        // n2 holds 2 counted and eksci-p1 placed. A heartbeat from a read taken before that
+        // placement keeps it counted (no over-commit by a stale heartbeat); a read that holds it
+        // takes its reservation back; an instance placed and never written stops counting after
+        // Node.reservationLifetime.
+        func n2() async throws -> Node { try await replicas[1].nodes().first { $0.name == "n2" }! }
+        #expect(try await n2().allocatedCPU == 3)
+        _ = try await replicas[0].heartbeat(name: "n2", at: now, allocatedCPU: 2, allocatedMemoryGiB: 2, counted: placedIDs, warmCaches: [])
+        #expect(try await n2().allocatedCPU == 3)
+        #expect(try await n2().reservations.map(\.instance) == ["eksci-p1"])
+        _ = try await replicas[0].heartbeat(
+            name: "n2", at: now, allocatedCPU: 3, allocatedMemoryGiB: 3, counted: placedIDs.union(["eksci-p1"]), warmCaches: [])
+        #expect(try await n2().allocatedCPU == 3)
+        #expect(try await n2().reservations.isEmpty)
+        #expect(
+            try await replicas[1].place(instance: "eksci-lost", cpu: 1, memoryGiB: 1, cache: nil, excluding: ["n1"], at: now)?.name == "n2")
+        let later = now.addingTimeInterval(Node.reservationLifetime + 1)
+        _ = try await replicas[0].heartbeat(
+            name: "n2", at: later, allocatedCPU: 3, allocatedMemoryGiB: 3, counted: placedIDs, warmCaches: [])
+        #expect(try await n2().allocatedCPU == 3)
+        #expect(try await n2().reservations.isEmpty)
     }
 
     @Test(arguments: Backend.allCases) func aSilentNodeIsDeclaredLostOnceAndItsOldWritesAreRefused(_ backend: Backend) async throws {
@@ -346,8 +378,11 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) a
         #expect(results.compactMap { try? $0.get() }.flatMap { $0 } == ["old"], "\(results)")
         #expect(try await replicas[1].nodes.nodes().map(\.state) == [.ready, .lost])
         #expect(
-            try await replicas[0].nodes.heartbeat(name: "old", at: then, allocatedCPU: 0, allocatedMemoryGiB: 0, warmCaches: []) == .lost)
-        #expect(try await replicas[0].nodes.place(cpu: 1, memoryGiB: 1, cache: nil, excluding: [])?.name == "alive")
+            try await replicas[0].nodes.heartbeat(
+                name: "old", at: then, allocatedCPU: 0, allocatedMemoryGiB: 0, counted: [], warmCaches: []) == .lost)
+        #expect(
+            try await replicas[0].nodes.place(instance: "eksci-p4", cpu: 1, memoryGiB: 1, cache: nil, excluding: [], at: then)?.name
+                == "alive")
         // Its instance moves to the live node; the lost node's late write is refused as gone.
         var i = instance("eksci-moved")
         i.node = "old"

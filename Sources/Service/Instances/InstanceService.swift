@@ -123,8 +123,7 @@ public final class InstanceService: Sendable {
         try AccountQuotas.check("instances", limit: quotas.instances, used: total, more: replicas, unit: "", what: "instances")
         let placed = try await place(request, replicas: replicas, account: account, region: region)
         var created: [Instance] = []
-        for target in placed {
-            let id = ids.next(prefix: "eksci")
+        for (id, target) in placed {
             var instance = Instance(id: id, account: account, region: region, name: request.name ?? id, creationTime: clock.now())
             instance.node = target
             if replicas > 1, let name = request.name { instance.name = "\(name)-\(created.count)" }
@@ -171,8 +170,11 @@ public final class InstanceService: Sendable {
 
     /// The node each replica goes to: this one when no nodes are kept; otherwise the node with
     /// room that holds the instance's cache warm, or the most room (`Placement`).
-    private func place(_ request: InstanceRequest, replicas: Int, account: String, region: String) async throws -> [String] {
-        guard let nodes else { return Array(repeating: node, count: replicas) }
+    private func place(_ request: InstanceRequest, replicas: Int, account: String, region: String) async throws
+        -> [(id: String, node: String)]
+    {
+        let ids = (0..<replicas).map { _ in self.ids.next(prefix: "eksci") }
+        guard let nodes else { return ids.map { ($0, node) } }
         let cpu = request.cpu ?? 1
         let memory = request.memory ?? 2
         let cache: String? =
@@ -183,15 +185,18 @@ public final class InstanceService: Sendable {
                     images: (request.initContainers + request.containers).map(\.image), account: account, region: region)?.id
             case let id?: id
             }
-        var placed: [String] = []
-        for _ in 0..<replicas {
-            guard let chosen = try await nodes.place(cpu: cpu, memoryGiB: memory, cache: cache, excluding: []) else {
+        var placed: [(id: String, node: String)] = []
+        for id in ids {
+            guard
+                let chosen = try await nodes.place(
+                    instance: id, cpu: cpu, memoryGiB: memory, cache: cache, excluding: [], at: clock.now())
+            else {
                 let known = (try? await nodes.nodes()) ?? []
                 logger.warning("instance refused: \(Placement.refusal(known, cpu: cpu, memoryGiB: memory))")
                 throw ServiceError(
                     .limitExceeded, Placement.tenantRefusal(cpu: cpu, memoryGiB: memory), specificCode: "ResourceInsufficient")
             }
-            placed.append(chosen.name)
+            placed.append((id, chosen.name))
         }
         return placed
     }

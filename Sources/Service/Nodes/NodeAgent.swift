@@ -114,7 +114,8 @@ public struct NodeAgent: Service {
     private func beat(_ mine: [Instance]) async throws {
         let (cpu, memory) = Self.allocation(of: mine)
         let state = try await nodes.heartbeat(
-            name: name, at: service.clock.now(), allocatedCPU: cpu, allocatedMemoryGiB: memory, warmCaches: service.warm.all)
+            name: name, at: service.clock.now(), allocatedCPU: cpu, allocatedMemoryGiB: memory, counted: Set(mine.map(\.id)),
+            warmCaches: service.warm.all)
         switch state {
         case .ready: return
         case nil:

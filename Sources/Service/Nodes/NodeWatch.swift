@@ -111,7 +111,8 @@ public struct NodeWatch: Service {
             }
             guard
                 let target = try await nodes.place(
-                    cpu: instance.cpu, memoryGiB: instance.memory, cache: instance.cacheID, excluding: [node.name])
+                    instance: instance.id, cpu: instance.cpu, memoryGiB: instance.memory, cache: instance.cacheID,
+                    excluding: [node.name], at: now)
             else {
                 var failed = instance
                 failed.status = .failed

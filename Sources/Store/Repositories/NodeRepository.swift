@@ -10,15 +10,18 @@ import IMCInstance
 public protocol NodeRepository: Sendable {
     /// Registers `node` (Ready, its allocation as given); a node of that name is replaced.
     func register(_ node: Node) async throws
-    /// A heartbeat of a Ready node: its allocation as its instances say, and its warm caches.
-    /// Returns the node's state as the store has it (Lost: another replica declared it lost;
+    /// A heartbeat of a Ready node: its allocation as its instances say (`counted`: the ids of
+    /// the instances it read), and its warm caches. Placements it did not read yet stay counted
+    /// (`Node.reservations`). Returns the node's state as the store has it (Lost: another replica declared it lost;
     /// nil: it is not registered), the heartbeat recorded only if Ready.
-    func heartbeat(name: String, at: Date, allocatedCPU: Double, allocatedMemoryGiB: Double, warmCaches: [String]) async throws
-        -> Node.State?
+    func heartbeat(
+        name: String, at: Date, allocatedCPU: Double, allocatedMemoryGiB: Double, counted: Set<String>, warmCaches: [String]
+    ) async throws -> Node.State?
     func nodes() async throws -> [Node]
-    /// Chooses a node (`Placement.choose`) and adds the instance's CPU and memory to its
-    /// allocation; nil when none has room.
-    func place(cpu: Double, memoryGiB: Double, cache: String?, excluding: Set<String>) async throws -> Node?
+    /// Chooses a node (`Placement.choose`) for `instance` and adds its CPU and memory to the
+    /// node's allocation, reserved until the node's heartbeat counts it; nil when none has room.
+    func place(instance: String, cpu: Double, memoryGiB: Double, cache: String?, excluding: Set<String>, at: Date) async throws
+        -> Node?
     /// Marks Lost every Ready node whose last heartbeat is before `cutoff`; returns the nodes
     /// this call marked.
     func markLost(heartbeatBefore cutoff: Date) async throws -> [Node]

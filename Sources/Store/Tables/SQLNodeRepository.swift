@@ -25,9 +25,9 @@ public final class SQLNodeRepository: NodeRepository {
 
     public func register(_ node: Node) async throws { try await database.write { try await Self.save($0, node) } }
 
-    public func heartbeat(name: String, at: Date, allocatedCPU: Double, allocatedMemoryGiB: Double, warmCaches: [String]) async throws
-        -> Node.State?
-    {
+    public func heartbeat(
+        name: String, at: Date, allocatedCPU: Double, allocatedMemoryGiB: Double, counted: Set<String>, warmCaches: [String]
+    ) async throws -> Node.State? {
         try await database.write { session in
             guard
                 var node = try Self.decode(
@@ -35,7 +35,8 @@ public final class SQLNodeRepository: NodeRepository {
                 ).first
             else { return nil }
             guard node.state == .ready else { return node.state }
-            node.beat(at: at, allocatedCPU: allocatedCPU, allocatedMemoryGiB: allocatedMemoryGiB, warmCaches: warmCaches)
+            node.beat(
+                at: at, allocatedCPU: allocatedCPU, allocatedMemoryGiB: allocatedMemoryGiB, counted: counted, warmCaches: warmCaches)
             try await Self.save(session, node)
             return .ready
         }
@@ -45,7 +46,9 @@ public final class SQLNodeRepository: NodeRepository {
         try Self.decode(try await database.rows("SELECT data FROM nodes ORDER BY name"))
     }
 
-    public func place(cpu: Double, memoryGiB: Double, cache: String?, excluding: Set<String>) async throws -> Node? {
+    public func place(instance: String, cpu: Double, memoryGiB: Double, cache: String?, excluding: Set<String>, at: Date)
+        async throws -> Node?
+    {
         for waiting in [false, true] {
             let (chosen, skipped) = try await database.write { session -> (Node?, Bool) in
                 let lock = waiting ? session.dialect.forUpdate : session.dialect.forUpdateSkipLocked
@@ -55,7 +58,7 @@ public final class SQLNodeRepository: NodeRepository {
                 guard var node = Placement.choose(ready, cpu: cpu, memoryGiB: memoryGiB, cache: cache, excluding: excluding) else {
                     return (nil, Int64(ready.count) < all)
                 }
-                node.allocate(cpu: cpu, memoryGiB: memoryGiB)
+                node.allocate(instance: instance, cpu: cpu, memoryGiB: memoryGiB, at: at)
                 try await Self.save(session, node)
                 return (node, false)
             }
