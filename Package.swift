@@ -368,7 +368,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Hummingbird", package: "hummingbird"),
                 "IMCDocuments",
                 "IMCKubernetes", "IMCDoors", "IMCCaches", "IMCStore", "IMCCache", "IMCModel", "IMCTestSupport",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "IMCKubernetesModels", "IMCInstance", .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/KubernetesTests"),
         .testTarget(

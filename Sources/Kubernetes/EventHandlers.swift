@@ -40,7 +40,7 @@ extension KubernetesAPI {
 
     static func events(of cache: ImageCache) -> [JSON] {
         events(
-            cache.events, of: ImageCacheObject.object(cache), id: cache.id, namespace: "default", revision: cache.revision)
+            cache.events, of: ImageCaches.json(cache), id: cache.id, namespace: "default", revision: cache.revision)
     }
 
     /// `events` of an object (`object`, its store id `id`) as core/v1 Events: what `kubectl
@@ -54,7 +54,7 @@ extension KubernetesAPI {
         let encoder = JSONValueEncoder()
         return events.enumerated().map { i, event in
             var metadata = ObjectMeta(name: "\(name).\(id).\(i)", namespace: namespace)
-            metadata.uid = ImageCacheObject.uid("\(id)/event/\(i)")
+            metadata.uid = ImageCaches.uid("\(id)/event/\(i)")
             metadata.resourceVersion = "\(revision ?? 0)"
             metadata.creationTimestamp = timestamp(event.firstTimestamp)
             let typed = Event(

@@ -4,6 +4,7 @@ import Hummingbird
 import IMCCache
 import IMCCaches
 import IMCDocuments
+import IMCKubernetesModels
 import IMCModel
 import IMCServiceSupport
 import IMCStore
@@ -19,7 +20,8 @@ extension KubernetesAPI {
         case (.post, 0, _): return try await create(call)
         case (.get, 1, _), (.get, 2, "status"):
             guard let cache = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
-            return Self.respond(call.wantsTable ? table([cache], revision: cache.revision ?? 0) : ImageCacheObject.object(cache))
+            if call.wantsTable { return Self.respond(table([cache], revision: cache.revision ?? 0)) }
+            return Self.respond(ImageCaches.object(cache))
         case (.put, 1, _): return try await update(call, name: name, object: try await call.object())
         case (.patch, 1, _): return try await patch(call, name: name)
         case (.delete, 1, _): return try await delete(call, name: name)
@@ -53,21 +55,23 @@ extension KubernetesAPI {
         // The revision first: the list is at least that new, so a watch from it misses nothing.
         let revision = try await repository.revisions().current
         let selector = try Selector(call)
-        let matching = try await all(call.account).filter { selector.isEmpty || selector.matches(ImageCacheObject.object($0)) }
+        let matching = try await all(call.account).filter { selector.isEmpty || selector.matches(ImageCaches.json($0)) }
         let (items, next, remaining) = try Paging.page(matching, key: \.name, call: call)
-        var out =
-            call.wantsTable
-            ? table(items, revision: revision)
-            : List.of(items.map(ImageCacheObject.object), kind: "ImageCacheList", apiVersion: Self.resource.apiVersion, revision: revision)
-        Paging.mark(&out, next: next, remaining: remaining)
+        if call.wantsTable {
+            var out = table(items, revision: revision)
+            out.metadata.continue = next
+            out.metadata.remainingItemCount = next == nil ? nil : remaining
+            return Self.respond(out)
+        }
+        var out = List.of(items.map(ImageCaches.object), kind: "ImageCacheList", apiVersion: Self.resource.apiVersion, revision: revision)
+        out.continues(from: next, remaining: remaining)
         return Self.respond(out)
     }
 
-    func table(_ items: [ImageCache], revision: Int64) -> JSON {
+    func table(_ items: [ImageCache], revision: Int64) -> Table<ImageCacheObject> {
         let now = clock.now()
         return Tables.table(
-            items.map { (ImageCacheObject.row($0, now: now), ImageCacheObject.object($0)) }, columns: ImageCacheObject.columns,
-            revision: "\(revision)")
+            items.map { (ImageCaches.row($0, now: now), ImageCaches.object($0)) }, columns: ImageCaches.columns, revision: "\(revision)")
     }
 
     /// Events of caches (`kubectl describe` asks for those of one object by field selector).
@@ -79,7 +83,7 @@ extension KubernetesAPI {
         var labels: [String: String]
         var annotations: [String: String]
         var resourceVersion: Int64?
-        var spec: ImageCacheObject.Spec
+        var spec: ImageCacheSpec
         var unknown: [String]
     }
 
@@ -110,7 +114,7 @@ extension KubernetesAPI {
             errors.add("metadata.annotations", "Too long: must have at most 262144 bytes")
         }
         var unknown = (object.object ?? [:]).keys.filter { !["apiVersion", "kind", "metadata", "spec", "status"].contains($0) }.sorted()
-        let spec = ImageCacheObject.spec(object["spec"], schema: schema, unknown: &unknown)
+        let spec = ImageCaches.spec(object["spec"], schema: schema, unknown: &unknown)
         switch spec {
         case .failure(let e): errors.causes += e.causes
         case .success: break
@@ -175,14 +179,14 @@ extension KubernetesAPI {
         request.autoCreateEipAttribute = incoming.annotations["eks.tke.cloud.tencent.com/eip-attributes"]
         request.kubernetes = KubernetesMetadata(
             uid: UUID().uuidString.lowercased(), labels: incoming.labels, annotations: incoming.annotations, generation: 1,
-            imagePullSecrets: incoming.spec.imagePullSecrets)
-        let (found, missing) = try await credentials(incoming.spec.imagePullSecrets, account: call.account)
+            imagePullSecrets: incoming.spec.pullSecrets)
+        let (found, missing) = try await credentials(incoming.spec.pullSecrets, account: call.account)
         request.credentials = found
         let warned = warnings(incoming, call: call) + Self.missingSecrets(missing)
         if call.query["dryRun"] == "All" { return Self.respond(object, code: 201, warnings: warned) }
         let made = try await mapped(incoming.name) { try await caches.create(request, account: call.account, region: region) }
         let stored = try await repository.get(id: made.id, account: call.account) ?? made
-        return Self.respond(ImageCacheObject.object(stored), code: 201, warnings: warned)
+        return Self.respond(ImageCaches.object(stored), code: 201, warnings: warned)
     }
 
     /// PUT: the object replaces what the cache was asked for (a field left out is its default).
@@ -195,12 +199,12 @@ extension KubernetesAPI {
         if let p = incoming.spec.platform, p != (current.platform ?? p) {
             throw KubernetesStatus.invalid(Self.resource, name, causes: [("spec.platform", "Invalid value: \"\(p)\": field is immutable")])
         }
-        let old = current.kubernetes ?? KubernetesMetadata(uid: ImageCacheObject.uid(current.id))
+        let old = current.kubernetes ?? KubernetesMetadata(uid: ImageCaches.uid(current.id))
         let spec = incoming.spec
         let specChanged =
             spec.images != current.images || (spec.imageCacheSize ?? caches.limits.defaultSize) != current.size
             || (spec.retentionDays ?? 0) != current.retentionDays || (spec.refreshIntervalMinutes ?? 0) != (current.refreshMinutes ?? 0)
-            || spec.imagePullSecrets != old.imagePullSecrets
+            || spec.pullSecrets != old.imagePullSecrets
         var request = CacheRequest()
         request.images = spec.images == current.images ? nil : spec.images
         let size = spec.imageCacheSize ?? caches.limits.defaultSize
@@ -210,20 +214,20 @@ extension KubernetesAPI {
         request.autoCreateEipAttribute = incoming.annotations["eks.tke.cloud.tencent.com/eip-attributes"]
         request.kubernetes = KubernetesMetadata(
             uid: old.uid, labels: incoming.labels, annotations: incoming.annotations, generation: old.generation + (specChanged ? 1 : 0),
-            imagePullSecrets: spec.imagePullSecrets)
+            imagePullSecrets: spec.pullSecrets)
         request.expectedRevision = incoming.resourceVersion
         request.queueWhileBuilding = true  // declarative: the object says what it wants, whenever
         // The secrets' credentials, when the object names secrets or named them before (a
         // cache given credentials through the Cloud API keeps them).
         var warned = warnings(incoming, call: call)
-        if !spec.imagePullSecrets.isEmpty || !old.imagePullSecrets.isEmpty {
-            let (found, missing) = try await credentials(spec.imagePullSecrets, account: call.account)
+        if !spec.pullSecrets.isEmpty || !old.imagePullSecrets.isEmpty {
+            let (found, missing) = try await credentials(spec.pullSecrets, account: call.account)
             request.credentials = found
             warned += Self.missingSecrets(missing)
         }
-        if call.query["dryRun"] == "All" { return Self.respond(ImageCacheObject.object(current), warnings: warned) }
+        if call.query["dryRun"] == "All" { return Self.respond(ImageCaches.object(current), warnings: warned) }
         let updated = try await mapped(name) { try await caches.update(id: current.id, request, account: call.account) }
-        return Self.respond(ImageCacheObject.object(updated), warnings: warned)
+        return Self.respond(ImageCaches.object(updated), warnings: warned)
     }
 
     /// PATCH: a JSON merge patch (kubectl apply, kubectl patch --type merge), a JSON patch, or
@@ -235,7 +239,7 @@ extension KubernetesAPI {
         case "application/merge-patch+json":
             let patch = try await call.object()
             guard let current = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
-            var merged = ImageCacheObject.object(current).merging(patch: patch)
+            var merged = ImageCaches.json(current).merging(patch: patch)
             merged["status"] = nil
             return try await update(call, name: name, object: merged)
         case "application/json-patch+json":
@@ -243,7 +247,7 @@ extension KubernetesAPI {
                 throw KubernetesStatus.badRequest("a JSON patch is a list of operations")
             }
             guard let current = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
-            var patched = try JSONPatch.apply(operations, to: ImageCacheObject.object(current))
+            var patched = try JSONPatch.apply(operations, to: ImageCaches.json(current))
             patched["status"] = nil
             return try await update(call, name: name, object: patched)
         case "application/apply-patch+yaml", "application/apply-patch+json":
@@ -251,7 +255,7 @@ extension KubernetesAPI {
             guard let current = try await find(name, call.account) else {
                 return try await update(call, name: name, object: applied, createIfMissing: true)
             }
-            var merged = ImageCacheObject.object(current)
+            var merged = ImageCaches.json(current)
             // The applier's spec is the spec (a field it no longer names is reset); an apply
             // without one (kubectl moving its last-applied annotation) leaves the spec alone.
             if let spec = applied["spec"] { merged["spec"] = spec }
@@ -279,9 +283,9 @@ extension KubernetesAPI {
 
     func delete(_ call: Call, name: String) async throws -> Response {
         guard let cache = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
-        if call.query["dryRun"] == "All" { return Self.respond(ImageCacheObject.object(cache)) }
+        if call.query["dryRun"] == "All" { return Self.respond(ImageCaches.object(cache)) }
         _ = try await mapped(name) { try await caches.delete(ids: [cache.id], account: call.account) }
-        return Self.respond(ImageCacheObject.object(cache))
+        return Self.respond(ImageCaches.object(cache))
     }
 
     /// The object's field a service refusal names (`Images[2]` is `spec.images[2]`).
@@ -290,7 +294,7 @@ extension KubernetesAPI {
         let names = [
             "Images": "spec.images", "ImageCacheSize": "spec.imageCacheSize", "RetentionDays": "spec.retentionDays",
             "RefreshIntervalMinutes": "spec.refreshIntervalMinutes", "Platform": "spec.platform", "ImageCacheName": "metadata.name",
-            "ImageRegistryCredentials": "spec.imagePullSecrets",
+            "ImageRegistryCredentials": "spec.pullSecrets",
         ]
         guard let name = names[root] else { return "spec" }
         return FieldPath([.key(name)] + field.components.dropFirst()).description

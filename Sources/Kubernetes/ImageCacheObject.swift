@@ -1,47 +1,46 @@
 import Foundation
 import IMCCache
+import IMCDocuments
+import IMCKubernetesModels
 import IMCModel
 
 /// An image cache as the `ImageCache` object of `eks.cloud.tencent.com/v1` (the seed's custom
 /// resource): `spec` is what was asked for, `status` what imc made of it.
-enum ImageCacheObject {
+enum ImageCaches {
     static let resource = Resource.imageCaches
 
     /// The object of `cache`, with its resource version and status.
-    static func object(_ cache: ImageCache) -> JSON {
+    static func object(_ cache: ImageCache) -> ImageCacheObject {
         let meta = cache.kubernetes ?? KubernetesMetadata(uid: uid(cache.id))
-        var metadata: JSON = [
-            "name": .string(cache.name), "uid": .string(meta.uid), "resourceVersion": .string("\(cache.revision ?? 0)"),
-            "generation": .int(Int64(meta.generation)), "creationTimestamp": .string(timestamp(cache.creationTime)),
-        ]
-        if !meta.labels.isEmpty { metadata["labels"] = .object(meta.labels.mapValues(JSON.string)) }
-        if !meta.annotations.isEmpty { metadata["annotations"] = .object(meta.annotations.mapValues(JSON.string)) }
-        var spec: JSON = [
-            "images": .array(cache.images.map(JSON.string)), "imageCacheSize": .int(Int64(cache.size)),
-            "retentionDays": .int(Int64(cache.retentionDays)),
-        ]
-        if let m = cache.refreshMinutes { spec["refreshIntervalMinutes"] = .int(Int64(m)) }
-        if let p = cache.platform { spec["platform"] = .string(p) }
-        if !meta.imagePullSecrets.isEmpty { spec["imagePullSecrets"] = .array(meta.imagePullSecrets.map(JSON.string)) }
-        return [
-            "apiVersion": .string(resource.apiVersion), "kind": .string(resource.kind), "metadata": metadata, "spec": spec,
-            "status": status(cache, generation: meta.generation),
-        ]
+        var metadata = ObjectMeta(
+            name: cache.name, labels: meta.labels.isEmpty ? nil : meta.labels,
+            annotations: meta.annotations.isEmpty ? nil : meta.annotations)
+        metadata.uid = meta.uid
+        metadata.resourceVersion = "\(cache.revision ?? 0)"
+        metadata.generation = meta.generation
+        metadata.creationTimestamp = timestamp(cache.creationTime)
+        let spec = ImageCacheSpec(
+            images: cache.images, imageCacheSize: cache.size, retentionDays: cache.retentionDays,
+            refreshIntervalMinutes: cache.refreshMinutes,
+            platform: cache.platform, imagePullSecrets: meta.imagePullSecrets.isEmpty ? nil : meta.imagePullSecrets)
+        return ImageCacheObject(
+            apiVersion: resource.apiVersion, kind: resource.kind, metadata: metadata, spec: spec,
+            status: status(cache, generation: meta.generation))
     }
+
+    /// The object as the door's JSON (for selectors, patches and watches).
+    static func json(_ cache: ImageCache) -> JSON { (try? JSONValueEncoder().encode(object(cache))) ?? [:] }
 
     /// `status`: the cache's id, phase and snapshot, its progress, and a `Ready` condition (true
     /// once built; `kubectl wait --for=condition=Ready` waits for it).
-    static func status(_ cache: ImageCache, generation: Int) -> JSON {
-        var status: JSON = [
-            "imcId": .string(cache.id), "imcPhase": .string(cache.status.rawValue), "observedGeneration": .int(Int64(generation)),
-        ]
-        if let s = cache.snapshotID { status["snapshotId"] = .string(s) }
-        if let p = cache.buildPercent ?? (cache.status == .ready ? 100 : nil) { status["progress"] = .int(Int64(p)) }
-        if let t = cache.lastMatchedTime { status["lastMatchedTime"] = .string(timestamp(t)) }
-        if let t = cache.expireDateTime { status["expireTime"] = .string(timestamp(t)) }
+    static func status(_ cache: ImageCache, generation: Int) -> ImageCacheStatus {
+        var status = ImageCacheStatus(imcId: cache.id, imcPhase: cache.status.rawValue, observedGeneration: generation)
+        status.snapshotId = cache.snapshotID
+        status.progress = cache.buildPercent ?? (cache.status == .ready ? 100 : nil)
+        status.lastMatchedTime = cache.lastMatchedTime.map(timestamp)
+        status.expireTime = cache.expireDateTime.map(timestamp)
         let last = cache.events.last
         let warning = cache.events.last { $0.type == .warning }
-        let ready = cache.status == .ready
         let reason: String
         let message: String
         switch cache.status {
@@ -52,20 +51,14 @@ enum ImageCacheObject {
         case .updateFailed: (reason, message) = ("UpdateFailed", warning?.message ?? "the update failed; the previous snapshot serves")
         }
         let changed = cache.events.last { ["Creating", "Updating", "Ready", "Failed"].contains($0.reason) || $0.type == .warning }
-        var conditions: [JSON] = [
-            [
-                "type": "Ready", "status": ready ? "True" : "False", "reason": .string(reason), "message": .string(message),
-                "lastTransitionTime": .string(timestamp(changed?.lastTimestamp ?? cache.creationTime)),
-            ]
+        let at = timestamp(changed?.lastTimestamp ?? cache.creationTime)
+        status.conditions = [
+            Condition(type: "Ready", cache.status == .ready, reason: reason, message: message, lastTransitionTime: at),
+            Condition(
+                type: "Serving", cache.snapshotID != nil && CacheStatus.serving.contains(cache.status),
+                reason: cache.snapshotID == nil ? "NoSnapshot" : "SnapshotServing",
+                message: cache.snapshotID.map { "snapshot \($0) serves instances" } ?? "no snapshot yet", lastTransitionTime: at),
         ]
-        conditions.append(
-            [
-                "type": "Serving", "status": cache.snapshotID != nil && CacheStatus.serving.contains(cache.status) ? "True" : "False",
-                "reason": .string(cache.snapshotID == nil ? "NoSnapshot" : "SnapshotServing"),
-                "message": .string(cache.snapshotID.map { "snapshot \($0) serves instances" } ?? "no snapshot yet"),
-                "lastTransitionTime": .string(timestamp(changed?.lastTimestamp ?? cache.creationTime)),
-            ])
-        status["conditions"] = .array(conditions)
         return status
     }
 
@@ -82,55 +75,38 @@ enum ImageCacheObject {
         return "\(String(c[0..<8]))-\(String(c[8..<12]))-4\(String(c[13..<16]))-8\(String(c[17..<20]))-\(String(c[20..<32]))"
     }
 
-    /// The fields of `spec`, checked; every problem names its field.
-    struct Spec: Equatable {
-        var images: [String]
-        var imageCacheSize: Int?
-        var retentionDays: Int?
-        var refreshIntervalMinutes: Int?
-        var platform: String?
-        var imagePullSecrets: [String]
-    }
-
     /// Reads `spec`, checked against `schema` (the CRD's, with the configuration's limits).
     /// `unknown` collects fields ImageCache does not have (refused or warned about by the
     /// caller, as `fieldValidation` says).
-    static func spec(_ json: JSON?, schema: ImageCacheSchema, unknown: inout [String]) -> Result<Spec, FieldErrors> {
+    static func spec(_ json: JSON?, schema: ImageCacheSchema, unknown: inout [String]) -> Result<ImageCacheSpec, FieldErrors> {
         let errors = schema.check(spec: json, unknown: &unknown)
         if !errors.causes.isEmpty { return .failure(errors) }
         let spec = json ?? [:]
         func integer(_ key: String) -> Int? { spec[key]?.int.map(Int.init) }
         return .success(
-            Spec(
+            ImageCacheSpec(
                 images: spec["images"]?.array?.compactMap(\.string) ?? [], imageCacheSize: integer("imageCacheSize"),
                 retentionDays: integer("retentionDays"), refreshIntervalMinutes: integer("refreshIntervalMinutes"),
-                platform: spec["platform"]?.string, imagePullSecrets: spec["imagePullSecrets"]?.array?.compactMap(\.string) ?? []))
+                platform: spec["platform"]?.string, imagePullSecrets: spec["imagePullSecrets"]?.array?.compactMap(\.string)))
     }
 
     /// The table `kubectl get` prints: NAME, SIZE, ID, PHASE, AGE (wide adds SNAPSHOT and
     /// PROGRESS).
-    static let columns: [JSON] = [
-        column("Name", "string", "name", "The cache's name (ImageCacheName).", priority: 0),
-        column("Size", "integer", "", "The cache disk's size in GiB.", priority: 0),
-        column("ID", "string", "", "The image cache's id.", priority: 0),
-        column("Phase", "string", "", "Pending, Ready, Failed, Updating or UpdateFailed.", priority: 0),
-        column("Age", "string", "", "Time since the cache was created.", priority: 0),
-        column("Snapshot", "string", "", "The snapshot that serves instances.", priority: 1),
-        column("Progress", "string", "", "How far the build has come.", priority: 1),
+    static let columns: [TableColumnDefinition] = [
+        TableColumnDefinition("Name", "The cache's name (ImageCacheName).", format: "name"),
+        TableColumnDefinition("Size", "The cache disk's size in GiB.", type: "integer"),
+        TableColumnDefinition("ID", "The image cache's id."),
+        TableColumnDefinition("Phase", "Pending, Ready, Failed, Updating or UpdateFailed."),
+        TableColumnDefinition("Age", "Time since the cache was created."),
+        TableColumnDefinition("Snapshot", "The snapshot that serves instances.", priority: 1),
+        TableColumnDefinition("Progress", "How far the build has come.", priority: 1),
     ]
 
-    static func column(_ name: String, _ type: String, _ format: String, _ description: String, priority: Int) -> JSON {
+    static func row(_ cache: ImageCache, now: Date) -> [TableCell] {
         [
-            "name": .string(name), "type": .string(type), "format": .string(format), "description": .string(description),
-            "priority": .int(Int64(priority)),
-        ]
-    }
-
-    static func row(_ cache: ImageCache, now: Date) -> [JSON] {
-        [
-            .string(cache.name), .int(Int64(cache.size)), .string(cache.id), .string(cache.status.rawValue),
-            .string(humanDuration(now.timeIntervalSince(cache.creationTime))), .string(cache.snapshotID ?? "<none>"),
-            .string(cache.buildPercent.map { "\($0)%" } ?? (cache.status == .ready ? "100%" : "<none>")),
+            .text(cache.name), .integer(Int64(cache.size)), .text(cache.id), .text(cache.status.rawValue),
+            .text(humanDuration(now.timeIntervalSince(cache.creationTime))), .text(cache.snapshotID ?? "<none>"),
+            .text(cache.buildPercent.map { "\($0)%" } ?? (cache.status == .ready ? "100%" : "<none>")),
         ]
     }
 }

@@ -137,7 +137,7 @@ struct ImageCacheSchema: Sendable {
     var crd: JSON {
         var crd = definition
         let name = crd["metadata"]?["name"]?.string ?? ""
-        crd["metadata"]?["uid"] = .string(ImageCacheObject.uid("crd/" + name))
+        crd["metadata"]?["uid"] = .string(ImageCaches.uid("crd/" + name))
         crd["metadata"]?["resourceVersion"] = "1"
         crd["metadata"]?["generation"] = 1
         crd["metadata"]?["creationTimestamp"] = "2026-01-01T00:00:00Z"

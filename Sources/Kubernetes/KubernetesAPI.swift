@@ -170,6 +170,11 @@ public struct KubernetesAPI: Sendable {
 
     // MARK: - Replies
 
+    /// A typed object, list or table, written by the door's JSON writer.
+    static func respond<T: Encodable>(_ value: T, code: Int = 200, warnings: [String] = []) -> Response {
+        respond((try? JSONValueEncoder().encode(value)) ?? [:], code: code, warnings: warnings)
+    }
+
     static func respond(_ object: JSON, code: Int = 200, warnings: [String] = []) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
@@ -211,20 +216,12 @@ enum Paging {
         return (page, Data(key(page[page.count - 1]).utf8).base64EncodedString(), items.count - limit)
     }
 
-    static func mark(_ list: inout JSON, next: String?, remaining: Int) {
-        guard let next else { return }
-        list["metadata"]?["continue"] = .string(next)
-        list["metadata"]?["remainingItemCount"] = .int(Int64(remaining))
-    }
 }
 
 /// Lists as Kubernetes writes them.
 enum List {
-    static func of(_ items: [JSON], kind: String, apiVersion: String, revision: Int64) -> JSON {
-        [
-            "kind": .string(kind), "apiVersion": .string(apiVersion), "metadata": ["resourceVersion": .string("\(revision)")],
-            "items": .array(items),
-        ]
+    static func of<Item>(_ items: [Item], kind: String, apiVersion: String, revision: Int64) -> ObjectList<Item> {
+        ObjectList(kind: kind, apiVersion: apiVersion, resourceVersion: "\(revision)", items: items)
     }
 }
 
@@ -233,14 +230,14 @@ enum Namespaces {
     static let all = ["default", "kube-system", "kube-public"]
     /// The built-in namespaces are as old as the service's process.
     static let started = timestamp(Date())
-    static func object(_ name: String) -> JSON {
-        object(name: name, uid: ImageCacheObject.uid("namespace/" + name), created: started)
+    static func object(_ name: String) -> Namespace {
+        object(name: name, uid: ImageCaches.uid("namespace/" + name), created: started)
     }
 
     /// A namespace as the API server shows it; `labels` and `annotations` are its own, beside
     /// the name label every namespace has.
     static func object(name: String, uid: String, created: String, labels: [String: String] = [:], annotations: [String: String] = [:])
-        -> JSON
+        -> Namespace
     {
         var metadata = ObjectMeta(
             name: name, labels: labels.merging(["kubernetes.io/metadata.name": name]) { _, fixed in fixed },
@@ -248,8 +245,6 @@ enum Namespaces {
         metadata.uid = uid
         metadata.resourceVersion = "1"
         metadata.creationTimestamp = created
-        let namespace = Namespace(
-            metadata: metadata, spec: NamespaceSpec(finalizers: ["kubernetes"]), status: NamespaceStatus(phase: "Active"))
-        return (try? JSONValueEncoder().encode(namespace)) ?? [:]
+        return Namespace(metadata: metadata, spec: NamespaceSpec(finalizers: ["kubernetes"]), status: NamespaceStatus(phase: "Active"))
     }
 }

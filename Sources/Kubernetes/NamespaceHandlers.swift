@@ -26,19 +26,18 @@ extension KubernetesAPI {
         switch (call.method, rest.count) {
         case (.get, 0):
             let stored = try await objects.objects(account: call.account, kind: "Namespace", namespace: "").compactMap {
-                JSON.parse(Array($0.data))
+                try? JSONDecoder().decode(Namespace.self, from: $0.data)
             }
             let items = Namespaces.all.map(Namespaces.object) + stored
             if call.wantsTable {
                 let now = clock.now()
-                let rows = items.map { item -> (cells: [JSON], object: JSON) in
-                    let created = item["metadata"]?["creationTimestamp"]?.string.flatMap(parseTime) ?? now
-                    return ([item["metadata"]?["name"] ?? "", "Active", .string(humanDuration(now.timeIntervalSince(created)))], item)
+                let rows = items.map { item -> (cells: [TableCell], object: Namespace) in
+                    let created = item.metadata.creationTimestamp.flatMap(parseTime) ?? now
+                    return ([.text(item.metadata.name ?? ""), "Active", .text(humanDuration(now.timeIntervalSince(created)))], item)
                 }
                 let columns = [
-                    ImageCacheObject.column("Name", "string", "name", "Name", priority: 0),
-                    ImageCacheObject.column("Status", "string", "", "Phase", priority: 0),
-                    ImageCacheObject.column("Age", "string", "", "Age", priority: 0),
+                    TableColumnDefinition("Name", "Name", format: "name"), TableColumnDefinition("Status", "Phase"),
+                    TableColumnDefinition("Age", "Age"),
                 ]
                 return Self.respond(Tables.table(rows, columns: columns, revision: "1"))
             }
@@ -46,7 +45,7 @@ extension KubernetesAPI {
         case (.get, 1):
             if Namespaces.all.contains(name) { return Self.respond(Namespaces.object(name)) }
             guard let stored = try await objects.object(account: call.account, kind: "Namespace", namespace: "", name: name),
-                let object = JSON.parse(Array(stored.data))
+                let object = try? JSONDecoder().decode(Namespace.self, from: stored.data)
             else { throw KubernetesStatus.notFound(Resource.namespaces, name) }
             return Self.respond(object)
         case (.post, 0):
@@ -68,7 +67,9 @@ extension KubernetesAPI {
                 annotations: namespace.metadata.annotations ?? [:])
             do {
                 try await objects.insertObject(
-                    StoredObject(kind: "Namespace", namespace: "", name: given, uid: uid, created: clock.now(), data: object.data),
+                    StoredObject(
+                        kind: "Namespace", namespace: "", name: given, uid: uid, created: clock.now(),
+                        data: ((try? JSONValueEncoder().encode(object)) ?? [:]).data),
                     account: call.account)
             } catch let e as StoreError where e.code == .duplicate {
                 throw KubernetesStatus.alreadyExists(Resource.namespaces, given)
@@ -91,8 +92,8 @@ extension KubernetesAPI {
                 try await objects.deleteObject(account: call.account, kind: "Secret", namespace: name, name: secret.name)
             }
             try await objects.deleteObject(account: call.account, kind: "Namespace", namespace: "", name: name)
-            var object = JSON.parse(Array(stored.data)) ?? [:]
-            object["status"] = ["phase": "Terminating"]
+            var object = (try? JSONDecoder().decode(Namespace.self, from: stored.data)) ?? Namespace(metadata: ObjectMeta(name: name))
+            object.status = NamespaceStatus(phase: "Terminating")
             return Self.respond(object)
         default:
             throw KubernetesStatus.notAllowed("the server does not allow this method on namespaces")

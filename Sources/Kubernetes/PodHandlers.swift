@@ -21,9 +21,9 @@ extension KubernetesAPI {
         var query = InstanceQuery()
         query.limit = Int(Int32.max)
         return try await instances.repository.list(account: account, query: query).instances
-            .filter { namespace == nil || PodObject.namespace($0) == namespace }
+            .filter { namespace == nil || Pods.namespace($0) == namespace }
             .sorted { a, b in
-                let (na, nb) = (PodObject.namespace(a), PodObject.namespace(b))
+                let (na, nb) = (Pods.namespace(a), Pods.namespace(b))
                 return na != nb ? na < nb : a.name < b.name
             }
     }
@@ -33,7 +33,7 @@ extension KubernetesAPI {
         var query = InstanceQuery()
         query.names = [name]
         query.limit = Int(Int32.max)
-        return try await instances.repository.list(account: account, query: query).instances.first { PodObject.namespace($0) == namespace }
+        return try await instances.repository.list(account: account, query: query).instances.first { Pods.namespace($0) == namespace }
     }
 
     func podsRoute(_ call: Call, namespace: String?, rest: [String]) async throws -> Response {
@@ -52,10 +52,10 @@ extension KubernetesAPI {
             if call.wantsTable {
                 return Self.respond(
                     Tables.table(
-                        [(PodObject.row(pod, now: clock.now()), PodObject.object(pod))], columns: PodObject.columns,
+                        [(Pods.row(pod, now: clock.now()), Pods.object(pod))], columns: Pods.columns,
                         revision: "\(pod.revision ?? 0)"))
             }
-            return Self.respond(PodObject.object(pod))
+            return Self.respond(Pods.object(pod))
         case (.delete, 1, _):
             guard let namespace, let pod = try await findPod(name, namespace: namespace, call.account) else {
                 throw KubernetesStatus.notFound(Resource.pods, name)
@@ -65,7 +65,7 @@ extension KubernetesAPI {
             if let g = grace, g < 0 { throw KubernetesStatus.badRequest("gracePeriodSeconds must not be negative, not \(g)") }
             try await instances.delete(ids: [pod.id], account: call.account, grace: grace)
             let now = await (try? instances.get(id: pod.id, account: call.account)) ?? pod
-            return Self.respond(PodObject.object(now))
+            return Self.respond(Pods.object(now))
         case (.get, 2, "log"):
             guard let namespace, let pod = try await findPod(name, namespace: namespace, call.account) else {
                 throw KubernetesStatus.notFound(Resource.pods, name)
@@ -86,14 +86,13 @@ extension KubernetesAPI {
     func listPods(_ call: Call, namespace: String?) async throws -> Response {
         let revision = try await caches.repository.revisions().current
         let selector = try Selector(call)
-        let items = try await pods(call.account, namespace: namespace).filter { selector.matches(PodObject.object($0)) }
+        let items = try await pods(call.account, namespace: namespace).filter { selector.isEmpty || selector.matches(Pods.json($0)) }
         if call.wantsTable {
             let now = clock.now()
             return Self.respond(
-                Tables.table(
-                    items.map { (PodObject.row($0, now: now), PodObject.object($0)) }, columns: PodObject.columns, revision: "\(revision)"))
+                Tables.table(items.map { (Pods.row($0, now: now), Pods.object($0)) }, columns: Pods.columns, revision: "\(revision)"))
         }
-        return Self.respond(List.of(items.map(PodObject.object), kind: "PodList", apiVersion: "v1", revision: revision))
+        return Self.respond(List.of(items.map(Pods.object), kind: "PodList", apiVersion: "v1", revision: revision))
     }
 
     func watchPods(_ call: Call, namespace: String?) async throws -> Response {
@@ -104,19 +103,19 @@ extension KubernetesAPI {
         let initial =
             await start.fromNow
             ? try pods(call.account, namespace: namespace).map {
-                WatchEvent(type: "ADDED", object: PodObject.object($0), cells: PodObject.row($0, now: now))
+                WatchEvent(type: "ADDED", object: Pods.json($0), cells: Pods.row($0, now: now))
             }
             .filter { selector.matches($0.object) } : []
         let (repository, account, clock) = (instances.repository, call.account, self.clock)
-        return try stream(call, start: start, initial: initial, columns: PodObject.columns, kind: "Pod", apiVersion: "v1") { since in
+        return try stream(call, start: start, initial: initial, columns: Pods.columns, kind: "Pod", apiVersion: "v1") { since in
             try await repository.changes(account: account, after: since).map { change in
-                let object = PodObject.object(change.value)
-                guard namespace == nil || PodObject.namespace(change.value) == namespace, selector.matches(object) else {
+                let object = Pods.json(change.value)
+                guard namespace == nil || Pods.namespace(change.value) == namespace, selector.matches(object) else {
                     return (change.revision, nil)
                 }
                 return (
                     change.revision,
-                    WatchEvent(type: change.kind.watchType, object: object, cells: PodObject.row(change.value, now: clock.now()))
+                    WatchEvent(type: change.kind.watchType, object: object, cells: Pods.row(change.value, now: clock.now()))
                 )
             }
         }
@@ -204,7 +203,7 @@ extension KubernetesAPI {
             }
         }
         let made = await (try? instances.get(id: created[0].id, account: call.account)) ?? created[0]
-        return Self.respond(PodObject.object(made), code: 201, warnings: warnings)
+        return Self.respond(Pods.object(made), code: 201, warnings: warnings)
     }
 
     /// A Pod the strict decoder or the Pod reader refused, as the API server answers: a field it
@@ -296,7 +295,7 @@ extension KubernetesAPI {
 
     /// Pod events, as `kubectl describe pod` asks for them.
     static func events(of pod: Instance) -> [JSON] {
-        events(pod.events, of: PodObject.object(pod), id: pod.id, namespace: PodObject.namespace(pod), revision: pod.revision)
+        events(pod.events, of: Pods.json(pod), id: pod.id, namespace: Pods.namespace(pod), revision: pod.revision)
     }
 }
 

@@ -19,24 +19,22 @@ extension KubernetesAPI {
         switch (call.method, rest.count) {
         case (.get, 0):
             let items = try await objects.objects(account: call.account, kind: "Secret", namespace: namespace).compactMap {
-                JSON.parse(Array($0.data))
+                try? JSONDecoder().decode(Secret.self, from: $0.data)
             }
             if call.wantsTable {
                 let now = clock.now()
-                let rows = items.map { item -> (cells: [JSON], object: JSON) in
-                    let created = item["metadata"]?["creationTimestamp"]?.string.flatMap(parseTime) ?? now
+                let rows = items.map { item -> (cells: [TableCell], object: Secret) in
+                    let created = item.metadata.creationTimestamp.flatMap(parseTime) ?? now
                     return (
                         [
-                            item["metadata"]?["name"] ?? "", item["type"] ?? "Opaque", .int(Int64(item["data"]?.object?.count ?? 0)),
-                            .string(humanDuration(now.timeIntervalSince(created))),
+                            .text(item.metadata.name ?? ""), .text(item.type ?? "Opaque"), .integer(Int64(item.data?.count ?? 0)),
+                            .text(humanDuration(now.timeIntervalSince(created))),
                         ], item
                     )
                 }
                 let columns = [
-                    ImageCacheObject.column("Name", "string", "name", "Name", priority: 0),
-                    ImageCacheObject.column("Type", "string", "", "Type", priority: 0),
-                    ImageCacheObject.column("Data", "integer", "", "Keys", priority: 0),
-                    ImageCacheObject.column("Age", "string", "", "Age", priority: 0),
+                    TableColumnDefinition("Name", "Name", format: "name"), TableColumnDefinition("Type", "Type"),
+                    TableColumnDefinition("Data", "Keys", type: "integer"), TableColumnDefinition("Age", "Age"),
                 ]
                 return Self.respond(Tables.table(rows, columns: columns, revision: "1"))
             }
@@ -44,7 +42,7 @@ extension KubernetesAPI {
         case (.get, 1):
             guard let namespace,
                 let stored = try await objects.object(account: call.account, kind: "Secret", namespace: namespace, name: name),
-                let object = JSON.parse(Array(stored.data))
+                let object = try? JSONDecoder().decode(Secret.self, from: stored.data)
             else { throw KubernetesStatus.notFound(Resource.secrets, name) }
             return Self.respond(object)
         case (.post, 0):
@@ -102,7 +100,7 @@ extension KubernetesAPI {
                 let stored = try await objects.object(account: call.account, kind: "Secret", namespace: namespace, name: name)
             else { throw KubernetesStatus.notFound(Resource.secrets, name) }
             try await objects.deleteObject(account: call.account, kind: "Secret", namespace: namespace, name: name)
-            return Self.respond(JSON.parse(Array(stored.data)) ?? [:])
+            return Self.respond((try? JSONDecoder().decode(Secret.self, from: stored.data)) ?? Secret(metadata: ObjectMeta(name: name)))
         default:
             throw KubernetesStatus.notAllowed("the server does not allow this method on secrets")
         }

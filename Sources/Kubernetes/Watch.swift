@@ -2,13 +2,15 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IMCCache
+import IMCDocuments
+import IMCKubernetesModels
 import IMCStore
 
 /// One event of a watch: its type, the object, and the object's table cells.
 struct WatchEvent: Sendable {
     var type: String
     var object: JSON
-    var cells: [JSON]
+    var cells: [TableCell]
 }
 
 /// Watches: a stream of `{"type": ..., "object": ...}` lines, from the store's revisions (each
@@ -33,7 +35,8 @@ extension KubernetesAPI {
     /// watch's timeout; bookmarks when asked; whitespace between events every 5 s, which notices
     /// a watcher that went away.
     func stream(
-        _ call: Call, start: (since: Int64, fromNow: Bool, expired: KubernetesStatus?), initial: [WatchEvent], columns: [JSON],
+        _ call: Call, start: (since: Int64, fromNow: Bool, expired: KubernetesStatus?), initial: [WatchEvent],
+        columns: [TableColumnDefinition],
         kind: String, apiVersion: String, changes: @escaping @Sendable (Int64) async throws -> [(revision: Int64, event: WatchEvent?)]
     ) throws -> Response {
         let timeout = call.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds(max(1, $0)) } ?? watchTimeout
@@ -54,7 +57,8 @@ extension KubernetesAPI {
                 guard asTable else { return line(event.type, event.object) }
                 defer { definitionsSent = true }
                 let rv = event.object["metadata"]?["resourceVersion"]?.string ?? "\(since)"
-                return line(event.type, Tables.table([(event.cells, event.object)], columns: definitionsSent ? [] : columns, revision: rv))
+                let table = Tables.table([(event.cells, event.object)], columns: definitionsSent ? [] : columns, revision: rv)
+                return line(event.type, (try? JSONValueEncoder().encode(table)) ?? [:])
             }
             if let expired = start.expired {
                 try await writer.write(line("ERROR", expired.object))
@@ -105,20 +109,20 @@ extension KubernetesAPI {
         let initial =
             await start.fromNow
             ? try all(call.account).map {
-                WatchEvent(type: "ADDED", object: ImageCacheObject.object($0), cells: ImageCacheObject.row($0, now: now))
+                WatchEvent(type: "ADDED", object: ImageCaches.json($0), cells: ImageCaches.row($0, now: now))
             }
             .filter { selector.matches($0.object) } : []
         let (repository, account, clock) = (caches.repository, call.account, self.clock)
         return try stream(
-            call, start: start, initial: initial, columns: ImageCacheObject.columns, kind: Self.resource.kind,
+            call, start: start, initial: initial, columns: ImageCaches.columns, kind: Self.resource.kind,
             apiVersion: Self.resource.apiVersion
         ) { since in
             try await repository.changes(account: account, after: since).map { change in
-                let object = ImageCacheObject.object(change.value)
+                let object = ImageCaches.json(change.value)
                 guard selector.matches(object) else { return (change.revision, nil) }
                 return (
                     change.revision,
-                    WatchEvent(type: change.kind.watchType, object: object, cells: ImageCacheObject.row(change.value, now: clock.now()))
+                    WatchEvent(type: change.kind.watchType, object: object, cells: ImageCaches.row(change.value, now: clock.now()))
                 )
             }
         }
@@ -127,12 +131,10 @@ extension KubernetesAPI {
 
 /// Tables as the API server renders them for `kubectl get`.
 enum Tables {
-    static func table(_ rows: [(cells: [JSON], object: JSON)], columns: [JSON], revision: String) -> JSON {
-        [
-            "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": ["resourceVersion": .string(revision)],
-            "columnDefinitions": .array(columns),
-            "rows": .array(rows.map { ["cells": .array($0.cells), "object": $0.object] }),
-        ]
+    static func table<Object>(_ rows: [(cells: [TableCell], object: Object)], columns: [TableColumnDefinition], revision: String)
+        -> Table<Object>
+    {
+        Table(columns: columns, rows: rows.map { TableRow(cells: $0.cells, object: $0.object) }, resourceVersion: revision)
     }
 }
 

@@ -17,6 +17,11 @@ public struct ObjectMeta: Codable, Sendable, Equatable {
     public var uid: String?
     /// The server's: replaced on create (`kubectl run` sends null).
     public var creationTimestamp: String?
+    /// The server's: replaced on create; counts the changes of the spec.
+    public var generation: Int?
+    /// The server's: set when a delete has begun.
+    public var deletionTimestamp: String?
+    public var deletionGracePeriodSeconds: Int?
 
     public init(name: String? = nil, namespace: String? = nil, labels: [String: String]? = nil, annotations: [String: String]? = nil) {
         self.name = name

@@ -5,13 +5,15 @@ public struct Pod: Codable, Sendable, Equatable {
     public var kind: String?
     public var metadata: ObjectMeta
     public var spec: PodSpec
-    public var status: Opaque?
+    /// The server's: not read from a client.
+    public var status: PodStatus?
 
-    public init(metadata: ObjectMeta, spec: PodSpec) {
+    public init(metadata: ObjectMeta, spec: PodSpec, status: PodStatus? = nil) {
         apiVersion = "v1"
         kind = "Pod"
         self.metadata = metadata
         self.spec = spec
+        self.status = status
     }
 }
 
@@ -33,6 +35,10 @@ public struct PodSpec: Codable, Sendable, Equatable {
     public var hostIPC: Bool?
     /// Read to be refused by name (volumes are not built yet; `hostPath` never will be).
     public var volumes: [Volume]?
+    /// The server's (the node it placed the Pod on, and `imc`): a client's is refused, as
+    /// imc places every Pod itself.
+    public var nodeName: String?
+    public var schedulerName: String?
 
     public init(containers: [Container]) { self.containers = containers }
 
@@ -97,6 +103,11 @@ public struct EnvVar: Codable, Sendable, Equatable {
 public struct ResourceRequirements: Codable, Sendable, Equatable {
     public var requests: [String: Scalar]?
     public var limits: [String: Scalar]?
+
+    public init(requests: [String: Scalar]? = nil, limits: [String: Scalar]? = nil) {
+        self.requests = requests
+        self.limits = limits
+    }
 }
 
 public struct ContainerPort: Codable, Sendable, Equatable {

@@ -91,6 +91,15 @@ public struct PodRequest: Sendable {
         {
             throw DecodingProblem(.invalid("true is refused: a Pod never shares the node's namespaces"), at: FieldPath("spec").key(field))
         }
+        if let node = spec.nodeName {
+            throw DecodingProblem(
+                .invalid("\(node.prefix(60)) is refused: imc places every Pod on a node itself"), at: FieldPath("spec").key("nodeName"))
+        }
+        if let scheduler = spec.schedulerName, scheduler != "imc", scheduler != "default-scheduler" {
+            throw DecodingProblem(
+                .invalid("\(scheduler.prefix(60)) is refused: Pods here are placed by imc (default-scheduler)"),
+                at: FieldPath("spec").key("schedulerName"))
+        }
         for (i, volume) in (spec.volumes ?? []).enumerated() {
             let at = FieldPath("spec.volumes").index(i)
             guard let source = volume.source else { throw DecodingProblem(.invalid("names no volume source"), at: at) }

@@ -80,6 +80,8 @@ struct PodRequestTests {
         (#"{"runtimeClassName":"kata",\#(one)}"#, "spec.runtimeClassName must be runc or gvisor, not kata"),
         (#"{"hostPID":true,\#(one)}"#, "spec.hostPID true is refused"),
         (#"{"dnsPolicy":"None",\#(one)}"#, "spec.dnsPolicy None is refused"),
+        (#"{"nodeName":"node-b",\#(one)}"#, "spec.nodeName node-b is refused: imc places every Pod on a node itself"),
+        (#"{"schedulerName":"volcano",\#(one)}"#, "spec.schedulerName volcano is refused"),
         (#"{"volumes":[{"name":"v","hostPath":{"path":"/"}}],\#(one)}"#, "spec.volumes[0].hostPath is refused"),
         (#"{"volumes":[{"name":"v"}],\#(one)}"#, "spec.volumes[0] names no volume source"),
         (#"{"securityContext":{"runAsUser":70000},\#(one)}"#, "spec.containers[0].securityContext.runAsUser must be an id from 0 to 65535"),
