@@ -26,27 +26,34 @@ final class Slot {
     }
 
     func encode<T: Encodable>(_ value: T, at path: [any CodingKey]) throws {
-        switch value {
-        case let v as JSONValue: scalar = v
-        case let v as String: scalar = .string(v)
-        case let v as Bool: scalar = .bool(v)
-        case let v as Int: scalar = .number(Double(v))
-        case let v as Int64: scalar = .number(Double(v))
-        case let v as Int32: scalar = .number(Double(v))
-        case let v as UInt32: scalar = .number(Double(v))
-        case let v as Double: scalar = .number(v)
-        case let v as Float: scalar = .number(Double(v))
-        case let v as UInt: scalar = .number(Double(v))
-        case let v as UInt64: scalar = .number(Double(v))
-        case let v as UInt16: scalar = .number(Double(v))
-        case let v as UInt8: scalar = .number(Double(v))
-        case let v as Int16: scalar = .number(Double(v))
-        case let v as Int8: scalar = .number(Double(v))
-        case let v as Date: scalar = .string(v.formatted(.iso8601))
-        default: try value.encode(to: SlotEncoder(slot: self, codingPath: path))
+        // One conformance check for every scalar (a cast per type would be a dozen runtime
+        // casts for each nested struct on the way to `encode(to:)`).
+        if let v = value as? any JSONScalar {
+            scalar = v.jsonValue
+        } else {
+            try value.encode(to: SlotEncoder(slot: self, codingPath: path))
         }
     }
 }
+
+/// The values written as one JSON scalar (or, for `JSONValue`, as themselves).
+protocol JSONScalar { var jsonValue: JSONValue { get } }
+extension JSONValue: JSONScalar { var jsonValue: JSONValue { self } }
+extension String: JSONScalar { var jsonValue: JSONValue { .string(self) } }
+extension Bool: JSONScalar { var jsonValue: JSONValue { .bool(self) } }
+extension Double: JSONScalar { var jsonValue: JSONValue { .number(self) } }
+extension Float: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int64: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int32: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int16: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int8: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt64: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt32: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt16: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt8: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Date: JSONScalar { var jsonValue: JSONValue { .string(formatted(.iso8601)) } }
 
 struct SlotEncoder: Encoder {
     let slot: Slot
@@ -77,6 +84,19 @@ struct SlotKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func encodeNil(forKey key: Key) throws { child(key).scalar = .null }
+    // The scalars a synthesized `encode(to:)` writes, each straight into its slot.
+    mutating func encode(_ value: String, forKey key: Key) throws { child(key).scalar = .string(value) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { child(key).scalar = .bool(value) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { child(key).scalar = .number(Double(value)) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { child(key).scalar = .number(Double(value)) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { child(key).scalar = .number(value) }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { if let value { child(key).scalar = .string(value) } }
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { if let value { child(key).scalar = .bool(value) } }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { if let value { child(key).scalar = .number(Double(value)) } }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws {
+        if let value { child(key).scalar = .number(Double(value)) }
+    }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { if let value { child(key).scalar = .number(value) } }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { try child(key).encode(value, at: codingPath + [key]) }
     mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
         guard let value else { return }
@@ -106,6 +126,7 @@ struct SlotUnkeyed: UnkeyedEncodingContainer {
     }
 
     mutating func encodeNil() throws { next().scalar = .null }
+    mutating func encode(_ value: String) throws { next().scalar = .string(value) }
     mutating func encode<T: Encodable>(_ value: T) throws { try next().encode(value, at: codingPath) }
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         SlotEncoder(slot: next(), codingPath: codingPath).container(keyedBy: keyType)
@@ -121,5 +142,10 @@ struct SlotSingle: SingleValueEncodingContainer {
     let codingPath: [any CodingKey]
 
     mutating func encodeNil() throws { slot.scalar = .null }
+    mutating func encode(_ value: String) throws { slot.scalar = .string(value) }
+    mutating func encode(_ value: Bool) throws { slot.scalar = .bool(value) }
+    mutating func encode(_ value: Int) throws { slot.scalar = .number(Double(value)) }
+    mutating func encode(_ value: Int64) throws { slot.scalar = .number(Double(value)) }
+    mutating func encode(_ value: Double) throws { slot.scalar = .number(value) }
     mutating func encode<T: Encodable>(_ value: T) throws { try slot.encode(value, at: codingPath) }
 }
