@@ -60,9 +60,9 @@ extension InstanceRun {
         try await startSandbox()
         // A container of this name left by an earlier run of it (a restart) goes first.
         if runtime.exists(id: runcID(spec.name)) { await runtime.delete(id: runcID(spec.name)) }
-        let logPath = service.logPath(id, spec.name)
+        let logPath = parts.paths.logPath(id, spec.name)
         try FileManager.default.createDirectory(atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let writer = LogWriter(path: logPath, maxBytes: service.limits.logMaxBytes, files: service.limits.logFiles)
+        let writer = LogWriter(path: logPath, maxBytes: parts.limits.logMaxBytes, files: parts.limits.logFiles)
         oomKillsAtStart[spec.name] = cgroup.oomKills()
         let container = try await runtime.start(id: runcID(spec.name), bundle: bundle(spec.name), writer: writer)
         running[spec.name] = container
@@ -103,7 +103,7 @@ extension InstanceRun {
                 switch step {
                 case .next: break
                 case .retry(let after):
-                    try? await service.clock.sleep(for: after)
+                    try? await parts.clock.sleep(for: after)
                     continue
                 case .fail(let message): throw ServiceError.failed(message)
                 }
@@ -137,7 +137,7 @@ extension InstanceRun {
                 running[spec.name] = nil
                 return
             }
-            try? await service.clock.sleep(for: after)
+            try? await parts.clock.sleep(for: after)
             guard life.shouldRun(spec.name), running[spec.name] === container else { return }
             do {
                 try await create(spec)
@@ -160,7 +160,7 @@ extension InstanceRun {
             await runtime.kill(id: runcID(name), signal: "TERM")
         }
         if !live.isEmpty {
-            let clock = service.clock
+            let clock = parts.clock
             let containers = Array(live.values)
             await firstOf({ for c in containers { _ = await c.exit() } }, { try? await clock.sleep(for: .seconds(grace)) })
         }

@@ -50,7 +50,7 @@ extension InstanceRun {
         guard instance.runtimeClass == .gvisor else { return }
         await runtime.kill(id: sandboxID, signal: "KILL", all: true)
         if let sandbox {
-            let clock = service.clock
+            let clock = parts.clock
             await firstOf({ _ = await sandbox.exit() }, { try? await clock.sleep(for: .seconds(10)) })
             if sandbox.exitStatus == nil {
                 sandbox.signal(SIGKILL)

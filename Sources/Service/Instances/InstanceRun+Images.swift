@@ -35,8 +35,8 @@ extension InstanceRun {
                 do {
                     if let cache {
                         let (ready, result) = try await InstanceImages.pull(
-                            image, into: diskRoot, registry: registryConfig(cache: cache), options: service.clientOptions,
-                            logger: service.logger)
+                            image, into: diskRoot, registry: registryConfig(cache: cache), options: parts.images.clientOptions,
+                            logger: parts.logger)
                         images[image] = ready
                         images[image]?.userXattrs = userXattrs
                         let reused = result.layers.filter(\.reused)
@@ -44,15 +44,15 @@ extension InstanceRun {
                         fromDisk =
                             ": \(pulled.reduce(0) { $0 + $1.size }) bytes pulled (\(pulled.count) layers), \(reused.reduce(0) { $0 + $1.size }) bytes (\(reused.count) layers) from image cache \(cache.id)'s disk"
                     } else {
-                        if nodeImages == nil { nodeImages = try await service.nodeImages.acquire(account: account) }
-                        images[image] = try await service.nodeImages.pull(
-                            image, account: account, registry: registryConfig(cache: nil), options: service.clientOptions,
-                            logger: service.logger)
+                        if nodeImages == nil { nodeImages = try await parts.images.nodeImages.acquire(account: account) }
+                        images[image] = try await parts.images.nodeImages.pull(
+                            image, account: account, registry: registryConfig(cache: nil), options: parts.images.clientOptions,
+                            logger: parts.logger)
                     }
                 } catch {
                     var message = (error as? PullError)?.message ?? "\(error)"
                     if cache == nil, (error as? PullError)?.code == .diskFull {
-                        message = "the account's image store is full (quota nodeStoreGiB, \(service.quotas.nodeStoreGiB) GiB): \(message)"
+                        message = "the account's image store is full (quota nodeStoreGiB, \(parts.images.nodeStoreGiB) GiB): \(message)"
                     }
                     life.imagePullFailed(image)
                     throw ServiceError.failed("Failed to pull image \"\(image)\": \(message.prefix(400))", cause: error as? PullError)
@@ -67,7 +67,7 @@ extension InstanceRun {
 
     /// The node's registry settings with the cache's and the instance's credentials and hosts.
     func registryConfig(cache: ImageCache?) -> RegistryConfig {
-        var config = service.registry
+        var config = parts.images.registry
         let credentials = (cache?.credentials ?? []) + instance.credentials
         config.credentials += credentials.map { RegistryCredential(server: $0.server, username: $0.username, password: $0.password) }
         let plain = instance.registryHttpEndPointList + (cache?.registryHttpEndPointList ?? [])
@@ -88,8 +88,8 @@ extension InstanceRun {
         }
         guard !checks.isEmpty, let cacheID = instance.cacheID else { return }
         let config = registryConfig(cache: nil)
-        let options = service.clientOptions
-        let logger = service.logger
+        let options = parts.images.clientOptions
+        let logger = parts.logger
         Task.detached { [self] in
             let client = RegistryClient(config: config, options: options, logger: logger)
             for (image, cached) in checks {
@@ -119,11 +119,11 @@ extension InstanceRun {
     /// minimum number of images: those are about whole images.
     func layerSelection() async -> CacheSelection? {
         guard instance.cache.use == "auto", instance.cache.partialMatch != false, instance.cache.minMatchedImages == nil else { return nil }
-        let candidates = await ((try? service.cacheRepository.serving(account: account, region: instance.region, now: now)) ?? []).filter {
+        let candidates = await ((try? parts.caches.records.serving(account: account, region: instance.region, now: now)) ?? []).filter {
             $0.platformName == Platform.host.description && !($0.snapshotLayers ?? [:]).isEmpty
         }
         guard !candidates.isEmpty else { return nil }
-        let client = RegistryClient(config: registryConfig(cache: nil), options: service.clientOptions, logger: service.logger)
+        let client = RegistryClient(config: registryConfig(cache: nil), options: parts.images.clientOptions, logger: parts.logger)
         defer { Task { try? await client.shutdown() } }
         var wanted: [String: Int64] = [:]
         for image in Set(instance.images) {

@@ -16,11 +16,11 @@ extension InstanceRun {
     /// Takes the instance's id range and makes its user namespace and cgroup.
     func isolate() async throws {
         try cgroup.create(
-            memoryBytes: Int64(instance.memory * Double(1 << 30)), cpus: instance.cpu, pids: service.limits.pidsPerInstance)
+            memoryBytes: Int64(instance.memory * Double(1 << 30)), cpus: instance.cpu, pids: parts.limits.pidsPerInstance)
         // gVisor's sentry stands between the containers and the host's kernel instead.
         guard instance.runtimeClass == .runc else { return }
-        let pool = service.idRanges
-        let base = try await service.repository.allocateIDRange(instanceID: id, first: pool.first, size: pool.size, count: pool.count)
+        let pool = parts.isolation.idRanges
+        let base = try await parts.records.allocateIDRange(instanceID: id, first: pool.first, size: pool.size, count: pool.count)
         life.update { $0.idRangeBase = base }
         let range = IDRange(base: base, count: pool.size)
         let file = runDirectory + "/userns"
@@ -41,7 +41,7 @@ extension InstanceRun {
             relativeLayers = images.mapValues(\.layers)
             return
         }
-        let stores = [diskRoot + "/layers", service.nodeImages.directory(for: account) + "/layers"]
+        let stores = [diskRoot + "/layers", parts.images.nodeImages.directory(for: account) + "/layers"]
         let directory = runDirectory
         var used = Set<Int>()
         for image in images.values {
@@ -100,10 +100,10 @@ extension InstanceRun {
     /// record (a range is reused only once its instance is gone).
     func unisolate(removing: Bool) async {
         if await !removeCgroup() {
-            service.logger.error("instance cgroup could not be removed", metadata: ["instance": "\(id)", "cgroup": "\(cgroup.path)"])
+            parts.logger.error("instance cgroup could not be removed", metadata: ["instance": "\(id)", "cgroup": "\(cgroup.path)"])
         }
         namespace = nil
-        if removing { try? await service.repository.releaseIDRange(instanceID: id) }
+        if removing { try? await parts.records.releaseIDRange(instanceID: id) }
     }
 }
 
@@ -112,10 +112,10 @@ extension InstanceRun {
 extension InstanceRun {
     func connectToVPC() async throws {
         guard let vpc = instance.vpcID else { return }
-        let settings = service.network
-        let at = try await service.repository.allocateAddress(
+        let settings = parts.isolation.network
+        let at = try await parts.records.allocateAddress(
             instanceID: id, account: account, vpc: vpc, subnet: instance.subnetID ?? "", networks: settings.networks.count)
-        try await service.hostNetworkReady.ensure(settings, at: at)
+        try await parts.isolation.hostNetworkReady.ensure(settings, at: at)
         let groups = securityGroups.map { (id: $0, group: settings.securityGroups[$0] ?? SecurityGroup(egress: false, ingress: [])) }
         try await settings.networks.attach(namespace: network.name, instance: id, at: at, groups: groups)
         let address = settings.networks.address(at)
@@ -141,8 +141,8 @@ extension InstanceRun {
         guard let index = instance.networkIndex, let host = instance.networkHost else { return }
         let at = NetworkAddress(network: index, block: instance.networkBlock ?? index, host: host)
         // What its port dropped until now is counted before its counters go.
-        await service.collectPortDrops()
-        await service.network.networks.detach(instance: id, at: at, groups: securityGroups)
-        if removing { try? await service.repository.releaseAddress(instanceID: id) }
+        await parts.isolation.portDrops.collect()
+        await parts.isolation.network.networks.detach(instance: id, at: at, groups: securityGroups)
+        if removing { try? await parts.records.releaseAddress(instanceID: id) }
     }
 }

@@ -17,7 +17,7 @@ import Logging
 package actor InstanceRun {
     package nonisolated let id: String
     let account: String
-    let service: InstanceService
+    let parts: InstanceRunParts
     var life: InstanceLifecycle
     /// Images ready to run, by reference as the containers name them.
     var images: [String: ReadyImage] = [:]
@@ -44,25 +44,25 @@ package actor InstanceRun {
     /// a delete and a start interleave.
     var starting: Task<Void, Never>?
 
-    init(instance: Instance, service: InstanceService) {
+    init(instance: Instance, parts: InstanceRunParts) {
         id = instance.id
         account = instance.account
-        self.service = service
+        self.parts = parts
         life = InstanceLifecycle(instance: instance)
-        lease = service.leases.existing(for: instance)
+        lease = parts.disks.leases.existing(for: instance)
     }
 
     var instance: Instance { life.instance }
-    var runDirectory: String { service.runDirectory(id) }
-    var diskRoot: String { service.diskMount(id) }
+    var runDirectory: String { parts.paths.runDirectory(id) }
+    var diskRoot: String { parts.paths.diskMount(id) }
     func runcID(_ name: String) -> String { "\(id)-\(name)" }
     /// The runtime of the instance's class.
-    var runtime: Runc { service.runtime(for: instance) }
+    var runtime: Runc { parts.runtimes.runtime(for: instance) }
     /// The instance's cgroup, the parent of its containers'.
     var cgroup: InstanceCgroup { InstanceCgroup(instance: id) }
     /// The Pod's network namespace, shared by its containers.
     var network: NetworkNamespace { NetworkNamespace(name: "imc-\(id)") }
-    var now: Date { service.clock.now() }
+    var now: Date { parts.clock.now() }
 
     // MARK: - Carrying out the life's actions
 
@@ -73,8 +73,8 @@ package actor InstanceRun {
             case .announce: announce(action)
             case .removeRuntime(let name): await runtime.delete(id: runcID(name))
             case .restart: break  // the supervision loop waits and restarts
-            case .stopMeteringDisk: if let lease { await service.leases.stopMetering(lease) }
-            case .startMeteringDisk: if let lease { await service.leases.startMetering(lease, for: instance) }
+            case .stopMeteringDisk: if let lease { await parts.disks.leases.stopMetering(lease) }
+            case .startMeteringDisk: if let lease { await parts.disks.leases.startMetering(lease, for: instance) }
             }
         }
     }
@@ -83,12 +83,12 @@ package actor InstanceRun {
     /// step that cannot await, as the cache's selection, records events the same way).
     func announce(_ action: InstanceLifecycle.Action) {
         guard case .announce(let reason, let message) = action else { return }
-        service.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
+        parts.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
     }
 
     func save() async {
-        guard (try? await service.repository.update(instance)) != nil else {
-            if !life.isStopping { service.logger.debug("instance record gone", metadata: ["instance": "\(id)"]) }
+        guard (try? await parts.records.update(instance)) != nil else {
+            if !life.isStopping { parts.logger.debug("instance record gone", metadata: ["instance": "\(id)"]) }
             return
         }
     }
@@ -137,14 +137,14 @@ package actor InstanceRun {
         if selection.outcome == .notMatched, let layered = await layerSelection() {
             selection = layered
             apply(selection)
-            await service.caches.markMatched(layered.cache!)
+            await parts.caches.service.markMatched(layered.cache!)
         }
         life.mark(StartupPhase.matched, at: now)
         IMCMetrics.matched(selection.outcome)
         try await attachDisk(&selection)
         life.mark(StartupPhase.diskReady, at: now)
         guard let lease else { throw ServiceError.failed("no disk") }
-        try await service.disks.mount(lease.disk, at: diskRoot)
+        try await parts.disks.manager.mount(lease.disk, at: diskRoot)
         life.mark(StartupPhase.diskMounted, at: now)
         try await isolate()
         life.mark(StartupPhase.isolated, at: now)
@@ -164,12 +164,13 @@ package actor InstanceRun {
         case "auto":
             let minimum = instance.cache.minimumMatched(of: Set(images).count)
             lookup = .auto(
-                try await service.caches.match(images: images, account: account, region: instance.region, use: true, minimum: minimum),
+                try await parts.caches.service.match(
+                    images: images, account: account, region: instance.region, use: true, minimum: minimum),
                 minimum: minimum)
-        case let wanted?: lookup = .manual(id: wanted, try await service.cacheRepository.get(id: wanted, account: account))
+        case let wanted?: lookup = .manual(id: wanted, try await parts.caches.records.get(id: wanted, account: account))
         }
         let selection = CacheSelection.select(lookup, images: images, now: now)
-        if case .manual = lookup, let cache = selection.cache { await service.caches.markMatched(cache) }
+        if case .manual = lookup, let cache = selection.cache { await parts.caches.service.markMatched(cache) }
         apply(selection)
         if selection.outcome == .notMatched, instance.cache.autoCreate == true { await autoCreateCache() }
         return selection
@@ -179,9 +180,9 @@ package actor InstanceRun {
     /// in the background (or already is), for the next instance; this one pulls.
     private func autoCreateCache() async {
         do {
-            let made = try await service.caches.autoCreate(
+            let made = try await parts.caches.service.autoCreate(
                 images: instance.images, account: account, region: instance.region, credentials: instance.credentials,
-                plainHTTP: Array(Set(instance.registryHttpEndPointList).union(service.registry.plainHTTPHosts)).sorted(),
+                plainHTTP: Array(Set(instance.registryHttpEndPointList).union(parts.images.registry.plainHTTPHosts)).sorted(),
                 skipVerify: instance.registrySkipVerifyList)
             let evicted =
                 made.evicted.isEmpty
@@ -208,7 +209,7 @@ package actor InstanceRun {
     /// the asked size; or a scratch disk when no cache is used, or when the cache's snapshot
     /// cannot be used (then a Warning says why and the images are pulled).
     private func attachDisk(_ selection: inout CacheSelection) async throws {
-        let leases = service.leases
+        let leases = parts.disks.leases
         if let cache = selection.cache, let snapshotID = cache.snapshotID {
             let size = max(cache.servedSize, instance.cache.diskSizeGiB ?? 0)
             var attached = try await leases.takeRetained(for: instance, cache: cache, snapshotID: snapshotID, sizeGiB: size)
@@ -222,7 +223,7 @@ package actor InstanceRun {
             }
             if let attached {
                 lease = attached
-                service.warm.add(cache.id)
+                parts.caches.warm.add(cache.id)
                 await leases.startMetering(attached, for: instance)
                 life.update {
                     $0.cacheID = cache.id
@@ -238,7 +239,7 @@ package actor InstanceRun {
                 return
             }
         }
-        let size = instance.cache.diskSizeGiB ?? service.limits.defaultScratchDiskGiB
+        let size = instance.cache.diskSizeGiB ?? parts.limits.defaultScratchDiskGiB
         let scratch = try await leases.scratch(for: instance, sizeGiB: size)
         lease = scratch
         life.update {
@@ -319,11 +320,11 @@ package actor InstanceRun {
         let clean = MountTable.targets(under: directory).isEmpty
         await unisolate(removing: removing)
         if let lease, clean {
-            await service.leases.stopMetering(lease)
+            await parts.disks.leases.stopMetering(lease)
             var retained = false
             if retain {
                 do {
-                    try await service.leases.retain(lease, minutes: instance.cache.retainMinutes, for: instance)
+                    try await parts.disks.leases.retain(lease, minutes: instance.cache.retainMinutes, for: instance)
                     retained = true
                     await event(
                         .imageCacheDiskRetained,
@@ -333,20 +334,20 @@ package actor InstanceRun {
                     await event(.imageCacheDiskRetained, "Disk \(lease.disk.id) is not kept: \(error)")
                 }
             }
-            if !retained { await service.leases.release(lease) }
+            if !retained { await parts.disks.leases.release(lease) }
         }
         if let use = nodeImages {
             nodeImages = nil
-            await service.nodeImages.release(use)
+            await parts.images.nodeImages.release(use)
         }
         if clean {
             try? FileManager.default.removeItem(atPath: directory)
         } else {
-            service.logger.error("instance mounts could not be removed; its directory is kept", metadata: ["instance": "\(id)"])
+            parts.logger.error("instance mounts could not be removed; its directory is kept", metadata: ["instance": "\(id)"])
         }
         life.stopped()
         if removing {
-            _ = try? await service.repository.delete(id: id, account: account)
+            _ = try? await parts.records.delete(id: id, account: account)
         } else {
             await save()
         }

@@ -1,8 +1,10 @@
 import Foundation
 import IMCInstance
+import IMCModel
 import IMCNetworking
 import IMCObservability
 import IMCRuntime
+import IMCServiceSupport
 import ServiceLifecycle
 import Synchronization
 
@@ -32,15 +34,28 @@ final class PortDropCounts: Sendable {
     }
 }
 
-extension InstanceService {
-    /// Reads the ports' counters once (when an instance of this service has been on a VPC) and
-    /// does what they say: the metrics counted, the instances that sent as another address (or
-    /// past their connection cap) warned.
-    public func collectPortDrops() async {
-        guard await hostNetworkReady.prepared else { return }
-        let number = portDropCounts.nextReading()
+/// Reads the ports' counters once (when an instance of this host has been on a VPC) and does
+/// what they say: the metrics counted, the instances that sent as another address (or past
+/// their connection cap) warned.
+final class PortDropCollector: Sendable {
+    /// The host prepared for VPCs (at the first attach); nothing is read before.
+    let host = HostPreparation()
+    let counts = PortDropCounts()
+    let runs: Runs
+    let network: NetworkSettings
+    let clock: any ServiceClock
+
+    init(runs: Runs, network: NetworkSettings, clock: any ServiceClock) {
+        self.runs = runs
+        self.network = network
+        self.clock = clock
+    }
+
+    func collect() async {
+        guard await host.prepared else { return }
+        let number = counts.nextReading()
         guard let reading = await VPCNetworks.portDrops(),
-            let (increments, warnings) = portDropCounts.apply(reading, number: number, at: clock.now())
+            let (increments, warnings) = counts.apply(reading, number: number, at: clock.now())
         else { return }
         for (drop, count) in increments { IMCMetrics.portDropped(reason: drop.rawValue, count: count) }
         for warning in warnings {
@@ -48,6 +63,11 @@ extension InstanceService {
             await run.warn(warning, connectionLimit: network.networks.connectionLimit)
         }
     }
+}
+
+extension InstanceService {
+    /// Reads the ports' counters once and does what they say (`PortDropCollector`).
+    public func collectPortDrops() async { await parts.isolation.portDrops.collect() }
 }
 
 extension InstanceRun {

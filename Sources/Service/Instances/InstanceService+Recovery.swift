@@ -20,7 +20,7 @@ extension InstanceService {
     /// use (retained disks), which the disk pool must keep.
     public func recover() async throws -> Set<String> {
         let mine = { (node: String?) in node == nil || node == self.disks.node }
-        for runtime in [runc, gvisor] { for id in runtime.list() { await runtime.delete(id: id) } }
+        for runtime in [parts.runtimes.runc, parts.runtimes.gvisor] { for id in runtime.list() { await runtime.delete(id: id) } }
         for var instance in try await repository.all(in: [.pending, .running, .terminating]) where mine(instance.node) {
             // Placed here by an API replica and never begun: the node agent starts it.
             if nodes != nil && instance.status == .pending && instance.phases.count <= 1 && instance.diskID == nil { continue }
@@ -31,7 +31,7 @@ extension InstanceService {
                 instance.record(.nodeRestarted, instance.message!, at: clock.now())
                 try? await repository.update(instance)
             }
-            let run = InstanceRun(instance: instance, service: self)
+            let run = InstanceRun(instance: instance, parts: parts)
             await run.stop(removing: removing)
         }
         await nodeImages.removeAll()

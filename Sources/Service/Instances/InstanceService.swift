@@ -23,11 +23,6 @@ public final class InstanceService: Sendable {
     package let cacheRepository: any CacheRepository
     package let disks: DiskManager
     let snapshots: any SnapshotStore
-    let runc: Runc
-    /// gVisor's runsc, for instances of the `gvisor` class: with their loopback only, and with
-    /// gVisor's network stack on their VPC's network.
-    let gvisor: Runc
-    let gvisorOnVPC: Runc
     let root: String
     let nodeImages: NodeImages
     let registry: RegistryConfig
@@ -47,9 +42,7 @@ public final class InstanceService: Sendable {
     let defaults: InstanceDefaults
     /// VPC networks and security groups; the host is prepared for them at the first attach.
     public let network: NetworkSettings
-    let hostNetworkReady = HostPreparation()
-    /// What the instances' ports dropped, as last read.
-    let portDropCounts = PortDropCounts()
+    var hostNetworkReady: HostPreparation { parts.isolation.hostNetworkReady }
     /// Instances' disks: attached, metered, retained or released.
     let leases: DiskLeases
     /// imc's hosts, when instances are placed among them (nil: every instance runs here).
@@ -60,6 +53,8 @@ public final class InstanceService: Sendable {
     public var node: String { disks.node }
     /// Caches whose snapshot this node holds warm (placement prefers it for their instances).
     public let warm = WarmCaches()
+    /// What each instance's run is handed.
+    let parts: InstanceRunParts
 
     /// `root` holds each instance's mounts, bundles and logs, runc's state and the node's
     /// pulled images. `registry` is the node's registry settings (plain-HTTP and unverified
@@ -85,9 +80,6 @@ public final class InstanceService: Sendable {
         self.disks = disks
         self.snapshots = snapshots
         self.root = root
-        runc = Runc(root: root + "/runc")
-        gvisor = Runc.gvisor(root: root + "/runsc")
-        gvisorOnVPC = Runc.gvisor(root: root + "/runsc", network: true)
         nodeImages = NodeImages(root: root + "/node", disks: disks, sizeGiB: caches.quotas.nodeStoreGiB)
         self.registry = registry
         self.clientOptions = clientOptions
@@ -96,6 +88,14 @@ public final class InstanceService: Sendable {
         self.ids = ids
         self.clock = clock
         self.logger = logger ?? Logger(label: "imc.instance", factory: { _ in SwiftLogNoOpLogHandler() })
+        parts = InstanceRunParts(
+            records: repository, caches: CacheChoice(service: caches, warm: warm),
+            disks: InstanceDisks(leases: leases, manager: disks),
+            images: ImageSupply(
+                nodeImages: nodeImages, registry: registry, clientOptions: clientOptions, nodeStoreGiB: caches.quotas.nodeStoreGiB),
+            isolation: InstanceWalls(
+                idRanges: idRanges, network: network, portDrops: PortDropCollector(runs: runs, network: network, clock: clock)),
+            runtimes: Runtimes(root: root), paths: InstancePaths(root: root), limits: limits, clock: clock, logger: self.logger)
         // The path to a container's root filesystem must be traversable by its root, which is not
         // the host's (0711: nothing here can be listed); runc's state and the node's images are
         // the host's alone.
@@ -163,7 +163,7 @@ public final class InstanceService: Sendable {
 
     /// Starts an instance placed on this node, unless it already runs here.
     package func startHere(_ instance: Instance) {
-        let run = InstanceRun(instance: instance, service: self)
+        let run = InstanceRun(instance: instance, parts: parts)
         guard runs.addIfAbsent(run) else { return }
         Task { await run.begin() }
     }
@@ -287,7 +287,7 @@ public final class InstanceService: Sendable {
             runs.remove(id)
         } else if let instance = try? await repository.get(id: id, account: account) {
             // Never started here (or the service restarted): clean what may be left.
-            let run = InstanceRun(instance: instance, service: self)
+            let run = InstanceRun(instance: instance, parts: parts)
             await run.stop(removing: true)
         }
     }
@@ -295,16 +295,11 @@ public final class InstanceService: Sendable {
     // MARK: - Paths
 
     /// The runtime of an instance: its class's, networked as the instance is.
-    func runtime(for instance: Instance) -> Runc {
-        guard instance.runtimeClass == .gvisor else { return runc }
-        return instance.vpcID == nil ? gvisor : gvisorOnVPC
-    }
-
-    func runDirectory(_ id: String) -> String { "\(root)/run/\(id)" }
+    func runtime(for instance: Instance) -> Runc { parts.runtimes.runtime(for: instance) }
+    func runDirectory(_ id: String) -> String { parts.paths.runDirectory(id) }
     /// Where an instance's disk is mounted while it exists.
-    public func diskMount(_ id: String) -> String { runDirectory(id) + "/disk" }
-    /// A container's log, on the instance's own disk (its size is the log's limit too).
-    func logPath(_ id: String, _ container: String) -> String { diskMount(id) + "/.imc-logs/\(container).log" }
+    public func diskMount(_ id: String) -> String { parts.paths.diskMount(id) }
+    func logPath(_ id: String, _ container: String) -> String { parts.paths.logPath(id, container) }
     func diskPath(_ id: String) -> String { disks.disk(id: id, sizeGiB: 0).path }
 }
 
