@@ -83,27 +83,34 @@ struct KubernetesBenchmark: AsyncParsableCommand {
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let collection = server + "/apis/eks.cloud.tencent.com/v1/imagecaches"
         // The same list at the server: the request kubectl sends for its table (its Accept
-        // header), timed from a client on this host that does nothing with the answer.
-        var served: [Double] = []
-        for _ in 0..<7 {
-            var table = HTTPClientRequest(url: collection + "?limit=500")
-            table.headers.add(name: "Authorization", value: "Bearer " + token)
-            table.headers.add(
-                name: "Accept",
-                value: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
-            var continueToken: String? = nil
-            let start = ContinuousClock.now
-            repeat {
-                if let continueToken { table.url = collection + "?limit=500&continue=\(continueToken)" }
-                let answer = try await http.execute(table, timeout: .seconds(60))
-                let body = String(buffer: try await answer.body.collect(upTo: 64 << 20))
-                // Only the list's continue token is read (the rows hold none).
-                continueToken = body.firstRange(of: #""continue":""#).map { found in
-                    String(body[found.upperBound...].prefix { $0 != "\"" })
-                }.flatMap { $0.isEmpty ? nil : $0 }
-            } while continueToken != nil
-            served.append((ContinuousClock.now - start).seconds)
+        // header), timed from a client on this host that does nothing with the answer; then
+        // the table with whole objects in its rows, and the list as `kubectl get -o json` asks.
+        let tableAccept =
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+        func timeList(_ query: String, accept: String) async throws -> [Double] {
+            var times: [Double] = []
+            for _ in 0..<7 {
+                var request = HTTPClientRequest(url: collection + "?limit=500" + query)
+                request.headers.add(name: "Authorization", value: "Bearer " + token)
+                request.headers.add(name: "Accept", value: accept)
+                var continueToken: String? = nil
+                let start = ContinuousClock.now
+                repeat {
+                    if let continueToken { request.url = collection + "?limit=500\(query)&continue=\(continueToken)" }
+                    let answer = try await http.execute(request, timeout: .seconds(60))
+                    let body = String(buffer: try await answer.body.collect(upTo: 64 << 20))
+                    // Only the list's continue token is read (the objects hold none).
+                    continueToken = body.firstRange(of: #""continue":""#).map { found in
+                        String(body[found.upperBound...].prefix { $0 != "\"" })
+                    }.flatMap { $0.isEmpty ? nil : $0 }
+                } while continueToken != nil
+                times.append((ContinuousClock.now - start).seconds)
+            }
+            return times
         }
+        let served = try await timeList("", accept: tableAccept)
+        let servedWhole = try await timeList("&includeObject=Object", accept: tableAccept)
+        let servedList = try await timeList("", accept: "application/json")
         let reapply = try Measure.run(k + ["apply", "-f", root + "/k8s.yaml"], outputFile: root + "/out")
         // The same objects through the Cloud API, as `imc apply -f` sends them.
         let imcApply = try Measure.run(
@@ -175,6 +182,7 @@ struct KubernetesBenchmark: AsyncParsableCommand {
             | `imc apply -f` of \(objects) caches (the Cloud API, same objects) | \(String(format: "%.1f s", imcApply.seconds)) |
             | `kubectl get imagecaches` over \(objects + 0) objects (table, median of 5) | \(Int(Measure.median(gets) * 1000)) ms |
             | the same list at the server (its two pages of 500, as kubectl asks; median of 7) | \(Int(Measure.median(served) * 1000)) ms |
+            | the same table with whole objects in its rows (`includeObject=Object`) / the list as `-o json` asks | \(Int(Measure.median(servedWhole) * 1000)) / \(Int(Measure.median(servedList) * 1000)) ms |
             | imc's resident memory: start / after the kubectl apply / after both applies / with \(watchers) watchers | \(rssStart / 1024) / \(rssAfterApply / 1024) / \(rssAfterAll / 1024) / \(rssWatching / 1024) MiB |
             | change -> event at each of \(watchers) watchers (\(changes) changes, \(delays.count) deliveries) | median \(Int(Measure.median(delays))) ms, p99 \(Int(p99)) ms, max \(Int(sorted.last ?? 0)) ms |
 

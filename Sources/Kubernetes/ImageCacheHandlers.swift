@@ -20,7 +20,7 @@ extension KubernetesAPI {
         case (.post, 0, _): return try await create(call)
         case (.get, 1, _), (.get, 2, "status"):
             guard let cache = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
-            if call.wantsTable { return Self.respond(table([cache], revision: cache.revision ?? 0)) }
+            if call.wantsTable { return Self.respond(try table([cache], revision: cache.revision ?? 0, call: call)) }
             return Self.respond(ImageCaches.object(cache))
         case (.put, 1, _): return try await update(call, name: name, object: try await call.object())
         case (.patch, 1, _): return try await patch(call, name: name)
@@ -58,7 +58,7 @@ extension KubernetesAPI {
         let matching = try await all(call.account).filter { selector.isEmpty || selector.matches(ImageCaches.json($0)) }
         let (items, next, remaining) = try Paging.page(matching, key: \.name, call: call)
         if call.wantsTable {
-            var out = table(items, revision: revision)
+            var out = try table(items, revision: revision, call: call)
             out.metadata.continue = next
             out.metadata.remainingItemCount = next == nil ? nil : remaining
             return Self.respond(out)
@@ -68,10 +68,11 @@ extension KubernetesAPI {
         return Self.respond(out)
     }
 
-    func table(_ items: [ImageCache], revision: Int64) -> Table<ImageCacheObject> {
+    func table(_ items: [ImageCache], revision: Int64, call: Call) throws -> Table<RowObject<ImageCacheObject>> {
         let now = clock.now()
         return Tables.table(
-            items.map { (ImageCaches.row($0, now: now), ImageCaches.object($0)) }, columns: ImageCaches.columns, revision: "\(revision)")
+            items.map { (ImageCaches.row($0, now: now), ImageCaches.object($0)) }, columns: ImageCaches.columns, revision: "\(revision)",
+            include: try call.includeObject())
     }
 
     /// Events of caches (`kubectl describe` asks for those of one object by field selector).

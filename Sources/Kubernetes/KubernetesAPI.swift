@@ -143,6 +143,15 @@ public struct KubernetesAPI: Sendable {
         let context: DoorContext
 
         var wantsTable: Bool { accept.contains("as=Table") }
+        /// What a table's rows carry of their objects (`includeObject`, metadata by default).
+        func includeObject() throws -> IncludeObject {
+            guard let asked = query["includeObject"], !asked.isEmpty else { return .Metadata }
+            guard let include = IncludeObject(rawValue: asked) else {
+                throw KubernetesStatus.badRequest(
+                    "includeObject \(asked.prefix(40)) is not one of \(IncludeObject.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return include
+        }
         var isWatch: Bool { flag("watch") }
 
         /// A boolean parameter as the API server reads one (Go's ParseBool: 1, t, true, True ...).
@@ -170,12 +179,16 @@ public struct KubernetesAPI: Sendable {
 
     // MARK: - Replies
 
-    /// A typed object, list or table, written by the door's JSON writer.
+    /// A typed object, list or table, written straight to JSON text.
     static func respond<T: Encodable>(_ value: T, code: Int = 200, warnings: [String] = []) -> Response {
-        respond((try? JSONValueEncoder().encode(value)) ?? [:], code: code, warnings: warnings)
+        respond(bytes: (try? JSONBytesEncoder().encode(value)) ?? Array("{}".utf8), code: code, warnings: warnings)
     }
 
     static func respond(_ object: JSON, code: Int = 200, warnings: [String] = []) -> Response {
+        respond(bytes: object.bytes, code: code, warnings: warnings)
+    }
+
+    static func respond(bytes: [UInt8], code: Int, warnings: [String]) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         for warning in warnings {
@@ -183,7 +196,7 @@ public struct KubernetesAPI: Sendable {
                 HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(warning.replacingOccurrences(of: "\"", with: "'"))\""))
         }
         return Response(
-            status: HTTPResponse.Status(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: object.bytes)))
+            status: HTTPResponse.Status(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// The query's parameters, percent-decoded.

@@ -39,7 +39,7 @@ extension KubernetesAPI {
                     TableColumnDefinition("Name", "Name", format: "name"), TableColumnDefinition("Status", "Phase"),
                     TableColumnDefinition("Age", "Age"),
                 ]
-                return Self.respond(Tables.table(rows, columns: columns, revision: "1"))
+                return Self.respond(Tables.table(rows, columns: columns, revision: "1", include: try call.includeObject()))
             }
             return Self.respond(List.of(items, kind: "NamespaceList", apiVersion: "v1", revision: 1))
         case (.get, 1):

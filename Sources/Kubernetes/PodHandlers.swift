@@ -53,7 +53,7 @@ extension KubernetesAPI {
                 return Self.respond(
                     Tables.table(
                         [(Pods.row(pod, now: clock.now()), Pods.object(pod))], columns: Pods.columns,
-                        revision: "\(pod.revision ?? 0)"))
+                        revision: "\(pod.revision ?? 0)", include: try call.includeObject()))
             }
             return Self.respond(Pods.object(pod))
         case (.delete, 1, _):
@@ -90,7 +90,9 @@ extension KubernetesAPI {
         if call.wantsTable {
             let now = clock.now()
             return Self.respond(
-                Tables.table(items.map { (Pods.row($0, now: now), Pods.object($0)) }, columns: Pods.columns, revision: "\(revision)"))
+                Tables.table(
+                    items.map { (Pods.row($0, now: now), Pods.object($0)) }, columns: Pods.columns, revision: "\(revision)",
+                    include: try call.includeObject()))
         }
         return Self.respond(List.of(items.map(Pods.object), kind: "PodList", apiVersion: "v1", revision: revision))
     }

@@ -36,7 +36,7 @@ extension KubernetesAPI {
                     TableColumnDefinition("Name", "Name", format: "name"), TableColumnDefinition("Type", "Type"),
                     TableColumnDefinition("Data", "Keys", type: "integer"), TableColumnDefinition("Age", "Age"),
                 ]
-                return Self.respond(Tables.table(rows, columns: columns, revision: "1"))
+                return Self.respond(Tables.table(rows, columns: columns, revision: "1", include: try call.includeObject()))
             }
             return Self.respond(List.of(items, kind: "SecretList", apiVersion: "v1", revision: 1))
         case (.get, 1):

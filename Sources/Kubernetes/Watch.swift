@@ -42,6 +42,7 @@ extension KubernetesAPI {
         let timeout = call.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds(max(1, $0)) } ?? watchTimeout
         let bookmarks = call.flag("allowWatchBookmarks")
         let asTable = call.wantsTable
+        let include = try call.includeObject()
         let (repository, interval, bookmarkEvery, changed) = (caches.repository, watchInterval, bookmarkInterval, storeChanged)
         let slot = start.expired == nil ? try streams.acquire(call.account) : nil
         let body = ResponseBody { writer in
@@ -57,7 +58,8 @@ extension KubernetesAPI {
                 guard asTable else { return line(event.type, event.object) }
                 defer { definitionsSent = true }
                 let rv = event.object["metadata"]?["resourceVersion"]?.string ?? "\(since)"
-                let table = Tables.table([(event.cells, event.object)], columns: definitionsSent ? [] : columns, revision: rv)
+                let table = Tables.table(
+                    event.cells, object: event.object, columns: definitionsSent ? [] : columns, revision: rv, include: include)
                 return line(event.type, (try? JSONValueEncoder().encode(table)) ?? [:])
             }
             if let expired = start.expired {
@@ -131,10 +133,35 @@ extension KubernetesAPI {
 
 /// Tables as the API server renders them for `kubectl get`.
 enum Tables {
-    static func table<Object>(_ rows: [(cells: [TableCell], object: Object)], columns: [TableColumnDefinition], revision: String)
-        -> Table<Object>
+    /// A table of typed objects, each row carrying what `includeObject` asks of its object.
+    static func table<Object: HasObjectMeta>(
+        _ rows: [(cells: [TableCell], object: Object)], columns: [TableColumnDefinition], revision: String,
+        include: IncludeObject
+    ) -> Table<RowObject<Object>> {
+        Table(
+            columns: columns,
+            rows: rows.map { row in
+                let carried: RowObject<Object> =
+                    switch include {
+                    case .Object: .object(row.object)
+                    case .Metadata: .metadata(PartialObjectMetadata(metadata: row.object.metadata))
+                    case .None: .none
+                    }
+                return TableRow(cells: row.cells, object: carried)
+            }, resourceVersion: revision)
+    }
+
+    /// A watch event's table of one object, given as the door's JSON.
+    static func table(_ cells: [TableCell], object: JSON, columns: [TableColumnDefinition], revision: String, include: IncludeObject)
+        -> Table<JSON>
     {
-        Table(columns: columns, rows: rows.map { TableRow(cells: $0.cells, object: $0.object) }, resourceVersion: revision)
+        let carried: JSON =
+            switch include {
+            case .Object: object
+            case .Metadata: ["apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": object["metadata"] ?? [:]]
+            case .None: .null
+            }
+        return Table(columns: columns, rows: [TableRow(cells: cells, object: carried)], resourceVersion: revision)
     }
 }
 

@@ -86,3 +86,50 @@ public enum TableCell: Codable, Sendable, Equatable, ExpressibleByStringLiteral 
         }
     }
 }
+
+/// `includeObject` of a table: what each row carries of its object.
+public enum IncludeObject: String, Choice {
+    /// Its metadata only, as a `PartialObjectMetadata` (the API server's default).
+    case Metadata
+    case Object
+    case None
+}
+
+/// An object's kind, version and metadata only: a table row's object unless the whole one is
+/// asked for.
+public struct PartialObjectMetadata: Codable, Sendable, Equatable {
+    public var apiVersion = "meta.k8s.io/v1"
+    public var kind = "PartialObjectMetadata"
+    public var metadata: ObjectMeta
+
+    public init(metadata: ObjectMeta) { self.metadata = metadata }
+}
+
+/// What a table row carries of its object (`includeObject`).
+public enum RowObject<Full: Codable & Sendable>: Codable, Sendable {
+    case object(Full)
+    case metadata(PartialObjectMetadata)
+    case none
+
+    public init(from decoder: any Decoder) throws { self = .object(try Full(from: decoder)) }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .object(let full): try full.encode(to: encoder)
+        case .metadata(let partial): try partial.encode(to: encoder)
+        case .none:
+            var c = encoder.singleValueContainer()
+            try c.encodeNil()
+        }
+    }
+}
+
+/// An object with `metadata` (what a table row's partial object is made of).
+public protocol HasObjectMeta {
+    var metadata: ObjectMeta { get }
+}
+
+extension Pod: HasObjectMeta {}
+extension Namespace: HasObjectMeta {}
+extension Secret: HasObjectMeta {}
+extension ImageCacheObject: HasObjectMeta {}

@@ -162,3 +162,63 @@ struct JSONValueEncoderTests {
         #expect(try StrictDecoder().decode(Sample.self, from: mine) == sample, "and it reads back")
     }
 }
+
+/// The byte encoder writes what the tree encoder makes, member for member, without the tree:
+/// nested values, nil and empty values, lists with nil, maps, escapes, containers opened by
+/// hand (a nested container closed only when its parent moves on).
+struct JSONBytesEncoderTests {
+    struct Empty: Codable, Equatable {
+        func encode(to encoder: any Encoder) throws {}
+    }
+
+    struct ByHand: Encodable {
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONBytesEncoderTests.Keys.self)
+            var inner = c.nestedContainer(keyedBy: JSONBytesEncoderTests.Keys.self, forKey: .a)
+            try inner.encode("in", forKey: .b)
+            var list = inner.nestedUnkeyedContainer(forKey: .c)
+            try list.encode(1)
+            try list.encodeNil()
+            try c.encodeNil(forKey: .b)
+            var after = c.nestedUnkeyedContainer(forKey: .c)
+            try after.encode(Empty())
+        }
+    }
+
+    enum Keys: String, CodingKey { case a, b, c }
+
+    struct Sample: Encodable {
+        var text = "quote \" slash \\ line\n tab\t bell\u{07} é"
+        var number = 2.5
+        var whole: Int64 = -3
+        var missing: Int?
+        var empty = Empty()
+        var emptyList: [Int] = []
+        var items: [Empty?] = [Empty(), nil]
+        var map = ["k": "v", "z": "w"]
+        var nested = JSONBytesEncoderTests.JSONBytesEncoderTests_Nested()
+        var byHand = ByHand()
+        var raw: JSONValue = ["any": [1, "two", .null]]
+        var date = Date(timeIntervalSince1970: 1_700_000_000)
+    }
+
+    struct JSONBytesEncoderTests_Nested: Encodable {
+        var inner = [["deep": [true, false]]]
+        var none: String? = nil
+    }
+
+    @Test func itWritesWhatTheTreeEncoderMakes() throws {
+        let bytes = try JSONBytesEncoder().encode(Sample())
+        let tree = try JSONValueEncoder().encode(Sample())
+        #expect(try JSONValue.parseJSON(bytes) == tree, "\(String(decoding: bytes, as: UTF8.self))")
+        #expect(tree["empty"] == nil && tree["items"] == [.null, .null] && tree["emptyList"] == [])
+        #expect(tree["byHand"] == ["a": ["b": "in", "c": [1, .null]], "b": .null, "c": [.null]])
+        #expect(tree["date"] == "2023-11-14T22:13:20Z")
+    }
+
+    @Test func aScalarAndNothingAreDocumentsToo() throws {
+        #expect(try JSONBytesEncoder().encode("x") == Array(#""x""#.utf8))
+        #expect(try JSONBytesEncoder().encode(Empty()) == Array("null".utf8))
+        #expect(try JSONBytesEncoder().encode([Int]()) == Array("[]".utf8))
+    }
+}

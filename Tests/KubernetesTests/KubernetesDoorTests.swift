@@ -165,6 +165,33 @@ struct KubernetesDoorTests {
         }
     }
 
+    /// A table's rows carry their objects' metadata only unless the whole object is asked for,
+    /// as the API server does (`includeObject`).
+    @Test func aTablesRowsCarryWhatIncludeObjectAsks() async throws {
+        let dir = try TemporaryDirectory()
+        let door = try Self.door(dir)
+        try await door.application.test(.router) { client in
+            _ = try await Self.create(client, "one")
+            var table = Self.headers()
+            table[.accept] = "application/json;as=Table;v=v1;g=meta.k8s.io"
+            func row(_ query: String) async throws -> (code: Int, row: JSON) {
+                try await client.execute(uri: Self.path + query, method: .get, headers: table) {
+                    ($0.status.code, Self.json($0.body)["rows"]?[0] ?? Self.json($0.body))
+                }
+            }
+            let partial = try await row("")
+            #expect(partial.row["object"]?["kind"] == "PartialObjectMetadata")
+            #expect(partial.row["object"]?["apiVersion"] == "meta.k8s.io/v1")
+            #expect(partial.row["object"]?["metadata"]?["name"] == "one" && partial.row["object"]?["spec"] == nil)
+            #expect(partial.row["cells"]?[0] == "one")
+            let whole = try await row("?includeObject=Object")
+            #expect(whole.row["object"]?["kind"] == "ImageCache" && whole.row["object"]?["spec"]?["images"] == ["nginx:1.27"])
+            #expect(try await row("?includeObject=None").row["object"] == .null)
+            let bad = try await row("?includeObject=All")
+            #expect(bad.code == 400 && bad.row["message"] == "includeObject All is not one of Metadata, Object, None")
+        }
+    }
+
     @Test func anotherAccountsTokenAndAForgedOneSeeNothing() async throws {
         let dir = try TemporaryDirectory()
         let door = try Self.door(dir)
