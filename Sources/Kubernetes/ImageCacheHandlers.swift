@@ -295,7 +295,7 @@ extension KubernetesAPI {
         let names = [
             "Images": "spec.images", "ImageCacheSize": "spec.imageCacheSize", "RetentionDays": "spec.retentionDays",
             "RefreshIntervalMinutes": "spec.refreshIntervalMinutes", "Platform": "spec.platform", "ImageCacheName": "metadata.name",
-            "ImageRegistryCredentials": "spec.pullSecrets",
+            "ImageRegistryCredentials": "spec.imagePullSecrets",
         ]
         guard let name = names[root] else { return "spec" }
         return FieldPath([.key(name)] + field.components.dropFirst()).description

@@ -349,7 +349,7 @@ struct KubernetesDoorTests {
 
     @Test(arguments: [
         ("Images[2]", "spec.images[2]"), ("ImageCacheSize", "spec.imageCacheSize"), ("ImageCacheName", "metadata.name"),
-        ("Limit", "spec"),
+        ("ImageRegistryCredentials", "spec.imagePullSecrets"), ("Limit", "spec"),
     ])
     func aRefusalsFieldIsTheImageCachesField(field: String, path: String) {
         #expect(KubernetesAPI.specPath(FieldPath(stringLiteral: field)) == path)
