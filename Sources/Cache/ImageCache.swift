@@ -58,30 +58,6 @@ public struct CacheTag: Codable, Sendable, Equatable {
     }
 }
 
-/// What a Kubernetes object keeps besides its spec: it belongs to the object, not to any door.
-public struct KubernetesMetadata: Codable, Sendable, Equatable {
-    public var uid: String
-    public var labels: [String: String]
-    public var annotations: [String: String]
-    /// Incremented at each change of the spec.
-    public var generation: Int
-    /// `namespace/name` of the secrets the images are pulled with.
-    public var imagePullSecrets: [String]
-    /// The object's namespace; nil for a cluster-scoped one.
-    public var namespace: String?
-    public init(
-        uid: String, labels: [String: String] = [:], annotations: [String: String] = [:], generation: Int = 1,
-        imagePullSecrets: [String] = [], namespace: String? = nil
-    ) {
-        self.namespace = namespace
-        self.uid = uid
-        self.labels = labels
-        self.annotations = annotations
-        self.generation = generation
-        self.imagePullSecrets = imagePullSecrets
-    }
-}
-
 /// One image cache: what was asked for, where it stands, and what it holds.
 public struct ImageCache: Codable, Sendable, Equatable {
     /// `imc-` + 8 lower-case alphanumerics.
@@ -141,9 +117,6 @@ public struct ImageCache: Codable, Sendable, Equatable {
     /// The store's revision of the cache's last change (its Kubernetes `resourceVersion`), as
     /// read; nil before it was stored.
     public var revision: Int64?
-    /// What the Kubernetes door keeps of the object (uid, labels, annotations, generation, pull
-    /// secrets' names); nil for a cache never touched through it.
-    public var kubernetes: KubernetesMetadata?
 
     public init(
         id: String, account: String, region: String, name: String, size: Int, images: [String], creationTime: Date, retentionDays: Int

@@ -17,7 +17,7 @@ extension KubernetesAPI {
         if namespace == nil || namespace == "default" {
             let kind = selector.fields["involvedObject.kind"]
             if kind == nil || kind == "ImageCache" {
-                var caches: [ImageCache]
+                var caches: [CacheDocument]
                 if let name = selector.fields["involvedObject.name"] {
                     caches = try await find(name, call.account).map { [$0] } ?? []
                 } else {
@@ -38,9 +38,10 @@ extension KubernetesAPI {
         return Self.respond(List.of(items, kind: "EventList", apiVersion: "v1", revision: revision))
     }
 
-    static func events(of cache: ImageCache) -> [JSON] {
+    static func events(of document: CacheDocument) -> [JSON] {
         events(
-            cache.events, of: ImageCaches.json(cache), id: cache.id, namespace: "default", revision: cache.revision)
+            document.cache.events, of: ImageCaches.json(document), id: document.cache.id, namespace: "default",
+            revision: document.cache.revision)
     }
 
     /// `events` of an object (`object`, its store id `id`) as core/v1 Events: what `kubectl

@@ -20,7 +20,7 @@ extension KubernetesAPI {
         case (.post, 0, _): return try await create(call)
         case (.get, 1, _), (.get, 2, "status"):
             guard let cache = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
-            if call.wantsTable { return Self.respond(try table([cache], revision: cache.revision ?? 0, call: call)) }
+            if call.wantsTable { return Self.respond(try table([cache], revision: cache.cache.revision ?? 0, call: call)) }
             return Self.respond(ImageCaches.object(cache))
         case (.put, 1, _): return try await update(call, name: name, object: try await call.object())
         case (.patch, 1, _): return try await patch(call, name: name)
@@ -35,18 +35,19 @@ extension KubernetesAPI {
 
     var repository: any CacheRepository { caches.repository }
 
-    func find(_ name: String, _ account: String) async throws -> ImageCache? {
+    /// The cache of that name, with the metadata of its object.
+    func find(_ name: String, _ account: String) async throws -> CacheDocument? {
         var query = CacheQuery()
         query.names = [name]
         query.limit = 1
-        return try await repository.list(account: account, query: query).caches.first
+        return try await repository.documents(account: account, query: query).documents.first
     }
 
-    /// Every cache of the account, by name.
-    func all(_ account: String) async throws -> [ImageCache] {
+    /// Every cache of the account, by name, with the metadata of its object.
+    func all(_ account: String) async throws -> [CacheDocument] {
         var query = CacheQuery()
         query.limit = Int(Int32.max)
-        return try await repository.list(account: account, query: query).caches.sorted { $0.name < $1.name }
+        return try await repository.documents(account: account, query: query).documents.sorted { $0.cache.name < $1.cache.name }
     }
 
     // MARK: - Reading
@@ -56,7 +57,7 @@ extension KubernetesAPI {
         let revision = try await repository.revisions().current
         let selector = try Selector(call)
         let matching = try await all(call.account).filter { selector.isEmpty || selector.matches(ImageCaches.json($0)) }
-        let (items, next, remaining) = try Paging.page(matching, key: \.name, call: call)
+        let (items, next, remaining) = try Paging.page(matching, key: \.cache.name, call: call)
         if call.wantsTable {
             var out = try table(items, revision: revision, call: call)
             out.metadata.continue = next
@@ -68,10 +69,11 @@ extension KubernetesAPI {
         return Self.respond(out)
     }
 
-    func table(_ items: [ImageCache], revision: Int64, call: Call) throws -> Table<RowObject<ImageCacheObject>> {
+    func table(_ items: [CacheDocument], revision: Int64, call: Call) throws -> Table<RowObject<ImageCacheObject>> {
         let now = clock.now()
         return Tables.table(
-            items.map { (ImageCaches.row($0, now: now), ImageCaches.object($0)) }, columns: ImageCaches.columns, revision: "\(revision)",
+            items.map { (ImageCaches.row($0.cache, now: now), ImageCaches.object($0)) }, columns: ImageCaches.columns,
+            revision: "\(revision)",
             include: try call.includeObject())
     }
 
@@ -186,21 +188,26 @@ extension KubernetesAPI {
         let warned = warnings(incoming, call: call) + Self.missingSecrets(missing)
         if call.query["dryRun"] == "All" { return Self.respond(object, code: 201, warnings: warned) }
         let made = try await mapped(incoming.name) { try await caches.create(request, account: call.account, region: region) }
-        let stored = try await repository.get(id: made.id, account: call.account) ?? made
+        var query = CacheQuery()
+        query.ids = [made.id]
+        let stored =
+            try await repository.documents(account: call.account, query: query).documents.first
+            ?? CacheDocument(cache: made, kubernetes: request.kubernetes)
         return Self.respond(ImageCaches.object(stored), code: 201, warnings: warned)
     }
 
     /// PUT: the object replaces what the cache was asked for (a field left out is its default).
     func update(_ call: Call, name: String, object: JSON, createIfMissing: Bool = false) async throws -> Response {
         let incoming = try incoming(object, call: call, nameOnPath: name)
-        guard let current = try await find(name, call.account) else {
+        guard let found = try await find(name, call.account) else {
             if createIfMissing { return try await make(call, object: object, incoming: incoming) }
             throw KubernetesStatus.notFound(Self.resource, name)
         }
+        let current = found.cache
         if let p = incoming.spec.platform, p != (current.platform ?? p) {
             throw KubernetesStatus.invalid(Self.resource, name, causes: [("spec.platform", "Invalid value: \"\(p)\": field is immutable")])
         }
-        let old = current.kubernetes ?? KubernetesMetadata(uid: ImageCaches.uid(current.id))
+        let old = found.kubernetes ?? KubernetesMetadata(uid: ImageCaches.uid(current.id))
         let spec = incoming.spec
         let specChanged =
             spec.images != current.images || (spec.imageCacheSize ?? caches.limits.defaultSize) != current.size
@@ -226,9 +233,9 @@ extension KubernetesAPI {
             request.credentials = found
             warned += Self.missingSecrets(missing)
         }
-        if call.query["dryRun"] == "All" { return Self.respond(ImageCaches.object(current), warnings: warned) }
+        if call.query["dryRun"] == "All" { return Self.respond(ImageCaches.object(found), warnings: warned) }
         let updated = try await mapped(name) { try await caches.update(id: current.id, request, account: call.account) }
-        return Self.respond(ImageCaches.object(updated), warnings: warned)
+        return Self.respond(ImageCaches.object(CacheDocument(cache: updated, kubernetes: request.kubernetes)), warnings: warned)
     }
 
     /// PATCH: a JSON merge patch (kubectl apply, kubectl patch --type merge), a JSON patch, or
@@ -285,7 +292,7 @@ extension KubernetesAPI {
     func delete(_ call: Call, name: String) async throws -> Response {
         guard let cache = try await find(name, call.account) else { throw KubernetesStatus.notFound(Self.resource, name) }
         if call.query["dryRun"] == "All" { return Self.respond(ImageCaches.object(cache)) }
-        _ = try await mapped(name) { try await caches.delete(ids: [cache.id], account: call.account) }
+        _ = try await mapped(name) { try await caches.delete(ids: [cache.cache.id], account: call.account) }
         return Self.respond(ImageCaches.object(cache))
     }
 

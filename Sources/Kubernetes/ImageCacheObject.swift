@@ -3,6 +3,7 @@ import IMCCache
 import IMCDocuments
 import IMCKubernetesModels
 import IMCModel
+import IMCStore
 
 /// An image cache as the `ImageCache` object of `eks.cloud.tencent.com/v1` (the seed's custom
 /// resource): `spec` is what was asked for, `status` what imc made of it.
@@ -10,8 +11,9 @@ enum ImageCaches {
     static let resource = Resource.imageCaches
 
     /// The object of `cache`, with its resource version and status.
-    static func object(_ cache: ImageCache) -> ImageCacheObject {
-        let meta = cache.kubernetes ?? KubernetesMetadata(uid: uid(cache.id))
+    static func object(_ document: CacheDocument) -> ImageCacheObject {
+        let cache = document.cache
+        let meta = document.kubernetes ?? KubernetesMetadata(uid: uid(cache.id))
         var metadata = ObjectMeta(
             name: cache.name, labels: meta.labels.isEmpty ? nil : meta.labels,
             annotations: meta.annotations.isEmpty ? nil : meta.annotations)
@@ -29,7 +31,7 @@ enum ImageCaches {
     }
 
     /// The object as the door's JSON (for selectors, patches and watches).
-    static func json(_ cache: ImageCache) -> JSON { (try? JSONValueEncoder().encode(object(cache))) ?? [:] }
+    static func json(_ document: CacheDocument) -> JSON { (try? JSONValueEncoder().encode(object(document))) ?? [:] }
 
     /// `status`: the cache's id, phase and snapshot, its progress, and a `Ready` condition (true
     /// once built; `kubectl wait --for=condition=Ready` waits for it).

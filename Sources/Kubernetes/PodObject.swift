@@ -3,6 +3,7 @@ import IMCCache
 import IMCDocuments
 import IMCInstance
 import IMCKubernetesModels
+import IMCModel
 
 /// A container instance as the Pod of `v1` it was made from (or, for one made through the Cloud
 /// API, as a Pod in `default`): its containers as specs, its life as status and conditions.

@@ -111,7 +111,7 @@ extension KubernetesAPI {
         let initial =
             await start.fromNow
             ? try all(call.account).map {
-                WatchEvent(type: "ADDED", object: ImageCaches.json($0), cells: ImageCaches.row($0, now: now))
+                WatchEvent(type: "ADDED", object: ImageCaches.json($0), cells: ImageCaches.row($0.cache, now: now))
             }
             .filter { selector.matches($0.object) } : []
         let (repository, account, clock) = (caches.repository, call.account, self.clock)
@@ -124,7 +124,8 @@ extension KubernetesAPI {
                 guard selector.matches(object) else { return (change.revision, nil) }
                 return (
                     change.revision,
-                    WatchEvent(type: change.kind.watchType, object: object, cells: ImageCaches.row(change.value, now: clock.now()))
+                    WatchEvent(
+                        type: change.kind.watchType, object: object, cells: ImageCaches.row(change.value.cache, now: clock.now()))
                 )
             }
         }

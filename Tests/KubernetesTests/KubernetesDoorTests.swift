@@ -91,7 +91,7 @@ struct KubernetesDoorTests {
         try await door.service.delete(ids: [b.id], account: Self.key.account)
         let changes = try await door.repository.changes(account: Self.key.account, after: start)
         #expect(changes.map(\.kind) == [.changed, .deleted] && changes.map(\.revision) == [3, 4])
-        #expect(changes[0].value.retentionDays == 3 && changes[1].value.id == b.id, "each change with the cache as it left it")
+        #expect(changes[0].value.cache.retentionDays == 3 && changes[1].value.cache.id == b.id, "each change with the cache as it left it")
         await #expect(
             try door.repository.changes(account: Self.key.account, after: 0).map(\.kind) == [.created, .created, .changed, .deleted])
         await #expect(try door.repository.changes(account: Self.other.account, after: 0).isEmpty, "another account's changes are not told")

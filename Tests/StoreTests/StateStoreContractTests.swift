@@ -253,13 +253,49 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) a
         let changes = try await store.caches.changes(account: "a", after: start)
         #expect(changes.map(\.kind) == [.created, .changed, .deleted])
         #expect(changes.map(\.revision) == [start + 1, start + 2, start + 4], "instances share the counter")
-        #expect(changes[1].value.status == .ready && changes[2].value.id == "imc-h")
+        #expect(changes[1].value.cache.status == .ready && changes[2].value.cache.id == "imc-h")
         #expect(try await store.caches.changes(account: "b", after: start).isEmpty)
         #expect(try await store.instances.changes(account: "a", after: start).map(\.revision) == [start + 3])
         #expect(try await store.caches.revisions().current == start + 4)
         try await store.caches.compactHistory(keeping: 1)
         #expect(try await store.caches.revisions().compacted == start + 3)
         #expect(try await store.caches.changes(account: "a", after: start).map(\.kind) == [.deleted])
+    }
+
+    /// The Kubernetes door's metadata lives beside a cache, not in it: written with the cache,
+    /// kept by every change that does not name it, replaced by one that does, and read back with
+    /// the cache's list and history.
+    @Test(arguments: Backend.allCases) func aCachesKubernetesMetadataIsKeptBesideIt(_ backend: Backend) async throws {
+        let opened = try await backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let caches = opened.store.caches
+        let start = try await caches.revisions().current
+        let labelled = KubernetesMetadata(uid: "u-1", labels: ["team": "a"], generation: 1, imagePullSecrets: ["default/pull"])
+        try await caches.insert(cache("imc-k"), kubernetes: labelled)
+        try await caches.insert(cache("imc-plain"))
+        try await caches.modify(id: "imc-k", account: "a") { $0.status = .ready }
+        var replaced = try #require(try await caches.get(id: "imc-k", account: "a"))
+        replaced.retentionDays = 9
+        try await caches.update(replaced)
+        func documents() async throws -> [String: CacheDocument] {
+            Dictionary(
+                uniqueKeysWithValues: try await caches.documents(account: "a", query: CacheQuery()).documents.map { ($0.cache.id, $0) })
+        }
+        var read = try await documents()
+        #expect(read["imc-k"]?.kubernetes == labelled && read["imc-k"]?.cache.retentionDays == 9)
+        #expect(read["imc-plain"]?.kubernetes == nil)
+        var relabelled = labelled
+        relabelled.labels = ["team": "b"]
+        relabelled.generation = 2
+        try await caches.modify(id: "imc-k", account: "a", kubernetes: relabelled) { $0.retentionDays = 10 }
+        read = try await documents()
+        #expect(read["imc-k"]?.kubernetes == relabelled && read["imc-k"]?.cache.retentionDays == 10)
+        let history = try await caches.changes(account: "a", after: start).filter { $0.value.cache.id == "imc-k" }
+        #expect(history.map(\.value.kubernetes?.labels) == [["team": "a"], ["team": "a"], ["team": "a"], ["team": "b"]])
+        // The document is the cache's fields with `kubernetes` beside them (rows written when
+        // the metadata was a field of the cache read the same).
+        let json = try JSONSerialization.jsonObject(with: try StoreCoding.encoder.encode(read["imc-k"]!)) as? [String: Any]
+        #expect(json?["id"] as? String == "imc-k" && (json?["kubernetes"] as? [String: Any])?["uid"] as? String == "u-1")
     }
 
     @Test(arguments: Backend.allCases) func commitsWakeObserversOfEveryReplica(_ backend: Backend) async throws {

@@ -107,7 +107,7 @@ public final class CacheService: Sendable {
         apply(request, to: &cache)
         cache.platform = platform
         cache.record(.creating, "Image cache \(id) accepted: \(images.count) image(s) into a \(size) GiB disk", at: clock.now())
-        try await Self.nameTaken { try await repository.insert(cache) }
+        try await Self.nameTaken { try await repository.insert(cache, kubernetes: request.kubernetes) }
         builds?.signal()
         return cache
     }
@@ -138,7 +138,9 @@ public final class CacheService: Sendable {
         var rebuild = false
         let at = clock.now()
         let updated = try await Self.nameTaken {
-            try await repository.modify(id: id, account: account) { cache in rebuild = try Self.change(&cache, with: request, at: at) }
+            try await repository.modify(id: id, account: account, kubernetes: request.kubernetes) { cache in
+                rebuild = try Self.change(&cache, with: request, at: at)
+            }
         }
         guard let updated else { throw ServiceError.notFound("ImageCacheId \(id) does not exist") }
         if rebuild { builds?.signal() }
@@ -154,7 +156,6 @@ public final class CacheService: Sendable {
                 "the object has been modified (resourceVersion \(expected) is not the current \(cache.revision ?? 0)); read it again and apply the change to the latest version"
             )
         }
-        if let k = request.kubernetes { cache.kubernetes = k }
         // A cache whose (re)build failed is built again by an update that names its images, size
         // or credentials, even unchanged: that is how a user retries.
         let retry =
@@ -357,6 +358,5 @@ public final class CacheService: Sendable {
         if let v = r.registryHttpEndPointList { c.registryHttpEndPointList = v }
         c.resolveConfig = r.resolveConfig ?? c.resolveConfig
         if let m = r.refreshMinutes { c.refreshMinutes = m == 0 ? nil : m }
-        if let k = r.kubernetes { c.kubernetes = k }
     }
 }

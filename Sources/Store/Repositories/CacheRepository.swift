@@ -1,21 +1,28 @@
 import Foundation
 import IMCCache
+import IMCModel
 
 /// Where image caches are kept.
 ///
 /// Contract: every call is atomic; a cache is visible only to its own account (another
 /// account's id reads as absent); `update` replaces the whole cache and fails if it is gone.
 public protocol CacheRepository: Sendable {
-    func insert(_ cache: ImageCache) async throws
+    /// Stores a new cache, with the Kubernetes door's metadata of its object when it has some.
+    func insert(_ cache: ImageCache, kubernetes: KubernetesMetadata?) async throws
+    /// Replaces the cache (its Kubernetes metadata kept).
     func update(_ cache: ImageCache) async throws
     /// Reads the cache, applies `change` and writes it back in one transaction, so that writers
-    /// of different fields (the builder, the API, a match) never undo each other's changes.
+    /// of different fields (the builder, the API, a match) never undo each other's changes; with
+    /// `kubernetes`, the door's metadata is replaced in the same write (nil: kept).
     /// Returns the cache as written; nil when it is gone.
     @discardableResult
-    func modify(id: String, account: String, _ change: (inout ImageCache) throws -> Void) async throws -> ImageCache?
+    func modify(id: String, account: String, kubernetes: KubernetesMetadata?, _ change: (inout ImageCache) throws -> Void)
+        async throws -> ImageCache?
     func get(id: String, account: String) async throws -> ImageCache?
     /// Caches of `account` in creation order, filtered, with the total before paging.
     func list(account: String, query: CacheQuery) async throws -> (total: Int, caches: [ImageCache])
+    /// The same, each with its Kubernetes metadata (what the Kubernetes door serves).
+    func documents(account: String, query: CacheQuery) async throws -> (total: Int, documents: [CacheDocument])
     /// Removes the cache; false when it was not there.
     @discardableResult
     func delete(id: String, account: String) async throws -> Bool
@@ -48,13 +55,23 @@ public protocol CacheRepository: Sendable {
     /// How many caches `account` has and the GiB of their disks together (for its quotas).
     func usage(account: String) async throws -> (count: Int, sizeGiB: Int)
     /// Every change of `account`'s caches after `revision`, in revision order, each with the
-    /// cache as that change left it (a deletion: as it was last) and the change's revision.
+    /// cache (and its Kubernetes metadata) as that change left it (a deletion: as it was last)
+    /// and the change's revision.
     func changes(account: String, after revision: Int64) async throws -> [CacheChange]
     /// The store's revision now, and the newest revision whose history was forgotten (changes
     /// after an older revision cannot be told any more).
     func revisions() async throws -> (current: Int64, compacted: Int64)
     /// Forgets the history (of caches and instances) but the newest `keeping` changes.
     func compactHistory(keeping: Int) async throws
+}
+
+extension CacheRepository {
+    public func insert(_ cache: ImageCache) async throws { try await insert(cache, kubernetes: nil) }
+
+    @discardableResult
+    public func modify(id: String, account: String, _ change: (inout ImageCache) throws -> Void) async throws -> ImageCache? {
+        try await modify(id: id, account: account, kubernetes: nil, change)
+    }
 }
 
 /// Filters of DescribeImageCaches.

@@ -16,5 +16,5 @@ public struct StoreChange<Value: Sendable>: Sendable {
     }
 }
 
-public typealias CacheChange = StoreChange<ImageCache>
+public typealias CacheChange = StoreChange<CacheDocument>
 public typealias InstanceChange = StoreChange<Instance>

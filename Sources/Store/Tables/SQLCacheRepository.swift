@@ -10,7 +10,7 @@ import IMCModel
 public final class SQLCacheRepository: CacheRepository {
     let database: any SQLDatabase
     /// Documents as decoded, by id and revision.
-    let decoded = DecodedDocuments<ImageCache>()
+    let decoded = DecodedDocuments<CacheDocument>()
 
     public init(database: any SQLDatabase) { self.database = database }
 
@@ -23,23 +23,28 @@ public final class SQLCacheRepository: CacheRepository {
             ("platform", { $0.platform.sqlValue }),
         ])
 
-    private func data(_ cache: ImageCache) throws -> Data {
-        try StoreCoding.encoder.encode(try SecretBox.sealing(cache, with: database.secrets))
+    private func data(_ cache: ImageCache, kubernetes: KubernetesMetadata?) throws -> Data {
+        try StoreCoding.encoder.encode(
+            CacheDocument(cache: try SecretBox.sealing(cache, with: database.secrets), kubernetes: kubernetes))
     }
 
-    func decode(_ rows: [SQLRow]) throws -> [ImageCache] {
+    /// The Kubernetes metadata a row's document holds (kept when the cache is replaced).
+    private static func kubernetes(in row: SQLRow) throws -> KubernetesMetadata? {
+        struct Kept: Decodable { var kubernetes: KubernetesMetadata? }
+        return try StoreCoding.decoder.decode(Kept.self, from: try row.data("data")).kubernetes
+    }
+
+    func documents(_ rows: [SQLRow]) throws -> [CacheDocument] {
         let secrets = database.secrets
-        let documents = try rows.map { row in
-            try SecretBox.sealing(
-                try decoded.value(of: row) { try StoreCoding.decoder.decode(ImageCache.self, from: try $0.data("data")) }, with: secrets,
-                open: true)
-        }
-        return try zip(documents, rows).map { cache, row in
-            var cache = cache
-            if row.has("revision") { cache.revision = try row.int64("revision") }
-            return cache
+        return try rows.map { row in
+            var document = try decoded.value(of: row) { try StoreCoding.decoder.decode(CacheDocument.self, from: try $0.data("data")) }
+            document.cache = try SecretBox.sealing(document.cache, with: secrets, open: true)
+            if row.has("revision") { document.cache.revision = try row.int64("revision") }
+            return document
         }
     }
+
+    func decode(_ rows: [SQLRow]) throws -> [ImageCache] { try documents(rows).map(\.cache) }
 
     /// Keeps the match index in step with a cache: what its snapshot holds (nothing without
     /// one: an update's new images match only once they are built).
@@ -61,8 +66,8 @@ public final class SQLCacheRepository: CacheRepository {
         }
     }
 
-    public func insert(_ cache: ImageCache) async throws {
-        let data = try data(cache)
+    public func insert(_ cache: ImageCache, kubernetes: KubernetesMetadata?) async throws {
+        let data = try data(cache, kubernetes: kubernetes)
         try await Self.namingUniquely(cache) {
             try await database.write { session in
                 try await session.execute(Self.table.insert(cache, data: data))
@@ -72,9 +77,12 @@ public final class SQLCacheRepository: CacheRepository {
     }
 
     public func update(_ cache: ImageCache) async throws {
-        let data = try data(cache)
         try await Self.namingUniquely(cache) {
             try await database.write { session in
+                let kept = try await session.rows(
+                    "SELECT data FROM caches WHERE id = \(cache.id)\(raw: session.dialect.forUpdate)"
+                ).first.map(Self.kubernetes(in:))
+                let data = try data(cache, kubernetes: kept ?? nil)
                 guard
                     try await session.execute("UPDATE caches SET \(Self.table.assignments(cache, data: data)) WHERE id = \(cache.id)") == 1
                 else { throw StoreError(.gone, "cache \(cache.id) no longer exists") }
@@ -84,18 +92,21 @@ public final class SQLCacheRepository: CacheRepository {
     }
 
     @discardableResult
-    public func modify(id: String, account: String, _ change: (inout ImageCache) throws -> Void) async throws -> ImageCache? {
+    public func modify(id: String, account: String, kubernetes: KubernetesMetadata?, _ change: (inout ImageCache) throws -> Void)
+        async throws -> ImageCache?
+    {
         try await database.write { session in
             let dialect = session.dialect
             guard
-                var cache = try decode(
+                let document = try documents(
                     try await session.rows(
                         "SELECT id, data, revision FROM caches WHERE id = \(id) AND account = \(account)\(raw: dialect.forUpdate)")
                 ).first
             else { return nil }
+            var cache = document.cache
             try change(&cache)
             let written = cache
-            let data = try data(written)
+            let data = try data(written, kubernetes: kubernetes ?? document.kubernetes)
             _ = try await Self.namingUniquely(written) {
                 try await session.execute("UPDATE caches SET \(Self.table.assignments(written, data: data)) WHERE id = \(id)")
             }
@@ -110,11 +121,16 @@ public final class SQLCacheRepository: CacheRepository {
     }
 
     public func list(account: String, query: CacheQuery) async throws -> (total: Int, caches: [ImageCache]) {
+        let (total, documents) = try await documents(account: account, query: query)
+        return (total, documents.map(\.cache))
+    }
+
+    public func documents(account: String, query: CacheQuery) async throws -> (total: Int, documents: [CacheDocument]) {
         let page = AccountPage(
             table: "caches", account: account, ids: query.ids, names: query.names, statuses: query.statuses?.map(\.rawValue),
             limit: query.limit, offset: query.offset)
         let (total, rows) = try await database.read { try await page.fetch($0) }
-        return (total, try decode(rows))
+        return (total, try documents(rows))
     }
 
     @discardableResult
@@ -183,7 +199,7 @@ public final class SQLCacheRepository: CacheRepository {
     }
 
     public func changes(account: String, after revision: Int64) async throws -> [CacheChange] {
-        try await History.changes(database, kind: "cache", account: account, after: revision, decode: decode)
+        try await History.changes(database, kind: "cache", account: account, after: revision, decode: documents)
     }
 
     public func revisions() async throws -> (current: Int64, compacted: Int64) {
