@@ -37,8 +37,66 @@ public struct InstanceLifecycle: Sendable {
         public var failures: [String: Int] = [:]
     }
 
+    /// A step of the start or of the teardown, taken by the carrier of the life, which tells the
+    /// life when it is done (`done`) or why it failed (`failed`); the life answers with what
+    /// comes next.
+    public enum Step: Equatable, Sendable {
+        // The start, in order.
+        /// Match (or look up) the cache, and say what was chosen.
+        case selectCache
+        /// A retained disk of the cache taken back, a clone of its snapshot, or a scratch disk.
+        case attachDisk
+        case mountDisk
+        /// The id range, the user namespace and the cgroup.
+        case isolate
+        /// The images: from the disk, or pulled.
+        case readyImages
+        /// The layer stores shown idmapped.
+        case mapLayers
+        /// The Pod's network namespace, its VPC's port, gVisor's sandbox.
+        case connectNetwork
+        /// Init container `index` run to its end.
+        case runInitContainer(Int)
+        /// Every container created and started.
+        case startContainers
+        /// Once running: whether the cache's tags have moved since it was built.
+        case checkMovedTags
+        // A restart of every container (RestartEKSContainerInstances).
+        /// The containers stopped (then `startContainers`).
+        case stopForRestart(grace: Int)
+        // The teardown, in order.
+        /// A start under way: what it runs stopped, and the start let unwind.
+        case interruptStart(grace: Int)
+        /// TERM, then KILL after `grace` seconds.
+        case stopContainers(grace: Int)
+        case stopSandbox
+        /// The cgroup emptied and removed, overlays and idmapped layers unmounted, logs closed.
+        case removeFilesystems
+        /// The network namespace and the VPC's port (its address kept unless `removing`).
+        case disconnectNetwork(removing: Bool)
+        /// The disk unmounted and retained or released, the node store let go, the user
+        /// namespace and (with `removing`) the id range given back, the run directory removed.
+        case releaseDisk(removing: Bool)
+        /// The record saved as it ended, or (with `removing`) removed.
+        case forget(removing: Bool)
+
+        /// Whether the step is the start's (a stop ends the start: its steps are not taken).
+        public var isStart: Bool {
+            switch self {
+            case .selectCache, .attachDisk, .mountDisk, .isolate, .readyImages, .mapLayers, .connectNetwork, .runInitContainer,
+                .startContainers, .checkMovedTags, .stopForRestart:
+                true
+            default: false
+            }
+        }
+    }
+
     /// What the carrier of the life must do, in order.
     public enum Action: Equatable, Sendable {
+        /// Take a step (after `after`: an init container's back-off), then tell the life.
+        case step(Step, after: Duration = .zero)
+        /// Watch each container, and restart it as the policy says.
+        case supervise
         /// Write the record.
         case save
         /// Tell the service's log about an event just recorded.
@@ -52,18 +110,10 @@ public struct InstanceLifecycle: Sendable {
         case startMeteringDisk
     }
 
-    /// What an init container's end means for the start.
-    public enum InitStep: Equatable, Sendable {
-        /// On to the next init container (or the containers).
-        case next
-        /// Run it again after a back-off.
-        case retry(after: Duration)
-        /// The start fails, for this reason.
-        case fail(String)
-    }
-
     public private(set) var state: State
     public private(set) var instance: Instance
+    /// The containers are starting again after a restart (not for the first time).
+    public private(set) var isRestarting = false
 
     public init(instance: Instance) {
         self.instance = instance
@@ -120,17 +170,73 @@ public struct InstanceLifecycle: Sendable {
 
     // MARK: - Start
 
-    /// The start begins (once, and not after a delete).
-    public mutating func begin() -> Bool {
-        guard state == .created else { return false }
+    /// The start begins (once, and not after a delete): its first step.
+    public mutating func begin() -> [Action] {
+        guard state == .created else { return [] }
         state = .preparing
-        return true
+        return [.step(.selectCache)]
     }
 
-    /// The disk, images and network are ready: on to the init containers, or the containers.
-    public mutating func prepared() {
-        guard state == .preparing else { return }
-        state = instance.initContainers.isEmpty ? .starting : .initializing(index: 0, failures: 0)
+    /// A step was taken: what comes next (nothing when a stop has ended the start, or a
+    /// restart was overtaken by a delete).
+    public mutating func done(_ step: Step, at time: Date) -> [Action] {
+        if step.isStart && isStopping { return [] }
+        switch step {
+        case .selectCache:
+            mark(StartupPhase.matched, at: time)
+            return [.step(.attachDisk)]
+        case .attachDisk:
+            mark(StartupPhase.diskReady, at: time)
+            return [.step(.mountDisk)]
+        case .mountDisk:
+            mark(StartupPhase.diskMounted, at: time)
+            return [.step(.isolate)]
+        case .isolate:
+            mark(StartupPhase.isolated, at: time)
+            return [.save, .step(.readyImages)]
+        case .readyImages: return [.step(.mapLayers)]
+        case .mapLayers:
+            mark(StartupPhase.layersMapped, at: time)
+            return [.save, .step(.connectNetwork)]
+        case .connectNetwork:
+            mark(StartupPhase.networkReady, at: time)
+            guard state == .preparing else { return [] }
+            if instance.initContainers.isEmpty {
+                state = .starting
+                return [.step(.startContainers)]
+            }
+            state = .initializing(index: 0, failures: 0)
+            return [.step(.runInitContainer(0))]
+        case .runInitContainer: return []  // its end is told by `initContainerExited`
+        case .startContainers:
+            let first = !isRestarting
+            let started = containersStarted(at: time)
+            guard !started.isEmpty else { return [] }
+            return started + [.supervise] + (first ? [.step(.checkMovedTags)] : [])
+        case .checkMovedTags: return []
+        case .stopForRestart:
+            guard state == .restarting else { return [] }
+            return restartResumed(at: time) + [.step(.startContainers)]
+        case .interruptStart(let grace): return [.step(.stopContainers(grace: grace))]
+        case .stopContainers: return [.step(.stopSandbox)]
+        case .stopSandbox: return [.step(.removeFilesystems)]
+        case .removeFilesystems:
+            guard case .stopping(let removing) = state else { return [] }
+            return [.step(.disconnectNetwork(removing: removing))]
+        case .disconnectNetwork(let removing): return [.step(.releaseDisk(removing: removing))]
+        case .releaseDisk(let removing): return [.step(.forget(removing: removing))]
+        case .forget:
+            state = .stopped
+            return []
+        }
+    }
+
+    /// A step failed: the start (or the restart) ends Failed with the reason, unless a stop
+    /// has begun. The teardown's steps do not fail (what they cannot undo is logged).
+    public mutating func failed(_ step: Step, _ message: String, at time: Date) -> [Action] {
+        guard step.isStart else { return [] }
+        if isRestarting { return restartAborted(message, at: time) }
+        return startFailed(message, at: time)
     }
 
     /// A container was created (its root filesystem and bundle made).
@@ -164,16 +270,21 @@ public struct InstanceLifecycle: Sendable {
         }
     }
 
-    /// An init container ended: the next one, a retry after a back-off, or the start fails.
-    public mutating func initContainerExited(_ name: String, code: Int32, at time: Date) -> (InitStep, [Action]) {
+    /// An init container ended: on to the next one (or the containers), again after a
+    /// back-off, or the start fails.
+    public mutating func initContainerExited(_ name: String, code: Int32, at time: Date) -> [Action] {
         terminated(name, code: code, at: time)
-        guard case .initializing(let index, let failures) = state else { return (.fail("the instance is being deleted"), []) }
+        guard case .initializing(let index, let failures) = state else { return [] }
         if code == 0 {
-            state = index + 1 < instance.initContainers.count ? .initializing(index: index + 1, failures: 0) : .starting
-            return (.next, [.removeRuntime(name)])
+            if index + 1 < instance.initContainers.count {
+                state = .initializing(index: index + 1, failures: 0)
+                return [.removeRuntime(name), .step(.runInitContainer(index + 1))]
+            }
+            state = .starting
+            return [.removeRuntime(name), .step(.startContainers)]
         }
         guard instance.restartPolicy != .never else {
-            return (.fail("init container \(name) failed with exit code \(code)"), [.removeRuntime(name)])
+            return [.removeRuntime(name)] + startFailed("init container \(name) failed with exit code \(code)", at: time)
         }
         state = .initializing(index: index, failures: failures + 1)
         setState(name) {
@@ -181,20 +292,21 @@ public struct InstanceLifecycle: Sendable {
             $0.reason = "CrashLoopBackOff"
         }
         let event = record(.backOff, "Back-off restarting failed container \(name) in pod \(instance.name)", at: time)
-        return (.retry(after: Self.backoff(failures: failures + 1)), [.removeRuntime(name), event, .save])
+        return [.removeRuntime(name), event, .save, .step(.runInitContainer(index), after: Self.backoff(failures: failures + 1))]
     }
 
     /// Every container runs: the instance is Running.
-    public mutating func containersStarted(at time: Date) -> [Action] {
+    mutating func containersStarted(at time: Date) -> [Action] {
         guard state == .starting else { return [] }
         state = .running(Supervision(live: Set(instance.containers.map(\.name))))
         instance.status = .running
+        isRestarting = false
         return [.save]
     }
 
     /// The start failed (unless a delete stopped it): the instance is Failed, and every
     /// container that did not end says why.
-    public mutating func startFailed(_ message: String, at time: Date) -> [Action] {
+    mutating func startFailed(_ message: String, at time: Date) -> [Action] {
         guard !isStopping else { return [] }
         state = .ended
         instance.status = .failed
@@ -270,20 +382,21 @@ public struct InstanceLifecycle: Sendable {
     // MARK: - Restart (RestartEKSContainerInstances)
 
     /// A restart of every container begins (once the instance has started, and not while it
-    /// is being deleted).
-    public mutating func restartRequested() -> Bool {
+    /// is being deleted): its containers are stopped, then started again.
+    public mutating func restartRequested() -> [Action] {
         switch state {
         case .running, .ended:
             state = .restarting
-            return true
+            isRestarting = true
+            return [.step(.stopForRestart(grace: instance.terminationGracePeriodSeconds))]
         default:
-            return false
+            return []
         }
     }
 
     /// The containers were stopped: they start again, and an ended instance's disk is billed
     /// as running again.
-    public mutating func restartResumed(at time: Date) -> [Action] {
+    mutating func restartResumed(at time: Date) -> [Action] {
         guard state == .restarting else { return [] }
         var actions: [Action] = []
         if instance.status != .running, instance.diskFromCache { actions.append(.startMeteringDisk) }
@@ -296,7 +409,8 @@ public struct InstanceLifecycle: Sendable {
     }
 
     /// The restart could not start the containers again.
-    public mutating func restartAborted(_ message: String, at time: Date) -> [Action] {
+    mutating func restartAborted(_ message: String, at time: Date) -> [Action] {
+        isRestarting = false
         guard !isStopping else { return [] }
         state = .ended
         instance.status = .failed
@@ -306,19 +420,20 @@ public struct InstanceLifecycle: Sendable {
 
     // MARK: - Stop
 
-    /// A delete (or the service's stop) begins; returns false when one already has. With
+    /// A delete (or the service's stop) begins: the teardown's steps, its containers given
+    /// `grace` seconds (the instance's own when nil); nothing when one already has. With
     /// `removing`, the record goes once everything is released.
-    public mutating func stopRequested(removing: Bool) -> Bool {
-        guard !isStopping else { return false }
+    public mutating func stopRequested(removing: Bool, grace: Int? = nil) -> [Action] {
+        guard !isStopping else { return [] }
         state = .stopping(removing: removing)
-        return true
+        return [.step(.interruptStart(grace: grace ?? instance.terminationGracePeriodSeconds))]
     }
 
     /// The service stops: a Pending or Running instance ends Failed with the reason, its
-    /// containers get at most 5 s to exit. Returns nil when a stop has already begun, else
-    /// whether the record goes (it was being deleted).
-    public mutating func shutdownRequested(at time: Date) -> (removing: Bool, actions: [Action])? {
-        guard !isStopping else { return nil }
+    /// containers get at most 5 s to exit (the record goes if it was being deleted). Nothing
+    /// when a stop has already begun.
+    public mutating func shutdownRequested(at time: Date) -> [Action] {
+        guard !isStopping else { return [] }
         var actions: [Action] = []
         if instance.status == .pending || instance.status == .running {
             instance.status = .failed
@@ -329,7 +444,7 @@ public struct InstanceLifecycle: Sendable {
         instance.terminationGracePeriodSeconds = min(instance.terminationGracePeriodSeconds, 5)
         let removing = instance.status == .terminating
         state = .stopping(removing: removing)
-        return (removing, actions)
+        return actions + [.step(.interruptStart(grace: instance.terminationGracePeriodSeconds))]
     }
 
     /// A container is told to stop.
@@ -337,6 +452,4 @@ public struct InstanceLifecycle: Sendable {
         record(.killing, "Stopping container \(name)", at: time)
     }
 
-    /// Everything is released.
-    public mutating func stopped() { state = .stopped }
 }

@@ -18,17 +18,91 @@ struct InstanceLifecycleTests {
         return i
     }
 
+    typealias Step = InstanceLifecycle.Step
+
+    /// Takes every step the life asks for as if it succeeded (an init container exiting 0), and
+    /// returns the steps taken and the other actions, in order.
+    static func drive(_ life: inout InstanceLifecycle, _ actions: [InstanceLifecycle.Action], stopAt last: Step? = nil)
+        -> (steps: [Step], others: [InstanceLifecycle.Action])
+    {
+        var queue = actions
+        var steps: [Step] = []
+        var others: [InstanceLifecycle.Action] = []
+        while !queue.isEmpty {
+            let action = queue.removeFirst()
+            guard case .step(let step, _) = action else {
+                others.append(action)
+                continue
+            }
+            steps.append(step)
+            if step == last { break }
+            switch step {
+            case .runInitContainer(let i): queue += life.initContainerExited(life.instance.initContainers[i].name, code: 0, at: t0)
+            case .startContainers:
+                for c in life.instance.containers { _ = life.containerStarted(c.name, at: t0) }
+                queue += life.done(step, at: t0)
+            default: queue += life.done(step, at: t0)
+            }
+        }
+        return (steps, others)
+    }
+
     /// A life whose containers run.
     static func running(_ instance: Instance) -> InstanceLifecycle {
         var life = InstanceLifecycle(instance: instance)
-        let r1 = life.begin()
-        #expect(r1)
-        life.prepared()
-        while case .initializing = life.state { _ = life.initContainerExited(instance.initContainers[0].name, code: 0, at: t0) }
-        for c in instance.containers { _ = life.containerStarted(c.name, at: t0) }
-        let started = life.containersStarted(at: t0)
-        #expect(started == [.save])
+        _ = drive(&life, life.begin(), stopAt: .checkMovedTags)
+        #expect(life.instance.status == .running)
         return life
+    }
+
+    /// The start is the life's, step by step, in order; the record is saved where a person
+    /// would look, and the containers are supervised once they run.
+    @Test func theStartIsTakenStepByStepInOrder() {
+        var life = InstanceLifecycle(instance: Self.instance(policy: .always, initContainers: ["i1", "i2"]))
+        let (steps, others) = Self.drive(&life, life.begin())
+        #expect(
+            steps == [
+                .selectCache, .attachDisk, .mountDisk, .isolate, .readyImages, .mapLayers, .connectNetwork, .runInitContainer(0),
+                .runInitContainer(1), .startContainers, .checkMovedTags,
+            ])
+        #expect(others.filter { $0 == .save }.count == 3 && others.contains(.supervise))
+        #expect(others.contains(.removeRuntime("i1")) && others.contains(.removeRuntime("i2")))
+        #expect(
+            life.instance.phases.map(\.name).prefix(6) == [
+                StartupPhase.matched, StartupPhase.diskReady, StartupPhase.diskMounted, StartupPhase.isolated,
+                StartupPhase.layersMapped, StartupPhase.networkReady,
+            ])
+        #expect(life.begin() == [], "once")
+    }
+
+    /// A failed step ends the start Failed with the reason; a step done after a delete began
+    /// leads nowhere (the teardown takes over).
+    @Test func aFailedStepEndsTheStartAndADeleteEndsIt() {
+        var life = InstanceLifecycle(instance: Self.instance(policy: .always))
+        _ = life.begin()
+        let failed = life.failed(.readyImages, "Failed to pull image \"busybox\"", at: Self.t0)
+        #expect(failed.contains(.save) && life.instance.status == .failed && life.state == .ended)
+        var deleted = InstanceLifecycle(instance: Self.instance(policy: .always))
+        _ = deleted.begin()
+        _ = deleted.done(.selectCache, at: Self.t0)
+        let stop = deleted.stopRequested(removing: true)
+        #expect(stop == [.step(.interruptStart(grace: 30))])
+        #expect(deleted.done(.attachDisk, at: Self.t0) == [] && deleted.failed(.mountDisk, "x", at: Self.t0) == [])
+        #expect(deleted.instance.status == .pending)
+    }
+
+    /// The teardown's steps in order, the record removed only when deleting.
+    @Test(arguments: [true, false])
+    func theTeardownIsTakenStepByStepInOrder(removing: Bool) {
+        var life = Self.running(Self.instance(policy: .always))
+        let (steps, _) = Self.drive(&life, life.stopRequested(removing: removing, grace: 3))
+        #expect(
+            steps == [
+                .interruptStart(grace: 3), .stopContainers(grace: 3), .stopSandbox, .removeFilesystems,
+                .disconnectNetwork(removing: removing), .releaseDisk(removing: removing), .forget(removing: removing),
+            ])
+        #expect(life.state == .stopped)
+        #expect(life.stopRequested(removing: true) == [], "a stop comes once")
     }
 
     static let exits: [(RestartPolicy, Int32, Bool, InstanceStatus)] = [
@@ -95,94 +169,98 @@ struct InstanceLifecycleTests {
         var life = Self.running(Self.instance(policy: .never, fromCache: false))
         _ = life.containerExited("a", code: 0, at: Self.t0)
         let r4 = life.restartRequested()
-        #expect(r4)
-        let r5 = life.restartResumed(at: Self.t0)
-        #expect(r5 == [], "a scratch disk is not billed")
+        #expect(r4 == [.step(.stopForRestart(grace: 30))])
+        let r5 = life.done(.stopForRestart(grace: 30), at: Self.t0)
+        #expect(r5 == [.step(.startContainers)], "a scratch disk is not billed")
         var cached = Self.running(Self.instance(policy: .never))
         _ = cached.containerExited("a", code: 0, at: Self.t0)
-        let r6 = cached.restartRequested()
-        #expect(r6)
-        let r7 = cached.restartResumed(at: Self.t0)
-        #expect(r7 == [.startMeteringDisk], "an ended instance's cache disk is billed again")
+        _ = cached.restartRequested()
+        let r7 = cached.done(.stopForRestart(grace: 30), at: Self.t0)
+        #expect(r7 == [.startMeteringDisk, .step(.startContainers)], "an ended instance's cache disk is billed again")
         #expect(cached.instance.status == .running && cached.instance.states["a"]?.restartCount == 1)
     }
 
     @Test func aRunningInstanceIsNotMeteredTwiceOnRestart() {
         var life = Self.running(Self.instance(policy: .always))
-        let r8 = life.restartRequested()
-        #expect(r8)
-        let r9 = life.restartResumed(at: Self.t0)
-        #expect(r9 == [])
-        let r10 = life.containersStarted(at: Self.t0)
-        #expect(r10 == [.save])
-        #expect(life.shouldRun("a"))
+        let (steps, others) = Self.drive(&life, life.restartRequested())
+        #expect(steps == [.stopForRestart(grace: 30), .startContainers], "no tag check again")
+        #expect(others == [.save, .supervise])
+        #expect(life.shouldRun("a") && !life.isRestarting)
     }
 
-    static let initExits: [(RestartPolicy, Int32, InstanceLifecycle.InitStep)] = [
-        (.never, 0, .next), (.never, 1, .fail("init container i failed with exit code 1")),
-        (.onFailure, 1, .retry(after: .milliseconds(500))), (.always, 1, .retry(after: .milliseconds(500))), (.always, 0, .next),
+    @Test func aRestartThatCannotStartEndsFailedAndADeleteOvertakesIt() {
+        var life = Self.running(Self.instance(policy: .always))
+        _ = life.restartRequested()
+        _ = life.done(.stopForRestart(grace: 30), at: Self.t0)
+        let aborted = life.failed(.startContainers, "no image", at: Self.t0)
+        #expect(aborted.contains(.save) && life.instance.status == .failed && life.instance.message == "no image")
+        var deleted = Self.running(Self.instance(policy: .always))
+        _ = deleted.restartRequested()
+        _ = deleted.stopRequested(removing: true)
+        #expect(deleted.done(.stopForRestart(grace: 30), at: Self.t0) == [], "the teardown goes on, not the restart")
+    }
+
+    /// An init container's end: what comes next (the next one, or the containers), the same
+    /// again after a back-off, or the start fails.
+    static let initExits: [(RestartPolicy, Int32, InstanceLifecycle.Action?, String?)] = [
+        (.never, 0, .step(.startContainers), nil), (.never, 1, nil, "init container i failed with exit code 1"),
+        (.onFailure, 1, .step(.runInitContainer(0), after: .milliseconds(500)), nil),
+        (.always, 1, .step(.runInitContainer(0), after: .milliseconds(500)), nil), (.always, 0, .step(.startContainers), nil),
     ]
 
     @Test(arguments: initExits)
-    func anInitContainersEndGoesOnRetriesOrFailsTheStart(policy: RestartPolicy, code: Int32, step: InstanceLifecycle.InitStep) {
+    func anInitContainersEndGoesOnRetriesOrFailsTheStart(
+        policy: RestartPolicy, code: Int32, next: InstanceLifecycle.Action?, failure: String?
+    ) {
         var life = InstanceLifecycle(instance: Self.instance(policy: policy, initContainers: ["i"]))
-        let r11 = life.begin()
-        #expect(r11)
-        life.prepared()
+        _ = Self.drive(&life, life.begin(), stopAt: .runInitContainer(0))
         #expect(life.state == .initializing(index: 0, failures: 0))
-        let (next, _) = life.initContainerExited("i", code: code, at: Self.t0)
-        #expect(next == step)
-        if step == .next { #expect(life.state == .starting) }
+        let actions = life.initContainerExited("i", code: code, at: Self.t0)
+        #expect(actions.first == .removeRuntime("i"))
+        #expect(actions.last { if case .step = $0 { true } else { false } } == next)
+        #expect(life.instance.message == failure)
+        if next == .step(.startContainers) { #expect(life.state == .starting) }
     }
 
     @Test func aStartThatFailsEndsTheInstanceButNotAfterADelete() {
         var life = InstanceLifecycle(instance: Self.instance(policy: .always, containers: ["a", "b"]))
-        let r12 = life.begin()
-        #expect(r12)
+        _ = life.begin()
         life.imagePullFailed("busybox")
-        let actions = life.startFailed("Failed to pull image \"busybox\"", at: Self.t0)
+        let actions = life.failed(.readyImages, "Failed to pull image \"busybox\"", at: Self.t0)
         #expect(actions.contains(.stopMeteringDisk) && actions.contains(.save))
         #expect(life.instance.status == .failed && life.instance.states["a"]?.reason == "ErrImagePull")
         var other = InstanceLifecycle(instance: Self.instance(policy: .always))
-        let r13 = other.begin()
-        #expect(r13)
+        _ = other.begin()
         other.update { $0.states["a"] = ContainerState() }
-        let r14 = other.stopRequested(removing: true)
-        #expect(r14)
-        let r15 = other.startFailed("boom", at: Self.t0)
+        _ = other.stopRequested(removing: true)
+        let r15 = other.failed(.readyImages, "boom", at: Self.t0)
         #expect(r15 == [], "a delete already ends it")
         #expect(other.instance.status == .pending)
     }
 
     @Test func aStopComesOnceAndExitsDuringItAreNotRestarted() {
         var life = Self.running(Self.instance(policy: .always))
-        let r16 = life.stopRequested(removing: false)
-        #expect(r16)
-        let r17 = life.stopRequested(removing: true)
-        #expect(!r17, "the second stop waits for nothing")
+        #expect(!life.stopRequested(removing: false).isEmpty)
+        #expect(life.stopRequested(removing: true) == [], "the second stop waits for nothing")
         let r18 = life.containerExited("a", code: 137, at: Self.t0)
         #expect(r18 == [], "the stop records the exit itself")
-        let r19 = life.restartRequested()
-        #expect(!r19)
-        let r20 = life.begin()
-        #expect(!r20)
+        #expect(life.restartRequested() == [])
+        #expect(life.begin() == [])
     }
 
     @Test func aServiceStopFailsRunningInstancesAndShortensTheirGracePeriod() throws {
         var instance = Self.instance(policy: .always)
         instance.terminationGracePeriodSeconds = 30
         var life = Self.running(instance)
-        let requested = life.shutdownRequested(at: Self.t0)
-        let (removing, actions) = try #require(requested)
-        #expect(!removing)
+        let actions = life.shutdownRequested(at: Self.t0)
         #expect(life.instance.status == .failed && life.instance.terminationGracePeriodSeconds == 5)
         #expect(actions.contains { if case .announce(.nodeShutdown, _) = $0 { true } else { false } })
-        let again = life.shutdownRequested(at: Self.t0)
-        #expect(again == nil)
+        #expect(actions.last == .step(.interruptStart(grace: 5)))
+        #expect(Self.drive(&life, actions).steps.last == .forget(removing: false))
+        #expect(life.shutdownRequested(at: Self.t0) == [])
         var deleting = Self.instance(policy: .always)
         deleting.status = .terminating
         var other = InstanceLifecycle(instance: deleting)
-        let removed = other.shutdownRequested(at: Self.t0)
-        #expect(removed?.removing == true)
+        #expect(Self.drive(&other, other.shutdownRequested(at: Self.t0)).steps.last == .forget(removing: true))
     }
 }

@@ -88,39 +88,28 @@ extension InstanceRun {
         return (oom ? 137 : code, oom)
     }
 
-    /// Runs the init containers in order, each to a successful end (retried by the policy).
-    func runInitContainers() async throws {
-        for spec in instance.initContainers {
-            while true {
-                guard !life.isStopping else { return }
-                try await create(spec)
-                try await launch(spec)
-                await save()
-                let code = await running[spec.name]?.exit() ?? 255
-                running[spec.name] = nil
-                let (step, actions) = life.initContainerExited(spec.name, code: code, at: now)
-                await perform(actions)
-                switch step {
-                case .next: break
-                case .retry(let after):
-                    try? await parts.clock.sleep(for: after)
-                    continue
-                case .fail(let message): throw ServiceError.failed(message)
-                }
-                break
-            }
-        }
+    /// Runs init container `index` to its end; returns what the life says of it (the next one,
+    /// the same again after a back-off, or the start fails).
+    func runInitContainer(_ index: Int) async throws -> [InstanceLifecycle.Action] {
+        let spec = instance.initContainers[index]
+        try await create(spec)
+        try await launch(spec)
+        await save()
+        let code = await running[spec.name]?.exit() ?? 255
+        running[spec.name] = nil
+        return life.initContainerExited(spec.name, code: code, at: now)
     }
 
-    /// Starts every container; the instance is Running once their processes run.
+    /// Starts every container (the life then has the instance Running and its containers
+    /// supervised).
     func startContainers() async throws {
         for spec in instance.containers {
             try await create(spec)
             try await launch(spec)
         }
-        IMCMetrics.started(cached: instance.cacheOutcome == .used, seconds: now.timeIntervalSince(instance.creationTime))
-        await perform(life.containersStarted(at: now))
-        for spec in instance.containers { Task { await self.supervise(spec) } }
+        if !life.isRestarting {
+            IMCMetrics.started(cached: instance.cacheOutcome == .used, seconds: now.timeIntervalSince(instance.creationTime))
+        }
     }
 
     /// Waits for a container to end and restarts it as the life decides, after its back-off.

@@ -11,9 +11,10 @@ import IMCServiceSupport
 import Logging
 
 /// One instance's life in this process: the thin carrier of its `InstanceLifecycle`. The life
-/// decides (what a container's end means, when to restart, what a delete stops); this actor does
-/// the I/O those decisions ask for (disks, mounts, images, runc) and saves the record at each
-/// step a person would want to see.
+/// decides (the steps of the start and of the teardown and their order, what a container's end
+/// means, when to restart, what a delete stops); this actor carries out the actions it answers
+/// with (`carryOut`: a loop that takes each step, tells the life, and goes on with what the life
+/// says next) and does the I/O those steps ask for (disks, mounts, images, runc).
 package actor InstanceRun {
     package nonisolated let id: String
     let account: String
@@ -39,6 +40,8 @@ package actor InstanceRun {
     var oomKillsAtStart: [String: Int] = [:]
     /// The Pod's gVisor sandbox (its pause process), for the `gvisor` runtime class.
     var sandbox: RunningContainer?
+    /// The cache chosen for the instance (or none), once chosen.
+    var selection: CacheSelection?
     /// The start under way, which a stop cancels and waits for: whatever the start made by then
     /// (a disk, mounts, containers) is in this actor's state, so nothing is left behind however
     /// a delete and a start interleave.
@@ -69,6 +72,8 @@ package actor InstanceRun {
     func perform(_ actions: [InstanceLifecycle.Action]) async {
         for action in actions {
             switch action {
+            case .step: await carryOut([action])
+            case .supervise: for spec in instance.containers { Task { await self.supervise(spec) } }
             case .save: await save()
             case .announce: announce(action)
             case .removeRuntime(let name): await runtime.delete(id: runcID(name))
@@ -77,6 +82,75 @@ package actor InstanceRun {
             case .startMeteringDisk: if let lease { await parts.disks.leases.startMetering(lease, for: instance) }
             }
         }
+    }
+
+    /// Carries out `actions` and what the life answers to each step, in order, until the life
+    /// has nothing more to say: a step taken is told to the life (`done`, or `failed` with why),
+    /// and the actions it answers with come next. A start step is not taken once a stop has
+    /// begun.
+    func carryOut(_ actions: [InstanceLifecycle.Action]) async {
+        var queue = actions
+        var next = 0
+        while next < queue.count {
+            let action = queue[next]
+            next += 1
+            guard case .step(let step, let after) = action else {
+                await perform([action])
+                continue
+            }
+            if after > .zero { try? await parts.clock.sleep(for: after) }
+            if step.isStart && life.isStopping { continue }
+            do {
+                queue += try await take(step) ?? life.done(step, at: now)
+            } catch {
+                queue += life.failed(step, Self.describe(error), at: now)
+            }
+        }
+    }
+
+    /// Takes one step. Returns what the life said of its end when the step told it itself (an
+    /// init container's exit), else nil (the step is then `done`).
+    private func take(_ step: InstanceLifecycle.Step) async throws -> [InstanceLifecycle.Action]? {
+        switch step {
+        case .selectCache: try await chooseCache()
+        case .attachDisk: try await attachDisk()
+        case .mountDisk:
+            guard let lease else { throw ServiceError.failed("no disk") }
+            try await parts.disks.manager.mount(lease.disk, at: diskRoot)
+        case .isolate: try await isolate()
+        case .readyImages: try await readyImages(cache: selection?.cache)
+        case .mapLayers: try await mapLayers()
+        case .connectNetwork:
+            try await network.create(owner: namespace)
+            try await connectToVPC()
+            try await startSandbox()
+        case .runInitContainer(let index): return try await runInitContainer(index)
+        case .startContainers: try await startContainers()
+        case .checkMovedTags: checkStale()
+        case .stopForRestart(let grace): await stopContainers(grace: grace)
+        case .interruptStart(let grace):
+            if let starting {
+                // What the start has running is stopped first (an init container may never end
+                // by itself), then the start is let unwind.
+                starting.cancel()
+                await stopContainers(grace: grace)
+                await starting.value
+            }
+        case .stopContainers(let grace): await stopContainers(grace: grace)
+        case .stopSandbox: await stopSandbox()
+        case .removeFilesystems: await removeFilesystems()
+        case .disconnectNetwork(let removing):
+            await network.delete()
+            await disconnectFromVPC(removing: removing)
+        case .releaseDisk(let removing): await releaseDisk(removing: removing)
+        case .forget(let removing):
+            if removing {
+                _ = try? await parts.records.delete(id: id, account: account)
+            } else {
+                await save()
+            }
+        }
+        return nil
     }
 
     /// Logs an event the life just recorded (the one action that needs no waiting, so that a
@@ -100,26 +174,9 @@ package actor InstanceRun {
 
     /// Starts the instance in the background (once, and not after a delete).
     func begin() {
-        guard life.begin() else { return }
-        starting = Task { await self.start() }
-    }
-
-    private func start() async {
-        do {
-            try await prepare()
-            guard !life.isStopping else { return }
-            try await network.create(owner: namespace)
-            try await connectToVPC()
-            try await startSandbox()
-            life.mark(StartupPhase.networkReady, at: now)
-            life.prepared()
-            try await runInitContainers()
-            guard !life.isStopping else { return }
-            try await startContainers()
-            checkStale()
-        } catch {
-            await perform(life.startFailed(Self.describe(error), at: now))
-        }
+        let first = life.begin()
+        guard !first.isEmpty else { return }
+        starting = Task { await self.carryOut(first) }
     }
 
     static func describe(_ error: any Error) -> String {
@@ -131,28 +188,17 @@ package actor InstanceRun {
         }
     }
 
-    /// Match, disk, mount, images.
-    private func prepare() async throws {
-        var selection = try await selectCache()
-        if selection.outcome == .notMatched, let layered = await layerSelection() {
-            selection = layered
-            apply(selection)
+    /// The cache the instance asked for (or one that shares layers with its images), decided on
+    /// and said in its events.
+    private func chooseCache() async throws {
+        var chosen = try await selectCache()
+        if chosen.outcome == .notMatched, let layered = await layerSelection() {
+            chosen = layered
+            apply(chosen)
             await parts.caches.service.markMatched(layered.cache!)
         }
-        life.mark(StartupPhase.matched, at: now)
-        IMCMetrics.matched(selection.outcome)
-        try await attachDisk(&selection)
-        life.mark(StartupPhase.diskReady, at: now)
-        guard let lease else { throw ServiceError.failed("no disk") }
-        try await parts.disks.manager.mount(lease.disk, at: diskRoot)
-        life.mark(StartupPhase.diskMounted, at: now)
-        try await isolate()
-        life.mark(StartupPhase.isolated, at: now)
-        await save()
-        try await readyImages(cache: selection.cache)
-        try await mapLayers()
-        life.mark(StartupPhase.layersMapped, at: now)
-        await save()
+        IMCMetrics.matched(chosen.outcome)
+        selection = chosen
     }
 
     /// The cache the instance asked for, looked up and decided on (API.md section 6 and 7).
@@ -208,7 +254,9 @@ package actor InstanceRun {
     /// The disk: a retained disk of the cache's snapshot taken back, or a clone of it, grown to
     /// the asked size; or a scratch disk when no cache is used, or when the cache's snapshot
     /// cannot be used (then a Warning says why and the images are pulled).
-    private func attachDisk(_ selection: inout CacheSelection) async throws {
+    private func attachDisk() async throws {
+        guard var selection else { throw ServiceError.failed("no cache was chosen") }
+        defer { self.selection = selection }
         let leases = parts.disks.leases
         if let cache = selection.cache, let snapshotID = cache.snapshotID {
             let size = max(cache.servedSize, instance.cache.diskSizeGiB ?? 0)
@@ -248,64 +296,36 @@ package actor InstanceRun {
         }
     }
 
-    // MARK: - Stop
+    // MARK: - Restart and stop
 
     /// Restarts every container in place (RestartEKSContainerInstances).
-    package func restartAll() async {
-        guard life.restartRequested() else { return }
-        await stopContainers(grace: instance.terminationGracePeriodSeconds)
-        guard !life.isStopping else { return }
-        await perform(life.restartResumed(at: now))
-        do {
-            for spec in instance.containers {
-                try await create(spec)
-                try await launch(spec)
-            }
-            await perform(life.containersStarted(at: now))
-            for spec in instance.containers { Task { await self.supervise(spec) } }
-        } catch {
-            await perform(life.restartAborted("\(Self.describe(error))", at: now))
-        }
-    }
+    package func restartAll() async { await carryOut(life.restartRequested()) }
 
     /// Stops everything and releases the disk (or keeps it for reuse); with `removing`, the
     /// record goes too.
     /// `grace`: seconds its containers get to exit (the instance's own when nil).
-    func stop(removing: Bool, grace: Int? = nil) async {
-        guard life.stopRequested(removing: removing) else { return }
-        await teardown(removing: removing, grace: grace)
-    }
+    func stop(removing: Bool, grace: Int? = nil) async { await carryOut(life.stopRequested(removing: removing, grace: grace)) }
 
     /// Ends the instance because the service stops: containers get at most 5 s to exit.
-    func shutdown() async {
-        guard let (removing, actions) = life.shutdownRequested(at: now) else { return }
-        await perform(actions)
-        await teardown(removing: removing)
-    }
+    func shutdown() async { await carryOut(life.shutdownRequested(at: now)) }
 
-    private func teardown(removing: Bool, grace override: Int? = nil) async {
-        let grace = override ?? instance.terminationGracePeriodSeconds
-        if let starting {
-            // What the start has running is stopped first (an init container may never end by
-            // itself), then the start is let unwind, then whatever it started meanwhile.
-            starting.cancel()
-            await stopContainers(grace: grace)
-            await starting.value
-        }
-        await stopContainers(grace: grace)
-        await stopSandbox()
-        // Nothing of the instance may still run when its filesystems go: a process killed a
-        // moment ago may not have exited yet (a busy overlay cannot be unmounted), and one the
-        // runtime lost is killed here; the cgroup goes once it is empty.
+    /// Nothing of the instance may still run when its filesystems go: a process killed a moment
+    /// ago may not have exited yet (a busy overlay cannot be unmounted), and one the runtime lost
+    /// is killed here; the cgroup goes once it is empty. Then the overlays, then the idmapped
+    /// layers under them; then the logs are closed.
+    private func removeFilesystems() async {
         _ = await removeCgroup()
-        // Overlays first, then the idmapped layers under them, then (below) the disk.
         let roots =
             (instance.initContainers + instance.containers).map { rootfs($0.name) } + Self.mappedLayers.map { "\(runDirectory)/\($0)" }
         await BlockingPool.shared.run { for root in roots { Overlay.unmount(root) } }
         for writer in logs.values { await writer.finished() }
         logs = [:]
-        await network.delete()
-        await disconnectFromVPC(removing: removing)
+    }
+
+    /// The disk: kept for the cache's next instance (emptied of this one's writable layers and
+    /// logs) or released, once nothing is mounted under the run directory; the node store, the
+    /// user namespace and (with `removing`) the id range let go; the run directory removed.
+    private func releaseDisk(removing: Bool) async {
         let retain = instance.cache.retainMinutes > 0 && instance.diskFromCache
         if retain, MountTable.isMountPoint(diskRoot) {
             // The next instance of the cache gets the disk as the cache made it: no writable
@@ -313,8 +333,6 @@ package actor InstanceRun {
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/containers/\(id)")
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/.imc-logs")
         }
-        // With the overlays gone (and the writable layers removed from a retained disk), the
-        // disk itself.
         let directory = runDirectory
         await BlockingPool.shared.run { Mount.unmountAll(under: directory) }
         let clean = MountTable.targets(under: directory).isEmpty
@@ -344,12 +362,6 @@ package actor InstanceRun {
             try? FileManager.default.removeItem(atPath: directory)
         } else {
             parts.logger.error("instance mounts could not be removed; its directory is kept", metadata: ["instance": "\(id)"])
-        }
-        life.stopped()
-        if removing {
-            _ = try? await parts.records.delete(id: id, account: account)
-        } else {
-            await save()
         }
     }
 }
