@@ -1,123 +1,102 @@
 import Foundation
 import IMCCache
 
-/// One instance's life as a value: where it stands (`State`) and its record (`Instance`), moved
-/// on by what happened (a container exited, a delete came, the start failed) and answering with
-/// what to do (`Action`s: save the record, restart a container after a back-off, stop metering
-/// the disk ...). It does no I/O: the `InstanceRun` actor carries out the actions, so that the
-/// restart policy, the back-off and the metering decisions are tested as tables, without root.
-public struct InstanceLifecycle: Sendable {
-    public enum State: Equatable, Sendable {
-        /// Recorded; nothing has been done yet.
-        case created
-        /// Matching the cache, making and mounting the disk, readying the images and network.
-        case preparing
-        /// Running init container `index`, after `failures` failed attempts of it.
-        case initializing(index: Int, failures: Int)
-        /// Starting the containers.
-        case starting
-        /// The containers run, each supervised by the restart policy.
-        case running(Supervision)
-        /// Every container has ended for good (or the start failed).
-        case ended
-        /// RestartEKSContainerInstances: the containers are being stopped, to start again.
-        case restarting
-        /// A delete or the service's stop: containers stopping, disk being released; with
-        /// `removing`, the record goes too.
-        case stopping(removing: Bool)
-        /// Everything it held is released.
+/// One instance's life as a value: where it stands and what it holds (`State`: its phase, with
+/// the resources the start made in the phase's associated values), and its record (`Instance`),
+/// moved on by what happened (a step done, a container exited, a delete came, the start failed)
+/// and answering with what to do (`InstanceAction`s: take the next step, save the record,
+/// restart a container after a back-off, stop metering the disk ...). It does no I/O: the
+/// `InstanceRun` actor carries out the actions, so that the steps' order, the restart policy, the
+/// back-off and the metering decisions are tested as tables, without root. `Held` is what the
+/// carrier's steps make (a disk, a namespace, containers); the life keeps it, never looks in it.
+public struct InstanceLifecycle<Held: Sendable>: Sendable {
+    public typealias Phase = InstancePhase
+    public typealias Step = InstanceStep
+    public typealias Action = InstanceAction
+
+    /// Where the life stands, holding what the carrier's steps made until the teardown has
+    /// released it all.
+    public enum State: Sendable {
+        case created(Held)
+        case preparing(Held)
+        case initializing(index: Int, failures: Int, Held)
+        case starting(Held)
+        case running(Supervision, Held)
+        case ended(Held)
+        case restarting(Held)
+        case stopping(removing: Bool, Held)
         case stopped
-    }
 
-    /// The containers under supervision.
-    public struct Supervision: Equatable, Sendable {
-        /// Containers that have not ended for good (running, or waiting to be restarted).
-        public var live: Set<String>
-        /// Failures in a row per container, which set its back-off.
-        public var failures: [String: Int] = [:]
-    }
-
-    /// A step of the start or of the teardown, taken by the carrier of the life, which tells the
-    /// life when it is done (`done`) or why it failed (`failed`); the life answers with what
-    /// comes next.
-    public enum Step: Equatable, Sendable {
-        // The start, in order.
-        /// Match (or look up) the cache, and say what was chosen.
-        case selectCache
-        /// A retained disk of the cache taken back, a clone of its snapshot, or a scratch disk.
-        case attachDisk
-        case mountDisk
-        /// The id range, the user namespace and the cgroup.
-        case isolate
-        /// The images: from the disk, or pulled.
-        case readyImages
-        /// The layer stores shown idmapped.
-        case mapLayers
-        /// The Pod's network namespace, its VPC's port, gVisor's sandbox.
-        case connectNetwork
-        /// Init container `index` run to its end.
-        case runInitContainer(Int)
-        /// Every container created and started.
-        case startContainers
-        /// Once running: whether the cache's tags have moved since it was built.
-        case checkMovedTags
-        // A restart of every container (RestartEKSContainerInstances).
-        /// The containers stopped (then `startContainers`).
-        case stopForRestart(grace: Int)
-        // The teardown, in order.
-        /// A start under way: what it runs stopped, and the start let unwind.
-        case interruptStart(grace: Int)
-        /// TERM, then KILL after `grace` seconds.
-        case stopContainers(grace: Int)
-        case stopSandbox
-        /// The cgroup emptied and removed, overlays and idmapped layers unmounted, logs closed.
-        case removeFilesystems
-        /// The network namespace and the VPC's port (its address kept unless `removing`).
-        case disconnectNetwork(removing: Bool)
-        /// The disk unmounted and retained or released, the node store let go, the user
-        /// namespace and (with `removing`) the id range given back, the run directory removed.
-        case releaseDisk(removing: Bool)
-        /// The record saved as it ended, or (with `removing`) removed.
-        case forget(removing: Bool)
-
-        /// Whether the step is the start's (a stop ends the start: its steps are not taken).
-        public var isStart: Bool {
+        public var phase: Phase {
             switch self {
-            case .selectCache, .attachDisk, .mountDisk, .isolate, .readyImages, .mapLayers, .connectNetwork, .runInitContainer,
-                .startContainers, .checkMovedTags, .stopForRestart:
-                true
-            default: false
+            case .created: .created
+            case .preparing: .preparing
+            case .initializing(let index, let failures, _): .initializing(index: index, failures: failures)
+            case .starting: .starting
+            case .running(let supervision, _): .running(supervision)
+            case .ended: .ended
+            case .restarting: .restarting
+            case .stopping(let removing, _): .stopping(removing: removing)
+            case .stopped: .stopped
+            }
+        }
+
+        /// What the life holds (nothing once stopped).
+        public var held: Held? {
+            switch self {
+            case .created(let h), .preparing(let h), .initializing(_, _, let h), .starting(let h), .running(_, let h), .ended(let h),
+                .restarting(let h), .stopping(_, let h):
+                h
+            case .stopped: nil
+            }
+        }
+
+        init(_ phase: Phase, holding held: Held) {
+            switch phase {
+            case .created: self = .created(held)
+            case .preparing: self = .preparing(held)
+            case .initializing(let index, let failures): self = .initializing(index: index, failures: failures, held)
+            case .starting: self = .starting(held)
+            case .running(let supervision): self = .running(supervision, held)
+            case .ended: self = .ended(held)
+            case .restarting: self = .restarting(held)
+            case .stopping(let removing): self = .stopping(removing: removing, held)
+            case .stopped: self = .stopped
             }
         }
     }
 
-    /// What the carrier of the life must do, in order.
-    public enum Action: Equatable, Sendable {
-        /// Take a step (after `after`: an init container's back-off), then tell the life.
-        case step(Step, after: Duration = .zero)
-        /// Watch each container, and restart it as the policy says.
-        case supervise
-        /// Write the record.
-        case save
-        /// Tell the service's log about an event just recorded.
-        case announce(InstanceEventReason, String)
-        /// Remove a container's runtime state (it will not run again).
-        case removeRuntime(String)
-        /// Start a container again once `after` has passed.
-        case restart(String, after: Duration)
-        /// The image cache disk stops (or starts again) being billed as running.
-        case stopMeteringDisk
-        case startMeteringDisk
-    }
-
     public private(set) var state: State
     public private(set) var instance: Instance
+
+    /// Where it stands.
+    public var phase: Phase { state.phase }
+
+    /// What it holds; nil once stopped.
+    public var held: Held? { state.held }
+
+    /// Changes what it holds (nothing once stopped: what a late step makes then is the
+    /// carrier's to release).
+    public mutating func hold(_ change: (inout Held) -> Void) {
+        guard var held = state.held else { return }
+        change(&held)
+        state = State(state.phase, holding: held)
+    }
+
+    /// Moves to `phase`, holding what it held; to `stopped`, letting go of it.
+    private mutating func moveTo(_ phase: Phase) {
+        guard let held = state.held else { return }
+        state = State(phase, holding: held)
+    }
+
     /// The containers are starting again after a restart (not for the first time).
     public private(set) var isRestarting = false
 
-    public init(instance: Instance) {
+    /// A life of `instance`, holding `held` (what a run of it before this process already made:
+    /// its retained disk).
+    public init(instance: Instance, holding held: Held) {
         self.instance = instance
-        state = .created
+        state = .created(held)
     }
 
     /// The back-off before the `failures`-th restart in a row, as the kubelet's: 0.5 s doubling,
@@ -128,7 +107,7 @@ public struct InstanceLifecycle: Sendable {
 
     /// A delete or the service's stop has begun.
     public var isStopping: Bool {
-        switch state {
+        switch phase {
         case .stopping, .stopped: true
         default: false
         }
@@ -136,7 +115,7 @@ public struct InstanceLifecycle: Sendable {
 
     /// The start is under way (a delete must cancel it and wait for it).
     public var isStarting: Bool {
-        switch state {
+        switch phase {
         case .preparing, .initializing, .starting: true
         default: false
         }
@@ -144,7 +123,7 @@ public struct InstanceLifecycle: Sendable {
 
     /// Whether `name` is supervised and should run (again).
     public func shouldRun(_ name: String) -> Bool {
-        guard case .running(let s) = state else { return false }
+        guard case .running(let s) = phase else { return false }
         return s.live.contains(name)
     }
 
@@ -172,8 +151,8 @@ public struct InstanceLifecycle: Sendable {
 
     /// The start begins (once, and not after a delete): its first step.
     public mutating func begin() -> [Action] {
-        guard state == .created else { return [] }
-        state = .preparing
+        guard phase == .created else { return [] }
+        moveTo(.preparing)
         return [.step(.selectCache)]
     }
 
@@ -200,12 +179,12 @@ public struct InstanceLifecycle: Sendable {
             return [.save, .step(.connectNetwork)]
         case .connectNetwork:
             mark(StartupPhase.networkReady, at: time)
-            guard state == .preparing else { return [] }
+            guard phase == .preparing else { return [] }
             if instance.initContainers.isEmpty {
-                state = .starting
+                moveTo(.starting)
                 return [.step(.startContainers)]
             }
-            state = .initializing(index: 0, failures: 0)
+            moveTo(.initializing(index: 0, failures: 0))
             return [.step(.runInitContainer(0))]
         case .runInitContainer: return []  // its end is told by `initContainerExited`
         case .startContainers:
@@ -215,18 +194,18 @@ public struct InstanceLifecycle: Sendable {
             return started + [.supervise] + (first ? [.step(.checkMovedTags)] : [])
         case .checkMovedTags: return []
         case .stopForRestart:
-            guard state == .restarting else { return [] }
+            guard phase == .restarting else { return [] }
             return restartResumed(at: time) + [.step(.startContainers)]
         case .interruptStart(let grace): return [.step(.stopContainers(grace: grace))]
         case .stopContainers: return [.step(.stopSandbox)]
         case .stopSandbox: return [.step(.removeFilesystems)]
         case .removeFilesystems:
-            guard case .stopping(let removing) = state else { return [] }
+            guard case .stopping(let removing) = phase else { return [] }
             return [.step(.disconnectNetwork(removing: removing))]
         case .disconnectNetwork(let removing): return [.step(.releaseDisk(removing: removing))]
         case .releaseDisk(let removing): return [.step(.forget(removing: removing))]
         case .forget:
-            state = .stopped
+            moveTo(.stopped)
             return []
         }
     }
@@ -274,19 +253,19 @@ public struct InstanceLifecycle: Sendable {
     /// back-off, or the start fails.
     public mutating func initContainerExited(_ name: String, code: Int32, at time: Date) -> [Action] {
         terminated(name, code: code, at: time)
-        guard case .initializing(let index, let failures) = state else { return [] }
+        guard case .initializing(let index, let failures) = phase else { return [] }
         if code == 0 {
             if index + 1 < instance.initContainers.count {
-                state = .initializing(index: index + 1, failures: 0)
+                moveTo(.initializing(index: index + 1, failures: 0))
                 return [.removeRuntime(name), .step(.runInitContainer(index + 1))]
             }
-            state = .starting
+            moveTo(.starting)
             return [.removeRuntime(name), .step(.startContainers)]
         }
         guard instance.restartPolicy != .never else {
             return [.removeRuntime(name)] + startFailed("init container \(name) failed with exit code \(code)", at: time)
         }
-        state = .initializing(index: index, failures: failures + 1)
+        moveTo(.initializing(index: index, failures: failures + 1))
         setState(name) {
             $0.restartCount += 1
             $0.reason = "CrashLoopBackOff"
@@ -297,8 +276,8 @@ public struct InstanceLifecycle: Sendable {
 
     /// Every container runs: the instance is Running.
     mutating func containersStarted(at time: Date) -> [Action] {
-        guard state == .starting else { return [] }
-        state = .running(Supervision(live: Set(instance.containers.map(\.name))))
+        guard phase == .starting else { return [] }
+        moveTo(.running(Supervision(live: Set(instance.containers.map(\.name)))))
         instance.status = .running
         isRestarting = false
         return [.save]
@@ -308,7 +287,7 @@ public struct InstanceLifecycle: Sendable {
     /// container that did not end says why.
     mutating func startFailed(_ message: String, at time: Date) -> [Action] {
         guard !isStopping else { return [] }
-        state = .ended
+        moveTo(.ended)
         instance.status = .failed
         instance.message = message
         instance.finishTime = time
@@ -339,17 +318,17 @@ public struct InstanceLifecycle: Sendable {
     /// done; with every container done, the instance is Succeeded (all exited 0) or Failed, and
     /// its disk stops being billed as running.
     public mutating func containerExited(_ name: String, code: Int32, oomKilled: Bool = false, at time: Date) -> [Action] {
-        guard case .running(var supervision) = state, supervision.live.contains(name) else { return [] }
+        guard case .running(var supervision) = phase, supervision.live.contains(name) else { return [] }
         terminated(name, code: code, oomKilled: oomKilled, at: time)
         let policy = instance.restartPolicy
         guard policy == .always || (policy == .onFailure && code != 0) else {
             supervision.live.remove(name)
-            state = .running(supervision)
+            moveTo(.running(supervision))
             return [.removeRuntime(name)] + finishIfDone(at: time) + [.save]
         }
         let failures = code == 0 ? 0 : supervision.failures[name, default: 0] + 1
         supervision.failures[name] = failures
-        state = .running(supervision)
+        moveTo(.running(supervision))
         setState(name) {
             $0.restartCount += 1
             if code != 0 && !oomKilled { $0.reason = "CrashLoopBackOff" }
@@ -361,17 +340,17 @@ public struct InstanceLifecycle: Sendable {
 
     /// A container could not be started again: it is done, with the reason.
     public mutating func restartFailed(_ name: String, _ message: String, at time: Date) -> [Action] {
-        guard case .running(var supervision) = state, supervision.live.contains(name) else { return [] }
+        guard case .running(var supervision) = phase, supervision.live.contains(name) else { return [] }
         supervision.live.remove(name)
-        state = .running(supervision)
+        moveTo(.running(supervision))
         let event = record(.failed, "Error: \(message)", at: time)
         setState(name) { $0.reason = "StartError" }
         return [event] + finishIfDone(at: time) + [.save]
     }
 
     private mutating func finishIfDone(at time: Date) -> [Action] {
-        guard case .running(let supervision) = state, supervision.live.isEmpty, instance.status == .running else { return [] }
-        state = .ended
+        guard case .running(let supervision) = phase, supervision.live.isEmpty, instance.status == .running else { return [] }
+        moveTo(.ended)
         let codes = instance.containers.map { instance.states[$0.name]?.exitCode ?? 1 }
         instance.status = codes.allSatisfy { $0 == 0 } ? .succeeded : .failed
         if instance.status == .failed { instance.message = "a container exited with an error" }
@@ -384,9 +363,9 @@ public struct InstanceLifecycle: Sendable {
     /// A restart of every container begins (once the instance has started, and not while it
     /// is being deleted): its containers are stopped, then started again.
     public mutating func restartRequested() -> [Action] {
-        switch state {
+        switch phase {
         case .running, .ended:
-            state = .restarting
+            moveTo(.restarting)
             isRestarting = true
             return [.step(.stopForRestart(grace: instance.terminationGracePeriodSeconds))]
         default:
@@ -397,14 +376,14 @@ public struct InstanceLifecycle: Sendable {
     /// The containers were stopped: they start again, and an ended instance's disk is billed
     /// as running again.
     mutating func restartResumed(at time: Date) -> [Action] {
-        guard state == .restarting else { return [] }
+        guard phase == .restarting else { return [] }
         var actions: [Action] = []
         if instance.status != .running, instance.diskFromCache { actions.append(.startMeteringDisk) }
         instance.status = .running
         instance.finishTime = nil
         instance.message = nil
         for c in instance.containers { setState(c.name) { $0.restartCount += 1 } }
-        state = .starting
+        moveTo(.starting)
         return actions
     }
 
@@ -412,7 +391,7 @@ public struct InstanceLifecycle: Sendable {
     mutating func restartAborted(_ message: String, at time: Date) -> [Action] {
         isRestarting = false
         guard !isStopping else { return [] }
-        state = .ended
+        moveTo(.ended)
         instance.status = .failed
         instance.message = message
         return [record(.failed, "Error: \(message)", at: time), .save]
@@ -425,7 +404,7 @@ public struct InstanceLifecycle: Sendable {
     /// `removing`, the record goes once everything is released.
     public mutating func stopRequested(removing: Bool, grace: Int? = nil) -> [Action] {
         guard !isStopping else { return [] }
-        state = .stopping(removing: removing)
+        moveTo(.stopping(removing: removing))
         return [.step(.interruptStart(grace: grace ?? instance.terminationGracePeriodSeconds))]
     }
 
@@ -443,7 +422,7 @@ public struct InstanceLifecycle: Sendable {
         }
         instance.terminationGracePeriodSeconds = min(instance.terminationGracePeriodSeconds, 5)
         let removing = instance.status == .terminating
-        state = .stopping(removing: removing)
+        moveTo(.stopping(removing: removing))
         return actions + [.step(.interruptStart(grace: instance.terminationGracePeriodSeconds))]
     }
 
@@ -452,4 +431,108 @@ public struct InstanceLifecycle: Sendable {
         record(.killing, "Stopping container \(name)", at: time)
     }
 
+}
+
+/// Where an instance's life stands.
+public enum InstancePhase: Equatable, Sendable {
+    /// Recorded; nothing has been done yet.
+    case created
+    /// Matching the cache, making and mounting the disk, readying the images and network.
+    case preparing
+    /// Running init container `index`, after `failures` failed attempts of it.
+    case initializing(index: Int, failures: Int)
+    /// Starting the containers.
+    case starting
+    /// The containers run, each supervised by the restart policy.
+    case running(Supervision)
+    /// Every container has ended for good (or the start failed).
+    case ended
+    /// RestartEKSContainerInstances: the containers are being stopped, to start again.
+    case restarting
+    /// A delete or the service's stop: containers stopping, disk being released; with
+    /// `removing`, the record goes too.
+    case stopping(removing: Bool)
+    /// Everything it held is released.
+    case stopped
+}
+
+/// The containers under supervision.
+public struct Supervision: Equatable, Sendable {
+    /// Containers that have not ended for good (running, or waiting to be restarted).
+    public var live: Set<String>
+    /// Failures in a row per container, which set its back-off.
+    public var failures: [String: Int] = [:]
+}
+
+/// A step of the start or of the teardown, taken by the carrier of the life, which tells the
+/// life when it is done (`done`) or why it failed (`failed`); the life answers with what
+/// comes next.
+public enum InstanceStep: Equatable, Sendable {
+    // The start, in order.
+    /// Match (or look up) the cache, and say what was chosen.
+    case selectCache
+    /// A retained disk of the cache taken back, a clone of its snapshot, or a scratch disk.
+    case attachDisk
+    case mountDisk
+    /// The id range, the user namespace and the cgroup.
+    case isolate
+    /// The images: from the disk, or pulled.
+    case readyImages
+    /// The layer stores shown idmapped.
+    case mapLayers
+    /// The Pod's network namespace, its VPC's port, gVisor's sandbox.
+    case connectNetwork
+    /// Init container `index` run to its end.
+    case runInitContainer(Int)
+    /// Every container created and started.
+    case startContainers
+    /// Once running: whether the cache's tags have moved since it was built.
+    case checkMovedTags
+    // A restart of every container (RestartEKSContainerInstances).
+    /// The containers stopped (then `startContainers`).
+    case stopForRestart(grace: Int)
+    // The teardown, in order.
+    /// A start under way: what it runs stopped, and the start let unwind.
+    case interruptStart(grace: Int)
+    /// TERM, then KILL after `grace` seconds.
+    case stopContainers(grace: Int)
+    case stopSandbox
+    /// The cgroup emptied and removed, overlays and idmapped layers unmounted, logs closed.
+    case removeFilesystems
+    /// The network namespace and the VPC's port (its address kept unless `removing`).
+    case disconnectNetwork(removing: Bool)
+    /// The disk unmounted and retained or released, the node store let go, the user
+    /// namespace and (with `removing`) the id range given back, the run directory removed.
+    case releaseDisk(removing: Bool)
+    /// The record saved as it ended, or (with `removing`) removed.
+    case forget(removing: Bool)
+
+    /// Whether the step is the start's (a stop ends the start: its steps are not taken).
+    public var isStart: Bool {
+        switch self {
+        case .selectCache, .attachDisk, .mountDisk, .isolate, .readyImages, .mapLayers, .connectNetwork, .runInitContainer,
+            .startContainers, .checkMovedTags, .stopForRestart:
+            true
+        default: false
+        }
+    }
+}
+
+/// What the carrier of the life must do, in order.
+public enum InstanceAction: Equatable, Sendable {
+    /// Take a step (after `after`: an init container's back-off), then tell the life.
+    case step(InstanceStep, after: Duration = .zero)
+    /// Watch each container, and restart it as the policy says.
+    case supervise
+    /// Write the record.
+    case save
+    /// Tell the service's log about an event just recorded.
+    case announce(InstanceEventReason, String)
+    /// Remove a container's runtime state (it will not run again).
+    case removeRuntime(String)
+    /// Start a container again once `after` has passed.
+    case restart(String, after: Duration)
+    /// The image cache disk stops (or starts again) being billed as running.
+    case stopMeteringDisk
+    case startMeteringDisk
 }

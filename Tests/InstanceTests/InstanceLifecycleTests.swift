@@ -5,6 +5,10 @@ import Testing
 
 /// The instance's decisions as tables: no disk, no runc, no root.
 struct InstanceLifecycleTests {
+    /// What a carrier's steps would make: here, the names of the steps that made something.
+    struct Made: Sendable, Equatable { var by: [String] = [] }
+    typealias Life = InstanceLifecycle<Made>
+
     static let t0 = Date(timeIntervalSince1970: 1_700_000_000)
 
     static func instance(policy: RestartPolicy, containers: [String] = ["a"], initContainers: [String] = [], fromCache: Bool = true)
@@ -18,16 +22,16 @@ struct InstanceLifecycleTests {
         return i
     }
 
-    typealias Step = InstanceLifecycle.Step
+    typealias Step = InstanceStep
 
     /// Takes every step the life asks for as if it succeeded (an init container exiting 0), and
     /// returns the steps taken and the other actions, in order.
-    static func drive(_ life: inout InstanceLifecycle, _ actions: [InstanceLifecycle.Action], stopAt last: Step? = nil)
-        -> (steps: [Step], others: [InstanceLifecycle.Action])
+    static func drive(_ life: inout Life, _ actions: [InstanceAction], stopAt last: Step? = nil)
+        -> (steps: [Step], others: [InstanceAction])
     {
         var queue = actions
         var steps: [Step] = []
-        var others: [InstanceLifecycle.Action] = []
+        var others: [InstanceAction] = []
         while !queue.isEmpty {
             let action = queue.removeFirst()
             guard case .step(let step, _) = action else {
@@ -36,6 +40,8 @@ struct InstanceLifecycleTests {
             }
             steps.append(step)
             if step == last { break }
+            // What the step made is held by the life, whatever its phase.
+            life.hold { $0.by.append("\(step)") }
             switch step {
             case .runInitContainer(let i): queue += life.initContainerExited(life.instance.initContainers[i].name, code: 0, at: t0)
             case .startContainers:
@@ -48,8 +54,8 @@ struct InstanceLifecycleTests {
     }
 
     /// A life whose containers run.
-    static func running(_ instance: Instance) -> InstanceLifecycle {
-        var life = InstanceLifecycle(instance: instance)
+    static func running(_ instance: Instance) -> Life {
+        var life = Life(instance: instance, holding: Made())
         _ = drive(&life, life.begin(), stopAt: .checkMovedTags)
         #expect(life.instance.status == .running)
         return life
@@ -58,7 +64,7 @@ struct InstanceLifecycleTests {
     /// The start is the life's, step by step, in order; the record is saved where a person
     /// would look, and the containers are supervised once they run.
     @Test func theStartIsTakenStepByStepInOrder() {
-        var life = InstanceLifecycle(instance: Self.instance(policy: .always, initContainers: ["i1", "i2"]))
+        var life = Life(instance: Self.instance(policy: .always, initContainers: ["i1", "i2"]), holding: Made())
         let (steps, others) = Self.drive(&life, life.begin())
         #expect(
             steps == [
@@ -73,16 +79,17 @@ struct InstanceLifecycleTests {
                 StartupPhase.layersMapped, StartupPhase.networkReady,
             ])
         #expect(life.begin() == [], "once")
+        #expect(life.held?.by.prefix(3) == ["selectCache", "attachDisk", "mountDisk"], "what the start made is held in its phases")
     }
 
     /// A failed step ends the start Failed with the reason; a step done after a delete began
     /// leads nowhere (the teardown takes over).
     @Test func aFailedStepEndsTheStartAndADeleteEndsIt() {
-        var life = InstanceLifecycle(instance: Self.instance(policy: .always))
+        var life = Life(instance: Self.instance(policy: .always), holding: Made())
         _ = life.begin()
         let failed = life.failed(.readyImages, "Failed to pull image \"busybox\"", at: Self.t0)
-        #expect(failed.contains(.save) && life.instance.status == .failed && life.state == .ended)
-        var deleted = InstanceLifecycle(instance: Self.instance(policy: .always))
+        #expect(failed.contains(.save) && life.instance.status == .failed && life.phase == .ended)
+        var deleted = Life(instance: Self.instance(policy: .always), holding: Made())
         _ = deleted.begin()
         _ = deleted.done(.selectCache, at: Self.t0)
         let stop = deleted.stopRequested(removing: true)
@@ -101,7 +108,7 @@ struct InstanceLifecycleTests {
                 .interruptStart(grace: 3), .stopContainers(grace: 3), .stopSandbox, .removeFilesystems,
                 .disconnectNetwork(removing: removing), .releaseDisk(removing: removing), .forget(removing: removing),
             ])
-        #expect(life.state == .stopped)
+        #expect(life.phase == .stopped)
         #expect(life.stopRequested(removing: true) == [], "a stop comes once")
     }
 
@@ -139,7 +146,7 @@ struct InstanceLifecycleTests {
 
     @Test(arguments: backoffs)
     func backOffDoublesFromHalfASecondToThirtySeconds(failures: Int, expected: Duration) {
-        #expect(InstanceLifecycle.backoff(failures: failures) == expected)
+        #expect(Life.backoff(failures: failures) == expected)
     }
 
     @Test func failuresInARowGrowTheBackOffAndASuccessResetsIt() {
@@ -162,7 +169,7 @@ struct InstanceLifecycleTests {
         let r3 = life.containerExited("b", code: 2, at: Self.t0)
         #expect(r3.contains(.stopMeteringDisk))
         #expect(life.instance.status == .failed && life.instance.message == "a container exited with an error")
-        #expect(life.state == .ended)
+        #expect(life.phase == .ended)
     }
 
     @Test func aScratchDiskInstanceStillEndsButIsNotMeteredAgainOnRestart() {
@@ -202,7 +209,7 @@ struct InstanceLifecycleTests {
 
     /// An init container's end: what comes next (the next one, or the containers), the same
     /// again after a back-off, or the start fails.
-    static let initExits: [(RestartPolicy, Int32, InstanceLifecycle.Action?, String?)] = [
+    static let initExits: [(RestartPolicy, Int32, InstanceAction?, String?)] = [
         (.never, 0, .step(.startContainers), nil), (.never, 1, nil, "init container i failed with exit code 1"),
         (.onFailure, 1, .step(.runInitContainer(0), after: .milliseconds(500)), nil),
         (.always, 1, .step(.runInitContainer(0), after: .milliseconds(500)), nil), (.always, 0, .step(.startContainers), nil),
@@ -210,26 +217,26 @@ struct InstanceLifecycleTests {
 
     @Test(arguments: initExits)
     func anInitContainersEndGoesOnRetriesOrFailsTheStart(
-        policy: RestartPolicy, code: Int32, next: InstanceLifecycle.Action?, failure: String?
+        policy: RestartPolicy, code: Int32, next: InstanceAction?, failure: String?
     ) {
-        var life = InstanceLifecycle(instance: Self.instance(policy: policy, initContainers: ["i"]))
+        var life = Life(instance: Self.instance(policy: policy, initContainers: ["i"]), holding: Made())
         _ = Self.drive(&life, life.begin(), stopAt: .runInitContainer(0))
-        #expect(life.state == .initializing(index: 0, failures: 0))
+        #expect(life.phase == .initializing(index: 0, failures: 0))
         let actions = life.initContainerExited("i", code: code, at: Self.t0)
         #expect(actions.first == .removeRuntime("i"))
         #expect(actions.last { if case .step = $0 { true } else { false } } == next)
         #expect(life.instance.message == failure)
-        if next == .step(.startContainers) { #expect(life.state == .starting) }
+        if next == .step(.startContainers) { #expect(life.phase == .starting) }
     }
 
     @Test func aStartThatFailsEndsTheInstanceButNotAfterADelete() {
-        var life = InstanceLifecycle(instance: Self.instance(policy: .always, containers: ["a", "b"]))
+        var life = Life(instance: Self.instance(policy: .always, containers: ["a", "b"]), holding: Made())
         _ = life.begin()
         life.imagePullFailed("busybox")
         let actions = life.failed(.readyImages, "Failed to pull image \"busybox\"", at: Self.t0)
         #expect(actions.contains(.stopMeteringDisk) && actions.contains(.save))
         #expect(life.instance.status == .failed && life.instance.states["a"]?.reason == "ErrImagePull")
-        var other = InstanceLifecycle(instance: Self.instance(policy: .always))
+        var other = Life(instance: Self.instance(policy: .always), holding: Made())
         _ = other.begin()
         other.update { $0.states["a"] = ContainerState() }
         _ = other.stopRequested(removing: true)
@@ -260,7 +267,7 @@ struct InstanceLifecycleTests {
         #expect(life.shutdownRequested(at: Self.t0) == [])
         var deleting = Self.instance(policy: .always)
         deleting.status = .terminating
-        var other = InstanceLifecycle(instance: deleting)
+        var other = Life(instance: deleting, holding: Made())
         #expect(Self.drive(&other, other.shutdownRequested(at: Self.t0)).steps.last == .forget(removing: true))
     }
 }

@@ -90,7 +90,7 @@ extension InstanceRun {
 
     /// Runs init container `index` to its end; returns what the life says of it (the next one,
     /// the same again after a back-off, or the start fails).
-    func runInitContainer(_ index: Int) async throws -> [InstanceLifecycle.Action] {
+    func runInitContainer(_ index: Int) async throws -> [InstanceAction] {
         let spec = instance.initContainers[index]
         try await create(spec)
         try await launch(spec)
@@ -164,7 +164,7 @@ extension InstanceRun {
     }
 }
 
-extension InstanceLifecycle.Action {
+extension InstanceAction {
     /// The back-off of a `.restart`.
     var restartDelay: Duration? {
         if case .restart(_, let after) = self { return after }

@@ -19,29 +19,8 @@ package actor InstanceRun {
     package nonisolated let id: String
     let account: String
     let parts: InstanceRunParts
-    var life: InstanceLifecycle
-    /// Images ready to run, by reference as the containers name them.
-    var images: [String: ReadyImage] = [:]
-    /// Images that came from the cache's disk (checked for moved tags once running).
-    var fromCache: Set<String> = []
-    /// Containers whose `runc run` is a child of this process, by name.
-    var running: [String: RunningContainer] = [:]
-    /// The instance's disk, once attached.
-    var lease: DiskLease?
-    /// The account's node image store, while this instance uses it.
-    var nodeImages: NodeImages.Use?
-    /// The instance's user namespace (its id range), while it runs.
-    var namespace: UserNamespace?
-    /// Each image's layers relative to the run directory, through the idmapped layer mounts.
-    var relativeLayers: [String: [String]] = [:]
-    /// Each container's log, while it runs.
-    var logs: [String: LogWriter] = [:]
-    /// The instance's OOM kills when each container was last started.
-    var oomKillsAtStart: [String: Int] = [:]
-    /// The Pod's gVisor sandbox (its pause process), for the `gvisor` runtime class.
-    var sandbox: RunningContainer?
-    /// The cache chosen for the instance (or none), once chosen.
-    var selection: CacheSelection?
+    /// The life: its phase, and in the phase what its steps made (`InstanceHeld`).
+    var life: InstanceLifecycle<InstanceHeld>
     /// The start under way, which a stop cancels and waits for: whatever the start made by then
     /// (a disk, mounts, containers) is in this actor's state, so nothing is left behind however
     /// a delete and a start interleave.
@@ -51,8 +30,7 @@ package actor InstanceRun {
         id = instance.id
         account = instance.account
         self.parts = parts
-        life = InstanceLifecycle(instance: instance)
-        lease = parts.disks.leases.existing(for: instance)
+        life = InstanceLifecycle(instance: instance, holding: InstanceHeld(lease: parts.disks.leases.existing(for: instance)))
     }
 
     var instance: Instance { life.instance }
@@ -69,7 +47,7 @@ package actor InstanceRun {
 
     // MARK: - Carrying out the life's actions
 
-    func perform(_ actions: [InstanceLifecycle.Action]) async {
+    func perform(_ actions: [InstanceAction]) async {
         for action in actions {
             switch action {
             case .step: await carryOut([action])
@@ -88,7 +66,7 @@ package actor InstanceRun {
     /// has nothing more to say: a step taken is told to the life (`done`, or `failed` with why),
     /// and the actions it answers with come next. A start step is not taken once a stop has
     /// begun.
-    func carryOut(_ actions: [InstanceLifecycle.Action]) async {
+    func carryOut(_ actions: [InstanceAction]) async {
         var queue = actions
         var next = 0
         while next < queue.count {
@@ -110,7 +88,7 @@ package actor InstanceRun {
 
     /// Takes one step. Returns what the life said of its end when the step told it itself (an
     /// init container's exit), else nil (the step is then `done`).
-    private func take(_ step: InstanceLifecycle.Step) async throws -> [InstanceLifecycle.Action]? {
+    private func take(_ step: InstanceStep) async throws -> [InstanceAction]? {
         switch step {
         case .selectCache: try await chooseCache()
         case .attachDisk: try await attachDisk()
@@ -155,7 +133,7 @@ package actor InstanceRun {
 
     /// Logs an event the life just recorded (the one action that needs no waiting, so that a
     /// step that cannot await, as the cache's selection, records events the same way).
-    func announce(_ action: InstanceLifecycle.Action) {
+    func announce(_ action: InstanceAction) {
         guard case .announce(let reason, let message) = action else { return }
         parts.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
     }
