@@ -53,7 +53,8 @@ package actor InstanceRun {
             case .step: await carryOut([action])
             case .supervise: for spec in instance.containers { Task { await self.supervise(spec) } }
             case .save: await save()
-            case .announce: announce(action)
+            case .announce(let reason, let message):
+                parts.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
             case .removeRuntime(let name): await runtime.delete(id: runcID(name))
             case .restart: break  // the supervision loop waits and restarts
             case .stopMeteringDisk: if let lease { await parts.disks.leases.stopMetering(lease) }
@@ -131,13 +132,6 @@ package actor InstanceRun {
         return nil
     }
 
-    /// Logs an event the life just recorded (the one action that needs no waiting, so that a
-    /// step that cannot await, as the cache's selection, records events the same way).
-    func announce(_ action: InstanceAction) {
-        guard case .announce(let reason, let message) = action else { return }
-        parts.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
-    }
-
     func save() async {
         guard (try? await parts.records.update(instance)) != nil else {
             if !life.isStopping { parts.logger.debug("instance record gone", metadata: ["instance": "\(id)"]) }
@@ -172,7 +166,7 @@ package actor InstanceRun {
         var chosen = try await selectCache()
         if chosen.outcome == .notMatched, let layered = await layerSelection() {
             chosen = layered
-            apply(chosen)
+            await apply(chosen)
             await parts.caches.service.markMatched(layered.cache!)
         }
         IMCMetrics.matched(chosen.outcome)
@@ -195,7 +189,7 @@ package actor InstanceRun {
         }
         let selection = CacheSelection.select(lookup, images: images, now: now)
         if case .manual = lookup, let cache = selection.cache { await parts.caches.service.markMatched(cache) }
-        apply(selection)
+        await apply(selection)
         if selection.outcome == .notMatched, instance.cache.autoCreate == true { await autoCreateCache() }
         return selection
     }
@@ -215,18 +209,15 @@ package actor InstanceRun {
                 made.created
                 ? "Image cache \(made.cache.id) is being built for these images; the next instance with them uses it\(evicted)"
                 : "Image cache \(made.cache.id) for these images already exists (\(made.cache.status.rawValue)); the next instance uses it once it is Ready"
-            announce(life.record(.imageCacheAutoCreated, message, at: now))
+            await event(.imageCacheAutoCreated, message)
         } catch {
-            announce(
-                life.record(.imageCacheAutoCreated, "No image cache could be created for these images: \(Self.describe(error))", at: now))
+            await event(.imageCacheAutoCreated, "No image cache could be created for these images: \(Self.describe(error))")
         }
     }
 
-    private func apply(_ selection: CacheSelection) {
+    private func apply(_ selection: CacheSelection) async {
         life.update { $0.cacheOutcome = selection.outcome }
-        for (reason, message) in selection.events {
-            announce(life.record(reason, message, at: now))
-        }
+        for (reason, message) in selection.events { await event(reason, message) }
     }
 
     /// The disk: a retained disk of the cache's snapshot taken back, or a clone of it, grown to
@@ -244,7 +235,7 @@ package actor InstanceRun {
                     as DiskError
                 {
                     selection = CacheSelection.unusable(cache.id, why: e.message)
-                    apply(selection)
+                    await apply(selection)
                 }
             }
             if let attached {
