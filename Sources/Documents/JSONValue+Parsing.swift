@@ -10,15 +10,7 @@ extension JSONValue {
 
     /// Parses JSON text; the error says why it is not JSON.
     public static func parseJSON(_ bytes: some Collection<UInt8>) throws(DocumentError) -> JSONValue {
-        let data = Data(bytes)
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
-            throw DocumentError("not valid JSON")
-        }
-        guard let value = JSONValue(foundation: object, depth: 0) else {
-            throw DocumentError("nested deeper than \(maximumDepth) levels")
-        }
-        return value
+        try JSONParser.parse(bytes)
     }
 
     /// Parses one YAML document (of which JSON is a part); nil for an empty document.
@@ -47,31 +39,6 @@ extension JSONValue {
     }
 
     static func yamlProblem(_ error: any Error) -> String { String("\(error)".prefix(300)) }
-
-    init?(foundation value: Any, depth: Int) {
-        guard depth <= Self.maximumDepth else { return nil }
-        switch value {
-        case let a as [Any]:
-            var out: [JSONValue] = []
-            out.reserveCapacity(a.count)
-            for v in a {
-                guard let j = JSONValue(foundation: v, depth: depth + 1) else { return nil }
-                out.append(j)
-            }
-            self = .array(out)
-        case let o as [String: Any]:
-            var out: [String: JSONValue] = [:]
-            out.reserveCapacity(o.count)
-            for (k, v) in o {
-                guard let j = JSONValue(foundation: v, depth: depth + 1) else { return nil }
-                out[k] = j
-            }
-            self = .object(out)
-        default:
-            guard let scalar = JSONValue(foundation: value) else { return nil }
-            self = scalar
-        }
-    }
 
     /// A YAML node as JSON: plain scalars typed as YAML 1.2's core schema types them (null,
     /// true/false, integers, floats), everything else a string; keys must be strings.

@@ -38,32 +38,4 @@ public enum JSONValue: Codable, Sendable, Equatable {
         case .object(let o): try c.encode(o)
         }
     }
-
-    /// JSON `true`/`false` (Foundation hands them over as char-typed NSNumbers).
-    static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
-
-    /// The value of a JSON object Foundation parsed (`JSONSerialization`).
-    public init?(foundation value: Any) {
-        switch value {
-        case is NSNull: self = .null
-        case let s as String: self = .string(s)
-        case let n as NSNumber where Self.isBool(n): self = .bool(n.boolValue)
-        case let n as NSNumber: self = .number(n.doubleValue)
-        case let a as [Any]:
-            var out: [JSONValue] = []
-            for v in a {
-                guard let j = JSONValue(foundation: v) else { return nil }
-                out.append(j)
-            }
-            self = .array(out)
-        case let o as [String: Any]:
-            var out: [String: JSONValue] = [:]
-            for (k, v) in o {
-                guard let j = JSONValue(foundation: v) else { return nil }
-                out[k] = j
-            }
-            self = .object(out)
-        default: return nil
-        }
-    }
 }

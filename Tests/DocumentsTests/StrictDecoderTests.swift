@@ -67,7 +67,7 @@ struct StrictDecoderTests {
         (#"{"Containers":[],"Colour":"blue"}"#, "Colour is not a field"),
         (#"{"Containers":[],"Colour":null}"#, "Colour is not a field"),
         (#"[1]"#, "the document must be an object, not [1]"),
-        (#"{"#, "not valid JSON"),
+        (#"{"#, "not valid JSON at byte 1: the document ends inside an object"),
     ])
     func aBadFieldIsRefusedByItsPath(json: String, message: String) {
         #expect {
@@ -220,5 +220,63 @@ struct JSONBytesEncoderTests {
         #expect(try JSONBytesEncoder().encode("x") == Array(#""x""#.utf8))
         #expect(try JSONBytesEncoder().encode(Empty()) == Array("null".utf8))
         #expect(try JSONBytesEncoder().encode([Int]()) == Array("[]".utf8))
+    }
+}
+
+/// imc's JSON reader against Foundation's: the same values for what both take, a refusal that
+/// names the byte for what JSON does not allow, and no stack taken by depth.
+struct JSONParserTests {
+    @Test(arguments: [
+        #"{"a":1,"b":[true,false,null],"c":{"d":"e"}}"#, "[]", "{}", #""text""#, "-0.5e-3", "1234567890123",
+        #"{"esc":"\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"}"#, " \n\t[ 1 , 2 ]\r\n", #"{"dup":1,"dup":2}"#, #""é and 😀""#,
+        "[1E2, 0, -0, 1.25]",
+    ])
+    func itReadsWhatFoundationReads(text: String) throws {
+        let mine = try JSONValue.parseJSON(Array(text.utf8))
+        // Foundation's reading of the text and of what imc writes back from its own reading agree.
+        let theirs = try JSONSerialization.data(
+            withJSONObject: try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]),
+            options: [.sortedKeys, .fragmentsAllowed])
+        let again = try JSONSerialization.data(
+            withJSONObject: try JSONSerialization.jsonObject(with: Data(mine.bytes), options: [.fragmentsAllowed]),
+            options: [.sortedKeys, .fragmentsAllowed])
+        #expect(theirs == again, "\(text) read as \(mine)")
+    }
+
+    @Test(arguments: [
+        ("", "not valid JSON at byte 0: the document ends where a value was expected"),
+        ("[1,]", "not valid JSON at byte 3: not a value"),
+        (#"{"a" 1}"#, "not valid JSON at byte 5: a member's name must be followed by ':'"),
+        ("{a:1}", "not valid JSON at byte 1: a member's name must be a string"),
+        ("[1 2]", "not valid JSON at byte 3: expected ',' or ']'"),
+        ("01", "not valid JSON at byte 1: text after the value"),
+        ("1.", "not valid JSON at byte 2: a number needs digits after '.'"),
+        ("tru", "not valid JSON at byte 0: the document ends inside a value"),
+        (#""a\u12zz""#, #"not valid JSON at byte 6: \u needs four hex digits"#),
+        (#""\ud800x""#, "not valid JSON at byte 7: a lone surrogate in a string"),
+        ("\"a\tb\"", "not valid JSON at byte 2: a control character in a string"),
+        (#""\q""#, "not valid JSON at byte 3: an unknown escape in a string"),
+        ("[1] x", "not valid JSON at byte 4: text after the value"),
+        ("NaN", "not valid JSON at byte 0: not a value"),
+    ])
+    func whatJSONDoesNotAllowIsRefusedAtItsByte(text: String, message: String) {
+        #expect {
+            _ = try JSONValue.parseJSON(Array(text.utf8))
+        } throws: { error in
+            (error as? DocumentError)?.message == message
+        }
+    }
+
+    @Test func invalidUTF8AndDepthAreRefused() {
+        #expect(throws: DocumentError.self) { try JSONValue.parseJSON([0x22, 0xFF, 0x22]) }
+        #expect(throws: DocumentError.self) { try JSONValue.parseJSON([0x22, 0xC3, 0x5C, 0x6E, 0x22]) }
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect {
+            _ = try JSONValue.parseJSON(Array(deep.utf8))
+        } throws: { error in
+            (error as? DocumentError)?.message == "nested deeper than \(JSONValue.maximumDepth) levels"
+        }
+        let allowed = String(repeating: "[", count: JSONValue.maximumDepth) + String(repeating: "]", count: JSONValue.maximumDepth)
+        #expect((try? JSONValue.parseJSON(Array(allowed.utf8))) != nil)
     }
 }
