@@ -14,6 +14,7 @@ public enum CloudAction: String, CaseIterable, Sendable {
     case describeEksContainerInstanceLog = "DescribeEksContainerInstanceLog"
     case deleteEKSContainerInstances = "DeleteEKSContainerInstances"
     case restartEKSContainerInstances = "RestartEKSContainerInstances"
+    case describeEKSContainerInstanceRegions = "DescribeEKSContainerInstanceRegions"
     case describeImageCacheBill = "DescribeImageCacheBill"
 
     /// Whether the action changes state (a create, update, delete or restart).

@@ -103,6 +103,7 @@ public struct CloudAPI: Sendable {
         switch action {
         case .createImageCache, .describeImageCaches, .updateImageCache, .deleteImageCaches, .getMostSuitableImageCache: true
         case .describeImageCacheBill: billing != nil
+        case .describeEKSContainerInstanceRegions: true  // the configuration's regions, whatever runs here
         default: instances != nil
         }
     }
@@ -138,6 +139,12 @@ public struct CloudAPI: Sendable {
             return try await call(DeleteEKSContainerInstancesRequest.self) { try await instances!.delete($0, account: account) }
         case .restartEKSContainerInstances:
             return try await call(RestartEKSContainerInstancesRequest.self) { try await instances!.restart($0, account: account) }
+        case .describeEKSContainerInstanceRegions:
+            // The regions this service serves (its configuration's), which are where an
+            // account's instances can run.
+            return try await call(DescribeEKSContainerInstanceRegionsRequest.self) { _ in
+                DescribeEKSContainerInstanceRegionsResponse(Regions: regions.sorted().map { EksCiRegionInfo(RegionName: $0) })
+            }
         }
     }
 

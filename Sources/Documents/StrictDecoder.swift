@@ -28,6 +28,10 @@ public struct StrictDecoder: Sendable {
         do {
             let result = try state.unbox(type, value, path)
             try state.checkUnknownFields()
+            // A type with no fields reads no object at all: every field sent to it is unknown.
+            if state.refuseUnknown, state.objects.isEmpty, case .object(let fields) = value, let first = fields.keys.sorted().first {
+                throw DecodingProblem(.unknownField, at: path.key(first))
+            }
             return result
         } catch let problem as DecodingProblem {
             throw problem

@@ -65,6 +65,22 @@ struct CloudAPIRouterTests {
         }
     }
 
+    /// The regions instances run in are the service's own, named as the real service names them.
+    @Test func theRegionsAreTheConfigurationsWithTheirAliasAndId() async throws {
+        let dir = try TemporaryDirectory()
+        try await Self.application(dir).test(.router) { client in
+            let answer = try await Self.call(client, "DescribeEKSContainerInstanceRegions", "{}")
+            #expect(answer["TotalCount"] as? Int == 1)
+            let region = try #require((answer["Regions"] as? [[String: Any]])?.first)
+            #expect(region["RegionName"] as? String == "ap-guangzhou" && region["Alias"] as? String == "gz")
+            #expect(region["RegionId"] as? Int == 1)
+            let refused = try await Self.call(client, "DescribeEKSContainerInstanceRegions", #"{"Limit": 1}"#)
+            #expect((refused["Error"] as? [String: Any])?["Code"] as? String == "UnknownParameter")
+        }
+        #expect(EksCiRegionInfo(RegionName: "xx-elsewhere") == EksCiRegionInfo(RegionName: "xx-elsewhere"))
+        #expect(EksCiRegionInfo(RegionName: "xx-elsewhere").RegionId == nil, "an id imc does not know is not made up")
+    }
+
     static let refusals: [(String, String, String, String)] = [
         ("CreateImageCache", #"{"Images": ["nginx"], "Imgaes": ["x"]}"#, "UnknownParameter", "Imgaes"),
         ("CreateImageCache", #"{"Images": "nginx"}"#, "InvalidParameter", "Images"),

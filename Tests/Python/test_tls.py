@@ -90,6 +90,9 @@ def test_tccli_drives_the_image_cache_and_instance_actions(server):
     ids = instances["EksCiIds"]
     listed = tccli(server, "DescribeEKSContainerInstances", "--EksCiIds", json.dumps(ids))
     assert listed["TotalCount"] == 1 and listed["EksCis"][0]["EksCiName"] == name
+    regions = tccli(server, "DescribeEKSContainerInstanceRegions")
+    assert regions["TotalCount"] == len(regions["Regions"]) >= 1
+    assert {"Alias": "gz", "RegionName": "ap-guangzhou", "RegionId": 1} in regions["Regions"]
     tccli(server, "DeleteEKSContainerInstances", "--EksCiIds", json.dumps(ids))
     tccli(server, "DeleteImageCaches", "--ImageCacheIds", json.dumps([cache_id]))
     assert tccli(server, "DescribeImageCaches", "--ImageCacheIds", json.dumps([cache_id]))["TotalCount"] == 0

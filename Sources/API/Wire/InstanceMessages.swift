@@ -354,3 +354,44 @@ public struct RestartEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
 
     public init(EksCiIds: [String]) { self.EksCiIds = EksCiIds }
 }
+
+public struct DescribeEKSContainerInstanceRegionsRequest: CloudAPIRequest, Equatable {
+    public static let action = CloudAction.describeEKSContainerInstanceRegions
+    public typealias Response = DescribeEKSContainerInstanceRegionsResponse
+
+    public init() {}
+}
+
+public struct DescribeEKSContainerInstanceRegionsResponse: Codable, Sendable, Equatable {
+    public var Regions: [EksCiRegionInfo]
+    public var TotalCount: Int
+
+    public init(Regions: [EksCiRegionInfo]) {
+        self.Regions = Regions
+        TotalCount = Regions.count
+    }
+}
+
+/// A region container instances run in: its short alias (`gz`), name (`ap-guangzhou`) and
+/// numeric id, as the real service writes them (`RegionId` is null for a region whose id imc
+/// does not know: the operator named it).
+public struct EksCiRegionInfo: Codable, Sendable, Equatable {
+    public var Alias: String
+    public var RegionName: String
+    public var RegionId: Int?
+
+    public init(RegionName: String) {
+        self.RegionName = RegionName
+        let known = Self.known[RegionName]
+        Alias = known?.alias ?? RegionName
+        RegionId = known?.id
+    }
+
+    /// Tencent Cloud's regions with their alias and id, as its region list gives them.
+    static let known: [String: (alias: String, id: Int)] = [
+        "ap-guangzhou": ("gz", 1), "ap-shanghai": ("sh", 4), "ap-hongkong": ("hk", 5), "na-toronto": ("ca", 6),
+        "ap-beijing": ("bj", 8), "ap-singapore": ("sg", 9), "na-siliconvalley": ("usw", 15), "ap-chengdu": ("cd", 16),
+        "eu-frankfurt": ("de", 17), "ap-seoul": ("kr", 18), "ap-chongqing": ("cq", 19), "ap-mumbai": ("in", 21),
+        "na-ashburn": ("use", 22), "ap-bangkok": ("th", 23), "ap-tokyo": ("jp", 25), "ap-nanjing": ("nj", 33),
+    ]
+}
