@@ -396,6 +396,7 @@ final class InstanceServiceTests {
         let first = try await service.create(r, account: account, region: region)[0]
         let firstDone = try await wait(first.id, until: finished)
         #expect(firstDone.diskSizeGiB == 30, "the annotation's larger size")
+        #expect(firstDone.cacheOutcome == .used, "\(firstDone.events.map { "\($0.reason): \($0.message)" })")
         let whileFinished = try await usage.usage(account: account, from: .distantPast, to: .distantFuture).filter {
             $0.kind == .instanceDisk
         }
