@@ -205,3 +205,22 @@ struct ByteSingle: SingleValueEncodingContainer {
     mutating func encode(_ value: Double) throws { writer.scalar(.number(value)) }
     mutating func encode<T: Encodable>(_ value: T) throws { try writer.value(value, depth: depth) }
 }
+
+/// The values written as one JSON scalar (or, for `JSONValue`, as themselves).
+protocol JSONScalar { var jsonValue: JSONValue { get } }
+extension JSONValue: JSONScalar { var jsonValue: JSONValue { self } }
+extension String: JSONScalar { var jsonValue: JSONValue { .string(self) } }
+extension Bool: JSONScalar { var jsonValue: JSONValue { .bool(self) } }
+extension Double: JSONScalar { var jsonValue: JSONValue { .number(self) } }
+extension Float: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int64: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int32: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int16: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Int8: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt64: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt32: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt16: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension UInt8: JSONScalar { var jsonValue: JSONValue { .number(Double(self)) } }
+extension Date: JSONScalar { var jsonValue: JSONValue { .string(formatted(.iso8601)) } }
