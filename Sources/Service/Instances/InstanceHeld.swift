@@ -33,51 +33,11 @@ struct InstanceHeld: Sendable {
     init(lease: DiskLease? = nil) { self.lease = lease }
 }
 
-/// The run's names for what its life holds: each read from the life's phase, and each change
-/// written back to it.
 extension InstanceRun {
-    var selection: CacheSelection? {
-        get { life.held?.selection }
-        set { life.hold { $0.selection = newValue } }
-    }
-    var lease: DiskLease? {
-        get { life.held?.lease }
-        set { life.hold { $0.lease = newValue } }
-    }
-    var nodeImages: NodeImages.Use? {
-        get { life.held?.nodeImages }
-        set { life.hold { $0.nodeImages = newValue } }
-    }
-    var namespace: UserNamespace? {
-        get { life.held?.namespace }
-        set { life.hold { $0.namespace = newValue } }
-    }
-    var images: [String: ReadyImage] {
-        get { life.held?.images ?? [:] }
-        set { life.hold { $0.images = newValue } }
-    }
-    var fromCache: Set<String> {
-        get { life.held?.fromCache ?? [] }
-        set { life.hold { $0.fromCache = newValue } }
-    }
-    var relativeLayers: [String: [String]] {
-        get { life.held?.relativeLayers ?? [:] }
-        set { life.hold { $0.relativeLayers = newValue } }
-    }
-    var sandbox: RunningContainer? {
-        get { life.held?.sandbox }
-        set { life.hold { $0.sandbox = newValue } }
-    }
-    var running: [String: RunningContainer] {
-        get { life.held?.running ?? [:] }
-        set { life.hold { $0.running = newValue } }
-    }
-    var logs: [String: LogWriter] {
-        get { life.held?.logs ?? [:] }
-        set { life.hold { $0.logs = newValue } }
-    }
-    var oomKillsAtStart: [String: Int] {
-        get { life.held?.oomKillsAtStart ?? [:] }
-        set { life.hold { $0.oomKillsAtStart = newValue } }
+    /// What the life holds, read from its phase; each change written back to it (none once the
+    /// life is stopped: what a late step makes then is the step's to let go).
+    var held: InstanceHeld {
+        get { life.held ?? InstanceHeld() }
+        set { life.hold { $0 = newValue } }
     }
 }

@@ -18,7 +18,7 @@ extension InstanceRun {
     /// instance's root.
     func create(_ spec: ContainerSpec) async throws {
         guard !life.isStopping else { throw ServiceError.failed("the instance is being deleted") }
-        guard let image = images[spec.image], let lower = relativeLayers[spec.image] else {
+        guard let image = held.images[spec.image], let lower = held.relativeLayers[spec.image] else {
             throw ServiceError.failed("image \(spec.image) is not ready")
         }
         let root = rootfs(spec.name)
@@ -63,10 +63,10 @@ extension InstanceRun {
         let logPath = parts.paths.logPath(id, spec.name)
         try FileManager.default.createDirectory(atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let writer = LogWriter(path: logPath, maxBytes: parts.limits.logMaxBytes, files: parts.limits.logFiles)
-        oomKillsAtStart[spec.name] = cgroup.oomKills()
+        held.oomKillsAtStart[spec.name] = cgroup.oomKills()
         let container = try await runtime.start(id: runcID(spec.name), bundle: bundle(spec.name), writer: writer)
-        running[spec.name] = container
-        logs[spec.name] = writer
+        held.running[spec.name] = container
+        held.logs[spec.name] = writer
         if life.isStopping {
             // A delete came while it started: it is killed at once (and waited for by the stop).
             await runtime.kill(id: runcID(spec.name), signal: "KILL", all: true)
@@ -79,7 +79,7 @@ extension InstanceRun {
     /// (In gVisor, the kernel kills the sandbox's sentry, and the runtime reports the
     /// container's end with its own status.)
     func oomKilled(_ name: String, code: Int32) -> Bool {
-        (code == 137 || (instance.runtimeClass == .gvisor && code != 0)) && cgroup.oomKills() > oomKillsAtStart[name, default: 0]
+        (code == 137 || (instance.runtimeClass == .gvisor && code != 0)) && cgroup.oomKills() > held.oomKillsAtStart[name, default: 0]
     }
 
     /// The exit code the kubelet would report: 137 for a container killed for memory.
@@ -95,8 +95,8 @@ extension InstanceRun {
         try await create(spec)
         try await launch(spec)
         await save()
-        let code = await running[spec.name]?.exit() ?? 255
-        running[spec.name] = nil
+        let code = await held.running[spec.name]?.exit() ?? 255
+        held.running[spec.name] = nil
         return life.initContainerExited(spec.name, code: code, at: now)
     }
 
@@ -114,26 +114,26 @@ extension InstanceRun {
 
     /// Waits for a container to end and restarts it as the life decides, after its back-off.
     func supervise(_ spec: ContainerSpec) async {
-        while let container = running[spec.name] {
+        while let container = held.running[spec.name] {
             let code = await container.exit()
             // Replaced meanwhile (a restart of the instance), or stopping: not this loop's to decide.
-            guard running[spec.name] === container else { return }
+            guard held.running[spec.name] === container else { return }
             let (reported, oom) = reportedCode(spec.name, code: code)
             let actions = life.containerExited(spec.name, code: reported, oomKilled: oom, at: now)
             guard !actions.isEmpty else { return }
             await perform(actions)
             guard let after = actions.lazy.compactMap(\.restartDelay).first else {
-                running[spec.name] = nil
+                held.running[spec.name] = nil
                 return
             }
             try? await parts.clock.sleep(for: after)
-            guard life.shouldRun(spec.name), running[spec.name] === container else { return }
+            guard life.shouldRun(spec.name), held.running[spec.name] === container else { return }
             do {
                 try await create(spec)
                 try await launch(spec)
                 await save()
             } catch {
-                running[spec.name] = nil
+                held.running[spec.name] = nil
                 await perform(life.restartFailed(spec.name, Self.describe(error), at: now))
                 return
             }
@@ -143,7 +143,7 @@ extension InstanceRun {
     /// SIGTERM to every running container, SIGKILL to what is left after `grace` seconds; each
     /// one's end is recorded and its runtime state removed.
     func stopContainers(grace: Int) async {
-        let live = running.filter { $0.value.exitStatus == nil }
+        let live = held.running.filter { $0.value.exitStatus == nil }
         for name in live.keys.sorted() {
             await perform([life.killing(name, at: now)])
             await runtime.kill(id: runcID(name), signal: "TERM")
@@ -160,7 +160,7 @@ extension InstanceRun {
             life.terminated(name, code: reported, oomKilled: oom, at: now)
         }
         for name in (instance.initContainers + instance.containers).map(\.name) { await runtime.delete(id: runcID(name)) }
-        running = [:]
+        held.running = [:]
     }
 }
 

@@ -20,7 +20,7 @@ extension InstanceRun {
     /// Starts the Pod's sandbox, unless it runs.
     func startSandbox() async throws {
         guard instance.runtimeClass == .gvisor else { return }
-        if let sandbox, sandbox.exitStatus == nil { return }
+        if let sandbox = held.sandbox, sandbox.exitStatus == nil { return }
         guard FileManager.default.isExecutableFile(atPath: Self.pauseProgram) else {
             throw ServiceError.failed("the gvisor runtime class needs \(Self.pauseProgram) (Debian's busybox-static) on the host")
         }
@@ -41,7 +41,7 @@ extension InstanceRun {
             .init(destination: "/busybox", type: "bind", source: Self.pauseProgram, options: ["bind", "ro", "nosuid", "nodev"]))
         try RuntimeSpec.write(spec, bundle: bundle)
         if runtime.exists(id: sandboxID) { await runtime.delete(id: sandboxID) }
-        sandbox = try await runtime.start(id: sandboxID, bundle: bundle, log: runDirectory + "/sandbox.log")
+        held.sandbox = try await runtime.start(id: sandboxID, bundle: bundle, log: runDirectory + "/sandbox.log")
     }
 
     /// Ends the sandbox (after its containers): the runtime kills it; if its `run` has not
@@ -49,7 +49,7 @@ extension InstanceRun {
     func stopSandbox() async {
         guard instance.runtimeClass == .gvisor else { return }
         await runtime.kill(id: sandboxID, signal: "KILL", all: true)
-        if let sandbox {
+        if let sandbox = held.sandbox {
             let clock = parts.clock
             await firstOf({ _ = await sandbox.exit() }, { try? await clock.sleep(for: .seconds(10)) })
             if sandbox.exitStatus == nil {
@@ -57,7 +57,7 @@ extension InstanceRun {
                 _ = await sandbox.exit()
             }
         }
-        sandbox = nil
+        held.sandbox = nil
         await runtime.delete(id: sandboxID)
     }
 }

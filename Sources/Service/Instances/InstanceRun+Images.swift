@@ -20,9 +20,9 @@ extension InstanceRun {
             guard !life.isStopping else { return }
             let normalized = (try? ImageReference(parsing: image).description) ?? image
             if let entry = onDisk[normalized] {
-                images[image] = try InstanceImages.fromDisk(entry, root: diskRoot)
-                images[image]?.userXattrs = userXattrs
-                fromCache.insert(image)
+                held.images[image] = try InstanceImages.fromDisk(entry, root: diskRoot)
+                held.images[image]?.userXattrs = userXattrs
+                held.fromCache.insert(image)
                 await event(.pulled, "Container image \"\(image)\" already present on machine")
             } else {
                 if let why = CacheCredential.unreadable((cache?.credentials ?? []) + instance.credentials) {
@@ -37,15 +37,15 @@ extension InstanceRun {
                         let (ready, result) = try await InstanceImages.pull(
                             image, into: diskRoot, registry: registryConfig(cache: cache), options: parts.images.clientOptions,
                             logger: parts.logger)
-                        images[image] = ready
-                        images[image]?.userXattrs = userXattrs
+                        held.images[image] = ready
+                        held.images[image]?.userXattrs = userXattrs
                         let reused = result.layers.filter(\.reused)
                         let pulled = result.layers.filter { !$0.reused }
                         fromDisk =
                             ": \(pulled.reduce(0) { $0 + $1.size }) bytes pulled (\(pulled.count) layers), \(reused.reduce(0) { $0 + $1.size }) bytes (\(reused.count) layers) from image cache \(cache.id)'s disk"
                     } else {
-                        if nodeImages == nil { nodeImages = try await parts.images.nodeImages.acquire(account: account) }
-                        images[image] = try await parts.images.nodeImages.pull(
+                        if held.nodeImages == nil { held.nodeImages = try await parts.images.nodeImages.acquire(account: account) }
+                        held.images[image] = try await parts.images.nodeImages.pull(
                             image, account: account, registry: registryConfig(cache: nil), options: parts.images.clientOptions,
                             logger: parts.logger)
                     }
@@ -80,8 +80,8 @@ extension InstanceRun {
     /// For each image the cache served by tag, asks the registry what the tag is now; a moved
     /// tag still runs the cached version, with a Warning that names both digests.
     func checkStale() {
-        let checks: [(String, Digest)] = fromCache.compactMap { image in
-            guard let ref = try? ImageReference(parsing: image), ref.digest == nil, let d = images[image]?.resolvedDigest else {
+        let checks: [(String, Digest)] = held.fromCache.compactMap { image in
+            guard let ref = try? ImageReference(parsing: image), ref.digest == nil, let d = held.images[image]?.resolvedDigest else {
                 return nil
             }
             return (image, d)

@@ -24,7 +24,7 @@ extension InstanceRun {
         life.update { $0.idRangeBase = base }
         let range = IDRange(base: base, count: pool.size)
         let file = runDirectory + "/userns"
-        namespace = try await BlockingPool.shared.run {
+        held.namespace = try await BlockingPool.shared.run {
             let made = try UserNamespace(range: range)
             try made.bind(at: file)
             return made
@@ -32,19 +32,19 @@ extension InstanceRun {
     }
 
     /// The instance's id range, once taken.
-    var idRange: IDRange? { namespace?.range }
+    var idRange: IDRange? { held.namespace?.range }
 
     /// Shows each layer store the images use (the disk's, the node store's) idmapped under the
     /// run directory, and returns each image's layers as paths relative to the run directory.
     func mapLayers() async throws {
-        guard let namespace else {
-            relativeLayers = images.mapValues(\.layers)
+        guard let namespace = held.namespace else {
+            held.relativeLayers = held.images.mapValues(\.layers)
             return
         }
         let stores = [diskRoot + "/layers", parts.images.nodeImages.directory(for: account) + "/layers"]
         let directory = runDirectory
         var used = Set<Int>()
-        for image in images.values {
+        for image in held.images.values {
             for layer in image.layers {
                 if let i = stores.firstIndex(where: { layer.hasPrefix($0 + "/") }) { used.insert(i) }
             }
@@ -58,7 +58,7 @@ extension InstanceRun {
                 try Mount.idmapped(source, at: target, through: namespace)
             }
         }
-        relativeLayers = images.mapValues { image in
+        held.relativeLayers = held.images.mapValues { image in
             image.layers.map { layer in
                 for (i, store) in stores.enumerated() where layer.hasPrefix(store + "/") {
                     return Self.mappedLayers[i] + layer.dropFirst(store.count)
@@ -102,7 +102,7 @@ extension InstanceRun {
         if await !removeCgroup() {
             parts.logger.error("instance cgroup could not be removed", metadata: ["instance": "\(id)", "cgroup": "\(cgroup.path)"])
         }
-        namespace = nil
+        held.namespace = nil
         if removing { try? await parts.records.releaseIDRange(instanceID: id) }
     }
 }

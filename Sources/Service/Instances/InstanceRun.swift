@@ -57,8 +57,8 @@ package actor InstanceRun {
                 parts.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
             case .removeRuntime(let name): await runtime.delete(id: runcID(name))
             case .restart: break  // the supervision loop waits and restarts
-            case .stopMeteringDisk: if let lease { await parts.disks.leases.stopMetering(lease) }
-            case .startMeteringDisk: if let lease { await parts.disks.leases.startMetering(lease, for: instance) }
+            case .stopMeteringDisk: if let lease = held.lease { await parts.disks.leases.stopMetering(lease) }
+            case .startMeteringDisk: if let lease = held.lease { await parts.disks.leases.startMetering(lease, for: instance) }
             }
         }
     }
@@ -94,13 +94,13 @@ package actor InstanceRun {
         case .selectCache: try await chooseCache()
         case .attachDisk: try await attachDisk()
         case .mountDisk:
-            guard let lease else { throw ServiceError.failed("no disk") }
+            guard let lease = held.lease else { throw ServiceError.failed("no disk") }
             try await parts.disks.manager.mount(lease.disk, at: diskRoot)
         case .isolate: try await isolate()
-        case .readyImages: try await readyImages(cache: selection?.cache)
+        case .readyImages: try await readyImages(cache: held.selection?.cache)
         case .mapLayers: try await mapLayers()
         case .connectNetwork:
-            try await network.create(owner: namespace)
+            try await network.create(owner: held.namespace)
             try await connectToVPC()
             try await startSandbox()
         case .runInitContainer(let index): return try await runInitContainer(index)
@@ -170,7 +170,7 @@ package actor InstanceRun {
             await parts.caches.service.markMatched(layered.cache!)
         }
         IMCMetrics.matched(chosen.outcome)
-        selection = chosen
+        held.selection = chosen
     }
 
     /// The cache the instance asked for, looked up and decided on (API.md section 6 and 7).
@@ -224,8 +224,8 @@ package actor InstanceRun {
     /// the asked size; or a scratch disk when no cache is used, or when the cache's snapshot
     /// cannot be used (then a Warning says why and the images are pulled).
     private func attachDisk() async throws {
-        guard var selection else { throw ServiceError.failed("no cache was chosen") }
-        defer { self.selection = selection }
+        guard var selection = held.selection else { throw ServiceError.failed("no cache was chosen") }
+        defer { held.selection = selection }
         let leases = parts.disks.leases
         if let cache = selection.cache, let snapshotID = cache.snapshotID {
             let size = max(cache.servedSize, instance.cache.diskSizeGiB ?? 0)
@@ -239,7 +239,7 @@ package actor InstanceRun {
                 }
             }
             if let attached {
-                lease = attached
+                held.lease = attached
                 parts.caches.warm.add(cache.id)
                 await leases.startMetering(attached, for: instance)
                 life.update {
@@ -258,7 +258,7 @@ package actor InstanceRun {
         }
         let size = instance.cache.diskSizeGiB ?? parts.limits.defaultScratchDiskGiB
         let scratch = try await leases.scratch(for: instance, sizeGiB: size)
-        lease = scratch
+        held.lease = scratch
         life.update {
             $0.diskID = scratch.disk.id
             $0.diskSizeGiB = size
@@ -287,8 +287,8 @@ package actor InstanceRun {
         let roots =
             (instance.initContainers + instance.containers).map { rootfs($0.name) } + Self.mappedLayers.map { "\(runDirectory)/\($0)" }
         await BlockingPool.shared.run { for root in roots { Overlay.unmount(root) } }
-        for writer in logs.values { await writer.finished() }
-        logs = [:]
+        for writer in held.logs.values { await writer.finished() }
+        held.logs = [:]
     }
 
     /// The disk: kept for the cache's next instance (emptied of this one's writable layers and
@@ -306,7 +306,7 @@ package actor InstanceRun {
         await BlockingPool.shared.run { Mount.unmountAll(under: directory) }
         let clean = MountTable.targets(under: directory).isEmpty
         await unisolate(removing: removing)
-        if let lease, clean {
+        if let lease = held.lease, clean {
             await parts.disks.leases.stopMetering(lease)
             var retained = false
             if retain {
@@ -323,8 +323,8 @@ package actor InstanceRun {
             }
             if !retained { await parts.disks.leases.release(lease) }
         }
-        if let use = nodeImages {
-            nodeImages = nil
+        if let use = held.nodeImages {
+            held.nodeImages = nil
             await parts.images.nodeImages.release(use)
         }
         if clean {
