@@ -113,14 +113,6 @@ public struct InstanceLifecycle<Held: Sendable>: Sendable {
         }
     }
 
-    /// The start is under way (a delete must cancel it and wait for it).
-    public var isStarting: Bool {
-        switch phase {
-        case .preparing, .initializing, .starting: true
-        default: false
-        }
-    }
-
     /// Whether `name` is supervised and should run (again).
     public func shouldRun(_ name: String) -> Bool {
         guard case .running(let s) = phase else { return false }

@@ -63,8 +63,8 @@ public struct Scalar: Codable, Sendable, Equatable, ExpressibleByStringLiteral {
     }
 }
 
-/// A value whose content is not read: an object's `status` (the server writes it; Kubernetes
-/// ignores it on create too), or a field refused by name whatever it holds.
+/// A value whose content is not read: a field refused by name whatever it holds (a volume's
+/// source, `valueFrom`).
 public struct Opaque: Codable, Sendable, Equatable {
     public init() {}
     public init(from decoder: any Decoder) throws {}

@@ -295,8 +295,6 @@ public final class InstanceService: Sendable {
     // MARK: - Paths
 
     /// The runtime of an instance: its class's, networked as the instance is.
-    func runtime(for instance: Instance) -> Runc { parts.runtimes.runtime(for: instance) }
-    func runDirectory(_ id: String) -> String { parts.paths.runDirectory(id) }
     /// Where an instance's disk is mounted while it exists.
     public func diskMount(_ id: String) -> String { parts.paths.diskMount(id) }
     func logPath(_ id: String, _ container: String) -> String { parts.paths.logPath(id, container) }
