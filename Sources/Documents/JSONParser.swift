@@ -10,8 +10,8 @@ struct JSONParser {
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     static func parse(_ bytes: some Collection<UInt8>) throws(DocumentError) -> JSONValue {
-        let array = Array(bytes)
-        let result: Result<JSONValue, DocumentError> = array.withUnsafeBufferPointer { buffer in
+        // Read in place when the bytes are contiguous (an array, Data), else from a copy.
+        let read = { (buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, DocumentError> in
             var parser = JSONParser(buffer)
             do throws(DocumentError) {
                 parser.skipSpace()
@@ -23,6 +23,7 @@ struct JSONParser {
                 return .failure(error)
             }
         }
+        let result = bytes.withContiguousStorageIfAvailable(read) ?? Array(bytes).withUnsafeBufferPointer(read)
         return try result.get()
     }
 
@@ -163,7 +164,7 @@ struct JSONParser {
                         throw invalid("a lone surrogate in a string")
                     }
                     guard let unicode = Unicode.Scalar(scalar) else { throw invalid("not a character") }
-                    out.append(contentsOf: String(Character(unicode)).utf8)
+                    UTF8.encode(unicode) { out.append($0) }
                 default: throw invalid("an unknown escape in a string")
                 }
             case 0..<0x20: throw invalid("a control character in a string")
