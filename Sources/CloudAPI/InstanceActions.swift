@@ -167,20 +167,40 @@ public struct InstanceActions: Sendable {
         query.ids = r.EksCiIds
         query.limit = r.Limit ?? 20
         query.offset = r.Offset ?? 0
+        var shown: Set<EksCiStatus>?
         for filter in r.Filters ?? [] {
             let values = filter.Values ?? []
             switch filter.Name {
             case "eks-ci-name", "EksCiName": query.names = (query.names ?? []) + values
             case "eks-ci-id", "EksCiId": query.ids = (query.ids ?? []) + values
             case "status", "Status":
-                query.statuses = try values.map { v throws(APIError) in try APIError.oneOf(v, field: "Filters status value") }
+                let statuses = try values.map { v throws(APIError) -> EksCiStatus in try APIError.oneOf(v, field: "Filters status value") }
+                shown = (shown ?? []).union(statuses)
             default:
                 throw APIError.invalidParameterValue(
                     "Filters Name \"\(filter.Name.prefix(60))\" is not supported; use eks-ci-name, eks-ci-id or status")
             }
         }
-        let (total, instances) = try await service.describe(account: account, query: query)
-        return DescribeEKSContainerInstancesResponse(TotalCount: total, EksCis: instances.map(Views.instance))
+        guard let shown else {
+            let (total, instances) = try await service.describe(account: account, query: query)
+            return DescribeEKSContainerInstancesResponse(TotalCount: total, EksCis: instances.map(Views.instance))
+        }
+        // A status filter is on what the wire shows: an instance being deleted shows the status it
+        // had, so those are read too and the page is cut after the filter.
+        _ = try await service.describe(account: account, query: query)  // checks Limit and Offset
+        var all = query
+        all.statuses = InstanceStatus.allCases.filter { s in s == .terminating || shown.contains(Views.status(s)) }
+        all.limit = 100
+        all.offset = 0
+        var matched: [Instance] = []
+        while true {
+            let (_, page) = try await service.describe(account: account, query: all)
+            matched += page.filter { shown.contains(Views.status($0)) }
+            if page.count < all.limit { break }
+            all.offset += page.count
+        }
+        let cut = matched.dropFirst(query.offset).prefix(query.limit)
+        return DescribeEKSContainerInstancesResponse(TotalCount: matched.count, EksCis: cut.map(Views.instance))
     }
 
     func events(_ r: DescribeEKSContainerInstanceEventRequest, account: String) async throws -> DescribeEKSContainerInstanceEventResponse {

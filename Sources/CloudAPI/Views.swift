@@ -51,9 +51,21 @@ enum Views {
             })
     }
 
+    /// What the Cloud API says of an instance's status: one of the real service's four values.
+    static func status(_ i: Instance) -> EksCiStatus { status(i.status == .terminating ? (i.deletedFrom ?? .running) : i.status) }
+
+    static func status(_ s: InstanceStatus) -> EksCiStatus {
+        switch s {
+        case .pending: .Pending
+        case .running, .terminating: .Running
+        case .succeeded: .Succeeded
+        case .failed: .Failed
+        }
+    }
+
     static func instance(_ i: Instance) -> EksCi {
         EksCi(
-            EksCiId: i.id, EksCiName: i.name, Status: i.status.rawValue, Cpu: i.cpu, Memory: i.memory,
+            EksCiId: i.id, EksCiName: i.name, Status: status(i).rawValue, Cpu: i.cpu, Memory: i.memory,
             RestartPolicy: i.restartPolicy.rawValue,
             CreationTime: i.creationTime.rfc3339, SucceededTime: i.status == .succeeded ? time(i.finishTime) : nil,
             Containers: i.containers.map { container($0, state: i.states[$0.name]) },
@@ -61,7 +73,8 @@ enum Views {
             SecurityGroupIds: i.securityGroupIDs, PrivateIp: i.privateIP, ImageCacheId: i.cacheID,
             ImageCacheResult: i.cacheOutcome?.rawValue,
             ImageCacheDiskId: i.diskID, ImageCacheDiskSize: i.diskSizeGiB, ImageCacheDiskType: i.cache.diskType.rawValue,
-            StatusMessage: i.message,
+            StatusMessage: i.status == .terminating
+                ? "Deleting: its containers are being stopped" + (i.message.map { "; \($0)" } ?? "") : i.message,
             StartupPhases: i.phases.map {
                 StartupPhaseView(Name: $0.name, Milliseconds: ($0.at.timeIntervalSince(i.creationTime) * 1000).rounded())
             }, RuntimeClassName: i.runtimeClass.rawValue, NodeName: i.node)

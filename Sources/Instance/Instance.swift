@@ -264,6 +264,9 @@ public struct Instance: Codable, Sendable, Equatable {
     public var node: String?
     /// A restart asked for through an API replica on another host, for the node to carry out.
     public var restartRequested: Date?
+    /// The status it had when its deletion was asked for: while it is Terminating, the Cloud API
+    /// shows this (its `Status` has no Terminating), as the Kubernetes door shows its last phase.
+    public var deletedFrom: InstanceStatus?
 
     public init(id: String, account: String, region: String, name: String, creationTime: Date) {
         self.id = id
@@ -293,7 +296,8 @@ public struct Instance: Codable, Sendable, Equatable {
         case id, account, region, name, status, message, creationTime, finishTime, cpu, memory, restartPolicy,
             terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
             registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
-            runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns, kubernetes, node, restartRequested
+            runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns, kubernetes, node, restartRequested,
+            deletedFrom
     }
 
     /// Rows written before a field existed read with its default.
@@ -337,6 +341,7 @@ public struct Instance: Codable, Sendable, Equatable {
         kubernetes = try c.decodeIfPresent(KubernetesMetadata.self, forKey: .kubernetes)
         node = try c.decodeIfPresent(String.self, forKey: .node)
         restartRequested = try c.decodeIfPresent(Date.self, forKey: .restartRequested)
+        deletedFrom = try c.decodeIfPresent(InstanceStatus.self, forKey: .deletedFrom)
     }
 
     /// Every image the instance runs, in order, once each.

@@ -179,6 +179,18 @@ def test_restart_and_delete_of_a_running_instance(registry, building_server, cac
         assert time.time() < deadline, logs(client, ci)
         time.sleep(0.05)
     assert "Killing" in [e.Reason for e in events(client, ci)]
+    # Being deleted (sleep as the container's first process ignores SIGTERM: the grace second
+    # runs out), it shows the status it had, one of the real enum's four, and says it is deleting.
+    req = models.DeleteEKSContainerInstancesRequest()
+    req.EksCiIds = [ci]
+    client.DeleteEKSContainerInstances(req)
+    deleting = describe(client, ci)
+    assert deleting["Status"] == "Running" and deleting["StatusMessage"].startswith("Deleting"), deleting
+    listed = client.call_json("DescribeEKSContainerInstances", {"Filters": [{"Name": "status", "Values": ["Running"]}]})
+    assert ci in [i["EksCiId"] for i in listed["Response"]["EksCis"]]
+    with pytest.raises(TencentCloudSDKException) as e:
+        client.call_json("DescribeEKSContainerInstances", {"Filters": [{"Name": "status", "Values": ["Terminating"]}]})
+    assert e.value.code == "InvalidParameterValue" and "Pending, Running, Succeeded, Failed" in e.value.message
     delete_and_wait(client, [ci], building_server)
 
 

@@ -137,6 +137,12 @@ public struct DescribeEKSContainerInstancesResponse: Codable, Sendable, Equatabl
     }
 }
 
+/// `EksCi.Status`: the real service's four values, and only those (an instance being deleted
+/// shows the one it had; `StatusMessage` says it is being deleted).
+public enum EksCiStatus: String, Codable, Sendable, CaseIterable {
+    case Pending, Running, Succeeded, Failed
+}
+
 /// The API's `EksCi`, with imc's image-cache fields and the start-up phases.
 public struct EksCi: Codable, Sendable, Equatable {
     public var EksCiId: String

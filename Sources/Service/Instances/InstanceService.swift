@@ -230,6 +230,7 @@ public final class InstanceService: Sendable {
         var found: [Instance] = []
         for id in ids { await found.append(try get(id: id, account: account)) }
         for var instance in found where instance.status != .terminating {
+            instance.deletedFrom = instance.status
             instance.status = .terminating
             if let grace { instance.terminationGracePeriodSeconds = max(0, grace) }
             try await repository.update(instance)
