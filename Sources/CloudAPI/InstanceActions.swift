@@ -4,6 +4,7 @@ import IMCCache
 import IMCDocuments
 import IMCInstance
 import IMCInstances
+import IMCModel
 import IMCStore
 
 /// The container instance actions of API.md section 3, with imc's image-cache extensions.
@@ -212,8 +213,25 @@ public struct InstanceActions: Sendable {
     }
 
     func logs(_ r: DescribeEksContainerInstanceLogRequest, account: String) async throws -> DescribeEksContainerInstanceLogResponse {
-        let (name, text) = try await service.logs(
-            id: r.EksCiId, account: account, container: r.ContainerName, tail: r.Tail, limitBytes: r.LimitBytes)
+        var request = LogRequest(container: r.ContainerName, tail: r.Tail, limitBytes: r.LimitBytes)
+        request.previous = r.Previous ?? false
+        if r.StartTime != nil && r.SinceSeconds != nil {
+            throw APIError.invalidParameterValue("StartTime and SinceSeconds exclude each other; give one", field: "StartTime")
+        }
+        if let start = r.StartTime {
+            guard let date = Date(rfc3339: start) else {
+                throw APIError.invalidParameterValue(
+                    "StartTime \"\(start.prefix(40))\" is not an RFC 3339 time such as 2026-12-07T15:13:56Z", field: "StartTime")
+            }
+            request.since = date
+        }
+        if let seconds = r.SinceSeconds {
+            guard seconds > 0 else {
+                throw APIError.invalidParameterValue("SinceSeconds must be positive, not \(seconds)", field: "SinceSeconds")
+            }
+            request.since = Date().addingTimeInterval(-Double(min(seconds, 100 * 365 * 86400)))
+        }
+        let (name, text) = try await service.logs(id: r.EksCiId, account: account, request)
         return DescribeEksContainerInstanceLogResponse(ContainerName: name, LogContent: text)
     }
 

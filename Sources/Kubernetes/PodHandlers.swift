@@ -4,6 +4,7 @@ import Hummingbird
 import IMCCache
 import IMCDocuments
 import IMCInstance
+import IMCInstances
 import IMCKubernetesModels
 import IMCModel
 import IMCPods
@@ -227,7 +228,8 @@ extension KubernetesAPI {
     }
 
     /// `kubectl logs`: a container's output (`container`, `tailLines`, `limitBytes`, `previous`,
-    /// `timestamps` not kept), and with `follow` what it writes next, until it ends.
+    /// `sinceSeconds`, `sinceTime`, `timestamps`), and with `follow` what it writes next, until it
+    /// ends.
     func logs(_ call: Call, pod: Instance) async throws -> Response {
         guard let instances else { throw KubernetesStatus.pathNotFound(call.path) }
         let names = (pod.initContainers + pod.containers).map(\.name)
@@ -240,22 +242,46 @@ extension KubernetesAPI {
         guard names.contains(container) else {
             throw KubernetesStatus.badRequest("container \(container.prefix(60)) is not valid for pod \(pod.name)")
         }
-        if call.flag("previous") {
+        var request = LogRequest(container: container)
+        request.previous = call.flag("previous")
+        if request.previous {
             guard (pod.states[container]?.restartCount ?? 0) > 0 else {
                 throw KubernetesStatus.badRequest("previous terminated container \"\(container)\" in pod \"\(pod.name)\" not found")
             }
         }
-        let tail = call.query["tailLines"].flatMap(Int.init)
-        let limit = call.query["limitBytes"].flatMap(Int.init)
-        let (_, text) = try await mappedInstance {
-            try await instances.logs(id: pod.id, account: call.account, container: container, tail: tail, limitBytes: limit)
+        func number(_ name: String, least: Int) throws -> Int? {
+            guard let text = call.query[name] else { return nil }
+            guard let n = Int(text), n >= least else {
+                throw KubernetesStatus.badRequest("\(name) must be a whole number of at least \(least), not \"\(text.prefix(30))\"")
+            }
+            return n
         }
+        request.tail = try number("tailLines", least: 0)
+        request.limitBytes = try number("limitBytes", least: 1)
+        request.timestamps = call.flag("timestamps")
+        let sinceSeconds = try number("sinceSeconds", least: 1)
+        if let sinceSeconds {
+            request.since = Date().addingTimeInterval(-Double(min(sinceSeconds, 100 * 365 * 86400)))
+        }
+        if let text = call.query["sinceTime"] {
+            guard sinceSeconds == nil else {
+                throw KubernetesStatus.badRequest("at most one of sinceTime or sinceSeconds may be specified")
+            }
+            guard let date = Date(rfc3339: text) else {
+                throw KubernetesStatus.badRequest("sinceTime \"\(text.prefix(40))\" is not an RFC 3339 time")
+            }
+            request.since = date
+        }
+        let (_, text) = try await mappedInstance { try await instances.logs(id: pod.id, account: call.account, request) }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain"
         guard call.flag("follow") else {
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         let (id, account, interval) = (pod.id, call.account, watchInterval)
+        var whole = request
+        (whole.tail, whole.limitBytes) = (nil, nil)
+        let following = whole
         let slot = try streams.acquire(account)
         let body = ResponseBody { writer in
             defer { withExtendedLifetime(slot) {} }
@@ -266,8 +292,7 @@ extension KubernetesAPI {
             while true {
                 try await Task.sleep(for: interval)
                 guard let now = try? await instances.get(id: id, account: account) else { break }
-                let current =
-                    await (try? instances.logs(id: id, account: account, container: container, tail: nil, limitBytes: 1 << 20).1) ?? ""
+                let current = await (try? instances.logs(id: id, account: account, following).1) ?? ""
                 var new = Substring("")
                 if current.hasPrefix(sent) {
                     new = current.dropFirst(sent.count)

@@ -2,7 +2,8 @@ import CIMCSys
 import Foundation
 import Synchronization
 
-/// A container's output, read from a pipe and kept in files of at most `maxBytes` each, the
+/// A container's output, read from a pipe and kept as records (`LogRecords`, the CRI's format)
+/// in files of at most `maxBytes` each, the
 /// newest `files` of them (`NAME.log`, then `NAME.log.1` ... the oldest), as the kubelet rotates
 /// container logs: a container that writes without end fills its own share and nothing more.
 /// The pipe is read by the process's `PipeReader` (no thread of its own).
@@ -92,36 +93,51 @@ public final class LogWriter: Sendable {
         try? openFile()
     }
 
-    /// Writes a chunk of the child's output, rotating when the current file is full.
+    /// Writes a chunk of the child's output as records (`LogRecords`), rotating when the
+    /// current file is full; a file is never cut inside a record.
     private func append(_ bytes: UnsafeRawBufferPointer) {
+        let (records, ends) = LogRecords.records(of: bytes, stamp: LogRecords.stamp(), maxText: Int(maxBytes / 2))
         var offset = 0
-        while offset < bytes.count {
-            let (fd, room) = state.withLock { ($0.fd, maxBytes - $0.size) }
+        var next = 0
+        while offset < records.count {
+            let (fd, size) = state.withLock { ($0.fd, $0.size) }
             guard fd >= 0 else { return }
-            if room <= 0 {
-                rotate()
-                continue
+            // As many whole records as the file has room for.
+            var end = offset
+            while next < ends.count && Int64(ends[next] - offset) <= maxBytes - size {
+                end = ends[next]
+                next += 1
             }
-            let chunk = min(bytes.count - offset, Int(room))
-            let written = write(fd, bytes.baseAddress! + offset, chunk)
+            if end == offset {
+                // Not one fits: a new file (a record is never longer than half a file).
+                if size > 0 {
+                    rotate()
+                    continue
+                }
+                end = ends[next]
+                next += 1
+            }
+            let written = records.withUnsafeBytes { write(fd, $0.baseAddress! + offset, end - offset) }
             // A full disk drops what cannot be written: the container's output never stops it.
-            let kept = written > 0 ? written : chunk
-            state.withLock { $0.size += Int64(kept) }
-            offset += kept
+            state.withLock { $0.size += Int64(written > 0 ? written : 0) }
+            offset = end
         }
     }
 
-    /// The last `maxBytes` of the log (the rotated file before the current one included).
-    public static func tail(_ path: String, maxBytes: Int) -> Data {
-        func read(_ p: String, _ limit: Int) -> Data {
-            guard let h = FileHandle(forReadingAtPath: p), limit > 0 else { return Data() }
-            defer { try? h.close() }
-            let end = (try? h.seekToEnd()) ?? 0
-            try? h.seek(toOffset: end > UInt64(limit) ? end - UInt64(limit) : 0)
-            return (try? h.readToEnd()) ?? Data()
-        }
-        let current = read(path, maxBytes)
-        guard current.count < maxBytes else { return current }
-        return read(path + ".1", maxBytes - current.count) + current
+    /// Where the output of the container's run before this one is kept (`NAME.previous.log`).
+    public static func previousPath(_ path: String) -> String {
+        (path.hasSuffix(".log") ? String(path.dropLast(4)) : path) + ".previous.log"
+    }
+
+    /// Before a container runs again: its last run's log (the current file and the one rotated
+    /// before it) becomes the previous run's, and older files go, as the kubelet keeps one
+    /// previous container's log.
+    public static func keepAsPrevious(_ path: String, files: Int) {
+        guard access(path, F_OK) == 0 else { return }
+        let previous = previousPath(path)
+        unlink(previous + ".1")
+        rename(path, previous)
+        if rename(path + ".1", previous + ".1") != 0 { unlink(previous + ".1") }
+        for n in stride(from: 2, through: max(2, files), by: 1) { unlink("\(path).\(n)") }
     }
 }

@@ -122,12 +122,9 @@ public struct Runc: Sendable {
 
     /// The last lines of a log (for errors a person reads).
     public static func tail(of path: String, bytes: Int = 600) -> String {
-        guard let h = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? h.close() }
-        let end = (try? h.seekToEnd()) ?? 0
-        try? h.seek(toOffset: end > UInt64(bytes) ? end - UInt64(bytes) : 0)
-        let data = (try? h.readToEnd()) ?? Data()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let (data, cut) = LogRecords.window(path, maxBytes: bytes * 3)
+        let text = LogRecords.text(data, cut: cut)
+        return String(text.suffix(bytes)).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

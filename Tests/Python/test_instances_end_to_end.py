@@ -175,9 +175,21 @@ def test_restart_and_delete_of_a_running_instance(registry, building_server, cac
     i = wait_instance(client, ci, {"Running"})
     assert i["Containers"][0]["RestartCount"] == 1 and i["Containers"][0]["CurrentState"]["State"] == "Running"
     deadline = time.time() + 30
-    while logs(client, ci) != "started\nstarted\n":  # the restarted process writes its line a moment after it runs
+    while logs(client, ci) != "started\n":  # the restarted process writes its line a moment after it runs
         assert time.time() < deadline, logs(client, ci)
         time.sleep(0.05)
+    # The run before the restart is kept apart (Previous); StartTime and SinceSeconds choose by
+    # when a line was written.
+    def log_call(**fields):
+        return client.call_json("DescribeEksContainerInstanceLog", {"EksCiId": ci, **fields})["Response"]["LogContent"]
+    assert log_call(Previous=True) == "started\n"
+    assert log_call(SinceSeconds=600) == "started\n"
+    assert log_call(StartTime="2099-01-01T00:00:00Z") == ""
+    for fields, named in [({"StartTime": "yesterday"}, "StartTime"), ({"SinceSeconds": 0}, "SinceSeconds"),
+                          ({"StartTime": "2026-01-01T00:00:00Z", "SinceSeconds": 5}, "StartTime")]:
+        with pytest.raises(TencentCloudSDKException) as e:
+            log_call(**fields)
+        assert e.value.code == "InvalidParameterValue" and named in e.value.message, e.value.message
     assert "Killing" in [e.Reason for e in events(client, ci)]
     # Being deleted (sleep as the container's first process ignores SIGTERM: the grace second
     # runs out), it shows the status it had, one of the real enum's four, and says it is deleting.

@@ -1,6 +1,7 @@
 """The Kubernetes door, driven by unmodified kubectl (the oldest and the newest installed) and by
 the official `kubernetes` Python client, against a real `imc serve`."""
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -323,6 +324,21 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
     assert first.startswith("tick") and all(line.startswith("tick") for line in later) and time.time() - started >= 0.6, later
     assert int(later[-1].split()[1]) > int(first.split()[1])
     assert kubectl("-n", "team-a", "logs", "web", "--tail=1").stdout.count("tick") == 1
+    # --timestamps puts when each line was written before it; --since and --since-time choose by it.
+    stamped = kubectl("-n", "team-a", "logs", "web", "--timestamps", "--tail=2").stdout.splitlines()
+    assert len(stamped) == 2 and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tick \d+", l) for l in stamped), stamped
+    everything = kubectl("-n", "team-a", "logs", "web").stdout.splitlines()
+    recent = kubectl("-n", "team-a", "logs", "web", "--since=1s").stdout.splitlines()
+    assert 0 < len(recent) < len(everything) and recent[-1].startswith("tick"), (len(recent), len(everything))
+    # (kubectl sends --since-time to the second, as metav1.Time is written.)
+    since = stamped[-1].split()[0]
+    after = old("-n", "team-a", "logs", "web", f"--since-time={since}").stdout.splitlines()
+    assert stamped[-1].split(" ", 1)[1] in after and stamped[0].split(" ", 1)[1] in everything, (after, stamped)
+    second = since.split(".")[0]
+    first_after = kubectl("-n", "team-a", "logs", "web", "--timestamps", f"--since-time={since}").stdout.splitlines()[0]
+    assert first_after.split(".")[0] >= second and len(after) < len(everything), (first_after, second)
+    r = kubectl("-n", "team-a", "logs", "web", "--since-time=yesterday", check=False)
+    assert r.returncode != 0, r.stderr
     r = kubectl("-n", "team-a", "logs", "web", "--previous", check=False)
     assert r.returncode != 0 and "previous terminated container" in r.stderr
     r = kubectl("-n", "team-a", "exec", "web", "--", "true", check=False)

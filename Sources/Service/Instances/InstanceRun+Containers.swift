@@ -62,6 +62,7 @@ extension InstanceRun {
         if runtime.exists(id: runcID(spec.name)) { await runtime.delete(id: runcID(spec.name)) }
         let logPath = parts.paths.logPath(id, spec.name)
         try FileManager.default.createDirectory(atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        LogWriter.keepAsPrevious(logPath, files: parts.limits.logFiles)
         let writer = LogWriter(path: logPath, maxBytes: parts.limits.logMaxBytes, files: parts.limits.logFiles)
         held.oomKillsAtStart[spec.name] = cgroup.oomKills()
         let container = try await runtime.start(id: runcID(spec.name), bundle: bundle(spec.name), writer: writer)
