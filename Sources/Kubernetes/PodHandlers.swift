@@ -76,10 +76,7 @@ extension KubernetesAPI {
             throw KubernetesStatus.badRequest(
                 "imc does not \(sub == "portforward" ? "forward ports to" : sub == "exec" ? "run commands in" : "attach to") a Pod's containers: its instances run without a kubelet API; read their output with kubectl logs"
             )
-        case (.put, 1, _), (.patch, 1, _):
-            throw KubernetesStatus(
-                code: 422, reason: "Invalid",
-                message: "Pod \"\(name)\" is invalid: spec: Forbidden: a Pod made by imc cannot be changed; delete it and create it again")
+        case (.put, 1, _), (.patch, 1, _): return try await changePod(call, name: name, namespace: namespace)
         default: throw KubernetesStatus.pathNotFound(call.path)
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import IMCDocuments
 import IMCInstance
 import IMCKubernetesModels
+import IMCModel
 import Testing
 
 @testable import IMCKubernetes
@@ -59,5 +60,60 @@ struct PodObjectTests {
         ]
         let pod = try StrictDecoder().decode(Pod.self, from: sent)
         #expect(pod.status?.phase == nil)
+    }
+}
+
+/// What a change of a Pod may and may not touch (`kubectl label`, `annotate`, `patch`, `edit`,
+/// `replace`): labels and annotations, yes; the spec, the name, or an annotation read at creation,
+/// refused by its field.
+struct PodMetadataChangeTests {
+    static func pod() -> Instance {
+        var i = PodObjectTests.instance()
+        i.revision = 7
+        i.kubernetes = KubernetesMetadata(
+            uid: "u-1", labels: ["app": "web"], annotations: ["eks.tke.cloud.tencent.com/use-image-cache": "auto"], namespace: "team")
+        return i
+    }
+
+    @Test(arguments: [
+        (#"{"metadata":{"labels":{"tier":"front"}}}"#, ["app": "web", "tier": "front"]),
+        (#"{"metadata":{"labels":{"app":null}}}"#, [:]),
+        (#"{"metadata":{"labels":{"app":"api"},"resourceVersion":"7"}}"#, ["app": "api"]),
+    ])
+    func aMergePatchOfLabelsIsTaken(patch: String, labels: [String: String]) throws {
+        let change = try KubernetesAPI.changed(Self.pod(), by: .merge(try JSONValue.parseJSON(Array(patch.utf8))))
+        #expect(change.labels == labels)
+        #expect(change.annotations == ["eks.tke.cloud.tencent.com/use-image-cache": "auto"], "the server's eksci-id is not stored")
+    }
+
+    @Test(arguments: [
+        (#"{"spec":{"restartPolicy":"Never"}}"#, 422, "spec"),
+        (#"{"metadata":{"name":"other"}}"#, 422, "metadata.name"),
+        (#"{"metadata":{"annotations":{"eks.tke.cloud.tencent.com/use-image-cache":"off"}}}"#, 422, "use-image-cache"),
+        (#"{"metadata":{"annotations":{"eks.tke.cloud.tencent.com/eksci-id":"eksci-other"}}}"#, 422, "eksci-id"),
+        (#"{"metadata":{"labels":{"bad key":"x"}}}"#, 422, "bad key"),
+        (#"{"metadata":{"labels":{"k":"-no-"}}}"#, 422, "-no-"),
+        (#"{"metadata":{"labels":{"k":"v"},"resourceVersion":"6"}}"#, 409, "modified"),
+        (#"{"metadata":{"finalizers":["x"]}}"#, 422, "finalizers"),
+    ])
+    func aChangeOfAnythingElseIsRefusedByItsField(patch: String, code: Int, named: String) throws {
+        #expect {
+            _ = try KubernetesAPI.changed(Self.pod(), by: .merge(try JSONValue.parseJSON(Array(patch.utf8))))
+        } throws: { error in
+            guard let status = error as? KubernetesStatus else { return false }
+            return status.code == code && "\(status.message)".contains(named)
+        }
+    }
+
+    @Test func aJSONPatchAndAReplaceOfTheServedObjectWork() throws {
+        let pod = Self.pod()
+        let patched = try KubernetesAPI.changed(
+            pod,
+            by: .jsonPatch(
+                try JSONValue.parseJSON(Array(#"[{"op":"add","path":"/metadata/annotations/owner","value":"ops"}]"#.utf8)).array!))
+        #expect(patched.annotations["owner"] == "ops")
+        var served = Pods.json(pod)
+        served["metadata"]?["labels"] = ["app": "web", "v": "2"]
+        #expect(try KubernetesAPI.changed(pod, by: .replace(served)).labels == ["app": "web", "v": "2"])
     }
 }

@@ -284,6 +284,25 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
     table = kubectl("-n", "team-a", "get", "pods").stdout.splitlines()
     assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] and table[1].split()[:4] == ["web", "1/1", "Running", "0"]
     assert "IP" in old("-n", "team-a", "get", "pods", "-o", "wide").stdout.splitlines()[0]
+    # Labels and annotations change in place, by old and new kubectl; the spec and the annotations
+    # read when the Pod was made do not.
+    assert "pod/web labeled" in old("-n", "team-a", "label", "pod", "web", "tier=front").stdout
+    assert "pod/web annotated" in kubectl("-n", "team-a", "annotate", "pod", "web", "owner=ops").stdout
+    assert kubectl("-n", "team-a", "get", "pods", "-l", "tier=front", "-o", "name").stdout.split() == ["pod/web"]
+    r = kubectl("-n", "team-a", "label", "pod", "web", "tier=back", check=False)
+    assert r.returncode != 0 and "already has a value" in r.stderr, r.stderr
+    assert "pod/web labeled" in kubectl("-n", "team-a", "label", "pod", "web", "tier=back", "--overwrite").stdout
+    assert "pod/web unlabeled" in kubectl("-n", "team-a", "label", "pod", "web", "tier-").stdout
+    kubectl("-n", "team-a", "patch", "pod", "web", "--type", "merge", "-p", '{"metadata":{"labels":{"app":"web"}}}')
+    meta = json.loads(kubectl("-n", "team-a", "get", "pod", "web", "-o", "json").stdout)["metadata"]
+    assert meta["labels"].get("app") == "web" and "tier" not in meta["labels"] and meta["annotations"]["owner"] == "ops", meta
+    r = kubectl("-n", "team-a", "label", "pod", "web", "bad key=x", check=False)
+    assert r.returncode != 0, r.stderr
+    r = kubectl("-n", "team-a", "annotate", "pod", "web", "--overwrite", "eks.tke.cloud.tencent.com/use-image-cache=off", check=False)
+    assert r.returncode != 0 and "eks.tke.cloud.tencent.com/use-image-cache" in r.stderr and "Forbidden" in r.stderr, r.stderr
+    r = kubectl("-n", "team-a", "patch", "pod", "web", "--type", "json",
+                "-p", '[{"op":"replace","path":"/spec/containers/0/image","value":"other"}]', check=False)
+    assert r.returncode != 0 and "spec" in r.stderr and "Forbidden" in r.stderr, r.stderr
     # kubectl apply of a Pod manifest on a VPC (the annotations a virtual node's Pods carry), with
     # its pull secret resolved on the server.
     pod_yaml = (f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: on-vpc\n  annotations:\n"

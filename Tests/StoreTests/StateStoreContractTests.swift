@@ -298,6 +298,34 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) a
         #expect(json?["id"] as? String == "imc-k" && (json?["kubernetes"] as? [String: Any])?["uid"] as? String == "u-1")
     }
 
+    @Test(arguments: Backend.allCases) func aPodsMetadataIsChangedOnlyByTheDoorAndANodesWriteKeepsIt(_ backend: Backend) async throws {
+        let opened = try await backend.open()
+        defer { withExtendedLifetime(opened) {} }
+        let instances = opened.store.instances
+        var pod = instance("eksci-meta")
+        pod.kubernetes = KubernetesMetadata(uid: "u-1", labels: ["tier": "front"], namespace: "team")
+        try await instances.insert(pod)
+        let start = try #require(try await instances.get(id: pod.id, account: "a")).revision ?? 0
+        // The node's copy, read before the door's change, written after it.
+        var nodesCopy = try #require(try await instances.get(id: pod.id, account: "a"))
+        let changed = try await instances.updateMetadata(id: pod.id, account: "a") { current in
+            var k = try #require(current.kubernetes)
+            k.labels["tier"] = "back"
+            return k
+        }
+        #expect(changed?.kubernetes?.labels == ["tier": "back"] && (changed?.revision ?? 0) > start)
+        nodesCopy.status = .running
+        try await instances.update(nodesCopy)
+        let read = try #require(try await instances.get(id: pod.id, account: "a"))
+        #expect(read.status == .running && read.kubernetes?.labels == ["tier": "back"], "neither write undid the other")
+        #expect(read.credentials.first?.password == "instance-secret", "sealed and opened again")
+        // A refusal changes nothing; an unknown id is nil.
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) { _ = try await instances.updateMetadata(id: pod.id, account: "a") { _ in throw Refused() } }
+        #expect(try await instances.get(id: pod.id, account: "a")?.revision == read.revision)
+        #expect(try await instances.updateMetadata(id: pod.id, account: "other") { $0.kubernetes! } == nil)
+    }
+
     @Test(arguments: Backend.allCases) func commitsWakeObserversOfEveryReplica(_ backend: Backend) async throws {
         let opened = try await backend.open()
         defer { withExtendedLifetime(opened) {} }

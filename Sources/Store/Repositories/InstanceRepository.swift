@@ -56,8 +56,13 @@ public protocol InstanceRepository: DiskRepository, IDRangeRepository, AddressRe
 
     func insert(_ instance: Instance) async throws
     /// Replaces the instance; fails as gone if it is gone or now belongs to another node (a
-    /// node that was declared lost cannot write over the instance's new life elsewhere).
+    /// node that was declared lost cannot write over the instance's new life elsewhere). Its Pod
+    /// metadata (`kubernetes`) is kept as stored: only `updateMetadata` changes it.
     func update(_ instance: Instance) async throws
+    /// Changes the instance's Pod metadata (labels, annotations) in one transaction with the
+    /// read it is computed from; nil if there is no such instance. `change` may throw to refuse.
+    func updateMetadata(id: String, account: String, _ change: @Sendable (Instance) throws -> KubernetesMetadata) async throws
+        -> Instance?
     /// Moves the instance from node `from` to its `node` (rescheduling); fails as gone if it
     /// is not on `from` any more.
     func reassign(_ instance: Instance, from: String?) async throws

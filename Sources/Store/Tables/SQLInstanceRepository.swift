@@ -45,9 +45,22 @@ public final class SQLInstanceRepository: InstanceRepository {
         try await database.execute(Self.table.insert(instance, data: data, extra: [("node", instance.node.sqlValue)]))
     }
 
+    /// The Pod metadata (labels, annotations) a row holds: the Kubernetes door changes it
+    /// (`updateMetadata`); a node's writes of the instance's life keep what is stored, so neither
+    /// undoes the other.
+    private struct StoredMetadata: Decodable { var kubernetes: KubernetesMetadata? }
+
+    private static func keepingMetadata(_ session: any SQLSession, _ instance: Instance) async throws -> Instance {
+        guard let row = try await session.rows("SELECT data FROM instances WHERE id = \(instance.id)").first else { return instance }
+        var kept = instance
+        kept.kubernetes = try StoreCoding.decoder.decode(StoredMetadata.self, from: try row.data("data")).kubernetes
+        return kept
+    }
+
     public func update(_ instance: Instance) async throws {
-        let data = try data(instance)
         try await database.write { session in
+            let instance = try await Self.keepingMetadata(session, instance)
+            let data = try data(instance)
             let changed = try await session.execute(
                 """
                 UPDATE instances SET \(Self.table.assignments(instance, data: data))
@@ -58,14 +71,34 @@ public final class SQLInstanceRepository: InstanceRepository {
     }
 
     public func reassign(_ instance: Instance, from: String?) async throws {
-        let data = try data(instance)
         try await database.write { session in
+            let instance = try await Self.keepingMetadata(session, instance)
+            let data = try data(instance)
             let changed = try await session.execute(
                 """
                 UPDATE instances SET \(Self.table.assignments(instance, data: data)), node = \(instance.node)
                 WHERE id = \(instance.id) AND node \(raw: session.dialect.isNotDistinctFrom) \(from)
                 """)
             guard changed == 1 else { throw try await Self.goneOrMoved(session, instance) }
+        }
+    }
+
+    public func updateMetadata(
+        id: String, account: String, _ change: @Sendable (Instance) throws -> KubernetesMetadata
+    ) async throws -> Instance? {
+        try await database.write { session in
+            guard
+                var instance = try decode(
+                    try await session.rows("SELECT id, data, revision FROM instances WHERE id = \(id) AND account = \(account)")
+                ).first
+            else { return nil }
+            instance.kubernetes = try change(instance)
+            let data = try data(instance)
+            _ = try await session.execute("UPDATE instances SET \(Self.table.assignments(instance, data: data)) WHERE id = \(id)")
+            if let row = try await session.rows("SELECT revision FROM instances WHERE id = \(id)").first {
+                instance.revision = try row.int64("revision")
+            }
+            return instance
         }
     }
 
