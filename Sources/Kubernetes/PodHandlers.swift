@@ -318,7 +318,7 @@ extension KubernetesAPI {
     }
 
     /// Pod events, as `kubectl describe pod` asks for them.
-    static func events(of pod: Instance) -> [JSON] {
+    static func events(of pod: Instance) -> [Event] {
         events(pod.events, of: Pods.json(pod), id: pod.id, namespace: Pods.namespace(pod), revision: pod.revision)
     }
 }

@@ -130,6 +130,7 @@ public protocol HasObjectMeta {
 }
 
 extension Pod: HasObjectMeta {}
+extension Event: HasObjectMeta {}
 extension Namespace: HasObjectMeta {}
 extension Secret: HasObjectMeta {}
 extension ImageCacheObject: HasObjectMeta {}

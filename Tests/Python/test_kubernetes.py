@@ -358,6 +358,26 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
     assert first_after.split(".")[0] >= second and len(after) < len(everything), (first_after, second)
     r = kubectl("-n", "team-a", "logs", "web", "--since-time=yesterday", check=False)
     assert r.returncode != 0, r.stderr
+    # Events: a table as the API server prints it, and a watch that tells each event of one Pod
+    # as it is recorded.
+    table = kubectl("-n", "team-a", "get", "events", "--field-selector", "involvedObject.name=web").stdout.splitlines()
+    assert table[0].split()[:4] == ["LAST", "SEEN", "TYPE", "REASON"] and any("pod/web" in l and "Started" in l for l in table), table
+    for binary in (KUBECTLS[0], KUBECTLS[-1]):
+        watcher = subprocess.Popen([binary, "--kubeconfig", kubectl.config, "-n", "team-a", "get", "events", "-w",
+                                    "--field-selector", "involvedObject.name=watched"], stdout=subprocess.PIPE, text=True)
+        try:
+            kubectl("-n", "team-a", "run", "watched", f"--image={image}", "--restart=Never",
+                    "--annotations=eks.tke.cloud.tencent.com/use-image-cache=auto", "--", "/bin/sh", "-c", "sleep 30")
+            seen = []
+            while not any("Started" in l for l in seen):
+                line = watcher.stdout.readline()
+                assert line, seen
+                seen.append(line)
+            assert all("pod/watched" in l for l in seen[1:]) and any("Scheduled" in l for l in seen), seen
+            assert len([l for l in seen if "Started" in l]) == 1, seen
+        finally:
+            watcher.kill()
+            kubectl("-n", "team-a", "delete", "pod", "watched", "--grace-period=0", timeout=60)
     r = kubectl("-n", "team-a", "logs", "web", "--previous", check=False)
     assert r.returncode != 0 and "previous terminated container" in r.stderr
     r = kubectl("-n", "team-a", "exec", "web", "--", "true", check=False)
