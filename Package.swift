@@ -335,7 +335,7 @@ let package = Package(
         .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
         .testTarget(name: "IMCOSTests", dependencies: ["IMCOS", "IMCTestSupport"], path: "Tests/OSTests"),
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
-        .testTarget(name: "IMCInstanceTests", dependencies: ["IMCInstance", "IMCCache"], path: "Tests/InstanceTests"),
+        .testTarget(name: "IMCInstanceTests", dependencies: ["IMCInstance", "IMCCache", "IMCModel"], path: "Tests/InstanceTests"),
         .testTarget(name: "IMCBillingTests", dependencies: ["IMCBilling"], path: "Tests/BillingTests"),
         .testTarget(
             name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCOS", "IMCModel", "IMCTestSupport"],

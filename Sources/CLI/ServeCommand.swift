@@ -268,7 +268,7 @@ struct ServeCommand: AsyncParsableCommand {
                 n.networks = VPCNetworks(
                     first: n.networks.first, count: n.networks.count, apiPorts: ports, connectionLimit: n.networks.connectionLimit)
                 return n
-            }(), nodes: usesNodes ? state.nodes : nil, runsInstances: role.runsInstances, logger: logger)
+            }(), nodes: usesNodes ? state.nodes : nil, runsInstances: role.runsInstances, objects: state.objects, logger: logger)
         let billing = BillingService(usage: usage, prices: settings.prices)
         let sweeper = ExpirySweeper(service: service, releaseRetainedDisks: { try await instances.sweepRetainedDisks() }, logger: logger)
         // What a crash left (instances' containers and mounts, build mounts, disks, orphaned

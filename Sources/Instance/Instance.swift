@@ -25,9 +25,13 @@ public enum RestartPolicy: String, Codable, Sendable, CaseIterable {
 public struct EnvVar: Codable, Sendable, Equatable {
     public var name: String
     public var value: String
-    public init(name: String, value: String) {
+    /// Where the value comes from when it is resolved at the container's start (`value` is then
+    /// empty).
+    public var source: EnvSource?
+    public init(name: String, value: String, source: EnvSource? = nil) {
         self.name = name
         self.value = value
+        self.source = source
     }
 }
 
@@ -75,6 +79,8 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
     public var cpu: Double?
     public var memory: Double?
     public var security: ContainerSecurity?
+    /// Every key of these ConfigMaps and Secrets as variables (`envFrom`).
+    public var envFrom: [EnvFromSource]?
 
     public init(
         name: String, image: String, commands: [String]? = nil, args: [String]? = nil, env: [EnvVar] = [], workingDir: String? = nil

@@ -266,6 +266,22 @@ public struct InstanceLifecycle<Held: Sendable>: Sendable {
         return [.removeRuntime(name), event, .save, .step(.runInitContainer(index), after: Self.backoff(failures: failures + 1))]
     }
 
+    /// A container's environment names a ConfigMap, Secret or key that is not there: it waits
+    /// with the kubelet's `CreateContainerConfigError` (the Pod Pending), the reason is told as a
+    /// Warning, and `step` is taken again after `retry`, until the object is there or the Pod is
+    /// deleted.
+    public mutating func containerConfigFailed(_ error: ContainerConfigError, retry step: Step, after retry: Duration, at time: Date)
+        -> [Action]
+    {
+        guard !isStopping else { return [] }
+        setState(error.container) {
+            $0.state = .waiting
+            $0.reason = "CreateContainerConfigError"
+            $0.message = error.message
+        }
+        return [record(.failed, "Error: \(error.message)", at: time), .save, .step(step, after: retry)]
+    }
+
     /// Every container runs: the instance is Running.
     mutating func containersStarted(at time: Date) -> [Action] {
         guard phase == .starting else { return [] }

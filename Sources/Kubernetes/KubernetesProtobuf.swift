@@ -4,7 +4,7 @@ import IMCKubernetesProtobuf
 /// The protobuf bodies kubectl's typed commands send (`kubectl create namespace`, `kubectl create
 /// secret docker-registry`: `application/vnd.kubernetes.protobuf`), read into the same JSON the
 /// other commands send. The envelope is `k8s\0` and a `runtime.Unknown` (its type meta, then the
-/// object's own message); only Namespace and Secret are read, which is all those commands make.
+/// object's own message); only Namespace, Secret and ConfigMap are read, which is all those commands make.
 /// The messages are swift-protobuf's, generated from `protos/` (`IMCKubernetesProtobuf`).
 enum KubernetesProtobuf {
     static let mediaType = "application/vnd.kubernetes.protobuf"
@@ -38,9 +38,78 @@ enum KubernetesProtobuf {
             object["data"] = .object(secret.data.mapValues { .string($0.base64EncodedString()) })
             if secret.hasType { object["type"] = .string(secret.type) }
             if !secret.stringData.isEmpty { object["stringData"] = .object(secret.stringData.mapValues(JSON.string)) }
+        case "ConfigMap":
+            // ConfigMap {metadata = 1; map<string,string> data = 2; map<string,bytes> binaryData = 3;
+            // bool immutable = 4}, read field by field (its message is not among the generated ones).
+            guard let fields = ProtobufFields.read(Array(unknown.raw)) else { return nil }
+            var data: [String: JSON] = [:]
+            var binary: [String: JSON] = [:]
+            for field in fields {
+                switch (field.number, field.value) {
+                case (1, .bytes(let bytes)):
+                    guard let meta = try? KubeObjectMeta(serializedBytes: bytes) else { return nil }
+                    object["metadata"] = objectMeta(meta)
+                case (2, .bytes(let entry)), (3, .bytes(let entry)):
+                    guard let pair = ProtobufFields.read(entry) else { return nil }
+                    var key = ""
+                    var value: [UInt8] = []
+                    for f in pair {
+                        if case .bytes(let b) = f.value { if f.number == 1 { key = String(decoding: b, as: UTF8.self) } else { value = b } }
+                    }
+                    if field.number == 2 {
+                        data[key] = .string(String(decoding: value, as: UTF8.self))
+                    } else {
+                        binary[key] = .string(Data(value).base64EncodedString())
+                    }
+                case (4, .varint(let v)): object["immutable"] = .bool(v != 0)
+                default: return nil
+                }
+            }
+            if !data.isEmpty { object["data"] = .object(data) }
+            if !binary.isEmpty { object["binaryData"] = .object(binary) }
         default:
             return nil
         }
         return .object(object)
+    }
+}
+
+/// A message's fields in protobuf's wire format: varints and length-delimited bytes (what a
+/// ConfigMap holds); nil for anything else or a body that ends inside a field.
+enum ProtobufFields {
+    enum Value {
+        case varint(UInt64)
+        case bytes([UInt8])
+    }
+
+    static func read(_ bytes: [UInt8]) -> [(number: Int, value: Value)]? {
+        var out: [(number: Int, value: Value)] = []
+        var i = 0
+        func varint() -> UInt64? {
+            var result: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < bytes.count, shift < 64 {
+                let b = bytes[i]
+                i += 1
+                result |= UInt64(b & 0x7f) << shift
+                if b & 0x80 == 0 { return result }
+                shift += 7
+            }
+            return nil
+        }
+        while i < bytes.count {
+            guard let key = varint(), key >> 3 > 0, key >> 3 < 1 << 29 else { return nil }
+            switch key & 7 {
+            case 0:
+                guard let v = varint() else { return nil }
+                out.append((Int(key >> 3), .varint(v)))
+            case 2:
+                guard let n = varint(), n <= UInt64(bytes.count - i) else { return nil }
+                out.append((Int(key >> 3), .bytes(Array(bytes[i..<(i + Int(n))]))))
+                i += Int(n)
+            default: return nil
+            }
+        }
+        return out
     }
 }

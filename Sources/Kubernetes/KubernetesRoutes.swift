@@ -99,12 +99,13 @@ extension KubernetesAPI {
         }
     }
 
-    /// Namespaces, and what lives in them: Pods, Secrets, Events.
+    /// Namespaces, and what lives in them: Pods, Secrets, ConfigMaps, Events.
     func addCoreResources(to group: RouterGroup<DoorContext>) {
         let api = self
         onGet(group, "events") { call, _ in try await api.events(call, namespace: nil) }
         onGet(group, "pods") { call, _ in try await api.podsRoute(call, namespace: nil, rest: []) }
         onGet(group, "secrets") { call, _ in try await api.secrets(call, namespace: nil, rest: []) }
+        onGet(group, "configmaps") { call, _ in try await api.configMaps(call, namespace: nil, rest: []) }
         on(group, "namespaces") { call, _ in try await api.namespaces(call, rest: []) }
         on(group, "namespaces/:namespace") { call, p in try await api.namespaces(call, rest: [p.get("namespace") ?? ""]) }
         let namespaced = group.group("namespaces/:namespace")
@@ -120,6 +121,9 @@ extension KubernetesAPI {
         }
         for path in ["secrets", "secrets/:name", "secrets/:name/:subresource"] {
             on(namespaced, path) { call, p in try await api.secrets(call, namespace: p.get("namespace"), rest: Self.rest(p)) }
+        }
+        for path in ["configmaps", "configmaps/:name"] {
+            on(namespaced, path) { call, p in try await api.configMaps(call, namespace: p.get("namespace"), rest: Self.rest(p)) }
         }
     }
 

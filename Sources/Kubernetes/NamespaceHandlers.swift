@@ -88,8 +88,10 @@ extension KubernetesAPI {
                 let inside = try await pods(call.account, namespace: name)
                 if !inside.isEmpty { try await instances.delete(ids: inside.map(\.id), account: call.account) }
             }
-            for secret in try await objects.objects(account: call.account, kind: "Secret", namespace: name) {
-                try await objects.deleteObject(account: call.account, kind: "Secret", namespace: name, name: secret.name)
+            for kind in ["Secret", Self.configMapKind] {
+                for object in try await objects.objects(account: call.account, kind: kind, namespace: name) {
+                    try await objects.deleteObject(account: call.account, kind: kind, namespace: name, name: object.name)
+                }
             }
             try await objects.deleteObject(account: call.account, kind: "Namespace", namespace: "", name: name)
             var object = (try? JSONDecoder().decode(Namespace.self, from: stored.data)) ?? Namespace(metadata: ObjectMeta(name: name))

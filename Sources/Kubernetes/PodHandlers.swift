@@ -329,6 +329,7 @@ struct NoObjects: ObjectRepository {
     func object(account: String, kind: String, namespace: String, name: String) throws -> StoredObject? { nil }
     func objects(account: String, kind: String, namespace: String?) throws -> [StoredObject] { [] }
     func deleteObject(account: String, kind: String, namespace: String, name: String) throws -> Bool { false }
+    func replaceObject(_ object: StoredObject, expected: Data, account: String) throws -> Bool { false }
 }
 
 func parseTime(_ text: String) -> Date? {

@@ -47,12 +47,35 @@ enum Pods {
         out.command = c.commands
         out.args = c.args
         out.workingDir = c.workingDir
-        if !c.env.isEmpty { out.env = c.env.map { EnvVar(name: $0.name, value: Scalar($0.value)) } }
+        if !c.env.isEmpty { out.env = c.env.map(envVar) }
+        out.envFrom = c.envFrom?.map { from in
+            let ref = ObjectReferenceByName(name: from.name, optional: from.optional ? true : nil)
+            return from.kind == .configMap
+                ? EnvFromSource(prefix: from.prefix, configMapRef: ref) : EnvFromSource(prefix: from.prefix, secretRef: ref)
+        }
         var amounts: [String: Scalar] = [:]
         if let cpu = c.cpu { amounts["cpu"] = Scalar(quantity(cpu)) }
         if let memory = c.memory { amounts["memory"] = Scalar("\(Int(memory * 1024))Mi") }
         out.resources = amounts.isEmpty ? ResourceRequirements() : ResourceRequirements(requests: amounts, limits: amounts)
         return out
+    }
+
+    /// A variable as the Pod said it: a value, or where its value comes from.
+    static func envVar(_ e: IMCInstance.EnvVar) -> IMCKubernetesModels.EnvVar {
+        guard let source = e.source else { return EnvVar(name: e.name, value: Scalar(e.value)) }
+        var from = EnvVarSource()
+        switch source {
+        case .field(let path): from.fieldRef = ObjectFieldSelector(fieldPath: path)
+        case .resource(let container, let resource, let divisor):
+            var r = ResourceFieldSelector(resource: resource)
+            r.containerName = container
+            r.divisor = divisor.map { Scalar($0) }
+            from.resourceFieldRef = r
+        case .key(let kind, let name, let key, let optional):
+            let selector = KeySelector(name: name, key: key, optional: optional ? true : nil)
+            if kind == .configMap { from.configMapKeyRef = selector } else { from.secretKeyRef = selector }
+        }
+        return EnvVar(name: e.name, value: nil, valueFrom: from)
     }
 
     static func quantity(_ cpu: Double) -> String { cpu == cpu.rounded() ? "\(Int(cpu))" : "\(Int(cpu * 1000))m" }

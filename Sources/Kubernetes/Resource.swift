@@ -37,7 +37,7 @@ public struct Resource: Sendable {
         verbs: ["get", "list"], subresources: [], categories: [])
     public static let pods = Resource(
         group: "", version: "v1", name: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"],
-        verbs: ["create", "delete", "get", "list", "watch"],
+        verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
         subresources: [
             ("log", "Pod", ["get"]), ("status", "Pod", ["get"]), ("exec", "PodExecOptions", ["create", "get"]),
             ("attach", "PodAttachOptions", ["create", "get"]), ("portforward", "PodPortForwardOptions", ["create", "get"]),
@@ -45,6 +45,9 @@ public struct Resource: Sendable {
     public static let secrets = Resource(
         group: "", version: "v1", name: "secrets", singular: "secret", kind: "Secret", namespaced: true, shortNames: [],
         verbs: ["create", "delete", "get", "list"], subresources: [], categories: [])
+    public static let configMaps = Resource(
+        group: "", version: "v1", name: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"],
+        verbs: ["create", "delete", "get", "list", "patch", "update"], subresources: [], categories: [])
     public static let namespaces = Resource(
         group: "", version: "v1", name: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, shortNames: ["ns"],
         verbs: ["create", "delete", "get", "list"], subresources: [], categories: [])
@@ -55,7 +58,7 @@ public struct Resource: Sendable {
 
     /// The resources of each group version served.
     static let byGroupVersion: [String: [Resource]] = [
-        "v1": [namespaces, events, pods, secrets],
+        "v1": [namespaces, events, pods, secrets, configMaps],
         "eks.cloud.tencent.com/v1": [imageCaches],
         "apiextensions.k8s.io/v1": [customResourceDefinitions],
     ]

@@ -70,6 +70,7 @@ public struct Container: Codable, Sendable, Equatable {
     public var args: [String]?
     public var workingDir: String?
     public var env: [EnvVar]?
+    public var envFrom: [EnvFromSource]?
     public var resources: ResourceRequirements?
     public var securityContext: SecurityContext?
     /// Taken as written: an image from a cache is present; otherwise it is pulled, and a tag
@@ -91,12 +92,79 @@ public struct EnvVar: Codable, Sendable, Equatable {
     public var name: String
     /// Text or a number (written plain in YAML).
     public var value: Scalar?
-    /// Read to be refused by name: values from other objects are not resolved yet.
-    public var valueFrom: Opaque?
+    /// A value resolved when the container starts: a field of the Pod, a resource of a
+    /// container, or a key of a ConfigMap or Secret of the Pod's namespace.
+    public var valueFrom: EnvVarSource?
 
-    public init(name: String, value: Scalar?) {
+    public init(name: String, value: Scalar?, valueFrom: EnvVarSource? = nil) {
         self.name = name
         self.value = value
+        self.valueFrom = valueFrom
+    }
+}
+
+public struct EnvVarSource: Codable, Sendable, Equatable {
+    public var fieldRef: ObjectFieldSelector?
+    public var resourceFieldRef: ResourceFieldSelector?
+    public var configMapKeyRef: KeySelector?
+    public var secretKeyRef: KeySelector?
+
+    public init(
+        fieldRef: ObjectFieldSelector? = nil, resourceFieldRef: ResourceFieldSelector? = nil, configMapKeyRef: KeySelector? = nil,
+        secretKeyRef: KeySelector? = nil
+    ) {
+        self.fieldRef = fieldRef
+        self.resourceFieldRef = resourceFieldRef
+        self.configMapKeyRef = configMapKeyRef
+        self.secretKeyRef = secretKeyRef
+    }
+}
+
+public struct ObjectFieldSelector: Codable, Sendable, Equatable {
+    public var apiVersion: String?
+    public var fieldPath: String
+    public init(fieldPath: String) { self.fieldPath = fieldPath }
+}
+
+public struct ResourceFieldSelector: Codable, Sendable, Equatable {
+    public var containerName: String?
+    public var resource: String
+    /// A quantity (`1`, `1m`, `1Mi`), text or a number.
+    public var divisor: Scalar?
+    public init(resource: String) { self.resource = resource }
+}
+
+/// `configMapKeyRef` / `secretKeyRef`.
+public struct KeySelector: Codable, Sendable, Equatable {
+    public var name: String?
+    public var key: String
+    public var optional: Bool?
+    public init(name: String, key: String, optional: Bool? = nil) {
+        self.name = name
+        self.key = key
+        self.optional = optional
+    }
+}
+
+/// `envFrom`: a ConfigMap's or Secret's keys as variables.
+public struct EnvFromSource: Codable, Sendable, Equatable {
+    public var prefix: String?
+    public var configMapRef: ObjectReferenceByName?
+    public var secretRef: ObjectReferenceByName?
+    public init(prefix: String? = nil, configMapRef: ObjectReferenceByName? = nil, secretRef: ObjectReferenceByName? = nil) {
+        self.prefix = prefix
+        self.configMapRef = configMapRef
+        self.secretRef = secretRef
+    }
+}
+
+/// `configMapRef` / `secretRef` of `envFrom`.
+public struct ObjectReferenceByName: Codable, Sendable, Equatable {
+    public var name: String?
+    public var optional: Bool?
+    public init(name: String, optional: Bool? = nil) {
+        self.name = name
+        self.optional = optional
     }
 }
 

@@ -116,11 +116,29 @@ public struct PodRequest: Sendable {
         guard !c.image.isEmpty else { throw DecodingProblem(.missing, at: at.key("image")) }
         var out = ContainerSpec(name: c.name, image: c.image, commands: c.command, args: c.args, workingDir: c.workingDir)
         out.env = try (c.env ?? []).enumerated().map { j, e throws(DecodingProblem) in
-            if e.valueFrom != nil {
-                throw DecodingProblem(
-                    .invalid("is refused: values from other objects are not resolved yet"), at: at.key("env").index(j).key("valueFrom"))
+            let path = at.key("env").index(j)
+            guard !e.name.isEmpty else { throw DecodingProblem(.missing, at: path.key("name")) }
+            guard let from = e.valueFrom else { return EnvVar(name: e.name, value: e.value?.text ?? "") }
+            if e.value != nil && e.value?.text != "" {
+                throw DecodingProblem(.invalid("may not be specified when `value` is not empty"), at: path.key("valueFrom"))
             }
-            return EnvVar(name: e.name, value: e.value?.text ?? "")
+            return EnvVar(name: e.name, value: "", source: try Self.envSource(from, at: path.key("valueFrom")))
+        }
+        for (j, from) in (c.envFrom ?? []).enumerated() {
+            let path = at.key("envFrom").index(j)
+            let refs: [(ConfigObjectKind, ObjectReferenceByName?, String)] = [
+                (.configMap, from.configMapRef, "configMapRef"), (.secret, from.secretRef, "secretRef"),
+            ]
+            let given = refs.filter { $0.1 != nil }
+            guard given.count == 1, let (kind, ref, key) = given.first, let ref else {
+                throw DecodingProblem(.invalid("must name exactly one of configMapRef or secretRef"), at: path)
+            }
+            guard let name = ref.name, !name.isEmpty else { throw DecodingProblem(.missing, at: path.key(key).key("name")) }
+            if let prefix = from.prefix, !prefix.isEmpty, !Environment.isVariableName(prefix) {
+                throw DecodingProblem(.invalid("\"\(prefix.prefix(40))\" is not a valid environment variable name"), at: path.key("prefix"))
+            }
+            out.envFrom =
+                (out.envFrom ?? []) + [EnvFromSource(kind: kind, name: name, prefix: from.prefix, optional: ref.optional ?? false)]
         }
         for (j, port) in (c.ports ?? []).enumerated() {
             let p = at.key("ports").index(j)
@@ -156,6 +174,49 @@ public struct PodRequest: Sendable {
         }
         out.security = try Self.security(c.securityContext, pod: pod, at: at.key("securityContext"))
         return out
+    }
+
+    /// A variable's `valueFrom`: exactly one source, each checked as the API server checks it.
+    static func envSource(_ v: EnvVarSource, at: FieldPath) throws(DecodingProblem) -> EnvSource {
+        var found: [EnvSource] = []
+        if let f = v.fieldRef {
+            if let version = f.apiVersion, version != "v1" {
+                throw DecodingProblem(.invalid("\"\(version.prefix(20))\" is not v1"), at: at.key("fieldRef").key("apiVersion"))
+            }
+            guard Environment.isFieldPath(f.fieldPath) else {
+                throw DecodingProblem(
+                    .invalid(
+                        "\"\(f.fieldPath.prefix(60))\" is not a supported value: \(Environment.fieldPaths.joined(separator: ", ")), metadata.labels['KEY'], metadata.annotations['KEY']"
+                    ), at: at.key("fieldRef").key("fieldPath"))
+            }
+            found.append(.field(f.fieldPath))
+        }
+        if let r = v.resourceFieldRef {
+            guard Environment.resources.contains(r.resource) else {
+                throw DecodingProblem(
+                    .invalid("\"\(r.resource.prefix(40))\" is not one of \(Environment.resources.joined(separator: ", "))"),
+                    at: at.key("resourceFieldRef").key("resource"))
+            }
+            if let d = r.divisor?.text, !Environment.isDivisor(r.resource, d) {
+                throw DecodingProblem(
+                    .invalid("\"\(d.prefix(20))\" is not a divisor imc takes for \(r.resource)"),
+                    at: at.key("resourceFieldRef").key("divisor"))
+            }
+            found.append(.resource(container: r.containerName, resource: r.resource, divisor: r.divisor?.text))
+        }
+        for (kind, ref, key) in [
+            (ConfigObjectKind.configMap, v.configMapKeyRef, "configMapKeyRef"), (.secret, v.secretKeyRef, "secretKeyRef"),
+        ] {
+            guard let ref else { continue }
+            guard let name = ref.name, !name.isEmpty else { throw DecodingProblem(.missing, at: at.key(key).key("name")) }
+            guard !ref.key.isEmpty else { throw DecodingProblem(.missing, at: at.key(key).key("key")) }
+            found.append(.key(kind, name: name, key: ref.key, optional: ref.optional ?? false))
+        }
+        guard found.count == 1 else {
+            throw DecodingProblem(
+                .invalid("must have exactly one of fieldRef, resourceFieldRef, configMapKeyRef or secretKeyRef"), at: at)
+        }
+        return found[0]
     }
 
     /// A container's `securityContext` over the Pod's (`runAsUser`, `runAsGroup`, `runAsNonRoot`);

@@ -101,9 +101,18 @@ struct PodManifestTests {
             "spec.containers[0].ports[0].hostPort is refused"
         ),
         (
-            "{name: A, value: \"1\"}", "{name: A, valueFrom: {fieldRef: {fieldPath: metadata.name}}}",
-            "spec.containers[0].env[0].valueFrom is refused"
+            "{name: A, value: \"1\"}", "{name: A, valueFrom: {fieldRef: {fieldPath: status.hostIP}}}",
+            "spec.containers[0].env[0].valueFrom.fieldRef.fieldPath \"status.hostIP\" is not a supported value"
         ),
+        (
+            "{name: A, value: \"1\"}", "{name: A, valueFrom: {secretKeyRef: {name: s, key: k}, fieldRef: {fieldPath: metadata.name}}}",
+            "spec.containers[0].env[0].valueFrom must have exactly one of"
+        ),
+        (
+            "{name: A, value: \"1\"}", "{name: A, valueFrom: {resourceFieldRef: {resource: limits.gpu}}}",
+            "spec.containers[0].env[0].valueFrom.resourceFieldRef.resource \"limits.gpu\" is not one of"
+        ),
+        ("workingDir: /srv", "workingDir: /srv\n    envFrom: [{prefix: P_}]", "spec.containers[0].envFrom[0] must name exactly one of"),
         ("cpu: 500m", "cpu: 500m, nvidia.com/gpu: 1", "spec.containers[0].resources.requests.nvidia.com/gpu is refused"),
         (
             "restartPolicy: OnFailure", "restartPolicy: OnFailure\n  volumes: [{name: v, emptyDir: {}}]",

@@ -1,6 +1,7 @@
 import Foundation
 import IMCCache
 import IMCInstance
+import IMCModel
 import Testing
 
 /// The instance's decisions as tables: no disk, no runc, no root.
@@ -269,5 +270,93 @@ struct InstanceLifecycleTests {
         deleting.status = .terminating
         var other = Life(instance: deleting, holding: Made())
         #expect(Self.drive(&other, other.shutdownRequested(at: Self.t0)).steps.last == .forget(removing: true))
+    }
+}
+
+/// A container's environment as the kubelet makes it, from the Pod, its resources and its
+/// namespace's ConfigMaps and Secrets; and the wait when one of those is not there.
+struct EnvironmentTests {
+    static func pod() -> Instance {
+        var i = InstanceLifecycleTests.instance(policy: .never)
+        i.name = "web"
+        i.node = "node-b"
+        i.privateIP = "10.1.0.5"
+        i.kubernetes = KubernetesMetadata(uid: "u-1", labels: ["app": "web"], annotations: ["team": "a"], namespace: "shop")
+        i.containers[0].cpu = 0.25
+        i.containers[0].memory = 0.5
+        return i
+    }
+
+    static func resolve(_ env: [EnvVar], from: [EnvFromSource] = [], objects: Environment.Objects = [:]) throws(ContainerConfigError)
+        -> [String]
+    {
+        var i = pod()
+        i.containers[0].env = env
+        i.containers[0].envFrom = from
+        return try Environment.resolve(i.containers[0], of: i, objects: objects).map { "\($0.0)=\($0.1)" }
+    }
+
+    @Test(arguments: [
+        (EnvSource.field("metadata.name"), "web"), (.field("metadata.namespace"), "shop"), (.field("metadata.uid"), "u-1"),
+        (.field("metadata.labels['app']"), "web"), (.field("metadata.annotations['team']"), "a"),
+        (.field("metadata.labels['none']"), ""), (.field("metadata.labels"), "app=\"web\""), (.field("status.podIP"), "10.1.0.5"),
+        (.field("spec.nodeName"), "node-b"), (.field("spec.serviceAccountName"), "default"),
+        (.resource(container: nil, resource: "limits.cpu", divisor: nil), "1"),
+        (.resource(container: nil, resource: "requests.cpu", divisor: "1m"), "250"),
+        (.resource(container: nil, resource: "limits.memory", divisor: "1Mi"), "512"),
+        (.resource(container: nil, resource: "limits.memory", divisor: nil), "536870912"),
+    ])
+    func aValueFromThePodOrItsResources(source: EnvSource, value: String) throws {
+        #expect(try Self.resolve([EnvVar(name: "V", value: "", source: source)]) == ["V=\(value)"])
+    }
+
+    @Test func envFromComesFirstAndEnvReplacesWhatItNamesAgain() throws {
+        let objects: Environment.Objects = [.configMap: ["cfg": ["b": "2", "a": "1", "1bad": "x"]], .secret: ["s": ["token": "t"]]]
+        let got = try Self.resolve(
+            [
+                EnvVar(name: "P_a", value: "mine"),
+                EnvVar(name: "T", value: "", source: .key(.secret, name: "s", key: "token", optional: false)),
+            ],
+            from: [EnvFromSource(kind: .configMap, name: "cfg", prefix: "P_")], objects: objects)
+        #expect(got == ["P_1bad=x", "P_a=mine", "P_b=2", "T=t"])
+        let unprefixed = try Self.resolve([], from: [EnvFromSource(kind: .configMap, name: "cfg")], objects: objects)
+        #expect(unprefixed == ["a=1", "b=2"], "a key that is not a variable name is skipped")
+    }
+
+    @Test(arguments: [
+        (EnvVar(name: "T", value: "", source: .key(.secret, name: "s", key: "token", optional: false)), "secret \"s\" not found"),
+        (EnvVar(name: "T", value: "", source: .key(.configMap, name: "c", key: "k", optional: false)), "configmap \"c\" not found"),
+    ])
+    func aMissingObjectIsTheKubeletsConfigError(variable: EnvVar, message: String) {
+        #expect(throws: ContainerConfigError(container: "a", message: message)) { try Self.resolve([variable]) }
+    }
+
+    @Test func aMissingKeyIsAnErrorUnlessOptional() throws {
+        let objects: Environment.Objects = [.secret: ["s": ["other": "x"]]]
+        #expect(throws: ContainerConfigError(container: "a", message: "couldn't find key token in Secret shop/s")) {
+            try Self.resolve(
+                [EnvVar(name: "T", value: "", source: .key(.secret, name: "s", key: "token", optional: false))], objects: objects)
+        }
+        #expect(
+            try Self.resolve(
+                [EnvVar(name: "T", value: "", source: .key(.secret, name: "s", key: "token", optional: true))], objects: objects) == [])
+        #expect(try Self.resolve([], from: [EnvFromSource(kind: .secret, name: "gone", optional: true)]) == [])
+    }
+
+    @Test func aContainerWaitingForItsConfigIsPendingAndTriedAgain() {
+        var life = InstanceLifecycleTests.Life(instance: Self.pod(), holding: InstanceLifecycleTests.Made())
+        _ = InstanceLifecycleTests.drive(&life, life.begin(), stopAt: .startContainers)
+        let actions = life.containerConfigFailed(
+            ContainerConfigError(container: "a", message: "secret \"s\" not found"), retry: .startContainers, after: .seconds(2),
+            at: InstanceLifecycleTests.t0)
+        #expect(life.instance.status == .pending)
+        #expect(life.instance.states["a"]?.reason == "CreateContainerConfigError" && life.instance.states["a"]?.state == .waiting)
+        #expect(life.instance.events.last?.reason == "Failed" && life.instance.events.last?.message == "Error: secret \"s\" not found")
+        #expect(actions.contains(.step(.startContainers, after: .seconds(2))) && actions.contains(.save))
+        // Told again, the event is counted, not repeated.
+        _ = life.containerConfigFailed(
+            ContainerConfigError(container: "a", message: "secret \"s\" not found"), retry: .startContainers, after: .seconds(2),
+            at: InstanceLifecycleTests.t0)
+        #expect(life.instance.events.filter { $0.reason == "Failed" }.map(\.count) == [2])
     }
 }

@@ -438,3 +438,95 @@ def test_an_image_caches_pull_secrets_resolve_on_the_server(server, client):
     assert "s3cret" not in json.dumps(cache) and "s3cret" not in kubectl("get", "imc", "private", "-o", "yaml").stdout
     kubectl("delete", "imc", "private")
     kubectl("delete", "secret", "regcred")
+
+
+ENV_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels: {{app: envy}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: {image}
+    command: [/bin/sh, -c, 'env | sort; sleep 30']
+    resources: {{requests: {{cpu: 500m, memory: 256Mi}}}}
+    envFrom:
+    - configMapRef: {{name: settings}}
+      prefix: CFG_
+    env:
+    - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+    - {{name: POD_NS, valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}}}
+    - {{name: APP, valueFrom: {{fieldRef: {{fieldPath: "metadata.labels['app']"}}}}}}
+    - {{name: NODE, valueFrom: {{fieldRef: {{fieldPath: spec.nodeName}}}}}}
+    - {{name: MILLICORES, valueFrom: {{resourceFieldRef: {{resource: requests.cpu, divisor: 1m}}}}}}
+    - {{name: MEBIBYTES, valueFrom: {{resourceFieldRef: {{resource: limits.memory, divisor: 1Mi}}}}}}
+    - {{name: COLOUR, valueFrom: {{configMapKeyRef: {{name: settings, key: colour}}}}}}
+    - {{name: TOKEN, valueFrom: {{secretKeyRef: {{name: {secret}, key: token}}}}}}
+    - {{name: MAYBE, valueFrom: {{secretKeyRef: {{name: absent, key: k, optional: true}}}}}}
+"""
+
+
+def test_a_pods_environment_comes_from_its_fields_resources_configmaps_and_secrets(building_server, registry):
+    """env[].valueFrom and envFrom, resolved on the server when the container starts; a Secret that
+    is not there yet holds the container in CreateContainerConfigError until it is created."""
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    old = Kubectl(KUBECTLS[0], kubectl.config)
+    image = f"{registry}/demo/app:latest"
+    kubectl("create", "namespace", "env-a")
+    try:
+        # ConfigMaps: created by old and new kubectl (protobuf bodies), applied, listed, patched.
+        assert "configmap/settings created" in old("-n", "env-a", "create", "configmap", "settings",
+                                                    "--from-literal=colour=blue", "--from-literal=size=3").stdout
+        table = kubectl("-n", "env-a", "get", "configmaps").stdout.splitlines()
+        assert table[0].split() == ["NAME", "DATA", "AGE"] and table[1].split()[:2] == ["settings", "2"], table
+        applied = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: applied}\ndata: {a: '1'}\n"
+        assert "configmap/applied created" in kubectl("-n", "env-a", "apply", "-f", "-", stdin=applied).stdout
+        assert "configured" in kubectl("-n", "env-a", "apply", "-f", "-", stdin=applied.replace("'1'", "'2'")).stdout
+        assert json.loads(kubectl("-n", "env-a", "get", "cm", "applied", "-o", "json").stdout)["data"] == {"a": "2"}
+        r = kubectl("-n", "env-a", "apply", "-f", "-", stdin=applied.replace("{a: '1'}", "{'bad key': x}"), check=False)
+        assert r.returncode != 0 and "bad key" in r.stderr, r.stderr
+        r = kubectl("-n", "env-a", "apply", "-f", "-", stdin=applied.replace("metadata:", "colour: red\nmetadata:"), check=False)
+        assert r.returncode != 0 and 'unknown field "colour"' in r.stderr, r.stderr
+        kubectl("-n", "env-a", "delete", "configmap", "applied")
+        # A field imc cannot give is refused by its path at creation.
+        bad = ENV_POD.format(name="bad", image=image, secret="token").replace("spec.nodeName", "status.hostIP")
+        r = kubectl("-n", "env-a", "apply", "-f", "-", stdin=bad, check=False)
+        assert r.returncode != 0 and "spec.containers[0].env[3].valueFrom.fieldRef.fieldPath" in r.stderr, r.stderr
+        # The Secret it names is not there: the container waits, saying why.
+        kubectl("-n", "env-a", "apply", "-f", "-", stdin=ENV_POD.format(name="envy", image=image, secret="token"))
+        deadline = time.time() + 60
+        while True:
+            pod = json.loads(kubectl("-n", "env-a", "get", "pod", "envy", "-o", "json").stdout)
+            waiting = (pod["status"].get("containerStatuses") or [{}])[0].get("state", {}).get("waiting", {})
+            if waiting.get("reason") == "CreateContainerConfigError":
+                break
+            assert time.time() < deadline, pod["status"]
+            time.sleep(0.2)
+        assert 'secret "token" not found' in waiting.get("message", ""), waiting
+        assert pod["status"]["phase"] == "Pending"
+        assert "CreateContainerConfigError" in kubectl("-n", "env-a", "get", "pod", "envy").stdout
+        described = kubectl("-n", "env-a", "describe", "pod", "envy").stdout
+        assert 'Error: secret "token" not found' in described, described
+        kubectl("-n", "env-a", "create", "secret", "generic", "token", "--from-literal=token=s3cret")
+        kubectl("-n", "env-a", "wait", "--for=condition=Ready", "pod/envy", "--timeout=60s", timeout=70)
+        deadline = time.time() + 30
+        while "TOKEN=" not in (out := kubectl("-n", "env-a", "logs", "envy").stdout):
+            assert time.time() < deadline, out
+            time.sleep(0.2)
+        env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        node = json.loads(kubectl("-n", "env-a", "get", "pod", "envy", "-o", "json").stdout)["spec"]["nodeName"]
+        assert env["POD_NAME"] == "envy" and env["POD_NS"] == "env-a" and env["APP"] == "envy" and env["NODE"] == node, env
+        assert env["MILLICORES"] == "500" and env["MEBIBYTES"] == "256", env
+        assert env["COLOUR"] == "blue" and env["CFG_colour"] == "blue" and env["CFG_size"] == "3", env
+        assert env["TOKEN"] == "s3cret" and "MAYBE" not in env, env
+        # The Pod as served says where each value comes from, never the Secret's value.
+        served = json.loads(kubectl("-n", "env-a", "get", "pod", "envy", "-o", "json").stdout)["spec"]["containers"][0]
+        assert served["env"][7] == {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "token", "key": "token"}}}, served["env"]
+        assert served["envFrom"] == [{"prefix": "CFG_", "configMapRef": {"name": "settings"}}]
+        assert "s3cret" not in json.dumps(served)
+        kubectl("-n", "env-a", "delete", "pod", "envy", "--grace-period=0", timeout=60)
+    finally:
+        kubectl("delete", "namespace", "env-a", check=False, timeout=60)

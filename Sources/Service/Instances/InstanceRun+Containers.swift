@@ -16,7 +16,28 @@ extension InstanceRun {
     /// idmapped ones, named relative to the run directory and mounted from there, so that the
     /// mount table a container reads names no host path; its writable layer belongs to the
     /// instance's root.
+    /// Each container's environment, resolved now from the Pod and the ConfigMaps and Secrets
+    /// of its namespace (read at every start, so a restart sees what they hold then).
+    func environments(_ specs: [ContainerSpec]) async throws -> [String: [(String, String)]] {
+        let names = specs.reduce(into: Set<Environment.ObjectName>()) { $0.formUnion(Environment.objects(of: $1)) }
+        let objects =
+            names.isEmpty
+            ? [:]
+            : try await parts.objects.data(names, account: instance.account, namespace: instance.kubernetes?.namespace ?? "default")
+        var out: [String: [(String, String)]] = [:]
+        for spec in specs { out[spec.name] = try Environment.resolve(spec, of: instance, objects: objects) }
+        return out
+    }
+
+    /// How long a container whose ConfigMap or Secret is missing waits before it is tried again.
+    static let configRetry: Duration = .seconds(2)
+
     func create(_ spec: ContainerSpec) async throws {
+        let env = try await environments([spec])[spec.name] ?? []
+        try await create(spec, env: env)
+    }
+
+    func create(_ spec: ContainerSpec, env: [(String, String)]) async throws {
         guard !life.isStopping else { throw ServiceError.failed("the instance is being deleted") }
         guard let image = held.images[spec.image], let lower = held.relativeLayers[spec.image] else {
             throw ServiceError.failed("image \(spec.image) is not ready")
@@ -32,7 +53,7 @@ extension InstanceRun {
             }
         }
         var process = try ProcessSpec.resolve(
-            image: image.config.config, command: spec.commands, args: spec.args, env: spec.env.map { ($0.name, $0.value) },
+            image: image.config.config, command: spec.commands, args: spec.args, env: env,
             workingDir: spec.workingDir)
         let user = try ImageUser.resolve(
             image.config.config?.User, passwd: Overlay.readFile("/etc/passwd", inRoot: root),
@@ -93,7 +114,9 @@ extension InstanceRun {
     /// the same again after a back-off, or the start fails).
     func runInitContainer(_ index: Int) async throws -> [InstanceAction] {
         let spec = instance.initContainers[index]
-        try await create(spec)
+        do { try await create(spec) } catch let e as ContainerConfigError {
+            return life.containerConfigFailed(e, retry: .runInitContainer(index), after: Self.configRetry, at: now)
+        }
         try await launch(spec)
         await save()
         let code = await held.running[spec.name]?.exit() ?? 255
@@ -102,15 +125,22 @@ extension InstanceRun {
     }
 
     /// Starts every container (the life then has the instance Running and its containers
-    /// supervised).
-    func startContainers() async throws {
+    /// supervised); or, when one's environment names an object that is not there, what the
+    /// life says of that (the start is tried again).
+    func startContainers() async throws -> [InstanceAction]? {
+        // Every container's environment first: none starts while one waits for its objects.
+        let environments: [String: [(String, String)]]
+        do { environments = try await self.environments(instance.containers) } catch let e as ContainerConfigError {
+            return life.containerConfigFailed(e, retry: .startContainers, after: Self.configRetry, at: now)
+        }
         for spec in instance.containers {
-            try await create(spec)
+            try await create(spec, env: environments[spec.name] ?? [])
             try await launch(spec)
         }
         if !life.isRestarting {
             IMCMetrics.started(cached: instance.cacheOutcome == .used, seconds: now.timeIntervalSince(instance.creationTime))
         }
+        return nil
     }
 
     /// Waits for a container to end and restarts it as the life decides, after its back-off.

@@ -104,7 +104,7 @@ package actor InstanceRun {
             try await connectToVPC()
             try await startSandbox()
         case .runInitContainer(let index): return try await runInitContainer(index)
-        case .startContainers: try await startContainers()
+        case .startContainers: if let waiting = try await startContainers() { return waiting }
         case .checkMovedTags: checkStale()
         case .stopForRestart(let grace): await stopContainers(grace: grace)
         case .interruptStart(let grace):

@@ -1,6 +1,7 @@
 import Foundation
 import IMCCaches
 import IMCDisks
+import IMCDocuments
 import IMCInstance
 import IMCModel
 import IMCNetworking
@@ -24,6 +25,37 @@ struct InstanceRunParts: Sendable {
     let limits: InstanceLimits
     let clock: any ServiceClock
     let logger: Logger
+    /// The ConfigMaps and Secrets a Pod's environment reads.
+    var objects = ConfigObjects(repository: nil)
+}
+
+/// The ConfigMaps and Secrets of a Pod's namespace, read when its containers start (the
+/// Kubernetes door's objects; none for a service without that door).
+struct ConfigObjects: Sendable {
+    let repository: (any ObjectRepository)?
+
+    /// The data of each object named (text; a Secret's values decoded from base64, a
+    /// ConfigMap's `binaryData` too), absent where there is no such object.
+    func data(_ names: Set<Environment.ObjectName>, account: String, namespace: String) async throws -> Environment.Objects {
+        var out: Environment.Objects = [:]
+        guard let repository else { return out }
+        for name in names {
+            guard
+                let stored = try await repository.object(account: account, kind: name.kind.rawValue, namespace: namespace, name: name.name),
+                let object = try? JSONValue.parseJSON(Array(stored.data))
+            else { continue }
+            var data: [String: String] = [:]
+            let encoded = name.kind == .secret ? object["data"] : object["binaryData"]
+            for (key, value) in encoded?.object ?? [:] {
+                if let text = value.string, let bytes = Data(base64Encoded: text) { data[key] = String(decoding: bytes, as: UTF8.self) }
+            }
+            if name.kind == .configMap {
+                for (key, value) in object["data"]?.object ?? [:] { data[key] = value.string ?? "" }
+            }
+            out[name.kind, default: [:]][name.name] = data
+        }
+        return out
+    }
 }
 
 /// The caches an instance may start from: matched, looked up, marked used, auto-created; and

@@ -65,7 +65,7 @@ public final class InstanceService: Sendable {
         limits: InstanceLimits = InstanceLimits(), idRanges: IDRangePool = IDRangePool(), ids: any IDGenerator = RandomIDGenerator(),
         clock: any ServiceClock = SystemClock(), meter: Meter = .off, defaults: InstanceDefaults = InstanceDefaults(),
         network: NetworkSettings = NetworkSettings(), nodes: (any NodeRepository)? = nil, runsInstances: Bool = true,
-        logger: Logger? = nil
+        objects: (any ObjectRepository)? = nil, logger: Logger? = nil
     ) throws {
         self.nodes = nodes
         self.runsInstances = runsInstances
@@ -95,7 +95,8 @@ public final class InstanceService: Sendable {
                 nodeImages: nodeImages, registry: registry, clientOptions: clientOptions, nodeStoreGiB: caches.quotas.nodeStoreGiB),
             isolation: InstanceWalls(
                 idRanges: idRanges, network: network, portDrops: PortDropCollector(runs: runs, network: network, clock: clock)),
-            runtimes: Runtimes(root: root), paths: InstancePaths(root: root), limits: limits, clock: clock, logger: self.logger)
+            runtimes: Runtimes(root: root), paths: InstancePaths(root: root), limits: limits, clock: clock, logger: self.logger,
+            objects: ConfigObjects(repository: objects))
         // The path to a container's root filesystem must be traversable by its root, which is not
         // the host's (0711: nothing here can be listed); runc's state and the node's images are
         // the host's alone.

@@ -29,4 +29,7 @@ public protocol ObjectRepository: Sendable {
     func objects(account: String, kind: String, namespace: String?) async throws -> [StoredObject]
     @discardableResult
     func deleteObject(account: String, kind: String, namespace: String, name: String) async throws -> Bool
+    /// Replaces the object's JSON if its stored JSON is still `expected` (what the change was
+    /// computed from); false if it changed or went meanwhile.
+    func replaceObject(_ object: StoredObject, expected: Data, account: String) async throws -> Bool
 }

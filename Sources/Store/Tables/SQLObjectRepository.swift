@@ -51,4 +51,24 @@ public final class SQLObjectRepository: ObjectRepository {
         try await database.execute(
             "DELETE FROM objects WHERE account = \(account) AND kind = \(kind) AND namespace = \(namespace) AND name = \(name)") > 0
     }
+
+    public func replaceObject(_ object: StoredObject, expected: Data, account: String) async throws -> Bool {
+        let text = String(decoding: object.data, as: UTF8.self)
+        let stored = try database.secrets?.seal(text) ?? text
+        return try await database.write { session in
+            guard
+                let row = try await session.rows(
+                    """
+                    SELECT * FROM objects WHERE account = \(account) AND kind = \(object.kind) AND namespace = \(object.namespace)
+                    AND name = \(object.name)
+                    """
+                ).first, try decode(row).data == expected
+            else { return false }
+            return try await session.execute(
+                """
+                UPDATE objects SET data = \(stored) WHERE account = \(account) AND kind = \(object.kind)
+                AND namespace = \(object.namespace) AND name = \(object.name)
+                """) == 1
+        }
+    }
 }
