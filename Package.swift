@@ -179,7 +179,7 @@ let package = Package(
                 "IMCNetworking",
                 "IMCServiceSupport", "IMCBillingService", "IMCCaches", "IMCDocuments",
                 "IMCCache", "IMCStore", "IMCModel", "IMCDisks", "IMCPull", "IMCRegistry", "IMCContent", "IMCUnpack", "IMCRuntime",
-                "IMCInstance", "IMCObservability", "IMCBilling", "IMCOS",
+                "IMCInstance", "IMCObservability", "IMCBilling", "IMCOS", "CIMCSys",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

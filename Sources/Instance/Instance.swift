@@ -81,6 +81,8 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
     public var security: ContainerSecurity?
     /// Every key of these ConfigMaps and Secrets as variables (`envFrom`).
     public var envFrom: [EnvFromSource]?
+    /// The Pod's volumes this container mounts, and where.
+    public var volumeMounts: [VolumeMountSpec]?
 
     public init(
         name: String, image: String, commands: [String]? = nil, args: [String]? = nil, env: [EnvVar] = [], workingDir: String? = nil
@@ -270,6 +272,8 @@ public struct Instance: Codable, Sendable, Equatable {
     public var node: String?
     /// A restart asked for through an API replica on another host, for the node to carry out.
     public var restartRequested: Date?
+    /// The Pod's volumes (emptyDir, configMap, secret, downwardAPI, projected).
+    public var volumes: [VolumeSpec] = []
     /// The status it had when its deletion was asked for: while it is Terminating, the Cloud API
     /// shows this (its `Status` has no Terminating), as the Kubernetes door shows its last phase.
     public var deletedFrom: InstanceStatus?
@@ -303,7 +307,7 @@ public struct Instance: Codable, Sendable, Equatable {
             terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
             registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
             runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns, kubernetes, node, restartRequested,
-            deletedFrom
+            deletedFrom, volumes
     }
 
     /// Rows written before a field existed read with its default.
@@ -348,6 +352,7 @@ public struct Instance: Codable, Sendable, Equatable {
         node = try c.decodeIfPresent(String.self, forKey: .node)
         restartRequested = try c.decodeIfPresent(Date.self, forKey: .restartRequested)
         deletedFrom = try c.decodeIfPresent(InstanceStatus.self, forKey: .deletedFrom)
+        volumes = try c.decodeIfPresent([VolumeSpec].self, forKey: .volumes) ?? []
     }
 
     /// Every image the instance runs, in order, once each.

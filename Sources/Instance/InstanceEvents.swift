@@ -13,6 +13,8 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case failed = "Failed"
     case backOff = "BackOff"
     case killing = "Killing"
+    /// The kubelet's eviction: a volume past its limit.
+    case evicted = "Evicted"
     case imageCacheUsed = "ImageCacheUsed"
     case imageCacheNotMatched = "ImageCacheNotMatched"
     case imageCacheMismatch = "ImageCacheMismatch"
@@ -42,7 +44,8 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     /// Warning for what a person should look at; Normal otherwise.
     public var kind: CacheEvent.Kind {
         switch self {
-        case .failed, .backOff, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale, .nodeShutdown, .nodeRestarted, .nodeLost,
+        case .failed, .backOff, .evicted, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale, .nodeShutdown, .nodeRestarted,
+            .nodeLost,
             .rescheduled, .spoofedTrafficDropped, .connectionLimitReached:
             .warning
         default: .normal

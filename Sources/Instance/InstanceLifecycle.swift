@@ -329,7 +329,7 @@ public struct InstanceLifecycle<Held: Sendable>: Sendable {
         guard case .running(var supervision) = phase, supervision.live.contains(name) else { return [] }
         terminated(name, code: code, oomKilled: oomKilled, at: time)
         let policy = instance.restartPolicy
-        guard policy == .always || (policy == .onFailure && code != 0) else {
+        guard supervision.evicted == nil, policy == .always || (policy == .onFailure && code != 0) else {
             supervision.live.remove(name)
             moveTo(.running(supervision))
             return [.removeRuntime(name)] + finishIfDone(at: time) + [.save]
@@ -360,10 +360,20 @@ public struct InstanceLifecycle<Held: Sendable>: Sendable {
         guard case .running(let supervision) = phase, supervision.live.isEmpty, instance.status == .running else { return [] }
         moveTo(.ended)
         let codes = instance.containers.map { instance.states[$0.name]?.exitCode ?? 1 }
-        instance.status = codes.allSatisfy { $0 == 0 } ? .succeeded : .failed
-        if instance.status == .failed { instance.message = "a container exited with an error" }
+        instance.status = codes.allSatisfy { $0 == 0 } && supervision.evicted == nil ? .succeeded : .failed
+        if instance.status == .failed { instance.message = supervision.evicted ?? "a container exited with an error" }
         instance.finishTime = time
         return [.stopMeteringDisk]
+    }
+
+    /// The Pod is evicted (a disk emptyDir past its sizeLimit), as the kubelet evicts it: a
+    /// Warning says why, every container is killed and none is started again, and the instance
+    /// ends Failed with the reason.
+    public mutating func evicted(_ message: String, at time: Date) -> [Action] {
+        guard case .running(var supervision) = phase, supervision.evicted == nil, !isStopping else { return [] }
+        supervision.evicted = message
+        moveTo(.running(supervision))
+        return [record(.evicted, message, at: time), .save, .killContainers]
     }
 
     // MARK: - Restart (RestartEKSContainerInstances)

@@ -6,6 +6,8 @@ public struct InstanceRequest: Sendable {
     public var name: String?
     public var containers: [ContainerSpec] = []
     public var initContainers: [ContainerSpec] = []
+    /// The Pod's volumes (the Kubernetes door's; the Cloud API's `EksCiVolume` is refused).
+    public var volumes: [VolumeSpec] = []
     public var cpu: Double?
     public var memory: Double?
     public var restartPolicy: RestartPolicy?

@@ -30,6 +30,8 @@ public struct Supervision: Equatable, Sendable {
     public var live: Set<String>
     /// Failures in a row per container, which set its back-off.
     public var failures: [String: Int] = [:]
+    /// Why the Pod was evicted (its containers are being killed and none runs again).
+    public var evicted: String?
 }
 
 /// A step of the start or of the teardown, taken by the carrier of the life, which tells the
@@ -100,6 +102,8 @@ public enum InstanceAction: Equatable, Sendable {
     case removeRuntime(String)
     /// Start a container again once `after` has passed.
     case restart(String, after: Duration)
+    /// Kill every container (they end, and the supervision is told).
+    case killContainers
     /// The image cache disk stops (or starts again) being billed as running.
     case stopMeteringDisk
     case startMeteringDisk

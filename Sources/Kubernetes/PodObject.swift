@@ -31,6 +31,7 @@ enum Pods {
         spec.terminationGracePeriodSeconds = i.terminationGracePeriodSeconds
         spec.nodeName = nodeName(i)
         spec.runtimeClassName = i.runtimeClass.rawValue
+        if !i.volumes.isEmpty { spec.volumes = i.volumes.map(volume) }
         spec.schedulerName = "imc"
         return Pod(metadata: metadata, spec: spec, status: status(i))
     }
@@ -48,6 +49,12 @@ enum Pods {
         out.args = c.args
         out.workingDir = c.workingDir
         if !c.env.isEmpty { out.env = c.env.map(envVar) }
+        out.volumeMounts = c.volumeMounts?.map { m in
+            var mount = VolumeMount(name: m.name, mountPath: m.mountPath)
+            mount.readOnly = m.readOnly ? true : nil
+            mount.subPath = m.subPath
+            return mount
+        }
         out.envFrom = c.envFrom?.map { from in
             let ref = ObjectReferenceByName(name: from.name, optional: from.optional ? true : nil)
             return from.kind == .configMap
@@ -57,6 +64,62 @@ enum Pods {
         if let cpu = c.cpu { amounts["cpu"] = Scalar(quantity(cpu)) }
         if let memory = c.memory { amounts["memory"] = Scalar("\(Int(memory * 1024))Mi") }
         out.resources = amounts.isEmpty ? ResourceRequirements() : ResourceRequirements(requests: amounts, limits: amounts)
+        return out
+    }
+
+    /// A volume as the Pod said it.
+    static func volume(_ v: VolumeSpec) -> Volume {
+        var out = Volume(name: v.name)
+        func items(_ list: [KeyPath]?) -> [KeyToPath]? { list?.map { KeyToPath(key: $0.key, path: $0.path, mode: $0.mode) } }
+        func downward(_ list: [DownwardFile]) -> [DownwardAPIVolumeFile] {
+            list.map { f in
+                var file = DownwardAPIVolumeFile(path: f.path)
+                let from = envVar(IMCInstance.EnvVar(name: "", value: "", source: f.source)).valueFrom
+                file.fieldRef = from?.fieldRef
+                file.resourceFieldRef = from?.resourceFieldRef
+                file.mode = f.mode
+                return file
+            }
+        }
+        switch v.source {
+        case .emptyDir(let memory, let limit):
+            out.emptyDir = EmptyDirVolumeSource(medium: memory ? "Memory" : nil, sizeLimit: limit.map { Scalar("\($0)") })
+        case .files(let f):
+            let mode = f.defaultMode == 0o644 ? nil : f.defaultMode
+            switch (f.kind, f.sources.first) {
+            case ("configMap", .object(_, let name, let list, let optional)?):
+                var c = ConfigMapVolumeSource(name: name)
+                c.items = items(list)
+                c.defaultMode = mode
+                c.optional = optional ? true : nil
+                out.configMap = c
+            case ("secret", .object(_, let name, let list, let optional)?):
+                var c = SecretVolumeSource(secretName: name)
+                c.items = items(list)
+                c.defaultMode = mode
+                c.optional = optional ? true : nil
+                out.secret = c
+            case ("downwardAPI", .downward(let list)?):
+                var d = DownwardAPIVolumeSource()
+                d.items = downward(list)
+                d.defaultMode = mode
+                out.downwardAPI = d
+            default:
+                var p = ProjectedVolumeSource()
+                p.defaultMode = mode
+                p.sources = f.sources.map { source in
+                    var projection = ProjectedVolumeSource.Projection()
+                    switch source {
+                    case .object(let kind, let name, let list, let optional):
+                        let named = ProjectedVolumeSource.Projection.Named(name: name, items: items(list), optional: optional ? true : nil)
+                        if kind == .configMap { projection.configMap = named } else { projection.secret = named }
+                    case .downward(let list): projection.downwardAPI = .init(items: downward(list))
+                    }
+                    return projection
+                }
+                out.projected = p
+            }
+        }
         return out
     }
 

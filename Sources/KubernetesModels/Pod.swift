@@ -33,7 +33,8 @@ public struct PodSpec: Codable, Sendable, Equatable {
     public var hostNetwork: Bool?
     public var hostPID: Bool?
     public var hostIPC: Bool?
-    /// Read to be refused by name (volumes are not built yet; `hostPath` never will be).
+    /// emptyDir, configMap, secret, downwardAPI and projected volumes; `hostPath`,
+    /// `persistentVolumeClaim` and `nfs` are refused by name.
     public var volumes: [Volume]?
     /// The server's (the node it placed the Pod on, and `imc`): a client's is refused, as
     /// imc places every Pod itself.
@@ -71,6 +72,7 @@ public struct Container: Codable, Sendable, Equatable {
     public var workingDir: String?
     public var env: [EnvVar]?
     public var envFrom: [EnvFromSource]?
+    public var volumeMounts: [VolumeMount]?
     public var resources: ResourceRequirements?
     public var securityContext: SecurityContext?
     /// Taken as written: an image from a cache is present; otherwise it is pulled, and a tag
@@ -204,21 +206,129 @@ public struct SecurityContext: Codable, Sendable, Equatable {
 /// A Pod's volume: its name and its source, each source read only to refuse it by name.
 public struct Volume: Codable, Sendable, Equatable {
     public var name: String
+    /// Refused: a Pod never sees the node's files.
     public var hostPath: Opaque?
-    public var emptyDir: Opaque?
-    public var configMap: Opaque?
-    public var secret: Opaque?
-    public var projected: Opaque?
-    public var downwardAPI: Opaque?
+    public var emptyDir: EmptyDirVolumeSource?
+    public var configMap: ConfigMapVolumeSource?
+    public var secret: SecretVolumeSource?
+    public var projected: ProjectedVolumeSource?
+    public var downwardAPI: DownwardAPIVolumeSource?
+    /// Refused until a userspace NFS client is built (the node's kernel has none).
     public var nfs: Opaque?
+    /// Refused: imc has no persistent volumes.
     public var persistentVolumeClaim: Opaque?
 
-    /// The source's field name, for the message that refuses it.
-    public var source: String? {
-        let named: [(String, Opaque?)] = [
-            ("hostPath", hostPath), ("emptyDir", emptyDir), ("configMap", configMap), ("secret", secret), ("projected", projected),
-            ("downwardAPI", downwardAPI), ("nfs", nfs), ("persistentVolumeClaim", persistentVolumeClaim),
+    public init(name: String) { self.name = name }
+
+    /// The source's field name, for the messages about it; nil when none is given.
+    public var source: String? { sources.first }
+
+    /// Every source given (one is allowed).
+    public var sources: [String] {
+        let named: [(String, Bool)] = [
+            ("hostPath", hostPath != nil), ("emptyDir", emptyDir != nil), ("configMap", configMap != nil), ("secret", secret != nil),
+            ("projected", projected != nil), ("downwardAPI", downwardAPI != nil), ("nfs", nfs != nil),
+            ("persistentVolumeClaim", persistentVolumeClaim != nil),
         ]
-        return named.first { $0.1 != nil }?.0
+        return named.filter(\.1).map(\.0)
+    }
+}
+
+public struct EmptyDirVolumeSource: Codable, Sendable, Equatable {
+    /// "" (the node's disk: here, the instance's disk) or `Memory` (a tmpfs).
+    public var medium: String?
+    /// A quantity (`1Gi`, `500Mi`).
+    public var sizeLimit: Scalar?
+    public init(medium: String? = nil, sizeLimit: Scalar? = nil) {
+        self.medium = medium
+        self.sizeLimit = sizeLimit
+    }
+}
+
+/// `items` of a ConfigMap, Secret or downward API volume: a key (or field) to a file.
+public struct KeyToPath: Codable, Sendable, Equatable {
+    public var key: String
+    public var path: String
+    public var mode: Int?
+    public init(key: String, path: String, mode: Int? = nil) {
+        self.key = key
+        self.path = path
+        self.mode = mode
+    }
+}
+
+public struct ConfigMapVolumeSource: Codable, Sendable, Equatable {
+    public var name: String?
+    public var items: [KeyToPath]?
+    public var defaultMode: Int?
+    public var optional: Bool?
+    public init(name: String) { self.name = name }
+}
+
+public struct SecretVolumeSource: Codable, Sendable, Equatable {
+    public var secretName: String?
+    public var items: [KeyToPath]?
+    public var defaultMode: Int?
+    public var optional: Bool?
+    public init(secretName: String) { self.secretName = secretName }
+}
+
+public struct DownwardAPIVolumeFile: Codable, Sendable, Equatable {
+    public var path: String
+    public var fieldRef: ObjectFieldSelector?
+    public var resourceFieldRef: ResourceFieldSelector?
+    public var mode: Int?
+    public init(path: String) { self.path = path }
+}
+
+public struct DownwardAPIVolumeSource: Codable, Sendable, Equatable {
+    public var items: [DownwardAPIVolumeFile]?
+    public var defaultMode: Int?
+    public init() {}
+}
+
+/// `projected`: ConfigMaps, Secrets and downward API files in one directory.
+public struct ProjectedVolumeSource: Codable, Sendable, Equatable {
+    public struct Projection: Codable, Sendable, Equatable {
+        public struct Named: Codable, Sendable, Equatable {
+            public var name: String?
+            public var items: [KeyToPath]?
+            public var optional: Bool?
+            public init(name: String?, items: [KeyToPath]? = nil, optional: Bool? = nil) {
+                self.name = name
+                self.items = items
+                self.optional = optional
+            }
+        }
+        public struct Downward: Codable, Sendable, Equatable {
+            public var items: [DownwardAPIVolumeFile]?
+            public init(items: [DownwardAPIVolumeFile]?) { self.items = items }
+        }
+        public var configMap: Named?
+        public var secret: Named?
+        public var downwardAPI: Downward?
+        /// Refused: imc issues no service account tokens.
+        public var serviceAccountToken: Opaque?
+        /// Refused: imc issues no cluster trust bundles.
+        public var clusterTrustBundle: Opaque?
+        public init() {}
+    }
+    public var sources: [Projection]?
+    public var defaultMode: Int?
+    public init() {}
+}
+
+public struct VolumeMount: Codable, Sendable, Equatable {
+    public var name: String
+    public var mountPath: String
+    public var readOnly: Bool?
+    public var subPath: String?
+    /// Refused: environment expansion in sub-paths is not done.
+    public var subPathExpr: String?
+    /// `None` is what imc does; another propagation is refused.
+    public var mountPropagation: String?
+    public init(name: String, mountPath: String) {
+        self.name = name
+        self.mountPath = mountPath
     }
 }

@@ -58,6 +58,16 @@ public struct PodRequest: Sendable {
         r.initContainers = try (spec.initContainers ?? []).enumerated().map { i, c throws(DecodingProblem) in
             try Self.container(c, pod: pod, at: FieldPath("spec.initContainers").index(i))
         }
+        r.volumes = try Self.volumes(spec.volumes ?? [], containers: r.initContainers + r.containers)
+        for (list, containers) in [("spec.initContainers", r.initContainers), ("spec.containers", r.containers)] {
+            for (i, c) in containers.enumerated() {
+                for (j, m) in (c.volumeMounts ?? []).enumerated() where !r.volumes.contains(where: { $0.name == m.name }) {
+                    throw DecodingProblem(
+                        .invalid("\"\(m.name.prefix(60))\" is not a volume of the Pod"),
+                        at: FieldPath(stringLiteral: list).index(i).key("volumeMounts").index(j).key("name"))
+                }
+            }
+        }
         let cpu = r.containers.compactMap(\.cpu).reduce(0, +)
         let memory = r.containers.compactMap(\.memory).reduce(0, +)
         if cpu > 0 { r.cpu = cpu }
@@ -99,15 +109,6 @@ public struct PodRequest: Sendable {
             throw DecodingProblem(
                 .invalid("\(scheduler.prefix(60)) is refused: Pods here are placed by imc (default-scheduler)"),
                 at: FieldPath("spec").key("schedulerName"))
-        }
-        for (i, volume) in (spec.volumes ?? []).enumerated() {
-            let at = FieldPath("spec.volumes").index(i)
-            guard let source = volume.source else { throw DecodingProblem(.invalid("names no volume source"), at: at) }
-            if source == "hostPath" {
-                throw DecodingProblem(.invalid("is refused: a Pod never sees the node's files"), at: at.key(source))
-            }
-            throw DecodingProblem(
-                .invalid("is refused: volumes are not built yet, and a Pod is not run without a volume it names"), at: at.key(source))
         }
     }
 
@@ -172,7 +173,196 @@ public struct PodRequest: Sendable {
                 }
             }
         }
+        out.volumeMounts = try Self.mounts(c.volumeMounts, at: at)
         out.security = try Self.security(c.securityContext, pod: pod, at: at.key("securityContext"))
+        return out
+    }
+
+    /// The Pod's volumes: emptyDir, configMap, secret, downwardAPI and projected; what would reach
+    /// the node (`hostPath`), or what imc has not (`persistentVolumeClaim`, `nfs` without a
+    /// userspace client), refused by name.
+    static func volumes(_ volumes: [Volume], containers: [ContainerSpec]) throws(DecodingProblem) -> [VolumeSpec] {
+        var out: [VolumeSpec] = []
+        for (i, volume) in volumes.enumerated() {
+            let at = FieldPath("spec.volumes").index(i)
+            if volume.name.isEmpty || volume.name.count > 63
+                || !volume.name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 })
+            {
+                throw DecodingProblem(.invalid("\"\(volume.name.prefix(60))\" must be a lowercase RFC 1123 label"), at: at.key("name"))
+            }
+            if out.contains(where: { $0.name == volume.name }) {
+                throw DecodingProblem(.invalid("\"\(volume.name)\" is a duplicate volume name"), at: at.key("name"))
+            }
+            let sources = volume.sources
+            guard sources.count == 1, let source = sources.first else {
+                throw DecodingProblem(.invalid(sources.isEmpty ? "names no volume source" : "may name only one volume source"), at: at)
+            }
+            func mode(_ m: Int?, _ path: FieldPath) throws(DecodingProblem) -> Int? {
+                guard let m else { return nil }
+                guard (0...0o777).contains(m) else {
+                    throw DecodingProblem(.invalid("must be a file mode from 0 to 0777, not \(m)"), at: path)
+                }
+                return m
+            }
+            func items(_ list: [KeyToPath]?, _ path: FieldPath) throws(DecodingProblem) -> [KeyPath]? {
+                guard let list else { return nil }
+                var out: [KeyPath] = []
+                for (j, item) in list.enumerated() {
+                    if let problem = VolumeFiles.pathProblem(item.path) {
+                        throw DecodingProblem(.invalid(problem), at: path.index(j).key("path"))
+                    }
+                    guard !item.key.isEmpty else { throw DecodingProblem(.missing, at: path.index(j).key("key")) }
+                    out.append(KeyPath(key: item.key, path: item.path, mode: try mode(item.mode, path.index(j).key("mode"))))
+                }
+                return out
+            }
+            func downward(_ list: [DownwardAPIVolumeFile]?, _ path: FieldPath) throws(DecodingProblem) -> [DownwardFile] {
+                var out: [DownwardFile] = []
+                for (j, item) in (list ?? []).enumerated() {
+                    let p = path.index(j)
+                    if let problem = VolumeFiles.pathProblem(item.path) { throw DecodingProblem(.invalid(problem), at: p.key("path")) }
+                    let from = try Self.envSource(EnvVarSource(fieldRef: item.fieldRef, resourceFieldRef: item.resourceFieldRef), at: p)
+                    if case .field(let f) = from, ["status.podIP", "status.podIPs", "spec.nodeName", "spec.serviceAccountName"].contains(f)
+                    {
+                        throw DecodingProblem(
+                            .invalid("\"\(f)\" is given to environment variables only, as Kubernetes does"),
+                            at: p.key("fieldRef").key("fieldPath"))
+                    }
+                    if case .resource(let c, _, _) = from {
+                        guard let c, containers.contains(where: { $0.name == c }) else {
+                            throw DecodingProblem(
+                                .invalid("must name one of the Pod's containers"), at: p.key("resourceFieldRef").key("containerName"))
+                        }
+                    }
+                    out.append(DownwardFile(path: item.path, source: from, mode: try mode(item.mode, p.key("mode"))))
+                }
+                return out
+            }
+            let made: VolumeSource
+            switch source {
+            case "emptyDir":
+                let e = volume.emptyDir!
+                let memory: Bool
+                switch e.medium ?? "" {
+                case "": memory = false
+                case "Memory": memory = true
+                default:
+                    throw DecodingProblem(
+                        .invalid("\"\(e.medium!.prefix(30))\" is not a medium: use \"\" or Memory"), at: at.key("emptyDir").key("medium"))
+                }
+                var limit: Int64?
+                if let text = e.sizeLimit?.text {
+                    guard let gib = Self.gibibytes(text) else {
+                        throw DecodingProblem(
+                            .invalid("\"\(text.prefix(40))\" is not a quantity (1Gi, 500Mi)"), at: at.key("emptyDir").key("sizeLimit"))
+                    }
+                    limit = Int64(gib * 1_073_741_824)
+                }
+                made = .emptyDir(memory: memory, sizeLimitBytes: limit)
+            case "configMap", "secret":
+                let isMap = source == "configMap"
+                let name = isMap ? volume.configMap?.name : volume.secret?.secretName
+                guard let name, !name.isEmpty else {
+                    throw DecodingProblem(.missing, at: at.key(source).key(isMap ? "name" : "secretName"))
+                }
+                let defaultMode = try mode(
+                    isMap ? volume.configMap?.defaultMode : volume.secret?.defaultMode, at.key(source).key("defaultMode"))
+                let listed = try items(isMap ? volume.configMap?.items : volume.secret?.items, at.key(source).key("items"))
+                let optional = (isMap ? volume.configMap?.optional : volume.secret?.optional) ?? false
+                made = .files(
+                    FileVolume(
+                        kind: source, defaultMode: defaultMode ?? 0o644,
+                        sources: [.object(isMap ? .configMap : .secret, name: name, items: listed, optional: optional)]))
+            case "downwardAPI":
+                let d = volume.downwardAPI!
+                made = .files(
+                    FileVolume(
+                        kind: source, defaultMode: try mode(d.defaultMode, at.key(source).key("defaultMode")) ?? 0o644,
+                        sources: [.downward(try downward(d.items, at.key(source).key("items")))]))
+            case "projected":
+                let p = volume.projected!
+                var projections: [FileProjection] = []
+                for (j, projection) in (p.sources ?? []).enumerated() {
+                    let pj = at.key(source).key("sources").index(j)
+                    if projection.serviceAccountToken != nil {
+                        throw DecodingProblem(
+                            .invalid("is refused: imc issues no service account tokens"), at: pj.key("serviceAccountToken"))
+                    }
+                    if projection.clusterTrustBundle != nil {
+                        throw DecodingProblem(.invalid("is refused: imc has no cluster trust bundles"), at: pj.key("clusterTrustBundle"))
+                    }
+                    let given = [projection.configMap != nil, projection.secret != nil, projection.downwardAPI != nil].filter { $0 }.count
+                    guard given == 1 else {
+                        throw DecodingProblem(.invalid("must name exactly one of configMap, secret or downwardAPI"), at: pj)
+                    }
+                    if let d = projection.downwardAPI {
+                        projections.append(.downward(try downward(d.items, pj.key("downwardAPI").key("items"))))
+                    } else {
+                        let isMap = projection.configMap != nil
+                        let named = (projection.configMap ?? projection.secret)!
+                        let key = isMap ? "configMap" : "secret"
+                        guard let name = named.name, !name.isEmpty else { throw DecodingProblem(.missing, at: pj.key(key).key("name")) }
+                        projections.append(
+                            .object(
+                                isMap ? .configMap : .secret, name: name, items: try items(named.items, pj.key(key).key("items")),
+                                optional: named.optional ?? false))
+                    }
+                }
+                made = .files(
+                    FileVolume(
+                        kind: source, defaultMode: try mode(p.defaultMode, at.key(source).key("defaultMode")) ?? 0o644, sources: projections
+                    ))
+            case "hostPath":
+                throw DecodingProblem(.invalid("is refused: a Pod never sees the node's files"), at: at.key(source))
+            case "nfs":
+                throw DecodingProblem(
+                    .invalid("is refused: this node's kernel has no NFS client and imc's userspace client is not built yet"),
+                    at: at.key(source))
+            default:
+                throw DecodingProblem(
+                    .invalid("is refused: imc has no persistent volumes; use emptyDir, configMap, secret, downwardAPI or projected"),
+                    at: at.key(source))
+            }
+            out.append(VolumeSpec(name: volume.name, source: made))
+        }
+        return out
+    }
+
+    /// A container's `volumeMounts`: an absolute, clean `mountPath` (not `/`, not twice), a
+    /// relative `subPath` with no `..`.
+    static func mounts(_ list: [VolumeMount]?, at: FieldPath) throws(DecodingProblem) -> [VolumeMountSpec]? {
+        guard let list, !list.isEmpty else { return nil }
+        var out: [VolumeMountSpec] = []
+        for (j, m) in list.enumerated() {
+            let p = at.key("volumeMounts").index(j)
+            let parts = m.mountPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            guard m.mountPath.hasPrefix("/"), m.mountPath != "/", !parts.contains(where: { $0 == ".." || $0 == "." }),
+                !m.mountPath.contains("//"), !m.mountPath.hasSuffix("/"), m.mountPath.utf8.count <= 1024
+            else {
+                throw DecodingProblem(
+                    .invalid("\"\(m.mountPath.prefix(80))\" must be an absolute, clean path other than /"), at: p.key("mountPath"))
+            }
+            for reserved in ["/proc", "/sys", "/dev"] where m.mountPath == reserved || m.mountPath.hasPrefix(reserved + "/") {
+                throw DecodingProblem(
+                    .invalid("\"\(m.mountPath.prefix(80))\" is refused: \(reserved) is the runtime's"), at: p.key("mountPath"))
+            }
+            if out.contains(where: { $0.mountPath == m.mountPath }) {
+                throw DecodingProblem(.invalid("\"\(m.mountPath.prefix(80))\" must be unique"), at: p.key("mountPath"))
+            }
+            if let sub = m.subPath, !sub.isEmpty, let problem = VolumeFiles.pathProblem(sub) {
+                throw DecodingProblem(.invalid(problem), at: p.key("subPath"))
+            }
+            if m.subPathExpr != nil { throw DecodingProblem(.invalid("is refused: use subPath"), at: p.key("subPathExpr")) }
+            if let propagation = m.mountPropagation, propagation != "None" {
+                throw DecodingProblem(
+                    .invalid("\"\(propagation.prefix(30))\" is refused: a Pod's mounts never propagate to or from the node"),
+                    at: p.key("mountPropagation"))
+            }
+            out.append(
+                VolumeMountSpec(
+                    name: m.name, mountPath: m.mountPath, readOnly: m.readOnly ?? false,
+                    subPath: m.subPath?.isEmpty == true ? nil : m.subPath))
+        }
         return out
     }
 

@@ -80,6 +80,20 @@ public struct Isolation: Sendable, Equatable {
     public var sandbox: GVisorSandbox?
     /// A host file shown read-only as the container's /etc/resolv.conf (instances on a network).
     public var resolvConf: String?
+    /// The Pod's volumes, where this container sees them.
+    public var mounts: [BindMount] = []
+
+    /// A host directory (or file) bound into the container: `nosuid,nodev`, read-only when asked.
+    public struct BindMount: Sendable, Equatable {
+        public var destination: String
+        public var source: String
+        public var readOnly: Bool
+        public init(destination: String, source: String, readOnly: Bool) {
+            self.destination = destination
+            self.source = source
+            self.readOnly = readOnly
+        }
+    }
 
     public init(ids: IDRange? = nil) { self.ids = ids }
 }
@@ -167,7 +181,12 @@ public enum RuntimeSpec {
                             destination: "/etc/resolv.conf", type: "bind", source: $0,
                             options: ["rbind", "ro", "nosuid", "nodev", "noexec"])
                     ]
-                } ?? []),
+                } ?? [])
+                + isolation.mounts.map {
+                    .init(
+                        destination: $0.destination, type: "bind", source: $0.source,
+                        options: ["rbind", $0.readOnly ? "ro" : "rw", "nosuid", "nodev"])
+                },
             linux: .init(
                 cgroupsPath: cgroupsPath, resources: resources, namespaces: namespaces, uidMappings: mappings, gidMappings: mappings,
                 maskedPaths: maskedPaths, readonlyPaths: readonlyPaths, seccomp: isolation.seccomp ? SeccompProfile.spec() : nil),

@@ -115,8 +115,8 @@ struct PodManifestTests {
         ("workingDir: /srv", "workingDir: /srv\n    envFrom: [{prefix: P_}]", "spec.containers[0].envFrom[0] must name exactly one of"),
         ("cpu: 500m", "cpu: 500m, nvidia.com/gpu: 1", "spec.containers[0].resources.requests.nvidia.com/gpu is refused"),
         (
-            "restartPolicy: OnFailure", "restartPolicy: OnFailure\n  volumes: [{name: v, emptyDir: {}}]",
-            "spec.volumes[0].emptyDir is refused"
+            "restartPolicy: OnFailure", "restartPolicy: OnFailure\n  volumes: [{name: v, hostPath: {path: /}}]",
+            "spec.volumes[0].hostPath is refused"
         ),
         ("restartPolicy: OnFailure", "restartPolicy: OnFailure\n  nodeSelector: {disk: ssd}", "spec.nodeSelector is not a field"),
         ("restartPolicy: OnFailure", "restartPolicy: [OnFailure]", "spec.restartPolicy must be"),

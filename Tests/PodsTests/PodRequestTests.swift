@@ -84,6 +84,42 @@ struct PodRequestTests {
         (#"{"schedulerName":"volcano",\#(one)}"#, "spec.schedulerName volcano is refused"),
         (#"{"volumes":[{"name":"v","hostPath":{"path":"/"}}],\#(one)}"#, "spec.volumes[0].hostPath is refused"),
         (#"{"volumes":[{"name":"v"}],\#(one)}"#, "spec.volumes[0] names no volume source"),
+        (#"{"volumes":[{"name":"v","emptyDir":{},"secret":{"secretName":"s"}}],\#(one)}"#, "spec.volumes[0] may name only one"),
+        (#"{"volumes":[{"name":"v","emptyDir":{}},{"name":"v","emptyDir":{}}],\#(one)}"#, "spec.volumes[1].name \"v\" is a duplicate"),
+        (#"{"volumes":[{"name":"v","emptyDir":{"medium":"HugePages"}}],\#(one)}"#, "spec.volumes[0].emptyDir.medium"),
+        (#"{"volumes":[{"name":"v","emptyDir":{"sizeLimit":"lots"}}],\#(one)}"#, "spec.volumes[0].emptyDir.sizeLimit \"lots\""),
+        (
+            #"{"volumes":[{"name":"v","configMap":{"name":"c","defaultMode":4096}}],\#(one)}"#,
+            "spec.volumes[0].configMap.defaultMode must be"
+        ),
+        (
+            #"{"volumes":[{"name":"v","secret":{"secretName":"s","items":[{"key":"k","path":"../../etc/x"}]}}],\#(one)}"#,
+            "spec.volumes[0].secret.items[0].path must not contain '..'"
+        ),
+        (
+            #"{"volumes":[{"name":"v","projected":{"sources":[{"serviceAccountToken":{"path":"t"}}]}}],\#(one)}"#,
+            "spec.volumes[0].projected.sources[0].serviceAccountToken is refused"
+        ),
+        (
+            #"{"volumes":[{"name":"v","downwardAPI":{"items":[{"path":"ip","fieldRef":{"fieldPath":"status.podIP"}}]}}],\#(one)}"#,
+            "spec.volumes[0].downwardAPI.items[0].fieldRef.fieldPath \"status.podIP\" is given to environment variables only"
+        ),
+        (
+            #"{"volumes":[{"name":"v","persistentVolumeClaim":{"claimName":"c"}}],\#(one)}"#,
+            "spec.volumes[0].persistentVolumeClaim is refused"
+        ),
+        (
+            #"{"containers":[{"name":"a","image":"x","volumeMounts":[{"name":"none","mountPath":"/m"}]}]}"#,
+            "spec.containers[0].volumeMounts[0].name \"none\" is not a volume of the Pod"
+        ),
+        (
+            #"{"volumes":[{"name":"v","emptyDir":{}}],"containers":[{"name":"a","image":"x","volumeMounts":[{"name":"v","mountPath":"data"}]}]}"#,
+            "spec.containers[0].volumeMounts[0].mountPath \"data\" must be an absolute"
+        ),
+        (
+            #"{"volumes":[{"name":"v","emptyDir":{}}],"containers":[{"name":"a","image":"x","volumeMounts":[{"name":"v","mountPath":"/m","mountPropagation":"Bidirectional"}]}]}"#,
+            "mountPropagation \"Bidirectional\" is refused"
+        ),
         (#"{"securityContext":{"runAsUser":70000},\#(one)}"#, "spec.containers[0].securityContext.runAsUser must be an id from 0 to 65535"),
         (
             #"{"containers":[{"name":"a","image":"x","securityContext":{"privileged":true}}]}"#,

@@ -320,15 +320,15 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
     r = kubectl("-n", "team-a", "apply", "-f", "-", stdin=bad, check=False)
     assert r.returncode != 0 and "security-group-id" in r.stderr and "sg-nope" in r.stderr, r.stderr
     # A field imc does not act on is refused by its path, as the API server's strict decoding does,
-    # and a volume (not built yet) is refused rather than the Pod run without it; by old and new kubectl.
+    # and an NFS volume (no client yet) is refused rather than the Pod run without it; by old and new kubectl.
     probed = pod_yaml.replace("name: on-vpc", "name: probed") + "    livenessProbe: {exec: {command: [/bin/true]}}\n"
-    with_volume = pod_yaml.replace("name: on-vpc", "name: with-volume") + "  volumes: [{name: scratch, emptyDir: {}}]\n"
+    with_volume = pod_yaml.replace("name: on-vpc", "name: with-volume") + "  volumes: [{name: share, nfs: {server: 10.0.0.9, path: /}}]\n"
     for binary in (KUBECTLS[0], KUBECTLS[-1]):
         other = Kubectl(binary, kubectl.config)
         r = other("-n", "team-a", "apply", "-f", "-", stdin=probed, check=False)
         assert r.returncode != 0 and 'unknown field "spec.containers[0].livenessProbe"' in r.stderr, r.stderr
         r = other("-n", "team-a", "apply", "-f", "-", stdin=with_volume, check=False)
-        assert r.returncode != 0 and "spec.volumes[0].emptyDir" in r.stderr and "not built yet" in r.stderr, r.stderr
+        assert r.returncode != 0 and "spec.volumes[0].nfs" in r.stderr and "no NFS client" in r.stderr, r.stderr
     assert "probed" not in kubectl("-n", "team-a", "get", "pods").stdout
     kubectl("-n", "team-a", "delete", "pod", "on-vpc", "--grace-period=0")
     described = kubectl("-n", "team-a", "describe", "pod", "web").stdout
@@ -530,3 +530,127 @@ def test_a_pods_environment_comes_from_its_fields_resources_configmaps_and_secre
         kubectl("-n", "env-a", "delete", "pod", "envy", "--grace-period=0", timeout=60)
     finally:
         kubectl("delete", "namespace", "env-a", check=False, timeout=60)
+
+
+VOLUME_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: vols
+  labels: {{app: vols}}
+spec:
+  restartPolicy: Never
+  volumes:
+  - {{name: work, emptyDir: {{}}}}
+  - {{name: fast, emptyDir: {{medium: Memory, sizeLimit: 1Mi}}}}
+  - {{name: conf, configMap: {{name: app-conf, items: [{{key: colour, path: sub/colour.txt}}], defaultMode: 0440}}}}
+  - {{name: whole, configMap: {{name: app-conf}}}}
+  - {{name: creds, secret: {{secretName: app-secret, defaultMode: 0400}}}}
+  - {{name: info, downwardAPI: {{items: [{{path: labels, fieldRef: {{fieldPath: metadata.labels}}}},
+                                       {{path: cpu, resourceFieldRef: {{containerName: main, resource: limits.cpu, divisor: 1m}}}}]}}}}
+  - {{name: all, projected: {{sources: [{{configMap: {{name: app-conf}}}}, {{secret: {{name: app-secret}}}},
+                                      {{downwardAPI: {{items: [{{path: name, fieldRef: {{fieldPath: metadata.name}}}}]}}}}]}}}}
+  initContainers:
+  - name: prepare
+    image: {image}
+    command: [/bin/sh, -c, 'echo from-init > /work/made; ln -s / /work/escape']
+    volumeMounts: [{{name: work, mountPath: /work}}]
+  containers:
+  - name: main
+    image: {image}
+    resources: {{requests: {{cpu: 250m}}}}
+    command:
+    - /bin/sh
+    - -c
+    - |
+      echo "made=$(cat /work/made)"
+      echo "colour=$(cat /conf/sub/colour.txt)"
+      echo "mode=$(stat -L -c %a /conf/sub/colour.txt) $(stat -L -c %a /creds/token)"
+      echo "token=$(cat /creds/token)"
+      echo "labels=$(cat /info/labels)"
+      echo "cpu=$(cat /info/cpu)"
+      echo "projected=$(cat /all/colour)/$(cat /all/token)/$(cat /all/name)"
+      echo "single=$(cat /etc/colour.conf)"
+      touch /conf/x 2>/dev/null && echo conf-writable || echo conf-readonly
+      touch /work/ro-check 2>/dev/null && echo work-readonly-broken || echo work-readonly
+      echo "escape=$(ls /escaped | sort | tr '\\n' ' ')"
+      echo "fast=$(df -k /fast | tail -1 | awk '{{print $2}}')"
+      dd if=/dev/zero of=/fast/big bs=1024 count=2048 2>/dev/null && echo fast-unbounded || echo fast-bounded
+      echo ready
+      while true; do echo "now=$(cat /whole/colour)"; sleep 0.5; done
+    volumeMounts:
+    - {{name: work, mountPath: /work, readOnly: true}}
+    - {{name: work, mountPath: /escaped, subPath: escape}}
+    - {{name: fast, mountPath: /fast}}
+    - {{name: conf, mountPath: /conf}}
+    - {{name: whole, mountPath: /whole}}
+    - {{name: whole, mountPath: /etc/colour.conf, subPath: colour}}
+    - {{name: creds, mountPath: /creds}}
+    - {{name: info, mountPath: /info}}
+    - {{name: all, mountPath: /all}}
+"""
+
+
+def test_a_pods_volumes_emptydir_configmap_secret_downward_and_projected(building_server, registry):
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    old = Kubectl(KUBECTLS[0], kubectl.config)
+    image = f"{registry}/demo/app:latest"
+    kubectl("create", "namespace", "vol-a")
+    try:
+        kubectl("-n", "vol-a", "create", "configmap", "app-conf", "--from-literal=colour=blue")
+        kubectl("-n", "vol-a", "create", "secret", "generic", "app-secret", "--from-literal=token=s3cret")
+        # What would reach the node, or what imc has not, is refused by its field, by old and new kubectl.
+        for bad, named in [
+            ("  - {name: work, emptyDir: {}}", "  - {name: work, hostPath: {path: /etc}}"),
+            ("  - {name: work, emptyDir: {}}", "  - {name: work, nfs: {server: 10.0.0.1, path: /}}"),
+            ("    - {name: fast, mountPath: /fast}", "    - {name: nope, mountPath: /fast}"),
+            ("    - {name: fast, mountPath: /fast}", "    - {name: fast, mountPath: /proc/x}"),
+            ("    - {name: work, mountPath: /escaped, subPath: escape}", "    - {name: work, mountPath: /escaped, subPath: ../x}"),
+        ]:
+            manifest = VOLUME_POD.format(image=image).replace(bad, named)
+            for k in (kubectl, old):
+                r = k("-n", "vol-a", "apply", "-f", "-", stdin=manifest, check=False)
+                assert r.returncode != 0 and "spec." in r.stderr, (named, r.stderr)
+        assert "vols" not in kubectl("-n", "vol-a", "get", "pods").stdout
+        kubectl("-n", "vol-a", "apply", "-f", "-", stdin=VOLUME_POD.format(image=image))
+        kubectl("-n", "vol-a", "wait", "--for=condition=Ready", "pod/vols", "--timeout=90s", timeout=100)
+        deadline = time.time() + 30
+        while "now=" not in (out := kubectl("-n", "vol-a", "logs", "vols").stdout):
+            assert time.time() < deadline, out
+            time.sleep(0.2)
+        seen = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        assert seen["made"] == "from-init", out
+        assert seen["colour"] == "blue" and seen["mode"] == "440 400" and seen["token"] == "s3cret", out
+        assert seen["labels"] == 'app="vols"' and seen["cpu"] == "250", out
+        assert seen["projected"] == "blue/s3cret/vols" and seen["single"] == "blue", out
+        assert "conf-readonly" in out and "work-readonly" in out and "fast-bounded" in out, out
+        # The symlink the init container planted to / resolved inside its volume, not the host's root.
+        assert "escape" in seen["escape"] and "made" in seen["escape"] and "etc" not in seen["escape"].split(), out
+        assert 0 < int(seen["fast"]) <= 1024, out
+        # A ConfigMap changed: the file a container reads changes in place.
+        kubectl("-n", "vol-a", "patch", "configmap", "app-conf", "--type", "merge", "-p", '{"data":{"colour":"green"}}')
+        deadline = time.time() + 20
+        while "now=green" not in kubectl("-n", "vol-a", "logs", "vols", "--tail=1").stdout:
+            assert time.time() < deadline, kubectl("-n", "vol-a", "logs", "vols", "--tail=3").stdout
+            time.sleep(0.3)
+        served = json.loads(kubectl("-n", "vol-a", "get", "pod", "vols", "-o", "json").stdout)["spec"]
+        assert [v["name"] for v in served["volumes"]] == ["work", "fast", "conf", "whole", "creds", "info", "all"]
+        assert served["volumes"][4]["secret"] == {"secretName": "app-secret", "defaultMode": 0o400}
+        assert served["containers"][0]["volumeMounts"][1] == {"name": "work", "mountPath": "/escaped", "subPath": "escape"}
+        assert "vols" in kubectl("-n", "vol-a", "label", "pod", "vols", "checked=yes").stdout
+        kubectl("-n", "vol-a", "delete", "pod", "vols", "--grace-period=0", timeout=60)
+        # A disk emptyDir past its sizeLimit: the Pod is evicted, as the kubelet evicts it.
+        greedy = ("apiVersion: v1\nkind: Pod\nmetadata: {name: greedy}\nspec:\n  restartPolicy: Never\n"
+                  "  volumes: [{name: scratch, emptyDir: {sizeLimit: 1Mi}}]\n  containers:\n  - name: main\n"
+                  f"    image: {image}\n    command: [/bin/sh, -c, 'dd if=/dev/zero of=/s/big bs=1024 count=4096; sleep 60']\n"
+                  "    volumeMounts: [{name: scratch, mountPath: /s}]\n")
+        kubectl("-n", "vol-a", "apply", "-f", "-", stdin=greedy)
+        deadline = time.time() + 60
+        while (pod := json.loads(kubectl("-n", "vol-a", "get", "pod", "greedy", "-o", "json").stdout))["status"]["phase"] != "Failed":
+            assert time.time() < deadline, pod["status"]
+            time.sleep(0.3)
+        assert "exceeds the limit" in pod["status"].get("message", ""), pod["status"]
+        assert "Evicted" in kubectl("-n", "vol-a", "describe", "pod", "greedy").stdout
+        kubectl("-n", "vol-a", "delete", "pod", "greedy", "--grace-period=0", timeout=60)
+    finally:
+        kubectl("delete", "namespace", "vol-a", check=False, timeout=60)

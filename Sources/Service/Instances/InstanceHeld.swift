@@ -27,6 +27,8 @@ struct InstanceHeld: Sendable {
     var running: [String: RunningContainer] = [:]
     /// Each container's log, while it runs.
     var logs: [String: LogWriter] = [:]
+    /// Whether the loop that keeps file volumes current (and checks emptyDir limits) runs.
+    var refreshingVolumes = false
     /// The instance's OOM kills when each container was last started.
     var oomKillsAtStart: [String: Int] = [:]
 

@@ -65,10 +65,12 @@ extension InstanceRun {
                 "container \(spec.name) has runAsNonRoot and would run as root (uid 0); give runAsUser or an image whose user is not root")
         }
         let hostname = InstanceService.isDNSLabel(instance.name) ? instance.name : id
+        var walls = isolation(for: spec)
+        walls.mounts = try volumeMounts(for: spec)
         try RuntimeSpec.write(
             RuntimeSpec.make(
                 process: process, rootfs: root, hostname: hostname, cgroupsPath: cgroup.container(spec.name),
-                networkNamespace: network.path, isolation: isolation(for: spec)),
+                networkNamespace: network.path, isolation: walls),
             bundle: bundle(spec.name))
         await perform(life.containerCreated(spec.name, at: now))
     }
@@ -114,7 +116,10 @@ extension InstanceRun {
     /// the same again after a back-off, or the start fails).
     func runInitContainer(_ index: Int) async throws -> [InstanceAction] {
         let spec = instance.initContainers[index]
-        do { try await create(spec) } catch let e as ContainerConfigError {
+        do {
+            try await prepareVolumes()
+            try await create(spec)
+        } catch let e as ContainerConfigError {
             return life.containerConfigFailed(e, retry: .runInitContainer(index), after: Self.configRetry, at: now)
         }
         try await launch(spec)
@@ -130,7 +135,10 @@ extension InstanceRun {
     func startContainers() async throws -> [InstanceAction]? {
         // Every container's environment first: none starts while one waits for its objects.
         let environments: [String: [(String, String)]]
-        do { environments = try await self.environments(instance.containers) } catch let e as ContainerConfigError {
+        do {
+            try await prepareVolumes()
+            environments = try await self.environments(instance.containers)
+        } catch let e as ContainerConfigError {
             return life.containerConfigFailed(e, retry: .startContainers, after: Self.configRetry, at: now)
         }
         for spec in instance.containers {

@@ -51,12 +51,21 @@ package actor InstanceRun {
         for action in actions {
             switch action {
             case .step: await carryOut([action])
-            case .supervise: for spec in instance.containers { Task { await self.supervise(spec) } }
+            case .supervise:
+                for spec in instance.containers { Task { await self.supervise(spec) } }
+                if !instance.volumes.isEmpty, !held.refreshingVolumes {
+                    held.refreshingVolumes = true
+                    Task { await self.refreshVolumes() }
+                }
             case .save: await save()
             case .announce(let reason, let message):
                 parts.logger.info("\(reason.rawValue): \(message)", metadata: ["instance": "\(id)"])
             case .removeRuntime(let name): await runtime.delete(id: runcID(name))
             case .restart: break  // the supervision loop waits and restarts
+            case .killContainers:
+                for spec in instance.containers where held.running[spec.name] != nil {
+                    await runtime.kill(id: runcID(spec.name), signal: "KILL", all: true)
+                }
             case .stopMeteringDisk: if let lease = held.lease { await parts.disks.leases.stopMetering(lease) }
             case .startMeteringDisk: if let lease = held.lease { await parts.disks.leases.startMetering(lease, for: instance) }
             }
@@ -301,6 +310,7 @@ package actor InstanceRun {
             // layer, no log of this one.
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/containers/\(id)")
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/.imc-logs")
+            try? FileManager.default.removeItem(atPath: volumesRoot)
         }
         let directory = runDirectory
         await BlockingPool.shared.run { Mount.unmountAll(under: directory) }

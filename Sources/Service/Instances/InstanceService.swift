@@ -130,6 +130,7 @@ public final class InstanceService: Sendable {
             if replicas > 1, let name = request.name { instance.name = "\(name)-\(created.count)" }
             instance.containers = request.containers
             instance.initContainers = request.initContainers
+            instance.volumes = request.volumes
             instance.cpu = request.cpu ?? 1
             instance.memory = request.memory ?? 2
             instance.restartPolicy = request.restartPolicy ?? .always
