@@ -35,10 +35,7 @@ public struct InstanceActions: Sendable {
         }
         for (list, containers) in [("Containers", r.Containers), ("InitContainers", r.InitContainers ?? [])] {
             for (i, c) in containers.enumerated() {
-                let fields: [(String, JSONValue?)] = [
-                    ("VolumeMounts", c.VolumeMounts), ("LivenessProbe", c.LivenessProbe), ("ReadinessProbe", c.ReadinessProbe),
-                    ("GpuLimit", c.GpuLimit),
-                ]
+                let fields: [(String, JSONValue?)] = [("VolumeMounts", c.VolumeMounts), ("GpuLimit", c.GpuLimit)]
                 for (name, value) in fields where value != nil && value != .null && value != [] {
                     let path = FieldPath([.key(list), .index(i), .key(name)])
                     throw APIError(
@@ -160,7 +157,68 @@ public struct InstanceActions: Sendable {
         spec.cpu = c.Cpu
         spec.memory = c.Memory
         spec.env = (c.EnvironmentVars ?? []).map { EnvVar(name: $0.Name, value: $0.Value ?? "") }
+        let probes = ContainerProbes(
+            liveness: try c.LivenessProbe.map { p throws(APIError) in try Self.probe(p, path: path.key("LivenessProbe")) },
+            readiness: try c.ReadinessProbe.map { p throws(APIError) in try Self.probe(p, path: path.key("ReadinessProbe")) })
+        if let success = probes.liveness?.successThreshold, success != 1 {
+            throw APIError.invalidParameterValue(
+                "\(path.key("LivenessProbe")).Probe.SuccessThreshold must be 1",
+                field: path.key("LivenessProbe").key("Probe").key("SuccessThreshold"))
+        }
+        spec.probes = probes.isEmpty ? nil : probes
         return spec
+    }
+
+    /// The Cloud API's probe: one of Exec, HttpGet (HTTP only) or TcpSocket, with the timing of
+    /// `Probe` (Kubernetes' defaults where it is silent).
+    static func probe(_ p: LivenessOrReadinessProbe, path: FieldPath) throws(APIError) -> Probe {
+        func port(_ n: Int?, _ at: FieldPath) throws(APIError) -> Int {
+            guard let n, (1...65535).contains(n) else {
+                throw APIError.invalidParameterValue("\(at) must be a port from 1 to 65535", field: at)
+            }
+            return n
+        }
+        var handlers: [Probe.Handler] = []
+        if let e = p.Exec {
+            guard let commands = e.Commands, !commands.isEmpty else {
+                throw APIError.missingParameter("\(path.key("Exec").key("Commands")) is required", field: path.key("Exec").key("Commands"))
+            }
+            handlers.append(.exec(commands))
+        }
+        if let h = p.HttpGet {
+            if let scheme = h.Scheme, scheme.uppercased() != "HTTP" {
+                throw APIError.invalidParameterValue(
+                    "\(path.key("HttpGet").key("Scheme")) \"\(scheme.prefix(20))\" is not supported: only HTTP probes are built",
+                    field: path.key("HttpGet").key("Scheme"))
+            }
+            let at = h.Path ?? "/"
+            guard at.hasPrefix("/"), !at.contains(where: { $0 == "\r" || $0 == "\n" || $0 == " " }) else {
+                throw APIError.invalidParameterValue(
+                    "\(path.key("HttpGet").key("Path")) must be an absolute request path", field: path.key("HttpGet").key("Path"))
+            }
+            handlers.append(.httpGet(path: at, port: try port(h.Port, path.key("HttpGet").key("Port")), scheme: "HTTP", headers: [:]))
+        }
+        if let t = p.TcpSocket { handlers.append(.tcpSocket(port: try port(t.Port, path.key("TcpSocket").key("Port")))) }
+        guard handlers.count == 1 else {
+            throw APIError.invalidParameterValue("\(path) must have exactly one of Exec, HttpGet or TcpSocket", field: path)
+        }
+        var probe = Probe(handler: handlers[0])
+        let timing = p.Probe
+        for (key, value, least, set) in [
+            ("InitialDelaySeconds", timing?.InitialDelaySeconds, 0, \Probe.initialDelaySeconds),
+            ("PeriodSeconds", timing?.PeriodSeconds, 1, \Probe.periodSeconds),
+            ("TimeoutSeconds", timing?.TimeoutSeconds, 1, \Probe.timeoutSeconds),
+            ("SuccessThreshold", timing?.SuccessThreshold, 1, \Probe.successThreshold),
+            ("FailureThreshold", timing?.FailureThreshold, 1, \Probe.failureThreshold),
+        ] {
+            guard let value else { continue }
+            let at = path.key("Probe").key(key)
+            guard value >= least, value <= 86400 else {
+                throw APIError.invalidParameterValue("\(at) must be from \(least) to 86400, not \(value)", field: at)
+            }
+            probe[keyPath: set] = value
+        }
+        return probe
     }
 
     func describe(_ r: DescribeEKSContainerInstancesRequest, account: String) async throws -> DescribeEKSContainerInstancesResponse {

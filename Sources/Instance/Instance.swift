@@ -83,6 +83,8 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
     public var envFrom: [EnvFromSource]?
     /// The Pod's volumes this container mounts, and where.
     public var volumeMounts: [VolumeMountSpec]?
+    /// Its liveness, readiness and startup probes.
+    public var probes: ContainerProbes?
 
     public init(
         name: String, image: String, commands: [String]? = nil, args: [String]? = nil, env: [EnvVar] = [], workingDir: String? = nil
@@ -110,6 +112,8 @@ public struct ContainerState: Codable, Sendable, Equatable {
     public var startTime: Date?
     public var finishTime: Date?
     public var restartCount: Int
+    /// Whether its readiness probe passes (nil: it has no probes; then it is ready while it runs).
+    public var ready: Bool?
 
     public init(state: State = .waiting, reason: String? = nil) {
         self.state = state

@@ -15,6 +15,8 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case killing = "Killing"
     /// The kubelet's eviction: a volume past its limit.
     case evicted = "Evicted"
+    /// A probe failed.
+    case unhealthy = "Unhealthy"
     case imageCacheUsed = "ImageCacheUsed"
     case imageCacheNotMatched = "ImageCacheNotMatched"
     case imageCacheMismatch = "ImageCacheMismatch"
@@ -44,7 +46,8 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     /// Warning for what a person should look at; Normal otherwise.
     public var kind: CacheEvent.Kind {
         switch self {
-        case .failed, .backOff, .evicted, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale, .nodeShutdown, .nodeRestarted,
+        case .failed, .backOff, .evicted, .unhealthy, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale, .nodeShutdown,
+            .nodeRestarted,
             .nodeLost,
             .rescheduled, .spoofedTrafficDropped, .connectionLimitReached:
             .warning

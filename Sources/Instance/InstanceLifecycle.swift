@@ -219,7 +219,9 @@ public struct InstanceLifecycle<Held: Sendable>: Sendable {
     /// A container's process runs.
     public mutating func containerStarted(_ name: String, at time: Date) -> [Action] {
         mark(StartupPhase.containerStarted(name), at: time)
+        let probes = instance.containers.first { $0.name == name }?.probes
         setState(name) {
+            $0.ready = probes.map { $0.readiness == nil && $0.startup == nil }
             $0.state = .running
             $0.reason = nil
             $0.message = nil
@@ -234,6 +236,7 @@ public struct InstanceLifecycle<Held: Sendable>: Sendable {
     /// the kernel killed it for memory).
     public mutating func terminated(_ name: String, code: Int32, oomKilled: Bool = false, at time: Date) {
         setState(name) {
+            if $0.ready != nil { $0.ready = false }
             $0.state = .terminated
             $0.exitCode = Int(code)
             $0.reason = oomKilled ? "OOMKilled" : code == 0 ? "Completed" : "Error"
@@ -364,6 +367,26 @@ public struct InstanceLifecycle<Held: Sendable>: Sendable {
         if instance.status == .failed { instance.message = supervision.evicted ?? "a container exited with an error" }
         instance.finishTime = time
         return [.stopMeteringDisk]
+    }
+
+    /// What a container's probes said (`ProbeMachine`): a failure told as the kubelet's
+    /// `Unhealthy` Warning, a readiness change saved, a liveness (or startup) failure told as
+    /// `Killing` before its carrier kills the container (which the policy then restarts).
+    public mutating func probed(_ name: String, _ outcomes: [ProbeOutcome], at time: Date) -> [Action] {
+        guard case .running(let supervision) = phase, supervision.live.contains(name), !isStopping else { return [] }
+        var actions: [Action] = []
+        for outcome in outcomes {
+            switch outcome {
+            case .unhealthy(_, let message): actions.append(record(.unhealthy, String(message.prefix(500)), at: time))
+            case .ready(let ready):
+                setState(name) { $0.ready = ready }
+                actions.append(.save)
+            case .kill(let message):
+                actions.append(record(.killing, message, at: time))
+                actions.append(.save)
+            }
+        }
+        return actions
     }
 
     /// The Pod is evicted (a disk emptyDir past its sizeLimit), as the kubelet evicts it: a

@@ -65,7 +65,10 @@ extension KubernetesAPI {
         let start = try await watchStart(call)
         let now = clock.now()
         let existing = try await currentEvents(call.account, namespace: namespace, selector: selector)
-        let seen = Mutex(Dictionary(existing.map { ($0.metadata.name ?? "", $0.count) }, uniquingKeysWith: { $1 }))
+        // Resumed from a resourceVersion, the events of objects changed since then are told again
+        // from their next change (some twice, none missed); those of unchanged objects are not.
+        let told = start.fromNow ? existing : existing.filter { Int64($0.metadata.resourceVersion ?? "") ?? .max <= start.since }
+        let seen = Mutex(Dictionary(told.map { ($0.metadata.name ?? "", $0.count) }, uniquingKeysWith: { $1 }))
         let encoder = JSONValueEncoder()
         let initial =
             start.fromNow

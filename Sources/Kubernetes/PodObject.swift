@@ -49,6 +49,9 @@ enum Pods {
         out.args = c.args
         out.workingDir = c.workingDir
         if !c.env.isEmpty { out.env = c.env.map(envVar) }
+        out.livenessProbe = c.probes?.liveness.map(probe)
+        out.readinessProbe = c.probes?.readiness.map(probe)
+        out.startupProbe = c.probes?.startup.map(probe)
         out.volumeMounts = c.volumeMounts?.map { m in
             var mount = VolumeMount(name: m.name, mountPath: m.mountPath)
             mount.readOnly = m.readOnly ? true : nil
@@ -64,6 +67,26 @@ enum Pods {
         if let cpu = c.cpu { amounts["cpu"] = Scalar(quantity(cpu)) }
         if let memory = c.memory { amounts["memory"] = Scalar("\(Int(memory * 1024))Mi") }
         out.resources = amounts.isEmpty ? ResourceRequirements() : ResourceRequirements(requests: amounts, limits: amounts)
+        return out
+    }
+
+    /// A probe as the Pod said it (with Kubernetes' defaults filled in, as the API server does).
+    static func probe(_ p: Probe) -> ProbeSpec {
+        var out = ProbeSpec()
+        switch p.handler {
+        case .exec(let command): out.exec = .init(command: command)
+        case .httpGet(let path, let port, let scheme, let headers):
+            var h = ProbeSpec.HTTPGetAction(path: path, port: Scalar("\(port)"))
+            h.scheme = scheme
+            h.httpHeaders = headers.isEmpty ? nil : headers.sorted { $0.key < $1.key }.map { .init(name: $0.key, value: $0.value) }
+            out.httpGet = h
+        case .tcpSocket(let port): out.tcpSocket = .init(port: Scalar("\(port)"))
+        }
+        out.initialDelaySeconds = p.initialDelaySeconds == 0 ? nil : p.initialDelaySeconds
+        out.periodSeconds = p.periodSeconds
+        out.timeoutSeconds = p.timeoutSeconds
+        out.successThreshold = p.successThreshold
+        out.failureThreshold = p.failureThreshold
         return out
     }
 
@@ -167,12 +190,18 @@ enum Pods {
                     startedAt: s.startTime.map(timestamp), finishedAt: timestamp(s.finishTime ?? i.creationTime)))
         }
         return ContainerStatus(
-            name: c.name, image: c.image, ready: s.state == .running && i.status == .running, started: s.state == .running,
+            name: c.name, image: c.image, ready: isReady(c, i), started: s.state == .running,
             restartCount: s.restartCount, state: state)
     }
 
+    /// Running, and (with a readiness or startup probe) its probe passes.
+    static func isReady(_ c: ContainerSpec, _ i: Instance) -> Bool {
+        guard let s = i.states[c.name] else { return false }
+        return i.status == .running && s.state == .running && (s.ready ?? true)
+    }
+
     static func status(_ i: Instance) -> PodStatus {
-        let ready = i.status == .running && i.containers.allSatisfy { i.states[$0.name]?.state == .running }
+        let ready = i.status == .running && i.containers.allSatisfy { isReady($0, i) }
         let initialized = i.initContainers.allSatisfy { i.states[$0.name]?.state == .terminated }
         let at = timestamp(i.creationTime)
         var status = PodStatus(phase: phase(i))
@@ -211,7 +240,7 @@ enum Pods {
     ]
 
     static func row(_ i: Instance, now: Date) -> [TableCell] {
-        let running = i.containers.filter { i.states[$0.name]?.state == .running }.count
+        let running = i.containers.filter { isReady($0, i) }.count
         let restarts = i.containers.map { i.states[$0.name]?.restartCount ?? 0 }.reduce(0, +)
         var shown = phase(i)
         if i.status == .terminating {

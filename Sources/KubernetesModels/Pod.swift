@@ -73,6 +73,9 @@ public struct Container: Codable, Sendable, Equatable {
     public var env: [EnvVar]?
     public var envFrom: [EnvFromSource]?
     public var volumeMounts: [VolumeMount]?
+    public var livenessProbe: ProbeSpec?
+    public var readinessProbe: ProbeSpec?
+    public var startupProbe: ProbeSpec?
     public var resources: ResourceRequirements?
     public var securityContext: SecurityContext?
     /// Taken as written: an image from a cache is present; otherwise it is pulled, and a tag
@@ -331,4 +334,52 @@ public struct VolumeMount: Codable, Sendable, Equatable {
         self.name = name
         self.mountPath = mountPath
     }
+}
+
+/// A container's probe as Kubernetes writes it.
+public struct ProbeSpec: Codable, Sendable, Equatable {
+    public struct ExecAction: Codable, Sendable, Equatable {
+        public var command: [String]?
+        public init(command: [String]) { self.command = command }
+    }
+    public struct HTTPHeader: Codable, Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+    public struct HTTPGetAction: Codable, Sendable, Equatable {
+        public var path: String?
+        /// A number, or the name of one of the container's ports.
+        public var port: Scalar
+        /// Refused: a probe is sent to the Pod's own address.
+        public var host: String?
+        public var scheme: String?
+        public var httpHeaders: [HTTPHeader]?
+        public init(path: String?, port: Scalar) {
+            self.path = path
+            self.port = port
+        }
+    }
+    public struct TCPSocketAction: Codable, Sendable, Equatable {
+        public var port: Scalar
+        /// Refused: a probe connects to the Pod's own address.
+        public var host: String?
+        public init(port: Scalar) { self.port = port }
+    }
+    public var exec: ExecAction?
+    public var httpGet: HTTPGetAction?
+    public var tcpSocket: TCPSocketAction?
+    /// Refused: gRPC probes are not built.
+    public var grpc: Opaque?
+    public var initialDelaySeconds: Int?
+    public var periodSeconds: Int?
+    public var timeoutSeconds: Int?
+    public var successThreshold: Int?
+    public var failureThreshold: Int?
+    /// Refused: the Pod's own grace period is used.
+    public var terminationGracePeriodSeconds: Int?
+    public init() {}
 }

@@ -174,6 +174,18 @@ public struct PodRequest: Sendable {
             }
         }
         out.volumeMounts = try Self.mounts(c.volumeMounts, at: at)
+        let probes = ContainerProbes(
+            liveness: try c.livenessProbe.map { p throws(DecodingProblem) in try Self.probe(p, container: c, at: at.key("livenessProbe")) },
+            readiness: try c.readinessProbe.map { p throws(DecodingProblem) in try Self.probe(p, container: c, at: at.key("readinessProbe"))
+            },
+            startup: try c.startupProbe.map { p throws(DecodingProblem) in try Self.probe(p, container: c, at: at.key("startupProbe")) })
+        if let success = probes.liveness?.successThreshold, success != 1 {
+            throw DecodingProblem(.invalid("must be 1"), at: at.key("livenessProbe").key("successThreshold"))
+        }
+        if let success = probes.startup?.successThreshold, success != 1 {
+            throw DecodingProblem(.invalid("must be 1"), at: at.key("startupProbe").key("successThreshold"))
+        }
+        out.probes = probes.isEmpty ? nil : probes
         out.security = try Self.security(c.securityContext, pod: pod, at: at.key("securityContext"))
         return out
     }
@@ -364,6 +376,79 @@ public struct PodRequest: Sendable {
                     subPath: m.subPath?.isEmpty == true ? nil : m.subPath))
         }
         return out
+    }
+
+    /// A probe: exactly one of exec, httpGet or tcpSocket, with Kubernetes' defaults and bounds.
+    static func probe(_ p: ProbeSpec, container: Container, at: FieldPath) throws(DecodingProblem) -> Probe {
+        if p.grpc != nil {
+            throw DecodingProblem(.invalid("is refused: gRPC probes are not built; use exec, httpGet or tcpSocket"), at: at.key("grpc"))
+        }
+        if p.terminationGracePeriodSeconds != nil {
+            throw DecodingProblem(
+                .invalid("is refused: the Pod's terminationGracePeriodSeconds is used"), at: at.key("terminationGracePeriodSeconds"))
+        }
+        func port(_ value: Scalar, _ path: FieldPath) throws(DecodingProblem) -> Int {
+            if let n = Int(value.text) {
+                guard (1...65535).contains(n) else { throw DecodingProblem(.invalid("must be a port from 1 to 65535, not \(n)"), at: path) }
+                return n
+            }
+            guard let named = container.ports?.first(where: { $0.name == value.text }) else {
+                throw DecodingProblem(
+                    .invalid("\"\(value.text.prefix(40))\" is not a number or the name of one of the container's ports"), at: path)
+            }
+            return named.containerPort
+        }
+        var handlers: [Probe.Handler] = []
+        if let e = p.exec {
+            guard let command = e.command, !command.isEmpty else { throw DecodingProblem(.missing, at: at.key("exec").key("command")) }
+            handlers.append(.exec(command))
+        }
+        if let h = p.httpGet {
+            if h.host != nil {
+                throw DecodingProblem(.invalid("is refused: a probe is sent to the Pod's own address"), at: at.key("httpGet").key("host"))
+            }
+            if let scheme = h.scheme, scheme != "HTTP" {
+                throw DecodingProblem(
+                    .invalid("\"\(scheme.prefix(20))\" is refused: only HTTP probes are built"), at: at.key("httpGet").key("scheme"))
+            }
+            let path = h.path ?? "/"
+            guard path.hasPrefix("/"), !path.contains(where: { $0 == "\r" || $0 == "\n" || $0 == " " }) else {
+                throw DecodingProblem(.invalid("must be an absolute request path"), at: at.key("httpGet").key("path"))
+            }
+            var headers: [String: String] = [:]
+            for (j, header) in (h.httpHeaders ?? []).enumerated() {
+                guard !header.name.isEmpty, header.name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != 58 }),
+                    !header.value.contains(where: { $0 == "\r" || $0 == "\n" })
+                else { throw DecodingProblem(.invalid("is not a header"), at: at.key("httpGet").key("httpHeaders").index(j)) }
+                headers[header.name] = header.value
+            }
+            handlers.append(.httpGet(path: path, port: try port(h.port, at.key("httpGet").key("port")), scheme: "HTTP", headers: headers))
+        }
+        if let t = p.tcpSocket {
+            if t.host != nil {
+                throw DecodingProblem(
+                    .invalid("is refused: a probe connects to the Pod's own address"), at: at.key("tcpSocket").key("host"))
+            }
+            handlers.append(.tcpSocket(port: try port(t.port, at.key("tcpSocket").key("port"))))
+        }
+        guard handlers.count == 1 else {
+            throw DecodingProblem(.invalid("must have exactly one of exec, httpGet or tcpSocket"), at: at)
+        }
+        var probe = Probe(handler: handlers[0])
+        for (key, value, least, set) in [
+            ("initialDelaySeconds", p.initialDelaySeconds, 0, \Probe.initialDelaySeconds),
+            ("periodSeconds", p.periodSeconds, 1, \Probe.periodSeconds),
+            ("timeoutSeconds", p.timeoutSeconds, 1, \Probe.timeoutSeconds),
+            ("successThreshold", p.successThreshold, 1, \Probe.successThreshold),
+            ("failureThreshold", p.failureThreshold, 1, \Probe.failureThreshold),
+        ] {
+            guard let value else { continue }
+            guard value >= least, value <= 86400 else {
+                throw DecodingProblem(.invalid("must be from \(least) to 86400, not \(value)"), at: at.key(key))
+            }
+            probe[keyPath: set] = value
+        }
+        return probe
     }
 
     /// A variable's `valueFrom`: exactly one source, each checked as the API server checks it.

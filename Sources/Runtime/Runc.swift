@@ -115,6 +115,23 @@ public struct Runc: Sendable {
     /// Whether runc holds state for a container of this id.
     public func exists(id: String) -> Bool { FileManager.default.fileExists(atPath: "\(root)/\(id)") }
 
+    /// Runs `args` in the running container `id` (its namespaces, cgroup, user and seccomp
+    /// filter: `runc exec`), its output to `output`; the exit code, or nil when it ran past
+    /// `timeout` (it is then killed).
+    public func exec(id: String, args: [String], timeout: Duration, output: String) async -> Int32? {
+        unlink(output)
+        let clock = ContinuousClock()
+        let began = clock.now
+        guard let child = try? await ChildProcess.start(base + ["exec", id] + args, outputFile: output) else { return 127 }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            child.signal(SIGKILL)
+        }
+        let code = await child.exit()
+        timer.cancel()
+        return clock.now - began >= timeout ? nil : code
+    }
+
     /// The ids of the containers runc knows under this root.
     public func list() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { !$0.hasPrefix(".") }.sorted()

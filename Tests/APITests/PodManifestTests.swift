@@ -93,8 +93,8 @@ struct PodManifestTests {
         ("kind: Pod", "kind: Deployment", "kind Pod"),
         ("  - name: side\n    image: redis", "  - name: side", "spec.containers[1].image is required"),
         (
-            "workingDir: /srv", "workingDir: /srv\n    livenessProbe: {exec: {command: [true]}}",
-            "spec.containers[0].livenessProbe is not a field"
+            "workingDir: /srv", "workingDir: /srv\n    lifecycle: {preStop: {exec: {command: [true]}}}",
+            "spec.containers[0].lifecycle is not a field"
         ),
         (
             "workingDir: /srv", "workingDir: /srv\n    ports: [{containerPort: 80, hostPort: 80}]",

@@ -155,12 +155,38 @@ struct UnbuiltInstanceFieldsTests {
         }
     }
 
-    @Test func aContainersProbeOrVolumeMountIsRefusedByItsPath() throws {
-        let r = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox","LivenessProbe":{"Probe":{}}}]}"#)
+    @Test func aContainersVolumeMountIsRefusedByItsPathAndItsProbesAreRead() throws {
+        let r = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox","VolumeMounts":[{"Name":"v","MountPath":"/v"}]}]}"#)
         #expect {
             _ = try InstanceActions.request(r)
         } throws: { error in
-            (error as? APIError)?.message.hasPrefix("Containers[0].LivenessProbe is not supported") == true
+            (error as? APIError)?.message.hasPrefix("Containers[0].VolumeMounts is not supported") == true
+        }
+        let probed = try Self.request(
+            #"{"Containers":[{"Name":"a","Image":"busybox","LivenessProbe":{"Probe":{"PeriodSeconds":2,"FailureThreshold":1},"Exec":{"Commands":["cat","/ok"]}},"ReadinessProbe":{"HttpGet":{"Path":"/healthz","Port":8080,"Scheme":"HTTP"}}}]}"#
+        )
+        let probes = try #require(try InstanceActions.request(probed).containers[0].probes)
+        #expect(
+            probes.liveness?.handler == .exec(["cat", "/ok"]) && probes.liveness?.periodSeconds == 2
+                && probes.liveness?.failureThreshold == 1)
+        #expect(
+            probes.readiness?.handler == .httpGet(path: "/healthz", port: 8080, scheme: "HTTP", headers: [:])
+                && probes.readiness?.periodSeconds == 10)
+        for (bad, named) in [
+            (#"{"Probe":{}}"#, "Containers[0].LivenessProbe must have exactly one of"),
+            (#"{"TcpSocket":{"Port":0}}"#, "Containers[0].LivenessProbe.TcpSocket.Port must be a port"),
+            (#"{"HttpGet":{"Port":80,"Scheme":"HTTPS"}}"#, "Containers[0].LivenessProbe.HttpGet.Scheme \"HTTPS\" is not supported"),
+            (
+                #"{"Exec":{"Commands":["true"]},"Probe":{"PeriodSeconds":0}}"#,
+                "Containers[0].LivenessProbe.Probe.PeriodSeconds must be from 1"
+            ),
+        ] {
+            let r = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox","LivenessProbe":\#(bad)}]}"#)
+            #expect {
+                _ = try InstanceActions.request(r)
+            } throws: { error in
+                (error as? APIError)?.message.hasPrefix(named) == true
+            }
         }
         let plain = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox"}],"AutoCreateEip":false}"#)
         #expect(try InstanceActions.request(plain).containers.map(\.name) == ["a"], "false asks for nothing")

@@ -360,3 +360,65 @@ struct EnvironmentTests {
         #expect(life.instance.events.filter { $0.reason == "Failed" }.map(\.count) == [2])
     }
 }
+
+/// The probe machine's decisions, as Kubernetes times them: results in, outcomes out.
+struct ProbeMachineTests {
+    static let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+    static func at(_ s: Double) -> Date { t0.addingTimeInterval(s) }
+    static func probe(delay: Int = 0, period: Int = 10, success: Int = 1, failure: Int = 3) -> Probe {
+        var p = Probe(handler: .tcpSocket(port: 80))
+        p.initialDelaySeconds = delay
+        p.periodSeconds = period
+        p.successThreshold = success
+        p.failureThreshold = failure
+        return p
+    }
+
+    @Test func readinessStartsFalseAndFollowsItsThresholds() {
+        var m = ProbeMachine(ContainerProbes(readiness: Self.probe(delay: 5, success: 2, failure: 2)), container: "c", startedAt: Self.t0)
+        #expect(!m.ready && m.due(at: Self.at(4)).isEmpty && m.due(at: Self.at(5)) == [.readiness])
+        #expect(m.result(.readiness, passed: true, message: "", at: Self.at(5)) == [])
+        #expect(m.nextDue == Self.at(15))
+        #expect(m.result(.readiness, passed: true, message: "", at: Self.at(15)) == [.ready(true)])
+        #expect(
+            m.result(.readiness, passed: false, message: "refused", at: Self.at(25)) == [
+                .unhealthy(.readiness, "Readiness probe failed: refused")
+            ])
+        #expect(m.ready)
+        #expect(
+            m.result(.readiness, passed: false, message: "refused", at: Self.at(35)) == [
+                .unhealthy(.readiness, "Readiness probe failed: refused"), .ready(false),
+            ])
+    }
+
+    @Test func livenessKillsAfterItsFailureThresholdInARowOnly() {
+        var m = ProbeMachine(ContainerProbes(liveness: Self.probe(failure: 2)), container: "c", startedAt: Self.t0)
+        #expect(m.ready, "no readiness probe: ready while it runs")
+        _ = m.result(.liveness, passed: false, message: "x", at: Self.at(0))
+        _ = m.result(.liveness, passed: true, message: "", at: Self.at(10))
+        #expect(m.result(.liveness, passed: false, message: "x", at: Self.at(20)) == [.unhealthy(.liveness, "Liveness probe failed: x")])
+        let last = m.result(.liveness, passed: false, message: "x", at: Self.at(30))
+        #expect(last.contains(.kill("Container c failed liveness probe, will be restarted")) && last.contains(.ready(false)))
+        #expect(m.killed && m.nextDue == nil && m.result(.liveness, passed: false, message: "x", at: Self.at(40)) == [])
+    }
+
+    @Test func aStartupProbeHoldsTheOthersBackUntilItPasses() {
+        var m = ProbeMachine(
+            ContainerProbes(liveness: Self.probe(), readiness: Self.probe(), startup: Self.probe(period: 1, failure: 30)), container: "c",
+            startedAt: Self.t0)
+        #expect(!m.started && !m.ready && m.due(at: Self.at(0)) == [.startup])
+        _ = m.result(.startup, passed: false, message: "not yet", at: Self.at(0))
+        #expect(m.due(at: Self.at(1)) == [.startup])
+        #expect(m.result(.startup, passed: true, message: "", at: Self.at(1)) == [])
+        #expect(m.started && Set(m.due(at: Self.at(1))) == [.liveness, .readiness])
+        #expect(m.result(.readiness, passed: true, message: "", at: Self.at(1)) == [.ready(true)])
+    }
+
+    @Test func aStartupProbeThatNeverPassesKills() {
+        var m = ProbeMachine(ContainerProbes(startup: Self.probe(period: 1, failure: 2)), container: "c", startedAt: Self.t0)
+        _ = m.result(.startup, passed: false, message: "no", at: Self.at(0))
+        #expect(
+            m.result(.startup, passed: false, message: "no", at: Self.at(1)).last
+                == .kill("Container c failed startup probe, will be restarted"))
+    }
+}

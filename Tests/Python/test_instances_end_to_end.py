@@ -425,3 +425,24 @@ def test_an_accounts_default_annotations_fill_what_a_request_leaves_unsaid(regis
         delete = models.DeleteImageCachesRequest()
         delete.ImageCacheIds = [mine.ImageCacheId]
         client.DeleteImageCaches(delete)
+
+
+def test_a_liveness_probe_from_the_sdk_model_restarts_a_container_that_fails_it(registry, building_server, cache):
+    client = make_client(building_server)
+    # The fields of the SDK's LivenessOrReadinessProbe model, as a script would send them.
+    [ci] = create(client, {
+        "EksCiName": "probed", "RestartPolicy": "Always", "TerminationGracePeriodSeconds": 1,
+        "Containers": [{"Name": "app", "Image": f"{registry}/demo/app:latest",
+                        "Commands": ["/bin/sh", "-c", "touch /tmp/alive; sleep 2; rm /tmp/alive; sleep 600"],
+                        "LivenessProbe": {"Probe": {"PeriodSeconds": 1, "FailureThreshold": 2},
+                                          "Exec": {"Commands": ["cat", "/tmp/alive"]}}}]})
+    try:
+        deadline = time.time() + 60
+        while describe(client, ci)["Containers"][0]["RestartCount"] < 1:
+            assert time.time() < deadline, events(client, ci)
+            time.sleep(0.2)
+        reasons = [e.Reason for e in events(client, ci)]
+        assert "Unhealthy" in reasons and "Killing" in reasons, reasons
+        assert any("Liveness probe failed" in e.Message for e in events(client, ci))
+    finally:
+        delete_and_wait(client, [ci], building_server)

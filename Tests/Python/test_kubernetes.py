@@ -321,12 +321,12 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
     assert r.returncode != 0 and "security-group-id" in r.stderr and "sg-nope" in r.stderr, r.stderr
     # A field imc does not act on is refused by its path, as the API server's strict decoding does,
     # and an NFS volume (no client yet) is refused rather than the Pod run without it; by old and new kubectl.
-    probed = pod_yaml.replace("name: on-vpc", "name: probed") + "    livenessProbe: {exec: {command: [/bin/true]}}\n"
+    probed = pod_yaml.replace("name: on-vpc", "name: probed") + "    lifecycle: {preStop: {exec: {command: [/bin/true]}}}\n"
     with_volume = pod_yaml.replace("name: on-vpc", "name: with-volume") + "  volumes: [{name: share, nfs: {server: 10.0.0.9, path: /}}]\n"
     for binary in (KUBECTLS[0], KUBECTLS[-1]):
         other = Kubectl(binary, kubectl.config)
         r = other("-n", "team-a", "apply", "-f", "-", stdin=probed, check=False)
-        assert r.returncode != 0 and 'unknown field "spec.containers[0].livenessProbe"' in r.stderr, r.stderr
+        assert r.returncode != 0 and 'unknown field "spec.containers[0].lifecycle"' in r.stderr, r.stderr
         r = other("-n", "team-a", "apply", "-f", "-", stdin=with_volume, check=False)
         assert r.returncode != 0 and "spec.volumes[0].nfs" in r.stderr and "no NFS client" in r.stderr, r.stderr
     assert "probed" not in kubectl("-n", "team-a", "get", "pods").stdout
@@ -654,3 +654,66 @@ def test_a_pods_volumes_emptydir_configmap_secret_downward_and_projected(buildin
         kubectl("-n", "vol-a", "delete", "pod", "greedy", "--grace-period=0", timeout=60)
     finally:
         kubectl("delete", "namespace", "vol-a", check=False, timeout=60)
+
+
+PROBED_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+spec:
+  restartPolicy: Always
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: {image}
+    ports: [{{name: http, containerPort: 8080}}]
+    command: [/bin/sh, -c, 'mkdir -p /www; echo ok > /www/index.html; sleep 2; exec httpd -f -p 8080 -h /www']
+    readinessProbe: {{httpGet: {{path: /index.html, port: http}}, periodSeconds: 1}}
+    livenessProbe: {{tcpSocket: {{port: 8080}}, initialDelaySeconds: 4, periodSeconds: 1, failureThreshold: 2}}
+  - name: flaky
+    image: {image}
+    command: [/bin/sh, -c, 'touch /tmp/alive; sleep 3; rm /tmp/alive; sleep 600']
+    livenessProbe: {{exec: {{command: [cat, /tmp/alive]}}, periodSeconds: 1, failureThreshold: 2}}
+"""
+
+
+def test_probes_make_a_pod_ready_and_restart_a_container_that_fails_its_liveness(building_server, registry):
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    image = f"{registry}/demo/app:latest"
+    try:
+        for bad, named in [("periodSeconds: 1}\n    livenessProbe", "periodSeconds: 0}\n    livenessProbe"),
+                           ("port: http}", "port: nope}"), ("tcpSocket: {port: 8080}", "grpc: {port: 8080}")]:
+            manifest = PROBED_POD.format(image=image)
+            assert bad in manifest, bad
+            r = kubectl("apply", "-f", "-", stdin=manifest.replace(bad, named, 1), check=False)
+            assert r.returncode != 0 and "Probe" in r.stderr, (named, r.stderr)
+        kubectl("apply", "-f", "-", stdin=PROBED_POD.format(image=image))
+        # Running but not Ready until the readiness probe's GET (from inside the Pod) answers.
+        deadline = time.time() + 60
+        seen_unready = False
+        while True:
+            pod = json.loads(kubectl("get", "pod", "probed", "-o", "json").stdout)
+            statuses = {c["name"]: c for c in pod["status"].get("containerStatuses", [])}
+            web = statuses.get("web", {})
+            if "running" in web.get("state", {}) and not web.get("ready"):
+                seen_unready = True
+            if web.get("ready"):
+                break
+            assert time.time() < deadline, pod["status"]
+            time.sleep(0.2)
+        assert seen_unready, "web ran before its probe passed"
+        # flaky's liveness fails once /tmp/alive is gone: killed and started again, with events.
+        deadline = time.time() + 60
+        while statuses.get("flaky", {}).get("restartCount", 0) < 1:
+            assert time.time() < deadline, statuses
+            time.sleep(0.3)
+            statuses = {c["name"]: c for c in json.loads(kubectl("get", "pod", "probed", "-o", "json").stdout)["status"]["containerStatuses"]}
+        described = kubectl("describe", "pod", "probed").stdout
+        assert "Unhealthy" in described and "Liveness probe failed" in described, described
+        assert "failed liveness probe, will be restarted" in described, described
+        assert statuses["web"]["restartCount"] == 0 and statuses["web"]["ready"], statuses
+        served = json.loads(kubectl("get", "pod", "probed", "-o", "json").stdout)["spec"]["containers"][0]
+        assert served["readinessProbe"]["httpGet"]["path"] == "/index.html" and served["readinessProbe"]["periodSeconds"] == 1
+    finally:
+        kubectl("delete", "pod", "probed", "--grace-period=0", timeout=60)

@@ -34,6 +34,28 @@ public struct DNSConfig: Codable, Sendable, Equatable {
     }
 }
 
+/// `LivenessOrReadinessProbe`: the timing (`Probe`) and one of `Exec`, `HttpGet`, `TcpSocket`.
+public struct LivenessOrReadinessProbe: Codable, Sendable, Equatable {
+    public struct Timing: Codable, Sendable, Equatable {
+        public var InitialDelaySeconds: Int?
+        public var TimeoutSeconds: Int?
+        public var PeriodSeconds: Int?
+        public var SuccessThreshold: Int?
+        public var FailureThreshold: Int?
+    }
+    public struct ExecAction: Codable, Sendable, Equatable { public var Commands: [String]? }
+    public struct HttpGetAction: Codable, Sendable, Equatable {
+        public var Path: String?
+        public var Port: Int?
+        public var Scheme: String?
+    }
+    public struct TcpSocketAction: Codable, Sendable, Equatable { public var Port: Int? }
+    public var `Probe`: Timing?
+    public var Exec: ExecAction?
+    public var HttpGet: HttpGetAction?
+    public var TcpSocket: TcpSocketAction?
+}
+
 /// A container as asked for.
 public struct Container: Codable, Sendable, Equatable {
     public var Name: String
@@ -44,10 +66,11 @@ public struct Container: Codable, Sendable, Equatable {
     public var WorkingDir: String?
     public var Cpu: Double?
     public var Memory: Double?
-    /// The real service's; refused by name (`InstanceActions.request`): no volume or probe is run yet.
+    /// The real service's; refused by name (`InstanceActions.request`): the Cloud API's volumes
+    /// (CBS and NFS) are not built.
     public var VolumeMounts: JSONValue?
-    public var LivenessProbe: JSONValue?
-    public var ReadinessProbe: JSONValue?
+    public var LivenessProbe: LivenessOrReadinessProbe?
+    public var ReadinessProbe: LivenessOrReadinessProbe?
     public var GpuLimit: JSONValue?
     public var SecurityContext: SecurityContext?
 

@@ -97,6 +97,9 @@ extension InstanceRun {
             throw ServiceError.failed("the instance is being deleted")
         }
         await perform(life.containerStarted(spec.name, at: now))
+        if spec.probes != nil, instance.containers.contains(where: { $0.name == spec.name }) {
+            Task { await self.probe(spec, container: container) }
+        }
     }
 
     /// Whether a container that ended with `code` was killed by the kernel for memory.

@@ -8,6 +8,10 @@
 /// Returns the new fd, or -1 with errno set.
 int imc_open_in_root(int dirfd, const char *path, int flags, unsigned int mode);
 
+/// A socket(2) made in the network namespace at `netns_path` (a Pod's): the calling thread
+/// enters it for that call only and returns to its own (or the process aborts). -1 with errno.
+int imc_socket_in_netns(const char *netns_path, int domain, int type);
+
 /// makedev(3), which is a macro in glibc and so invisible to Swift.
 uint64_t imc_makedev(unsigned int major, unsigned int minor);
 
