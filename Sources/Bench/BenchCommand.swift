@@ -7,6 +7,6 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmarks and demo data for imc.",
         subcommands: [
             SeedCommand.self, PullBenchmark.self, PushLayers.self, ServiceBenchmark.self, BuildBenchmark.self, PushImage.self,
-            StartupBenchmark.self, LoadBenchmark.self, KubernetesBenchmark.self,
+            StartupBenchmark.self, LoadBenchmark.self, KubernetesBenchmark.self, WorkloadBenchmark.self,
         ])
 }
