@@ -2,6 +2,7 @@ import Foundation
 import IMCAPI
 import IMCCache
 import IMCCaches
+import IMCDocuments
 import IMCServiceSupport
 import IMCStore
 
@@ -10,7 +11,21 @@ import IMCStore
 struct ImageCacheActions: Sendable {
     let service: CacheService
 
+    /// The build's resolv.conf (`ResolveConfig`): imc's builds resolve registries with the
+    /// node's resolvers, so it is refused by name rather than kept and not acted on. (The build's
+    /// VPC, subnet, security groups and EIP are kept and shown, not acted on: tccli requires the
+    /// subnet and VPC and the seed's YAML names an EIP, so refusing them would refuse those users;
+    /// docs/ARCHITECTURE.md says what running the build on the VPC would take.)
+    static func refuseBuildResolvers(_ resolveConfig: String?) throws(APIError) {
+        guard let text = resolveConfig, !text.isEmpty else { return }
+        throw APIError(
+            "UnsupportedOperation",
+            "ResolveConfig is not supported: imc's builds resolve registries with the node's resolvers; leave it out",
+            field: "ResolveConfig")
+    }
+
     func create(_ r: CreateImageCacheRequest, account: String, region: String) async throws -> CreateImageCacheResponse {
+        try Self.refuseBuildResolvers(r.ResolveConfig)
         var request = Self.cacheRequest(
             name: r.ImageCacheName, size: r.ImageCacheSize, retentionDays: r.RetentionDays, credentials: r.ImageRegistryCredentials,
             tags: r.Tags, securityGroupIDs: r.SecurityGroupIds)
@@ -70,6 +85,12 @@ struct ImageCacheActions: Sendable {
     func mostSuitable(_ r: GetMostSuitableImageCacheRequest, account: String, region: String) async throws
         -> GetMostSuitableImageCacheResponse
     {
+        // Every cache imc makes holds its images unpacked for overlayfs: that snapshotter, or none named.
+        if let snapshotter = r.Snapshotter, !snapshotter.isEmpty, !["overlayfs", "overlay"].contains(snapshotter.lowercased()) {
+            throw APIError.invalidParameterValue(
+                "Snapshotter \"\(snapshotter.prefix(40))\" is not one imc's caches are made for: they hold images unpacked for overlayfs",
+                field: "Snapshotter")
+        }
         let found = try await service.match(images: r.Images, account: account, region: region)
         return GetMostSuitableImageCacheResponse(Found: found != nil, ImageCache: found.map(Views.cache))
     }

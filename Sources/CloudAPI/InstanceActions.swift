@@ -23,10 +23,23 @@ public struct InstanceActions: Sendable {
     public static func request(_ r: CreateEKSContainerInstancesRequest) throws -> InstanceRequest {
         // Fields of the real service imc does not act on are refused by name, never taken and
         // dropped: an instance is not run without the volume, probe, GPU or EIP it asked for.
+        // GPUs: nodes declare the GPUs they offer (docs/ARCHITECTURE.md); none here offers any.
+        for (name, value) in [("GpuType", r.GpuType), ("GpuCount", r.GpuCount)] where value != nil && value != .null && value != 0 {
+            throw APIError(
+                "ResourceInsufficient", "\(name): no node offers GPUs (the nodes' GPUs: none); the instance is not run on CPUs instead",
+                field: FieldPath([.key(name)]))
+        }
+        if let asked = r.CpuType, asked != .null {
+            guard let type = asked.string, type.lowercased() == HostCPU.type else {
+                throw APIError(
+                    "ResourceInsufficient",
+                    "CpuType \(asked.string.map { "\"\($0.prefix(20))\"" } ?? "\(asked)"): the nodes' CPUs are \(HostCPU.type)",
+                    field: "CpuType")
+            }
+        }
         let unbuilt: [(String, JSONValue?)] = [
             ("EksCiVolume", r.EksCiVolume), ("ExistedEipIds", r.ExistedEipIds), ("AutoCreateEipAttribute", r.AutoCreateEipAttribute),
-            ("AutoCreateEip", r.AutoCreateEip), ("CpuType", r.CpuType), ("GpuType", r.GpuType), ("GpuCount", r.GpuCount),
-            ("CamRoleName", r.CamRoleName),
+            ("AutoCreateEip", r.AutoCreateEip), ("CamRoleName", r.CamRoleName),
         ]
         for (name, value) in unbuilt where value != nil && value != .null && value != .bool(false) {
             throw APIError(
@@ -35,7 +48,11 @@ public struct InstanceActions: Sendable {
         }
         for (list, containers) in [("Containers", r.Containers), ("InitContainers", r.InitContainers ?? [])] {
             for (i, c) in containers.enumerated() {
-                let fields: [(String, JSONValue?)] = [("VolumeMounts", c.VolumeMounts), ("GpuLimit", c.GpuLimit)]
+                if let gpu = c.GpuLimit, gpu != .null, gpu != 0 {
+                    let path = FieldPath([.key(list), .index(i), .key("GpuLimit")])
+                    throw APIError("ResourceInsufficient", "\(path): no node offers GPUs (the nodes' GPUs: none)", field: path)
+                }
+                let fields: [(String, JSONValue?)] = [("VolumeMounts", c.VolumeMounts)]
                 for (name, value) in fields where value != nil && value != .null && value != [] {
                     let path = FieldPath([.key(list), .index(i), .key(name)])
                     throw APIError(
@@ -302,4 +319,20 @@ public struct InstanceActions: Sendable {
         try await service.restart(ids: r.EksCiIds ?? [], account: account)
         return EmptyResponse()
     }
+}
+
+/// What CPUs the nodes have, as the real service's `CpuType` names them (`intel`, `amd`): this
+/// host's, read from /proc/cpuinfo (the nodes of one deployment are alike).
+public enum HostCPU {
+    public static let type: String = {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let vendor =
+            info.split(separator: "\n").first { $0.hasPrefix("vendor_id") }?.split(separator: ":").last?
+            .trimmingCharacters(in: .whitespaces) ?? ""
+        switch vendor {
+        case "GenuineIntel": return "intel"
+        case "AuthenticAMD": return "amd"
+        default: return vendor.isEmpty ? "unknown" : vendor.lowercased()
+        }
+    }()
 }

@@ -141,18 +141,25 @@ struct UnbuiltInstanceFieldsTests {
     }
 
     @Test(arguments: [
-        (#""EksCiVolume":{"NfsVolumes":[{"Name":"n","Server":"10.0.0.1","Path":"/"}]}"#, "EksCiVolume"),
-        (#""AutoCreateEip":true"#, "AutoCreateEip"),
-        (#""GpuCount":1"#, "GpuCount"),
-        (#""CamRoleName":"role""#, "CamRoleName"),
+        (#""EksCiVolume":{"NfsVolumes":[{"Name":"n","Server":"10.0.0.1","Path":"/"}]}"#, "EksCiVolume", "UnsupportedOperation"),
+        (#""AutoCreateEip":true"#, "AutoCreateEip", "UnsupportedOperation"),
+        (#""GpuCount":1"#, "GpuCount", "ResourceInsufficient"),
+        (#""GpuType":"V100""#, "GpuType", "ResourceInsufficient"),
+        (#""CpuType":"power9""#, "CpuType", "ResourceInsufficient"),
+        (#""CamRoleName":"role""#, "CamRoleName", "UnsupportedOperation"),
     ])
-    func anInstanceFieldImcDoesNotRunIsRefused(field: String, named: String) throws {
+    func anInstanceFieldImcDoesNotRunIsRefused(field: String, named: String, code: String) throws {
         let r = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox"}],\#(field)}"#)
         #expect {
             _ = try InstanceActions.request(r)
         } throws: { error in
-            (error as? APIError)?.code == "UnsupportedOperation" && (error as? APIError)?.field == FieldPath([.key(named)])
+            (error as? APIError)?.code == code && (error as? APIError)?.field == FieldPath([.key(named)])
         }
+    }
+
+    @Test func theNodesCPUTypeIsTaken() throws {
+        let r = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox"}],"CpuType":"\#(HostCPU.type)"}"#)
+        #expect(try InstanceActions.request(r).containers.count == 1)
     }
 
     @Test func aContainersVolumeMountIsRefusedByItsPathAndItsProbesAreRead() throws {

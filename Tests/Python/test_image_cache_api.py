@@ -35,7 +35,7 @@ def test_create_returns_an_id_and_describe_returns_every_field_but_the_password(
         client, Images=["nginx:1.25", "mysql"], ImageCacheName="web", ImageCacheSize=30, RetentionDays=7,
         ImageRegistryCredentials=[{"Server": "ccr.example.com", "Username": "u", "Password": "CANARY-PW", "Name": "reg"}],
         Tags=[{"Key": "team", "Value": "a"}], SubnetId="subnet-1", VpcId="vpc-1", SecurityGroupIds=["sg-1"],
-        RegistrySkipVerifyList=["r.example.com"], RegistryHttpEndPointList=["127.0.0.1:5000"], ResolveConfig="nameserver 1.1.1.1",
+        RegistrySkipVerifyList=["r.example.com"], RegistryHttpEndPointList=["127.0.0.1:5000"],
         AutoCreateEip=False, AutoCreateEipAttribute={"InternetMaxBandwidthOut": 2},
     )
     assert re.fullmatch(r"imc-[a-z0-9]{8}", cache_id)
@@ -249,3 +249,10 @@ def test_a_refresh_interval_is_kept_changed_and_checked(client):
     assert got["RefreshIntervalMinutes"] == 0 and got["Status"] == "Pending", "changing the interval rebuilds nothing"
     e = error_of(lambda: client.call_json("UpdateImageCache", {"ImageCacheId": cache_id, "RefreshIntervalMinutes": 3}))
     assert e.code == "InvalidParameterValue" and "RefreshIntervalMinutes" in e.message and "3" in e.message
+
+
+def test_a_builds_resolv_conf_is_refused_by_name(client):
+    before = describe(client).TotalCount
+    e = error_of(lambda: create(client, Images=["nginx"], ResolveConfig="nameserver 1.1.1.1"))
+    assert e.code == "UnsupportedOperation" and e.message.startswith("ResolveConfig is not supported"), (e.code, e.message)
+    assert describe(client).TotalCount == before

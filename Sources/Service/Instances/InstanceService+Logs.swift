@@ -64,7 +64,7 @@ extension InstanceService {
             path = LogWriter.previousPath(path)
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ServiceError.invalidValue(
-                    "Previous", "previous terminated container \"\(name)\" of \(id) not found: it has not been restarted")
+                    "Previous", "Previous: the previous terminated container \"\(name)\" of \(id) is not found; it has not been restarted")
             }
         }
         let (data, cut) = LogRecords.window(path, maxBytes: Self.logWindowBytes)
