@@ -14,6 +14,7 @@ public enum CloudAction: String, CaseIterable, Sendable {
     case describeEksContainerInstanceLog = "DescribeEksContainerInstanceLog"
     case deleteEKSContainerInstances = "DeleteEKSContainerInstances"
     case restartEKSContainerInstances = "RestartEKSContainerInstances"
+    case updateEKSContainerInstance = "UpdateEKSContainerInstance"
     case describeEKSContainerInstanceRegions = "DescribeEKSContainerInstanceRegions"
     case describeImageCacheBill = "DescribeImageCacheBill"
 
@@ -21,7 +22,7 @@ public enum CloudAction: String, CaseIterable, Sendable {
     public var isChanging: Bool {
         switch self {
         case .createImageCache, .updateImageCache, .deleteImageCaches, .createEKSContainerInstances, .deleteEKSContainerInstances,
-            .restartEKSContainerInstances:
+            .restartEKSContainerInstances, .updateEKSContainerInstance:
             true
         default: false
         }

@@ -139,6 +139,8 @@ public struct CloudAPI: Sendable {
             return try await call(DeleteEKSContainerInstancesRequest.self) { try await instances!.delete($0, account: account) }
         case .restartEKSContainerInstances:
             return try await call(RestartEKSContainerInstancesRequest.self) { try await instances!.restart($0, account: account) }
+        case .updateEKSContainerInstance:
+            return try await call(UpdateEKSContainerInstanceRequest.self) { try await instances!.update($0, account: account) }
         case .describeEKSContainerInstanceRegions:
             // The regions this service serves (its configuration's), which are where an
             // account's instances can run.

@@ -46,20 +46,6 @@ public struct InstanceActions: Sendable {
                 "UnsupportedOperation", "\(name) is not supported by imc yet; the instance is not created without it",
                 field: FieldPath([.key(name)]))
         }
-        for (list, containers) in [("Containers", r.Containers), ("InitContainers", r.InitContainers ?? [])] {
-            for (i, c) in containers.enumerated() {
-                if let gpu = c.GpuLimit, gpu != .null, gpu != 0 {
-                    let path = FieldPath([.key(list), .index(i), .key("GpuLimit")])
-                    throw APIError("ResourceInsufficient", "\(path): no node offers GPUs (the nodes' GPUs: none)", field: path)
-                }
-                let fields: [(String, JSONValue?)] = [("VolumeMounts", c.VolumeMounts)]
-                for (name, value) in fields where value != nil && value != .null && value != [] {
-                    let path = FieldPath([.key(list), .index(i), .key(name)])
-                    throw APIError(
-                        "UnsupportedOperation", "\(path) is not supported by imc yet; the instance is not created without it", field: path)
-                }
-            }
-        }
         var request = InstanceRequest()
         for (i, c) in r.Containers.enumerated() { request.containers.append(try Self.container(c, path: FieldPath("Containers").index(i))) }
         for (i, c) in (r.InitContainers ?? []).enumerated() {
@@ -160,6 +146,15 @@ public struct InstanceActions: Sendable {
     }
 
     static func container(_ c: Container, path: FieldPath) throws(APIError) -> ContainerSpec {
+        if let gpu = c.GpuLimit, gpu != .null, gpu != 0 {
+            throw APIError(
+                "ResourceInsufficient", "\(path.key("GpuLimit")): no node offers GPUs (the nodes' GPUs: none)", field: path.key("GpuLimit"))
+        }
+        if let mounts = c.VolumeMounts, mounts != .null, mounts != [] {
+            throw APIError(
+                "UnsupportedOperation", "\(path.key("VolumeMounts")) is not supported by imc yet; the instance is not created without it",
+                field: path.key("VolumeMounts"))
+        }
         var spec = ContainerSpec(name: c.Name, image: c.Image)
         if let context = c.SecurityContext {
             let s = try SecurityContextRequest(context, path: path.key("SecurityContext"))
@@ -313,6 +308,30 @@ public struct InstanceActions: Sendable {
     func delete(_ r: DeleteEKSContainerInstancesRequest, account: String) async throws -> EmptyResponse {
         try await service.delete(ids: r.EksCiIds ?? [], account: account)
         return EmptyResponse()
+    }
+
+    /// The instance stopped and started again with the new spec (what the request leaves out is
+    /// kept); its id, its address and its disk kept.
+    func update(_ r: UpdateEKSContainerInstanceRequest, account: String) async throws -> UpdateEKSContainerInstanceResponse {
+        if let volume = r.EksCiVolume, volume != .null {
+            throw APIError(
+                "UnsupportedOperation", "EksCiVolume is not supported by imc yet; the instance is not changed", field: "EksCiVolume")
+        }
+        var change = InstanceUpdate()
+        if let list = r.Containers {
+            guard !list.isEmpty else {
+                throw APIError.invalidParameterValue("Containers must list at least one container", field: "Containers")
+            }
+            change.containers = try list.enumerated().map { i, c in try Self.container(c, path: FieldPath("Containers").index(i)) }
+        }
+        if let list = r.InitContainers {
+            change.initContainers = try list.enumerated().map { i, c in try Self.container(c, path: FieldPath("InitContainers").index(i)) }
+        }
+        change.restartPolicy = try r.RestartPolicy.map { v throws(APIError) in try APIError.oneOf(v, field: "RestartPolicy") }
+        change.name = r.Name
+        change.credentials = r.ImageRegistryCredentials.map { $0.map(Views.credential) }
+        try await service.update(id: r.EksCiId, account: account, change)
+        return UpdateEKSContainerInstanceResponse(EksCiId: r.EksCiId)
     }
 
     func restart(_ r: RestartEKSContainerInstancesRequest, account: String) async throws -> EmptyResponse {

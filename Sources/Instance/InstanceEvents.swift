@@ -17,6 +17,8 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case evicted = "Evicted"
     /// A probe failed.
     case unhealthy = "Unhealthy"
+    /// `UpdateEKSContainerInstance` changed its spec.
+    case updated = "Updated"
     case imageCacheUsed = "ImageCacheUsed"
     case imageCacheNotMatched = "ImageCacheNotMatched"
     case imageCacheMismatch = "ImageCacheMismatch"

@@ -369,6 +369,29 @@ public struct InstanceLifecycle<Held: Sendable>: Sendable {
         return [.stopMeteringDisk]
     }
 
+    /// `UpdateEKSContainerInstance`: the record takes the new spec (containers, restart policy,
+    /// name, credentials) and says so; the restart that follows runs it. Nothing while the
+    /// instance is starting or stopping.
+    public mutating func specChanged(to updated: Instance, at time: Date) -> [Action] {
+        switch phase {
+        case .running, .ended: break
+        default: return []
+        }
+        guard !isStopping else { return [] }
+        let same =
+            instance.containers == updated.containers && instance.initContainers == updated.initContainers
+            && instance.restartPolicy == updated.restartPolicy && instance.name == updated.name
+            && instance.credentials == updated.credentials
+        guard !same else { return [] }
+        instance.containers = updated.containers
+        instance.initContainers = updated.initContainers
+        instance.restartPolicy = updated.restartPolicy
+        instance.name = updated.name
+        instance.credentials = updated.credentials
+        instance.states = updated.states
+        return [record(.updated, "Updated: the instance is started again with its new spec", at: time), .save]
+    }
+
     /// What a container's probes said (`ProbeMachine`): a failure told as the kubelet's
     /// `Unhealthy` Warning, a readiness change saved, a liveness (or startup) failure told as
     /// `Killing` before its carrier kills the container (which the policy then restarts).

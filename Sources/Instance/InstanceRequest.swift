@@ -31,3 +31,13 @@ public struct InstanceRequest: Sendable {
     public var kubernetes: KubernetesMetadata?
     public init() {}
 }
+
+/// What `UpdateEKSContainerInstance` changes (nil: kept as it is).
+public struct InstanceUpdate: Sendable, Equatable {
+    public var containers: [ContainerSpec]?
+    public var initContainers: [ContainerSpec]?
+    public var restartPolicy: RestartPolicy?
+    public var name: String?
+    public var credentials: [CacheCredential]?
+    public init() {}
+}

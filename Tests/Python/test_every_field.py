@@ -30,6 +30,7 @@ ACTED = {
     "UpdateImageCache": {"ImageCacheId", "ImageCacheName", "ImageRegistryCredentials", "Images", "ImageCacheSize", "RetentionDays", "Tags"},
     "GetMostSuitableImageCache": {"Images", "Snapshotter"},
     "DescribeEKSContainerInstanceRegions": set(),
+    "UpdateEKSContainerInstance": {"EksCiId", "RestartPolicy", "Containers", "InitContainers", "Name", "ImageRegistryCredentials"},
 }
 
 # Taken and shown, not acted on: the build's network as the real service places it. Refusing them
@@ -68,6 +69,7 @@ def bases(registry, instance_id, cache_id):
         "UpdateImageCache": {"ImageCacheId": cache_id},
         "GetMostSuitableImageCache": {"Images": [f"{registry}/demo/app:latest"]},
         "DescribeEKSContainerInstanceRegions": {},
+        "UpdateEKSContainerInstance": {"EksCiId": instance_id},
     }
 
 
@@ -78,6 +80,11 @@ def test_every_request_field_of_the_sdk_is_acted_on_or_refused_by_name(registry,
     cache_id = client.call_json("CreateImageCache", {"ImageCacheName": "walk-target", "Images": [f"{registry}/demo/app:latest"]})[
         "Response"]["ImageCacheId"]
     made_instances, made_caches = [instance_id], [cache_id]
+    # (Updated only once it runs.)
+    deadline = time.time() + 60
+    while client.call_json("DescribeEKSContainerInstances", {"EksCiIds": [instance_id]})["Response"]["EksCis"][0]["Status"] != "Running":
+        assert time.time() < deadline
+        time.sleep(0.1)
     report = []
     try:
         for action, base in bases(registry, instance_id, cache_id).items():

@@ -446,3 +446,36 @@ def test_a_liveness_probe_from_the_sdk_model_restarts_a_container_that_fails_it(
         assert any("Liveness probe failed" in e.Message for e in events(client, ci))
     finally:
         delete_and_wait(client, [ci], building_server)
+
+
+def test_an_update_starts_the_instance_again_with_its_new_spec_keeping_its_id_and_address(registry, building_server, cache):
+    client = make_client(building_server)
+    image = f"{registry}/demo/app:latest"
+    [ci] = create(client, {"EksCiName": "updated", "AutoMatchImageCache": True, "RestartPolicy": "Always",
+                           "TerminationGracePeriodSeconds": 1, "VpcId": "vpc-upd", "SecurityGroupIds": [],
+                           "Containers": [{"Name": "app", "Image": image, "Commands": ["/bin/sh", "-c", "echo v1; exec sleep 600"]}]})
+    try:
+        before = wait_instance(client, ci, {"Running"})
+        # What the update refuses leaves the instance as it was.
+        for body, named in [({"Containers": [{"Name": "app", "Image": "elsewhere/other:1"}]}, "Containers[0].Image"),
+                            ({"EksCiVolume": {"CbsVolumes": []}}, "EksCiVolume"),
+                            ({"RestartPolicy": "Sometimes"}, "RestartPolicy")]:
+            with pytest.raises(TencentCloudSDKException) as e:
+                client.call_json("UpdateEKSContainerInstance", {"EksCiId": ci, **body})
+            assert named in e.value.message, e.value.message
+        req = models.UpdateEKSContainerInstanceRequest()
+        req.from_json_string(json.dumps({"EksCiId": ci, "RestartPolicy": "OnFailure", "Containers": [
+            {"Name": "app", "Image": image, "Commands": ["/bin/sh", "-c", "echo v2; exec sleep 600"],
+             "EnvironmentVars": [{"Name": "STAGE", "Value": "two"}]}]}))
+        assert client.UpdateEKSContainerInstance(req).EksCiId == ci
+        deadline = time.time() + 30
+        while logs(client, ci) != "v2\n":
+            assert time.time() < deadline, logs(client, ci)
+            time.sleep(0.1)
+        after = wait_instance(client, ci, {"Running"})
+        assert after["EksCiId"] == ci and after["PrivateIp"] == before["PrivateIp"] and after["RestartPolicy"] == "OnFailure"
+        assert after["Containers"][0]["Commands"] == ["/bin/sh", "-c", "echo v2; exec sleep 600"]
+        assert after["Containers"][0]["EnvironmentVars"] == [{"Name": "STAGE", "Value": "two"}]
+        assert "Updated" in [e.Reason for e in events(client, ci)]
+    finally:
+        delete_and_wait(client, [ci], building_server)

@@ -375,6 +375,29 @@ public struct DeleteEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     public init(EksCiIds: [String]) { self.EksCiIds = EksCiIds }
 }
 
+/// `UpdateEKSContainerInstance`: the instance is stopped and started again with this spec, its id
+/// and address kept.
+public struct UpdateEKSContainerInstanceRequest: CloudAPIRequest, Equatable {
+    public static let action = CloudAction.updateEKSContainerInstance
+    public typealias Response = UpdateEKSContainerInstanceResponse
+
+    public var EksCiId: String
+    public var RestartPolicy: String?
+    /// The real service's; refused by name, as at creation.
+    public var EksCiVolume: JSONValue?
+    public var Containers: [Container]?
+    public var InitContainers: [Container]?
+    public var Name: String?
+    public var ImageRegistryCredentials: [ImageRegistryCredential]?
+
+    public init(EksCiId: String) { self.EksCiId = EksCiId }
+}
+
+public struct UpdateEKSContainerInstanceResponse: Codable, Sendable, Equatable {
+    public var EksCiId: String
+    public init(EksCiId: String) { self.EksCiId = EksCiId }
+}
+
 public struct RestartEKSContainerInstancesRequest: CloudAPIRequest, Equatable {
     public static let action = CloudAction.restartEKSContainerInstances
     public typealias Response = EmptyResponse

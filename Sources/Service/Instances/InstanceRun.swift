@@ -279,6 +279,12 @@ package actor InstanceRun {
     /// Restarts every container in place (RestartEKSContainerInstances).
     package func restartAll() async { await carryOut(life.restartRequested()) }
 
+    /// Takes `updated`'s spec (containers, restart policy, name, credentials) where it differs,
+    /// and starts the containers again (with it).
+    package func update(to updated: Instance) async {
+        await carryOut(life.specChanged(to: updated, at: now) + life.restartRequested())
+    }
+
     /// Stops everything and releases the disk (or keeps it for reuse); with `removing`, the
     /// record goes too.
     /// `grace`: seconds its containers get to exit (the instance's own when nil).

@@ -4,6 +4,7 @@ import IMCBillingService
 import IMCCache
 import IMCCaches
 import IMCDisks
+import IMCDocuments
 import IMCInstance
 import IMCModel
 import IMCOS
@@ -273,6 +274,64 @@ public final class InstanceService: Sendable {
                 try await repository.update(instance)
             }
         }
+    }
+
+    /// `UpdateEKSContainerInstance`: the instance stopped and started again with its new
+    /// containers, restart policy, name or credentials; its id, address and disk kept. The new
+    /// containers run images the instance has (its disk holds them, from its cache or pulled): an
+    /// image it has not is refused by its field, and the instance is as it was.
+    public func update(id: String, account: String, _ change: InstanceUpdate) async throws {
+        var instance = try await get(id: id, account: account)
+        guard instance.status == .running || instance.status == .succeeded || instance.status == .failed else {
+            throw ServiceError.inUse("instance \(id) is \(instance.status.rawValue); it can be updated once it has started")
+        }
+        let have = Set(instance.images)
+        for (list, containers) in [("Containers", change.containers ?? []), ("InitContainers", change.initContainers ?? [])] {
+            for (i, c) in containers.enumerated() where !have.contains(c.image) {
+                throw ServiceError.invalidValue(
+                    FieldPath([.key(list), .index(i), .key("Image")]),
+                    "\(list)[\(i)].Image \(c.image.prefix(120)) is not one of the instance's images (\(instance.images.joined(separator: ", "))); an update runs the images its disk holds; create a new instance for another"
+                )
+            }
+        }
+        if change.name != nil, instance.kubernetes != nil {
+            throw ServiceError.invalidValue(
+                "Name", "Name cannot change: the instance is a Pod of the Kubernetes door, named by its metadata")
+        }
+        if let name = change.name, name != instance.name {
+            guard InstanceService.isDNSLabel(name) else {
+                throw ServiceError.invalidValue("Name", "Name \"\(name.prefix(60))\" must be a lowercase RFC 1123 label")
+            }
+            var query = InstanceQuery()
+            query.names = [name]
+            if try await repository.list(account: account, query: query).total > 0 {
+                throw ServiceError(.inUse, "Name \(name) is already the name of an instance of this account", field: "Name")
+            }
+        }
+        let updated = Self.applying(change, to: instance)
+        if let run = runs.get(id) {
+            await run.update(to: updated)
+        } else {
+            // Its node carries it out (`NodeAgent` adopts the record's spec, then restarts).
+            instance = updated
+            instance.restartRequested = clock.now()
+            try await repository.update(instance)
+        }
+    }
+
+    static func applying(_ change: InstanceUpdate, to instance: Instance) -> Instance {
+        var out = instance
+        if let containers = change.containers { out.containers = containers }
+        if let initContainers = change.initContainers { out.initContainers = initContainers }
+        if let policy = change.restartPolicy { out.restartPolicy = policy }
+        if let name = change.name { out.name = name }
+        if let credentials = change.credentials { out.credentials = credentials }
+        for c in out.initContainers + out.containers where out.states[c.name] == nil {
+            out.states[c.name] = ContainerState(reason: "ContainerCreating")
+        }
+        let names = Set((out.initContainers + out.containers).map(\.name))
+        out.states = out.states.filter { names.contains($0.key) }
+        return out
     }
 
     /// Whether `name` is no node that could still act on its instances (lost, or unknown).

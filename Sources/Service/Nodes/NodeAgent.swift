@@ -104,7 +104,8 @@ public struct NodeAgent: Service {
                     var cleared = instance
                     cleared.restartRequested = nil
                     guard (try? await service.repository.update(cleared)) != nil else { continue }
-                    Task { await run.restartAll() }
+                    // An update through another API replica left its spec in the record.
+                    Task { await run.update(to: instance) }
                 }
             default: break
             }
