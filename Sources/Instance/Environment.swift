@@ -52,8 +52,9 @@ public struct ContainerConfigError: Error, Sendable, Equatable {
 /// `env`, a later name replacing an earlier one; `$(VAR)` is not expanded).
 public enum Environment {
     /// The data of the objects a container's environment names, by kind and name (nil: there is
-    /// no such object).
-    public typealias Objects = [ConfigObjectKind: [String: [String: String]]]
+    /// no such object): each key's bytes (a Secret's or a ConfigMap's binaryData need not be text;
+    /// a file gets them exactly, a variable as UTF-8 text).
+    public typealias Objects = [ConfigObjectKind: [String: [String: [UInt8]]]]
 
     /// The objects `spec` reads.
     public static func objects(of spec: ContainerSpec) -> Set<ObjectName> {
@@ -91,7 +92,7 @@ public enum Environment {
             // Keys that are not variable names are skipped, as the kubelet skips them.
             for (key, value) in data.sorted(by: { $0.key < $1.key }) {
                 let name = (from.prefix ?? "") + key
-                if isVariableName(name) { set(name, value) }
+                if isVariableName(name) { set(name, String(decoding: value, as: UTF8.self)) }
             }
         }
         for e in spec.env {
@@ -119,7 +120,7 @@ public enum Environment {
                     if optional { continue }
                     throw fail("couldn't find key \(key) in \(kind.rawValue) \(instance.kubernetes?.namespace ?? "default")/\(name)")
                 }
-                set(e.name, value)
+                set(e.name, String(decoding: value, as: UTF8.self))
             }
         }
         return names.map { ($0, values[$0]!) }

@@ -86,6 +86,11 @@ public enum VolumeFiles {
         public var path: String
         public var data: [UInt8]
         public var mode: Int
+        public init(path: String, data: [UInt8], mode: Int) {
+            self.path = path
+            self.data = data
+            self.mode = mode
+        }
     }
 
     /// The objects `volume` reads.
@@ -117,10 +122,10 @@ public enum VolumeFiles {
                             if optional { continue }
                             throw fail("configuration key \"\(item.key)\" not found in \(kind.rawValue) \(objectName)")
                         }
-                        files[item.path] = File(path: item.path, data: Array(value.utf8), mode: item.mode ?? volume.defaultMode)
+                        files[item.path] = File(path: item.path, data: value, mode: item.mode ?? volume.defaultMode)
                     }
                 } else {
-                    for (key, value) in data { files[key] = File(path: key, data: Array(value.utf8), mode: volume.defaultMode) }
+                    for (key, value) in data { files[key] = File(path: key, data: value, mode: volume.defaultMode) }
                 }
             case .downward(let items):
                 for item in items {

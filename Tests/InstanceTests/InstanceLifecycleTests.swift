@@ -311,7 +311,10 @@ struct EnvironmentTests {
     }
 
     @Test func envFromComesFirstAndEnvReplacesWhatItNamesAgain() throws {
-        let objects: Environment.Objects = [.configMap: ["cfg": ["b": "2", "a": "1", "1bad": "x"]], .secret: ["s": ["token": "t"]]]
+        let objects: Environment.Objects = [
+            .configMap: ["cfg": ["b": Array("2".utf8), "a": Array("1".utf8), "1bad": Array("x".utf8)]],
+            .secret: ["s": ["token": Array("t".utf8)]],
+        ]
         let got = try Self.resolve(
             [
                 EnvVar(name: "P_a", value: "mine"),
@@ -332,7 +335,7 @@ struct EnvironmentTests {
     }
 
     @Test func aMissingKeyIsAnErrorUnlessOptional() throws {
-        let objects: Environment.Objects = [.secret: ["s": ["other": "x"]]]
+        let objects: Environment.Objects = [.secret: ["s": ["other": Array("x".utf8)]]]
         #expect(throws: ContainerConfigError(container: "a", message: "couldn't find key token in Secret shop/s")) {
             try Self.resolve(
                 [EnvVar(name: "T", value: "", source: .key(.secret, name: "s", key: "token", optional: false))], objects: objects)

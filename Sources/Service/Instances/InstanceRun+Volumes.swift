@@ -59,9 +59,12 @@ extension InstanceRun {
             return nil
         }
         guard !files.isEmpty || !limited.isEmpty else { return }
+        // Started again by the next supervision (a restart of an instance that had ended).
+        defer { held.refreshingVolumes = false }
         while !life.isStopping {
             try? await parts.clock.sleep(for: .seconds(2))
-            guard !life.isStopping, instance.status == .running else { continue }
+            guard !life.isStopping, !instance.status.isEnded else { return }
+            guard instance.status == .running else { continue }
             for volume in files {
                 guard case .files(let f) = volume.source else { continue }
                 if (try? await writeFiles(f, name: volume.name, at: volumeDirectory(volume.name), owner: idRange?.base ?? 0)) == true {

@@ -34,8 +34,8 @@ struct InstanceRunParts: Sendable {
 struct ConfigObjects: Sendable {
     let repository: (any ObjectRepository)?
 
-    /// The data of each object named (text; a Secret's values decoded from base64, a
-    /// ConfigMap's `binaryData` too), absent where there is no such object.
+    /// The data of each object named (its bytes: a Secret's values and a ConfigMap's
+    /// `binaryData` decoded from base64), absent where there is no such object.
     func data(_ names: Set<Environment.ObjectName>, account: String, namespace: String) async throws -> Environment.Objects {
         var out: Environment.Objects = [:]
         guard let repository else { return out }
@@ -44,13 +44,13 @@ struct ConfigObjects: Sendable {
                 let stored = try await repository.object(account: account, kind: name.kind.rawValue, namespace: namespace, name: name.name),
                 let object = try? JSONValue.parseJSON(Array(stored.data))
             else { continue }
-            var data: [String: String] = [:]
+            var data: [String: [UInt8]] = [:]
             let encoded = name.kind == .secret ? object["data"] : object["binaryData"]
             for (key, value) in encoded?.object ?? [:] {
-                if let text = value.string, let bytes = Data(base64Encoded: text) { data[key] = String(decoding: bytes, as: UTF8.self) }
+                if let text = value.string, let bytes = Data(base64Encoded: text) { data[key] = Array(bytes) }
             }
             if name.kind == .configMap {
-                for (key, value) in object["data"]?.object ?? [:] { data[key] = value.string ?? "" }
+                for (key, value) in object["data"]?.object ?? [:] { data[key] = Array((value.string ?? "").utf8) }
             }
             out[name.kind, default: [:]][name.name] = data
         }
