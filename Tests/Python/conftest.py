@@ -98,7 +98,10 @@ def server():
             if proc.poll() is not None:
                 raise RuntimeError("imc serve exited: " + open(log.name).read())
             time.sleep(0.05)
-    yield {"port": port, "tls_port": tls_port, "ca": os.path.join(data, "root", "tls", "ca.pem"), "data": data, "log": log.name}
+    made = {"port": port, "tls_port": tls_port, "ca": os.path.join(data, "root", "tls", "ca.pem"), "data": data, "log": log.name}
+    yield made
+    if proc.poll() is None:
+        remove_every_instance(made)
     proc.terminate()
     proc.wait(timeout=10)
     subprocess.run(["umount", os.path.join(data, "root", "pool")], check=False)
@@ -108,6 +111,31 @@ def server():
 def make_client(server, secret_id=ROOT_ID, secret_key=ROOT_KEY, region="ap-guangzhou"):
     profile = ClientProfile(httpProfile=HttpProfile(endpoint=f"127.0.0.1:{server['port']}", protocol="http"))
     return tke_client.TkeClient(credential.Credential(secret_id, secret_key), region, profile)
+
+
+def remove_every_instance(server):
+    """Deletes every account's instances and waits until they are gone: instances outlive a stop
+    of `imc serve` by design (a restarted service takes them back), so a test that failed with
+    instances running would otherwise leave their containers, mounts and loop devices on the host."""
+    clients = [make_client(server, i, k) for i, k in ((ROOT_ID, ROOT_KEY), (OTHER_ID, OTHER_KEY), (DEFAULTS_ID, DEFAULTS_KEY))]
+    pending = []
+    for c in clients:
+        try:
+            ids = [i["EksCiId"] for i in c.call_json("DescribeEKSContainerInstances", {"Limit": 100})["Response"]["EksCis"]]
+            if ids:
+                c.call_json("DeleteEKSContainerInstances", {"EksCiIds": ids})
+                pending.append((c, ids))
+        except Exception as e:  # a server that cannot answer has nothing more to give
+            print(f"could not delete the instances left: {e}")
+    deadline = time.time() + 60
+    for c, ids in pending:
+        while time.time() < deadline:
+            try:
+                if not c.call_json("DescribeEKSContainerInstances", {"EksCiIds": ids})["Response"]["TotalCount"]:
+                    break
+            except Exception:
+                break
+            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -163,6 +191,8 @@ def building_server(registry, engines):
         kept = os.path.join(tempfile.gettempdir(), f"imc-serve-died-{os.getpid()}.log")
         shutil.copy(log.name, kept)
         print(f"imc serve exited with {proc.returncode} during the tests; its log: {kept}")
+    else:
+        remove_every_instance(server)
     proc.terminate()
     proc.wait(timeout=20)
     subprocess.run(["umount", os.path.join(data, "root", "pool")], check=False)
