@@ -33,19 +33,9 @@ struct KubernetesBenchmark: AsyncParsableCommand {
         let serve = try await ServeProcess(
             imc: imcPath, dataRoot: root + "/service", builders: 0, extraArguments: ["--config", root + "/config.yaml"])
         defer { serve.stop() }
-        let config = root + "/kubeconfig"
+        let access = try KubeAccess(serve, imc: imcPath, root: root)
+        let (config, server, token, ca) = (access.config, access.server, access.token, access.ca)
         let env = "TENCENTCLOUD_SECRET_ID=\(serve.settings.secretID) TENCENTCLOUD_SECRET_KEY=\(serve.settings.secretKey)"
-        try Measure.shell("\(env) \(imcPath) kubeconfig --endpoint \(serve.settings.endpoint) > \(config)")
-        let kubeconfig = try String(contentsOfFile: config, encoding: .utf8)
-        func value(_ key: String) -> String {
-            kubeconfig.split(separator: "\n").first { $0.contains(key + ":") }.map {
-                String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces)
-            } ?? ""
-        }
-        let server = value("server")
-        let token = value("token")
-        let ca = root + "/ca.pem"
-        try Data(base64Encoded: value("certificate-authority-data"))?.write(to: URL(fileURLWithPath: ca))
 
         func manifest(prefix: String) -> String {
             (0..<objects).map { i in

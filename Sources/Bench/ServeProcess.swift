@@ -46,3 +46,28 @@ final class ServeProcess {
         _ = try? Measure.shell("umount \(dataRoot)/pool || true")
     }
 }
+
+/// What `imc kubeconfig` gives a benchmark for the Kubernetes door: the kubeconfig file, the
+/// server's URL, the bearer token, and the CA's certificate written to a file.
+struct KubeAccess {
+    let config: String
+    let server: String
+    let token: String
+    let ca: String
+
+    init(_ serve: ServeProcess, imc: String, root: String) throws {
+        config = root + "/kubeconfig"
+        let env = "TENCENTCLOUD_SECRET_ID=\(serve.settings.secretID) TENCENTCLOUD_SECRET_KEY=\(serve.settings.secretKey)"
+        try Measure.shell("\(env) \(imc) kubeconfig --endpoint \(serve.settings.endpoint) > \(config)")
+        let kubeconfig = try String(contentsOfFile: config, encoding: .utf8)
+        func value(_ key: String) -> String {
+            kubeconfig.split(separator: "\n").first { $0.contains(key + ":") }.map {
+                String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces)
+            } ?? ""
+        }
+        server = value("server")
+        token = value("token")
+        ca = root + "/ca.pem"
+        try Data(base64Encoded: value("certificate-authority-data"))?.write(to: URL(fileURLWithPath: ca))
+    }
+}

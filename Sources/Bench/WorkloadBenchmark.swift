@@ -51,18 +51,8 @@ struct WorkloadBenchmark: AsyncParsableCommand {
         let cacheID = try await client.send(create).ImageCacheId
         guard try await client.waitForBuild(cacheID).Status == "Ready" else { throw BenchError("the cache failed") }
 
-        let config = root + "/kubeconfig"
-        let env = "TENCENTCLOUD_SECRET_ID=\(serve.settings.secretID) TENCENTCLOUD_SECRET_KEY=\(serve.settings.secretKey)"
-        try Measure.shell("\(env) \(imcPath) kubeconfig --endpoint \(serve.settings.endpoint) > \(config)")
-        let kubeconfig = try String(contentsOfFile: config, encoding: .utf8)
-        func value(_ key: String) -> String {
-            kubeconfig.split(separator: "\n").first { $0.contains(key + ":") }.map {
-                String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces)
-            } ?? ""
-        }
-        let (server, token) = (value("server"), value("token"))
-        let ca = root + "/ca.pem"
-        try Data(base64Encoded: value("certificate-authority-data"))?.write(to: URL(fileURLWithPath: ca))
+        let access = try KubeAccess(serve, imc: imcPath, root: root)
+        let (server, token, ca) = (access.server, access.token, access.ca)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(ca)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(tlsConfiguration: tls))

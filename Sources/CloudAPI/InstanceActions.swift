@@ -215,20 +215,13 @@ public struct InstanceActions: Sendable {
             throw APIError.invalidParameterValue("\(path) must have exactly one of Exec, HttpGet or TcpSocket", field: path)
         }
         var probe = Probe(handler: handlers[0])
-        let timing = p.Probe
-        for (key, value, least, set) in [
-            ("InitialDelaySeconds", timing?.InitialDelaySeconds, 0, \Probe.initialDelaySeconds),
-            ("PeriodSeconds", timing?.PeriodSeconds, 1, \Probe.periodSeconds),
-            ("TimeoutSeconds", timing?.TimeoutSeconds, 1, \Probe.timeoutSeconds),
-            ("SuccessThreshold", timing?.SuccessThreshold, 1, \Probe.successThreshold),
-            ("FailureThreshold", timing?.FailureThreshold, 1, \Probe.failureThreshold),
-        ] {
-            guard let value else { continue }
-            let at = path.key("Probe").key(key)
-            guard value >= least, value <= 86400 else {
-                throw APIError.invalidParameterValue("\(at) must be from \(least) to 86400, not \(value)", field: at)
-            }
-            probe[keyPath: set] = value
+        let t = p.Probe
+        if let (index, problem) = probe.setTiming([
+            t?.InitialDelaySeconds, t?.PeriodSeconds, t?.TimeoutSeconds, t?.SuccessThreshold, t?.FailureThreshold,
+        ]) {
+            let name = Probe.timingFields[index].name
+            let at = path.key("Probe").key(name.prefix(1).uppercased() + name.dropFirst())
+            throw APIError.invalidParameterValue("\(at) \(problem)", field: at)
         }
         return probe
     }

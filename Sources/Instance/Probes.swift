@@ -20,6 +20,27 @@ public struct Probe: Codable, Sendable, Equatable {
     public var failureThreshold = 3
 
     public init(handler: Handler) { self.handler = handler }
+
+    /// The timing fields in order (Kubernetes' names; the Cloud API's are the same, capitalised),
+    /// with the least each takes (the most is a day).
+    public static let timingFields: [(name: String, least: Int, path: WritableKeyPath<Probe, Int> & Sendable)] = [
+        ("initialDelaySeconds", 0, \.initialDelaySeconds), ("periodSeconds", 1, \.periodSeconds),
+        ("timeoutSeconds", 1, \.timeoutSeconds), ("successThreshold", 1, \.successThreshold),
+        ("failureThreshold", 1, \.failureThreshold),
+    ]
+
+    /// Sets the timing given (`values` in `timingFields`' order; nil keeps Kubernetes' default),
+    /// or says which field is out of range and why (`index`, `problem`), changing nothing.
+    public mutating func setTiming(_ values: [Int?]) -> (index: Int, problem: String)? {
+        var out = self
+        for (i, (_, least, path)) in Self.timingFields.enumerated() {
+            guard i < values.count, let value = values[i] else { continue }
+            guard value >= least, value <= 86400 else { return (i, "must be from \(least) to 86400, not \(value)") }
+            out[keyPath: path] = value
+        }
+        self = out
+        return nil
+    }
 }
 
 public enum ProbeKind: String, Codable, Sendable, CaseIterable {

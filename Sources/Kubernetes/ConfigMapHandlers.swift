@@ -23,7 +23,7 @@ extension KubernetesAPI {
             if call.wantsTable {
                 let now = clock.now()
                 let rows = items.map { item -> (cells: [TableCell], object: ConfigMap) in
-                    let created = item.metadata.creationTimestamp.flatMap(parseTime) ?? now
+                    let created = item.metadata.creationTimestamp.flatMap(Date.init(rfc3339:)) ?? now
                     let keys = (item.data?.count ?? 0) + (item.binaryData?.count ?? 0)
                     return (
                         [.text(item.metadata.name ?? ""), .integer(Int64(keys)), .text(humanDuration(now.timeIntervalSince(created)))], item
@@ -47,22 +47,7 @@ extension KubernetesAPI {
                 throw KubernetesStatus.notFound(Resource.namespaces, namespace)
             }
             let body = try await call.object()
-            let given = body["metadata"]?["name"]?.string ?? ""
-            var map = try Self.checkedConfigMap(body, name: given, namespace: namespace)
-            map.metadata.uid = UUID().uuidString.lowercased()
-            map.metadata.resourceVersion = "1"
-            map.metadata.creationTimestamp = timestamp(clock.now())
-            if call.query["dryRun"] == "All" { return Self.respond(map, code: 201) }
-            do {
-                try await objects.insertObject(
-                    StoredObject(
-                        kind: Self.configMapKind, namespace: namespace, name: given, uid: map.metadata.uid ?? "", created: clock.now(),
-                        data: try JSONValueEncoder().encode(map).data),
-                    account: call.account)
-            } catch let e as StoreError where e.code == .duplicate {
-                throw KubernetesStatus.alreadyExists(Resource.configMaps, given)
-            }
-            return Self.respond(map, code: 201)
+            return try await insertConfigMap(call, body, name: body["metadata"]?["name"]?.string ?? "", namespace: namespace)
         case (.put, 1), (.patch, 1):
             guard let namespace else { throw KubernetesStatus.pathNotFound(call.path) }
             return try await changeConfigMap(call, namespace: namespace, name: name)
@@ -75,6 +60,27 @@ extension KubernetesAPI {
         default:
             throw KubernetesStatus.notAllowed("the server does not allow this method on configmaps")
         }
+    }
+
+    /// A new ConfigMap (a POST, or a PUT or server-side apply of one that is not there), checked
+    /// and stored; 409 when the name is taken.
+    func insertConfigMap(_ call: Call, _ body: JSON, name: String, namespace: String) async throws -> Response {
+        guard let objects else { throw KubernetesStatus.pathNotFound(call.path) }
+        var map = try Self.checkedConfigMap(body, name: name, namespace: namespace)
+        let now = clock.now()
+        map.metadata.uid = UUID().uuidString.lowercased()
+        map.metadata.resourceVersion = "1"
+        map.metadata.creationTimestamp = timestamp(now)
+        if call.query["dryRun"] == "All" { return Self.respond(map, code: 201) }
+        do {
+            try await objects.insertObject(
+                StoredObject(
+                    kind: Self.configMapKind, namespace: namespace, name: name, uid: map.metadata.uid ?? "", created: now,
+                    data: try JSONValueEncoder().encode(map).data), account: call.account)
+        } catch let e as StoreError where e.code == .duplicate {
+            throw KubernetesStatus.alreadyExists(Resource.configMaps, name)
+        }
+        return Self.respond(map, code: 201)
     }
 
     func storedConfigMap(_ namespace: String, _ name: String, _ account: String) async throws -> (ConfigMap, Data)? {
@@ -106,20 +112,7 @@ extension KubernetesAPI {
             guard try await namespaceExists(namespace, call.account) else {
                 throw KubernetesStatus.notFound(Resource.namespaces, namespace)
             }
-            var map = try Self.checkedConfigMap(body, name: name, namespace: namespace)
-            map.metadata.uid = UUID().uuidString.lowercased()
-            map.metadata.resourceVersion = "1"
-            map.metadata.creationTimestamp = timestamp(clock.now())
-            if call.query["dryRun"] == "All" { return Self.respond(map, code: 201) }
-            do {
-                try await objects.insertObject(
-                    StoredObject(
-                        kind: Self.configMapKind, namespace: namespace, name: name, uid: map.metadata.uid ?? "", created: clock.now(),
-                        data: try JSONValueEncoder().encode(map).data), account: call.account)
-            } catch let e as StoreError where e.code == .duplicate {
-                throw KubernetesStatus.alreadyExists(Resource.configMaps, name)
-            }
-            return Self.respond(map, code: 201)
+            return try await insertConfigMap(call, body, name: name, namespace: namespace)
         }
         let currentJSON = try JSONValueEncoder().encode(current)
         var desired: JSON

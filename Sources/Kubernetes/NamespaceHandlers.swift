@@ -32,7 +32,7 @@ extension KubernetesAPI {
             if call.wantsTable {
                 let now = clock.now()
                 let rows = items.map { item -> (cells: [TableCell], object: Namespace) in
-                    let created = item.metadata.creationTimestamp.flatMap(parseTime) ?? now
+                    let created = item.metadata.creationTimestamp.flatMap(Date.init(rfc3339:)) ?? now
                     return ([.text(item.metadata.name ?? ""), "Active", .text(humanDuration(now.timeIntervalSince(created)))], item)
                 }
                 let columns = [

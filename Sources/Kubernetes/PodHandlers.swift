@@ -331,9 +331,3 @@ struct NoObjects: ObjectRepository {
     func deleteObject(account: String, kind: String, namespace: String, name: String) throws -> Bool { false }
     func replaceObject(_ object: StoredObject, expected: Data, account: String) throws -> Bool { false }
 }
-
-func parseTime(_ text: String) -> Date? {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    return f.date(from: text)
-}

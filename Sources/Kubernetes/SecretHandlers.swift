@@ -24,7 +24,7 @@ extension KubernetesAPI {
             if call.wantsTable {
                 let now = clock.now()
                 let rows = items.map { item -> (cells: [TableCell], object: Secret) in
-                    let created = item.metadata.creationTimestamp.flatMap(parseTime) ?? now
+                    let created = item.metadata.creationTimestamp.flatMap(Date.init(rfc3339:)) ?? now
                     return (
                         [
                             .text(item.metadata.name ?? ""), .text(item.type ?? "Opaque"), .integer(Int64(item.data?.count ?? 0)),

@@ -61,8 +61,13 @@ extension InstanceRun {
         guard !files.isEmpty || !limited.isEmpty else { return }
         // Started again by the next supervision (a restart of an instance that had ended).
         defer { held.refreshingVolumes = false }
+        // A walk of a disk emptyDir costs what the Pod put there (a million empty files is a
+        // long walk): the next check waits ten times as long as the last walk took, so a Pod
+        // cannot hold a blocking thread of imc's for more than a tenth of the time.
+        var pause: Duration = .seconds(2)
         while !life.isStopping {
-            try? await parts.clock.sleep(for: .seconds(2))
+            try? await parts.clock.sleep(for: pause)
+            pause = .seconds(2)
             guard !life.isStopping, !instance.status.isEnded else { return }
             guard instance.status == .running else { continue }
             for volume in files {
@@ -73,7 +78,9 @@ extension InstanceRun {
             }
             for (name, limit) in limited {
                 let dir = volumeDirectory(name)
-                let used = await BlockingPool.shared.run { AtomicDirectory.bytesUsed(under: dir) }
+                let began = ContinuousClock.now
+                let used = await BlockingPool.shared.run { AtomicDirectory.bytesUsed(under: dir, stopPast: limit) }
+                pause = max(pause, (ContinuousClock.now - began) * 10)
                 if used > limit {
                     await perform(
                         life.evicted("Usage of EmptyDir volume \"\(name)\" exceeds the limit \"\(limit)\" bytes.", at: now))
@@ -208,12 +215,12 @@ enum AtomicDirectory {
         return present == count
     }
 
-    /// Bytes the files under `dir` take on its disk (not following symlinks, not crossing
-    /// into other filesystems).
-    static func bytesUsed(under dir: String) -> Int64 {
+    /// Bytes the files under `dir` take on its disk (not following symlinks), counted until
+    /// the total passes `stopPast`.
+    static func bytesUsed(under dir: String, stopPast limit: Int64 = .max) -> Int64 {
         var total: Int64 = 0
         guard let enumerator = FileManager.default.enumerator(atPath: dir) else { return 0 }
-        while let name = enumerator.nextObject() as? String {
+        while total <= limit, let name = enumerator.nextObject() as? String {
             var st = stat()
             if lstat(dir + "/" + name, &st) == 0 { total += Int64(st.st_blocks) * 512 }
         }
