@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
+import HummingbirdWebSocket
 import IMCBillingService
 import IMCCaches
 import IMCCloudAPI
@@ -310,8 +312,13 @@ struct ServeCommand: AsyncParsableCommand {
         let regions = settings.regions.sorted().joined(separator: ", ")
         let announce = Announcements()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // HTTP/1.1, and WebSocket upgrades on the routes that take one (`kubectl exec`).
+        let http: HTTPServerBuilder =
+            role.servesDoors
+            ? .doors(webSocketRouter: kubernetes.webSocketRouter(), maxFrameSize: 1 << 20)
+            : .http1()
         let plain = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "imc"),
+            router: router, server: http, configuration: .init(address: .hostname(host, port: port), serverName: "imc"),
             onServerRunning: { channel in
                 announce.add(
                     0,
@@ -326,7 +333,7 @@ struct ServeCommand: AsyncParsableCommand {
                 try settings.tls.map { try TLSIdentity.files(certificate: $0.certificate, key: $0.key) }
                 ?? TLSIdentity.generated(in: dataRoot + "/tls", names: [tlsHost, ProcessInfo.processInfo.hostName])
             let secure = Application(
-                router: router, server: try .tls(tlsConfiguration: try identity.configuration()),
+                router: router, server: try .tls(http, tlsConfiguration: try identity.configuration()),
                 configuration: .init(address: .hostname(tlsHost, port: tlsPort), serverName: "imc"),
                 onServerRunning: { channel in
                     kubernetes.published.set(

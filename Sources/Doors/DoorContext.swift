@@ -1,13 +1,16 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import IMCObservability
 import Logging
 
 /// The request context every door's routes share: Hummingbird's core, and the request's id
 /// (a UUID, the Cloud API's `RequestId`), which the request-id middleware puts into the
 /// request's logger and into every log line the services write while they serve it.
-public struct DoorContext: RequestContext {
+public struct DoorContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The WebSocket a request upgrades to, where a route takes one (`kubectl exec`).
+    public let webSocket = WebSocketHandlerReference<DoorContext>()
     /// The request's id.
     public let requestID: String
     /// The address the request came from (without its port), when the connection has one.

@@ -141,20 +141,26 @@ extension KubernetesAPI {
     /// One request: authenticated, handled, and any refusal turned into a `Status`.
     func serve(_ request: Request, _ context: DoorContext, _ handler: (Call) async throws -> Response) async -> Response {
         do {
-            guard let account = authenticate(request) else { throw KubernetesStatus.unauthorized }
-            var path = String(request.uri.path.dropFirst(Self.prefix.count))
-            if path.hasPrefix(Self.prefix + "/") { path = String(path.dropFirst(Self.prefix.count)) }
-            let call = Call(
-                account: account, method: request.method, path: path, query: Self.query(request.uri.query ?? ""),
-                accept: request.headers[.accept] ?? "", contentType: request.headers[.contentType] ?? "", request: request,
-                context: context)
-            return try await handler(call)
+            return try await handler(try call(request, context))
         } catch let status as KubernetesStatus {
             return Self.respond(status.object, code: status.code)
         } catch {
             context.logger.error("kubernetes request failed", metadata: ["error": "\(error)"])
             return Self.respond(KubernetesStatus.internalError().object, code: 500)
         }
+    }
+}
+
+extension KubernetesAPI {
+    /// What `request` asks, from the account its token names.
+    func call(_ request: Request, _ context: DoorContext) throws(KubernetesStatus) -> Call {
+        guard let account = authenticate(request) else { throw KubernetesStatus.unauthorized }
+        var path = String(request.uri.path.dropFirst(Self.prefix.count))
+        if path.hasPrefix(Self.prefix + "/") { path = String(path.dropFirst(Self.prefix.count)) }
+        return Call(
+            account: account, method: request.method, path: path, query: Self.query(request.uri.query ?? ""),
+            accept: request.headers[.accept] ?? "", contentType: request.headers[.contentType] ?? "", request: request,
+            context: context)
     }
 }
 

@@ -72,9 +72,11 @@ extension KubernetesAPI {
                 throw KubernetesStatus.notFound(Resource.pods, name)
             }
             return try await logs(call, pod: pod)
-        case (_, 2, "exec"), (_, 2, "attach"), (_, 2, "portforward"):
+        case (_, 2, "exec"), (_, 2, "attach"):
+            return try await refusedRemoteCommand(call, name: name, namespace: namespace ?? "", attach: sub == "attach")
+        case (_, 2, "portforward"):
             throw KubernetesStatus.badRequest(
-                "imc does not \(sub == "portforward" ? "forward ports to" : sub == "exec" ? "run commands in" : "attach to") a Pod's containers: its instances run without a kubelet API; read their output with kubectl logs"
+                "imc does not forward ports to a Pod yet (kubectl port-forward tunnels SPDY frames inside its WebSocket, which imc does not speak); reach the Pod by its address in its VPC, or run a command in it with kubectl exec"
             )
         case (.put, 1, _), (.patch, 1, _): return try await changePod(call, name: name, namespace: namespace)
         default: throw KubernetesStatus.pathNotFound(call.path)

@@ -33,8 +33,35 @@ public final class ChildProcess: Sendable {
     public static func start(_ argv: [String], environment: [String: String] = [:], output fd: Int32) async throws(OSError)
         -> ChildProcess
     {
+        try await start(argv, environment: environment, closing: [fd]) { configuration, started in
+            try await Subprocess.run(
+                configuration, input: .none, output: .fileDescriptor(FileDescriptor(rawValue: fd), closeAfterSpawningProcess: true),
+                error: .combinedWithOutput
+            ) { started($0.processIdentifier.value) }.terminationStatus
+        }
+    }
+
+    /// Starts `argv` with its standard input, output and error on the descriptors given (a
+    /// command run in a container for a person: pipes or a terminal); each is closed here once
+    /// the child has it.
+    public static func start(
+        _ argv: [String], environment: [String: String] = [:], input: Int32, output: Int32, error: Int32
+    ) async throws(OSError) -> ChildProcess {
+        try await start(argv, environment: environment, closing: [input, output, error]) { configuration, started in
+            try await Subprocess.run(
+                configuration, input: .fileDescriptor(FileDescriptor(rawValue: input), closeAfterSpawningProcess: true),
+                output: .fileDescriptor(FileDescriptor(rawValue: output), closeAfterSpawningProcess: true),
+                error: .fileDescriptor(FileDescriptor(rawValue: error), closeAfterSpawningProcess: true)
+            ) { started($0.processIdentifier.value) }.terminationStatus
+        }
+    }
+
+    private static func start(
+        _ argv: [String], environment: [String: String], closing descriptors: [Int32],
+        run: @escaping @Sendable (Configuration, @escaping @Sendable (pid_t) -> Void) async throws -> TerminationStatus
+    ) async throws(OSError) -> ChildProcess {
         guard let executable = argv.first else {
-            close(fd)
+            for fd in descriptors { close(fd) }
             throw OSError(.command, "an empty command")
         }
         let configuration = {
@@ -46,13 +73,8 @@ public final class ChildProcess: Sendable {
         let box = StatusBox()
         let task = Task<Int32, Never> {
             do {
-                let result = try await Subprocess.run(
-                    configuration, input: .none, output: .fileDescriptor(FileDescriptor(rawValue: fd), closeAfterSpawningProcess: true),
-                    error: .combinedWithOutput
-                ) { execution in
-                    started.resolve(.success(execution.processIdentifier.value))
-                }
-                let code = Command.status(result.terminationStatus)
+                let status = try await run(configuration) { pid in started.resolve(.success(pid)) }
+                let code = Command.status(status)
                 box.status.withLock { $0 = code }
                 return code
             } catch {

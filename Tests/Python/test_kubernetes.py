@@ -380,8 +380,7 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
             kubectl("-n", "team-a", "delete", "pod", "watched", "--grace-period=0", timeout=60)
     r = kubectl("-n", "team-a", "logs", "web", "--previous", check=False)
     assert r.returncode != 0 and "previous terminated container" in r.stderr
-    r = kubectl("-n", "team-a", "exec", "web", "--", "true", check=False)
-    assert r.returncode != 0 and "imc does not run commands in" in r.stderr, r.stderr
+    assert kubectl("-n", "team-a", "exec", "web", "--", "/bin/sh", "-c", "echo inside").stdout == "inside\n"
     # Another account sees neither the Pod nor the namespace's secret.
     theirs = Kubectl(KUBECTLS[-1], kubeconfig(building_server, OTHER_ID, OTHER_KEY))
     assert "web" not in theirs("get", "pods", "-A").stdout
@@ -717,3 +716,107 @@ def test_probes_make_a_pod_ready_and_restart_a_container_that_fails_its_liveness
         assert served["readinessProbe"]["httpGet"]["path"] == "/index.html" and served["readinessProbe"]["periodSeconds"] == 1
     finally:
         kubectl("delete", "pod", "probed", "--grace-period=0", timeout=60)
+
+
+def on_a_terminal(argv, rows, columns):
+    """Runs argv on a pseudo-terminal of the given size; what it wrote there, and its exit code."""
+    import fcntl, pty, struct, termios
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    said = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        said += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return said.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+EXEC_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: shell
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: {image}
+    command: [/bin/sh, -c, 'echo started; while true; do echo tick; sleep 1; done']
+    env: [{{name: GREETING, value: hello}}]
+"""
+
+
+def test_kubectl_exec_runs_commands_in_a_pods_container_and_attach_shows_its_output(building_server, registry):
+    newest = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    oldest = Kubectl(KUBECTLS[0], kubeconfig(building_server))
+    other = Kubectl(KUBECTLS[-1], kubeconfig(building_server, OTHER_ID, OTHER_KEY))
+    try:
+        newest("apply", "-f", "-", stdin=EXEC_POD.format(image=f"{registry}/demo/app:latest"))
+        newest("wait", "--for=condition=Ready", "pod/shell", "--timeout=60s")
+        # A command in the container's namespaces and walls: its environment, its own view of
+        # the processes, its user namespace (root inside is not root outside).
+        r = newest("exec", "shell", "--", "/bin/sh", "-c", "echo $GREETING; cat /proc/self/uid_map; ps -o pid,args | head -3")
+        out = r.stdout.splitlines()
+        assert out[0] == "hello", r.stdout
+        inside, outside, count = out[1].split()
+        assert inside == "0" and outside != "0", out[1]
+        assert any("while true" in line for line in out), r.stdout
+        # The exit code is kubectl's; output and errors apart.
+        r = newest("exec", "shell", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 7", check=False)
+        assert r.returncode == 7 and r.stdout == "out\n" and "err" in r.stderr, (r.returncode, r.stdout, r.stderr)
+        # Input, to its end (v5's close of stdin).
+        r = newest("exec", "-i", "shell", "--", "/bin/sh", "-c", "wc -c", stdin="x" * 100000)
+        assert r.stdout.split()[0] == "100000", r.stdout
+        r = newest("exec", "-i", "shell", "--", "/bin/sh", "-c", 'read line; echo "got $line"', stdin="quiet please\n")
+        assert r.stdout == "got quiet please\n", r.stdout
+        # A terminal: the command sees one, the size of kubectl's own (a resize message).
+        said, code = on_a_terminal([newest.binary, "--kubeconfig", newest.config, "exec", "-i", "-t", "shell", "--",
+                                    "/bin/sh", "-c", "test -t 0 && echo terminal; stty size; exit 3"], rows=33, columns=101)
+        assert "terminal" in said and "33 101" in said and code == 3, (said, code)
+        # What cannot run says why; another account's Pod is not found.
+        r = newest("exec", "shell", "--", "/no/such/thing", check=False)
+        assert r.returncode != 0 and "no/such/thing" in (r.stdout + r.stderr), (r.stdout, r.stderr)
+        r = newest("exec", "shell", "-c", "nope", "--", "true", check=False)
+        assert r.returncode != 0 and "nope" in r.stderr, r.stderr
+        r = other("exec", "shell", "--", "true", check=False)
+        assert r.returncode != 0 and "NotFound" in r.stderr, r.stderr
+        # kubectl 1.27 speaks SPDY: told which kubectl to use.
+        r = oldest("exec", "shell", "--", "true", check=False)
+        assert r.returncode != 0 and "WebSocket" in r.stderr and "1.30" in r.stderr, r.stderr
+        # attach shows what the container writes from now on.
+        proc = subprocess.Popen([newest.binary, "--kubeconfig", newest.config, "attach", "shell"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            line = proc.stdout.readline()
+            assert line.strip() == "tick", line
+        finally:
+            proc.kill()
+            proc.wait()
+        r = newest("attach", "-i", "shell", check=False)
+        assert r.returncode != 0 and "input" in r.stderr, r.stderr
+        r = newest("port-forward", "shell", "8080:8080", check=False, timeout=30)
+        assert r.returncode != 0 and "port" in r.stderr, r.stderr
+        # Hostile upgrades get answers (or a closed connection) and the service goes on.
+        import socket as sockets
+        token = re.search(r"token: (\S+)", open(newest.config).read()).group(1)
+        path = "/k8s/api/v1/namespaces/default/pods/shell/exec?command=true&stdout=true"
+        for upgrade, extra, tail in [("websocket", "", b""), ("h2c", "", b""), ("SPDY/3.1", "", b""),
+                                     ("websocket", "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n", b"\x81\x05hello" * 50),
+                                     ("websocket, SPDY/3.1", "", b"")]:
+            with sockets.create_connection(("127.0.0.1", building_server["port"]), timeout=10) as conn:
+                conn.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}0\r\nConnection: Upgrade\r\n"
+                              f"Upgrade: {upgrade}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                              f"{extra}\r\n").encode() + tail)
+                answer = conn.recv(4096)
+                assert not answer.startswith(b"HTTP/1.1 101"), (upgrade, answer)
+        assert newest("get", "pod", "shell", "-o", "name").stdout.strip() == "pod/shell"
+    finally:
+        newest("delete", "pod", "shell", "--grace-period=0", timeout=60)

@@ -12,12 +12,15 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 /// In a child: joins the owner (if any), makes the namespace, brings up its loopback and turns
@@ -120,4 +123,40 @@ int imc_bridge_fdb_add(const char *port, const unsigned char mac[6]) {
     close(s);
     if (rc != 0) errno = saved;
     return rc;
+}
+
+int imc_open_terminal(int *master, int *slave, unsigned short rows, unsigned short columns) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -1;
+    char name[128];
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+        int saved = errno;
+        close(m);
+        errno = saved;
+        return -1;
+    }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        int saved = errno;
+        close(m);
+        errno = saved;
+        return -1;
+    }
+    struct termios mode;
+    if (tcgetattr(s, &mode) == 0) {
+        cfmakeraw(&mode);
+        tcsetattr(s, TCSANOW, &mode);
+    }
+    imc_set_window_size(m, rows, columns);
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+int imc_set_window_size(int fd, unsigned short rows, unsigned short columns) {
+    struct winsize size;
+    memset(&size, 0, sizeof(size));
+    size.ws_row = rows;
+    size.ws_col = columns;
+    return ioctl(fd, TIOCSWINSZ, &size);
 }

@@ -37,6 +37,8 @@ public final class InstanceService: Sendable {
     package let clock: any ServiceClock
     let logger: Logger
     package let runs = Runs()
+    /// Commands run in containers for people, counted per account.
+    let execs = ExecCounts()
     /// Image cache disks (in use and retained), metered for the bill.
     package let meter: Meter
     /// The annotations each account's instances get when they do not say otherwise.

@@ -85,5 +85,10 @@ int imc_mount_idmapped(const char *source, const char *target, int userns_fd);
 /// standard output and error into the files `out` and `err` (created or truncated), and every
 /// other descriptor closed in the child. Returns 0 and the child's pid, or an errno.
 int imc_spawn_to_files(const char *path, char *const argv[], const char *out, const char *err, pid_t *pid);
+/// A new pseudo-terminal in raw mode: its master and its slave (both close-on-exec, the slave
+/// not made anyone's controlling terminal), `rows` by `columns`. 0, or -1 with errno set.
+int imc_open_terminal(int *master, int *slave, unsigned short rows, unsigned short columns);
+/// Sets a terminal's window size (TIOCSWINSZ). 0, or -1 with errno.
+int imc_set_window_size(int fd, unsigned short rows, unsigned short columns);
 
 #endif
