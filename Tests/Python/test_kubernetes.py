@@ -788,7 +788,10 @@ def test_kubectl_exec_runs_commands_in_a_pods_container_and_attach_shows_its_out
         assert r.returncode != 0 and "nope" in r.stderr, r.stderr
         r = other("exec", "shell", "--", "true", check=False)
         assert r.returncode != 0 and "NotFound" in r.stderr, r.stderr
-        # kubectl 1.27 speaks SPDY: told which kubectl to use.
+        # kubectl 1.30 speaks WebSocket too; 1.27 speaks SPDY: told which kubectl to use.
+        kubectl_130 = os.path.join(KUBECTL_DIR, "kubectl.1.30")
+        if os.path.exists(kubectl_130):
+            assert Kubectl(kubectl_130, newest.config)("exec", "shell", "--", "/bin/sh", "-c", "echo 1.30").stdout == "1.30\n"
         r = oldest("exec", "shell", "--", "true", check=False)
         assert r.returncode != 0 and "WebSocket" in r.stderr and "1.30" in r.stderr, r.stderr
         # attach shows what the container writes from now on.
