@@ -114,7 +114,7 @@ let package = Package(
         .target(name: "IMCRuntime", dependencies: ["IMCModel", "IMCOS", "CIMCSys"], path: "Sources/Runtime"),
 
         // Pure values of instances: containers, their states, phases and events.
-        .target(name: "IMCInstance", dependencies: ["IMCModel", "IMCCache"], path: "Sources/Instance"),
+        .target(name: "IMCInstance", dependencies: ["IMCModel", "IMCCache", "IMCDocuments"], path: "Sources/Instance"),
         // Kubernetes' object types as Codable values (Pod, ObjectMeta, ...); nothing of imc's.
         .target(name: "IMCKubernetesModels", path: "Sources/KubernetesModels"),
         // Kubernetes' protobuf forms imc reads and writes (kubectl's typed bodies, the OpenAPI v2
@@ -346,7 +346,8 @@ let package = Package(
         .testTarget(name: "IMCModelTests", dependencies: ["IMCModel"], path: "Tests/ModelTests"),
         .testTarget(name: "IMCOSTests", dependencies: ["IMCOS", "IMCTestSupport"], path: "Tests/OSTests"),
         .testTarget(name: "IMCCacheTests", dependencies: ["IMCCache"], path: "Tests/CacheTests"),
-        .testTarget(name: "IMCInstanceTests", dependencies: ["IMCInstance", "IMCCache", "IMCModel"], path: "Tests/InstanceTests"),
+        .testTarget(
+            name: "IMCInstanceTests", dependencies: ["IMCInstance", "IMCCache", "IMCModel", "IMCDocuments"], path: "Tests/InstanceTests"),
         .testTarget(name: "IMCBillingTests", dependencies: ["IMCBilling"], path: "Tests/BillingTests"),
         .testTarget(
             name: "IMCRuntimeTests", dependencies: ["IMCRuntime", "IMCOS", "IMCModel", "IMCTestSupport"],

@@ -33,8 +33,8 @@ fi
 
 # The official Tencent Cloud SDK is the API tests' client; pytest runs them.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-  "tencentcloud-sdk-python-tke==3.1.193" "pytest>=7" "selenium==4.51.0" "kubernetes==33.1.0" 2>&1 | grep -v "^$" || true
-python3 -c "import tencentcloud.tke.v20180525, pytest, selenium, kubernetes" || { echo "setup: the Tencent Cloud SDK, pytest, selenium or the kubernetes client did not install" >&2; exit 1; }
+  "tencentcloud-sdk-python-tke==3.1.193" "tencentcloud-sdk-python-vpc==3.1.193" "pytest>=7" "selenium==4.51.0" "kubernetes==33.1.0" 2>&1 | grep -v "^$" || true
+python3 -c "import tencentcloud.tke.v20180525, tencentcloud.vpc.v20170312, pytest, selenium, kubernetes" || { echo "setup: the Tencent Cloud SDK, pytest, selenium or the kubernetes client did not install" >&2; exit 1; }
 
 # tccli, the official command line, in a directory of its own: it brings the whole SDK, whose
 # files would otherwise overwrite the tke package the tests pin.

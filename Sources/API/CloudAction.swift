@@ -17,12 +17,20 @@ public enum CloudAction: String, CaseIterable, Sendable {
     case updateEKSContainerInstance = "UpdateEKSContainerInstance"
     case describeEKSContainerInstanceRegions = "DescribeEKSContainerInstanceRegions"
     case describeImageCacheBill = "DescribeImageCacheBill"
+    /// The VPC API's, for elastic IPs.
+    case describeAddresses = "DescribeAddresses"
+    case releaseAddresses = "ReleaseAddresses"
+
+    /// The service whose API the action belongs to (the signature's credential scope).
+    public var service: String { self == .describeAddresses || self == .releaseAddresses ? "vpc" : "tke" }
+    /// The API version its requests name (`X-TC-Version`).
+    public var version: String { service == "vpc" ? "2017-03-12" : "2018-05-25" }
 
     /// Whether the action changes state (a create, update, delete or restart).
     public var isChanging: Bool {
         switch self {
         case .createImageCache, .updateImageCache, .deleteImageCaches, .createEKSContainerInstances, .deleteEKSContainerInstances,
-            .restartEKSContainerInstances, .updateEKSContainerInstance:
+            .restartEKSContainerInstances, .updateEKSContainerInstance, .releaseAddresses:
             true
         default: false
         }

@@ -9,9 +9,17 @@ public enum UsageKind: String, Codable, Sendable, CaseIterable {
     case snapshot
     case instanceDisk = "instance_disk"
     case retainedDisk = "retained_disk"
+    /// An elastic IP, while the account holds it (bound or kept).
+    case eip
 
     /// What one unit of quantity is, per hour.
-    public var unit: String { self == .builder ? "builder-hour (2 cores, 4 GiB)" : "GiB-hour" }
+    public var unit: String {
+        switch self {
+        case .builder: "builder-hour (2 cores, 4 GiB)"
+        case .eip: "address-hour"
+        default: "GiB-hour"
+        }
+    }
 }
 
 /// One metered interval: a resource of `quantity` units from `start` until `end` (nil: still
@@ -55,14 +63,20 @@ public struct PriceList: Sendable, Equatable {
     public var snapshot: Decimal
     /// By disk type, for instance and retained disks.
     public var disk: [String: Decimal]
+    /// An elastic IP, per address-hour.
+    public var eip: Decimal
 
-    public init(from: Date?, currency: String, builder: Decimal, buildDisk: Decimal, snapshot: Decimal, disk: [String: Decimal]) {
+    public init(
+        from: Date?, currency: String, builder: Decimal, buildDisk: Decimal, snapshot: Decimal, disk: [String: Decimal],
+        eip: Decimal = Decimal(string: "0.02")!
+    ) {
         self.from = from
         self.currency = currency
         self.builder = builder
         self.buildDisk = buildDisk
         self.snapshot = snapshot
         self.disk = disk
+        self.eip = eip
     }
 
     /// imc's defaults (a list like the vendor's, in CNY per hour); a config file replaces them.
@@ -80,6 +94,7 @@ public struct PriceList: Sendable, Equatable {
         case .buildDisk: return buildDisk
         case .snapshot: return snapshot
         case .instanceDisk, .retainedDisk: return disk[usage.diskType ?? "CLOUD_PREMIUM"]
+        case .eip: return eip
         }
     }
 }

@@ -69,13 +69,13 @@ public struct CloudAPI: Sendable {
         let name = headers["x-tc-action"] ?? ""
         do {
             guard !name.isEmpty else { throw APIError.missingParameter("X-TC-Action is required") }
-            let key = try authenticator.authenticate(method: method, uri: path, query: query, headers: headers, body: body)
-            guard headers["x-tc-version"] == Self.version else {
-                throw APIError.invalidParameterValue(
-                    "X-TC-Version \"\((headers["x-tc-version"] ?? "").prefix(40))\" is not supported; use \(Self.version)")
+            let (key, service) = try authenticator.authenticate(method: method, uri: path, query: query, headers: headers, body: body)
+            guard let action = CloudAction(rawValue: name), action.service == service, served(action) else {
+                throw APIError.invalidAction("action \(name.prefix(80)) is not supported by this service (\(service))")
             }
-            guard let action = CloudAction(rawValue: name), served(action) else {
-                throw APIError.invalidAction("action \(name.prefix(80)) is not supported by this service")
+            guard headers["x-tc-version"] == action.version else {
+                throw APIError.invalidParameterValue(
+                    "X-TC-Version \"\((headers["x-tc-version"] ?? "").prefix(40))\" is not supported; use \(action.version)")
             }
             let region = headers["x-tc-region"] ?? ""
             guard regions.contains(region) else {
@@ -141,6 +141,10 @@ public struct CloudAPI: Sendable {
             return try await call(RestartEKSContainerInstancesRequest.self) { try await instances!.restart($0, account: account) }
         case .updateEKSContainerInstance:
             return try await call(UpdateEKSContainerInstanceRequest.self) { try await instances!.update($0, account: account) }
+        case .describeAddresses:
+            return try await call(DescribeAddressesRequest.self) { try await instances!.addresses($0, account: account) }
+        case .releaseAddresses:
+            return try await call(ReleaseAddressesRequest.self) { try await instances!.release($0, account: account) }
         case .describeEKSContainerInstanceRegions:
             // The regions this service serves (its configuration's), which are where an
             // account's instances can run.

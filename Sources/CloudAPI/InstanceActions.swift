@@ -18,6 +18,50 @@ public struct InstanceActions: Sendable {
         return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
     }
 
+    /// The EIPs a create asks for: `AutoCreateEip` (with `AutoCreateEipAttribute`'s
+    /// `InternetMaxBandwidthOut` and `DeletePolicy`) or `ExistedEipIds`, not both.
+    static func eip(auto: JSONValue?, attribute: JSONValue?, existing: JSONValue?) throws(APIError) -> EIPRequest? {
+        let ids: [String]
+        switch existing {
+        case nil, .null?: ids = []
+        case .array(let items)?:
+            ids = try items.enumerated().map { i, item throws(APIError) in
+                guard let id = item.string, RandomIDGenerator.isValid(id, prefix: "eip") else {
+                    throw APIError.invalidParameterValue("ExistedEipIds.\(i) must be an EIP id like eip-xxxxxxxx", field: "ExistedEipIds")
+                }
+                return id
+            }
+        case let other?:
+            throw APIError.invalidParameterValue("ExistedEipIds must be a list of EIP ids, not \(other)", field: "ExistedEipIds")
+        }
+        let wantsNew: Bool
+        switch auto {
+        case nil, .null?: wantsNew = false
+        case .bool(let b)?: wantsNew = b
+        case let other?: throw APIError.invalidParameterValue("AutoCreateEip must be true or false, not \(other)", field: "AutoCreateEip")
+        }
+        let hasAttribute = attribute != nil && attribute != .null
+        if hasAttribute && !wantsNew {
+            throw APIError.invalidParameterValue("AutoCreateEipAttribute is for AutoCreateEip: true", field: "AutoCreateEipAttribute")
+        }
+        if wantsNew && !ids.isEmpty {
+            throw APIError.invalidParameterValue("AutoCreateEip and ExistedEipIds exclude each other; give one", field: "ExistedEipIds")
+        }
+        if !ids.isEmpty { return .existing(ids) }
+        guard wantsNew else { return nil }
+        return .autoCreate(bandwidthMbps: try attributeBandwidth(attribute ?? .null, path: "AutoCreateEipAttribute"))
+    }
+
+    static func attributeBandwidth(_ attribute: JSONValue, path: FieldPath) throws(APIError) -> Int? {
+        switch EIPRequest.bandwidth(attributes: attribute) {
+        case .success(let bandwidth): return bandwidth
+        case .failure(let p):
+            let field = p.key.map { path.key($0) } ?? path
+            if p.unsupported { throw APIError("UnsupportedOperation", "\(field) \(p.message)", field: field) }
+            throw APIError.invalidParameterValue("\(field) \(p.message)", field: field)
+        }
+    }
+
     /// The service's request for a CreateEKSContainerInstances call (also what a Pod becomes,
     /// through `PodManifest`, in the Kubernetes door); a bad field is an `APIError` naming it.
     public static func request(_ r: CreateEKSContainerInstancesRequest) throws -> InstanceRequest {
@@ -37,16 +81,14 @@ public struct InstanceActions: Sendable {
                     field: "CpuType")
             }
         }
-        let unbuilt: [(String, JSONValue?)] = [
-            ("EksCiVolume", r.EksCiVolume), ("ExistedEipIds", r.ExistedEipIds), ("AutoCreateEipAttribute", r.AutoCreateEipAttribute),
-            ("AutoCreateEip", r.AutoCreateEip), ("CamRoleName", r.CamRoleName),
-        ]
+        let unbuilt: [(String, JSONValue?)] = [("EksCiVolume", r.EksCiVolume), ("CamRoleName", r.CamRoleName)]
         for (name, value) in unbuilt where value != nil && value != .null && value != .bool(false) {
             throw APIError(
                 "UnsupportedOperation", "\(name) is not supported by imc yet; the instance is not created without it",
                 field: FieldPath([.key(name)]))
         }
         var request = InstanceRequest()
+        request.eip = try Self.eip(auto: r.AutoCreateEip, attribute: r.AutoCreateEipAttribute, existing: r.ExistedEipIds)
         for (i, c) in r.Containers.enumerated() { request.containers.append(try Self.container(c, path: FieldPath("Containers").index(i))) }
         for (i, c) in (r.InitContainers ?? []).enumerated() {
             request.initContainers.append(try Self.container(c, path: FieldPath("InitContainers").index(i)))
@@ -299,7 +341,7 @@ public struct InstanceActions: Sendable {
     }
 
     func delete(_ r: DeleteEKSContainerInstancesRequest, account: String) async throws -> EmptyResponse {
-        try await service.delete(ids: r.EksCiIds ?? [], account: account)
+        try await service.delete(ids: r.EksCiIds ?? [], account: account, releaseAutoCreatedEIP: r.ReleaseAutoCreatedEip ?? true)
         return EmptyResponse()
     }
 
@@ -347,4 +389,55 @@ public enum HostCPU {
         default: return vendor.isEmpty ? "unknown" : vendor.lowercased()
         }
     }()
+}
+
+/// The VPC API's EIP actions, on the instance service's EIPs.
+extension InstanceActions {
+    func addresses(_ r: DescribeAddressesRequest, account: String) async throws -> DescribeAddressesResponse {
+        var all = try await service.eips.list(account: account)
+        if let ids = r.AddressIds { all = all.filter { ids.contains($0.id) } }
+        for filter in r.Filters ?? [] {
+            let values = Set(filter.Values ?? [])
+            switch filter.Name {
+            case "address-id": all = all.filter { values.contains($0.id) }
+            case "address-ip": all = all.filter { values.contains($0.address) }
+            case "address-status": all = all.filter { values.contains($0.instance == nil ? "UNBIND" : "BIND") }
+            case "instance-id": all = all.filter { $0.instance.map(values.contains) == true }
+            default:
+                throw APIError.invalidParameterValue(
+                    "Filters.Name \(filter.Name.prefix(40)) is not one of address-id, address-ip, address-status, instance-id",
+                    field: "Filters")
+            }
+        }
+        let limit = r.Limit ?? 20
+        let offset = r.Offset ?? 0
+        guard (0...100).contains(limit) else {
+            throw APIError.invalidParameterValue("Limit must be from 0 to 100, not \(limit)", field: "Limit")
+        }
+        guard offset >= 0 else { throw APIError.invalidParameterValue("Offset must not be negative, not \(offset)", field: "Offset") }
+        var set: [Address] = []
+        for eip in all.dropFirst(offset).prefix(limit) {
+            let bound = await eip.instance.asyncMap { try? await service.get(id: $0, account: account) } ?? nil
+            set.append(
+                Address(
+                    AddressId: eip.id, AddressStatus: eip.instance == nil ? "UNBIND" : "BIND", AddressIp: eip.address,
+                    InstanceId: eip.instance, PrivateAddressIp: bound?.privateIP, CreatedTime: eip.created.rfc3339,
+                    CascadeRelease: eip.autoCreated && eip.keep != true && bound?.eip?.releaseOnDelete == true,
+                    Bandwidth: eip.bandwidthMbps))
+        }
+        return DescribeAddressesResponse(TotalCount: all.count, AddressSet: set)
+    }
+
+    func release(_ r: ReleaseAddressesRequest, account: String) async throws -> ReleaseAddressesResponse {
+        guard !r.AddressIds.isEmpty else { throw APIError.missingParameter("AddressIds must name at least one EIP") }
+        try await service.eips.release(ids: r.AddressIds, account: account)
+        return ReleaseAddressesResponse()
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async -> T) async -> T? {
+        guard let value = self else { return nil }
+        return await transform(value)
+    }
 }

@@ -12,7 +12,9 @@ import IMCModel
 public final class RequestAuthenticator: Sendable {
     let accounts: Accounts
     let clock: any ServiceClock
-    let service = "tke"
+    /// The services whose signatures are taken: TKE's (the instances and caches) and VPC's (the
+    /// elastic IPs: `DescribeAddresses`, `ReleaseAddresses`).
+    static let services: Set<String> = ["tke", "vpc"]
     public static let window: Int64 = 300
 
     public init(accounts: Accounts, clock: any ServiceClock = SystemClock()) {
@@ -20,9 +22,10 @@ public final class RequestAuthenticator: Sendable {
         self.clock = clock
     }
 
-    /// The account of a correctly signed request. `headers` are by lower-case name.
+    /// The account of a correctly signed request, and the service it was signed for. `headers`
+    /// are by lower-case name.
     public func authenticate(method: String, uri: String, query: String, headers: [String: String], body: [UInt8]) throws(APIError)
-        -> APIKey
+        -> (key: APIKey, service: String)
     {
         guard let header = headers["authorization"], let auth = TC3Signature.Authorization(header: header) else {
             throw .signatureFailure("the Authorization header is missing or is not TC3-HMAC-SHA256")
@@ -37,8 +40,10 @@ public final class RequestAuthenticator: Sendable {
         guard abs(current - timestamp) <= Self.window else {
             throw .signatureExpire("X-TC-Timestamp \(timestamp) is more than \(Self.window) s from the server's time \(current)")
         }
-        guard auth.date == TC3Signature.date(of: timestamp), auth.service == service else {
-            throw .signatureFailure("the credential scope \(auth.date)/\(auth.service) does not match the timestamp's day and service tke")
+        guard auth.date == TC3Signature.date(of: timestamp), Self.services.contains(auth.service) else {
+            throw .signatureFailure(
+                "the credential scope \(auth.date.prefix(20))/\(auth.service.prefix(20)) does not match the timestamp's day and a service of tke or vpc"
+            )
         }
         guard auth.signedHeaders.contains("content-type"), auth.signedHeaders.contains("host") else {
             throw .signatureFailure("SignedHeaders must include content-type and host")
@@ -48,10 +53,10 @@ public final class RequestAuthenticator: Sendable {
             ? TC3Signature.sha256Hex(Array("UNSIGNED-PAYLOAD".utf8)) : TC3Signature.sha256Hex(body)
         let expected = TC3Signature.signature(
             method: method, uri: uri, query: query, headers: headers, signedHeaders: auth.signedHeaders, payloadHash: payloadHash,
-            timestamp: timestamp, service: service, secretKey: key.secretKey)
+            timestamp: timestamp, service: auth.service, secretKey: key.secretKey)
         guard TC3Signature.constantTimeEquals(expected, auth.signature) else {
             throw .signatureFailure("the request signature does not match; check the SecretKey and how the request was signed")
         }
-        return key
+        return (key, auth.service)
     }
 }

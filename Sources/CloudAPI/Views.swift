@@ -77,7 +77,8 @@ enum Views {
                 ? "Deleting: its containers are being stopped" + (i.message.map { "; \($0)" } ?? "") : i.message,
             StartupPhases: i.phases.map {
                 StartupPhaseView(Name: $0.name, Milliseconds: ($0.at.timeIntervalSince(i.creationTime) * 1000).rounded())
-            }, RuntimeClassName: i.runtimeClass.rawValue, NodeName: i.node)
+            }, RuntimeClassName: i.runtimeClass.rawValue, NodeName: i.node, EipAddress: i.eip?.address,
+            AutoCreatedEipId: i.eip?.autoCreated == true ? i.eip?.id : nil)
     }
 
     static func bill(_ bill: Bill) -> DescribeImageCacheBillResponse {

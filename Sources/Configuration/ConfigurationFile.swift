@@ -25,6 +25,7 @@ struct ConfigurationFile: Decodable {
     var networks: Networks?
     var securityGroups: [String: Group]?
     var prices: [Prices]?
+    var eips: EIPs?
 
     struct Account: Decodable {
         var account: TextOrNumber?
@@ -103,6 +104,14 @@ struct ConfigurationFile: Decodable {
         var buildDisk: TextOrNumber?
         var snapshot: TextOrNumber?
         var disk: [String: TextOrNumber]?
+        var eip: TextOrNumber?
+    }
+
+    /// Elastic IPs: the operator's pool of addresses (routed to the hosts), and how many one
+    /// account may hold.
+    struct EIPs: Decodable {
+        var pool: String
+        var perAccount: Int?
     }
 }
 
@@ -146,6 +155,12 @@ extension ServiceConfiguration {
                 count: try Self.check(n.count, "networks.count", in: 1...4096) ?? 4096,
                 connectionLimit: try Self.check(n.connectionsPerInstance, "networks.connectionsPerInstance", in: 16...(1 << 22))
                     ?? VPCNetworks.defaultConnectionLimit)
+        }
+        if let eips = file.eips {
+            switch EIPPool.parse(eips.pool, perAccount: try Self.check(eips.perAccount, "eips.perAccount", in: 1...4096) ?? 16) {
+            case .success(let pool): network.eips = pool
+            case .failure(let e): throw DecodingProblem(.invalid(e.description), at: FieldPath("eips").key("pool"))
+            }
         }
         if let groups = file.securityGroups {
             let ids = Set(groups.keys).union(["default"])
@@ -292,6 +307,7 @@ extension ServiceConfiguration {
             if let d = try decimal(entry.builder, at.key("builder")) { p.builder = d }
             if let d = try decimal(entry.buildDisk, at.key("buildDisk")) { p.buildDisk = d }
             if let d = try decimal(entry.snapshot, at.key("snapshot")) { p.snapshot = d }
+            if let d = try decimal(entry.eip, at.key("eip")) { p.eip = d }
             for (type, price) in (entry.disk ?? [:]).sorted(by: { $0.key < $1.key }) {
                 guard PriceList.defaults.disk[type] != nil else {
                     throw DecodingProblem(

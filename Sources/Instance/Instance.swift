@@ -269,6 +269,8 @@ public struct Instance: Codable, Sendable, Equatable {
     /// What the Kubernetes door keeps of the Pod (namespace, uid, labels, annotations); nil for
     /// an instance made through the Cloud API (a Pod in `default` then).
     public var kubernetes: KubernetesMetadata?
+    /// Its elastic IP, given at creation; nil: none.
+    public var eip: InstanceEIP?
     /// The store's revision of its last change (the Pod's `resourceVersion`), as read.
     public var revision: Int64?
     /// The imc host (`imc serve --node-name`) that runs it; nil for instances from before hosts
@@ -311,7 +313,7 @@ public struct Instance: Codable, Sendable, Equatable {
             terminationGracePeriodSeconds, initContainers, containers, states, credentials, registryHttpEndPointList,
             registrySkipVerifyList, cache, cacheOutcome, cacheID, diskID, diskSizeGiB, events, phases, subnetID, vpcID, securityGroupIDs,
             runtimeClass, idRangeBase, privateIP, networkIndex, networkBlock, networkHost, dns, kubernetes, node, restartRequested,
-            deletedFrom, volumes
+            deletedFrom, volumes, eip
     }
 
     /// Rows written before a field existed read with its default.
@@ -357,6 +359,7 @@ public struct Instance: Codable, Sendable, Equatable {
         restartRequested = try c.decodeIfPresent(Date.self, forKey: .restartRequested)
         deletedFrom = try c.decodeIfPresent(InstanceStatus.self, forKey: .deletedFrom)
         volumes = try c.decodeIfPresent([VolumeSpec].self, forKey: .volumes) ?? []
+        eip = try c.decodeIfPresent(InstanceEIP.self, forKey: .eip)
     }
 
     /// Every image the instance runs, in order, once each.

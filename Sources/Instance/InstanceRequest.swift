@@ -29,6 +29,8 @@ public struct InstanceRequest: Sendable {
     public var runtimeClass: RuntimeClass?
     /// What the Kubernetes door keeps of the Pod.
     public var kubernetes: KubernetesMetadata?
+    /// The EIPs asked for; nil: none.
+    public var eip: EIPRequest?
     public init() {}
 }
 

@@ -17,6 +17,8 @@ public struct PodRequest: Sendable {
     public static let vpcAnnotation = "eks.tke.cloud.tencent.com/vpc-id"
     public static let subnetAnnotation = "eks.tke.cloud.tencent.com/subnet-id"
     public static let securityGroupAnnotation = "eks.tke.cloud.tencent.com/security-group-id"
+    /// An EIP made for the Pod, with these attributes (`{"InternetMaxBandwidthOut":2}`).
+    public static let eipAnnotation = "eks.tke.cloud.tencent.com/eip-attributes"
 
     /// `pod`, of `namespace`, as a request; `metadata.name` must be set (a door fills it from
     /// `generateName` first).
@@ -90,6 +92,16 @@ public struct PodRequest: Sendable {
         }
         r.vpcID = annotations[vpcAnnotation]
         r.subnetID = annotations[subnetAnnotation]
+        if let text = annotations[eipAnnotation] {
+            let path = at.key(eipAnnotation)
+            guard let attributes = try? JSONValue.parseJSON(Array(text.utf8)) else {
+                throw DecodingProblem(.invalid("must be a JSON object like {\"InternetMaxBandwidthOut\":2}"), at: path)
+            }
+            switch EIPRequest.bandwidth(attributes: attributes) {
+            case .success(let bandwidth): r.eip = .autoCreate(bandwidthMbps: bandwidth)
+            case .failure(let p): throw DecodingProblem(.invalid("\(p.key.map { "\($0) " } ?? "")\(p.message)"), at: path)
+            }
+        }
         r.securityGroupIDs = (annotations[securityGroupAnnotation] ?? "").split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespaces)
         }.filter { !$0.isEmpty }

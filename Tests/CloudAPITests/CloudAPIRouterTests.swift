@@ -142,7 +142,13 @@ struct UnbuiltInstanceFieldsTests {
 
     @Test(arguments: [
         (#""EksCiVolume":{"NfsVolumes":[{"Name":"n","Server":"10.0.0.1","Path":"/"}]}"#, "EksCiVolume", "UnsupportedOperation"),
-        (#""AutoCreateEip":true"#, "AutoCreateEip", "UnsupportedOperation"),
+        (
+            #""AutoCreateEip":true,"AutoCreateEipAttribute":{"InternetChargeType":"TRAFFIC"}"#, "AutoCreateEipAttribute.InternetChargeType",
+            "UnsupportedOperation"
+        ),
+        (#""AutoCreateEipAttribute":{"InternetMaxBandwidthOut":2}"#, "AutoCreateEipAttribute", "InvalidParameterValue"),
+        (#""AutoCreateEip":true,"ExistedEipIds":["eip-abcdefgh"]"#, "ExistedEipIds", "InvalidParameterValue"),
+        (#""ExistedEipIds":["not-an-eip"]"#, "ExistedEipIds", "InvalidParameterValue"),
         (#""GpuCount":1"#, "GpuCount", "ResourceInsufficient"),
         (#""GpuType":"V100""#, "GpuType", "ResourceInsufficient"),
         (#""CpuType":"power9""#, "CpuType", "ResourceInsufficient"),
@@ -153,8 +159,21 @@ struct UnbuiltInstanceFieldsTests {
         #expect {
             _ = try InstanceActions.request(r)
         } throws: { error in
-            (error as? APIError)?.code == code && (error as? APIError)?.field == FieldPath([.key(named)])
+            (error as? APIError)?.code == code && (error as? APIError)?.field?.description == named
         }
+    }
+
+    @Test func anEIPIsAskedForAsTheRequestSays() throws {
+        let auto = try InstanceActions.request(
+            try Self.request(
+                #"{"Containers":[{"Name":"a","Image":"busybox"}],"AutoCreateEip":true,"AutoCreateEipAttribute":{"InternetMaxBandwidthOut":5,"DeletePolicy":true}}"#
+            ))
+        #expect(auto.eip == .autoCreate(bandwidthMbps: 5))
+        let kept = try InstanceActions.request(
+            try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox"}],"ExistedEipIds":["eip-abcdefgh"]}"#))
+        #expect(kept.eip == .existing(["eip-abcdefgh"]))
+        let none = try InstanceActions.request(try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox"}],"AutoCreateEip":false}"#))
+        #expect(none.eip == nil)
     }
 
     @Test func theNodesCPUTypeIsTaken() throws {

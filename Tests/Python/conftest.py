@@ -161,7 +161,10 @@ def building_server(registry, engines):
     os.chmod(data, 0o711)
     config = os.path.join(data, "config.yaml")
     with open(config, "w") as f:
-        f.write("networks: {first: 200, count: 16}\nsecurityGroups: {sg-1: {egress: true}}\n"
+        f.write("networks: {first: 200, count: 16}\neips: {pool: 198.51.100.16/28, perAccount: 4}\n"
+                "securityGroups:\n  sg-1: {egress: true}\n"
+                "  sg-web: {egress: true, ingress: [{from: 0.0.0.0/0, protocol: tcp, ports: '8080'},"
+                " {from: vpc, protocol: tcp, ports: '9090'}]}\n"
                 f"accounts:\n  - {{account: '100000000002', secretId: {OTHER_ID}, secretKey: {OTHER_KEY}}}\n"
                 f"  - {{account: '100000000003', secretId: {DEFAULTS_ID}, secretKey: {DEFAULTS_KEY},\n"
                 f"     defaultAnnotations: {{eks.tke.cloud.tencent.com/use-image-cache: auto,\n"

@@ -3,6 +3,7 @@ demo registry, an instance matched to it (ImageCacheUsed, no layer pulled), one 
 nothing and pulls, the kubelet-style events, logs, restarts, deletes that leave nothing behind,
 and the refusals a user's mistakes get. Containers really run (runc, busybox images)."""
 import json
+import subprocess
 import os
 import time
 
@@ -10,7 +11,7 @@ import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.tke.v20180525 import models
 
-from conftest import OTHER_ID, OTHER_KEY, disks_left, make_client
+from conftest import OTHER_ID, OTHER_KEY, ROOT_ID, ROOT_KEY, disks_left, make_client
 from test_build_end_to_end import wait_for
 
 
@@ -479,3 +480,145 @@ def test_an_update_starts_the_instance_again_with_its_new_spec_keeping_its_id_an
         assert "Updated" in [e.Reason for e in events(client, ci)]
     finally:
         delete_and_wait(client, [ci], building_server)
+
+
+class Outside:
+    """A network namespace standing for the outside world: a veth to the host (a /30 of a
+    documentation or benchmarking block the host does not use), with the EIP pool and the VPCs'
+    private block routed through the host. No packet leaves the machine."""
+
+    def __init__(self):
+        self.name = f"imc-out-{os.getpid()}"
+        self.host_end = f"imco{os.getpid() % 100000}"
+        used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout + \
+            subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+        prefix = next(p for p in ("203.0.113.", "198.18.0.", "100.127.253.") if p not in used)
+        self.address, self.gateway = prefix + "2", prefix + "1"
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        for command in [f"link add {self.host_end} type veth peer name eth0 netns {self.name}",
+                        f"addr add {self.gateway}/30 dev {self.host_end}", f"link set {self.host_end} up"]:
+            subprocess.run(["ip"] + command.split(), check=True)
+        for command in [f"addr add {self.address}/30 dev eth0", "link set eth0 up", "link set lo up",
+                        f"route add 198.51.100.16/28 via {self.gateway}", f"route add 10.240.0.0/12 via {self.gateway}"]:
+            subprocess.run(["ip", "-n", self.name] + command.split(), check=True)
+
+    def run(self, code, timeout=10):
+        return subprocess.run(["ip", "netns", "exec", self.name, "python3", "-c", code], capture_output=True, text=True,
+                              timeout=timeout)
+
+    def get(self, address, port):
+        """What an HTTP GET from outside answers, or None when nothing does."""
+        r = self.run(f"import urllib.request\ntry:\n print(urllib.request.urlopen('http://{address}:{port}/index.html', "
+                     f"timeout=2).read().decode(), end='')\nexcept Exception as e:\n print('NONE', e)")
+        return None if r.stdout.startswith("NONE") else r.stdout
+
+    def close(self):
+        subprocess.run(["ip", "link", "del", self.host_end], check=False)
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
+
+
+def vpc_client(server, secret_id=ROOT_ID, secret_key=ROOT_KEY):
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.vpc.v20170312 import vpc_client as vpc
+    profile = ClientProfile(httpProfile=HttpProfile(endpoint=f"127.0.0.1:{server['port']}", protocol="http"))
+    return vpc.VpcClient(credential.Credential(secret_id, secret_key), "ap-guangzhou", profile)
+
+
+WEB = ("mkdir -p /www; echo hello > /www/index.html; httpd -p 8080 -h /www; httpd -p 9090 -h /www; sleep 1; "
+       "wget -q -O /www/out http://OUTSIDE:9999/; exec sleep 600")
+
+
+def test_an_eip_reaches_the_instance_from_outside_is_kept_reused_and_released(registry, building_server, cache):
+    from tencentcloud.vpc.v20170312 import models as vpc_models
+    client, other = make_client(building_server), make_client(building_server, OTHER_ID, OTHER_KEY)
+    vpc = vpc_client(building_server)
+    outside = Outside()
+    listener = subprocess.Popen(
+        ["ip", "netns", "exec", outside.name, "python3", "-c",
+         "import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         f"s.bind(('{outside.address}', 9999)); s.listen(4)\nc, a = s.accept(); print(a[0], flush=True)\n"
+         "c.recv(4096); c.sendall(b'HTTP/1.0 200 OK\\r\\n\\r\\nok'); c.close()"],
+        stdout=subprocess.PIPE, text=True)
+    body = {"EksCiName": "eip", "AutoMatchImageCache": True, "RestartPolicy": "Never", "Cpu": 1, "Memory": 2,
+            "VpcId": "vpc-eip", "SubnetId": "subnet-eip", "SecurityGroupIds": ["sg-web"],
+            "AutoCreateEip": True, "AutoCreateEipAttribute": {"InternetMaxBandwidthOut": 100},
+            "Containers": [{"Name": "web", "Image": f"{registry}/demo/app:latest",
+                            "Commands": ["/bin/sh", "-c", WEB.replace("OUTSIDE", outside.address)]}]}
+    ids = []
+    try:
+        # What imc does not act on is refused by name; an EIP needs a VPC address to bind to.
+        for bad, named in [({"AutoCreateEipAttribute": {"InternetChargeType": "TRAFFIC"}}, "InternetChargeType"),
+                           ({"AutoCreateEipAttribute": {"InternetMaxBandwidthOut": 0}}, "InternetMaxBandwidthOut"),
+                           ({"VpcId": None, "SubnetId": None}, "VpcId"),
+                           ({"ExistedEipIds": ["eip-aaaaaaaa"]}, "exclude each other")]:
+            with pytest.raises(TencentCloudSDKException, match=named):
+                create(client, {k: v for k, v in {**body, **bad}.items() if v is not None})
+        [ci] = ids[:] = create(client, body)
+        running = wait_instance(client, ci, {"Running"})
+        eip, private = running["EipAddress"], running["PrivateIp"]
+        assert eip.startswith("198.51.100.") and running["AutoCreatedEipId"].startswith("eip-"), running
+        # Reached through the EIP on the port its group opens to the world; not on the port it
+        # opens to its VPC only, and never by its private address.
+        deadline = time.time() + 20
+        while outside.get(eip, 8080) != "hello\n":
+            assert time.time() < deadline, "the EIP never answered"
+            time.sleep(0.2)
+        assert outside.get(eip, 9090) is None
+        assert outside.get(private, 8080) is None
+        # What it sends out leaves from its EIP.
+        seen = listener.stdout.readline().strip()
+        assert seen == eip, (seen, eip)
+        # Another account cannot take it.
+        with pytest.raises(TencentCloudSDKException, match="does not exist"):
+            create(other, {**{k: v for k, v in body.items() if not k.startswith("AutoCreateEip")},
+                           "ExistedEipIds": [running["AutoCreatedEipId"]]})
+        listed = vpc.DescribeAddresses(vpc_models.DescribeAddressesRequest())
+        [address] = listed.AddressSet
+        assert (address.AddressIp, address.AddressStatus, address.InstanceId, address.PrivateAddressIp,
+                address.Bandwidth) == (eip, "BIND", ci, private, 100), address.to_json_string()
+        assert vpc_client(building_server, OTHER_ID, OTHER_KEY).DescribeAddresses(
+            vpc_models.DescribeAddressesRequest()).TotalCount == 0
+        # Kept when the delete says so: unbound, still the account's, and billed.
+        client.call_json("DeleteEKSContainerInstances", {"EksCiIds": [ci], "ReleaseAutoCreatedEip": False})
+        wait_gone(client, ci)
+        ids.clear()
+        [address] = vpc.DescribeAddresses(vpc_models.DescribeAddressesRequest()).AddressSet
+        assert (address.AddressIp, address.AddressStatus, address.InstanceId) == (eip, "UNBIND", None)
+        assert outside.get(eip, 8080) is None
+        # Reused by a new instance, which it then reaches.
+        reuse = {**{k: v for k, v in body.items() if not k.startswith("AutoCreateEip")}, "ExistedEipIds": [address.AddressId]}
+        reuse["Containers"] = [{**body["Containers"][0], "Commands": ["/bin/sh", "-c", WEB.replace("wget", "true")]}]
+        [ci] = ids[:] = create(client, reuse)
+        again = wait_instance(client, ci, {"Running"})
+        assert again["EipAddress"] == eip and again["AutoCreatedEipId"] is None, again
+        deadline = time.time() + 20
+        while outside.get(eip, 8080) != "hello\n":
+            assert time.time() < deadline, "the reused EIP never answered"
+            time.sleep(0.2)
+        # A kept EIP stays after its instance; ReleaseAddresses gives it back to the pool.
+        delete_and_wait(client, [ci], building_server)
+        ids.clear()
+        release = vpc_models.ReleaseAddressesRequest()
+        release.AddressIds = [address.AddressId]
+        vpc.ReleaseAddresses(release)
+        assert vpc.DescribeAddresses(vpc_models.DescribeAddressesRequest()).TotalCount == 0
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+        assert eip not in rules, [line for line in rules.splitlines() if eip in line]
+    finally:
+        listener.kill()
+        if ids:
+            delete_and_wait(client, ids, building_server)
+        outside.close()
+
+
+def wait_gone(client, ci, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        req = models.DescribeEKSContainerInstancesRequest()
+        req.EksCiIds = [ci]
+        if not client.DescribeEKSContainerInstances(req).EksCis:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{ci} was not deleted")

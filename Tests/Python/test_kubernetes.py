@@ -823,3 +823,25 @@ def test_kubectl_exec_runs_commands_in_a_pods_container_and_attach_shows_its_out
         assert newest("get", "pod", "shell", "-o", "name").stdout.strip() == "pod/shell"
     finally:
         newest("delete", "pod", "shell", "--grace-period=0", timeout=60)
+
+
+def test_a_pods_eip_annotation_gives_it_an_eip_or_is_refused_by_name(building_server, registry):
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: public\n  annotations:\n"
+           "    eks.tke.cloud.tencent.com/vpc-id: vpc-pub\n    eks.tke.cloud.tencent.com/subnet-id: subnet-pub\n"
+           "    eks.tke.cloud.tencent.com/eip-attributes: '{attributes}'\n"
+           f"spec:\n  containers:\n  - name: main\n    image: {registry}/demo/app:latest\n    command: [sleep, '600']\n")
+    for attributes, named in [('{"InternetChargeType":"TRAFFIC"}', "InternetChargeType"), ("not json", "JSON object"),
+                              ('{"InternetMaxBandwidthOut":5000}', "InternetMaxBandwidthOut")]:
+        r = kubectl("apply", "-f", "-", stdin=pod.replace("{attributes}", attributes), check=False)
+        assert r.returncode != 0 and "eip-attributes" in r.stderr and named in r.stderr, r.stderr
+    r = kubectl("apply", "-f", "-", stdin=pod.replace("{attributes}", "{}").replace("    eks.tke.cloud.tencent.com/vpc-id: vpc-pub\n", ""),
+                check=False)
+    assert r.returncode != 0 and "VpcId" in r.stderr, r.stderr
+    try:
+        kubectl("apply", "-f", "-", stdin=pod.replace("{attributes}", '{"InternetMaxBandwidthOut":2}'))
+        [instance] = [i for i in make_client(building_server).call_json("DescribeEKSContainerInstances", {})["Response"]["EksCis"]
+                      if i["EksCiName"] == "public"]
+        assert instance["EipAddress"].startswith("198.51.100.") and instance["AutoCreatedEipId"].startswith("eip-"), instance
+    finally:
+        kubectl("delete", "pod", "public", "--grace-period=0", "--ignore-not-found", timeout=60)

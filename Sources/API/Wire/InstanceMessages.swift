@@ -183,6 +183,8 @@ public struct EksCi: Codable, Sendable, Equatable {
     public var SecurityGroupIds: [String]
     @Nullable public var PrivateIp: String?
     @Nullable public var EipAddress: String?
+    /// The EIP made for it (`AutoCreateEip`); null for one of the account's kept EIPs.
+    @Nullable public var AutoCreatedEipId: String?
     @Nullable public var PersistStatus: String?
     @Nullable public var ImageCacheId: String?
     @Nullable public var ImageCacheResult: String?
@@ -201,8 +203,10 @@ public struct EksCi: Codable, Sendable, Equatable {
         SucceededTime: String?, Containers: [ContainerView], InitContainers: [ContainerView], SubnetId: String?, VpcId: String?,
         SecurityGroupIds: [String], PrivateIp: String?, ImageCacheId: String?, ImageCacheResult: String?, ImageCacheDiskId: String?,
         ImageCacheDiskSize: Int?, ImageCacheDiskType: String, StatusMessage: String?, StartupPhases: [StartupPhaseView],
-        RuntimeClassName: String? = nil, NodeName: String? = nil
+        RuntimeClassName: String? = nil, NodeName: String? = nil, EipAddress: String? = nil, AutoCreatedEipId: String? = nil
     ) {
+        self.EipAddress = EipAddress
+        self.AutoCreatedEipId = AutoCreatedEipId
         self.RuntimeClassName = RuntimeClassName
         self.NodeName = NodeName
         self.EksCiId = EksCiId

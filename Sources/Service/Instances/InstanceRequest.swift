@@ -8,8 +8,11 @@ import IMCRuntime
 public struct NetworkSettings: Sendable {
     public var networks: VPCNetworks
     public var securityGroups: [String: SecurityGroup]
-    public init(networks: VPCNetworks = VPCNetworks(), securityGroups: [String: SecurityGroup] = [:]) {
+    /// The EIP pool; nil: EIPs are refused.
+    public var eips: EIPPool?
+    public init(networks: VPCNetworks = VPCNetworks(), securityGroups: [String: SecurityGroup] = [:], eips: EIPPool? = nil) {
         self.networks = networks
+        self.eips = eips
         self.securityGroups = securityGroups.merging(["default": SecurityGroup()]) { own, _ in own }
     }
 }

@@ -129,6 +129,11 @@ extension InstanceRun {
             $0.networkHost = at.host
         }
         await save()
+        // After the address is recorded: a binding that fails is undone with the rest.
+        if let eip = instance.eip {
+            try await settings.networks.bindEIP(
+                instance: id, privateIP: address, eip: eip.address, bandwidthMbps: eip.bandwidthMbps, groups: groups)
+        }
     }
 
     /// The instance's security groups (`default` when it names none).
@@ -142,7 +147,9 @@ extension InstanceRun {
         let at = NetworkAddress(network: index, block: instance.networkBlock ?? index, host: host)
         // What its port dropped until now is counted before its counters go.
         await parts.isolation.portDrops.collect()
-        await parts.isolation.network.networks.detach(instance: id, at: at, groups: securityGroups)
+        let networks = parts.isolation.network.networks
+        if let eip = instance.eip { await networks.unbindEIP(instance: id, privateIP: networks.address(at), eip: eip.address) }
+        await networks.detach(instance: id, at: at, groups: securityGroups)
         if removing { try? await parts.records.releaseAddress(instanceID: id) }
     }
 }

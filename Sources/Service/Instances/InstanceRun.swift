@@ -134,6 +134,7 @@ package actor InstanceRun {
         case .forget(let removing):
             if removing {
                 _ = try? await parts.records.delete(id: id, account: account)
+                if let eip = instance.eip { await parts.eips?.finish(eip, account: account) }
             } else {
                 await save()
             }

@@ -27,6 +27,8 @@ struct InstanceRunParts: Sendable {
     let logger: Logger
     /// The ConfigMaps and Secrets a Pod's environment reads.
     var objects = ConfigObjects(repository: nil)
+    /// EIPs, released or kept when their instance is gone.
+    var eips: ElasticIPs? = nil
 }
 
 /// The ConfigMaps and Secrets of a Pod's namespace, read when its containers start (the

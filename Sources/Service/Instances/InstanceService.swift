@@ -58,6 +58,8 @@ public final class InstanceService: Sendable {
     public let warm = WarmCaches()
     /// What each instance's run is handed.
     let parts: InstanceRunParts
+    /// The operator's EIP pool and the accounts' EIPs.
+    public let eips: ElasticIPs
 
     /// `root` holds each instance's mounts, bundles and logs, runc's state and the node's
     /// pulled images. `registry` is the node's registry settings (plain-HTTP and unverified
@@ -91,6 +93,7 @@ public final class InstanceService: Sendable {
         self.ids = ids
         self.clock = clock
         self.logger = logger ?? Logger(label: "imc.instance", factory: { _ in SwiftLogNoOpLogHandler() })
+        eips = ElasticIPs(repository: objects, pool: network.eips, meter: meter, clock: clock, ids: ids)
         parts = InstanceRunParts(
             records: repository, caches: CacheChoice(service: caches, warm: warm),
             disks: InstanceDisks(leases: leases, manager: disks),
@@ -99,7 +102,7 @@ public final class InstanceService: Sendable {
             isolation: InstanceWalls(
                 idRanges: idRanges, network: network, portDrops: PortDropCollector(runs: runs, network: network, clock: clock)),
             runtimes: Runtimes(root: root), paths: InstancePaths(root: root), limits: limits, clock: clock, logger: self.logger,
-            objects: ConfigObjects(repository: objects))
+            objects: ConfigObjects(repository: objects), eips: eips)
         // The path to a container's root filesystem must be traversable by its root, which is not
         // the host's (0711: nothing here can be listed); runc's state and the node's images are
         // the host's alone.
@@ -125,9 +128,33 @@ public final class InstanceService: Sendable {
             }())
         let replicas = request.replicas ?? 1
         try AccountQuotas.check("instances", limit: quotas.instances, used: total, more: replicas, unit: "", what: "instances")
+        if let asked = request.eip, request.vpcID == nil {
+            throw ServiceError.invalidValue(
+                asked.field, "\(asked.field): an EIP is bound to the instance's address in its VPC; give VpcId and SubnetId too")
+        }
         let placed = try await place(request, replicas: replicas, account: account, region: region)
+        // EIPs before any record: all of them, or none and no instance.
+        var eipsTaken: [InstanceEIP] = []
+        if let asked = request.eip { eipsTaken = try await eips.take(asked, for: placed.map(\.id), account: account) }
         var created: [Instance] = []
-        for (id, target) in placed {
+        do {
+            created = try await record(request, placed: placed, eips: eipsTaken, defaulted: defaulted, account: account, region: region)
+        } catch {
+            for eip in eipsTaken { await eips.finish(eip, account: account) }
+            throw error
+        }
+        // Those placed here start at once; a node elsewhere finds its own (`NodeAgent`).
+        for instance in created where runsInstances && instance.node == node { startHere(instance) }
+        return created
+    }
+
+    private func record(
+        _ request: InstanceRequest, placed: [(id: String, node: String)], eips: [InstanceEIP], defaulted: [String: String],
+        account: String, region: String
+    ) async throws -> [Instance] {
+        let replicas = placed.count
+        var created: [Instance] = []
+        for (n, (id, target)) in placed.enumerated() {
             var instance = Instance(id: id, account: account, region: region, name: request.name ?? id, creationTime: clock.now())
             instance.node = target
             if replicas > 1, let name = request.name { instance.name = "\(name)-\(created.count)" }
@@ -148,6 +175,7 @@ public final class InstanceService: Sendable {
             instance.dns = request.dns
             instance.runtimeClass = request.runtimeClass ?? limits.defaultRuntimeClass
             instance.kubernetes = request.kubernetes
+            instance.eip = n < eips.count ? eips[n] : nil
             for c in request.initContainers + request.containers { instance.states[c.name] = ContainerState(reason: "ContainerCreating") }
             instance.record(.scheduled, "Successfully assigned \(instance.name) to node \(target)", at: instance.creationTime)
             if !defaulted.isEmpty {
@@ -161,8 +189,6 @@ public final class InstanceService: Sendable {
             try await repository.insert(instance)
             created.append(instance)
         }
-        // Those placed here start at once; a node elsewhere finds its own (`NodeAgent`).
-        for instance in created where runsInstances && instance.node == node { startHere(instance) }
         return created
     }
 
@@ -230,13 +256,14 @@ public final class InstanceService: Sendable {
     /// kept for reuse; the record goes last. Unknown ids are an error and then nothing happens.
     /// `grace`: seconds the containers get to exit, instead of each instance's own (a Pod
     /// deleted with `--grace-period`).
-    public func delete(ids: [String], account: String, grace: Int? = nil) async throws {
+    public func delete(ids: [String], account: String, grace: Int? = nil, releaseAutoCreatedEIP: Bool = true) async throws {
         guard !ids.isEmpty else { throw ServiceError.missing("EksCiIds", "EksCiIds must name at least one instance") }
         var found: [Instance] = []
         for id in ids { await found.append(try get(id: id, account: account)) }
         for var instance in found where instance.status != .terminating {
             instance.deletedFrom = instance.status
             instance.status = .terminating
+            if !releaseAutoCreatedEIP, let eip = instance.eip, eip.autoCreated { try await eips.keep(eip, account: account) }
             if let grace { instance.terminationGracePeriodSeconds = max(0, grace) }
             try await repository.update(instance)
             // Its node stops it: this one, or the node's agent, which sees it Terminating.
