@@ -202,6 +202,43 @@ extension Console {
         /// While an update builds or after it failed: which snapshot (and images) serve.
         var serving: String?
         var live: CacheLive
+        /// The Update form: the images one per line, the retention in days, and why the last
+        /// update was refused.
+        var imagesText: String
+        var retention: Int
+        var updateError: String?
+    }
+
+    /// The Update form's fields, as posted.
+    struct UpdateCacheForm: Decodable {
+        var images: String?
+        var size: String?
+        var retention: String?
+    }
+
+    func updateCache(_ s: Session, id: String, _ form: UpdateCacheForm) async throws -> Response {
+        var request = CacheRequest()
+        let images = typed(form.images).split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
+        guard !images.isEmpty else { return try await cachePage(s, id: id, updateError: "Name at least one image.") }
+        guard let size = Int(typed(form.size)) else {
+            return try await cachePage(s, id: id, updateError: "The size must be a whole number of GiB, not \"\(typed(form.size))\".")
+        }
+        guard let days = Int(typed(form.retention)) else {
+            return try await cachePage(
+                s, id: id, updateError: "The expiration must be a whole number of days, not \"\(typed(form.retention))\".")
+        }
+        guard let current = try await cache(s, id) else { return notFound(s, "No image cache \(id).") }
+        if images != current.images { request.images = images }
+        if size != current.size { request.size = size }
+        if days != (current.retentionDays ?? 0) { request.retentionDays = days }
+        do {
+            _ = try await caches.update(id: id, request, account: s.account)
+        } catch let e as ServiceError {
+            return try await cachePage(s, id: id, updateError: e.message)
+        }
+        return Self.redirect("/console/caches/\(id)")
     }
 
     struct EventRow {
@@ -233,7 +270,7 @@ extension Console {
         }
     }
 
-    func cachePage(_ s: Session, id: String) async throws -> Response {
+    func cachePage(_ s: Session, id: String, updateError: String? = nil) async throws -> Response {
         guard let c = try await cache(s, id) else { return notFound(s, "No image cache \(id).") }
         let body = CachePageBody(
             id: c.id, size: c.size, images: c.images, snapshot: c.snapshotID ?? "-", created: Self.time(c.creationTime),
@@ -243,8 +280,9 @@ extension Console {
             serving: (c.status == .updating || c.status == .updateFailed) && c.snapshotID != nil
                 ? "\(c.servedSnapshotNote) (\(c.servedImages.joined(separator: ", ")), \(c.servedSize) GiB): instances still start from it"
                 : nil,
-            live: CacheLive(c))
-        return render("cachePage", title: c.name, session: s, active: "caches", body: body)
+            live: CacheLive(c), imagesText: c.images.joined(separator: "\n"), retention: c.retentionDays ?? 0, updateError: updateError)
+        return render(
+            "cachePage", title: c.name, session: s, active: "caches", body: body, status: updateError == nil ? .ok : .badRequest)
     }
 
     func cacheLive(_ s: Session, id: String) async throws -> Response {

@@ -59,6 +59,11 @@ public struct Console: Sendable {
         group.get("caches/:id/live") { request, context in
             try await c.fragment(request) { try await c.cacheLive($0, id: context.parameters.get("id") ?? "") }
         }
+        group.post("caches/:id/update") { request, context in
+            try await c.form(request, as: UpdateCacheForm.self) { s, form in
+                try await c.updateCache(s, id: context.parameters.get("id") ?? "", form)
+            }
+        }
         group.post("caches/:id/delete") { request, context in
             try await c.action(request) { s in
                 try? await c.caches.delete(ids: [context.parameters.get("id") ?? ""], account: s.account)

@@ -134,6 +134,13 @@ extension Console {
         var match: String?
         /// `on` when the box is ticked.
         var autoCreate: String?
+        /// The network: a VPC and subnet of the account, security groups (comma-separated).
+        var vpc: String?
+        var subnet: String?
+        var groups: String?
+        /// `on`: an EIP made for it; its outbound cap in Mbit/s ("": none).
+        var eip: String?
+        var bandwidth: String?
     }
 
     struct RunBody {
@@ -147,6 +154,15 @@ extension Console {
         var image: String
         var command: String
         var caches: [Option]
+        var vpc: String
+        var subnet: String
+        var groups: String
+        /// The security groups the config has, to choose from.
+        var knownGroups: String
+        var eip: Bool
+        var bandwidth: String
+        /// Whether the service has an EIP pool.
+        var eipPool: String?
     }
 
     func runPage(_ s: Session, form: RunForm?, error: String?, cache: String? = nil) async throws -> Response {
@@ -165,7 +181,11 @@ extension Console {
             "runPage", title: "Run an instance", session: s, active: "instances",
             body: RunBody(
                 error: error, name: form.map { typed($0.name) } ?? "", image: image, command: form.map { typed($0.command) } ?? "",
-                caches: options),
+                caches: options, vpc: form.map { typed($0.vpc) } ?? "", subnet: form.map { typed($0.subnet) } ?? "",
+                groups: form.map { typed($0.groups) } ?? "",
+                knownGroups: (instances?.network.securityGroups.keys.sorted() ?? []).joined(separator: ", "),
+                eip: form.map { typed($0.eip) == "on" } ?? false, bandwidth: form.map { typed($0.bandwidth) } ?? "",
+                eipPool: instances?.network.eips?.cidr),
             status: error == nil ? .ok : .badRequest)
     }
 
@@ -190,6 +210,22 @@ extension Console {
         default: request.unsaid.insert(.match)
         }
         if typed(form.autoCreate) == "on" { request.cache.autoCreate = true } else { request.unsaid.insert(.autoCreate) }
+        if !typed(form.vpc).isEmpty { request.vpcID = typed(form.vpc) }
+        if !typed(form.subnet).isEmpty { request.subnetID = typed(form.subnet) }
+        request.securityGroupIDs = typed(form.groups).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }
+        if typed(form.eip) == "on" {
+            let text = typed(form.bandwidth)
+            guard text.isEmpty || Int(text).map(EIPRequest.bandwidthMbps.contains) == true else {
+                return try await runPage(
+                    s, form: form,
+                    error:
+                        "The EIP's bandwidth must be Mbit/s from \(EIPRequest.bandwidthMbps.lowerBound) to \(EIPRequest.bandwidthMbps.upperBound), or empty for no cap; not \"\(text)\"."
+                )
+            }
+            request.eip = .autoCreate(bandwidthMbps: Int(text))
+        }
         do {
             let created = try await instances.create(request, account: s.account, region: s.region)
             return Self.redirect("/console/instances/\(created[0].id)")
@@ -217,6 +253,15 @@ extension Console {
             var reason: String?
             var exitCode: String
             var restarts: Int
+            /// Ready (its readiness probe passes, or it runs and has none), as the Pod's READY.
+            var ready: String
+            /// Its probes, in a line (`readiness httpGet :8080/ every 1s`).
+            var probes: String
+        }
+        struct VolumeRow {
+            var name: String
+            var kind: String
+            var mounts: String
         }
         var final: Bool
         var status: String
@@ -225,10 +270,41 @@ extension Console {
         var disk: Disk?
         /// The instance's address on its VPC's network, and the VPC.
         var address: String?
+        /// Its EIP (`198.51.100.17 (eip-…)`).
+        var eip: String?
+        var volumes: [VolumeRow]
         var timeline: Timeline?
         var containers: [ContainerRow]
         var events: [EventRow]
         var logs: String
+    }
+
+    static func kind(of source: VolumeSource) -> String {
+        switch source {
+        case .emptyDir(let memory, let limit):
+            "emptyDir" + (memory ? " (memory)" : "") + (limit.map { ", at most \(Console.bytes($0))" } ?? "")
+        case .files(let files): files.kind
+        }
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        n >= 1 << 30 && n % (1 << 30) == 0 ? "\(n >> 30) GiB" : n >= 1 << 20 ? "\(n >> 20) MiB" : "\(n) bytes"
+    }
+
+    static func probes(_ probes: ContainerProbes?) -> String {
+        guard let probes else { return "-" }
+        let named: [(String, Probe?)] = [("startup", probes.startup), ("liveness", probes.liveness), ("readiness", probes.readiness)]
+        let lines = named.compactMap { name, probe -> String? in
+            guard let probe else { return nil }
+            let how: String
+            switch probe.handler {
+            case .exec(let command): how = "exec \(command.joined(separator: " ").prefix(40))"
+            case .httpGet(let path, let port, _, _): how = "httpGet :\(port)\(path)"
+            case .tcpSocket(let port): how = "tcpSocket :\(port)"
+            }
+            return "\(name) \(how) every \(probe.periodSeconds)s"
+        }
+        return lines.isEmpty ? "-" : lines.joined(separator: "; ")
     }
 
     func instancePage(_ s: Session, id: String) async throws -> Response {
@@ -250,13 +326,25 @@ extension Console {
             final: i.status == .succeeded || i.status == .failed, status: i.status.rawValue, outcome: i.cacheOutcome?.rawValue ?? "-",
             cacheID: i.cacheID, disk: i.diskID.map { .init(id: $0, size: i.diskSizeGiB ?? 0, type: i.cache.diskType.rawValue) },
             address: i.privateIP.map { "\($0) in \(i.vpcID ?? "")" },
+            eip: i.eip.map { "\($0.address) (\($0.id)\($0.bandwidthMbps.map { ", \($0) Mbit/s out" } ?? ""))" },
+            volumes: i.volumes.map { v in
+                let mounts = (i.initContainers + i.containers).flatMap { c in
+                    (c.volumeMounts ?? []).filter { $0.name == v.name }.map {
+                        "\(c.name):\($0.mountPath)\($0.subPath.map { " (\($0))" } ?? "")\($0.readOnly ? " ro" : "")"
+                    }
+                }
+                return .init(name: v.name, kind: Self.kind(of: v.source), mounts: mounts.joined(separator: ", "))
+            },
             timeline: Timeline(i),
             containers: (i.initContainers + i.containers).map { c in
                 let st = i.states[c.name]
+                let running = st?.state == .running
                 return .init(
                     name: c.name, image: c.image, state: st?.state.rawValue ?? "-", reason: st?.reason,
                     exitCode: st?.exitCode.map(String.init) ?? "-",
-                    restarts: st?.restartCount ?? 0)
+                    restarts: st?.restartCount ?? 0,
+                    ready: !running ? "-" : (st?.ready ?? (c.probes?.readiness == nil)) ? "yes" : "no",
+                    probes: Self.probes(c.probes))
             },
             events: i.events.map(EventRow.init),
             logs: await (try? instances?.logs(id: i.id, account: i.account, container: nil, tail: 50, limitBytes: 65536).1) ?? "")

@@ -107,6 +107,15 @@ enum Templates {
         </table>
         <form method="post" action="/console/caches/{{body.id}}/delete" class="inline"><button class="danger" id="delete">Delete</button></form>
         <a class="button" href="/console/instances/new?cache={{body.id}}">Run an instance with it</a></div>
+        <h2>Update</h2>
+        <form method="post" action="/console/caches/{{body.id}}/update" class="card" id="update-form">
+          {{#body.updateError}}<p class="error" id="update-error">{{body.updateError}}</p>{{/body.updateError}}
+          <label for="update-images">Images <span class="hint">one per line; a change rebuilds the cache, and instances start from the current snapshot meanwhile</span></label>
+          <textarea id="update-images" name="images" rows="3">{{body.imagesText}}</textarea>
+          <label for="update-size">Size <span class="hint">GiB; a larger size rebuilds</span></label><input id="update-size" name="size" value="{{body.size}}">
+          <label for="update-retention">Expiration <span class="hint">days unused; 0: kept until deleted</span></label><input id="update-retention" name="retention" value="{{body.retention}}">
+          <p><button id="update">Update</button></p>
+        </form>
         <h2>Build</h2><div id="live">{{#body.live}}{{> cacheLive}}{{/body.live}}</div>
         {{/body}}{{$script}}
         const live = document.getElementById('live');
@@ -161,6 +170,11 @@ enum Templates {
           <select id="match" name="match"><option value="">the account's default (perfect)</option><option value="perfect">perfect</option><option value="partial">partial</option></select>
           <label><input type="checkbox" id="auto-create" name="autoCreate"> When no cache matches, build one of this image for the next instance</label>
           <label for="restart">Restart policy</label><select id="restart" name="restart"><option>Never</option><option>OnFailure</option><option>Always</option></select>
+          <label for="vpc">VPC <span class="hint">empty: loopback only; instances of one VPC reach each other</span></label><input id="vpc" name="vpc" value="{{body.vpc}}" placeholder="vpc-1">
+          <label for="subnet">Subnet</label><input id="subnet" name="subnet" value="{{body.subnet}}" placeholder="subnet-1">
+          <label for="groups">Security groups <span class="hint">comma-separated; this service has {{body.knownGroups}}</span></label><input id="groups" name="groups" value="{{body.groups}}" placeholder="default">
+          {{#body.eipPool}}<label><input type="checkbox" id="eip" name="eip"{{#body.eip}} checked{{/body.eip}}> An elastic IP from {{body.eipPool}} (needs a VPC)</label>
+          <label for="bandwidth">EIP bandwidth out <span class="hint">Mbit/s; empty: no cap</span></label><input id="bandwidth" name="bandwidth" value="{{body.bandwidth}}">{{/body.eipPool}}
           <p><button id="submit">Run</button></p>
         </form>
         {{/body}}{{/page}}
@@ -186,9 +200,11 @@ enum Templates {
         <p{{#final}} data-final{{/final}}>Status: <span class="status {{status}}" id="status">{{status}}</span>
         &nbsp; Image cache: <b id="match">{{outcome}}</b> {{#cacheID}}<code>{{cacheID}}</code>{{/cacheID}}
         {{#disk}} &nbsp; disk <code>{{id}}</code> ({{size}} GiB, {{type}}){{/disk}}
-        {{#address}} &nbsp; address <code id="private-ip">{{address}}</code>{{/address}}</p>
+        {{#address}} &nbsp; address <code id="private-ip">{{address}}</code>{{/address}}
+        {{#eip}} &nbsp; EIP <code id="eip">{{eip}}</code>{{/eip}}</p>
         <h2>Start-up</h2>{{#timeline}}{{> timeline}}{{/timeline}}{{^timeline}}<span class="muted">-</span>{{/timeline}}
-        <h2>Containers</h2><table id="containers"><tr><th>Name</th><th>Image</th><th>State</th><th>Exit code</th><th>Restarts</th></tr>{{#containers}}<tr><td>{{name}}</td><td>{{image}}</td><td>{{state}}{{#reason}} ({{reason}}){{/reason}}</td><td>{{exitCode}}</td><td>{{restarts}}</td></tr>{{/containers}}</table>
+        <h2>Containers</h2><table id="containers"><tr><th>Name</th><th>Image</th><th>State</th><th>Ready</th><th>Exit code</th><th>Restarts</th><th>Probes</th></tr>{{#containers}}<tr><td>{{name}}</td><td>{{image}}</td><td>{{state}}{{#reason}} ({{reason}}){{/reason}}</td><td class="ready">{{ready}}</td><td>{{exitCode}}</td><td class="restarts">{{restarts}}</td><td class="probes">{{probes}}</td></tr>{{/containers}}</table>
+        {{#volumes.0}}<h2>Volumes</h2><table id="volumes"><tr><th>Name</th><th>Kind</th><th>Mounted at</th></tr>{{#volumes}}<tr><td>{{name}}</td><td>{{kind}}</td><td>{{mounts}}</td></tr>{{/volumes}}</table>{{/volumes.0}}
         <h2>Events</h2><table id="events"><tr><th>Time</th><th>Type</th><th>Reason</th><th>Message</th></tr>{{#events}}
         <tr><td>{{time}}</td><td class="{{type}}">{{type}}</td><td>{{reason}}</td><td>{{message}}</td></tr>{{/events}}</table>
         <h2>Logs</h2><pre id="logs" class="card">{{logs}}</pre>

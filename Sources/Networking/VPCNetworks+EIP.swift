@@ -1,6 +1,7 @@
 import Foundation
 import IMCOS
 import IMCRuntime
+import Synchronization
 
 /// Elastic IPs on the host: an EIP bound 1:1 to an instance's private address, in chains of
 /// imc's own. What comes to the EIP is sent on to the instance (DNAT, `IMC-EIP-PRE`, from
@@ -63,6 +64,9 @@ extension VPCNetworks {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Whether this process has made the EIP chains and their jumps.
+    static let eipChainsReady = Mutex(false)
+
     static func hashlimitName(_ instance: String) -> String { "imc-eip-" + String(instance.suffix(8)) }
 
     /// Binds `eip` to the instance at `privateIP` (after `attach`). Done again for the same
@@ -70,8 +74,14 @@ extension VPCNetworks {
     public func bindEIP(
         instance: String, privateIP: String, eip: String, bandwidthMbps: Int?, groups: [(id: String, group: SecurityGroup)]
     ) async throws(RuntimeError) {
-        try await Self.prepareEIPChains()
-        await unbindEIP(instance: instance, privateIP: privateIP, eip: eip)
+        if !Self.eipChainsReady.withLock({ $0 }) {
+            try await Self.prepareEIPChains()
+            Self.eipChainsReady.withLock { $0 = true }
+        }
+        // A binding left by a crash (its chain is there) goes first; a new instance has none.
+        if await Self.iptables(["-S", Self.eipIngressChain(instance)]) == 0 {
+            await unbindEIP(instance: instance, privateIP: privateIP, eip: eip)
+        }
         let rules = Self.eipRules(instance: instance, privateIP: privateIP, eip: eip, bandwidthMbps: bandwidthMbps, groups: groups)
         guard await Self.iptablesRestore(rules) == 0 else {
             await unbindEIP(instance: instance, privateIP: privateIP, eip: eip)

@@ -140,8 +140,41 @@ def test_the_console_creates_a_cache_runs_an_instance_and_shows_the_bill(browser
     assert "CNY" in d.find_element(By.ID, "total").text
     shot(d, "6-bill")
 
-    # An update that fails: the cache page says which snapshot still serves instances.
-    client.call_json("UpdateImageCache", {"ImageCacheId": cache_id, "Images": [f"{registry}/demo/missing:v1"]})
+    # An instance on a VPC with an EIP, from the Run form: its page shows both, and its
+    # containers' readiness.
+    d.get(base + "/console/instances/new")
+    for field, value in [("name", "console-eip"), ("image", f"{registry}/demo/app:latest"), ("command", "sleep 600"),
+                         ("vpc", "vpc-console"), ("subnet", "subnet-console"), ("groups", "sg-web"), ("bandwidth", "abc")]:
+        d.find_element(By.ID, field).clear()
+        d.find_element(By.ID, field).send_keys(value)
+    assert "sg-web" in d.find_element(By.CSS_SELECTOR, "label[for=groups]").text
+    d.find_element(By.ID, "eip").click()
+    click_and_wait(d, "submit", "/console/instances")
+    assert "bandwidth" in d.find_element(By.ID, "run-error").text and d.find_element(By.ID, "vpc").get_attribute("value") == "vpc-console"
+    d.find_element(By.ID, "bandwidth").clear()
+    d.find_element(By.ID, "bandwidth").send_keys("10")
+    click_and_wait(d, "submit", "/console/instances/eksci-")
+    wait_text(d, "#status", "Running")
+    wait_text(d, "#eip", "198.51.100.")
+    assert "10 Mbit/s" in d.find_element(By.ID, "eip").text and "vpc-console" in d.find_element(By.ID, "private-ip").text
+    assert d.find_element(By.CSS_SELECTOR, "#containers td.ready").text == "yes"
+    shot(d, "6b-instance-eip")
+    eip_instance = d.current_url.rsplit("/", 1)[1]
+    click_and_wait(d, "delete", "/console/instances")
+
+    # The cache's Update form: a bad size is refused on the page; an update that fails leaves
+    # the page saying which snapshot still serves instances.
+    d.get(base + f"/console/caches/{cache_id}")
+    assert d.find_element(By.ID, "update-images").get_attribute("value") == f"{registry}/demo/app:latest"
+    d.find_element(By.ID, "update-size").clear()
+    d.find_element(By.ID, "update-size").send_keys("big")
+    click_and_wait(d, "update", f"/console/caches/{cache_id}")
+    assert "whole number of GiB" in d.find_element(By.ID, "update-error").text
+    d.find_element(By.ID, "update-size").clear()
+    d.find_element(By.ID, "update-size").send_keys("20")
+    d.find_element(By.ID, "update-images").clear()
+    d.find_element(By.ID, "update-images").send_keys(f"{registry}/demo/missing:v1")
+    click_and_wait(d, "update", f"/console/caches/{cache_id}")
     deadline = time.time() + 60
     while time.time() < deadline and client.call_json(
             "DescribeImageCaches", {"ImageCacheIds": [cache_id]})["Response"]["ImageCaches"][0]["Status"] != "UpdateFailed":
@@ -152,7 +185,8 @@ def test_the_console_creates_a_cache_runs_an_instance_and_shows_the_bill(browser
     shot(d, "7-update-failed-still-serving")
 
     # Clean up through the console: the instance, then the cache.
-    instance_id = client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest()).EksCis[0].EksCiId
+    instance_id = [i.EksCiId for i in client.DescribeEKSContainerInstances(models.DescribeEKSContainerInstancesRequest()).EksCis
+                   if i.EksCiId != eip_instance][0]
     d.get(base + f"/console/instances/{instance_id}")
     click_and_wait(d, "delete", "/console/instances")
     deadline = time.time() + 30
