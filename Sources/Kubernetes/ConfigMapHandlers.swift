@@ -5,6 +5,7 @@ import IMCDocuments
 import IMCKubernetesModels
 import IMCModel
 import IMCStore
+import Synchronization
 
 /// ConfigMaps, kept as written (sealed at rest, as every object of the door is), read by Pods'
 /// environment when their containers start: `kubectl create configmap`, `apply` (client- and
@@ -17,23 +18,13 @@ extension KubernetesAPI {
         let name = rest.first ?? ""
         switch (call.method, rest.count) {
         case (.get, 0):
-            let items = try await objects.objects(account: call.account, kind: Self.configMapKind, namespace: namespace).compactMap {
-                try? JSONDecoder().decode(ConfigMap.self, from: $0.data)
-            }
+            if call.isWatch { return try await watchConfigMaps(call, namespace: namespace) }
+            let selector = try Selector(call)
+            let items = try await configMapList(call.account, namespace: namespace, selector: selector)
             if call.wantsTable {
                 let now = clock.now()
-                let rows = items.map { item -> (cells: [TableCell], object: ConfigMap) in
-                    let created = item.metadata.creationTimestamp.flatMap(Date.init(rfc3339:)) ?? now
-                    let keys = (item.data?.count ?? 0) + (item.binaryData?.count ?? 0)
-                    return (
-                        [.text(item.metadata.name ?? ""), .integer(Int64(keys)), .text(humanDuration(now.timeIntervalSince(created)))], item
-                    )
-                }
-                let columns = [
-                    TableColumnDefinition("Name", "Name", format: "name"), TableColumnDefinition("Data", "Keys", type: "integer"),
-                    TableColumnDefinition("Age", "Age"),
-                ]
-                return Self.respond(Tables.table(rows, columns: columns, revision: "1", include: try call.includeObject()))
+                let rows = items.map { (cells: Self.configMapRow($0, now: now), object: $0) }
+                return Self.respond(Tables.table(rows, columns: Self.configMapColumns, revision: "1", include: try call.includeObject()))
             }
             return Self.respond(ObjectList(kind: "ConfigMapList", apiVersion: "v1", resourceVersion: "1", items: items))
         case (.get, 1):
@@ -59,6 +50,76 @@ extension KubernetesAPI {
             return Self.respond(object)
         default:
             throw KubernetesStatus.notAllowed("the server does not allow this method on configmaps")
+        }
+    }
+
+    static let configMapColumns = [
+        TableColumnDefinition("Name", "Name", format: "name"), TableColumnDefinition("Data", "Keys", type: "integer"),
+        TableColumnDefinition("Age", "Age"),
+    ]
+
+    static func configMapRow(_ item: ConfigMap, now: Date) -> [TableCell] {
+        let created = item.metadata.creationTimestamp.flatMap(Date.init(rfc3339:)) ?? now
+        let keys = (item.data?.count ?? 0) + (item.binaryData?.count ?? 0)
+        return [.text(item.metadata.name ?? ""), .integer(Int64(keys)), .text(humanDuration(now.timeIntervalSince(created)))]
+    }
+
+    /// The ConfigMaps of a namespace (or all) that `selector` takes, by name.
+    func configMapList(_ account: String, namespace: String?, selector: Selector) async throws -> [ConfigMap] {
+        guard let objects else { return [] }
+        return try await objects.objects(account: account, kind: Self.configMapKind, namespace: namespace).compactMap {
+            try? JSONDecoder().decode(ConfigMap.self, from: $0.data)
+        }.filter { selector.isEmpty || selector.matches((try? JSONValueEncoder().encode($0)) ?? [:]) }
+    }
+
+    /// `kubectl get configmaps -w`: each ConfigMap added, changed (its resourceVersion moved) or
+    /// deleted, told as it is seen on the store's commits. A ConfigMap's resourceVersion is its
+    /// own count of changes, not the store's revision, so a watch starts from what is there when
+    /// it starts (listed first as ADDED unless a resourceVersion was given, as kubectl gives the
+    /// list's); a change between kubectl's list and its watch is not told, and changes between two
+    /// looks at the store are told as one (the last state, which is what an informer keeps).
+    func watchConfigMaps(_ call: Call, namespace: String?) async throws -> Response {
+        let selector = try Selector(call)
+        let (account, encoder) = (call.account, JSONValueEncoder())
+        @Sendable func snapshot() async throws -> [String: ConfigMap] {
+            Dictionary(
+                try await configMapList(account, namespace: namespace, selector: selector).map {
+                    ("\($0.metadata.namespace ?? "")/\($0.metadata.name ?? "")", $0)
+                }, uniquingKeysWith: { $1 })
+        }
+        let existing = try await snapshot()
+        let asked = call.query["resourceVersion"] ?? ""
+        let now = clock.now()
+        let initial =
+            asked.isEmpty || asked == "0"
+            ? existing.sorted { $0.key < $1.key }.map {
+                WatchEvent(type: "ADDED", object: (try? encoder.encode($0.value)) ?? [:], cells: Self.configMapRow($0.value, now: now))
+            } : []
+        let seen = Mutex(existing)
+        let start = (since: try await caches.repository.revisions().current, fromNow: true, expired: KubernetesStatus?.none)
+        let clock = self.clock
+        return try stream(call, start: start, initial: initial, columns: Self.configMapColumns, kind: "ConfigMap", apiVersion: "v1") { _ in
+            let current = try await snapshot()
+            let before = seen.withLock { s -> [String: ConfigMap] in
+                defer { s = current }
+                return s
+            }
+            let at = clock.now()
+            func event(_ type: String, _ map: ConfigMap) -> (revision: Int64, event: WatchEvent?) {
+                (0, WatchEvent(type: type, object: (try? encoder.encode(map)) ?? [:], cells: Self.configMapRow(map, now: at)))
+            }
+            var out: [(revision: Int64, event: WatchEvent?)] = []
+            for (key, map) in current.sorted(by: { $0.key < $1.key }) {
+                if let old = before[key] {
+                    if old.metadata.resourceVersion != map.metadata.resourceVersion || old.metadata.uid != map.metadata.uid {
+                        out.append(event("MODIFIED", map))
+                    }
+                } else {
+                    out.append(event("ADDED", map))
+                }
+            }
+            for (key, old) in before.sorted(by: { $0.key < $1.key }) where current[key] == nil { out.append(event("DELETED", old)) }
+            return out
         }
     }
 

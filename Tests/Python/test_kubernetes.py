@@ -845,3 +845,34 @@ def test_a_pods_eip_annotation_gives_it_an_eip_or_is_refused_by_name(building_se
         assert instance["EipAddress"].startswith("198.51.100.") and instance["AutoCreatedEipId"].startswith("eip-"), instance
     finally:
         kubectl("delete", "pod", "public", "--grace-period=0", "--ignore-not-found", timeout=60)
+
+
+def test_configmaps_are_watched_added_modified_and_deleted(building_server):
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    kubectl("create", "configmap", "watched-a", "--from-literal=k=1")
+    kubectl("label", "configmap", "watched-a", "team=blue")
+    watcher = subprocess.Popen([kubectl.binary, "--kubeconfig", kubectl.config, "get", "configmaps", "-w", "--output-watch-events",
+                                "-l", "team=blue"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    reader = threading.Thread(target=lambda: [seen.append(line) for line in iter(watcher.stdout.readline, "")], daemon=True)
+    reader.start()
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and not any("watched-a" in line for line in seen):
+            time.sleep(0.1)
+        time.sleep(1)  # kubectl lists, then watches: a change between the two is not told
+        kubectl("create", "configmap", "watched-b", "--from-literal=k=1")  # not selected
+        kubectl("patch", "configmap", "watched-a", "--type", "merge", "-p", '{"data":{"k":"2"}}')
+        # Changes within one look at the store are told as one (the last state, as an informer
+        # would read it); the delete comes once the change was told.
+        while time.time() < deadline and not any("MODIFIED" in line for line in seen):
+            time.sleep(0.1)
+        kubectl("delete", "configmap", "watched-a")
+        while time.time() < deadline and not any("DELETED" in line for line in seen):
+            time.sleep(0.1)
+        events = [line.split()[0] for line in seen if "watched-" in line]
+        assert events[:1] == ["ADDED"] and "MODIFIED" in events and events[-1] == "DELETED", (seen, watcher.stderr)
+        assert not any("watched-b" in line for line in seen), seen
+    finally:
+        watcher.kill()
+        kubectl("delete", "configmap", "watched-a", "watched-b", "--ignore-not-found")
