@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "imc", targets: ["imc"]),
         .executable(name: "imc-bench", targets: ["imc-bench"]),
+        .executable(name: "imc-nfs", targets: ["imc-nfs"]),
         .library(name: "IMCPull", targets: ["IMCPull"]),
     ],
     dependencies: [
@@ -45,6 +46,11 @@ let package = Package(
         .systemLibrary(name: "CIsal", path: "Sources/CLibraries/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         // librbd and librados (Debian's librbd-dev): Ceph RBD images, snapshots and clones.
         .systemLibrary(name: "CRBD", path: "Sources/CLibraries/CRBD", providers: [.apt(["librbd-dev", "librados-dev"])]),
+
+        // An NFS export as a FUSE filesystem over libnfs (Debian's libnfs-dev and libfuse3-dev): one
+        // process per NFS volume, started by an instance's run (`InstanceRun+NFS`).
+        .executableTarget(
+            name: "imc-nfs", path: "Sources/NFSMount", linkerSettings: [.linkedLibrary("nfs"), .linkedLibrary("fuse3")]),
 
         // The operating system, one way: commands (swift-subprocess), long-running children,
         // mounts and the mount table, files written whole, the pool for blocking work.

@@ -18,6 +18,8 @@ DEBS=(
   postgresql-15                        # the scaled-out state; the tests start their own server
   librbd-dev librados-dev              # Ceph RBD snapshots and clones, linked through CRBD
   ceph-mon ceph-osd ceph-common rbd-fuse uuid-runtime  # the one-node Ceph the tests start; images reach a host through rbd-fuse
+  libnfs-dev libfuse3-dev fuse3        # imc-nfs: NFS volumes through a userspace client (the kernel has none)
+  nfs-ganesha nfs-ganesha-vfs          # the NFS server the tests start in a namespace standing for another host
 )
 
 missing=()

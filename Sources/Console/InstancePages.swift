@@ -284,6 +284,7 @@ extension Console {
         case .emptyDir(let memory, let limit):
             "emptyDir" + (memory ? " (memory)" : "") + (limit.map { ", at most \(Console.bytes($0))" } ?? "")
         case .files(let files): files.kind
+        case .nfs(let server, let path, let readOnly): "nfs \(server):\(path)" + (readOnly ? " (read-only)" : "")
         }
     }
 

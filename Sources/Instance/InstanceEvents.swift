@@ -44,11 +44,16 @@ public enum InstanceEventReason: String, Sendable, CaseIterable {
     case spoofedTrafficDropped = "SpoofedTrafficDropped"
     /// The instance's port dropped new connections past its cap of tracked connections.
     case connectionLimitReached = "ConnectionLimitReached"
+    /// An NFS volume mounted (the kubelet says nothing; imc says through which client).
+    case mounted = "Mounted"
+    /// A volume could not be mounted (the kubelet's reason).
+    case failedMount = "FailedMount"
 
     /// Warning for what a person should look at; Normal otherwise.
     public var kind: CacheEvent.Kind {
         switch self {
-        case .failed, .backOff, .evicted, .unhealthy, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale, .nodeShutdown,
+        case .failedMount, .failed, .backOff, .evicted, .unhealthy, .imageCacheMismatch, .imageCacheNotFound, .imageCacheStale,
+            .nodeShutdown,
             .nodeRestarted,
             .nodeLost,
             .rescheduled, .spoofedTrafficDropped, .connectionLimitReached:

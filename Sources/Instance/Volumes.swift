@@ -19,6 +19,25 @@ public enum VolumeSource: Codable, Sendable, Equatable {
     /// Files imc writes from ConfigMaps, Secrets and the Pod's own fields, read-only, replaced
     /// whole (an atomic symlink swap) when what they come from changes.
     case files(FileVolume)
+    /// An NFS export (`server`: a host name or an address; `path`: the export's absolute path),
+    /// mounted on the node by imc's userspace client, one process per volume.
+    case nfs(server: String, path: String, readOnly: Bool)
+
+    /// Whether `server` and `path` can name an NFS export: a host name or an IPv4 address (no
+    /// port, no user), and an absolute, clean path.
+    public static func nfsProblem(server: String, path: String) -> (field: String, message: String)? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+        if server.isEmpty || server.utf8.count > 253 || !server.allSatisfy(allowed.contains) || server.hasPrefix("-") {
+            return ("server", "\"\(server.prefix(60))\" is not a host name or an IPv4 address")
+        }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        if !path.hasPrefix("/") || path.utf8.count > 1024 || parts.contains(where: { $0 == ".." || $0 == "." })
+            || path.contains("//") || path.utf8.contains(0)
+        {
+            return ("path", "\"\(path.prefix(80))\" must be an absolute, clean path")
+        }
+        return nil
+    }
 }
 
 /// A configMap, secret, downwardAPI or projected volume.

@@ -107,6 +107,8 @@ enum Pods {
         switch v.source {
         case .emptyDir(let memory, let limit):
             out.emptyDir = EmptyDirVolumeSource(medium: memory ? "Memory" : nil, sizeLimit: limit.map { Scalar("\($0)") })
+        case .nfs(let server, let path, let readOnly):
+            out.nfs = NFSVolumeSource(server: server, path: path, readOnly: readOnly ? true : nil)
         case .files(let f):
             let mode = f.defaultMode == 0o644 ? nil : f.defaultMode
             switch (f.kind, f.sources.first) {

@@ -216,8 +216,8 @@ public struct Volume: Codable, Sendable, Equatable {
     public var secret: SecretVolumeSource?
     public var projected: ProjectedVolumeSource?
     public var downwardAPI: DownwardAPIVolumeSource?
-    /// Refused until a userspace NFS client is built (the node's kernel has none).
-    public var nfs: Opaque?
+    /// An NFS export, mounted by imc's userspace client (the node's kernel has none).
+    public var nfs: NFSVolumeSource?
     /// Refused: imc has no persistent volumes.
     public var persistentVolumeClaim: Opaque?
 
@@ -234,6 +234,17 @@ public struct Volume: Codable, Sendable, Equatable {
             ("persistentVolumeClaim", persistentVolumeClaim != nil),
         ]
         return named.filter(\.1).map(\.0)
+    }
+}
+
+public struct NFSVolumeSource: Codable, Sendable, Equatable {
+    public var server: String
+    public var path: String
+    public var readOnly: Bool?
+    public init(server: String, path: String, readOnly: Bool? = nil) {
+        self.server = server
+        self.path = path
+        self.readOnly = readOnly
     }
 }
 

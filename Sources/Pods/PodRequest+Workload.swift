@@ -7,9 +7,8 @@ import IMCModel
 /// The parts of a Pod that make it a workload: its volumes and mounts, its probes, and where its
 /// variables' values come from, each read strictly (a refusal names its path).
 extension PodRequest {
-    /// The Pod's volumes: emptyDir, configMap, secret, downwardAPI and projected; what would reach
-    /// the node (`hostPath`), or what imc has not (`persistentVolumeClaim`, `nfs` without a
-    /// userspace client), refused by name.
+    /// The Pod's volumes: emptyDir, configMap, secret, downwardAPI, projected and nfs; what would
+    /// reach the node (`hostPath`), or what imc has not (`persistentVolumeClaim`), refused by name.
     static func volumes(_ volumes: [Volume], containers: [ContainerSpec]) throws(DecodingProblem) -> [VolumeSpec] {
         var out: [VolumeSpec] = []
         for (i, volume) in volumes.enumerated() {
@@ -144,9 +143,11 @@ extension PodRequest {
             case "hostPath":
                 throw DecodingProblem(.invalid("is refused: a Pod never sees the node's files"), at: at.key(source))
             case "nfs":
-                throw DecodingProblem(
-                    .invalid("is refused: this node's kernel has no NFS client and imc's userspace client is not built yet"),
-                    at: at.key(source))
+                let n = volume.nfs!
+                if let problem = VolumeSource.nfsProblem(server: n.server, path: n.path) {
+                    throw DecodingProblem(.invalid(problem.message), at: at.key(source).key(problem.field))
+                }
+                made = .nfs(server: n.server, path: n.path, readOnly: n.readOnly ?? false)
             default:
                 throw DecodingProblem(
                     .invalid("is refused: imc has no persistent volumes; use emptyDir, configMap, secret, downwardAPI or projected"),

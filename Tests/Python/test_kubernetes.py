@@ -876,3 +876,100 @@ def test_configmaps_are_watched_added_modified_and_deleted(building_server):
     finally:
         watcher.kill()
         kubectl("delete", "configmap", "watched-a", "watched-b", "--ignore-not-found")
+
+
+GANESHA = """NFS_CORE_PARAM {{ Protocols = 4; NFS_Port = 2049; Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; }}
+NFSV4 {{ Graceless = true; Lease_Lifetime = 10; Only_Numeric_Owners = true; Allow_Numeric_Owners = true; }}
+EXPORT {{ Export_Id = 1; Path = {export}; Pseudo = /export; Access_Type = RW; Squash = No_Root_Squash; SecType = sys;
+          Protocols = 4; Transports = TCP; FSAL {{ Name = VFS; }} }}
+LOG {{ Default_Log_Level = EVENT; }}
+"""
+
+
+class NFSServer:
+    """NFS-Ganesha (Debian's, NFSv4 only, no rpcbind) in a network namespace standing for another
+    host, reached over a veth from a /30 the host does not use."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="imc-nfs-server-")
+        self.export = os.path.join(self.dir, "export")
+        os.mkdir(self.export)
+        os.chmod(self.dir, 0o755)
+        self.name, self.host_end = f"imc-nfs-{os.getpid()}", f"imcn{os.getpid() % 100000}"
+        used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout + \
+            subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+        prefix = next(p for p in ("203.0.113.", "198.18.1.", "100.127.252.") if p + "9" not in used)
+        self.address, gateway = prefix + "10", prefix + "9"
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        for command in [f"link add {self.host_end} type veth peer name eth0 netns {self.name}",
+                        f"addr add {gateway}/30 dev {self.host_end}", f"link set {self.host_end} up"]:
+            subprocess.run(["ip"] + command.split(), check=True)
+        for command in [f"addr add {self.address}/30 dev eth0", "link set eth0 up", "link set lo up"]:
+            subprocess.run(["ip", "-n", self.name] + command.split(), check=True)
+        conf = os.path.join(self.dir, "ganesha.conf")
+        with open(conf, "w") as f:
+            f.write(GANESHA.format(export=self.export))
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.name, "ganesha.nfsd", "-F", "-L", os.path.join(self.dir, "log"),
+                                      "-f", conf, "-p", os.path.join(self.dir, "pid")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while "NFS SERVER INITIALIZED" not in (open(os.path.join(self.dir, "log")).read()
+                                               if os.path.exists(os.path.join(self.dir, "log")) else ""):
+            assert time.time() < deadline and self.proc.poll() is None, "ganesha did not start"
+            time.sleep(0.1)
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        subprocess.run(["ip", "link", "del", self.host_end], check=False)
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def test_a_pods_nfs_volume_is_mounted_by_imcs_userspace_client_and_writes_reach_the_server(building_server, registry):
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    server = NFSServer()
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: main\n"
+           f"    image: {registry}/demo/app:latest\n    command: [/bin/sh, -c, 'echo from-the-pod > /data/hello.txt; mkdir /data/dir;"
+           " ls -ln /data; cat /data/hello.txt; sleep 600']\n    volumeMounts: [{{name: shared, mountPath: /data}}]\n"
+           "  volumes:\n  - name: shared\n    nfs: {{server: {server}, path: /export}}\n")
+    try:
+        for bad, named in [("/export", "/export/../etc"), ("{server}", "'a b'")]:
+            r = kubectl("apply", "-f", "-", stdin=pod.replace(bad, named).format(name="bad", server=server.address), check=False)
+            assert r.returncode != 0 and "spec.volumes[0].nfs" in r.stderr, r.stderr
+        kubectl("apply", "-f", "-", stdin=pod.format(name="nfs", server=server.address))
+        kubectl("wait", "--for=condition=Ready", "pod/nfs", "--timeout=60s")
+        deadline = time.time() + 20
+        while not os.path.exists(os.path.join(server.export, "dir")):
+            assert time.time() < deadline, kubectl("logs", "nfs").stdout
+            time.sleep(0.1)
+        # What the container wrote is on the server, owned by the container's root as the server
+        # sees it (the instance's id range mapped back).
+        with open(os.path.join(server.export, "hello.txt")) as f:
+            assert f.read() == "from-the-pod\n"
+        assert os.stat(os.path.join(server.export, "hello.txt")).st_uid == 0
+        log = kubectl("logs", "nfs").stdout
+        [listed] = [line.split() for line in log.splitlines() if line.endswith("hello.txt")]
+        assert listed[2:4] == ["0", "0"] and "from-the-pod" in log, log  # root's inside the container too
+        clients = subprocess.run(["ps", "-o", "user=,args=", "-C", "imc-nfs"], capture_output=True, text=True).stdout
+        assert clients and all(line.split()[0] == "nobody" for line in clients.splitlines()), clients
+        described = kubectl("describe", "pod", "nfs").stdout
+        assert "Mounted" in described and "userspace client" in described, described
+        # A file the server's side adds is seen in the container.
+        with open(os.path.join(server.export, "from-server.txt"), "w") as f:
+            f.write("hi")
+        r = kubectl("exec", "nfs", "--", "cat", "/data/from-server.txt")
+        assert r.stdout == "hi", r.stdout
+        # A server in a network the operator does not allow is refused at the mount, with why.
+        kubectl("apply", "-f", "-", stdin=pod.format(name="private", server="10.255.255.1"))
+        deadline = time.time() + 30
+        while "FailedMount" not in kubectl("describe", "pod", "private").stdout:
+            assert time.time() < deadline, kubectl("describe", "pod", "private").stdout
+            time.sleep(0.2)
+        assert "address policy refuses (private)" in kubectl("describe", "pod", "private").stdout
+    finally:
+        kubectl("delete", "pod", "nfs", "private", "bad", "--grace-period=0", "--ignore-not-found", timeout=60)
+        server.close()
+    assert not [line for line in open("/proc/self/mountinfo") if "fuse.imc-nfs" in line]

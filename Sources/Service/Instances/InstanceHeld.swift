@@ -29,6 +29,8 @@ struct InstanceHeld: Sendable {
     var logs: [String: LogWriter] = [:]
     /// Whether the loop that keeps file volumes current (and checks emptyDir limits) runs.
     var refreshingVolumes = false
+    /// The userspace NFS client of each NFS volume, by volume name.
+    var nfsClients: [String: ChildProcess] = [:]
     /// The instance's OOM kills when each container was last started.
     var oomKillsAtStart: [String: Int] = [:]
 

@@ -33,6 +33,8 @@ extension InstanceRun {
                 }
             case .files(let files):
                 _ = try await writeFiles(files, name: volume.name, at: dir, owner: owner)
+            case .nfs(let server, let path, let readOnly):
+                try await mountNFS(volume.name, server: server, path: path, readOnly: readOnly, at: dir)
             }
         }
     }
@@ -97,12 +99,18 @@ extension InstanceRun {
         for (j, m) in (spec.volumeMounts ?? []).enumerated() {
             guard let volume = instance.volumes.first(where: { $0.name == m.name }) else { continue }
             let filesVolume: Bool
-            if case .files = volume.source { filesVolume = true } else { filesVolume = false }
+            var readOnlyVolume = false
+            switch volume.source {
+            case .files: filesVolume = true
+            case .nfs(_, _, let readOnly): (filesVolume, readOnlyVolume) = (false, readOnly)
+            case .emptyDir: filesVolume = false
+            }
             var source = volumeDirectory(volume.name)
             if let sub = m.subPath {
                 source = try bindSubPath(sub, in: source, staging: runDirectory + "/subpaths/\(spec.name)/\(j)", create: !filesVolume)
             }
-            out.append(Isolation.BindMount(destination: m.mountPath, source: source, readOnly: m.readOnly || filesVolume))
+            out.append(
+                Isolation.BindMount(destination: m.mountPath, source: source, readOnly: m.readOnly || filesVolume || readOnlyVolume))
         }
         return out
     }

@@ -319,6 +319,7 @@ package actor InstanceRun {
             try? FileManager.default.removeItem(atPath: "\(diskRoot)/.imc-logs")
             try? FileManager.default.removeItem(atPath: volumesRoot)
         }
+        await unmountNFS()
         let directory = runDirectory
         await BlockingPool.shared.run { Mount.unmountAll(under: directory) }
         let clean = MountTable.targets(under: directory).isEmpty
