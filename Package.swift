@@ -375,7 +375,8 @@ let package = Package(
             dependencies: [
                 "IMCDocuments",
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Hummingbird", package: "hummingbird"),
-                "IMCCloudAPI", "IMCDoors", "IMCAPI", "IMCCaches", "IMCRuntime", "IMCStore", "IMCObservability", "IMCTestSupport",
+                "IMCCloudAPI", "IMCDoors", "IMCAPI", "IMCInstance", "IMCCaches", "IMCRuntime", "IMCStore", "IMCObservability",
+                "IMCTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/CloudAPITests"),

@@ -18,6 +18,102 @@ public struct InstanceActions: Sendable {
         return CreateEKSContainerInstancesResponse(EksCiIds: created.map(\.id))
     }
 
+    /// `EksCiVolume`: its `NfsVolumes` (`Name`, `Server`, `Path`, `ReadOnly`) are mounted by
+    /// imc's userspace NFS client; a `CbsVolumes` disk is one imc does not know (it has no disk
+    /// API: every disk id is refused by its field).
+    static func volumes(_ value: JSONValue?) throws(APIError) -> [VolumeSpec] {
+        guard let value, value != .null else { return [] }
+        guard case .object(let fields) = value else {
+            throw APIError.invalidParameterValue("EksCiVolume must be an object with CbsVolumes or NfsVolumes", field: "EksCiVolume")
+        }
+        var out: [VolumeSpec] = []
+        for (key, list) in fields.sorted(by: { $0.key < $1.key }) {
+            let at = FieldPath("EksCiVolume").key(key)
+            guard key == "CbsVolumes" || key == "NfsVolumes" else {
+                throw APIError.invalidParameter("\(at) is not a field of EksCiVolume (it takes CbsVolumes and NfsVolumes)", field: at)
+            }
+            guard case .array(let items) = list else {
+                if list == .null { continue }
+                throw APIError.invalidParameterValue("\(at) must be a list", field: at)
+            }
+            for (i, item) in items.enumerated() {
+                let p = at.index(i)
+                guard case .object(let v) = item else { throw APIError.invalidParameterValue("\(p) must be an object", field: p) }
+                let known: Set<String> = key == "CbsVolumes" ? ["Name", "CbsDiskId"] : ["Name", "Server", "Path", "ReadOnly"]
+                if let extra = v.keys.sorted().first(where: { !known.contains($0) }) {
+                    throw APIError.invalidParameter("\(p.key(extra)) is not a field of \(key)", field: p.key(extra))
+                }
+                guard let name = v["Name"]?.string, VolumeSpec.isName(name) else {
+                    throw APIError.invalidParameterValue(
+                        "\(p.key("Name")) must be a DNS label (lower-case letters, digits and -, at most 63)", field: p.key("Name"))
+                }
+                if out.contains(where: { $0.name == name }) {
+                    throw APIError.invalidParameterValue("\(p.key("Name")) \"\(name)\" names another volume too", field: p.key("Name"))
+                }
+                if key == "CbsVolumes" {
+                    let disk = v["CbsDiskId"]?.string ?? ""
+                    throw APIError(
+                        "ResourceNotFound",
+                        "\(p.key("CbsDiskId")) \(disk.prefix(40)): no such disk; imc has no disk API, so it knows no disk by id (an image cache's disk is attached by ImageCacheId)",
+                        field: p.key("CbsDiskId"))
+                }
+                let server = v["Server"]?.string ?? ""
+                let exportPath = v["Path"]?.string ?? ""
+                if let problem = VolumeSource.nfsProblem(server: server, path: exportPath) {
+                    let field = p.key(problem.field == "server" ? "Server" : "Path")
+                    throw APIError.invalidParameterValue("\(field) \(problem.message)", field: field)
+                }
+                let readOnly: Bool
+                switch v["ReadOnly"] {
+                case nil, .null?: readOnly = false
+                case .bool(let b)?: readOnly = b
+                case let other?:
+                    throw APIError.invalidParameterValue(
+                        "\(p.key("ReadOnly")) must be true or false, not \(other)", field: p.key("ReadOnly"))
+                }
+                out.append(VolumeSpec(name: name, source: .nfs(server: server, path: exportPath, readOnly: readOnly)))
+            }
+        }
+        return out
+    }
+
+    /// A container's `VolumeMounts` (`Name`, `MountPath`, `ReadOnly`, `SubPath`); a propagation
+    /// or `SubPathExpr` is refused by name.
+    static func mounts(_ value: JSONValue?, path: FieldPath) throws(APIError) -> [VolumeMountSpec]? {
+        guard let value, value != .null, value != [] else { return nil }
+        guard case .array(let items) = value else { throw APIError.invalidParameterValue("\(path) must be a list", field: path) }
+        var out: [VolumeMountSpec] = []
+        for (j, item) in items.enumerated() {
+            let p = path.index(j)
+            guard case .object(let m) = item else { throw APIError.invalidParameterValue("\(p) must be an object", field: p) }
+            for key in m.keys.sorted() where !["Name", "MountPath", "ReadOnly", "SubPath", "MountPropagation"].contains(key) {
+                throw APIError(
+                    "UnsupportedOperation", "\(p.key(key)) is not supported by imc (it takes Name, MountPath, ReadOnly, SubPath)",
+                    field: p.key(key))
+            }
+            if let propagation = m["MountPropagation"], propagation != .null, propagation != .string("None") {
+                throw APIError.invalidParameterValue(
+                    "\(p.key("MountPropagation")) is refused: an instance's mounts never propagate to or from the node",
+                    field: p.key("MountPropagation"))
+            }
+            guard let name = m["Name"]?.string, !name.isEmpty else {
+                throw APIError.missingParameter("\(p.key("Name")) must name a volume of EksCiVolume", field: p.key("Name"))
+            }
+            let mountPath = m["MountPath"]?.string ?? ""
+            if let problem = VolumeMountSpec.mountPathProblem(mountPath, taken: out) {
+                throw APIError.invalidParameterValue("\(p.key("MountPath")) \(problem)", field: p.key("MountPath"))
+            }
+            let sub = m["SubPath"]?.string
+            if let sub, !sub.isEmpty, let problem = VolumeFiles.pathProblem(sub) {
+                throw APIError.invalidParameterValue("\(p.key("SubPath")) \(problem)", field: p.key("SubPath"))
+            }
+            out.append(
+                VolumeMountSpec(
+                    name: name, mountPath: mountPath, readOnly: m["ReadOnly"] == .bool(true), subPath: sub?.isEmpty == true ? nil : sub))
+        }
+        return out
+    }
+
     /// The EIPs a create asks for: `AutoCreateEip` (with `AutoCreateEipAttribute`'s
     /// `InternetMaxBandwidthOut` and `DeletePolicy`) or `ExistedEipIds`, not both.
     static func eip(auto: JSONValue?, attribute: JSONValue?, existing: JSONValue?) throws(APIError) -> EIPRequest? {
@@ -81,17 +177,26 @@ public struct InstanceActions: Sendable {
                     field: "CpuType")
             }
         }
-        let unbuilt: [(String, JSONValue?)] = [("EksCiVolume", r.EksCiVolume), ("CamRoleName", r.CamRoleName)]
+        let unbuilt: [(String, JSONValue?)] = [("CamRoleName", r.CamRoleName)]
         for (name, value) in unbuilt where value != nil && value != .null && value != .bool(false) {
             throw APIError(
                 "UnsupportedOperation", "\(name) is not supported by imc yet; the instance is not created without it",
                 field: FieldPath([.key(name)]))
         }
         var request = InstanceRequest()
+        request.volumes = try Self.volumes(r.EksCiVolume)
         request.eip = try Self.eip(auto: r.AutoCreateEip, attribute: r.AutoCreateEipAttribute, existing: r.ExistedEipIds)
         for (i, c) in r.Containers.enumerated() { request.containers.append(try Self.container(c, path: FieldPath("Containers").index(i))) }
         for (i, c) in (r.InitContainers ?? []).enumerated() {
             request.initContainers.append(try Self.container(c, path: FieldPath("InitContainers").index(i)))
+        }
+        for (list, containers) in [("Containers", request.containers), ("InitContainers", request.initContainers)] {
+            for (i, c) in containers.enumerated() {
+                for (j, m) in (c.volumeMounts ?? []).enumerated() where !request.volumes.contains(where: { $0.name == m.name }) {
+                    let field = FieldPath(stringLiteral: list).index(i).key("VolumeMounts").index(j).key("Name")
+                    throw APIError.invalidParameterValue("\(field) \"\(m.name.prefix(60))\" is not a volume of EksCiVolume", field: field)
+                }
+            }
         }
         if let name = r.RuntimeClassName {
             guard let runtime = RuntimeClass(rawValue: name) else {
@@ -192,12 +297,8 @@ public struct InstanceActions: Sendable {
             throw APIError(
                 "ResourceInsufficient", "\(path.key("GpuLimit")): no node offers GPUs (the nodes' GPUs: none)", field: path.key("GpuLimit"))
         }
-        if let mounts = c.VolumeMounts, mounts != .null, mounts != [] {
-            throw APIError(
-                "UnsupportedOperation", "\(path.key("VolumeMounts")) is not supported by imc yet; the instance is not created without it",
-                field: path.key("VolumeMounts"))
-        }
         var spec = ContainerSpec(name: c.Name, image: c.Image)
+        spec.volumeMounts = try Self.mounts(c.VolumeMounts, path: path.key("VolumeMounts"))
         if let context = c.SecurityContext {
             let s = try SecurityContextRequest(context, path: path.key("SecurityContext"))
             spec.security = ContainerSecurity(
@@ -350,7 +451,8 @@ public struct InstanceActions: Sendable {
     func update(_ r: UpdateEKSContainerInstanceRequest, account: String) async throws -> UpdateEKSContainerInstanceResponse {
         if let volume = r.EksCiVolume, volume != .null {
             throw APIError(
-                "UnsupportedOperation", "EksCiVolume is not supported by imc yet; the instance is not changed", field: "EksCiVolume")
+                "UnsupportedOperation", "EksCiVolume cannot be changed by an update: an instance keeps the volumes it was made with",
+                field: "EksCiVolume")
         }
         var change = InstanceUpdate()
         if let list = r.Containers {

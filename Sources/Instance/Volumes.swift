@@ -9,6 +9,12 @@ public struct VolumeSpec: Codable, Sendable, Equatable {
         self.name = name
         self.source = source
     }
+
+    /// Whether `name` is a DNS label, as a volume's name must be.
+    public static func isName(_ name: String) -> Bool {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-")
+        return (1...63).contains(name.count) && name.allSatisfy(allowed.contains) && name.first != "-" && name.last != "-"
+    }
 }
 
 public enum VolumeSource: Codable, Sendable, Equatable {
@@ -84,6 +90,22 @@ public struct DownwardFile: Codable, Sendable, Equatable {
 }
 
 /// Where a container sees a volume.
+extension VolumeMountSpec {
+    /// Why a mount path is refused (nil: taken): it must be absolute and clean, not `/`, not
+    /// under the runtime's `/proc`, `/sys` or `/dev`, and not one `taken` already.
+    public static func mountPathProblem(_ path: String, taken: [VolumeMountSpec]) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard path.hasPrefix("/"), path != "/", !parts.contains(where: { $0 == ".." || $0 == "." }), !path.contains("//"),
+            !path.hasSuffix("/"), path.utf8.count <= 1024, !path.utf8.contains(0)
+        else { return "\"\(path.prefix(80))\" must be an absolute, clean path other than /" }
+        for reserved in ["/proc", "/sys", "/dev"] where path == reserved || path.hasPrefix(reserved + "/") {
+            return "\"\(path.prefix(80))\" is refused: \(reserved) is the runtime's"
+        }
+        if taken.contains(where: { $0.mountPath == path }) { return "\"\(path.prefix(80))\" must be unique" }
+        return nil
+    }
+}
+
 public struct VolumeMountSpec: Codable, Sendable, Equatable {
     public var name: String
     public var mountPath: String

@@ -165,19 +165,8 @@ extension PodRequest {
         var out: [VolumeMountSpec] = []
         for (j, m) in list.enumerated() {
             let p = at.key("volumeMounts").index(j)
-            let parts = m.mountPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-            guard m.mountPath.hasPrefix("/"), m.mountPath != "/", !parts.contains(where: { $0 == ".." || $0 == "." }),
-                !m.mountPath.contains("//"), !m.mountPath.hasSuffix("/"), m.mountPath.utf8.count <= 1024
-            else {
-                throw DecodingProblem(
-                    .invalid("\"\(m.mountPath.prefix(80))\" must be an absolute, clean path other than /"), at: p.key("mountPath"))
-            }
-            for reserved in ["/proc", "/sys", "/dev"] where m.mountPath == reserved || m.mountPath.hasPrefix(reserved + "/") {
-                throw DecodingProblem(
-                    .invalid("\"\(m.mountPath.prefix(80))\" is refused: \(reserved) is the runtime's"), at: p.key("mountPath"))
-            }
-            if out.contains(where: { $0.mountPath == m.mountPath }) {
-                throw DecodingProblem(.invalid("\"\(m.mountPath.prefix(80))\" must be unique"), at: p.key("mountPath"))
+            if let problem = VolumeMountSpec.mountPathProblem(m.mountPath, taken: out) {
+                throw DecodingProblem(.invalid(problem), at: p.key("mountPath"))
             }
             if let sub = m.subPath, !sub.isEmpty, let problem = VolumeFiles.pathProblem(sub) {
                 throw DecodingProblem(.invalid(problem), at: p.key("subPath"))

@@ -7,6 +7,7 @@ import IMCCaches
 import IMCCloudAPI
 import IMCDocuments
 import IMCDoors
+import IMCInstance
 import IMCObservability
 import IMCStore
 import IMCTestSupport
@@ -141,7 +142,15 @@ struct UnbuiltInstanceFieldsTests {
     }
 
     @Test(arguments: [
-        (#""EksCiVolume":{"NfsVolumes":[{"Name":"n","Server":"10.0.0.1","Path":"/"}]}"#, "EksCiVolume", "UnsupportedOperation"),
+        (
+            #""EksCiVolume":{"CbsVolumes":[{"Name":"n","CbsDiskId":"disk-abcdefgh"}]}"#, "EksCiVolume.CbsVolumes[0].CbsDiskId",
+            "ResourceNotFound"
+        ),
+        (
+            #""EksCiVolume":{"NfsVolumes":[{"Name":"n","Server":"10.0.0.1","Path":"/a/../b"}]}"#, "EksCiVolume.NfsVolumes[0].Path",
+            "InvalidParameterValue"
+        ),
+        (#""EksCiVolume":{"Disks":[]}"#, "EksCiVolume.Disks", "InvalidParameter"),
         (
             #""AutoCreateEip":true,"AutoCreateEipAttribute":{"InternetChargeType":"TRAFFIC"}"#, "AutoCreateEipAttribute.InternetChargeType",
             "UnsupportedOperation"
@@ -181,13 +190,25 @@ struct UnbuiltInstanceFieldsTests {
         #expect(try InstanceActions.request(r).containers.count == 1)
     }
 
-    @Test func aContainersVolumeMountIsRefusedByItsPathAndItsProbesAreRead() throws {
-        let r = try Self.request(#"{"Containers":[{"Name":"a","Image":"busybox","VolumeMounts":[{"Name":"v","MountPath":"/v"}]}]}"#)
-        #expect {
-            _ = try InstanceActions.request(r)
-        } throws: { error in
-            (error as? APIError)?.message.hasPrefix("Containers[0].VolumeMounts is not supported") == true
+    @Test func aContainersVolumeMountNamesAVolumeAndItsProbesAreRead() throws {
+        for (mounts, named) in [
+            (#"[{"Name":"v","MountPath":"/v"}]"#, "Containers[0].VolumeMounts[0].Name"),
+            (#"[{"Name":"n","MountPath":"/proc/x"}]"#, "Containers[0].VolumeMounts[0].MountPath"),
+            (#"[{"Name":"n","MountPath":"/v","SubPathExpr":"$(X)"}]"#, "Containers[0].VolumeMounts[0].SubPathExpr"),
+            (#"[{"Name":"n","MountPath":"/v","MountPropagation":"Bidirectional"}]"#, "Containers[0].VolumeMounts[0].MountPropagation"),
+        ] {
+            let r = try Self.request(
+                #"{"EksCiVolume":{"NfsVolumes":[{"Name":"n","Server":"nfs.example","Path":"/e"}]},"Containers":[{"Name":"a","Image":"busybox","VolumeMounts":\#(mounts)}]}"#
+            )
+            #expect(throws: APIError.self, "\(mounts)") { _ = try InstanceActions.request(r) }
+            do { _ = try InstanceActions.request(r) } catch let e as APIError { #expect(e.field?.description == named, "\(e)") }
         }
+        let mounted = try InstanceActions.request(
+            try Self.request(
+                #"{"EksCiVolume":{"NfsVolumes":[{"Name":"n","Server":"nfs.example","Path":"/e","ReadOnly":true}]},"Containers":[{"Name":"a","Image":"busybox","VolumeMounts":[{"Name":"n","MountPath":"/data","SubPath":"x"}]}]}"#
+            ))
+        #expect(mounted.volumes == [VolumeSpec(name: "n", source: .nfs(server: "nfs.example", path: "/e", readOnly: true))])
+        #expect(mounted.containers[0].volumeMounts == [VolumeMountSpec(name: "n", mountPath: "/data", subPath: "x")])
         let probed = try Self.request(
             #"{"Containers":[{"Name":"a","Image":"busybox","LivenessProbe":{"Probe":{"PeriodSeconds":2,"FailureThreshold":1},"Exec":{"Commands":["cat","/ok"]}},"ReadinessProbe":{"HttpGet":{"Path":"/healthz","Port":8080,"Scheme":"HTTP"}}}]}"#
         )

@@ -17,7 +17,7 @@ from conftest import make_client
 ACTED = {
     "CreateEKSContainerInstances": {
         "Containers", "InitContainers", "EksCiName", "Cpu", "Memory", "RestartPolicy", "ImageRegistryCredentials",
-        "SubnetId", "VpcId", "SecurityGroupIds", "DnsConfig", "Replicas",
+        "SubnetId", "VpcId", "SecurityGroupIds", "DnsConfig", "Replicas", "EksCiVolume",
     },
     "DescribeEKSContainerInstances": {"Limit", "Offset", "Filters", "EksCiIds"},
     "DescribeEksContainerInstanceLog": {"EksCiId", "ContainerName", "Tail", "StartTime", "Previous", "SinceSeconds", "LimitBytes"},

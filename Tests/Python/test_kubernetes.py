@@ -962,6 +962,30 @@ def test_a_pods_nfs_volume_is_mounted_by_imcs_userspace_client_and_writes_reach_
             f.write("hi")
         r = kubectl("exec", "nfs", "--", "cat", "/data/from-server.txt")
         assert r.stdout == "hi", r.stdout
+        # The Cloud API's NfsVolumes and a container's VolumeMounts (the SDK's fields) do the same;
+        # a CbsVolumes disk is one imc does not know.
+        client = make_client(building_server)
+        body = {"EksCiName": "nfs-api", "RestartPolicy": "Never", "EksCiVolume": {"NfsVolumes": [
+                    {"Name": "data", "Server": server.address, "Path": "/export", "ReadOnly": True}]},
+                "Containers": [{"Name": "main", "Image": f"{registry}/demo/app:latest",
+                                "Commands": ["/bin/sh", "-c", "cat /mnt/hello.txt; touch /mnt/no 2>&1; sleep 600"],
+                                "VolumeMounts": [{"Name": "data", "MountPath": "/mnt"}]}]}
+        [api_ci] = client.call_json("CreateEKSContainerInstances", body)["Response"]["EksCiIds"]
+        deadline = time.time() + 60
+        while "from-the-pod" not in client.call_json("DescribeEksContainerInstanceLog", {"EksCiId": api_ci})["Response"]["LogContent"]:
+            assert time.time() < deadline, client.call_json("DescribeEKSContainerInstanceEvent", {"EksCiId": api_ci})
+            time.sleep(0.2)
+        time.sleep(0.5)
+        said = client.call_json("DescribeEksContainerInstanceLog", {"EksCiId": api_ci})["Response"]["LogContent"]
+        assert "Read-only file system" in said, said
+        client.call_json("DeleteEKSContainerInstances", {"EksCiIds": [api_ci]})
+        while client.call_json("DescribeEKSContainerInstances", {"EksCiIds": [api_ci]})["Response"]["TotalCount"]:
+            assert time.time() < deadline + 60
+            time.sleep(0.1)
+        for bad, named in [({"EksCiVolume": {"CbsVolumes": [{"Name": "d", "CbsDiskId": "disk-abcdefgh"}]}}, "CbsDiskId"),
+                           ({"EksCiVolume": {"NfsVolumes": [{"Name": "data", "Server": "a b", "Path": "/"}]}}, "Server")]:
+            with pytest.raises(Exception, match=named):
+                client.call_json("CreateEKSContainerInstances", {**body, **bad})
         # A server in a network the operator does not allow is refused at the mount, with why.
         kubectl("apply", "-f", "-", stdin=pod.format(name="private", server="10.255.255.1"))
         deadline = time.time() + 30
