@@ -179,45 +179,31 @@ extension KubernetesAPI {
     /// The person's messages: input to the command, a terminal's new size, the end of input
     /// (v5); until the WebSocket closes.
     static func feed(_ inbound: WebSocketInboundStream, _ session: ExecSession, v5: Bool) async {
-        var writer: NIOAsyncChannel<ByteBuffer, ByteBuffer>?
+        // Each chunk of input is awaited until it is written to the command's pipe (so a fast
+        // sender waits for a slow reader, and the end of input comes after all of it).
+        var input: (any Channel)?
         if let fd = session.input {
-            writer = try? await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton).takingOwnershipOfDescriptor(output: fd) {
-                channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                }
-            }
+            input = try? await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton).takingOwnershipOfDescriptor(output: fd)
+                .get()
         }
+        defer { if let input { input.close(promise: nil) } }
         do {
-            try await (writer ?? nil).executeThenCloseIfAny { input in
-                var input = input
-                for try await message in inbound.messages(maxSize: 1 << 20) {
-                    guard case .binary(var buffer) = message, let id = buffer.readInteger(as: UInt8.self) else { continue }
-                    switch RemoteCommand.Stream(rawValue: id) {
-                    case .stdin: try? await input?.write(buffer)
-                    case .resize:
-                        if let size = RemoteCommand.size(buffer.readableBytesView) {
-                            session.resize(columns: size.columns, rows: size.rows)
-                        }
-                    case .close where v5:
-                        if buffer.readInteger(as: UInt8.self) == RemoteCommand.Stream.stdin.rawValue {
-                            input?.finish()
-                            input = nil
-                        }
-                    default: continue
+            for try await message in inbound.messages(maxSize: 1 << 20) {
+                guard case .binary(var buffer) = message, let id = buffer.readInteger(as: UInt8.self) else { continue }
+                switch RemoteCommand.Stream(rawValue: id) {
+                case .stdin:
+                    if let channel = input, buffer.readableBytes > 0 { try? await channel.writeAndFlush(buffer).get() }
+                case .resize:
+                    if let size = RemoteCommand.size(buffer.readableBytesView) { session.resize(columns: size.columns, rows: size.rows) }
+                case .close where v5:
+                    if buffer.readInteger(as: UInt8.self) == RemoteCommand.Stream.stdin.rawValue, let channel = input {
+                        try? await channel.close().get()
+                        input = nil
                     }
+                default: continue
                 }
             }
         } catch {}
-    }
-}
-
-extension Optional where Wrapped == NIOAsyncChannel<ByteBuffer, ByteBuffer> {
-    /// The body with the channel's writer (closed after it), or with none.
-    func executeThenCloseIfAny(_ body: (NIOAsyncChannelOutboundWriter<ByteBuffer>?) async throws -> Void) async throws {
-        guard let channel = self else { return try await body(nil) }
-        try await channel.executeThenClose { _, outbound in try await body(outbound) }
     }
 }
 

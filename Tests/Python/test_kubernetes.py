@@ -320,15 +320,17 @@ def test_pods_run_from_a_cache_with_events_logs_and_graceful_deletion(building_s
     r = kubectl("-n", "team-a", "apply", "-f", "-", stdin=bad, check=False)
     assert r.returncode != 0 and "security-group-id" in r.stderr and "sg-nope" in r.stderr, r.stderr
     # A field imc does not act on is refused by its path, as the API server's strict decoding does,
-    # and an NFS volume (no client yet) is refused rather than the Pod run without it; by old and new kubectl.
+    # and a volume imc has not (a persistent volume claim) is refused rather than the Pod run without it;
+    # by old and new kubectl.
     probed = pod_yaml.replace("name: on-vpc", "name: probed") + "    lifecycle: {preStop: {exec: {command: [/bin/true]}}}\n"
-    with_volume = pod_yaml.replace("name: on-vpc", "name: with-volume") + "  volumes: [{name: share, nfs: {server: 10.0.0.9, path: /}}]\n"
+    with_volume = pod_yaml.replace("name: on-vpc", "name: with-volume") + "  volumes: [{name: share, persistentVolumeClaim: {claimName: data}}]\n"
     for binary in (KUBECTLS[0], KUBECTLS[-1]):
         other = Kubectl(binary, kubectl.config)
         r = other("-n", "team-a", "apply", "-f", "-", stdin=probed, check=False)
         assert r.returncode != 0 and 'unknown field "spec.containers[0].lifecycle"' in r.stderr, r.stderr
         r = other("-n", "team-a", "apply", "-f", "-", stdin=with_volume, check=False)
-        assert r.returncode != 0 and "spec.volumes[0].nfs" in r.stderr and "no NFS client" in r.stderr, r.stderr
+        assert r.returncode != 0 and "spec.volumes[0].persistentVolumeClaim" in r.stderr and "no persistent volumes" in r.stderr, \
+            r.stderr
     assert "probed" not in kubectl("-n", "team-a", "get", "pods").stdout
     kubectl("-n", "team-a", "delete", "pod", "on-vpc", "--grace-period=0")
     described = kubectl("-n", "team-a", "describe", "pod", "web").stdout
@@ -601,7 +603,7 @@ def test_a_pods_volumes_emptydir_configmap_secret_downward_and_projected(buildin
         # What would reach the node, or what imc has not, is refused by its field, by old and new kubectl.
         for bad, named in [
             ("  - {name: work, emptyDir: {}}", "  - {name: work, hostPath: {path: /etc}}"),
-            ("  - {name: work, emptyDir: {}}", "  - {name: work, nfs: {server: 10.0.0.1, path: /}}"),
+            ("  - {name: work, emptyDir: {}}", "  - {name: work, nfs: {server: 10.0.0.1, path: /a/../b}}"),
             ("    - {name: fast, mountPath: /fast}", "    - {name: nope, mountPath: /fast}"),
             ("    - {name: fast, mountPath: /fast}", "    - {name: fast, mountPath: /proc/x}"),
             ("    - {name: work, mountPath: /escaped, subPath: escape}", "    - {name: work, mountPath: /escaped, subPath: ../x}"),
@@ -773,8 +775,8 @@ def test_kubectl_exec_runs_commands_in_a_pods_container_and_attach_shows_its_out
         r = newest("exec", "shell", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 7", check=False)
         assert r.returncode == 7 and r.stdout == "out\n" and "err" in r.stderr, (r.returncode, r.stdout, r.stderr)
         # Input, to its end (v5's close of stdin).
-        r = newest("exec", "-i", "shell", "--", "/bin/sh", "-c", "wc -c", stdin="x" * 100000)
-        assert r.stdout.split()[0] == "100000", r.stdout
+        r = newest("exec", "-i", "shell", "--", "/bin/sh", "-c", "wc -c", stdin="x" * 1000000)
+        assert r.stdout.split()[0] == "1000000", r.stdout
         r = newest("exec", "-i", "shell", "--", "/bin/sh", "-c", 'read line; echo "got $line"', stdin="quiet please\n")
         assert r.stdout == "got quiet please\n", r.stdout
         # A terminal: the command sees one, the size of kubectl's own (a resize message).
