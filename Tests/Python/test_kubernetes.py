@@ -999,3 +999,18 @@ def test_a_pods_nfs_volume_is_mounted_by_imcs_userspace_client_and_writes_reach_
         kubectl("delete", "pod", "nfs", "private", "bad", "--grace-period=0", "--ignore-not-found", timeout=60)
         server.close()
     assert not [line for line in open("/proc/self/mountinfo") if "fuse.imc-nfs" in line]
+
+
+def test_kubectl_exec_in_a_gvisor_pod_runs_without_a_terminal_and_refuses_one_by_name(building_server, registry):
+    kubectl = Kubectl(KUBECTLS[-1], kubeconfig(building_server))
+    pod = (f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: gv\nspec:\n  runtimeClassName: gvisor\n  containers:\n  - name: main\n"
+           f"    image: {registry}/demo/app:latest\n    command: [sleep, '600']\n")
+    try:
+        kubectl("apply", "-f", "-", stdin=pod)
+        kubectl("wait", "--for=condition=Ready", "pod/gv", "--timeout=90s", timeout=100)
+        r = kubectl("exec", "-i", "gv", "--", "/bin/sh", "-c", "wc -c; exit 4", stdin="x" * 1000, check=False)
+        assert r.returncode == 4 and r.stdout.split()[0] == "1000", (r.returncode, r.stdout, r.stderr)
+        said, code = on_a_terminal([kubectl.binary, "--kubeconfig", kubectl.config, "exec", "-it", "gv", "--", "true"], rows=20, columns=70)
+        assert code != 0 and "not available in gvisor Pods" in said, said
+    finally:
+        kubectl("delete", "pod", "gv", "--grace-period=0", timeout=60)

@@ -60,6 +60,12 @@ extension InstanceService {
         guard let run = runs.get(id) else {
             throw ServiceError.inUse("instance \(id) is \(instance.status.rawValue): a command can run once its container \"\(name)\" runs")
         }
+        // gVisor's runsc exec has no --tty (its terminal comes through a process file that would
+        // have to carry the container's whole process spec): refused rather than run without one.
+        if request.tty && instance.runtimeClass == .gvisor {
+            throw ServiceError.invalidValue(
+                "tty", "a terminal (-t) is not available in gvisor Pods yet; run the command without -t (its input and output still work)")
+        }
         guard execs.take(account) else {
             throw ServiceError.limitExceeded(
                 "account \(account) already runs \(ExecRequest.perAccount) commands in its containers; one must end before another starts")
