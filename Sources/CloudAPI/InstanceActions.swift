@@ -519,7 +519,8 @@ extension InstanceActions {
         guard offset >= 0 else { throw APIError.invalidParameterValue("Offset must not be negative, not \(offset)", field: "Offset") }
         var set: [Address] = []
         for eip in all.dropFirst(offset).prefix(limit) {
-            let bound = await eip.instance.asyncMap { try? await service.get(id: $0, account: account) } ?? nil
+            var bound: Instance?
+            if let id = eip.instance { bound = try? await service.get(id: id, account: account) }
             set.append(
                 Address(
                     AddressId: eip.id, AddressStatus: eip.instance == nil ? "UNBIND" : "BIND", AddressIp: eip.address,
@@ -534,12 +535,5 @@ extension InstanceActions {
         guard !r.AddressIds.isEmpty else { throw APIError.missingParameter("AddressIds must name at least one EIP") }
         try await service.eips.release(ids: r.AddressIds, account: account)
         return ReleaseAddressesResponse()
-    }
-}
-
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async -> T) async -> T? {
-        guard let value = self else { return nil }
-        return await transform(value)
     }
 }

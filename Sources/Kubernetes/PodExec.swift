@@ -32,10 +32,10 @@ extension KubernetesAPI {
             for subresource in ["exec", "attach"] {
                 let attach = subresource == "attach"
                 router.ws(RouterPath(prefix + "/api/v1/namespaces/:namespace/pods/:name/" + subresource)) { request, context in
-                    guard RemoteCommand.chosen(request.headers[values: .secWebSocketProtocol]) != nil,
+                    guard let chosen = RemoteCommand.chosen(request.headers[values: .secWebSocketProtocol]),
                         (try? await api.remoteCommandTarget(request, context, attach: attach)) != nil
                     else { return .dontUpgrade }
-                    return .upgrade([.secWebSocketProtocol: RemoteCommand.chosen(request.headers[values: .secWebSocketProtocol]) ?? ""])
+                    return .upgrade([.secWebSocketProtocol: chosen])
                 } onUpgrade: { inbound, outbound, ws in
                     await api.remoteCommand(inbound, outbound, ws.request, ws.requestContext, attach: attach)
                 }

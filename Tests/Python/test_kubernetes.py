@@ -862,13 +862,17 @@ def test_configmaps_are_watched_added_modified_and_deleted(building_server):
         deadline = time.time() + 20
         while time.time() < deadline and not any("watched-a" in line for line in seen):
             time.sleep(0.1)
-        time.sleep(1)  # kubectl lists, then watches: a change between the two is not told
         kubectl("create", "configmap", "watched-b", "--from-literal=k=1")  # not selected
-        kubectl("patch", "configmap", "watched-a", "--type", "merge", "-p", '{"data":{"k":"2"}}')
-        # Changes within one look at the store are told as one (the last state, as an informer
-        # would read it); the delete comes once the change was told.
+        # kubectl lists, then watches: a change between the two is not told, so the change is made
+        # again until the watch tells one. Changes within one look at the store are told as one
+        # (the last state, as an informer would read it); the delete comes once a change was told.
+        n = 2
         while time.time() < deadline and not any("MODIFIED" in line for line in seen):
-            time.sleep(0.1)
+            kubectl("patch", "configmap", "watched-a", "--type", "merge", "-p", f'{{"data":{{"k":"{n}"}}}}')
+            n += 1
+            step = time.time() + 1
+            while time.time() < step and not any("MODIFIED" in line for line in seen):
+                time.sleep(0.05)
         kubectl("delete", "configmap", "watched-a")
         while time.time() < deadline and not any("DELETED" in line for line in seen):
             time.sleep(0.1)
@@ -977,9 +981,11 @@ def test_a_pods_nfs_volume_is_mounted_by_imcs_userspace_client_and_writes_reach_
         while "from-the-pod" not in client.call_json("DescribeEksContainerInstanceLog", {"EksCiId": api_ci})["Response"]["LogContent"]:
             assert time.time() < deadline, client.call_json("DescribeEKSContainerInstanceEvent", {"EksCiId": api_ci})
             time.sleep(0.2)
-        time.sleep(0.5)
-        said = client.call_json("DescribeEksContainerInstanceLog", {"EksCiId": api_ci})["Response"]["LogContent"]
-        assert "Read-only file system" in said, said
+        said = ""
+        while "Read-only file system" not in said:
+            assert time.time() < deadline, said
+            said = client.call_json("DescribeEksContainerInstanceLog", {"EksCiId": api_ci})["Response"]["LogContent"]
+            time.sleep(0.1)
         client.call_json("DeleteEKSContainerInstances", {"EksCiIds": [api_ci]})
         while client.call_json("DescribeEKSContainerInstances", {"EksCiIds": [api_ci]})["Response"]["TotalCount"]:
             assert time.time() < deadline + 60
